@@ -1,0 +1,77 @@
+// Inverted dropout (Srivastava et al., 2014): in Train mode each unit is kept with probability
+// 1 - p and scaled by 1 / (1 - p), so the expected activation is unchanged and Eval mode is the
+// identity.
+#pragma once
+
+#include "mlp/core/assert.hpp"
+#include "mlp/core/errors.hpp"
+#include "mlp/core/random.hpp"
+#include "mlp/layers/layer.hpp"
+
+#include <cmath>
+#include <cstdint>
+
+namespace mlp {
+
+template <class S = float>
+class Dropout final : public Layer<S> {
+ public:
+  explicit Dropout(double p, std::uint64_t seed = 0) : p_(p), rng_(seed) {
+    detail::require(p >= 0.0 && p < 1.0, "dropout probability has to be in [0, 1), but got ", p);
+    // Keep a unit when a uniform 32-bit draw is below (1 - p) 2^32: an exact integer test.
+    keep_threshold_ = static_cast<std::uint64_t>(std::ldexp(1.0 - p, 32));
+    scale_ = static_cast<S>(1.0 / (1.0 - p));
+  }
+
+  // Train: y = x * mask, mask_ij = [u_ij < 1 - p] / (1 - p).  Eval: y = x.
+  const Matrix<S>& forward(const Eigen::Ref<const Matrix<S>>& x, Mode mode) override {
+    y_.resize(x.rows(), x.cols());
+    if (mode == Mode::Eval || p_ == 0.0) {
+      y_ = x;
+      mask_.resize(0, 0);
+      return y_;
+    }
+    mask_.resize(x.rows(), x.cols());
+    S* mask = mask_.data();
+    const Index n = mask_.size();
+    for (Index i = 0; i < n; i += 2) {  // two 32-bit draws per 64-bit output
+      const std::uint64_t bits = rng_.next_u64();
+      mask[i] = (bits & 0xffffffffULL) < keep_threshold_ ? scale_ : S(0);
+      if (i + 1 < n) mask[i + 1] = (bits >> 32) < keep_threshold_ ? scale_ : S(0);
+    }
+    y_.array() = x.array() * mask_.array();
+    return y_;
+  }
+
+  // dx = dy * mask.
+  const Matrix<S>& backward(const Eigen::Ref<const Matrix<S>>& dy) override {
+    dx_.resize(dy.rows(), dy.cols());
+    if (p_ == 0.0) {
+      dx_ = dy;
+    } else {
+      detail::require<RuntimeError>(mask_.rows() == dy.rows() && mask_.cols() == dy.cols(),
+                                    "Dropout backward needs a preceding forward in Train mode on "
+                                    "a batch of shape ", shape_string(dy.rows(), dy.cols()));
+      dx_.array() = dy.array() * mask_.array();
+    }
+    return dx_;
+  }
+
+  std::string_view kind() const override { return "Dropout"; }
+  std::string describe() const override { return detail::concat("Dropout(p=", p_, ")"); }
+  bool has_random_state() const override { return true; }
+  std::uint64_t random_state() const override { return rng_.state(); }
+  void set_random_state(std::uint64_t state) override { rng_.set_state(state); }
+
+  double p() const { return p_; }
+  const Matrix<S>& mask() const { return mask_; }
+
+ private:
+  double p_;
+  Rng rng_;
+  std::uint64_t keep_threshold_ = 0;
+  S scale_ = S(1);
+  Matrix<S> mask_, y_, dx_;  // F x B
+};
+
+}  // namespace mlp

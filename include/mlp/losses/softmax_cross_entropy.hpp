@@ -1,0 +1,86 @@
+// Softmax fused with cross-entropy, the numerically stable way:
+//   z = logits - max_k logits;  log P = z - log sum_k exp z;  L = -(1/B) sum_b sum_k T_kb log P_kb
+// with targets T = (1 - eps) onehot(y) + eps / K (label smoothing eps, 0 by default), and
+//   dL/dlogits = (P - T) / B.
+// No probability is ever divided by, so logits of magnitude 1e4 still give a finite loss.
+// The loss owns the batch mean: the gradient it returns already carries the 1/B.
+#pragma once
+
+#include "mlp/core/errors.hpp"
+#include "mlp/core/types.hpp"
+
+#include <cmath>
+
+namespace mlp {
+
+template <class S = float>
+class SoftmaxCrossEntropy {
+ public:
+  explicit SoftmaxCrossEntropy(double label_smoothing = 0.0) : smoothing_(label_smoothing) {
+    detail::require(label_smoothing >= 0.0 && label_smoothing <= 1.0,
+                    "label_smoothing has to be in [0, 1], but got ", label_smoothing);
+  }
+
+  // logits: K x B, labels: B class ids in [0, K). Returns the mean loss over the batch.
+  S forward(const Eigen::Ref<const Matrix<S>>& logits, const Labels& labels) {
+    const Index classes = logits.rows();
+    const Index batch = logits.cols();
+    detail::require(classes > 0 && batch > 0, "SoftmaxCrossEntropy got empty logits (",
+                    shape_string(classes, batch), ")");
+    detail::require(labels.size() == batch, "SoftmaxCrossEntropy got ", batch,
+                    " columns of logits but ", labels.size(), " labels");
+    labels_ = &labels;
+    probs_.resize(classes, batch);
+    const double eps = smoothing_;
+    const double uniform = eps / static_cast<double>(classes);
+    double total = 0.0;
+    for (Index b = 0; b < batch; ++b) {
+      const int y = labels[b];
+      detail::require(y >= 0 && y < classes, "label ", y, " at column ", b,
+                      " is out of range for ", classes, " classes");
+      const S max = logits.col(b).maxCoeff();
+      probs_.col(b).array() = (logits.col(b).array() - max).exp();
+      const S sum = probs_.col(b).sum();
+      const S log_sum = std::log(sum);
+      // log P_k = logits_k - max - log_sum
+      const double log_p_y = static_cast<double>(logits(y, b) - max - log_sum);
+      double loss = -(1.0 - eps) * log_p_y;
+      if (eps > 0.0) {
+        const double sum_log_p = static_cast<double>((logits.col(b).array() - max).sum() -
+                                                     S(classes) * log_sum);
+        loss -= uniform * sum_log_p;
+      }
+      total += loss;
+      probs_.col(b) /= sum;
+    }
+    loss_ = static_cast<S>(total / static_cast<double>(batch));
+    return loss_;
+  }
+
+  // dL/dlogits = (P - T) / B, K x B. Valid after forward.
+  const Matrix<S>& backward() {
+    detail::require<RuntimeError>(labels_ != nullptr && probs_.size() > 0,
+                                  "SoftmaxCrossEntropy::backward called before forward");
+    const Index classes = probs_.rows();
+    const Index batch = probs_.cols();
+    const S inv_batch = S(1) / S(batch);
+    const S off = static_cast<S>(smoothing_ / static_cast<double>(classes));
+    const S on = static_cast<S>(1.0 - smoothing_) + off;
+    grad_.resize(classes, batch);
+    grad_.array() = (probs_.array() - off) * inv_batch;
+    for (Index b = 0; b < batch; ++b) grad_((*labels_)[b], b) -= (on - off) * inv_batch;
+    return grad_;
+  }
+
+  const Matrix<S>& probabilities() const { return probs_; }  // softmax of the last logits
+  S loss() const { return loss_; }
+  double label_smoothing() const { return smoothing_; }
+
+ private:
+  double smoothing_;
+  const Labels* labels_ = nullptr;  // labels of the last forward (owned by the caller)
+  Matrix<S> probs_, grad_;          // K x B
+  S loss_ = S(0);
+};
+
+}  // namespace mlp

@@ -1,0 +1,90 @@
+// Classification metrics over logits (K x B, one sample per column).
+#pragma once
+
+#include "mlp/core/errors.hpp"
+#include "mlp/core/types.hpp"
+
+#include <vector>
+
+namespace mlp {
+
+// Index of the largest logit of each column (the first one on ties).
+template <class Derived>
+Labels argmax_columns(const Eigen::MatrixBase<Derived>& logits) {
+  Labels out(logits.cols());
+  for (Index b = 0; b < logits.cols(); ++b) {
+    Index best = 0;
+    logits.col(b).maxCoeff(&best);
+    out[b] = static_cast<std::int32_t>(best);
+  }
+  return out;
+}
+
+template <class Derived>
+Index count_correct(const Eigen::MatrixBase<Derived>& logits, const Labels& labels) {
+  detail::require(labels.size() == logits.cols(), "accuracy: ", logits.cols(),
+                  " columns of logits but ", labels.size(), " labels");
+  Index correct = 0;
+  for (Index b = 0; b < logits.cols(); ++b) {
+    Index best = 0;
+    logits.col(b).maxCoeff(&best);
+    correct += best == labels[b] ? 1 : 0;
+  }
+  return correct;
+}
+
+// Fraction of columns whose largest logit is the label.
+template <class Derived>
+double accuracy(const Eigen::MatrixBase<Derived>& logits, const Labels& labels) {
+  detail::require(logits.cols() > 0, "accuracy of an empty batch");
+  return static_cast<double>(count_correct(logits, labels)) / static_cast<double>(logits.cols());
+}
+
+// counts(true, predicted) over a whole evaluation.
+class ConfusionMatrix {
+ public:
+  explicit ConfusionMatrix(Index classes = 0) : counts_(classes, std::vector<Index>(classes, 0)) {}
+
+  template <class Derived>
+  void add(const Eigen::MatrixBase<Derived>& logits, const Labels& labels) {
+    detail::require(logits.rows() == classes() && labels.size() == logits.cols(),
+                    "ConfusionMatrix::add: expected ", classes(), " rows of logits and one label "
+                    "per column, got ", shape_string(logits.rows(), logits.cols()), " and ",
+                    labels.size(), " labels");
+    for (Index b = 0; b < logits.cols(); ++b) {
+      Index best = 0;
+      logits.col(b).maxCoeff(&best);
+      const int y = labels[b];
+      detail::require(y >= 0 && y < classes(), "label ", y, " is out of range for ", classes(),
+                      " classes");
+      ++counts_[static_cast<std::size_t>(y)][static_cast<std::size_t>(best)];
+    }
+  }
+
+  Index classes() const { return static_cast<Index>(counts_.size()); }
+  Index count(Index truth, Index predicted) const {
+    return counts_.at(static_cast<std::size_t>(truth)).at(static_cast<std::size_t>(predicted));
+  }
+  Index total() const {
+    Index n = 0;
+    for (const auto& row : counts_) for (Index c : row) n += c;
+    return n;
+  }
+  // Recall of class k: correct predictions among the samples whose label is k.
+  double class_accuracy(Index k) const {
+    Index row = 0;
+    for (Index c : counts_.at(static_cast<std::size_t>(k))) row += c;
+    return row == 0 ? 0.0 : static_cast<double>(count(k, k)) / static_cast<double>(row);
+  }
+  double accuracy() const {
+    Index correct = 0;
+    for (Index k = 0; k < classes(); ++k) correct += count(k, k);
+    const Index n = total();
+    return n == 0 ? 0.0 : static_cast<double>(correct) / static_cast<double>(n);
+  }
+
+ private:
+  std::vector<std::vector<Index>> counts_;
+};
+
+}  // namespace mlp

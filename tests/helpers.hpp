@@ -1,0 +1,82 @@
+// Shared test utilities: random matrices, a layer gradient check, temporary folders.
+#pragma once
+
+#include <doctest/doctest.h>
+
+#include <mlp/core/random.hpp>
+#include <mlp/gradcheck.hpp>
+#include <mlp/layers/layer.hpp>
+
+#include <filesystem>
+#include <string>
+
+#include <unistd.h>
+
+namespace mlp_test {
+
+using mlp::Index;
+using MatrixD = mlp::Matrix<double>;
+
+// Entries uniform in [lo, hi).
+template <class S = double>
+mlp::Matrix<S> random_matrix(Index rows, Index cols, std::uint64_t seed, double lo = -1.0,
+                             double hi = 1.0) {
+  mlp::Rng rng(seed);
+  mlp::Matrix<S> m(rows, cols);
+  for (Index i = 0; i < m.size(); ++i) m.data()[i] = static_cast<S>(rng.uniform<double>(lo, hi));
+  return m;
+}
+
+// Entries with |x| in [0.1, 1): keeps ReLU-like kinks out of reach of the finite differences.
+inline MatrixD away_from_zero(Index rows, Index cols, std::uint64_t seed) {
+  MatrixD m = random_matrix(rows, cols, seed, 0.1, 1.0);
+  mlp::Rng signs(seed + 1);
+  for (Index i = 0; i < m.size(); ++i) {
+    if (signs.uniform<double>() < 0.5) m.data()[i] = -m.data()[i];
+  }
+  return m;
+}
+
+// Checks a layer's parameter and input gradients on L = sum(R .* layer(x)) with a random R, so
+// dL/dy = R. The layer's random state is replayed before every forward (fixed dropout mask).
+inline mlp::GradCheckReport check_layer(mlp::Layer<double>& layer, MatrixD x,
+                                        std::uint64_t seed = 7) {
+  layer.set_input_grad(true);
+  const std::uint64_t state = layer.random_state();
+  const MatrixD& y = layer.forward(x, mlp::Mode::Train);
+  const MatrixD r = random_matrix(y.rows(), y.cols(), seed);
+  MatrixD dx = layer.backward(r);
+  REQUIRE(dx.rows() == x.rows());
+  REQUIRE(dx.cols() == x.cols());
+  std::vector<mlp::TensorRef<double>> tensors = layer.parameters();
+  tensors.push_back({"input", x.data(), dx.data(), x.rows(), x.cols(), false});
+  return mlp::check_gradients(tensors, [&] {
+    layer.set_random_state(state);
+    return (layer.forward(x, mlp::Mode::Train).array() * r.array()).sum();
+  });
+}
+
+// A fresh empty folder under the system temp dir, removed when the object goes away.
+class TempDir {
+ public:
+  explicit TempDir(const std::string& tag) {
+    static int counter = 0;
+    path_ = std::filesystem::temp_directory_path() /
+            ("mlp_test_" + tag + "_" + std::to_string(::getpid()) + "_" + std::to_string(++counter));
+    std::filesystem::remove_all(path_);
+    std::filesystem::create_directories(path_);
+  }
+  ~TempDir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+  std::string file(const std::string& name) const { return (path_ / name).string(); }
+
+ private:
+  std::filesystem::path path_;
+};
+
+}  // namespace mlp_test

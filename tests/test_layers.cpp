@@ -1,0 +1,143 @@
+#include "helpers.hpp"
+
+#include <mlp/layers/activations.hpp>
+#include <mlp/layers/linear.hpp>
+
+#include <cmath>
+
+using mlp_test::MatrixD;
+using mlp_test::random_matrix;
+
+TEST_CASE("Linear forward matches a naive loop") {
+  mlp::Rng rng(1);
+  mlp::Linear<double> layer(5, 3, rng);
+  layer.bias() = random_matrix(3, 1, 2);
+  const MatrixD x = random_matrix(5, 4, 3);
+  const MatrixD& y = layer.forward(x, mlp::Mode::Eval);
+  REQUIRE(y.rows() == 3);
+  REQUIRE(y.cols() == 4);
+  for (int b = 0; b < 4; ++b) {
+    for (int o = 0; o < 3; ++o) {
+      double expected = layer.bias()(o, 0);
+      for (int i = 0; i < 5; ++i) expected += layer.weight()(o, i) * x(i, b);
+      CHECK(y(o, b) == doctest::Approx(expected).epsilon(1e-12));
+    }
+  }
+}
+
+TEST_CASE("Linear gradients pass the finite-difference check") {
+  mlp::Rng rng(4);
+  mlp::Linear<double> layer(6, 4, rng);
+  layer.bias() = random_matrix(4, 1, 5);
+  const auto report = mlp_test::check_layer(layer, random_matrix(6, 5, 6));
+  INFO(report.describe());
+  CHECK(report.checked == 6 * 4 + 4 + 6 * 5);
+  CHECK(report.max_rel_error < 1e-6);
+}
+
+TEST_CASE("Linear skips the input gradient when asked") {
+  mlp::Rng rng(4);
+  mlp::Linear<double> layer(3, 2, rng);
+  layer.set_input_grad(false);
+  layer.forward(random_matrix(3, 4, 1), mlp::Mode::Train);
+  CHECK(layer.backward(random_matrix(2, 4, 2)).size() == 0);
+  CHECK(layer.weight_grad().norm() > 0.0);
+}
+
+TEST_CASE("Linear initializations respect their bounds and variances") {
+  const mlp::Index in = 400, out = 300;
+  SUBCASE("Kaiming uniform: U(-sqrt(6/fan_in), sqrt(6/fan_in)), zero bias") {
+    mlp::Rng rng(1);
+    mlp::Linear<double> layer(in, out, rng, mlp::Init::KaimingUniform);
+    const double bound = std::sqrt(6.0 / in);
+    CHECK(layer.weight().maxCoeff() < bound);
+    CHECK(layer.weight().minCoeff() >= -bound);
+    CHECK(layer.weight().maxCoeff() > 0.99 * bound);
+    const double var = layer.weight().squaredNorm() / static_cast<double>(in * out);
+    CHECK(var == doctest::Approx(2.0 / in).epsilon(0.02));  // He: Var = 2 / fan_in
+    CHECK(layer.bias().isZero());
+  }
+  SUBCASE("Xavier uniform: Var = 2 / (fan_in + fan_out)") {
+    mlp::Rng rng(2);
+    mlp::Linear<double> layer(in, out, rng, mlp::Init::XavierUniform);
+    CHECK(layer.weight().cwiseAbs().maxCoeff() < std::sqrt(6.0 / (in + out)));
+    const double var = layer.weight().squaredNorm() / static_cast<double>(in * out);
+    CHECK(var == doctest::Approx(2.0 / (in + out)).epsilon(0.02));
+  }
+  SUBCASE("Kaiming normal and Xavier normal variances") {
+    mlp::Rng rng(3);
+    mlp::Linear<double> he(in, out, rng, mlp::Init::KaimingNormal);
+    mlp::Linear<double> xavier(in, out, rng, mlp::Init::XavierNormal);
+    CHECK(he.weight().squaredNorm() / (in * out) == doctest::Approx(2.0 / in).epsilon(0.02));
+    CHECK(xavier.weight().squaredNorm() / (in * out) ==
+          doctest::Approx(2.0 / (in + out)).epsilon(0.02));
+  }
+  SUBCASE("TorchDefault draws the bias too") {
+    mlp::Rng rng(4);
+    mlp::Linear<double> layer(in, out, rng, mlp::Init::TorchDefault);
+    CHECK(layer.bias().cwiseAbs().maxCoeff() < 1.0 / std::sqrt(in));
+    CHECK(!layer.bias().isZero());
+  }
+}
+
+TEST_CASE("Linear rejects bad sizes and inputs and names the values") {
+  mlp::Rng rng(1);
+  CHECK_THROWS_WITH_AS(mlp::Linear<float>(0, 3, rng), doctest::Contains("in_features=0"),
+                       mlp::InvalidArgument);
+  mlp::Linear<float> layer(4, 2, rng);
+  CHECK_THROWS_WITH_AS(layer.forward(mlp::Matrix<float>::Zero(5, 3), mlp::Mode::Eval),
+                       doctest::Contains("expects 4 input rows, but got 5 x 3"),
+                       mlp::InvalidArgument);
+  CHECK_THROWS_WITH_AS(mlp::parse_init("he"), doctest::Contains("unknown initialization 'he'"),
+                       mlp::InvalidArgument);
+  CHECK(mlp::parse_init("xavier_normal") == mlp::Init::XavierNormal);
+}
+
+TEST_CASE("activations match their formulas") {
+  const MatrixD x = random_matrix(4, 3, 9, -3.0, 3.0);
+  mlp::ReLU<double> relu;
+  mlp::LeakyReLU<double> leaky(0.1);
+  mlp::Sigmoid<double> sigmoid;
+  mlp::Tanh<double> tanh;
+  const MatrixD r = relu.forward(x, mlp::Mode::Eval);
+  const MatrixD l = leaky.forward(x, mlp::Mode::Eval);
+  const MatrixD s = sigmoid.forward(x, mlp::Mode::Eval);
+  const MatrixD t = tanh.forward(x, mlp::Mode::Eval);
+  for (mlp::Index i = 0; i < x.size(); ++i) {
+    const double v = x.data()[i];
+    CHECK(r.data()[i] == (v > 0 ? v : 0.0));
+    CHECK(l.data()[i] == doctest::Approx(v > 0 ? v : 0.1 * v));
+    CHECK(s.data()[i] == doctest::Approx(1.0 / (1.0 + std::exp(-v))).epsilon(1e-12));
+    CHECK(t.data()[i] == doctest::Approx(std::tanh(v)).epsilon(1e-12));
+  }
+}
+
+TEST_CASE("sigmoid and tanh saturate without NaN") {
+  MatrixD x(1, 4);
+  x << -1000.0, -50.0, 50.0, 1000.0;
+  mlp::Sigmoid<double> sigmoid;
+  mlp::Tanh<double> tanh;
+  CHECK(sigmoid.forward(x, mlp::Mode::Eval).allFinite());
+  CHECK(tanh.forward(x, mlp::Mode::Eval).allFinite());
+  mlp::Sigmoid<float> sigmoid_f;
+  CHECK(sigmoid_f.forward(x.cast<float>(), mlp::Mode::Eval).allFinite());
+}
+
+TEST_CASE("activation gradients pass the finite-difference check") {
+  const MatrixD x = mlp_test::away_from_zero(5, 4, 21);
+  mlp::ReLU<double> relu;
+  mlp::LeakyReLU<double> leaky(0.05);
+  mlp::Sigmoid<double> sigmoid;
+  mlp::Tanh<double> tanh;
+  for (mlp::Layer<double>* layer : std::initializer_list<mlp::Layer<double>*>{&relu, &leaky, &sigmoid, &tanh}) {
+    const auto report = mlp_test::check_layer(*layer, x);
+    INFO(layer->kind(), ": ", report.describe());
+    CHECK(report.checked == x.size());
+    CHECK(report.max_rel_error < 1e-6);
+  }
+}
+
+TEST_CASE("LeakyReLU validates its slope") {
+  CHECK_THROWS_WITH_AS(mlp::LeakyReLU<float>(-0.5), doctest::Contains("but got -0.5"),
+                       mlp::InvalidArgument);
+}

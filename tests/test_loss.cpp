@@ -1,0 +1,122 @@
+#include "helpers.hpp"
+
+#include <mlp/losses/softmax_cross_entropy.hpp>
+#include <mlp/train/metrics.hpp>
+
+#include <cmath>
+
+using mlp_test::MatrixD;
+using mlp_test::random_matrix;
+
+namespace {
+
+// -(1/B) sum_b sum_k T_kb log softmax(z)_kb, written the textbook way in long double.
+double naive_loss(const MatrixD& z, const mlp::Labels& y, double smoothing) {
+  const auto eps = static_cast<long double>(smoothing);
+  long double total = 0.0L;
+  const auto k = static_cast<long double>(z.rows());
+  for (mlp::Index b = 0; b < z.cols(); ++b) {
+    long double norm = 0.0L;
+    for (mlp::Index i = 0; i < z.rows(); ++i) norm += std::exp(static_cast<long double>(z(i, b)));
+    for (mlp::Index i = 0; i < z.rows(); ++i) {
+      const long double target = (i == y[b] ? 1.0L - eps : 0.0L) + eps / k;
+      total -= target * std::log(std::exp(static_cast<long double>(z(i, b))) / norm);
+    }
+  }
+  return static_cast<double>(total / static_cast<long double>(z.cols()));
+}
+
+mlp::Labels labels_of(std::initializer_list<int> ids) {
+  mlp::Labels y(static_cast<mlp::Index>(ids.size()));
+  mlp::Index i = 0;
+  for (int id : ids) y[i++] = id;
+  return y;
+}
+
+}  // namespace
+
+TEST_CASE("softmax cross-entropy matches the textbook formula") {
+  const MatrixD z = random_matrix(5, 4, 1, -3.0, 3.0);
+  const mlp::Labels y = labels_of({0, 4, 2, 2});
+  for (double eps : {0.0, 0.1}) {
+    mlp::SoftmaxCrossEntropy<double> loss(eps);
+    CHECK(loss.forward(z, y) == doctest::Approx(naive_loss(z, y, eps)).epsilon(1e-12));
+    CHECK(loss.probabilities().colwise().sum().isOnes(1e-12));
+  }
+}
+
+TEST_CASE("softmax cross-entropy gradients pass the finite-difference check") {
+  MatrixD z = random_matrix(6, 5, 2, -2.0, 2.0);
+  const mlp::Labels y = labels_of({1, 5, 0, 3, 3});
+  for (double eps : {0.0, 0.2}) {
+    mlp::SoftmaxCrossEntropy<double> loss(eps);
+    loss.forward(z, y);
+    MatrixD dz = loss.backward();
+    const auto report = mlp::check_gradients({{"logits", z.data(), dz.data(), 6, 5, false}},
+                                             [&] { return loss.forward(z, y); });
+    INFO("label_smoothing=", eps, ": ", report.describe());
+    CHECK(report.max_rel_error < 1e-6);
+  }
+}
+
+TEST_CASE("softmax cross-entropy is finite for logits of magnitude 1e4") {
+  mlp::Matrix<float> z(3, 2);
+  z << 1e4f, -1e4f, 0.0f, 1e4f, -1e4f, 0.0f;
+  const mlp::Labels y = labels_of({1, 1});
+  mlp::SoftmaxCrossEntropy<float> loss;
+  const float value = loss.forward(z, y);
+  CHECK(std::isfinite(value));
+  CHECK(value == doctest::Approx(5e3).epsilon(1e-6));  // column 0 costs 1e4, column 1 costs 0
+  CHECK(loss.backward().allFinite());
+  mlp::SoftmaxCrossEntropy<float> smoothed(0.1);
+  CHECK(std::isfinite(smoothed.forward(z, y)));
+}
+
+TEST_CASE("softmax cross-entropy gradient is (P - onehot) / B") {
+  const MatrixD z = random_matrix(3, 2, 5);
+  const mlp::Labels y = labels_of({2, 0});
+  mlp::SoftmaxCrossEntropy<double> loss;
+  loss.forward(z, y);
+  const MatrixD& g = loss.backward();
+  for (mlp::Index b = 0; b < 2; ++b) {
+    for (mlp::Index k = 0; k < 3; ++k) {
+      const double expected = (loss.probabilities()(k, b) - (k == y[b] ? 1.0 : 0.0)) / 2.0;
+      CHECK(g(k, b) == doctest::Approx(expected).epsilon(1e-14));
+    }
+  }
+}
+
+TEST_CASE("softmax cross-entropy rejects bad labels and shapes and names them") {
+  mlp::SoftmaxCrossEntropy<float> loss;
+  const mlp::Matrix<float> z = mlp::Matrix<float>::Zero(3, 2);
+  CHECK_THROWS_WITH_AS(loss.forward(z, labels_of({0, 3})),
+                       "label 3 at column 1 is out of range for 3 classes", mlp::InvalidArgument);
+  CHECK_THROWS_WITH_AS(loss.forward(z, labels_of({0, -1})), doctest::Contains("label -1"),
+                       mlp::InvalidArgument);
+  CHECK_THROWS_WITH_AS(loss.forward(z, labels_of({0})),
+                       doctest::Contains("2 columns of logits but 1 labels"),
+                       mlp::InvalidArgument);
+  CHECK_THROWS_WITH_AS(mlp::SoftmaxCrossEntropy<float>(1.5), doctest::Contains("but got 1.5"),
+                       mlp::InvalidArgument);
+  mlp::SoftmaxCrossEntropy<float> fresh;
+  CHECK_THROWS_AS(fresh.backward(), mlp::RuntimeError);
+}
+
+TEST_CASE("accuracy and the confusion matrix count argmax hits") {
+  mlp::Matrix<float> z(3, 4);
+  z << 0.9f, 0.1f, 0.2f, 0.0f,  //
+      0.05f, 0.8f, 0.7f, 0.0f,  //
+      0.05f, 0.1f, 0.1f, 1.0f;
+  const mlp::Labels y = labels_of({0, 1, 2, 2});
+  CHECK(mlp::count_correct(z, y) == 3);
+  CHECK(mlp::accuracy(z, y) == doctest::Approx(0.75));
+  CHECK(mlp::argmax_columns(z) == labels_of({0, 1, 1, 2}));
+  mlp::ConfusionMatrix cm(3);
+  cm.add(z, y);
+  CHECK(cm.count(2, 1) == 1);
+  CHECK(cm.count(2, 2) == 1);
+  CHECK(cm.total() == 4);
+  CHECK(cm.accuracy() == doctest::Approx(0.75));
+  CHECK(cm.class_accuracy(2) == doctest::Approx(0.5));
+  CHECK_THROWS_AS(mlp::accuracy(z, labels_of({0})), mlp::InvalidArgument);
+}
