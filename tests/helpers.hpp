@@ -17,6 +17,9 @@ namespace mlp_test {
 using mlp::Index;
 using MatrixD = mlp::Matrix<double>;
 
+// doctest::Contains for a std::string built at run time (paths in messages).
+inline doctest::Contains contains(const std::string& text) { return doctest::Contains(text.c_str()); }
+
 // Entries uniform in [lo, hi).
 template <class S = double>
 mlp::Matrix<S> random_matrix(Index rows, Index cols, std::uint64_t seed, double lo = -1.0,

@@ -10,6 +10,8 @@
 #include "mlp/core/types.hpp"
 
 #include <cmath>
+#include <cstdint>
+#include <vector>
 
 namespace mlp {
 
@@ -22,14 +24,14 @@ class SoftmaxCrossEntropy {
   }
 
   // logits: K x B, labels: B class ids in [0, K). Returns the mean loss over the batch.
-  S forward(const Eigen::Ref<const Matrix<S>>& logits, const Labels& labels) {
+  S forward(const Eigen::Ref<const Matrix<S>>& logits, const Eigen::Ref<const Labels>& labels) {
     const Index classes = logits.rows();
     const Index batch = logits.cols();
     detail::require(classes > 0 && batch > 0, "SoftmaxCrossEntropy got empty logits (",
                     shape_string(classes, batch), ")");
     detail::require(labels.size() == batch, "SoftmaxCrossEntropy got ", batch,
                     " columns of logits but ", labels.size(), " labels");
-    labels_ = &labels;
+    labels_.assign(labels.data(), labels.data() + batch);  // keeps its capacity: no allocation
     probs_.resize(classes, batch);
     const double eps = smoothing_;
     const double uniform = eps / static_cast<double>(classes);
@@ -59,7 +61,7 @@ class SoftmaxCrossEntropy {
 
   // dL/dlogits = (P - T) / B, K x B. Valid after forward.
   const Matrix<S>& backward() {
-    detail::require<RuntimeError>(labels_ != nullptr && probs_.size() > 0,
+    detail::require<RuntimeError>(probs_.size() > 0,
                                   "SoftmaxCrossEntropy::backward called before forward");
     const Index classes = probs_.rows();
     const Index batch = probs_.cols();
@@ -68,7 +70,7 @@ class SoftmaxCrossEntropy {
     const S on = static_cast<S>(1.0 - smoothing_) + off;
     grad_.resize(classes, batch);
     grad_.array() = (probs_.array() - off) * inv_batch;
-    for (Index b = 0; b < batch; ++b) grad_((*labels_)[b], b) -= (on - off) * inv_batch;
+    for (Index b = 0; b < batch; ++b) grad_(labels_[static_cast<std::size_t>(b)], b) -= (on - off) * inv_batch;
     return grad_;
   }
 
@@ -78,7 +80,7 @@ class SoftmaxCrossEntropy {
 
  private:
   double smoothing_;
-  const Labels* labels_ = nullptr;  // labels of the last forward (owned by the caller)
+  std::vector<std::int32_t> labels_;  // labels of the last forward
   Matrix<S> probs_, grad_;          // K x B
   S loss_ = S(0);
 };

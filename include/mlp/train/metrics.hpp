@@ -21,7 +21,7 @@ Labels argmax_columns(const Eigen::MatrixBase<Derived>& logits) {
 }
 
 template <class Derived>
-Index count_correct(const Eigen::MatrixBase<Derived>& logits, const Labels& labels) {
+Index count_correct(const Eigen::MatrixBase<Derived>& logits, const Eigen::Ref<const Labels>& labels) {
   detail::require(labels.size() == logits.cols(), "accuracy: ", logits.cols(),
                   " columns of logits but ", labels.size(), " labels");
   Index correct = 0;
@@ -35,7 +35,7 @@ Index count_correct(const Eigen::MatrixBase<Derived>& logits, const Labels& labe
 
 // Fraction of columns whose largest logit is the label.
 template <class Derived>
-double accuracy(const Eigen::MatrixBase<Derived>& logits, const Labels& labels) {
+double accuracy(const Eigen::MatrixBase<Derived>& logits, const Eigen::Ref<const Labels>& labels) {
   detail::require(logits.cols() > 0, "accuracy of an empty batch");
   return static_cast<double>(count_correct(logits, labels)) / static_cast<double>(logits.cols());
 }
@@ -46,7 +46,7 @@ class ConfusionMatrix {
   explicit ConfusionMatrix(Index classes = 0) : counts_(classes, std::vector<Index>(classes, 0)) {}
 
   template <class Derived>
-  void add(const Eigen::MatrixBase<Derived>& logits, const Labels& labels) {
+  void add(const Eigen::MatrixBase<Derived>& logits, const Eigen::Ref<const Labels>& labels) {
     detail::require(logits.rows() == classes() && labels.size() == logits.cols(),
                     "ConfusionMatrix::add: expected ", classes(), " rows of logits and one label "
                     "per column, got ", shape_string(logits.rows(), logits.cols()), " and ",

@@ -1,0 +1,126 @@
+// What every example program shares: error handling at the top level (a one-line message and an
+// exit status, never a stack trace) and parsing of list-valued flags.
+#pragma once
+
+#include <mlp/core/errors.hpp>
+#include <mlp/core/types.hpp>
+
+#include <cxxopts.hpp>
+
+#include <cstdio>
+#include <exception>
+#include <iostream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace cli {
+
+// Exit statuses: 0 success, 1 failure while running, 2 bad flags or unusable input files.
+constexpr int kExitFailure = 1;
+constexpr int kExitUsage = 2;
+
+class UsageError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+inline std::string one_line(std::string text) {
+  for (char& c : text) {
+    if (c == '\n' || c == '\r') c = ' ';
+  }
+  return text;
+}
+
+// Runs the program body; turns every escaping exception into "<program>: error: <what>".
+template <class Body>
+int run(const char* program, Body&& body) {
+  try {
+    return body();
+  } catch (const UsageError& e) {
+    std::cerr << program << ": error: " << one_line(e.what()) << " (see --help)\n";
+    return kExitUsage;
+  } catch (const cxxopts::exceptions::exception& e) {
+    std::cerr << program << ": error: " << one_line(e.what()) << " (see --help)\n";
+    return kExitUsage;
+  } catch (const mlp::InvalidArgument& e) {
+    std::cerr << program << ": error: " << one_line(e.what()) << "\n";
+    return kExitUsage;
+  } catch (const mlp::IoError& e) {
+    std::cerr << program << ": error: " << one_line(e.what()) << "\n";
+    return kExitUsage;
+  } catch (const std::exception& e) {
+    std::cerr << program << ": error: " << one_line(e.what()) << "\n";
+    return kExitFailure;
+  }
+}
+
+// "256,128" -> {256, 128}; "" or "none" -> {}. Every entry must be a positive integer.
+inline std::vector<mlp::Index> parse_sizes(const std::string& text, const std::string& flag) {
+  std::vector<mlp::Index> sizes;
+  if (text.empty() || text == "none") return sizes;
+  std::stringstream in(text);
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    std::size_t used = 0;
+    long long value = 0;
+    try {
+      value = std::stoll(item, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used != item.size() || item.empty() || value <= 0) {
+      throw UsageError("--" + flag + " expects positive integers separated by commas, but got '" +
+                       text + "'");
+    }
+    sizes.push_back(static_cast<mlp::Index>(value));
+  }
+  return sizes;
+}
+
+// Numeric flags are declared as strings and converted here, so a bad value gets a message that
+// names the flag and the allowed range: "--epochs has to be an integer from 1 to 100000, but got 'x'".
+inline long long int_flag(const cxxopts::ParseResult& flags, const std::string& name,
+                          long long min, long long max) {
+  const std::string text = flags[name].as<std::string>();
+  std::size_t used = 0;
+  long long value = 0;
+  try {
+    value = std::stoll(text, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (text.empty() || used != text.size() || value < min || value > max) {
+    throw UsageError("--" + name + " has to be an integer from " + std::to_string(min) + " to " +
+                     std::to_string(max) + ", but got '" + text + "'");
+  }
+  return value;
+}
+
+inline double real_flag(const cxxopts::ParseResult& flags, const std::string& name, double min,
+                        double max) {
+  const std::string text = flags[name].as<std::string>();
+  std::size_t used = 0;
+  double value = 0.0;
+  try {
+    value = std::stod(text, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (text.empty() || used != text.size() || !(value >= min && value <= max)) {
+    std::ostringstream range;
+    range << min << " to " << max;
+    throw UsageError("--" + name + " has to be a number from " + range.str() + ", but got '" +
+                     text + "'");
+  }
+  return value;
+}
+
+// Rejects positional arguments nobody asked for ("train 30" instead of "train --epochs 30").
+inline void reject_unmatched(const cxxopts::ParseResult& result) {
+  if (!result.unmatched().empty()) {
+    throw UsageError("unexpected argument '" + result.unmatched().front() + "'");
+  }
+}
+
+}  // namespace cli

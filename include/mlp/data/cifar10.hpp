@@ -1,0 +1,72 @@
+// Reader for the CIFAR-10 binary version (Krizhevsky, 2009): `cifar-10-batches-bin/` holds
+// data_batch_1.bin ... data_batch_5.bin and test_batch.bin, each a sequence of 3,073-byte records
+// (1 label byte, then 1,024 red, 1,024 green and 1,024 blue bytes, rows of 32 pixels), and
+// batches.meta.txt with the ten class names, one per line.
+#pragma once
+
+#include "mlp/core/errors.hpp"
+#include "mlp/data/dataset.hpp"
+#include "mlp/io/byte_reader.hpp"
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+namespace mlp {
+
+inline constexpr Index kCifarSide = 32;
+inline constexpr Index kCifarFeatures = 3 * kCifarSide * kCifarSide;  // 3,072
+inline constexpr Index kCifarRecord = 1 + kCifarFeatures;              // 3,073
+
+// Reads one batch file (raw or gzip-compressed) into 3,072 x N pixels and N labels.
+inline void read_cifar10_batch(const std::filesystem::path& path, Pixels& pixels, Labels& labels,
+                               int classes = 10) {
+  ByteReader in(path);
+  std::vector<std::uint8_t> bytes(in.gzipped() ? 0 : in.file_size());
+  if (in.gzipped()) {
+    std::vector<std::uint8_t> chunk(1 << 20);
+    while (const std::uint64_t got = in.read_some(chunk.data(), chunk.size())) {
+      bytes.insert(bytes.end(), chunk.begin(), chunk.begin() + static_cast<std::ptrdiff_t>(got));
+    }
+  } else {
+    in.read_exact(bytes.data(), bytes.size(), "CIFAR-10 records");
+  }
+  const auto size = static_cast<Index>(bytes.size());
+  detail::require<IoError>(size > 0, "'", in.path(), "' holds no CIFAR-10 records");
+  detail::require<IoError>(size % kCifarRecord == 0, "'", in.path(),
+                           "' is truncated or not a CIFAR-10 batch: its ", size,
+                           " bytes are not a whole number of 3,073-byte records (1 label + 3,072 "
+                           "pixels); the last record has ", size % kCifarRecord, " bytes");
+  const Index count = size / kCifarRecord;
+  pixels.resize(kCifarFeatures, count);
+  labels.resize(count);
+  for (Index k = 0; k < count; ++k) {
+    const std::uint8_t* record = bytes.data() + k * kCifarRecord;
+    detail::require<IoError>(record[0] < classes, "'", in.path(), "': label ", int{record[0]},
+                             " of record ", k, " is out of range (expected 0 to ", classes - 1,
+                             ")");
+    labels[k] = record[0];
+    std::copy(record + 1, record + kCifarRecord, pixels.col(k).data());
+  }
+}
+
+// Class names, one per non-empty line of batches.meta.txt.
+inline std::vector<std::string> read_cifar10_class_names(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  detail::require<IoError>(in.good(), "cannot open '", path.string(), "'");
+  std::vector<std::string> names;
+  std::string line;
+  while (std::getline(in, line)) {
+    while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
+    if (!line.empty()) names.push_back(line);
+  }
+  detail::require<IoError>(names.size() == 10, "'", path.string(), "' lists ", names.size(),
+                           " class names, expected 10");
+  return names;
+}
+
+}  // namespace mlp

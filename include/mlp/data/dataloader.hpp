@@ -1,0 +1,151 @@
+// Mini-batches of columns, reshuffled every epoch.
+//
+// The order of epoch e is a pure function of (seed, e): a permutation drawn with
+// derive_seed(seed, "shuffle", e). So epoch 7 has the same batches whether training ran straight
+// through or resumed from a checkpoint, and no generator state needs saving. Image data stays 8-bit
+// and is converted batch by batch through the Standardizer's lookup table into a buffer that is
+// sized once: iterating allocates nothing after the first batch.
+#pragma once
+
+#include "mlp/core/errors.hpp"
+#include "mlp/core/random.hpp"
+#include "mlp/data/dataset.hpp"
+#include "mlp/data/transforms.hpp"
+
+#include <cstdint>
+#include <numeric>
+#include <optional>
+#include <vector>
+
+namespace mlp {
+
+struct LoaderOptions {
+  Index batch_size = 128;
+  bool shuffle = true;
+  bool drop_last = false;  // drop a last partial batch instead of yielding it
+  std::uint64_t seed = 0;
+};
+
+// A view of one batch; valid until the loader's next call to next() or start_epoch().
+template <class S = float>
+struct Batch {
+  Eigen::Map<const Matrix<S>> x;  // features x size
+  Eigen::Map<const Labels> y;     // size
+  Index index;                    // position of the batch within its epoch
+  Index size() const { return x.cols(); }
+};
+
+template <class S = float>
+class DataLoader {
+ public:
+  // Samples `indices` of an image data set, converted with `standardizer`. The data set must
+  // outlive the loader.
+  DataLoader(const Dataset& data, std::vector<Index> indices, const Standardizer& standardizer,
+             LoaderOptions options)
+      : pixels_(&data.pixels), labels_(&data.labels), indices_(std::move(indices)),
+        options_(options) {
+    detail::require(standardizer.channels() == data.shape.channels &&
+                        standardizer.pixels_per_channel == data.shape.pixels_per_channel(),
+                    "DataLoader: the standardizer is for ", standardizer.channels(),
+                    " channels of ", standardizer.pixels_per_channel, " pixels but ", data.name,
+                    " has ", data.shape.channels, " of ", data.shape.pixels_per_channel());
+    table_ = standardizer.lookup_table<S>();
+    channel_of_row_.resize(static_cast<std::size_t>(data.features()));
+    for (Index r = 0; r < data.features(); ++r) {
+      channel_of_row_[static_cast<std::size_t>(r)] =
+          static_cast<std::uint16_t>(r / standardizer.pixels_per_channel);
+    }
+    init(data.size());
+  }
+
+  // All columns of an in-memory float matrix (features x N). x and y must outlive the loader.
+  DataLoader(const Matrix<S>& x, const Labels& y, LoaderOptions options)
+      : dense_(&x), labels_(&y), options_(options) {
+    detail::require(x.cols() == y.size(), "DataLoader: ", x.cols(), " samples but ", y.size(),
+                    " labels");
+    indices_.resize(static_cast<std::size_t>(x.cols()));
+    std::iota(indices_.begin(), indices_.end(), Index{0});
+    init(x.cols());
+  }
+
+  // Fixes the order of epoch `epoch` and rewinds to its first batch.
+  void start_epoch(std::int64_t epoch) {
+    order_ = indices_;
+    if (options_.shuffle) {
+      Rng rng(derive_seed(options_.seed, "shuffle", static_cast<std::uint64_t>(epoch)));
+      shuffle(order_, rng);
+    }
+    position_ = 0;
+    batch_index_ = 0;
+  }
+
+  // The next batch of the epoch, or nothing at its end.
+  std::optional<Batch<S>> next() {
+    const Index remaining = size() - position_;
+    const Index take = std::min(options_.batch_size, remaining);
+    if (take == 0 || (options_.drop_last && take < options_.batch_size)) return std::nullopt;
+    for (Index j = 0; j < take; ++j) {
+      const Index sample = order_[static_cast<std::size_t>(position_ + j)];
+      fill_column(j, sample);
+      y_[j] = (*labels_)[sample];
+    }
+    position_ += take;
+    return Batch<S>{{x_.data(), x_.rows(), take}, {y_.data(), take}, batch_index_++};
+  }
+
+  Index size() const { return static_cast<Index>(indices_.size()); }  // samples per epoch
+  Index features() const { return x_.rows(); }
+  Index batches_per_epoch() const {
+    const Index full = size() / options_.batch_size;
+    return options_.drop_last || size() % options_.batch_size == 0 ? full : full + 1;
+  }
+  const LoaderOptions& options() const { return options_; }
+  const std::vector<Index>& indices() const { return indices_; }
+
+ private:
+  void init(Index available) {
+    detail::require(options_.batch_size > 0, "batch size has to be positive, but got ",
+                    options_.batch_size);
+    for (Index i : indices_) {
+      detail::require(i >= 0 && i < available, "DataLoader: sample index ", i,
+                      " is out of range for ", available, " samples");
+    }
+    const Index rows = dense_ != nullptr ? dense_->rows() : pixels_->rows();
+    x_.resize(rows, std::min(options_.batch_size, std::max<Index>(size(), 1)));
+    y_.resize(x_.cols());
+    order_.reserve(indices_.size());
+    start_epoch(0);
+  }
+
+  void fill_column(Index j, Index sample) {
+    if (dense_ != nullptr) {
+      x_.col(j) = dense_->col(sample);
+      return;
+    }
+    const std::uint8_t* p = pixels_->col(sample).data();
+    S* out = x_.col(j).data();
+    const Index rows = x_.rows();
+    if (table_.size() == 256) {  // one channel: one table
+      for (Index r = 0; r < rows; ++r) out[r] = table_[p[r]];
+    } else {
+      for (Index r = 0; r < rows; ++r) {
+        out[r] = table_[std::size_t{channel_of_row_[static_cast<std::size_t>(r)]} * 256 + p[r]];
+      }
+    }
+  }
+
+  const Pixels* pixels_ = nullptr;  // image source ...
+  const Matrix<S>* dense_ = nullptr;  // ... or float source
+  const Labels* labels_ = nullptr;
+  std::vector<Index> indices_;  // the samples of this loader
+  std::vector<Index> order_;    // indices_ in this epoch's order
+  LoaderOptions options_;
+  std::vector<S> table_;                     // channels * 256 transformed byte values
+  std::vector<std::uint16_t> channel_of_row_;
+  Matrix<S> x_;  // features x batch_size
+  Labels y_;
+  Index position_ = 0;
+  Index batch_index_ = 0;
+};
+
+}  // namespace mlp

@@ -1,0 +1,36 @@
+// The data protocol of the study in one call: load a data set, carve a stratified validation split
+// out of its training part with a seed, and fit the standardization on the remaining training
+// samples only.
+#pragma once
+
+#include "mlp/data/datasets.hpp"
+#include "mlp/data/split.hpp"
+#include "mlp/data/transforms.hpp"
+
+#include <cstdint>
+#include <filesystem>
+
+namespace mlp {
+
+struct PreparedData {
+  DatasetKind kind = DatasetKind::FashionMnist;
+  std::filesystem::path dir;  // where the files were read from
+  TrainTestData data;         // data.train holds both the train and the validation samples
+  Split split;                // indices into data.train
+  Standardizer standardizer;  // fitted on split.train only
+};
+
+// Per-channel statistics for colour data (CIFAR-10), one global pair for grayscale.
+inline PreparedData prepare_data(DatasetKind kind, const std::filesystem::path& dir,
+                                 Index validation_size = 10000, std::uint64_t split_seed = 42) {
+  PreparedData p;
+  p.kind = kind;
+  p.dir = dir;
+  p.data = load_dataset(kind, dir);
+  p.split = stratified_split(p.data.train.labels, static_cast<int>(p.data.train.classes()),
+                             validation_size, split_seed);
+  p.standardizer = Standardizer::fit(p.data.train, p.split.train, p.data.train.shape.channels > 1);
+  return p;
+}
+
+}  // namespace mlp

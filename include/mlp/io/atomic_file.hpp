@@ -1,0 +1,86 @@
+// Crash-safe file writes: the content goes to a temporary file in the same folder, is flushed to
+// disk, and only then renamed over the destination. rename() within one file system is atomic, so
+// a reader (or a crash) sees either the old complete file or the new complete file, never half.
+#pragma once
+
+#include "mlp/core/errors.hpp"
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+#if defined(__unix__) || defined(__APPLE__)
+#include <unistd.h>
+#define MLP_HAVE_FSYNC 1
+#endif
+
+namespace mlp {
+
+namespace detail {
+
+inline std::string errno_text(int code) { return code == 0 ? "unknown error" : std::strerror(code); }
+
+inline std::filesystem::path temporary_sibling(const std::filesystem::path& path) {
+  static unsigned counter = 0;
+#ifdef MLP_HAVE_FSYNC
+  const long pid = static_cast<long>(::getpid());
+#else
+  const long pid = 0;
+#endif
+  return path.string() + concat(".tmp.", pid, ".", ++counter);
+}
+
+}  // namespace detail
+
+// Replaces `path` with `content`, atomically. Throws IoError naming the path and the reason (e.g.
+// "No space left on device"); on failure the destination is untouched and no temporary is left.
+inline void write_file_atomically(const std::filesystem::path& path, std::string_view content) {
+  const std::filesystem::path tmp = detail::temporary_sibling(path);
+  std::FILE* f = std::fopen(tmp.string().c_str(), "wb");
+  if (f == nullptr) {
+    detail::fail<IoError>("cannot write '", path.string(), "': ", detail::errno_text(errno));
+  }
+  bool ok = std::fwrite(content.data(), 1, content.size(), f) == content.size();
+  ok = std::fflush(f) == 0 && ok;
+  int code = ok ? 0 : errno;
+#ifdef MLP_HAVE_FSYNC
+  if (ok && ::fsync(::fileno(f)) != 0) ok = false, code = errno;
+#endif
+  if (std::fclose(f) != 0 && ok) ok = false, code = errno;
+  if (ok && std::rename(tmp.string().c_str(), path.string().c_str()) != 0) ok = false, code = errno;
+  if (!ok) {
+    std::error_code ignored;
+    std::filesystem::remove(tmp, ignored);
+    detail::fail<IoError>("cannot write '", path.string(), "': ", detail::errno_text(code));
+  }
+}
+
+// Creates `dir` and its parents if needed; throws IoError naming it when that fails.
+inline void ensure_directory(const std::filesystem::path& dir) {
+  if (dir.empty()) return;
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec || !std::filesystem::is_directory(dir)) {
+    detail::fail<IoError>("cannot create folder '", dir.string(), "': ",
+                          ec ? ec.message() : "a file of that name exists");
+  }
+}
+
+// The whole content of a (small) file; throws IoError naming it when it cannot be read.
+inline std::string read_text_file(const std::filesystem::path& path) {
+  std::FILE* f = std::fopen(path.string().c_str(), "rb");
+  if (f == nullptr) detail::fail<IoError>("cannot open '", path.string(), "': ", detail::errno_text(errno));
+  std::string content;
+  char buffer[1 << 16];
+  std::size_t n = 0;
+  while ((n = std::fread(buffer, 1, sizeof buffer, f)) > 0) content.append(buffer, n);
+  const bool failed = std::ferror(f) != 0;
+  std::fclose(f);
+  if (failed) detail::fail<IoError>("cannot read '", path.string(), "'");
+  return content;
+}
+
+}  // namespace mlp

@@ -1,0 +1,74 @@
+#include "data_files.hpp"
+#include "helpers.hpp"
+
+#include <mlp/data/cifar10.hpp>
+#include <mlp/data/datasets.hpp>
+
+using namespace mlp_test;
+
+TEST_CASE("CIFAR-10 batches load into 3072 x N channel-major columns") {
+  TempDir dir("cifar_ok");
+  write_cifar_dataset(dir.path().string(), 4, 6);
+  const auto data = mlp::load_dataset(mlp::DatasetKind::Cifar10, dir.path());
+  CHECK(data.train.size() == 20);
+  CHECK(data.test.size() == 6);
+  CHECK(data.train.shape == mlp::ImageShape{3, 32, 32});
+  CHECK(data.train.class_names.size() == 10);
+  CHECK(data.train.class_names[1] == "automobile");
+  // Record 0 of batch 1 has label 1: red plane 10, green 11, blue 12.
+  CHECK(data.train.labels[0] == 1);
+  CHECK(data.train.pixels(0, 0) == 10);
+  CHECK(data.train.pixels(1024, 0) == 11);
+  CHECK(data.train.pixels(3071, 0) == 12);
+  // Batches are concatenated in order: the first record of batch 2 has label 2.
+  CHECK(data.train.labels[4] == 2);
+  CHECK(data.test.labels[5] == 5);
+}
+
+TEST_CASE("CIFAR-10 reader names truncated records and bad labels") {
+  TempDir dir("cifar_bad");
+  Bytes b;
+  append_cifar_record(b, 3);
+  append_cifar_record(b, 4);
+  b.resize(b.size() - 100);
+  write_raw(dir.file("short.bin"), b);
+  mlp::Pixels p;
+  mlp::Labels y;
+  CHECK_THROWS_WITH_AS(mlp::read_cifar10_batch(dir.file("short.bin"), p, y),
+                       doctest::Contains("short.bin' is truncated or not a CIFAR-10 batch: its "
+                                         "6046 bytes are not a whole number of 3,073-byte records"),
+                       mlp::IoError);
+  Bytes bad;
+  append_cifar_record(bad, 2);
+  append_cifar_record(bad, 11);
+  write_raw(dir.file("label.bin"), bad);
+  CHECK_THROWS_WITH_AS(mlp::read_cifar10_batch(dir.file("label.bin"), p, y),
+                       doctest::Contains("label.bin': label 11 of record 1 is out of range"),
+                       mlp::IoError);
+  write_raw(dir.file("empty.bin"), {});
+  CHECK_THROWS_WITH_AS(mlp::read_cifar10_batch(dir.file("empty.bin"), p, y),
+                       doctest::Contains("holds no CIFAR-10 records"), mlp::IoError);
+}
+
+TEST_CASE("CIFAR-10 class names need exactly ten lines") {
+  TempDir dir("cifar_meta");
+  {
+    std::ofstream meta(dir.file("batches.meta.txt"));
+    meta << "cat\ndog\n";
+  }
+  CHECK_THROWS_WITH_AS(mlp::read_cifar10_class_names(dir.file("batches.meta.txt")),
+                       doctest::Contains("lists 2 class names, expected 10"), mlp::IoError);
+}
+
+TEST_CASE("gzip-compressed CIFAR-10 batches are read too") {
+  TempDir dir("cifar_gz");
+  Bytes b;
+  for (int i = 0; i < 3; ++i) append_cifar_record(b, i);
+  write_gz(dir.file("batch.bin"), b);
+  mlp::Pixels p;
+  mlp::Labels y;
+  mlp::read_cifar10_batch(dir.file("batch.bin"), p, y);
+  CHECK(p.cols() == 3);
+  CHECK(y[2] == 2);
+  CHECK(p(2048, 2) == 22);
+}

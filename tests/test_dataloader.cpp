@@ -1,0 +1,140 @@
+#include "alloc_counter.hpp"
+#include "helpers.hpp"
+
+#include <mlp/data/dataloader.hpp>
+
+#include <algorithm>
+#include <numeric>
+
+namespace {
+
+// 2 channels of 2 x 1 pixels; sample i has pixels (i, i+1, 100+i, 101+i) and label i % 3.
+mlp::Dataset tiny_dataset(mlp::Index n) {
+  mlp::Dataset d;
+  d.name = "tiny";
+  d.shape = {2, 2, 1};
+  d.class_names = {"a", "b", "c"};
+  d.pixels.resize(4, n);
+  d.labels.resize(n);
+  for (mlp::Index i = 0; i < n; ++i) {
+    d.pixels.col(i) << static_cast<std::uint8_t>(i), static_cast<std::uint8_t>(i + 1),
+        static_cast<std::uint8_t>(100 + i), static_cast<std::uint8_t>(101 + i);
+    d.labels[i] = static_cast<int>(i % 3);
+  }
+  return d;
+}
+
+std::vector<mlp::Index> epoch_order(mlp::DataLoader<float>& loader, std::int64_t epoch) {
+  std::vector<mlp::Index> order;
+  loader.start_epoch(epoch);
+  while (auto batch = loader.next()) {
+    for (mlp::Index j = 0; j < batch->size(); ++j) order.push_back(static_cast<mlp::Index>(batch->x(0, j)));
+  }
+  return order;
+}
+
+}  // namespace
+
+TEST_CASE("every sample appears exactly once per epoch and the order changes between epochs") {
+  mlp::Matrix<float> x(1, 50);
+  for (int i = 0; i < 50; ++i) x(0, i) = static_cast<float>(i);
+  const mlp::Labels y = mlp::Labels::Zero(50);
+  mlp::DataLoader<float> loader(x, y, {8, true, false, 42});
+  CHECK(loader.batches_per_epoch() == 7);
+  const auto e0 = epoch_order(loader, 0), e1 = epoch_order(loader, 1);
+  auto sorted = e0;
+  std::sort(sorted.begin(), sorted.end());
+  std::vector<mlp::Index> expected(50);
+  std::iota(expected.begin(), expected.end(), mlp::Index{0});
+  CHECK(sorted == expected);
+  CHECK(e0 != e1);
+  CHECK(e0 != expected);
+  CHECK(epoch_order(loader, 0) == e0);  // the order is a function of (seed, epoch)
+  mlp::DataLoader<float> same_seed(x, y, {8, true, false, 42});
+  CHECK(epoch_order(same_seed, 1) == e1);
+  mlp::DataLoader<float> other_seed(x, y, {8, true, false, 43});
+  CHECK(epoch_order(other_seed, 1) != e1);
+}
+
+TEST_CASE("the last batch is partial unless drop_last; no shuffle keeps the order") {
+  mlp::Matrix<float> x = mlp::Matrix<float>::Zero(1, 10);
+  for (int i = 0; i < 10; ++i) x(0, i) = static_cast<float>(i);
+  const mlp::Labels y = mlp::Labels::Zero(10);
+  mlp::DataLoader<float> keep(x, y, {4, false, false, 1});
+  std::vector<mlp::Index> sizes;
+  keep.start_epoch(0);
+  while (auto b = keep.next()) sizes.push_back(b->size());
+  CHECK(sizes == std::vector<mlp::Index>{4, 4, 2});
+  CHECK(epoch_order(keep, 3) == std::vector<mlp::Index>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9});
+  mlp::DataLoader<float> drop(x, y, {4, true, true, 1});
+  CHECK(drop.batches_per_epoch() == 2);
+  CHECK(epoch_order(drop, 0).size() == 8);
+}
+
+TEST_CASE("image batches are standardized per channel with the loader's lookup table") {
+  const mlp::Dataset d = tiny_dataset(6);
+  mlp::Standardizer st;
+  st.pixels_per_channel = 2;
+  st.mean = {0.1, 0.5};
+  st.stddev = {0.2, 0.25};
+  mlp::DataLoader<double> loader(d, {4, 1}, st, {8, false, false, 0});
+  auto batch = loader.next();
+  REQUIRE(batch);
+  REQUIRE(batch->size() == 2);
+  CHECK(batch->y[0] == 1);  // sample 4
+  CHECK(batch->y[1] == 1);  // sample 1
+  CHECK(batch->x(0, 0) == doctest::Approx((4 / 255.0 - 0.1) / 0.2));
+  CHECK(batch->x(1, 0) == doctest::Approx((5 / 255.0 - 0.1) / 0.2));
+  CHECK(batch->x(2, 0) == doctest::Approx((104 / 255.0 - 0.5) / 0.25));
+  CHECK(batch->x(3, 1) == doctest::Approx((102 / 255.0 - 0.5) / 0.25));
+  CHECK(!loader.next());
+}
+
+TEST_CASE("iterating the loader allocates nothing after the first batch") {
+  const mlp::Dataset d = tiny_dataset(200);
+  std::vector<mlp::Index> all(200);
+  std::iota(all.begin(), all.end(), mlp::Index{0});
+  mlp::DataLoader<float> loader(d, all, mlp::Standardizer::unit_range(d.shape), {32, true, false, 5});
+  loader.start_epoch(0);
+  loader.next();
+  mlp::Index seen = 0;
+  const mlp_test::AllocationProbe probe;
+  for (std::int64_t epoch = 0; epoch < 3; ++epoch) {
+    loader.start_epoch(epoch);
+    while (auto b = loader.next()) seen += b->size();
+  }
+  const std::size_t allocations = probe.count();
+  CHECK(allocations == 0);
+  CHECK(seen == 600);
+}
+
+TEST_CASE("the loader validates its inputs") {
+  const mlp::Dataset d = tiny_dataset(5);
+  CHECK_THROWS_WITH_AS(mlp::DataLoader<float>(d, {0, 7}, mlp::Standardizer::unit_range(d.shape), {}),
+                       "DataLoader: sample index 7 is out of range for 5 samples",
+                       mlp::InvalidArgument);
+  CHECK_THROWS_WITH_AS(mlp::DataLoader<float>(d, {0}, mlp::Standardizer::unit_range(d.shape), {0}),
+                       "batch size has to be positive, but got 0", mlp::InvalidArgument);
+  CHECK_THROWS_WITH_AS(mlp::DataLoader<float>(d, {0}, mlp::Standardizer::unit_range({1, 2, 2}), {}),
+                       doctest::Contains("the standardizer is for 1 channels"), mlp::InvalidArgument);
+}
+
+TEST_CASE("Standardizer statistics come from the given samples only and are exact") {
+  mlp::Dataset d = tiny_dataset(4);
+  const auto st = mlp::Standardizer::fit(d, {0, 1}, true);
+  // Channel 0 pixels of samples 0 and 1: 0, 1, 1, 2 -> mean 1, var 0.5 (in bytes).
+  CHECK(st.mean[0] == doctest::Approx(1.0 / 255.0));
+  CHECK(st.stddev[0] == doctest::Approx(std::sqrt(0.5) / 255.0));
+  CHECK(st.mean[1] == doctest::Approx(101.0 / 255.0));
+  d.pixels.col(3).setConstant(255);  // a held-out sample changes nothing
+  const auto again = mlp::Standardizer::fit(d, {0, 1}, true);
+  CHECK(again.mean == st.mean);
+  CHECK(again.stddev == st.stddev);
+  const auto global = mlp::Standardizer::fit(d, {0, 1}, false);
+  CHECK(global.mean[0] == global.mean[1]);
+  CHECK(global.mean[0] == doctest::Approx(51.0 / 255.0));
+  mlp::Dataset flat = tiny_dataset(2);
+  flat.pixels.setConstant(7);
+  CHECK_THROWS_WITH_AS(mlp::Standardizer::fit(flat, {0, 1}, false),
+                       doctest::Contains("is every pixel the same?"), mlp::InvalidArgument);
+}

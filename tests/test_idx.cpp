@@ -1,0 +1,161 @@
+#include "data_files.hpp"
+#include "helpers.hpp"
+
+#include <mlp/data/datasets.hpp>
+#include <mlp/data/idx.hpp>
+
+using namespace mlp_test;
+
+TEST_CASE("IDX images and labels read back from raw and gzip files") {
+  TempDir dir("idx_ok");
+  const Bytes images = idx_images(3, 4, 5, 10);
+  write_raw(dir.file("img"), images);
+  write_gz(dir.file("img.gz"), images);
+  for (const char* name : {"img", "img.gz"}) {
+    mlp::Index rows = 0, cols = 0;
+    const mlp::Pixels p = mlp::read_idx_images(dir.file(name), rows, cols);
+    CHECK(rows == 4);
+    CHECK(cols == 5);
+    REQUIRE(p.rows() == 20);
+    REQUIRE(p.cols() == 3);
+    CHECK(p(0, 0) == 10);
+    CHECK(p(19, 0) == 29);  // the image is the column, row-major inside
+    CHECK(p(0, 2) == 50);
+  }
+  write_gz(dir.file("lab.gz"), idx_labels({3, 0, 9}));
+  const mlp::Labels y = mlp::read_idx_labels(dir.file("lab.gz"), 10);
+  REQUIRE(y.size() == 3);
+  CHECK(y[0] == 3);
+  CHECK(y[2] == 9);
+}
+
+TEST_CASE("IDX reader names a wrong magic number and what the file looks like instead") {
+  TempDir dir("idx_magic");
+  write_gz(dir.file("labels.gz"), idx_labels({1, 2}));
+  write_gz(dir.file("images.gz"), idx_images(1, 2, 2));
+  mlp::Index r = 0, c = 0;
+  CHECK_THROWS_WITH_AS(mlp::read_idx_images(dir.file("labels.gz"), r, c),
+                       ("'" + dir.file("labels.gz") + "' is not an IDX image file: its magic number "
+                        "0x00000801 looks like an IDX label file (expected 0x00000803)").c_str(),
+                       mlp::IoError);
+  CHECK_THROWS_WITH_AS(mlp::read_idx_labels(dir.file("images.gz"), 10),
+                       doctest::Contains("looks like an IDX image file (expected 0x00000801)"),
+                       mlp::IoError);
+  write_raw(dir.file("text"), {'h', 'e', 'l', 'l', 'o', '!', '!', '!', '!', '!', '!', '!', '!', '!', '!', '!'});
+  CHECK_THROWS_WITH_AS(mlp::read_idx_images(dir.file("text"), r, c),
+                       doctest::Contains("looks like something other than an IDX file"), mlp::IoError);
+  Bytes double_gz = read_raw(dir.file("images.gz"));
+  write_gz(dir.file("twice.gz"), double_gz);
+  CHECK_THROWS_WITH_AS(mlp::read_idx_images(dir.file("twice.gz"), r, c),
+                       doctest::Contains("gzip data inside"), mlp::IoError);
+}
+
+TEST_CASE("IDX reader reports truncation with expected and actual lengths") {
+  TempDir dir("idx_trunc");
+  Bytes images = idx_images(5, 4, 4);
+  images.resize(images.size() - 20);
+  write_raw(dir.file("short"), images);
+  mlp::Index r = 0, c = 0;
+  CHECK_THROWS_WITH_AS(mlp::read_idx_images(dir.file("short"), r, c),
+                       ("'" + dir.file("short") + "' is truncated: its header describes 5 images of "
+                        "4 x 4 (96 bytes), but the file is only 76 bytes").c_str(),
+                       mlp::IoError);
+  write_gz(dir.file("short.gz"), images);
+  CHECK_THROWS_WITH_AS(mlp::read_idx_images(dir.file("short.gz"), r, c),
+                       doctest::Contains("is truncated: expected 80 bytes of 5 images of 4 x 4 at "
+                                         "offset 16, but the decompressed data ends after 76 bytes"),
+                       mlp::IoError);
+  Bytes header_only = idx_images(0, 4, 4);
+  header_only.resize(10);
+  write_raw(dir.file("header"), header_only);
+  CHECK_THROWS_WITH_AS(mlp::read_idx_images(dir.file("header"), r, c),
+                       doctest::Contains("truncated: expected 4 bytes of IDX header"), mlp::IoError);
+}
+
+TEST_CASE("IDX reader rejects a cut or corrupted gzip stream") {
+  TempDir dir("idx_gz");
+  write_gz(dir.file("ok.gz"), idx_images(20, 8, 8));
+  Bytes gz = read_raw(dir.file("ok.gz"));
+  Bytes cut(gz.begin(), gz.begin() + static_cast<std::ptrdiff_t>(gz.size() / 2));
+  write_raw(dir.file("cut.gz"), cut);
+  mlp::Index r = 0, c = 0;
+  CHECK_THROWS_WITH_AS(mlp::read_idx_images(dir.file("cut.gz"), r, c),
+                       doctest::Contains("cut.gz' is corrupt or truncated: the gzip stream fails"),
+                       mlp::IoError);
+  Bytes flipped = gz;
+  for (std::size_t i = 20; i < 40; ++i) flipped[i] ^= 0x5a;
+  write_raw(dir.file("flipped.gz"), flipped);
+  CHECK_THROWS_WITH_AS(mlp::read_idx_images(dir.file("flipped.gz"), r, c),
+                       doctest::Contains("is corrupt or truncated"), mlp::IoError);
+  Bytes bad_crc = gz;
+  bad_crc[bad_crc.size() - 6] ^= 0xff;  // the CRC-32 in the gzip trailer
+  write_raw(dir.file("crc.gz"), bad_crc);
+  CHECK_THROWS_WITH_AS(mlp::read_idx_images(dir.file("crc.gz"), r, c),
+                       doctest::Contains("incorrect data check"), mlp::IoError);
+}
+
+TEST_CASE("IDX reader refuses a header that promises more than the file can hold") {
+  TempDir dir("idx_huge");
+  Bytes lying;
+  append_u32_be(lying, 0x00000803);
+  append_u32_be(lying, 0xffffffffu);
+  append_u32_be(lying, 28);
+  append_u32_be(lying, 28);
+  write_gz(dir.file("lying.gz"), lying);
+  mlp::Index r = 0, c = 0;
+  CHECK_THROWS_WITH_AS(mlp::read_idx_images(dir.file("lying.gz"), r, c),
+                       doctest::Contains("header describes 4294967295 images of 28 x 28"),
+                       mlp::IoError);
+  Bytes zero_size = idx_images(1, 0, 5);
+  write_raw(dir.file("zero"), zero_size);
+  CHECK_THROWS_WITH_AS(mlp::read_idx_images(dir.file("zero"), r, c),
+                       doctest::Contains("invalid image size 0 x 5"), mlp::IoError);
+}
+
+TEST_CASE("IDX reader rejects trailing bytes and out-of-range labels") {
+  TempDir dir("idx_extra");
+  Bytes images = idx_images(2, 2, 2);
+  images.push_back(1);
+  images.push_back(2);
+  write_gz(dir.file("extra.gz"), images);
+  mlp::Index r = 0, c = 0;
+  CHECK_THROWS_WITH_AS(mlp::read_idx_images(dir.file("extra.gz"), r, c),
+                       doctest::Contains("has 2 unexpected bytes after 2 images"), mlp::IoError);
+  write_gz(dir.file("labels.gz"), idx_labels({1, 2, 10, 3}));
+  CHECK_THROWS_WITH_AS(mlp::read_idx_labels(dir.file("labels.gz"), 10),
+                       ("'" + dir.file("labels.gz") +
+                        "': label 10 at index 2 is out of range (expected 0 to 9)").c_str(),
+                       mlp::IoError);
+}
+
+TEST_CASE("IDX reader names a missing file") {
+  mlp::Index r = 0, c = 0;
+  CHECK_THROWS_WITH_AS(mlp::read_idx_images("/nonexistent/train-images-idx3-ubyte.gz", r, c),
+                       "cannot open '/nonexistent/train-images-idx3-ubyte.gz': no such file",
+                       mlp::IoError);
+}
+
+TEST_CASE("load_dataset reads an IDX folder and checks that images and labels agree") {
+  TempDir dir("idx_dataset");
+  write_idx_dataset(dir.path().string(), 30, 10);
+  const auto data = mlp::load_dataset(mlp::DatasetKind::FashionMnist, dir.path());
+  CHECK(data.train.size() == 30);
+  CHECK(data.test.size() == 10);
+  CHECK(data.train.shape == mlp::ImageShape{1, 4, 3});
+  CHECK(data.train.class_names[9] == "Ankle boot");
+  CHECK(data.train.name == "fashion-mnist/train");
+  CHECK(mlp::load_dataset(mlp::DatasetKind::Mnist, dir.path()).test.class_names[3] == "3");
+
+  write_gz(dir.file("t10k-labels-idx1-ubyte.gz"), idx_labels({1, 2, 3}));
+  CHECK_THROWS_WITH_AS(mlp::load_dataset(mlp::DatasetKind::FashionMnist, dir.path()),
+                       doctest::Contains("holds 10 images but"), mlp::IoError);
+  CHECK_THROWS_WITH_AS(mlp::load_dataset(mlp::DatasetKind::FashionMnist, dir.path()),
+                       doctest::Contains("t10k-labels-idx1-ubyte.gz' holds 3 labels"),
+                       mlp::IoError);
+}
+
+TEST_CASE("raw (uncompressed) IDX files work too") {
+  TempDir dir("idx_raw");
+  write_idx_dataset(dir.path().string(), 20, 10, /*gz=*/false);
+  CHECK(mlp::load_dataset(mlp::DatasetKind::Mnist, dir.path()).train.size() == 20);
+}
