@@ -6,7 +6,9 @@
 #include <mlp/core/random.hpp>
 #include <mlp/gradcheck.hpp>
 #include <mlp/layers/layer.hpp>
+#include <mlp/model/state_dict.hpp>
 
+#include <cstring>
 #include <filesystem>
 #include <string>
 
@@ -81,5 +83,42 @@ class TempDir {
  private:
   std::filesystem::path path_;
 };
+
+}  // namespace mlp_test
+
+namespace mlp_test {
+
+// n points in `features` dimensions around `classes` random centres (a toy classification task).
+struct Blobs {
+  mlp::Matrix<float> x;  // features x n
+  mlp::Labels y;
+};
+
+inline Blobs make_blobs(Index n, Index features, int classes, std::uint64_t seed, float spread = 1.0f) {
+  mlp::Rng rng(seed);
+  mlp::Matrix<float> centres(features, classes);
+  for (Index i = 0; i < centres.size(); ++i) centres.data()[i] = rng.uniform(-2.0f, 2.0f);
+  Blobs b{mlp::Matrix<float>(features, n), mlp::Labels(n)};
+  for (Index i = 0; i < n; ++i) {
+    b.y[i] = static_cast<int>(rng.below(static_cast<std::uint64_t>(classes)));
+    for (Index f = 0; f < features; ++f) b.x(f, i) = centres(f, b.y[i]) + rng.normal(0.0f, spread);
+  }
+  return b;
+}
+
+template <class S>
+bool same_bits(const mlp::Matrix<S>& a, const mlp::Matrix<S>& b) {
+  return a.rows() == b.rows() && a.cols() == b.cols() &&
+         std::memcmp(a.data(), b.data(), sizeof(S) * static_cast<std::size_t>(a.size())) == 0;
+}
+
+template <class S>
+bool same_state(const mlp::StateDict<S>& a, const mlp::StateDict<S>& b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (a[i].name != b[i].name || !same_bits(a[i].value, b[i].value)) return false;
+  }
+  return true;
+}
 
 }  // namespace mlp_test

@@ -12,6 +12,7 @@
 #include "mlp/data/dataset.hpp"
 #include "mlp/data/transforms.hpp"
 
+#include <algorithm>
 #include <cstdint>
 #include <numeric>
 #include <optional>
@@ -77,6 +78,13 @@ class DataLoader {
     }
     position_ = 0;
     batch_index_ = 0;
+  }
+
+  // Skips the first `batches` batches of the epoch (resuming in the middle of an epoch).
+  void skip_batches(Index batches) {
+    detail::require(batches >= 0, "skip_batches needs a count >= 0, but got ", batches);
+    position_ = std::min(size(), batches * options_.batch_size);
+    batch_index_ = batches;
   }
 
   // The next batch of the epoch, or nothing at its end.

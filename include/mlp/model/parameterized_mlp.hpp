@@ -69,6 +69,13 @@ struct MlpSpec {
     return text;
   }
 
+  // Same layers and shapes (the init scheme only matters when weights are drawn, not loaded).
+  bool same_architecture(const MlpSpec& o) const {
+    return inputs == o.inputs && hidden == o.hidden && classes == o.classes &&
+           activation == o.activation && batch_norm == o.batch_norm && dropout == o.dropout &&
+           (activation != Activation::LeakyReLU || leaky_slope == o.leaky_slope);
+  }
+
   bool operator==(const MlpSpec& o) const {
     return inputs == o.inputs && hidden == o.hidden && classes == o.classes &&
            activation == o.activation && batch_norm == o.batch_norm && dropout == o.dropout &&

@@ -66,14 +66,14 @@ class Sequential {
   std::vector<TensorRef<S>> parameters() { return collect(&Layer<S>::parameters); }
   std::vector<TensorRef<S>> buffers() { return collect(&Layer<S>::buffers); }
 
-  Index parameter_count() {
+  Index parameter_count() const {
     Index count = 0;
-    for (const auto& p : parameters()) count += p.size();
+    for (const auto& p : collect(&Layer<S>::parameters)) count += p.size();
     return count;
   }
 
   // Copies of every parameter and buffer (each layer's parameters, then its buffers).
-  StateDict<S> state_dict() {
+  StateDict<S> state_dict() const {
     StateDict<S> state;
     for (std::size_t i = 0; i < layers_.size(); ++i) {
       for (auto list : {layers_[i]->parameters(), layers_[i]->buffers()}) {
@@ -142,7 +142,8 @@ class Sequential {
   static std::string prefixed(std::size_t i, const std::string& name) {
     return std::to_string(i) + "." + name;
   }
-  std::vector<TensorRef<S>> collect(std::vector<TensorRef<S>> (Layer<S>::*list)()) {
+  // Layers are owned through pointers, so const methods may still read their views.
+  std::vector<TensorRef<S>> collect(std::vector<TensorRef<S>> (Layer<S>::*list)()) const {
     std::vector<TensorRef<S>> all;
     for (std::size_t i = 0; i < layers_.size(); ++i) {
       for (auto& t : ((*layers_[i]).*list)()) {

@@ -61,6 +61,13 @@ class ConfusionMatrix {
     }
   }
 
+  // Adds `n` samples of class `truth` predicted as `predicted` (e.g. when reading a saved matrix).
+  void add_count(Index truth, Index predicted, Index n) {
+    detail::require(truth >= 0 && truth < classes() && predicted >= 0 && predicted < classes() && n >= 0,
+                    "ConfusionMatrix::add_count: (", truth, ", ", predicted, ", ", n, ") is out of range");
+    counts_[static_cast<std::size_t>(truth)][static_cast<std::size_t>(predicted)] += n;
+  }
+
   Index classes() const { return static_cast<Index>(counts_.size()); }
   Index count(Index truth, Index predicted) const {
     return counts_.at(static_cast<std::size_t>(truth)).at(static_cast<std::size_t>(predicted));

@@ -1,0 +1,107 @@
+// evaluate: a saved model on the test (or validation) split of the data it was trained on.
+//
+//   evaluate --model runs/my_run/best.mlp [--data DIR] [--split test|val]
+//
+// The architecture, preprocessing and split all come from the model file. Prints loss, accuracy,
+// per-class accuracy and the confusion matrix.
+#include "common/cli.hpp"
+
+#include <mlp/data/locate.hpp>
+#include <mlp/data/prepared.hpp>
+#include <mlp/io/model_file.hpp>
+#include <mlp/train/evaluate.hpp>
+#include <mlp/train/run.hpp>
+
+#include <cstdio>
+#include <iostream>
+#include <numeric>
+
+namespace {
+
+const std::string& meta(const mlp::TextSection& m, const std::string& key, const std::string& path) {
+  const auto it = m.find(key);
+  if (it == m.end()) {
+    throw mlp::IoError("'" + path + "' has no '" + key + "' in its metadata (was it written by train?)");
+  }
+  return it->second;
+}
+
+void print_confusion(const mlp::ConfusionMatrix& cm, const std::vector<std::string>& names) {
+  std::printf("\nconfusion matrix (rows: true class, columns: predicted class)\n%14s", "");
+  for (std::size_t p = 0; p < names.size(); ++p) std::printf(" %6zu", p);
+  std::printf("\n");
+  for (mlp::Index t = 0; t < cm.classes(); ++t) {
+    std::printf("%2lld %-11.11s", static_cast<long long>(t), names[static_cast<std::size_t>(t)].c_str());
+    for (mlp::Index p = 0; p < cm.classes(); ++p) std::printf(" %6lld", static_cast<long long>(cm.count(t, p)));
+    std::printf("\n");
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  return cli::run("evaluate", [&] {
+    cxxopts::Options options("evaluate", "Evaluate a saved model on the test or validation split");
+    options.add_options()
+      ("model", "model file written by train (best.mlp)", cxxopts::value<std::string>())
+      ("data", "folder with the data files (default: the usual search)",
+       cxxopts::value<std::string>()->default_value(""))
+      ("split", "test or val", cxxopts::value<std::string>()->default_value("test"))
+      ("h,help", "print this help");
+    const auto flags = options.parse(argc, argv);
+    if (flags.count("help")) {
+      std::cout << options.help() << "\n";
+      return 0;
+    }
+    cli::reject_unmatched(flags);
+    if (!flags.count("model")) throw cli::UsageError("--model is required");
+    const std::string path = flags["model"].as<std::string>();
+    const std::string split = flags["split"].as<std::string>();
+    if (split != "test" && split != "val") throw cli::UsageError("--split has to be test or val, but got '" + split + "'");
+
+    auto loaded = mlp::load_model<float>(path);
+    const auto& m = loaded.metadata;
+    const auto kind = mlp::parse_dataset_kind(meta(m, "dataset", path));
+    const auto standardizer = mlp::standardizer_from_metadata(m, path);
+    const auto dir = mlp::locate_dataset(kind, flags["data"].as<std::string>());
+    const auto data = mlp::load_dataset(kind, dir);
+    if (data.train.features() != loaded.model.spec().inputs) {
+      throw mlp::IoError("'" + path + "' expects " + std::to_string(loaded.model.spec().inputs) +
+                         " inputs, but the images in " + dir.string() + " have " +
+                         std::to_string(data.train.features()));
+    }
+    const mlp::Dataset* set = &data.test;
+    std::vector<mlp::Index> indices;
+    if (split == "val") {
+      std::int64_t seed = 0, validation = 0;
+      mlp::detail::parse_int64(meta(m, "split_seed", path), seed);
+      mlp::detail::parse_int64(meta(m, "validation", path), validation);
+      const auto s = mlp::stratified_split(data.train.labels, static_cast<int>(data.train.classes()),
+                                           validation, static_cast<std::uint64_t>(seed));
+      if (s.fingerprint_hex() != meta(m, "split_fingerprint", path)) {
+        throw mlp::IoError("the validation split of " + dir.string() + " (" + s.fingerprint_hex() +
+                           ") is not the one the model was trained with (" +
+                           meta(m, "split_fingerprint", path) + ")");
+      }
+      set = &data.train;
+      indices = s.validation;
+    } else {
+      indices.resize(static_cast<std::size_t>(data.test.size()));
+      std::iota(indices.begin(), indices.end(), mlp::Index{0});
+    }
+    mlp::DataLoader<float> loader(*set, indices, standardizer, {1000, false, false, 0});
+    const mlp::EvalResult r = mlp::evaluate(loaded.model, loader);
+
+    std::printf("model %s (%s, epoch %s)\n", path.c_str(), loaded.model.spec().describe().c_str(),
+                m.count("epoch") ? m.at("epoch").c_str() : "?");
+    std::printf("%s split of %s: %lld images\n", split.c_str(), mlp::to_string(kind),
+                static_cast<long long>(r.samples));
+    std::printf("loss %.4f, accuracy %.2f%%\n\nper-class accuracy\n", r.loss, 100.0 * r.accuracy);
+    for (mlp::Index k = 0; k < r.confusion.classes(); ++k) {
+      std::printf("  %2lld %-12s %6.2f%%\n", static_cast<long long>(k),
+                  set->class_names[static_cast<std::size_t>(k)].c_str(), 100.0 * r.confusion.class_accuracy(k));
+    }
+    print_confusion(r.confusion, set->class_names);
+    return 0;
+  });
+}

@@ -1,0 +1,88 @@
+// Adam (Kingma & Ba, 2015) and AdamW (Loshchilov & Hutter, 2019), with PyTorch's update rules.
+// At step t (1, 2, ...), for every parameter:
+//   Adam:  g = grad + weight_decay * w            (coupled, "L2 through the optimizer")
+//   AdamW: w = w * (1 - lr * weight_decay)        (decoupled), g = grad
+//   m = beta1 m + (1 - beta1) g;   v = beta2 v + (1 - beta2) g^2
+//   w = w - (lr / (1 - beta1^t)) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
+// Weight decay touches decay tensors only (Linear weights). The bias corrections use t, which
+// advances once per step() for all tensors together.
+#pragma once
+
+#include "mlp/optim/optimizer.hpp"
+
+#include <cmath>
+
+namespace mlp {
+
+struct AdamOptions {
+  double lr = 1e-3;
+  double beta1 = 0.9;
+  double beta2 = 0.999;
+  double eps = 1e-8;
+  double weight_decay = 0.0;
+  bool decoupled = false;  // true: AdamW
+};
+
+template <class S = float>
+class Adam final : public Optimizer<S> {
+ public:
+  Adam(std::vector<TensorRef<S>> params, AdamOptions options)
+      : Optimizer<S>(std::move(params), options.lr), o_(options) {
+    this->check_hyper(o_.beta1 >= 0.0 && o_.beta1 < 1.0, "Adam beta1 has to be in [0, 1)", o_.beta1);
+    this->check_hyper(o_.beta2 >= 0.0 && o_.beta2 < 1.0, "Adam beta2 has to be in [0, 1)", o_.beta2);
+    this->check_hyper(o_.eps > 0.0, "Adam eps has to be positive", o_.eps);
+    this->check_hyper(o_.weight_decay >= 0.0, "Adam weight_decay has to be >= 0", o_.weight_decay);
+  }
+
+  std::string_view name() const override { return o_.decoupled ? "adamw" : "adam"; }
+  std::map<std::string, double> hyperparameters() const override {
+    return {{"lr", this->lr_},   {"beta1", o_.beta1},
+            {"beta2", o_.beta2}, {"eps", o_.eps},
+            {"weight_decay", o_.weight_decay}};
+  }
+
+ protected:
+  void update() override {
+    const auto t = static_cast<double>(this->steps_);
+    const double bc1 = 1.0 - std::pow(o_.beta1, t);
+    const double bc2 = 1.0 - std::pow(o_.beta2, t);
+    const S step_size = static_cast<S>(this->lr_ / bc1);
+    const S inv_sqrt_bc2 = static_cast<S>(1.0 / std::sqrt(bc2));
+    const S b1 = static_cast<S>(o_.beta1), b2 = static_cast<S>(o_.beta2);
+    const S eps = static_cast<S>(o_.eps);
+    auto& m_all = this->buffer(0);
+    auto& v_all = this->buffer(1);
+    for (std::size_t i = 0; i < this->params_.size(); ++i) {
+      const auto& p = this->params_[i];
+      auto w = p.value_map().array();
+      const auto grad = p.grad_map().array();
+      auto m = m_all[i].array();
+      auto v = v_all[i].array();
+      const S wd = p.decay ? static_cast<S>(o_.weight_decay) : S(0);
+      if (wd != S(0) && o_.decoupled) {
+        w *= S(1) - static_cast<S>(this->lr_) * wd;
+      }
+      if (wd != S(0) && !o_.decoupled) {
+        m = b1 * m + (S(1) - b1) * (grad + wd * w);
+        v = b2 * v + (S(1) - b2) * (grad + wd * w).square();
+      } else {
+        m = b1 * m + (S(1) - b1) * grad;
+        v = b2 * v + (S(1) - b2) * grad.square();
+      }
+      w -= step_size * m / (v.sqrt() * inv_sqrt_bc2 + eps);
+    }
+  }
+  std::vector<std::string> buffer_names() const override { return {"exp_avg", "exp_avg_sq"}; }
+
+ private:
+  AdamOptions o_;
+};
+
+// AdamW is Adam with decoupled weight decay (PyTorch's default weight_decay there is 0.01).
+template <class S = float>
+Adam<S> make_adamw(std::vector<TensorRef<S>> params, AdamOptions options) {
+  options.decoupled = true;
+  return Adam<S>(std::move(params), options);
+}
+
+}  // namespace mlp

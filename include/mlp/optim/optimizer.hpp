@@ -1,0 +1,119 @@
+// The optimizer contract. An optimizer holds non-owning views of the parameters (value, grad,
+// shape, decay) and per-parameter state index-aligned with them. One step() is one time step:
+// Adam's t advances once per call, never once per tensor.
+#pragma once
+
+#include "mlp/core/errors.hpp"
+#include "mlp/layers/layer.hpp"
+#include "mlp/model/state_dict.hpp"
+
+#include <array>
+#include <cmath>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace mlp {
+
+template <class S = float>
+class Optimizer {
+ public:
+  Optimizer(std::vector<TensorRef<S>> params, double lr) : params_(std::move(params)), lr_(lr) {
+    set_lr(lr);
+    for (const auto& p : params_) {
+      detail::require(p.value != nullptr && p.grad != nullptr, "optimizer parameter '", p.name,
+                      "' has no value or gradient");
+    }
+  }
+  Optimizer(const Optimizer&) = delete;
+  Optimizer& operator=(const Optimizer&) = delete;
+  virtual ~Optimizer() = default;
+
+  // Applies one update to every parameter from its current gradient.
+  void step() {
+    ++steps_;
+    update();
+  }
+
+  // Only the trainer (or your loop) writes the learning rate; schedules never touch the optimizer.
+  void set_lr(double lr) {
+    detail::require(std::isfinite(lr) && lr >= 0.0, "learning rate has to be >= 0, but got ", lr);
+    lr_ = lr;
+  }
+  double lr() const { return lr_; }
+  std::int64_t steps() const { return steps_; }
+  const std::vector<TensorRef<S>>& parameters() const { return params_; }
+
+  virtual std::string_view name() const = 0;
+  // Hyperparameters, for logs and checkpoints: {"lr": ..., "momentum": ...}.
+  virtual std::map<std::string, double> hyperparameters() const = 0;
+
+  // Per-parameter state as named tensors "<param>.<buffer>" (empty until the first step), so a
+  // checkpoint can resume bit for bit.
+  StateDict<S> state_dict() const {
+    StateDict<S> state;
+    const auto names = buffer_names();
+    for (std::size_t b = 0; b < names.size(); ++b) {
+      const auto& buffers = buffers_[b];
+      for (std::size_t i = 0; i < buffers.size(); ++i) {
+        state.push_back({params_[i].name + "." + names[b], buffers[i]});
+      }
+    }
+    return state;
+  }
+
+  void load_state_dict(const StateDict<S>& state, std::int64_t steps) {
+    const auto names = buffer_names();
+    std::array<std::vector<Matrix<S>>, kMaxBuffers> loaded;
+    for (std::size_t b = 0; b < names.size(); ++b) {
+      for (const auto& p : params_) {
+        const NamedTensor<S>* t = find_tensor(state, p.name + "." + names[b]);
+        if (t == nullptr) {
+          detail::require(loaded[b].empty(), "optimizer state has no tensor '",
+                          p.name + "." + names[b], "'");
+          continue;  // this buffer was never created (no step yet)
+        }
+        detail::require(t->value.rows() == p.rows && t->value.cols() == p.cols,
+                        "optimizer state '", t->name, "' has shape ",
+                        shape_string(t->value.rows(), t->value.cols()), ", the parameter has ",
+                        shape_string(p.rows, p.cols));
+        loaded[b].push_back(t->value);
+      }
+      detail::require(loaded[b].empty() || loaded[b].size() == params_.size(),
+                      "optimizer state for '", names[b], "' covers ", loaded[b].size(), " of ",
+                      params_.size(), " parameters");
+    }
+    detail::require(steps >= 0, "optimizer step count has to be >= 0, but got ", steps);
+    buffers_ = std::move(loaded);
+    steps_ = steps;
+  }
+
+ protected:
+  virtual void update() = 0;
+  // Names of the per-parameter buffers ("momentum_buffer", "exp_avg", ...).
+  virtual std::vector<std::string> buffer_names() const = 0;
+
+  // Buffer b of every parameter, created as zeros (or `fill`) on first use.
+  std::vector<Matrix<S>>& buffer(std::size_t b, S fill = S(0)) {
+    if (buffers_[b].empty()) {
+      for (const auto& p : params_) buffers_[b].push_back(Matrix<S>::Constant(p.rows, p.cols, fill));
+    }
+    return buffers_[b];
+  }
+  bool has_buffer(std::size_t b) const { return !buffers_[b].empty(); }
+
+  static void check_hyper(bool ok, const char* what, double value) {
+    detail::require(ok, what, ", but got ", value);
+  }
+
+  std::vector<TensorRef<S>> params_;
+  static constexpr std::size_t kMaxBuffers = 4;
+  // [buffer kind][parameter]; a fixed array, so references to one kind survive creating another.
+  std::array<std::vector<Matrix<S>>, kMaxBuffers> buffers_;
+  double lr_;
+  std::int64_t steps_ = 0;
+};
+
+}  // namespace mlp

@@ -1,0 +1,218 @@
+// The full description of one training run, as the `train` program and the experiment study use
+// it: data, model, optimizer, schedule, regularization, early stopping, seeds. Two runs with equal
+// configurations (and the same data split) produce the same numbers, so the configuration is what a
+// finished run is recognized by.
+#pragma once
+
+#include "mlp/core/text_format.hpp"
+#include "mlp/data/datasets.hpp"
+#include "mlp/io/json.hpp"
+#include "mlp/model/parameterized_mlp.hpp"
+#include "mlp/optim/adagrad.hpp"
+#include "mlp/optim/adam.hpp"
+#include "mlp/optim/rmsprop.hpp"
+#include "mlp/optim/schedulers.hpp"
+#include "mlp/optim/sgd.hpp"
+
+#include <cmath>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace mlp {
+
+struct RunConfig {
+  DatasetKind dataset = DatasetKind::FashionMnist;
+  // Model: ParameterizedMLP (inputs and classes come from the data).
+  std::vector<Index> hidden = {256, 128};
+  Activation activation = Activation::ReLU;
+  bool batch_norm = false;
+  double dropout = 0.0;
+  Init init = Init::KaimingUniform;
+  // Optimizer: sgd, adam, adamw, rmsprop, adagrad.
+  std::string optimizer = "adam";
+  double lr = 1e-3;
+  double momentum = 0.0;       // sgd, rmsprop
+  bool nesterov = false;       // sgd
+  double weight_decay = 0.0;   // coupled (sgd, adam, rmsprop, adagrad) or decoupled (adamw)
+  double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
+  // Loss and regularization.
+  double l1 = 0.0, l2 = 0.0;
+  double label_smoothing = 0.0;
+  // Schedule: constant, cosine, warmup_cosine, step. Updated every step.
+  std::string schedule = "constant";
+  double min_lr = 0.0;         // cosine floor
+  int warmup_epochs = 0;       // warmup_cosine
+  int step_epochs = 10;        // step: decay every this many epochs
+  double gamma = 0.1;          // step: decay factor
+  // Loop.
+  int epochs = 30;
+  Index batch_size = 128;
+  int patience = 0;            // early stopping on val_loss; 0 = off
+  double min_delta = 0.0;
+  std::uint64_t seed = 42;     // weights, dropout masks, shuffling
+  // Data protocol.
+  std::uint64_t split_seed = 42;
+  Index validation = 10000;    // images carved out of the training set for validation
+  Index train_limit = 0;       // use only the first N training (and N/5 validation) images; 0 = all
+
+  // Throws InvalidArgument naming the first bad field.
+  void validate() const {
+    for (std::size_t i = 0; i < hidden.size(); ++i) {
+      detail::require(hidden[i] > 0, "hidden layer ", i, " has to have a positive width, but got ", hidden[i]);
+    }
+    detail::require(dropout >= 0.0 && dropout < 1.0, "dropout probability has to be in [0, 1), but got ", dropout);
+    detail::require(optimizer == "sgd" || optimizer == "adam" || optimizer == "adamw" ||
+                        optimizer == "rmsprop" || optimizer == "adagrad",
+                    "unknown optimizer '", optimizer, "' (expected sgd, adam, adamw, rmsprop or adagrad)");
+    detail::require(std::isfinite(lr) && lr > 0.0, "learning rate has to be positive, but got ", lr);
+    detail::require(schedule == "constant" || schedule == "cosine" || schedule == "warmup_cosine" ||
+                        schedule == "step",
+                    "unknown schedule '", schedule, "' (expected constant, cosine, warmup_cosine or step)");
+    detail::require(min_lr >= 0.0 && min_lr <= lr, "min_lr has to be in [0, lr], but got ", min_lr);
+    detail::require(epochs >= 1, "epochs has to be at least 1, but got ", epochs);
+    detail::require(warmup_epochs >= 0 && (schedule != "warmup_cosine" || warmup_epochs < epochs),
+                    "warmup_epochs has to be in [0, epochs), but got ", warmup_epochs);
+    detail::require(step_epochs >= 1, "step_epochs has to be at least 1, but got ", step_epochs);
+    detail::require(gamma > 0.0 && gamma <= 1.0, "gamma has to be in (0, 1], but got ", gamma);
+    detail::require(batch_size >= 1, "batch size has to be at least 1, but got ", batch_size);
+    detail::require(patience >= 0, "patience has to be >= 0, but got ", patience);
+    detail::require(l1 >= 0.0 && l2 >= 0.0 && weight_decay >= 0.0,
+                    "l1, l2 and weight_decay have to be >= 0, but got ", l1, ", ", l2, ", ", weight_decay);
+    detail::require(label_smoothing >= 0.0 && label_smoothing < 1.0,
+                    "label_smoothing has to be in [0, 1), but got ", label_smoothing);
+    detail::require(validation >= 1, "validation has to be at least 1 image (the best checkpoint is "
+                                     "chosen on it), but got ", validation);
+    detail::require(train_limit >= 0, "train_limit has to be >= 0, but got ", train_limit);
+  }
+
+  MlpSpec model_spec(Index inputs, Index classes) const {
+    MlpSpec spec;
+    spec.inputs = inputs;
+    spec.hidden = hidden;
+    spec.classes = classes;
+    spec.activation = activation;
+    spec.batch_norm = batch_norm;
+    spec.dropout = dropout;
+    spec.init = init;
+    return spec;
+  }
+
+  template <class S = float>
+  std::unique_ptr<Optimizer<S>> make_optimizer(std::vector<TensorRef<S>> params) const {
+    if (optimizer == "sgd") {
+      return std::make_unique<Sgd<S>>(std::move(params), SgdOptions{lr, momentum, nesterov, weight_decay});
+    }
+    if (optimizer == "adam" || optimizer == "adamw") {
+      return std::make_unique<Adam<S>>(std::move(params),
+                                       AdamOptions{lr, beta1, beta2, eps, weight_decay, optimizer == "adamw"});
+    }
+    if (optimizer == "rmsprop") {
+      RmspropOptions o;
+      o.lr = lr;
+      o.eps = eps;
+      o.momentum = momentum;
+      o.weight_decay = weight_decay;
+      return std::make_unique<RmsProp<S>>(std::move(params), o);
+    }
+    if (optimizer == "adagrad") {
+      AdagradOptions o;
+      o.lr = lr;
+      o.weight_decay = weight_decay;
+      return std::make_unique<AdaGrad<S>>(std::move(params), o);
+    }
+    detail::fail("unknown optimizer '", optimizer, "'");
+  }
+
+  std::unique_ptr<Schedule> make_schedule(Index steps_per_epoch) const {
+    const std::int64_t total = static_cast<std::int64_t>(epochs) * steps_per_epoch;
+    if (schedule == "cosine") return std::make_unique<CosineAnnealingLR>(lr, total, min_lr);
+    if (schedule == "warmup_cosine") {
+      return std::make_unique<WarmupCosineLR>(lr, static_cast<std::int64_t>(warmup_epochs) * steps_per_epoch,
+                                              total, min_lr);
+    }
+    if (schedule == "step") {
+      return std::make_unique<StepLR>(lr, static_cast<std::int64_t>(step_epochs) * steps_per_epoch, gamma);
+    }
+    return std::make_unique<ConstantLR>(lr);
+  }
+
+  Json to_json() const {
+    Json j = Json::object();
+    j["dataset"] = to_string(dataset);
+    j["hidden"] = Json::array_of(hidden);
+    j["activation"] = to_string(activation);
+    j["batch_norm"] = batch_norm;
+    j["dropout"] = dropout;
+    j["init"] = to_string(init);
+    j["optimizer"] = optimizer;
+    j["lr"] = lr;
+    j["momentum"] = momentum;
+    j["nesterov"] = nesterov;
+    j["weight_decay"] = weight_decay;
+    j["beta1"] = beta1;
+    j["beta2"] = beta2;
+    j["eps"] = eps;
+    j["l1"] = l1;
+    j["l2"] = l2;
+    j["label_smoothing"] = label_smoothing;
+    j["schedule"] = schedule;
+    j["min_lr"] = min_lr;
+    j["warmup_epochs"] = warmup_epochs;
+    j["step_epochs"] = step_epochs;
+    j["gamma"] = gamma;
+    j["epochs"] = epochs;
+    j["batch_size"] = batch_size;
+    j["patience"] = patience;
+    j["min_delta"] = min_delta;
+    j["seed"] = std::to_string(seed);  // strings: seeds may exceed 2^53
+    j["split_seed"] = std::to_string(split_seed);
+    j["validation"] = validation;
+    j["train_limit"] = train_limit;
+    return j;
+  }
+
+  static RunConfig from_json(const Json& j) {
+    RunConfig c;
+    c.dataset = parse_dataset_kind(j.at("dataset").string());
+    c.hidden.clear();
+    for (const Json& h : j.at("hidden").elements()) c.hidden.push_back(static_cast<Index>(h.number()));
+    c.activation = parse_activation(j.at("activation").string());
+    c.batch_norm = j.at("batch_norm").boolean();
+    c.dropout = j.at("dropout").number();
+    c.init = parse_init(j.at("init").string());
+    c.optimizer = j.at("optimizer").string();
+    c.lr = j.at("lr").number();
+    c.momentum = j.at("momentum").number();
+    c.nesterov = j.at("nesterov").boolean();
+    c.weight_decay = j.at("weight_decay").number();
+    c.beta1 = j.at("beta1").number();
+    c.beta2 = j.at("beta2").number();
+    c.eps = j.at("eps").number();
+    c.l1 = j.at("l1").number();
+    c.l2 = j.at("l2").number();
+    c.label_smoothing = j.at("label_smoothing").number();
+    c.schedule = j.at("schedule").string();
+    c.min_lr = j.at("min_lr").number();
+    c.warmup_epochs = static_cast<int>(j.at("warmup_epochs").number());
+    c.step_epochs = static_cast<int>(j.at("step_epochs").number());
+    c.gamma = j.at("gamma").number();
+    c.epochs = static_cast<int>(j.at("epochs").number());
+    c.batch_size = static_cast<Index>(j.at("batch_size").number());
+    c.patience = static_cast<int>(j.at("patience").number());
+    c.min_delta = j.at("min_delta").number();
+    detail::require(detail::parse_uint64(j.at("seed").string(), c.seed) &&
+                        detail::parse_uint64(j.at("split_seed").string(), c.split_seed),
+                    "bad seed in a run configuration");
+    c.validation = static_cast<Index>(j.at("validation").number());
+    c.train_limit = static_cast<Index>(j.at("train_limit").number());
+    c.validate();
+    return c;
+  }
+
+  bool operator==(const RunConfig& o) const { return to_json() == o.to_json(); }
+  bool operator!=(const RunConfig& o) const { return !(*this == o); }
+};
+
+}  // namespace mlp

@@ -1,0 +1,130 @@
+// TensorBoard event files written by hand, so `tensorboard --logdir runs` shows every run's curves
+// without TensorFlow. A file is a sequence of TFRecords:
+//   u64 length (LE) | u32 masked CRC-32C of the length | Event bytes | u32 masked CRC-32C of the bytes
+// The first Event has file_version "brain.Event:2"; then one Event per epoch with wall_time, step
+// (the epoch) and a Summary of simple_value scalars. Field numbers follow TensorFlow's event.proto
+// and summary.proto: Event{wall_time=1 double, step=2 int64, file_version=3 string, summary=5};
+// Summary{value=1}; Summary.Value{tag=1 string, simple_value=2 float}.
+#pragma once
+
+#include "mlp/core/errors.hpp"
+#include "mlp/detail/crc32c.hpp"
+#include "mlp/detail/protobuf_writer.hpp"
+#include "mlp/io/atomic_file.hpp"
+#include "mlp/train/callback.hpp"
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <string>
+#include <utility>
+#include <vector>
+
+#if defined(__unix__) || defined(__APPLE__)
+#include <unistd.h>
+#endif
+
+namespace mlp {
+
+// The bytes of one TFRecord around `data`.
+inline std::string tfrecord(const std::string& data) {
+  std::string header;
+  const std::uint64_t length = data.size();
+  for (int i = 0; i < 8; ++i) header.push_back(static_cast<char>((length >> (8 * i)) & 0xff));
+  std::string out = header;
+  auto put_u32 = [&out](std::uint32_t v) {
+    for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+  };
+  put_u32(detail::masked_crc32c(header.data(), 8));
+  out += data;
+  put_u32(detail::masked_crc32c(data.data(), data.size()));
+  return out;
+}
+
+inline std::string tensorboard_file_version_event(double wall_time) {
+  detail::ProtoWriter event;
+  event.double_field(1, wall_time);
+  event.bytes_field(3, "brain.Event:2");
+  return event.bytes();
+}
+
+inline std::string tensorboard_scalars_event(double wall_time, std::int64_t step,
+                                             const std::vector<std::pair<std::string, double>>& scalars) {
+  detail::ProtoWriter summary;
+  for (const auto& [tag, value] : scalars) {
+    if (!std::isfinite(value)) continue;  // TensorBoard cannot plot NaN (no validation set)
+    detail::ProtoWriter v;
+    v.bytes_field(1, tag);
+    v.float_field(2, static_cast<float>(value));
+    summary.bytes_field(1, v.bytes());
+  }
+  detail::ProtoWriter event;
+  event.double_field(1, wall_time);
+  event.int64_field(2, step);
+  event.bytes_field(5, summary.bytes());
+  return event.bytes();
+}
+
+// The scalars logged for one epoch.
+inline std::vector<std::pair<std::string, double>> tensorboard_scalars(const EpochLog& e) {
+  return {{"loss/train", e.train_loss}, {"loss/val", e.val_loss},   {"accuracy/train", e.train_acc},
+          {"accuracy/val", e.val_acc},  {"lr", e.lr},               {"penalty", e.penalty},
+          {"time/epoch_seconds", e.seconds}};
+}
+
+template <class S = float>
+class TensorBoardLogger final : public Callback<S> {
+ public:
+  explicit TensorBoardLogger(std::filesystem::path dir) : dir_(std::move(dir)) {}
+  std::string name() const override { return "tensorboard"; }
+
+  // Starts a fresh event file. Event files of an earlier (interrupted) attempt in the same folder
+  // are removed and the history so far is written again, so the events match the resumed run.
+  void on_train_begin(TrainContext<S>& ctx) override {
+    ensure_directory(dir_);
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator(dir_, ec)) {
+      if (entry.path().filename().string().rfind("events.out.tfevents.", 0) == 0) {
+        std::filesystem::remove(entry.path(), ec);
+      }
+    }
+    const double now = wall_time();
+    path_ = dir_ / detail::concat("events.out.tfevents.", static_cast<long long>(now), ".", host_name());
+    std::string bytes = tfrecord(tensorboard_file_version_event(now));
+    for (const EpochLog& e : ctx.history.epochs) {
+      bytes += tfrecord(tensorboard_scalars_event(now, e.epoch, tensorboard_scalars(e)));
+    }
+    write_file_atomically(path_, bytes);
+  }
+
+  void on_epoch_end(TrainContext<S>& ctx) override {
+    append(tfrecord(tensorboard_scalars_event(wall_time(), ctx.log->epoch, tensorboard_scalars(*ctx.log))));
+  }
+
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  void append(const std::string& bytes) const {
+    std::FILE* f = std::fopen(path_.string().c_str(), "ab");
+    bool ok = f != nullptr && std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size();
+    if (f != nullptr) ok = std::fclose(f) == 0 && ok;
+    if (!ok) detail::fail<IoError>("cannot append to '", path_.string(), "'");
+  }
+  static double wall_time() {
+    return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  }
+  static std::string host_name() {
+    char name[256] = "localhost";
+#if defined(__unix__) || defined(__APPLE__)
+    if (gethostname(name, sizeof name) != 0) std::snprintf(name, sizeof name, "localhost");
+    name[sizeof name - 1] = '\0';
+#endif
+    return name;
+  }
+
+  std::filesystem::path dir_;
+  std::filesystem::path path_;
+};
+
+}  // namespace mlp

@@ -1,0 +1,113 @@
+#include "helpers.hpp"
+
+#include <mlp/io/model_file.hpp>
+
+#include <fstream>
+
+namespace {
+
+mlp::MlpSpec spec_with(std::vector<mlp::Index> hidden) {
+  mlp::MlpSpec spec;
+  spec.inputs = 5;
+  spec.hidden = std::move(hidden);
+  spec.classes = 3;
+  spec.batch_norm = true;
+  spec.dropout = 0.1;
+  return spec;
+}
+
+std::string read_bytes(const std::string& path) { return mlp::read_text_file(path); }
+void write_bytes(const std::string& path, const std::string& bytes) {
+  std::ofstream(path, std::ios::binary) << bytes;
+}
+
+}  // namespace
+
+TEST_CASE("a saved model loads back with its architecture, state and metadata") {
+  mlp_test::TempDir dir("model_file");
+  mlp::ParameterizedMLP<float> model(spec_with({7, 4}), 3);
+  model.forward(mlp_test::random_matrix<float>(5, 10, 1), mlp::Mode::Train);  // running stats move
+  mlp::save_model(dir.file("m.mlp"), model, {{"dataset", "fashion-mnist"}, {"mean", "0.2859"}});
+  const auto loaded = mlp::load_model<float>(dir.file("m.mlp"));
+  CHECK(loaded.model.spec() == model.spec());
+  CHECK(mlp_test::same_state(loaded.model.state_dict(), model.state_dict()));
+  CHECK(loaded.metadata.at("dataset") == "fashion-mnist");
+  // A double model reads the float file too.
+  const auto as_double = mlp::load_model<double>(dir.file("m.mlp"));
+  CHECK(as_double.model.state_dict()[0].value.cast<float>() == model.state_dict()[0].value);
+  mlp::ParameterizedMLP<float> same_shape(spec_with({7, 4}), 99);
+  mlp::load_model_into(dir.file("m.mlp"), same_shape);
+  CHECK(mlp_test::same_state(same_shape.state_dict(), model.state_dict()));
+}
+
+TEST_CASE("loading names a wrong magic number, a newer version, another architecture") {
+  mlp_test::TempDir dir("model_bad");
+  mlp::ParameterizedMLP<float> model(spec_with({7}), 3);
+  mlp::save_model(dir.file("m.mlp"), model);
+  const std::string good = read_bytes(dir.file("m.mlp"));
+
+  write_bytes(dir.file("text.mlp"), "hello, this is not a model at all, it is a text file\n");
+  CHECK_THROWS_WITH_AS(mlp::load_model<float>(dir.file("text.mlp")),
+                       mlp_test::contains("'" + dir.file("text.mlp") +
+                                          "' is not an mlp model file: it does not start with the "
+                                          "magic bytes \"MLPMODEL\""),
+                       mlp::IoError);
+  std::string checkpoint = good;
+  checkpoint.replace(0, 8, "MLPCKPT1");
+  write_bytes(dir.file("ckpt.mlp"), checkpoint);
+  CHECK_THROWS_WITH_AS(mlp::load_model<float>(dir.file("ckpt.mlp")),
+                       doctest::Contains("is an mlp training checkpoint, not an mlp model file"),
+                       mlp::IoError);
+  std::string newer = good;
+  newer[8] = 7;  // format version 7
+  write_bytes(dir.file("newer.mlp"), newer);
+  CHECK_THROWS_WITH_AS(mlp::load_model<float>(dir.file("newer.mlp")),
+                       doctest::Contains("was written by a newer version of mlp (format version 7; "
+                                         "this build reads versions 1 to 1)"),
+                       mlp::IoError);
+  mlp::ParameterizedMLP<float> other(spec_with({8}), 3);
+  CHECK_THROWS_WITH_AS(mlp::load_model_into(dir.file("m.mlp"), other),
+                       doctest::Contains("holds a different architecture: 5-7-3 relu +batchnorm "
+                                         "dropout=0.1, but the model is 5-8-3 relu +batchnorm dropout=0.1"),
+                       mlp::IoError);
+}
+
+TEST_CASE("loading names a truncated body, trailing bytes and a bad checksum") {
+  mlp_test::TempDir dir("model_corrupt");
+  mlp::ParameterizedMLP<float> model(spec_with({7}), 3);
+  mlp::save_model(dir.file("m.mlp"), model);
+  const std::string good = read_bytes(dir.file("m.mlp"));
+
+  write_bytes(dir.file("cut.mlp"), good.substr(0, good.size() - 100));
+  CHECK_THROWS_WITH_AS(mlp::load_model<float>(dir.file("cut.mlp")),
+                       mlp_test::contains("is truncated: its header declares " + std::to_string(good.size()) +
+                                          " bytes, but the file has " + std::to_string(good.size() - 100)),
+                       mlp::IoError);
+  write_bytes(dir.file("tiny.mlp"), good.substr(0, 12));
+  CHECK_THROWS_WITH_AS(mlp::load_model<float>(dir.file("tiny.mlp")),
+                       doctest::Contains("is truncated: 12 bytes is too short"), mlp::IoError);
+  write_bytes(dir.file("long.mlp"), good + "xyz");
+  CHECK_THROWS_WITH_AS(mlp::load_model<float>(dir.file("long.mlp")),
+                       doctest::Contains("has 3 unexpected bytes after the"), mlp::IoError);
+  std::string flipped = good;
+  flipped[good.size() / 2] ^= 0x10;
+  write_bytes(dir.file("flipped.mlp"), flipped);
+  CHECK_THROWS_WITH_AS(mlp::load_model<float>(dir.file("flipped.mlp")),
+                       doctest::Contains("is corrupt: checksum mismatch"), mlp::IoError);
+  CHECK_THROWS_WITH_AS(mlp::load_model<float>(dir.file("missing.mlp")),
+                       doctest::Contains("cannot open"), mlp::IoError);
+}
+
+TEST_CASE("save_model writes atomically and reports an unwritable path") {
+  mlp_test::TempDir dir("model_write");
+  mlp::ParameterizedMLP<float> model(spec_with({3}), 1);
+  CHECK_THROWS_WITH_AS(mlp::save_model(dir.file("no/such/dir/m.mlp"), model),
+                       mlp_test::contains("cannot write '" + dir.file("no/such/dir/m.mlp") +
+                                          "': No such file or directory"),
+                       mlp::IoError);
+  mlp::save_model(dir.file("m.mlp"), model);
+  mlp::save_model(dir.file("m.mlp"), model);
+  int files = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir.path())) files += e.is_regular_file();
+  CHECK(files == 1);
+}

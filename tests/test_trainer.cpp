@@ -1,0 +1,308 @@
+#include "alloc_counter.hpp"
+#include "helpers.hpp"
+
+#include <mlp/model/parameterized_mlp.hpp>
+#include <mlp/optim/adam.hpp>
+#include <mlp/optim/sgd.hpp>
+#include <mlp/train/checkpoint.hpp>
+#include <mlp/train/csv_logger.hpp>
+#include <mlp/train/early_stopping.hpp>
+#include <mlp/train/reduce_lr_on_plateau.hpp>
+#include <mlp/train/trainer.hpp>
+
+#include <cmath>
+
+using mlp_test::Blobs;
+using mlp_test::make_blobs;
+
+namespace {
+
+mlp::MlpSpec small_spec(bool bn = true, double dropout = 0.2) {
+  mlp::MlpSpec spec;
+  spec.inputs = 6;
+  spec.hidden = {16, 8};
+  spec.classes = 3;
+  spec.batch_norm = bn;
+  spec.dropout = dropout;
+  return spec;
+}
+
+// Everything one training run needs, built the same way every time from a seed.
+struct Run {
+  Blobs train = make_blobs(240, 6, 3, 1, 1.5f), val = make_blobs(120, 6, 3, 2, 1.5f);
+  mlp::ParameterizedMLP<float> model;
+  mlp::Adam<float> optimizer;
+  mlp::ConstantLR schedule{3e-3};
+  mlp::DataLoader<float> train_loader, val_loader;
+  mlp::Trainer<float> trainer;
+
+  explicit Run(mlp::TrainerOptions options = {}, mlp::MlpSpec spec = small_spec())
+      : model(spec, 42), optimizer(model.parameters(), {}),
+        train_loader(train.x, train.y, {32, true, false, 42}),
+        val_loader(val.x, val.y, {1000, false, false, 0}),
+        trainer(model, optimizer, schedule, std::move(options)) {}
+};
+
+void check_same_history(const mlp::History& a, const mlp::History& b) {
+  REQUIRE(a.epochs.size() == b.epochs.size());
+  for (std::size_t i = 0; i < a.epochs.size(); ++i) {
+    CHECK(a.epochs[i].train_loss == b.epochs[i].train_loss);
+    CHECK(a.epochs[i].train_acc == b.epochs[i].train_acc);
+    CHECK(a.epochs[i].val_loss == b.epochs[i].val_loss);
+    CHECK(a.epochs[i].val_acc == b.epochs[i].val_acc);
+    CHECK(a.epochs[i].lr == b.epochs[i].lr);
+    CHECK(a.epochs[i].steps == b.epochs[i].steps);
+  }
+}
+
+// Fake epoch logs for callback unit tests.
+struct FakeTraining {
+  mlp::ParameterizedMLP<float> model{small_spec(false, 0.0), 1};
+  mlp::Sgd<float> optimizer{model.parameters(), {}};
+  mlp::History history;
+  mlp::TrainContext<float> ctx{model, optimizer, history};
+
+  // Feeds val_loss values to the callback, one epoch each; returns the epoch it asked to stop at.
+  int feed(mlp::Callback<float>& callback, const std::vector<double>& val_losses) {
+    for (std::size_t i = 0; i < val_losses.size(); ++i) {
+      mlp::EpochLog log;
+      log.epoch = static_cast<int>(i) + 1;
+      log.val_loss = val_losses[i];
+      history.epochs.push_back(log);
+      ctx.log = &history.epochs.back();
+      callback.on_epoch_end(ctx);
+      if (ctx.stop_requested()) return log.epoch;
+    }
+    return 0;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("a tiny batch overfits to 100% training accuracy") {
+  const Blobs data = make_blobs(32, 10, 4, 7, 3.0f);  // heavily overlapping: needs memorizing
+  mlp::MlpSpec spec{10, {64}, 4};
+  mlp::ParameterizedMLP<float> model(spec, 1);
+  mlp::Adam<float> adam(model.parameters(), {});
+  mlp::ConstantLR lr(1e-2);
+  mlp::Trainer<float> trainer(model, adam, lr);
+  mlp::DataLoader<float> loader(data.x, data.y, {32, false, false, 0});
+  const auto history = trainer.fit(loader, nullptr, 300);
+  CHECK(history.epochs.back().train_acc == 1.0);
+  CHECK(trainer.evaluate(loader).accuracy == 1.0);
+  CHECK(history.stop_reason == "completed 300 epochs");
+}
+
+TEST_CASE("training twice with the same seed gives bit-identical weights and metrics") {
+  Run a, b;
+  const auto ha = a.trainer.fit(a.train_loader, &a.val_loader, 4);
+  const auto hb = b.trainer.fit(b.train_loader, &b.val_loader, 4);
+  CHECK(mlp_test::same_state(a.model.state_dict(), b.model.state_dict()));
+  check_same_history(ha, hb);
+  CHECK(ha.epochs.back().steps == 4 * 8);
+}
+
+TEST_CASE("a NaN loss stops training with a reason naming the step and leaves the weights alone") {
+  Run run;
+  run.train.x.row(0).setConstant(std::nanf(""));  // every sample poisoned: step 1 fails
+  const auto before = run.model.state_dict();
+  const auto history = run.trainer.fit(run.train_loader, &run.val_loader, 3);
+  CHECK(history.diverged);
+  CHECK(history.epochs.empty());
+  CHECK(history.stop_reason.rfind("non-finite training loss (nan, penalty 0) at step 1 (epoch 1, batch 1); "
+                                  "this step changed nothing in the model", 0) == 0);
+  CHECK(mlp_test::same_state(before, run.model.state_dict()));
+}
+
+TEST_CASE("a diverging learning rate is caught and the first bad parameter named") {
+  Run run;
+  mlp::ConstantLR huge(1e12);
+  mlp::Sgd<float> sgd(run.model.parameters(), {1e12, 0.0, false, 0.0});
+  mlp::Trainer<float> trainer(run.model, sgd, huge);
+  const auto history = trainer.fit(run.train_loader, &run.val_loader, 5);
+  CHECK(history.diverged);
+  CHECK(history.stop_reason.find("non-finite") != std::string::npos);
+}
+
+TEST_CASE("EarlyStopping waits patience epochs without improvement, then asks to stop") {
+  FakeTraining fake;
+  mlp::EarlyStopping<float> stop(3);
+  CHECK(fake.feed(stop, {1.0, 0.9, 0.95, 0.93, 0.92, 0.8}) == 5);
+  CHECK(stop.best_epoch() == 2);
+  CHECK(stop.best() == 0.9);
+  CHECK(fake.ctx.stop_reason() ==
+        "early stopping at epoch 5: val_loss did not improve on 0.9 (epoch 2) for 3 epochs (patience 3)");
+  FakeTraining with_delta;
+  mlp::EarlyStopping<float> strict(2, "val_loss", 0.05);
+  CHECK(with_delta.feed(strict, {1.0, 0.97, 0.96, 0.5}) == 3);  // 0.03 and 0.04 are too small
+  FakeTraining nan;
+  mlp::EarlyStopping<float> patient(2);
+  CHECK(nan.feed(patient, {1.0, std::nan(""), std::nan("")}) == 3);
+  CHECK_THROWS_WITH_AS(mlp::EarlyStopping<float>(2, "val_lost"),
+                       "early stopping cannot monitor unknown metric 'val_lost'", mlp::InvalidArgument);
+}
+
+TEST_CASE("ReduceLROnPlateau scales the learning rate after patience bad epochs") {
+  FakeTraining fake;
+  mlp::ReduceLROnPlateau<float> plateau("val_loss", 0.5, 1);
+  fake.feed(plateau, {1.0, 1.0, 1.0});  // two bad epochs > patience 1: reduce once
+  CHECK(fake.ctx.lr_scale == 0.5);
+  fake.feed(plateau, {1.0, 1.0});
+  CHECK(fake.ctx.lr_scale == 0.25);
+  CHECK(plateau.reductions() == 2);
+}
+
+TEST_CASE("early stopping ends fit and BestCheckpoint restores and saves the best epoch") {
+  mlp_test::TempDir dir("best");
+  Run run;
+  // Validation labels shuffled: val_loss soon rises, so early stopping triggers.
+  mlp::Rng rng(3);
+  for (mlp::Index i = 0; i < run.val.y.size(); ++i) run.val.y[i] = static_cast<int>(rng.below(3));
+  mlp::EarlyStopping<float> stop(2);
+  mlp::BestCheckpoint<float> best(run.model, dir.file("best.mlp"), "val_loss", mlp::MonitorMode::Auto,
+                                  {{"note", "test"}});
+  run.trainer.add_callback(stop);
+  run.trainer.add_callback(best);
+  const auto history = run.trainer.fit(run.train_loader, &run.val_loader, 50);
+  REQUIRE(history.stopped_early);
+  CHECK(static_cast<int>(history.epochs.size()) == stop.stopped_epoch());
+  CHECK(history.epochs.size() < 50);
+  // The best epoch is the argmin of val_loss, and the model now holds that epoch's state.
+  std::size_t argmin = 0;
+  for (std::size_t i = 0; i < history.epochs.size(); ++i) {
+    if (history.epochs[i].val_loss < history.epochs[argmin].val_loss) argmin = i;
+  }
+  CHECK(best.best_epoch() == static_cast<int>(argmin) + 1);
+  CHECK(best.restored());
+  CHECK(mlp_test::same_state(best.best_state(), run.model.state_dict()));
+  CHECK(run.trainer.evaluate(run.val_loader).loss == doctest::Approx(history.epochs[argmin].val_loss).epsilon(1e-6));
+  // The file holds the same state, its spec and metadata.
+  auto loaded = mlp::load_model<float>(dir.file("best.mlp"));
+  CHECK(mlp_test::same_state(loaded.model.state_dict(), run.model.state_dict()));
+  CHECK(loaded.metadata.at("note") == "test");
+  CHECK(loaded.metadata.at("epoch") == std::to_string(argmin + 1));
+}
+
+TEST_CASE("a run resumed from an end-of-epoch checkpoint ends bit-identical to an uninterrupted one") {
+  mlp_test::TempDir dir("resume");
+  Run straight;
+  mlp::EarlyStopping<float> stop_a(100);
+  straight.trainer.add_callback(stop_a);
+  const auto full = straight.trainer.fit(straight.train_loader, &straight.val_loader, 6);
+
+  mlp::TrainerOptions with_checkpoint;
+  with_checkpoint.checkpoint = dir.file("run.ckpt");
+  {
+    Run first(with_checkpoint);
+    mlp::EarlyStopping<float> stop(100);
+    first.trainer.add_callback(stop);
+    first.trainer.set_checkpoint_extra({{"config", "abc"}});
+    first.trainer.fit(first.train_loader, &first.val_loader, 3);
+  }
+  Run second(with_checkpoint);
+  mlp::EarlyStopping<float> stop_b(100);
+  second.trainer.add_callback(stop_b);
+  const auto extra = second.trainer.resume(dir.file("run.ckpt"));
+  CHECK(extra.at("config") == "abc");
+  CHECK(second.trainer.epochs_done() == 3);
+  const auto resumed = second.trainer.fit(second.train_loader, &second.val_loader, 6);
+  CHECK(mlp_test::same_state(straight.model.state_dict(), second.model.state_dict()));
+  check_same_history(full, resumed);
+  CHECK(stop_a.best() == stop_b.best());
+}
+
+TEST_CASE("an interrupt mid-epoch writes a checkpoint from which the run ends bit-identical") {
+  mlp_test::TempDir dir("interrupt");
+  Run straight;
+  straight.trainer.fit(straight.train_loader, &straight.val_loader, 3);
+
+  mlp::TrainerOptions options;
+  options.checkpoint = dir.file("run.ckpt");
+  // A callback raises the interrupt flag after 13 batches (epoch 2, batch 5 of 8).
+  struct RaiseAfter final : mlp::Callback<float> {
+    std::atomic<bool>* flag;
+    mlp::Index batches = 0;
+    explicit RaiseAfter(std::atomic<bool>* f) : flag(f) {}
+    std::string name() const override { return "raise"; }
+    void on_batch_end(mlp::TrainContext<float>& /*ctx*/) override {
+      if (++batches == 13) flag->store(true);
+    }
+  };
+  std::atomic<bool> interrupted{false};
+  {
+    Run first(options);
+    RaiseAfter raise(&interrupted);
+    first.trainer.add_callback(raise);
+    first.trainer.set_interrupt_flag(&interrupted);
+    const auto h = first.trainer.fit(first.train_loader, &first.val_loader, 3);
+    CHECK(h.interrupted);
+    CHECK(h.stop_reason == "interrupted after step 13 (epoch 2, batch 5)");
+    CHECK(h.epochs.size() == 1);
+  }
+  Run second(options);
+  second.trainer.resume(dir.file("run.ckpt"));
+  CHECK(second.trainer.step() == 13);
+  const auto resumed = second.trainer.fit(second.train_loader, &second.val_loader, 3);
+  CHECK(resumed.stop_reason == "completed 3 epochs");
+  CHECK(!resumed.interrupted);
+  CHECK(mlp_test::same_state(straight.model.state_dict(), second.model.state_dict()));
+  check_same_history(straight.trainer.history(), second.trainer.history());
+}
+
+TEST_CASE("resume refuses a checkpoint of another optimizer or architecture") {
+  mlp_test::TempDir dir("resume_bad");
+  mlp::TrainerOptions options;
+  options.checkpoint = dir.file("run.ckpt");
+  Run first(options);
+  first.trainer.fit(first.train_loader, &first.val_loader, 1);
+  Run other_model({}, small_spec(true, 0.2));
+  mlp::Sgd<float> sgd(other_model.model.parameters(), {});
+  mlp::Trainer<float> sgd_trainer(other_model.model, sgd, other_model.schedule);
+  CHECK_THROWS_WITH_AS(sgd_trainer.resume(dir.file("run.ckpt")),
+                       doctest::Contains("was written with optimizer adam, not sgd"), mlp::IoError);
+  auto spec = small_spec();
+  spec.hidden = {16, 9};
+  Run wider({}, spec);
+  CHECK_THROWS_WITH_AS(wider.trainer.resume(dir.file("run.ckpt")),
+                       doctest::Contains("does not fit the model: load_state_dict: shape mismatch for '4.weight'"),
+                       mlp::IoError);
+}
+
+TEST_CASE("the steady-state training step allocates nothing") {
+  mlp::TrainerOptions options;
+  options.penalty = mlp::WeightPenalty(1e-5, 1e-4);
+  Run run(options);
+  run.train_loader.start_epoch(0);
+  auto batch = run.train_loader.next();
+  run.trainer.train_step(*batch);
+  run.trainer.train_step(*batch);
+  const mlp_test::AllocationProbe probe;
+  for (int i = 0; i < 5; ++i) run.trainer.train_step(*batch);
+  const std::size_t allocations = probe.count();
+  CHECK(allocations == 0);
+}
+
+TEST_CASE("evaluate gives the loss and accuracy and a confusion matrix over every sample") {
+  Run run;
+  run.trainer.fit(run.train_loader, &run.val_loader, 3);
+  const auto result = run.trainer.evaluate(run.val_loader);
+  CHECK(result.samples == 120);
+  CHECK(result.confusion.total() == 120);
+  CHECK(result.confusion.accuracy() == doctest::Approx(result.accuracy));
+  CHECK(result.accuracy > 0.45);  // chance is 1/3
+  CHECK(result.loss == doctest::Approx(run.trainer.history().epochs.back().val_loss));
+}
+
+TEST_CASE("the CSV log has a header and one row per epoch") {
+  mlp_test::TempDir dir("csv");
+  Run run;
+  mlp::CsvLogger<float> csv(dir.file("metrics.csv"));
+  run.trainer.add_callback(csv);
+  run.trainer.fit(run.train_loader, &run.val_loader, 3);
+  const std::string text = mlp::read_text_file(dir.file("metrics.csv"));
+  const auto lines = mlp::detail::split(text, '\n');
+  REQUIRE(lines.size() == 5);  // header, 3 rows, "" after the last newline
+  CHECK(lines[0] == "epoch,train_loss,train_acc,val_loss,val_acc,lr,seconds,penalty");
+  CHECK(lines[3].rfind("3,", 0) == 0);
+  CHECK(mlp::detail::split(lines[2], ',').size() == 8);
+}
