@@ -7,6 +7,7 @@
 #include "mlp/data/split.hpp"
 #include "mlp/data/transforms.hpp"
 
+#include <algorithm>
 #include <cstdint>
 #include <filesystem>
 
@@ -20,17 +21,26 @@ struct PreparedData {
   Standardizer standardizer;  // fitted on split.train only
 };
 
-// Per-channel statistics for colour data (CIFAR-10), one global pair for grayscale.
-inline PreparedData prepare_data(DatasetKind kind, const std::filesystem::path& dir,
-                                 Index validation_size = 10000, std::uint64_t split_seed = 42) {
+// The study's validation size for a training set of n images: 10,000, or a sixth of a smaller set.
+inline Index default_validation_size(Index n) { return std::min<Index>(10000, n / 6); }
+
+// Splits and standardizes data already loaded. Per-channel statistics for colour data (CIFAR-10),
+// one global pair for grayscale.
+inline PreparedData prepare_data(DatasetKind kind, const std::filesystem::path& dir, TrainTestData data,
+                                 Index validation_size, std::uint64_t split_seed = 42) {
   PreparedData p;
   p.kind = kind;
   p.dir = dir;
-  p.data = load_dataset(kind, dir);
+  p.data = std::move(data);
   p.split = stratified_split(p.data.train.labels, static_cast<int>(p.data.train.classes()),
                              validation_size, split_seed);
   p.standardizer = Standardizer::fit(p.data.train, p.split.train, p.data.train.shape.channels > 1);
   return p;
+}
+
+inline PreparedData prepare_data(DatasetKind kind, const std::filesystem::path& dir,
+                                 Index validation_size = 10000, std::uint64_t split_seed = 42) {
+  return prepare_data(kind, dir, load_dataset(kind, dir), validation_size, split_seed);
 }
 
 }  // namespace mlp

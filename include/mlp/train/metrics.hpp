@@ -43,7 +43,8 @@ double accuracy(const Eigen::MatrixBase<Derived>& logits, const Eigen::Ref<const
 // counts(true, predicted) over a whole evaluation.
 class ConfusionMatrix {
  public:
-  explicit ConfusionMatrix(Index classes = 0) : counts_(classes, std::vector<Index>(classes, 0)) {}
+  ConfusionMatrix() = default;
+  explicit ConfusionMatrix(Index classes) : counts_(static_cast<std::size_t>(classes), std::vector<Index>(static_cast<std::size_t>(classes), 0)) {}
 
   template <class Derived>
   void add(const Eigen::MatrixBase<Derived>& logits, const Eigen::Ref<const Labels>& labels) {

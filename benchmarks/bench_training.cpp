@@ -1,0 +1,141 @@
+// bench_training: training throughput of this library on the benchmark protocol of issue 7.
+//
+//   bench_training [--models S,M,MBD,L] [--threads 1,2] [--epochs 6] [--data DIR] [--csv FILE]
+//
+// FashionMNIST's 50,000 training images preloaded (as bytes; each batch is converted on the fly,
+// which is counted), batch 128, reshuffled every epoch, Adam lr 1e-3, softmax cross-entropy. Time per
+// training epoch (forward, backward and update over the 50,000 images; no validation), the median of
+// the epochs after the first (warm-up). Also prints the achieved GFLOP/s of the training step and the
+// machine's single-precision GEMM rate (an Eigen 2048 x 2048 x 2048 product, best of 5) at the same
+// thread count, as the reference for "fraction of peak".
+#include "../examples/common/cli.hpp"
+#include "../examples/common/threads.hpp"
+
+#include <mlp/data/locate.hpp>
+#include <mlp/data/prepared.hpp>
+#include <mlp/optim/adam.hpp>
+#include <mlp/train/trainer.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+
+namespace {
+
+struct Model {
+  std::string name;
+  std::vector<mlp::Index> hidden;
+  bool batch_norm;
+  double dropout;
+};
+
+double seconds_since(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const std::size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+// Floating-point operations of one training epoch in the matrix products: per Linear(in, out) and
+// sample, 2 in out for the forward product, 2 in out for dW, and 2 in out for dx except in the first
+// layer (which skips it).
+double training_flops(const std::vector<mlp::Index>& hidden, mlp::Index samples) {
+  double flops = 0.0;
+  mlp::Index width = 784;
+  std::vector<mlp::Index> outs = hidden;
+  outs.push_back(10);
+  for (std::size_t i = 0; i < outs.size(); ++i) {
+    flops += (i == 0 ? 4.0 : 6.0) * static_cast<double>(width * outs[i]);
+    width = outs[i];
+  }
+  return flops * static_cast<double>(samples);
+}
+
+double gemm_gflops() {
+  const mlp::Index n = 2048;
+  mlp::Matrix<float> a = mlp::Matrix<float>::Random(n, n), b = mlp::Matrix<float>::Random(n, n), c(n, n);
+  c.noalias() = a * b;  // warm-up
+  double best = 1e30;
+  for (int i = 0; i < 5; ++i) {
+    const auto t = std::chrono::steady_clock::now();
+    c.noalias() = a * b;
+    best = std::min(best, seconds_since(t));
+  }
+  return 2.0 * static_cast<double>(n) * n * n / best / 1e9;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  return cli::run("bench_training", [&] {
+    cxxopts::Options options("bench_training", "Training throughput on the issue-7 protocol");
+    options.add_options()
+      ("models", "S, M, MBD (M + BatchNorm + dropout 0.2), L", cxxopts::value<std::string>()->default_value("S,M,MBD,L"))
+      ("threads", "thread counts to measure", cxxopts::value<std::string>()->default_value("1,2"))
+      ("epochs", "epochs per measurement, the first is a warm-up", cxxopts::value<std::string>()->default_value("6"))
+      ("data", "FashionMNIST folder", cxxopts::value<std::string>()->default_value(""))
+      ("csv", "also append the results to this CSV file", cxxopts::value<std::string>()->default_value(""))
+      ("per-epoch", "print every epoch's time", cxxopts::value<bool>()->default_value("false"))
+      ("h,help", "print this help");
+    const auto flags = options.parse(argc, argv);
+    if (flags.count("help")) {
+      std::cout << options.help() << "\n";
+      return 0;
+    }
+    const int epochs = static_cast<int>(cli::int_flag(flags, "epochs", 2, 1000));
+    const std::vector<Model> all = {{"S", {32}, false, 0.0},
+                                    {"M", {256, 128}, false, 0.0},
+                                    {"MBD", {256, 128}, true, 0.2},
+                                    {"L", {1024, 1024, 1024}, false, 0.0}};
+    std::vector<Model> models;
+    for (const auto& name : mlp::detail::split(flags["models"].as<std::string>(), ',')) {
+      const auto it = std::find_if(all.begin(), all.end(), [&](const Model& m) { return m.name == name; });
+      if (it == all.end()) throw cli::UsageError("--models: unknown model '" + name + "' (S, M, MBD or L)");
+      models.push_back(*it);
+    }
+    const auto thread_counts = cli::parse_sizes(flags["threads"].as<std::string>(), "threads");
+
+    const auto dir = mlp::locate_dataset(mlp::DatasetKind::FashionMnist, flags["data"].as<std::string>());
+    const mlp::PreparedData data = mlp::prepare_data(mlp::DatasetKind::FashionMnist, dir, 10000, 42);
+    std::ofstream csv;
+    if (!flags["csv"].as<std::string>().empty()) csv.open(flags["csv"].as<std::string>(), std::ios::app);
+
+    std::printf("%-4s %7s %10s %12s %10s %12s %8s\n", "model", "threads", "s/epoch", "samples/s", "GFLOP/s",
+                "GEMM GFLOP/s", "of peak");
+    for (const mlp::Index threads : thread_counts) {
+      const int t = cli::set_threads(static_cast<int>(threads));
+      const double peak = gemm_gflops();
+      for (const Model& m : models) {
+        mlp::MlpSpec spec{784, m.hidden, 10};
+        spec.batch_norm = m.batch_norm;
+        spec.dropout = m.dropout;
+        mlp::ParameterizedMLP<float> model(spec, 42);
+        mlp::Adam<float> adam(model.parameters(), {});
+        mlp::ConstantLR lr(1e-3);
+        mlp::Trainer<float> trainer(model, adam, lr);
+        mlp::DataLoader<float> loader(data.data.train, data.split.train, data.standardizer, {128, true, false, 42});
+        std::vector<double> times;
+        for (int e = 0; e < epochs; ++e) {
+          loader.start_epoch(e);
+          const auto start = std::chrono::steady_clock::now();
+          while (auto batch = loader.next()) trainer.train_step(*batch);
+          times.push_back(seconds_since(start));
+          if (flags["per-epoch"].as<bool>()) std::printf("  %s epoch %d: %.3f s\n", m.name.c_str(), e + 1, times.back());
+        }
+        times.erase(times.begin());  // warm-up
+        const double s = median(times);
+        const double gflops = training_flops(m.hidden, loader.size()) / s / 1e9;
+        std::printf("%-4s %7d %10.3f %12.0f %10.1f %12.1f %7.0f%%\n", m.name.c_str(), t, s,
+                    static_cast<double>(loader.size()) / s, gflops, peak, 100.0 * gflops / peak);
+        std::fflush(stdout);
+        if (csv) csv << "mlp," << m.name << "," << t << "," << s << "," << gflops << "," << peak << "\n";
+      }
+    }
+    return 0;
+  });
+}

@@ -1,0 +1,168 @@
+#!/usr/bin/python3
+"""Side-by-side training throughput: this library vs PyTorch on the CPU, same protocol, same cores.
+
+Usage (from the repository root, after `cmake --workflow --preset release`):
+    /usr/bin/python3 benchmarks/compare_pytorch.py [--models S,M,MBD,L] [--budgets 1,2] [--epochs 6]
+
+Protocol (issue 7): FashionMNIST's 50,000 training images preloaded, batch 128, reshuffled every
+epoch, Adam lr 1e-3, softmax cross-entropy; seconds per training epoch (no validation), the median
+of the epochs after a warm-up epoch. Models: S 784-32-10, M 784-256-128-10, MBD = M with BatchNorm1d
+after each hidden Linear and dropout 0.2, L 784-1024-1024-1024-10; ReLU everywhere.
+
+PyTorch is measured at its best on the same cores: Debian's torch runs its matrix products in
+OpenBLAS's own thread pool, which torch.set_num_threads does not control, so every combination of
+the two pools for the core budget is tried (1 core: 1 + 1; 2 cores: torch 1 + BLAS 2, torch 2 +
+BLAS 1, 2 + 2 with OMP_WAIT_POLICY=PASSIVE), each with torch.set_flush_denormal on and off, and the
+fastest is compared. The two systems run alternately within one invocation, model by model, so a
+noisy shared machine affects both; compare the ratios, not absolute times across runs.
+
+Also reports the peak memory (max RSS) of training M for two epochs with `train` and with PyTorch.
+"""
+import argparse, gzip, json, os, statistics, subprocess, sys, time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BIN = os.path.join(ROOT, "build", "release", "bin")
+MODELS = {"S": ([32], False, 0.0), "M": ([256, 128], False, 0.0), "MBD": ([256, 128], True, 0.2),
+          "L": ([1024, 1024, 1024], False, 0.0)}
+
+
+def read_idx(path):
+    import numpy as np
+    with gzip.open(path, "rb") as f:
+        data = f.read()
+    if int.from_bytes(data[0:4], "big") == 0x803:
+        n, rows, cols = (int.from_bytes(data[i:i + 4], "big") for i in (4, 8, 12))
+        return np.frombuffer(data, np.uint8, offset=16).reshape(n, rows * cols)
+    return np.frombuffer(data, np.uint8, offset=8)
+
+
+def worker(args):
+    """One PyTorch measurement, in a child process whose thread pools the parent configured."""
+    import numpy as np
+    import torch
+    from torch import nn
+    torch.set_num_threads(args.torch_threads)
+    torch.set_flush_denormal(args.flush_denormal)
+    x = read_idx(os.path.join(args.data, "train-images-idx3-ubyte.gz")).astype(np.float32) / 255
+    y = read_idx(os.path.join(args.data, "train-labels-idx1-ubyte.gz")).astype(np.int64)
+    x = (x[:50000] - x[:50000].mean()) / x[:50000].std()  # preloaded, standardized
+    tx, ty = torch.from_numpy(np.ascontiguousarray(x)), torch.from_numpy(y[:50000].copy())
+    hidden, bn, p = MODELS[args.model]
+    layers, width = [], 784
+    for h in hidden:
+        layers.append(nn.Linear(width, h))
+        if bn:
+            layers.append(nn.BatchNorm1d(h))
+        layers.append(nn.ReLU())
+        if p > 0:
+            layers.append(nn.Dropout(p))
+        width = h
+    layers.append(nn.Linear(width, 10))
+    torch.manual_seed(42)
+    model = nn.Sequential(*layers)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    loss_fn = nn.CrossEntropyLoss()
+    model.train()
+    times = []
+    for _ in range(args.epochs):
+        start = time.perf_counter()
+        perm = torch.randperm(len(tx))
+        for i in range(0, len(tx), 128):
+            idx = perm[i:i + 128]
+            opt.zero_grad(set_to_none=True)
+            loss_fn(model(tx[idx]), ty[idx]).backward()
+            opt.step()
+        times.append(time.perf_counter() - start)
+    print(json.dumps({"times": times}))
+
+
+def run_child(cmd, env_extra=None):
+    env = dict(os.environ)
+    env.update(env_extra or {})
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
+    out, err = proc.communicate()
+    if proc.returncode != 0:
+        sys.exit(f"compare_pytorch: {' '.join(cmd)} failed:\n{err}")
+    return out
+
+
+def pytorch_configs(budget):
+    if budget == 1:
+        pools = [(1, 1, {})]
+    else:
+        pools = [(1, budget, {}), (budget, 1, {}), (budget, budget, {"OMP_WAIT_POLICY": "PASSIVE"})]
+    for torch_threads, blas_threads, extra in pools:
+        for flush in (True, False):
+            env = {"OMP_NUM_THREADS": str(blas_threads), "OPENBLAS_NUM_THREADS": str(blas_threads), **extra}
+            label = f"torch {torch_threads} + OpenBLAS {blas_threads}" + (" passive" if extra else "") + \
+                    (", flush-denormal" if flush else "")
+            yield label, torch_threads, flush, env
+
+
+def measure_pytorch(model, budget, epochs, data):
+    results = []
+    for label, torch_threads, flush, env in pytorch_configs(budget):
+        cmd = [sys.executable, os.path.abspath(__file__), "--worker", "--model", model, "--epochs", str(epochs),
+               "--torch-threads", str(torch_threads), "--data", data] + (["--flush-denormal"] if flush else [])
+        times = json.loads(run_child(cmd, env).strip().splitlines()[-1])["times"]
+        results.append((statistics.median(times[1:]), label))
+    return min(results)
+
+
+def measure_ours(model, budget, epochs, data):
+    out = run_child([os.path.join(BIN, "bench_training"), "--models", model, "--threads", str(budget),
+                     "--epochs", str(epochs), "--data", data])
+    for line in out.splitlines():
+        f = line.split()
+        if f and f[0] == model:
+            return float(f[2]), float(f[4]), float(f[6].rstrip("%"))
+    sys.exit("compare_pytorch: unexpected bench_training output:\n" + out)
+
+
+def max_rss_mib(cmd, env_extra=None):
+    env = dict(os.environ)
+    env.update(env_extra or {})
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    _, status, usage = os.wait4(proc.pid, 0)
+    if status != 0:
+        sys.exit(f"compare_pytorch: {' '.join(cmd)} failed")
+    return usage.ru_maxrss / 1024.0
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--model", default="M")
+    ap.add_argument("--torch-threads", type=int, default=1)
+    ap.add_argument("--flush-denormal", action="store_true")
+    ap.add_argument("--models", default="S,M,MBD,L")
+    ap.add_argument("--budgets", default="1,2")
+    ap.add_argument("--epochs", type=int, default=6, help="per measurement, the first is a warm-up")
+    ap.add_argument("--data", default="/usr/share/datasets/fashion-mnist")
+    ap.add_argument("--skip-memory", action="store_true")
+    args = ap.parse_args()
+    if args.worker:
+        return worker(args)
+
+    rows = []
+    print(f"{'model':5} {'cores':>5} {'mlp s/epoch':>12} {'PyTorch s/epoch':>16} {'ratio':>6}  "
+          f"{'mlp GFLOP/s':>11} {'of GEMM peak':>12}  fastest PyTorch setting", flush=True)
+    for model in args.models.split(","):
+        for budget in [int(b) for b in args.budgets.split(",")]:
+            ours, gflops, peak = measure_ours(model, budget, args.epochs, args.data)
+            theirs, label = measure_pytorch(model, budget, args.epochs, args.data)
+            rows.append((model, budget, ours, theirs, label))
+            print(f"{model:5} {budget:5} {ours:12.3f} {theirs:16.3f} {theirs / ours:5.2f}x  {gflops:11.1f} "
+                  f"{peak:11.0f}%  {label}", flush=True)
+    if not args.skip_memory:
+        import tempfile
+        with tempfile.TemporaryDirectory() as out:
+            ours = max_rss_mib([os.path.join(BIN, "train"), "--epochs", "2", "--quiet", "--data", args.data,
+                                "--out", out])
+        theirs = max_rss_mib([sys.executable, os.path.abspath(__file__), "--worker", "--model", "M", "--epochs",
+                              "2", "--data", args.data], {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"})
+        print(f"\npeak memory training M on FashionMNIST: mlp `train` {ours:.0f} MiB, PyTorch {theirs:.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()
