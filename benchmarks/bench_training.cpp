@@ -81,6 +81,8 @@ int main(int argc, char** argv) {
       ("data", "FashionMNIST folder", cxxopts::value<std::string>()->default_value(""))
       ("csv", "also append the results to this CSV file", cxxopts::value<std::string>()->default_value(""))
       ("per-epoch", "print every epoch's time", cxxopts::value<bool>()->default_value("false"))
+      ("no-flush-denormals", "keep subnormal floats (the trainer flushes them by default)",
+       cxxopts::value<bool>()->default_value("false"))
       ("h,help", "print this help");
     const auto flags = options.parse(argc, argv);
     if (flags.count("help")) {
@@ -117,7 +119,9 @@ int main(int argc, char** argv) {
         mlp::ParameterizedMLP<float> model(spec, 42);
         mlp::Adam<float> adam(model.parameters(), {});
         mlp::ConstantLR lr(1e-3);
-        mlp::Trainer<float> trainer(model, adam, lr);
+        mlp::TrainerOptions trainer_options;
+        trainer_options.flush_denormals = !flags["no-flush-denormals"].as<bool>();
+        mlp::Trainer<float> trainer(model, adam, lr, trainer_options);
         mlp::DataLoader<float> loader(data.data.train, data.split.train, data.standardizer, {128, true, false, 42});
         std::vector<double> times;
         for (int e = 0; e < epochs; ++e) {

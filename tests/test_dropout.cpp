@@ -49,3 +49,18 @@ TEST_CASE("Dropout validates p and names the bad value") {
   CHECK_THROWS_AS(mlp::Dropout<float>(1.0), mlp::InvalidArgument);
   CHECK_THROWS_AS(mlp::Dropout<float>(-0.1), mlp::InvalidArgument);
 }
+
+TEST_CASE("Dropout masks are the generator's sequential draws, two per 64-bit output") {
+  const double p = 0.3;
+  mlp::Dropout<double> dropout(p, 77);
+  const MatrixD x = MatrixD::Ones(7, 3);  // 21 elements: an odd count uses half of the last draw
+  const MatrixD y = dropout.forward(x, mlp::Mode::Train);
+  mlp::Rng reference(77);
+  const auto threshold = static_cast<std::uint64_t>(std::ldexp(1.0 - p, 32));
+  for (mlp::Index i = 0; i < 21; i += 2) {
+    const std::uint64_t bits = reference.next_u64();
+    CHECK((y.data()[i] != 0.0) == ((bits & 0xffffffffULL) < threshold));
+    if (i + 1 < 21) CHECK((y.data()[i + 1] != 0.0) == ((bits >> 32) < threshold));
+  }
+  CHECK(dropout.random_state() == reference.state());
+}

@@ -306,3 +306,23 @@ TEST_CASE("the CSV log has a header and one row per epoch") {
   CHECK(lines[3].rfind("3,", 0) == 0);
   CHECK(mlp::detail::split(lines[2], ',').size() == 8);
 }
+
+TEST_CASE("training steps flush subnormal floats to zero and restore the caller's mode") {
+  Run run;
+  run.train_loader.start_epoch(0);
+  auto batch = run.train_loader.next();
+  const unsigned before = mlp::detail::float_mode();
+  run.trainer.train_step(*batch);
+  CHECK(mlp::detail::float_mode() == before);
+#ifdef MLP_HAVE_MXCSR
+  {
+    const mlp::detail::FlushDenormals flush;
+    volatile float tiny = 1e-39f;  // subnormal
+    volatile float half = 0.5f;
+    CHECK(tiny * half == 0.0f);
+  }
+  volatile float tiny = 1e-39f;
+  volatile float half = 0.5f;
+  CHECK(tiny * half != 0.0f);
+#endif
+}

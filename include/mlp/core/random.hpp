@@ -29,12 +29,14 @@ inline std::uint64_t mix64(std::uint64_t z) {
 
 }  // namespace detail
 
+inline constexpr std::uint64_t kSplitMixGamma = 0x9e3779b97f4a7c15ULL;  // SplitMix64's increment
+
 class Rng {
  public:
   explicit Rng(std::uint64_t seed = 0) : state_(seed) {}
 
   std::uint64_t next_u64() {
-    state_ += 0x9e3779b97f4a7c15ULL;
+    state_ += kSplitMixGamma;
     return detail::mix64(state_);
   }
 

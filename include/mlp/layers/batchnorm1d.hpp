@@ -7,6 +7,7 @@
 
 #include "mlp/core/assert.hpp"
 #include "mlp/core/errors.hpp"
+#include "mlp/detail/column_sums.hpp"
 #include "mlp/layers/layer.hpp"
 
 #include <cmath>
@@ -51,10 +52,12 @@ class BatchNorm1d final : public Layer<S> {
     }
     detail::require(batch > 1, "BatchNorm1d in Train mode needs more than 1 sample per batch, "
                                "but got ", batch);
-    mean_.noalias() = x.rowwise().sum() / S(batch);
+    detail::sum_columns(x, mean_);
+    mean_ /= S(batch);
     xhat_.resize(features, batch);
     xhat_.array() = x.array().colwise() - mean_.col(0).array();
-    var_.noalias() = xhat_.array().square().matrix().rowwise().sum() / S(batch);
+    detail::sum_column_products(xhat_, xhat_, var_);
+    var_ /= S(batch);
     inv_std_.array() = (var_.array() + eps_).sqrt().inverse();
     xhat_.array().colwise() *= inv_std_.col(0).array();
     y_.array() = (xhat_.array().colwise() * gamma_.col(0).array()).colwise() + beta_.col(0).array();
@@ -73,8 +76,8 @@ class BatchNorm1d final : public Layer<S> {
                                   "on a batch of ", dy.cols(), " samples");
     MLP_ASSERT(dy.rows() == gamma_.rows(), "BatchNorm1d backward shape");
     const S batch = S(dy.cols());
-    dbeta_.noalias() = dy.rowwise().sum();
-    dgamma_.noalias() = (dy.array() * xhat_.array()).matrix().rowwise().sum();
+    detail::sum_columns(dy, dbeta_);
+    detail::sum_column_products(dy, xhat_, dgamma_);
     if (!this->input_grad_) {
       dx_.resize(0, 0);
       return dx_;

@@ -32,13 +32,7 @@ class Dropout final : public Layer<S> {
       return y_;
     }
     mask_.resize(x.rows(), x.cols());
-    S* mask = mask_.data();
-    const Index n = mask_.size();
-    for (Index i = 0; i < n; i += 2) {  // two 32-bit draws per 64-bit output
-      const std::uint64_t bits = rng_.next_u64();
-      mask[i] = (bits & 0xffffffffULL) < keep_threshold_ ? scale_ : S(0);
-      if (i + 1 < n) mask[i + 1] = (bits >> 32) < keep_threshold_ ? scale_ : S(0);
-    }
+    draw_mask();
     y_.array() = x.array() * mask_.array();
     return y_;
   }
@@ -58,6 +52,7 @@ class Dropout final : public Layer<S> {
   }
 
   std::string_view kind() const override { return "Dropout"; }
+
   std::string describe() const override { return detail::concat("Dropout(p=", p_, ")"); }
   bool has_random_state() const override { return true; }
   std::uint64_t random_state() const override { return rng_.state(); }
@@ -67,6 +62,28 @@ class Dropout final : public Layer<S> {
   const Matrix<S>& mask() const { return mask_; }
 
  private:
+  // Two 32-bit draws per 64-bit output of the generator. SplitMix64's k-th output is a pure
+  // function of state + k * gamma, so the loop has no dependency from one element to the next and
+  // vectorizes; it yields exactly the numbers of k calls to rng_.next_u64().
+  void draw_mask() {
+    S* mask = mask_.data();
+    const Index n = mask_.size();
+    const Index pairs = (n + 1) / 2;
+    const std::uint64_t base = rng_.state();
+    const std::uint64_t threshold = keep_threshold_;
+    const S scale = scale_;
+    for (Index k = 0; k < n / 2; ++k) {
+      const std::uint64_t bits = detail::mix64(base + static_cast<std::uint64_t>(k + 1) * kSplitMixGamma);
+      mask[2 * k] = (bits & 0xffffffffULL) < threshold ? scale : S(0);
+      mask[2 * k + 1] = (bits >> 32) < threshold ? scale : S(0);
+    }
+    if (n % 2 != 0) {
+      const std::uint64_t bits = detail::mix64(base + static_cast<std::uint64_t>(pairs) * kSplitMixGamma);
+      mask[n - 1] = (bits & 0xffffffffULL) < threshold ? scale : S(0);
+    }
+    rng_.set_state(base + static_cast<std::uint64_t>(pairs) * kSplitMixGamma);
+  }
+
   double p_;
   Rng rng_;
   std::uint64_t keep_threshold_ = 0;

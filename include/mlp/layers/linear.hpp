@@ -4,6 +4,7 @@
 #include "mlp/core/assert.hpp"
 #include "mlp/core/errors.hpp"
 #include "mlp/core/random.hpp"
+#include "mlp/detail/column_sums.hpp"
 #include "mlp/layers/layer.hpp"
 
 #include <cmath>
@@ -61,9 +62,11 @@ class Linear final : public Layer<S> {
     detail::require(x.rows() == in_features(), "Linear(", in_features(), ", ", out_features(),
                     ") expects ", in_features(), " input rows, but got ",
                     shape_string(x.rows(), x.cols()));
+    // Start from the bias and accumulate the product onto it: Eigen's GEMM adds into its
+    // destination, so this saves both the zeroing pass of `y = W x` and a separate bias pass.
     y_.resize(out_features(), x.cols());
-    y_.noalias() = weight_ * x;
-    y_.colwise() += bias_.col(0);
+    y_.colwise() = bias_.col(0);
+    y_.noalias() += weight_ * x;
     if (mode == Mode::Train) x_ = x;
     return y_;
   }
@@ -72,7 +75,7 @@ class Linear final : public Layer<S> {
   const Matrix<S>& backward(const Eigen::Ref<const Matrix<S>>& dy) override {
     MLP_ASSERT(dy.rows() == out_features() && dy.cols() == x_.cols(), "Linear backward shape");
     dweight_.noalias() = dy * x_.transpose();
-    dbias_.noalias() = dy.rowwise().sum();
+    detail::sum_columns(dy, dbias_);
     if (this->input_grad_) {
       dx_.resize(in_features(), dy.cols());
       dx_.noalias() = weight_.transpose() * dy;

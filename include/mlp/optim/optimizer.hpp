@@ -17,6 +17,9 @@
 
 namespace mlp {
 
+template <class S>
+using Array = Eigen::Array<S, Eigen::Dynamic, 1>;  // flat element-wise view of a tensor
+
 template <class S = float>
 class Optimizer {
  public:

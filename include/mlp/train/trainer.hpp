@@ -9,6 +9,7 @@
 
 #include "mlp/core/text_format.hpp"
 #include "mlp/data/dataloader.hpp"
+#include "mlp/detail/float_mode.hpp"
 #include "mlp/io/container.hpp"
 #include "mlp/io/model_file.hpp"
 #include "mlp/losses/regularization.hpp"
@@ -30,6 +31,8 @@ struct TrainerOptions {
   WeightPenalty penalty;             // L1 / L2 on weights, added to the optimized loss
   double label_smoothing = 0.0;      // of the training loss; evaluation uses plain cross-entropy
   std::filesystem::path checkpoint;  // written after every epoch when not empty
+  // Flush subnormal floats to zero during each step (x86 FTZ/DAZ; see detail/float_mode.hpp).
+  bool flush_denormals = true;
 };
 
 struct StepResult {
@@ -70,6 +73,7 @@ class Trainer {
   // One optimizer step on one batch. When the loss is not finite, nothing changes: no update,
   // and the buffers (BatchNorm running statistics) that the forward pass moved are put back.
   StepResult train_step(const Batch<S>& batch) {
+    const detail::FlushDenormals flush(options_.flush_denormals);
     StepResult r;
     r.lr = lr_scale_ * schedule_.lr_at(step_);
     optimizer_.set_lr(r.lr);

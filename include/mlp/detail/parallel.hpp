@@ -1,0 +1,35 @@
+// Element-wise work (optimizer updates) split into cache-sized chunks, run on Eigen's threads when
+// the program is built with OpenMP and Eigen::nbThreads() > 1. Every element is computed the same
+// way whatever the thread count, so results do not depend on it.
+#pragma once
+
+#include "mlp/core/types.hpp"
+#include "mlp/detail/float_mode.hpp"
+
+#include <algorithm>
+
+namespace mlp::detail {
+
+// fn(begin, end) for consecutive chunks covering [0, n).
+template <class Fn>
+void for_each_chunk(Index n, Index chunk, Fn&& fn) {
+  const Index chunks = (n + chunk - 1) / chunk;
+#ifdef _OPENMP
+  const int threads = Eigen::nbThreads();
+  if (threads > 1 && chunks >= 2 * threads) {
+    const unsigned mode = float_mode();  // workers take the caller's flush-to-zero setting
+    _Pragma("omp parallel num_threads(threads)")
+    {
+      const unsigned saved = float_mode();
+      set_float_mode(mode);
+      _Pragma("omp for schedule(static)")
+      for (Index c = 0; c < chunks; ++c) fn(c * chunk, std::min(n, (c + 1) * chunk));
+      set_float_mode(saved);
+    }
+    return;
+  }
+#endif
+  for (Index c = 0; c < chunks; ++c) fn(c * chunk, std::min(n, (c + 1) * chunk));
+}
+
+}  // namespace mlp::detail
