@@ -29,6 +29,20 @@ inline std::vector<double> epochs_of(const mlp::History& h) {
   return v;
 }
 
+// A vertical marker "best 6"; when another run already marked the same epoch the same way, the
+// two become one grey "best 6 (both)" instead of two labels printed over each other.
+inline void add_marker(mlp::PlotPanel& panel, int epoch, const std::string& what, const std::string& colour) {
+  const std::string label = what + " " + std::to_string(epoch);
+  for (auto& m : panel.markers) {
+    if (m.x == epoch && m.label == label) {
+      m.label += " (both)";
+      m.colour = "#555555";
+      return;
+    }
+  }
+  panel.markers.push_back({static_cast<double>(epoch), label, colour});
+}
+
 inline mlp::PlotFigure comparison_figure(const Comparison& c, const Results& results) {
   mlp::PlotFigure f;
   f.title = c.title;
@@ -50,13 +64,9 @@ inline mlp::PlotFigure comparison_figure(const Comparison& c, const Results& res
     lr.series.push_back({label, epochs_of(h), column(h, &mlp::EpochLog::lr), colour, false});
     if (c.id == "early_stopping") {
       if (it->second.best_epoch > 0) {
-        loss.markers.push_back({static_cast<double>(it->second.best_epoch),
-                                "best " + std::to_string(it->second.best_epoch), colour});
+        add_marker(loss, it->second.best_epoch, "best", colour);
       }
-      if (h.stopped_early) {
-        loss.markers.push_back({static_cast<double>(h.epochs.size()),
-                                "stop " + std::to_string(h.epochs.size()), colour});
-      }
+      if (h.stopped_early) add_marker(loss, static_cast<int>(h.epochs.size()), "stop", colour);
     }
   }
   f.panels = {loss, acc};

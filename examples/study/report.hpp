@@ -329,10 +329,16 @@ inline std::string write_report(const std::filesystem::path& out, const std::vec
       s << "![confusion matrix](figures/best_confusion.svg)\n\n![per-class accuracy](figures/best_per_class.svg)\n";
     }
   }
-  s << "\n## Time\n\nThe program ran for " << secs(timing.wall_seconds) << " of wall time (" << secs(timing.data_seconds)
-    << " of it loading and preparing the data), with " << timing.jobs << " run" << (timing.jobs == 1 ? "" : "s")
-    << " in parallel, one thread each. Training time per run (train and validation passes; runs recognized as "
-       "finished earlier are not recomputed and show their original time):\n\n| run | time | share |\n| --- | --- | --- |\n";
+  int recomputed = 0;
+  for (const auto& entry : R) recomputed += entry.second.cached ? 0 : 1;
+  s << "\n## Time\n\nThis invocation ran for " << secs(timing.wall_seconds) << " of wall time ("
+    << secs(timing.data_seconds) << " of it loading and preparing the data) and trained " << recomputed << " of the "
+    << R.size() << " runs, " << timing.jobs << " at a time with one thread each";
+  if (recomputed < static_cast<int>(R.size())) {
+    s << "; the others had finished earlier with the same configuration and were not recomputed (marked "
+         "\"earlier\" below, with their original times)";
+  }
+  s << ". Training time per run (training and validation passes):\n\n| run | time | share |\n| --- | --- | --- |\n";
   double total = 0.0;
   std::vector<std::pair<double, std::string>> times;
   for (const auto& [id, r] : R) total += r.train_seconds, times.push_back({r.train_seconds, id});

@@ -93,9 +93,10 @@ inline void draw_panel(SvgWriter& svg, const PlotPanel& p, double left, double t
   svg.text((x0 + x1) / 2, y0 + 36, p.x_label, 12, "middle");
   svg.text(left + 16, (y0 + y1) / 2, p.y_label, 12, "middle", "#222222", "normal", -90);
 
-  for (const auto& m : p.markers) {
+  for (std::size_t k = 0; k < p.markers.size(); ++k) {  // labels on staggered lines: no overlap
+    const auto& m = p.markers[k];
     svg.line(sx(m.x), y0, sx(m.x), y1, m.colour, 1.2, "3,3");
-    svg.text(sx(m.x) + 3, y1 + 11, m.label, 10, "start", m.colour);
+    svg.text(sx(m.x) + 3, y1 + 11 + 12.0 * static_cast<double>(k % 3), m.label, 10, "start", m.colour);
   }
   for (const auto& s : p.series) {
     std::string points;
