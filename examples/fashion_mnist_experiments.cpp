@@ -61,9 +61,9 @@ int main(int argc, char** argv) {
       ("dataset", "fashion-mnist, mnist or cifar10", d("fashion-mnist"))
       ("out", "output folder (default: runs, or runs-quick with --quick)", d(""))
       ("only", "comma-separated experiment ids to run (default: all)", d(""))
-      ("epochs", "epochs of every run (default: 30, and 40 for best; 3 with --quick)", d("0"))
+      ("epochs", "epochs of every run (default: 30, and 40 for best; 2 with --quick)", d("0"))
       ("threads", "runs trained in parallel, one thread each", d("2"))
-      ("quick", "smoke test: 3,000 training images, 3 epochs", cxxopts::value<bool>()->default_value("false"))
+      ("quick", "smoke test: 2,000 training images (400 for validation), 2 epochs", cxxopts::value<bool>()->default_value("false"))
       ("force", "recompute runs even when their summary matches", cxxopts::value<bool>()->default_value("false"))
       ("list", "list the experiments and exit", cxxopts::value<bool>()->default_value("false"))
       ("h,help", "print this help");
@@ -100,7 +100,7 @@ int main(int argc, char** argv) {
     const mlp::PreparedData data = mlp::prepare_data(kind, dir, std::move(loaded), validation, 42);
     for (auto& x : experiments) {
       x.config.validation = validation;
-      if (quick) x.config.train_limit = 3000, x.config.epochs = 3;
+      if (quick) x.config.train_limit = 2000, x.config.epochs = 2;
       if (epochs > 0) x.config.epochs = epochs;
       x.config.patience = std::min(x.config.patience, x.config.epochs);
     }

@@ -7,10 +7,12 @@
 #include <mlp/train/checkpoint.hpp>
 #include <mlp/train/csv_logger.hpp>
 #include <mlp/train/early_stopping.hpp>
+#include <mlp/train/progress_bar.hpp>
 #include <mlp/train/reduce_lr_on_plateau.hpp>
 #include <mlp/train/trainer.hpp>
 
 #include <cmath>
+#include <sstream>
 
 using mlp_test::Blobs;
 using mlp_test::make_blobs;
@@ -325,4 +327,29 @@ TEST_CASE("training steps flush subnormal floats to zero and restore the caller'
   volatile float half = 0.5f;
   CHECK(tiny * half != 0.0f);
 #endif
+}
+
+TEST_CASE("the progress bar prints one summary line per epoch, plus a live line on a terminal") {
+  std::ostringstream quiet, live;
+  {
+    Run run;
+    mlp::ProgressBar<float> bar(quiet, /*live=*/false, "[run] ");
+    run.trainer.add_callback(bar);
+    run.trainer.fit(run.train_loader, &run.val_loader, 2);
+  }
+  const auto lines = mlp::detail::split(quiet.str(), '\n');
+  REQUIRE(lines.size() == 3);
+  CHECK(lines[0].rfind("[run] epoch 1/2  train loss ", 0) == 0);
+  CHECK(lines[0].find(" val loss ") != std::string::npos);
+  CHECK(lines[1].rfind("[run] epoch 2/2", 0) == 0);
+  CHECK(quiet.str().find('\r') == std::string::npos);
+  {
+    Run run;
+    mlp::ProgressBar<float> bar(live, /*live=*/true);
+    run.trainer.add_callback(bar);
+    run.trainer.fit(run.train_loader, &run.val_loader, 1);
+  }
+  CHECK(live.str().find("\repoch 1/1  batch 8/8  loss ") != std::string::npos);  // the last batch is drawn
+  CHECK(live.str().find("samples/s  ETA ") != std::string::npos);
+  CHECK(live.str().find("\r\033[Kepoch 1/1  train loss") != std::string::npos);  // cleared, then the summary
 }
