@@ -111,3 +111,28 @@ TEST_CASE("save_model writes atomically and reports an unwritable path") {
   for (const auto& e : std::filesystem::directory_iterator(dir.path())) files += e.is_regular_file();
   CHECK(files == 1);
 }
+
+TEST_CASE("a model file whose spec does not match its tensors is refused before anything is built") {
+  mlp_test::TempDir dir("model_spec");
+  mlp::ParameterizedMLP<float> model(spec_with({7}), 3);
+  // A file that claims a huge network but holds the small one's tensors (valid checksum).
+  mlp::ContainerWriter out;
+  auto huge = spec_with({7});
+  huge.hidden = {1 << 30};
+  out.add_text("spec", mlp::spec_to_text(huge));
+  out.add_text("metadata", {});
+  out.add_tensors("state", model.state_dict());
+  out.write(dir.file("huge.mlp"), mlp::kModelMagic, mlp::kModelFormatVersion);
+  CHECK_THROWS_WITH_AS(mlp::load_model<float>(dir.file("huge.mlp")),
+                       doctest::Contains("has tensor '0.weight' of 7 x 5, but its spec (5-1073741824-3 relu "
+                                         "+batchnorm dropout=0.1) needs 1073741824 x 5"),
+                       mlp::IoError);
+  const auto shapes = mlp::expected_state_shapes(model.spec());
+  const auto state = model.state_dict();
+  REQUIRE(shapes.size() == state.size());
+  for (std::size_t i = 0; i < shapes.size(); ++i) {
+    CHECK(shapes[i].name == state[i].name);
+    CHECK(shapes[i].rows == state[i].value.rows());
+    CHECK(shapes[i].cols == state[i].value.cols());
+  }
+}

@@ -55,7 +55,7 @@ int run(const char* program, Body&& body) {
   }
 }
 
-// "256,128" -> {256, 128}; "" or "none" -> {}. Every entry must be a positive integer.
+// "256,128" -> {256, 128}; "" or "none" -> {}. Every entry must be an integer from 1 to 2^20.
 inline std::vector<mlp::Index> parse_sizes(const std::string& text, const std::string& flag) {
   std::vector<mlp::Index> sizes;
   if (text.empty() || text == "none") return sizes;
@@ -69,8 +69,8 @@ inline std::vector<mlp::Index> parse_sizes(const std::string& text, const std::s
     } catch (const std::exception&) {
       used = 0;
     }
-    if (used != item.size() || item.empty() || value <= 0) {
-      throw UsageError("--" + flag + " expects positive integers separated by commas, but got '" +
+    if (used != item.size() || item.empty() || value <= 0 || value > (1 << 20)) {
+      throw UsageError("--" + flag + " expects integers from 1 to 1048576 separated by commas, but got '" +
                        text + "'");
     }
     sizes.push_back(static_cast<mlp::Index>(value));

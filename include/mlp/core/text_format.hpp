@@ -4,6 +4,7 @@
 
 #include "mlp/core/errors.hpp"
 
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -17,6 +18,13 @@ inline std::string exact(double v) {
   char text[40];
   std::snprintf(text, sizeof text, "%.17g", v);
   return text;
+}
+
+// A number for messages: "nan" whatever the NaN's sign bit, "inf", "-inf", else the value.
+inline std::string number_text(double v) {
+  if (std::isnan(v)) return "nan";
+  if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
+  return concat(v);
 }
 
 // Parsers return false on anything but a complete, valid number.

@@ -174,6 +174,19 @@ class ContainerReader {
     return out;
   }
 
+  struct TensorShape {
+    std::string name;
+    Index rows, cols;
+  };
+  // Names and shapes of a tensor section, without reading (or allocating for) the values.
+  std::vector<TensorShape> tensor_shapes(const std::string& name) const {
+    const auto it = tensors_.find(name);
+    if (it == tensors_.end()) fail("has no '", name, "' section");
+    std::vector<TensorShape> shapes;
+    for (const RawTensor& t : it->second) shapes.push_back({t.name, t.rows, t.cols});
+    return shapes;
+  }
+
   template <class... Args>
   [[noreturn]] void fail(Args&&... args) const {
     detail::fail<IoError>("'", path_, "' ", std::forward<Args>(args)...);

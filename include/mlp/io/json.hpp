@@ -93,6 +93,15 @@ class Json {
     expect(Type::Number, "number");
     return number_;
   }
+  // The number as an integer, which has to be whole and within [min, max] (a cast of an arbitrary
+  // double to an integer type would be undefined behaviour for out-of-range values).
+  long long integer(long long min, long long max) const {
+    const double d = number();
+    detail::require(std::isfinite(d) && d == std::floor(d) && d >= static_cast<double>(min) &&
+                        d <= static_cast<double>(max),
+                    "JSON number ", d, " is not a whole number from ", min, " to ", max);
+    return static_cast<long long>(d);
+  }
   const std::string& string() const {
     expect(Type::String, "string");
     return string_;

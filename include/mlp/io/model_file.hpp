@@ -8,6 +8,7 @@
 #include "mlp/io/container.hpp"
 #include "mlp/model/parameterized_mlp.hpp"
 
+#include <algorithm>
 #include <filesystem>
 #include <string>
 
@@ -69,6 +70,51 @@ inline MlpSpec spec_from_container(const ContainerReader& in, const std::string&
   return spec;
 }
 
+// The names and shapes of the state of a ParameterizedMLP built from `spec`, computed without
+// building it (layer order: Linear, [BatchNorm1d], activation, [Dropout] per hidden width).
+inline std::vector<ContainerReader::TensorShape> expected_state_shapes(const MlpSpec& spec) {
+  std::vector<ContainerReader::TensorShape> shapes;
+  Index layer = 0, width = spec.inputs;
+  auto linear = [&](Index out) {
+    const std::string prefix = std::to_string(layer++) + ".";
+    shapes.push_back({prefix + "weight", out, width});
+    shapes.push_back({prefix + "bias", out, 1});
+    width = out;
+  };
+  for (const Index h : spec.hidden) {
+    linear(h);
+    if (spec.batch_norm) {
+      const std::string prefix = std::to_string(layer++) + ".";
+      for (const char* name : {"weight", "bias", "running_mean", "running_var"}) shapes.push_back({prefix + name, h, 1});
+    }
+    layer += spec.dropout > 0.0 ? 2 : 1;  // activation and dropout have no state
+  }
+  linear(spec.classes);
+  return shapes;
+}
+
+namespace detail {
+
+// Before anything is allocated from a file's spec, its tensors must be exactly the ones that spec
+// implies: then the model's size is bounded by the file's, whatever the spec claims.
+inline void check_state_matches_spec(const ContainerReader& in, const MlpSpec& spec, const std::string& section) {
+  const auto found = in.tensor_shapes(section);
+  const auto expected = expected_state_shapes(spec);
+  for (const auto& e : expected) {
+    const auto it = std::find_if(found.begin(), found.end(), [&](const auto& f) { return f.name == e.name; });
+    if (it == found.end()) in.fail("has no tensor '", e.name, "', which its spec (", spec.describe(), ") needs");
+    if (it->rows != e.rows || it->cols != e.cols) {
+      in.fail("has tensor '", e.name, "' of ", shape_string(it->rows, it->cols), ", but its spec (",
+              spec.describe(), ") needs ", shape_string(e.rows, e.cols));
+    }
+  }
+  if (found.size() != expected.size()) {
+    in.fail("has ", found.size(), " tensors, but its spec (", spec.describe(), ") needs ", expected.size());
+  }
+}
+
+}  // namespace detail
+
 // Writes the model atomically (temporary file, flush, rename).
 template <class S>
 void save_model(const std::filesystem::path& path, ParameterizedMLP<S>& model,
@@ -104,7 +150,9 @@ template <class S = float>
 LoadedModel<S> load_model(const std::filesystem::path& path) {
   const auto in = ContainerReader::open(path, kModelMagic, kModelFormatVersion, "an mlp model file",
                                         mlp_file_kinds());
-  LoadedModel<S> loaded{ParameterizedMLP<S>(spec_from_container(in), 0), in.text("metadata")};
+  const MlpSpec spec = spec_from_container(in);
+  detail::check_state_matches_spec(in, spec, "state");
+  LoadedModel<S> loaded{ParameterizedMLP<S>(spec, 0), in.text("metadata")};
   detail::load_state_from(in, loaded.model, "state");
   return loaded;
 }

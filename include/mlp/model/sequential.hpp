@@ -24,6 +24,7 @@ class Sequential {
     detail::require(layer != nullptr, "Sequential::add got a null layer");
     layer->set_input_grad(layers_.empty() ? input_grad_ : true);
     layers_.push_back(std::move(layer));
+    outputs_.push_back(nullptr);
     return *layers_.back();
   }
   template <class L, class... Args>
@@ -37,9 +38,18 @@ class Sequential {
       identity_ = x;
       return identity_;
     }
-    const Matrix<S>* h = &layers_.front()->forward(x, mode);
-    for (std::size_t i = 1; i < layers_.size(); ++i) h = &layers_[i]->forward(*h, mode);
+    const Matrix<S>* h = outputs_[0] = &layers_.front()->forward(x, mode);
+    for (std::size_t i = 1; i < layers_.size(); ++i) h = outputs_[i] = &layers_[i]->forward(*h, mode);
     return *h;
+  }
+
+  // The first layer whose output in the last forward pass holds a NaN or infinity, or -1: where a
+  // divergence shows first.
+  int first_non_finite_output() const {
+    for (std::size_t i = 0; i < outputs_.size(); ++i) {
+      if (outputs_[i] != nullptr && !outputs_[i]->allFinite()) return static_cast<int>(i);
+    }
+    return -1;
   }
 
   // Eval-mode forward: what inference uses (BatchNorm uses running statistics, dropout is off).
@@ -155,6 +165,7 @@ class Sequential {
   }
 
   std::vector<std::unique_ptr<Layer<S>>> layers_;
+  std::vector<const Matrix<S>*> outputs_;  // each layer's output buffer after the last forward
   Matrix<S> identity_;  // output of a network without layers
   bool input_grad_ = false;
 };

@@ -63,7 +63,17 @@ class BestCheckpoint final : public Callback<S> {
       in.fail("has a bad best-checkpoint state");
     }
     best_epoch_ = static_cast<int>(epoch);
-    best_state_ = in.tensors<S>(prefix + "best_state");
+    StateDict<S> state = in.tensors<S>(prefix + "best_state");
+    if (!state.empty()) {
+      const StateDict<S> current = model_.state_dict();
+      bool fits = state.size() == current.size();
+      for (std::size_t i = 0; fits && i < state.size(); ++i) {
+        fits = state[i].name == current[i].name && state[i].value.rows() == current[i].value.rows() &&
+               state[i].value.cols() == current[i].value.cols();
+      }
+      if (!fits) in.fail("holds a best state that does not fit the model");
+    }
+    best_state_ = std::move(state);
   }
 
   int best_epoch() const { return best_epoch_; }  // 1-based; 0 if no epoch improved

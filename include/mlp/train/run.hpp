@@ -85,15 +85,18 @@ inline EvalResult eval_from_json(const Json& j) {
   EvalResult r;
   r.loss = j.at("loss").number();
   r.accuracy = j.at("accuracy").number();
-  r.samples = static_cast<Index>(j.at("samples").number());
+  r.samples = static_cast<Index>(j.at("samples").integer(0, 1LL << 40));
   if (j.contains("confusion")) {
     const auto& rows = j.at("confusion").elements();
+    detail::require(rows.size() <= 100000, "a confusion matrix of ", rows.size(), " classes");
     r.confusion = ConfusionMatrix(static_cast<Index>(rows.size()));
     for (std::size_t k = 0; k < rows.size(); ++k) {
       const auto& row = rows[k].elements();
+      detail::require(row.size() == rows.size(), "a confusion matrix row of ", row.size(), " entries for ",
+                      rows.size(), " classes");
       for (std::size_t p = 0; p < row.size(); ++p) {
         r.confusion.add_count(static_cast<Index>(k), static_cast<Index>(p),
-                              static_cast<Index>(row[p].number()));
+                              static_cast<Index>(row[p].integer(0, 1LL << 40)));
       }
     }
   }
@@ -116,7 +119,7 @@ inline Json epoch_json(const EpochLog& e) {
 
 inline EpochLog epoch_from_json(const Json& j) {
   EpochLog e;
-  e.epoch = static_cast<int>(j.at("epoch").number());
+  e.epoch = static_cast<int>(j.at("epoch").integer(1, RunConfig::kMaxEpochs));
   e.train_loss = j.at("train_loss").number();
   e.train_acc = j.at("train_acc").number();
   e.val_loss = j.at("val_loss").number();
@@ -124,7 +127,7 @@ inline EpochLog epoch_from_json(const Json& j) {
   e.lr = j.at("lr").number();
   e.seconds = j.at("seconds").number();
   e.penalty = j.at("penalty").number();
-  e.steps = static_cast<std::int64_t>(j.at("steps").number());
+  e.steps = static_cast<std::int64_t>(j.at("steps").integer(0, 1LL << 52));
   return e;
 }
 
@@ -171,7 +174,8 @@ inline Standardizer standardizer_from_metadata(const TextSection& meta, const st
   };
   Standardizer st;
   std::int64_t h = 0, w = 0;
-  detail::require<IoError>(detail::parse_int64(get("height"), h) && detail::parse_int64(get("width"), w),
+  detail::require<IoError>(detail::parse_int64(get("height"), h) && detail::parse_int64(get("width"), w) &&
+                               h > 0 && w > 0 && h < 65536 && w < 65536,
                            "'", path, "' has a bad image size in its metadata");
   st.pixels_per_channel = static_cast<Index>(h * w);
   for (const auto& v : detail::split(get("mean"), ',')) st.mean.push_back(std::strtod(v.c_str(), nullptr));
@@ -206,9 +210,11 @@ inline std::optional<RunResult> load_finished_run(const std::filesystem::path& o
     r.history.stop_reason = t.at("stop_reason").string();
     r.history.stopped_early = t.at("stopped_early").boolean();
     r.history.diverged = t.at("diverged").boolean();
-    r.best_epoch = static_cast<int>(t.at("best_epoch").number());
+    r.best_epoch = static_cast<int>(t.at("best_epoch").integer(0, RunConfig::kMaxEpochs));
     r.train_seconds = t.at("seconds").number();
-    r.parameters = static_cast<Index>(s.at("model").at("parameters").number());
+    r.parameters = static_cast<Index>(s.at("model").at("parameters").integer(0, 1LL << 50));
+    detail::require(r.best_epoch <= static_cast<int>(r.history.epochs.size()), "best epoch ", r.best_epoch,
+                    " of ", r.history.epochs.size(), " epochs");
     r.test_best = detail::eval_from_json(s.at("test").at("best"));
     r.test_last = detail::eval_from_json(s.at("test").at("last"));
     r.cached = true;

@@ -23,6 +23,8 @@
 namespace mlp {
 
 struct RunConfig {
+  static constexpr long long kMaxWidth = 1 << 20, kMaxEpochs = 1000000, kMaxCount = 1LL << 40;
+
   DatasetKind dataset = DatasetKind::FashionMnist;
   // Model: ParameterizedMLP (inputs and classes come from the data).
   std::vector<Index> hidden = {256, 128};
@@ -177,7 +179,7 @@ struct RunConfig {
     RunConfig c;
     c.dataset = parse_dataset_kind(j.at("dataset").string());
     c.hidden.clear();
-    for (const Json& h : j.at("hidden").elements()) c.hidden.push_back(static_cast<Index>(h.number()));
+    for (const Json& h : j.at("hidden").elements()) c.hidden.push_back(static_cast<Index>(h.integer(1, kMaxWidth)));
     c.activation = parse_activation(j.at("activation").string());
     c.batch_norm = j.at("batch_norm").boolean();
     c.dropout = j.at("dropout").number();
@@ -195,18 +197,18 @@ struct RunConfig {
     c.label_smoothing = j.at("label_smoothing").number();
     c.schedule = j.at("schedule").string();
     c.min_lr = j.at("min_lr").number();
-    c.warmup_epochs = static_cast<int>(j.at("warmup_epochs").number());
-    c.step_epochs = static_cast<int>(j.at("step_epochs").number());
+    c.warmup_epochs = static_cast<int>(j.at("warmup_epochs").integer(0, kMaxEpochs));
+    c.step_epochs = static_cast<int>(j.at("step_epochs").integer(1, kMaxEpochs));
     c.gamma = j.at("gamma").number();
-    c.epochs = static_cast<int>(j.at("epochs").number());
-    c.batch_size = static_cast<Index>(j.at("batch_size").number());
-    c.patience = static_cast<int>(j.at("patience").number());
+    c.epochs = static_cast<int>(j.at("epochs").integer(1, kMaxEpochs));
+    c.batch_size = static_cast<Index>(j.at("batch_size").integer(1, kMaxCount));
+    c.patience = static_cast<int>(j.at("patience").integer(0, kMaxEpochs));
     c.min_delta = j.at("min_delta").number();
     detail::require(detail::parse_uint64(j.at("seed").string(), c.seed) &&
                         detail::parse_uint64(j.at("split_seed").string(), c.split_seed),
                     "bad seed in a run configuration");
-    c.validation = static_cast<Index>(j.at("validation").number());
-    c.train_limit = static_cast<Index>(j.at("train_limit").number());
+    c.validation = static_cast<Index>(j.at("validation").integer(1, kMaxCount));
+    c.train_limit = static_cast<Index>(j.at("train_limit").integer(0, kMaxCount));
     c.validate();
     return c;
   }

@@ -169,9 +169,12 @@ class Trainer {
     } catch (const InvalidArgument& e) {
       in.fail("does not fit this training setup: ", e.what());
     }
-    epoch_ = static_cast<int>(read_int(in, "epoch"));
+    const std::int64_t epoch = read_int(in, "epoch");
+    if (epoch < 0 || epoch > 1000000) in.fail("has a bad epoch ", epoch);
+    epoch_ = static_cast<int>(epoch);
     batch_in_epoch_ = read_int(in, "batch_in_epoch");
     step_ = read_int(in, "step");
+    if (batch_in_epoch_ < 0 || step_ < 0) in.fail("has a negative position (batch ", batch_in_epoch_, ", step ", step_, ")");
     lr_scale_ = read_real(in, "lr_scale");
     acc_.loss = read_real(in, "acc_loss");
     acc_.penalty = read_real(in, "acc_penalty");
@@ -208,7 +211,8 @@ class Trainer {
       if (!r.finite) {
         history_.diverged = true;
         history_.stop_reason = detail::concat(
-            "non-finite training loss (", r.loss, ", penalty ", r.penalty, ") at step ", step_ + 1,
+            "non-finite training loss (", detail::number_text(r.loss), ", penalty ",
+            detail::number_text(r.penalty), ") at step ", step_ + 1,
             " (epoch ", epoch_ + 1, ", batch ", batch_in_epoch_ + 1, "); this step changed "
             "nothing in the model", non_finite_parameter_note(), "; try a lower learning rate");
         return false;
@@ -256,7 +260,7 @@ class Trainer {
       log.val_acc = v.accuracy;
       if (!std::isfinite(v.loss)) {
         history_.diverged = true;
-        history_.stop_reason = detail::concat("non-finite validation loss (", v.loss,
+        history_.stop_reason = detail::concat("non-finite validation loss (", detail::number_text(v.loss),
                                               ") after epoch ", epoch_ + 1,
                                               non_finite_parameter_note());
       }
@@ -268,12 +272,22 @@ class Trainer {
     batch_in_epoch_ = 0;
   }
 
-  // "; first non-finite values in 2.weight" (or that all are finite), for divergence messages.
+  // Where the non-finite values are, for divergence messages: the first parameter tensor holding
+  // one, and the first layer whose output in the failed forward pass did.
   std::string non_finite_parameter_note() const {
+    std::string note = "; all parameters are still finite";
     for (const auto& p : params_) {
-      if (!p.value_map().allFinite()) return "; the first parameter with non-finite values is " + p.name;
+      if (!p.value_map().allFinite()) {
+        note = "; the first parameter with non-finite values is " + p.name;
+        break;
+      }
     }
-    return "; all parameters are still finite";
+    const int layer = model_.first_non_finite_output();
+    if (layer >= 0) {
+      note += detail::concat("; the first non-finite output came from layer ", layer, " (",
+                             model_[static_cast<std::size_t>(layer)].describe(), ")");
+    }
+    return note;
   }
 
   static double seconds_since(std::chrono::steady_clock::time_point start) {
@@ -323,6 +337,7 @@ class Trainer {
         if (!detail::parse_double(fields[k], v[k])) in.fail("has a bad history entry ", i);
       }
       if (v.size() != 9) in.fail("has a history entry with ", v.size(), " fields instead of 9");
+      if (!(v[0] >= 1 && v[0] <= 1e6 && v[8] >= 0 && v[8] <= 0x1p52)) in.fail("has a bad history entry ", i);
       h.epochs.push_back({static_cast<int>(v[0]), v[1], v[2], v[3], v[4], v[5], v[6], v[7],
                           static_cast<std::int64_t>(v[8])});
     }

@@ -1,0 +1,99 @@
+// The `train` program's flags and their conversion into a RunConfig, apart from the program so
+// that the flag fuzzer (tests/fuzz/fuzz_flags.cpp) exercises exactly this code.
+#pragma once
+
+#include "cli.hpp"
+
+#include <mlp/train/run_config.hpp>
+
+#include <cstdint>
+#include <string>
+
+namespace cli {
+
+inline cxxopts::Options train_options() {
+  cxxopts::Options options("train", "Train one MLP and write its logs, best model and summary");
+  auto d = [](const char* value) { return cxxopts::value<std::string>()->default_value(value); };
+  options.add_options("Data")
+    ("dataset", "fashion-mnist, mnist or cifar10", d("fashion-mnist"))
+    ("data", "folder with the data files (default: search $MLP_DATA, ./data/<dataset>, /usr/share/datasets/<dataset>)", d(""))
+    ("validation", "validation images carved out of the training set (stratified)", d("10000"))
+    ("split-seed", "seed of the validation split", d("42"))
+    ("train-limit", "use only the first N training images (N/5 for validation); 0 = all", d("0"));
+  options.add_options("Model")
+    ("hidden", "hidden layer widths, comma-separated ('none' for a linear model)", d("256,128"))
+    ("activation", "relu, leaky_relu, sigmoid or tanh", d("relu"))
+    ("batch-norm", "BatchNorm1d after every hidden Linear", cxxopts::value<bool>()->default_value("false"))
+    ("dropout", "dropout probability after every hidden activation", d("0"))
+    ("init", "kaiming_uniform, kaiming_normal, xavier_uniform, xavier_normal or torch_default", d("kaiming_uniform"));
+  options.add_options("Optimization")
+    ("optimizer", "sgd, adam, adamw, rmsprop or adagrad", d("adam"))
+    ("lr", "learning rate", d("1e-3"))
+    ("momentum", "momentum (sgd, rmsprop)", d("0"))
+    ("nesterov", "Nesterov momentum (sgd)", cxxopts::value<bool>()->default_value("false"))
+    ("weight-decay", "weight decay on weights (decoupled for adamw)", d("0"))
+    ("beta1", "Adam beta1", d("0.9"))
+    ("beta2", "Adam beta2", d("0.999"))
+    ("eps", "Adam / RMSProp epsilon", d("1e-8"))
+    ("l1", "L1 penalty lambda * sum |w| on weights", d("0"))
+    ("l2", "L2 penalty lambda * sum w^2 on weights", d("0"))
+    ("label-smoothing", "label smoothing of the training loss", d("0"))
+    ("schedule", "constant, cosine, warmup_cosine or step (updated every step)", d("constant"))
+    ("min-lr", "final learning rate of the cosine schedules", d("0"))
+    ("warmup-epochs", "linear warmup epochs (warmup_cosine)", d("0"))
+    ("step-epochs", "decay every this many epochs (step)", d("10"))
+    ("gamma", "decay factor (step)", d("0.1"));
+  options.add_options("Training")
+    ("epochs", "epochs", d("30"))
+    ("batch-size", "batch size", d("128"))
+    ("patience", "early stopping patience on val_loss; 0 = no early stopping", d("0"))
+    ("min-delta", "smallest val_loss decrease that counts as an improvement", d("0"))
+    ("seed", "seed of weights, dropout and shuffling", d("42"))
+    ("threads", "threads for matrix products", d("1"))
+    ("out", "output folder", d("runs/train"))
+    ("resume", "continue from <out>/checkpoint.mlpckpt (same flags), or report a finished run",
+     cxxopts::value<bool>()->default_value("false"))
+    ("quiet", "print only the final summary", cxxopts::value<bool>()->default_value("false"))
+    ("h,help", "print this help");
+  return options;
+}
+
+// Every value is checked and a bad one named: UsageError for flags, InvalidArgument for the
+// configuration as a whole.
+inline mlp::RunConfig config_from_flags(const cxxopts::ParseResult& f) {
+  mlp::RunConfig c;
+  c.dataset = mlp::parse_dataset_kind(f["dataset"].as<std::string>());
+  c.hidden = parse_sizes(f["hidden"].as<std::string>(), "hidden");
+  c.activation = mlp::parse_activation(f["activation"].as<std::string>());
+  c.batch_norm = f["batch-norm"].as<bool>();
+  c.dropout = real_flag(f, "dropout", 0.0, 0.99);
+  c.init = mlp::parse_init(f["init"].as<std::string>());
+  c.optimizer = f["optimizer"].as<std::string>();
+  c.lr = real_flag(f, "lr", 1e-12, 1e6);
+  c.momentum = real_flag(f, "momentum", 0.0, 0.999);
+  c.nesterov = f["nesterov"].as<bool>();
+  c.weight_decay = real_flag(f, "weight-decay", 0.0, 10.0);
+  c.beta1 = real_flag(f, "beta1", 0.0, 0.999999);
+  c.beta2 = real_flag(f, "beta2", 0.0, 0.999999999);
+  c.eps = real_flag(f, "eps", 1e-30, 1.0);
+  c.l1 = real_flag(f, "l1", 0.0, 10.0);
+  c.l2 = real_flag(f, "l2", 0.0, 10.0);
+  c.label_smoothing = real_flag(f, "label-smoothing", 0.0, 0.99);
+  c.schedule = f["schedule"].as<std::string>();
+  c.min_lr = real_flag(f, "min-lr", 0.0, 1e6);
+  c.warmup_epochs = static_cast<int>(int_flag(f, "warmup-epochs", 0, 100000));
+  c.step_epochs = static_cast<int>(int_flag(f, "step-epochs", 1, 100000));
+  c.gamma = real_flag(f, "gamma", 1e-6, 1.0);
+  c.epochs = static_cast<int>(int_flag(f, "epochs", 1, 100000));
+  c.batch_size = int_flag(f, "batch-size", 1, 1 << 20);
+  c.patience = static_cast<int>(int_flag(f, "patience", 0, 100000));
+  c.min_delta = real_flag(f, "min-delta", 0.0, 1e6);
+  c.seed = static_cast<std::uint64_t>(int_flag(f, "seed", 0, INT64_MAX));
+  c.split_seed = static_cast<std::uint64_t>(int_flag(f, "split-seed", 0, INT64_MAX));
+  c.validation = int_flag(f, "validation", 1, 1000000000);
+  c.train_limit = int_flag(f, "train-limit", 0, 1000000000);
+  c.validate();
+  return c;
+}
+
+}  // namespace cli
