@@ -12,6 +12,7 @@
 #include <mlp/train/trainer.hpp>
 
 #include <cmath>
+#include <limits>
 #include <sstream>
 
 using mlp_test::Blobs;
@@ -352,4 +353,31 @@ TEST_CASE("the progress bar prints one summary line per epoch, plus a live line 
   CHECK(live.str().find("\repoch 1/1  batch 8/8  loss ") != std::string::npos);  // the last batch is drawn
   CHECK(live.str().find("samples/s  ETA ") != std::string::npos);
   CHECK(live.str().find("\r\033[Kepoch 1/1  train loss") != std::string::npos);  // cleared, then the summary
+}
+
+TEST_CASE("divergence after some epochs keeps the best checkpoint so far") {
+  mlp_test::TempDir dir("diverge");
+  Run run;
+  mlp::BestCheckpoint<float> best(run.model, dir.file("best.mlp"));
+  // A callback that poisons the training data after epoch 2: epoch 3 diverges.
+  struct Poison final : mlp::Callback<float> {
+    mlp::Matrix<float>* x;
+    explicit Poison(mlp::Matrix<float>* data) : x(data) {}
+    std::string name() const override { return "poison"; }
+    void on_epoch_end(mlp::TrainContext<float>& ctx) override {
+      if (ctx.log->epoch == 2) x->row(3).setConstant(std::numeric_limits<float>::infinity());
+    }
+  };
+  Poison poison(&run.train.x);
+  run.trainer.add_callback(best);
+  run.trainer.add_callback(poison);
+  const auto history = run.trainer.fit(run.train_loader, &run.val_loader, 5);
+  CHECK(history.diverged);
+  CHECK(history.epochs.size() == 2);
+  CHECK(history.stop_reason.find("at step 17 (epoch 3, batch 1)") != std::string::npos);
+  CHECK(history.stop_reason.find("the first non-finite output came from layer 0 (Linear(6, 16))") != std::string::npos);
+  REQUIRE(best.best_epoch() >= 1);
+  CHECK(best.restored());
+  CHECK(run.model.state_dict()[0].value.allFinite());
+  CHECK(mlp_test::same_state(mlp::load_model<float>(dir.file("best.mlp")).model.state_dict(), best.best_state()));
 }

@@ -17,9 +17,30 @@
 #define MLP_HAVE_FSYNC 1
 #endif
 
+#ifdef MLP_FAULT_INJECTION
+#include <csignal>
+#include <cstdlib>
+#endif
+
 namespace mlp {
 
 namespace detail {
+
+// Crash-safety tests build a program with MLP_FAULT_INJECTION and set MLP_KILL_AT_WRITE=n (or
+// MLP_INTERRUPT_AT_WRITE=n): the process then sends itself SIGKILL (or SIGINT) during its n-th atomic
+// write, after the temporary file is written and before it is renamed, the worst moment. A signal
+// raised here lands at an exactly reproducible point, which a signal sent from outside cannot.
+// Compiled out otherwise.
+inline void fault_point_during_write() {
+#ifdef MLP_FAULT_INJECTION
+  static int writes = 0;
+  ++writes;
+  const char* kill_at = std::getenv("MLP_KILL_AT_WRITE");
+  const char* interrupt_at = std::getenv("MLP_INTERRUPT_AT_WRITE");
+  if (kill_at != nullptr && writes == std::atoi(kill_at)) std::raise(SIGKILL);
+  if (interrupt_at != nullptr && writes == std::atoi(interrupt_at)) std::raise(SIGINT);
+#endif
+}
 
 inline std::string errno_text(int code) { return code == 0 ? "unknown error" : std::strerror(code); }
 
@@ -50,11 +71,23 @@ inline void write_file_atomically(const std::filesystem::path& path, std::string
   if (ok && ::fsync(::fileno(f)) != 0) ok = false, code = errno;
 #endif
   if (std::fclose(f) != 0 && ok) ok = false, code = errno;
+  if (ok) detail::fault_point_during_write();
   if (ok && std::rename(tmp.string().c_str(), path.string().c_str()) != 0) ok = false, code = errno;
   if (!ok) {
     std::error_code ignored;
     std::filesystem::remove(tmp, ignored);
     detail::fail<IoError>("cannot write '", path.string(), "': ", detail::errno_text(code));
+  }
+}
+
+// Removes temporary files that an interrupted write_file_atomically left next to `file` (a killed
+// process cannot clean up after itself). Only names of the form <file name>.tmp.<pid>.<n>.
+inline void remove_stale_temporaries(const std::filesystem::path& file) {
+  std::error_code ec;
+  const std::string prefix = file.filename().string() + ".tmp.";
+  const std::filesystem::path dir = file.has_parent_path() ? file.parent_path() : ".";
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    if (entry.path().filename().string().rfind(prefix, 0) == 0) std::filesystem::remove(entry.path(), ec);
   }
 }
 

@@ -246,15 +246,37 @@ class Json {
     if (consume(t, at, "true")) return Json(true);
     if (consume(t, at, "false")) return Json(false);
     if (consume(t, at, "null")) return Json();
-    if (c == '-' || (c >= '0' && c <= '9')) {
-      const char* begin = t.c_str() + at;
-      char* end = nullptr;
-      const double d = std::strtod(begin, &end);
-      if (end == begin) parse_error(t, at, "bad number");
-      at += static_cast<std::size_t>(end - begin);
-      return Json(d);
-    }
+    if (c == '-' || (c >= '0' && c <= '9')) return Json(parse_number(t, at));
     parse_error(t, at, "unexpected character");
+  }
+
+  // JSON's number grammar exactly: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? (no hex, no inf,
+  // no nan, no leading '+'), and finite.
+  static double parse_number(const std::string& t, std::size_t& at) {
+    const std::size_t start = at;
+    auto digits = [&] {
+      const std::size_t from = at;
+      while (at < t.size() && t[at] >= '0' && t[at] <= '9') ++at;
+      return at - from;
+    };
+    if (t[at] == '-') ++at;
+    if (at < t.size() && t[at] == '0') {
+      ++at;
+    } else if (digits() == 0) {
+      parse_error(t, start, "bad number");
+    }
+    if (at < t.size() && t[at] == '.') {
+      ++at;
+      if (digits() == 0) parse_error(t, start, "bad number");
+    }
+    if (at < t.size() && (t[at] == 'e' || t[at] == 'E')) {
+      ++at;
+      if (at < t.size() && (t[at] == '+' || t[at] == '-')) ++at;
+      if (digits() == 0) parse_error(t, start, "bad number");
+    }
+    const double d = std::strtod(t.substr(start, at - start).c_str(), nullptr);
+    if (!std::isfinite(d)) parse_error(t, start, "number out of range");
+    return d;
   }
 
   static std::string parse_string(const std::string& t, std::size_t& at) {

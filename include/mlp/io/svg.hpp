@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdio>
 #include <string>
+#include <vector>
 
 namespace mlp {
 
@@ -107,6 +108,14 @@ inline Ticks nice_ticks(double lo, double hi, int target = 5, double min_step = 
   t.hi = std::ceil(hi / step - 1e-9) * step;
   t.decimals = std::max(0, static_cast<int>(-std::floor(std::log10(step) + 1e-9)));
   return t;
+}
+
+// The tick positions lo, lo + step, ..., hi, computed from an integer count (no drifting sums).
+inline std::vector<double> tick_values(const Ticks& t) {
+  std::vector<double> values;
+  const auto n = static_cast<long long>(std::llround((t.hi - t.lo) / t.step));
+  for (long long k = 0; k <= n; ++k) values.push_back(t.lo + static_cast<double>(k) * t.step);
+  return values;
 }
 
 // Tick labels of one axis share a format: fixed decimals, or scientific notation for every tick

@@ -70,9 +70,7 @@ inline void draw_panel(SvgWriter& svg, const PlotPanel& p, double left, double t
   const Ticks xt = nice_ticks(xl, xh, 6, p.integer_x ? 1.0 : 0.0);
   const Ticks yt = nice_ticks(yl, yh, 5);
   double label_width = 0;  // the widest y tick label decides where the plot area starts
-  for (double v = yt.lo; v <= yt.hi + yt.step * 1e-6; v += yt.step) {
-    label_width = std::max(label_width, text_width(tick_label(v, yt), 11));
-  }
+  for (const double v : tick_values(yt)) label_width = std::max(label_width, text_width(tick_label(v, yt), 11));
   const double x0 = left + 34 + label_width, x1 = left + width - 14, y0 = top + height - 46, y1 = top + 26;
   // Epoch axes start at the first epoch, not at a rounded-down zero.
   const double xa = xl >= 1.0 && xt.lo < xl ? xl : xt.lo, xb = xt.hi;
@@ -80,11 +78,11 @@ inline void draw_panel(SvgWriter& svg, const PlotPanel& p, double left, double t
   auto sy = [&](double v) { return y0 - (v - yt.lo) / (yt.hi - yt.lo) * (y0 - y1); };
 
   svg.text((x0 + x1) / 2, top + 14, p.title, 13, "middle", "#222222", "bold");
-  for (double v = yt.lo; v <= yt.hi + yt.step * 1e-6; v += yt.step) {
+  for (const double v : tick_values(yt)) {
     svg.line(x0, sy(v), x1, sy(v), "#e6e6e6");
     svg.text(x0 - 6, sy(v) + 4, tick_label(v, yt), 11, "end", "#444444");
   }
-  for (double v = xt.lo; v <= xt.hi + xt.step * 1e-6; v += xt.step) {
+  for (const double v : tick_values(xt)) {
     if (v < xa - 1e-9) continue;
     svg.line(sx(v), y0, sx(v), y0 + 4, "#444444");
     svg.text(sx(v), y0 + 17, tick_label(v, xt), 11, "middle", "#444444");

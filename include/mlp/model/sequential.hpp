@@ -86,7 +86,7 @@ class Sequential {
   StateDict<S> state_dict() const {
     StateDict<S> state;
     for (std::size_t i = 0; i < layers_.size(); ++i) {
-      for (auto list : {layers_[i]->parameters(), layers_[i]->buffers()}) {
+      for (const auto& list : {layers_[i]->parameters(), layers_[i]->buffers()}) {
         for (auto& t : list) state.push_back({prefixed(i, t.name), t.value_map()});
       }
     }

@@ -95,7 +95,8 @@ class StepLR final : public Schedule {
                     gamma);
   }
   double lr_at(std::int64_t step) const override {
-    return base_ * std::pow(gamma_, static_cast<double>(step / step_size_));
+    const std::int64_t decays = step / step_size_;  // whole periods completed
+    return base_ * std::pow(gamma_, static_cast<double>(decays));
   }
   std::string describe() const override {
     return detail::concat("step decay ", base_, " x ", gamma_, " every ", step_size_, " steps");

@@ -7,6 +7,7 @@
 #include "mlp/train/callback.hpp"
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <ostream>
 #include <string>
@@ -14,7 +15,7 @@
 namespace mlp {
 
 inline std::string format_duration(double seconds) {
-  const auto s = static_cast<long long>(seconds + 0.5);
+  const long long s = std::llround(seconds);
   char text[32];
   if (s >= 3600) {
     std::snprintf(text, sizeof text, "%lld:%02lld:%02lld", s / 3600, (s / 60) % 60, s % 60);

@@ -230,6 +230,9 @@ inline RunResult run_training(const RunConfig& config, const PreparedData& data,
                               const std::filesystem::path& out, const RunOptions& options = {}) {
   config.validate();
   ensure_directory(out);
+  for (const char* name : {"best.mlp", "checkpoint.mlpckpt", "metrics.csv", "summary.json"}) {
+    remove_stale_temporaries(out / name);  // left by a process killed mid-write
+  }
   const Dataset& train_set = data.data.train;
   const MlpSpec spec = config.model_spec(train_set.features(), train_set.classes());
   ParameterizedMLP<float> model(spec, config.seed);
