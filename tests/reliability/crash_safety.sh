@@ -8,7 +8,8 @@
 #      interrupted (byte-identical best.mlp, identical test results);
 #   3. SIGINT: exit status 130, a checkpoint, a resume hint, and again the same final model;
 #   4. a file-size limit (standing in for a full disk) and an unwritable output folder: a clear
-#      error naming the path, exit status 2, the previous best model intact, no temporaries left.
+#      error naming the path, exit status 2, the previous best model intact, no temporaries left;
+#   5. a fresh run in a folder with another run's files never leaves that run's model as its own.
 # Usage: crash_safety.sh <bin dir> <work dir> [kills]
 set -uo pipefail
 bin=$1
@@ -96,18 +97,33 @@ done
 echo "SIGINT: exit 130 with a checkpoint and a hint; resumed runs identical to the reference"
 
 # 4: a full disk (file size limit: writes fail with EFBIG) and an unwritable folder.
-cp -r "$work/reference" "$work/full"
+# (The interrupted run of part 3 is resumed: a model file is larger than the limit.)
+cp -r "$work/ctrl-c" "$work/full"
 before=$(md5sum < "$work/full/best.mlp")
-(trap '' XFSZ; ulimit -f 100; exec "$bin/train" "${flags[@]}" --epochs 13 --out "$work/full") > /dev/null 2> "$work/full.err"
+(trap '' XFSZ; ulimit -f 100; exec "$bin/train" "${flags[@]}" --epochs 100000 --resume --out "$work/full") > /dev/null 2> "$work/full.err"
 status=$?
 [ $status -eq 2 ] || fail "full disk: exit status $status, expected 2 ($(cat "$work/full.err"))"
 grep -q "^train: error: cannot write '$work/full/.*': File too large$" "$work/full.err" || fail "full disk: message was: $(cat "$work/full.err")"
 [ "$(md5sum < "$work/full/best.mlp")" = "$before" ] || fail "full disk: the previous best.mlp changed"
 if ls "$work/full"/*.tmp.* > /dev/null 2>&1; then fail "full disk: temporary files left"; fi
+check_files "$work/full" "after the full disk"
 touch "$work/a-file"
 "$bin/train" "${flags[@]}" --out "$work/a-file/run" > /dev/null 2> "$work/unwritable.err"
 status=$?
 [ $status -eq 2 ] || fail "unwritable folder: exit status $status"
 grep -q "cannot create folder '$work/a-file/run'" "$work/unwritable.err" || fail "unwritable folder: $(cat "$work/unwritable.err")"
 echo "full disk and unwritable folder: clear errors naming the path, exit 2, nothing corrupted"
+
+# 5: a fresh run that diverges in its first epoch, in a folder holding another run's files: no best
+# model, checkpoint or summary of the other run is left to pass for this run's.
+cp -r "$work/reference" "$work/stale"
+cp "$work/reference/best.mlp" "$work/stale/checkpoint.mlpckpt"
+"$bin/train" "${flags[@]}" --optimizer sgd --lr 1000 --out "$work/stale" > /dev/null 2>&1
+status=$?
+[ $status -eq 1 ] || fail "diverging run: exit status $status, expected 1"
+for f in best.mlp checkpoint.mlpckpt; do
+  [ -e "$work/stale/$f" ] && fail "the diverged run left the earlier run's $f"
+done
+grep -q '"diverged": true' "$work/stale/summary.json" || fail "the diverged run's summary.json does not say so"
+echo "a fresh run in a used folder: the earlier run's model, checkpoint and summary are gone"
 echo "crash safety: all checks passed"

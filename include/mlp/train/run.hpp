@@ -6,7 +6,8 @@
 //   checkpoint.mlpckpt       while training: everything needed to resume (removed at the end)
 //   summary.json             configuration, data, model, training, and the test results of the
 //                            best checkpoint and of the last epoch
-// A run whose summary.json matches its configuration and data split is recognized as finished.
+// A run whose summary.json matches its configuration and data split is recognized as finished. A
+// run that does not resume from a checkpoint first removes those files of an earlier run.
 #pragma once
 
 #include "mlp/data/dataloader.hpp"
@@ -282,7 +283,15 @@ inline RunResult run_training(const RunConfig& config, const PreparedData& data,
   RunResult result;
   result.config = config;
   std::error_code ec;
-  if (options.resume && std::filesystem::is_regular_file(trainer_options.checkpoint, ec)) {
+  const bool resuming = options.resume && std::filesystem::is_regular_file(trainer_options.checkpoint, ec);
+  if (!resuming) {
+    // A fresh run owns its folder: a best model or summary left by an earlier run would otherwise
+    // pass for this run's if this one ends before writing its own (divergence in epoch 1, a kill).
+    for (const char* name : {"best.mlp", "checkpoint.mlpckpt", "summary.json"}) {
+      std::filesystem::remove(out / name, ec);
+    }
+  }
+  if (resuming) {
     const auto in = ContainerReader::open(trainer_options.checkpoint, kCheckpointMagic,
                                           kModelFormatVersion, "an mlp training checkpoint",
                                           mlp_file_kinds());
