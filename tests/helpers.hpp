@@ -10,7 +10,10 @@
 
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <string>
+
+#include <zlib.h>
 
 #include <unistd.h>
 
@@ -83,6 +86,33 @@ class TempDir {
  private:
   std::filesystem::path path_;
 };
+
+inline std::string read_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+inline void write_bytes(const std::string& path, const std::string& bytes) {
+  std::ofstream(path, std::ios::binary) << bytes;
+}
+
+// Rewrites the value of the first text entry named `key` in an .mlp/.mlpckpt container file (the
+// new value has the old one's length) and repairs the checksum, so the loader gets past its
+// integrity checks and meets the bad value itself, as a crafted file would make it.
+inline void patch_text_entry(const std::string& path, const std::string& key, const std::string& value) {
+  std::string bytes = read_bytes(path);
+  std::string needle(4, '\0');
+  needle[0] = static_cast<char>(key.size());
+  needle += key;
+  const std::size_t at = bytes.find(needle);
+  REQUIRE_MESSAGE(at != std::string::npos, "no entry " << key);
+  const std::size_t value_at = at + needle.size() + 4;
+  REQUIRE(static_cast<unsigned char>(bytes[value_at - 4]) == value.size());
+  bytes.replace(value_at, value.size(), value);
+  const auto crc = static_cast<std::uint32_t>(
+      ::crc32(0L, reinterpret_cast<const Bytef*>(bytes.data()), static_cast<uInt>(bytes.size() - 4)));
+  for (std::size_t i = 0; i < 4; ++i) bytes[bytes.size() - 4 + i] = static_cast<char>((crc >> (8 * i)) & 0xffU);
+  write_bytes(path, bytes);
+}
 
 }  // namespace mlp_test
 

@@ -2,8 +2,6 @@
 
 #include <mlp/io/model_file.hpp>
 
-#include <fstream>
-
 namespace {
 
 mlp::MlpSpec spec_with(std::vector<mlp::Index> hidden) {
@@ -16,10 +14,8 @@ mlp::MlpSpec spec_with(std::vector<mlp::Index> hidden) {
   return spec;
 }
 
-std::string read_bytes(const std::string& path) { return mlp::read_text_file(path); }
-void write_bytes(const std::string& path, const std::string& bytes) {
-  std::ofstream(path, std::ios::binary) << bytes;
-}
+using mlp_test::read_bytes;
+using mlp_test::write_bytes;
 
 }  // namespace
 

@@ -271,6 +271,30 @@ TEST_CASE("resume refuses a checkpoint of another optimizer or architecture") {
                        mlp::IoError);
 }
 
+TEST_CASE("resume names a checkpoint's impossible position, epoch or best state") {
+  mlp_test::TempDir dir("resume_crafted");
+  mlp::TrainerOptions options;
+  options.checkpoint = dir.file("run.ckpt");
+  {
+    Run first(options);
+    mlp::BestCheckpoint<float> best(first.model, dir.file("best.mlp"), "val_loss");
+    first.trainer.add_callback(best);
+    first.trainer.fit(first.train_loader, &first.val_loader, 2);  // 8 batches per epoch: step 16
+  }
+  const std::string good = mlp_test::read_bytes(dir.file("run.ckpt"));
+  const auto resume_fails_with = [&](const std::string& key, const std::string& value, const std::string& message) {
+    mlp_test::write_bytes(dir.file("run.ckpt"), good);
+    mlp_test::patch_text_entry(dir.file("run.ckpt"), key, value);
+    Run again(options);
+    mlp::BestCheckpoint<float> best(again.model, dir.file("best.mlp"), "val_loss");
+    again.trainer.add_callback(best);
+    CHECK_THROWS_WITH_AS(again.trainer.resume(dir.file("run.ckpt")), mlp_test::contains(message), mlp::IoError);
+  };
+  resume_fails_with("step", "-6", "has a negative position (batch 0, step -6)");
+  resume_fails_with("epoch", "x", "has a bad trainer entry epoch");
+  resume_fails_with("best_epoch", "?", "has a bad best-checkpoint state");
+}
+
 TEST_CASE("the steady-state training step allocates nothing") {
   mlp::TrainerOptions options;
   options.penalty = mlp::WeightPenalty(1e-5, 1e-4);
