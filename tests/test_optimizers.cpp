@@ -38,13 +38,13 @@ struct Flat {
   std::vector<ld> w;
   std::vector<bool> decay;
   explicit Flat(Problem& p) {
-    for (mlp::Index i = 0; i < p.w.size(); ++i) w.push_back(p.w.data()[i]), decay.push_back(true);
-    for (mlp::Index i = 0; i < p.b.size(); ++i) w.push_back(p.b.data()[i]), decay.push_back(false);
+    for (mlp::Index i = 0; i < p.w.size(); ++i) w.push_back(static_cast<ld>(p.w.data()[i])), decay.push_back(true);
+    for (mlp::Index i = 0; i < p.b.size(); ++i) w.push_back(static_cast<ld>(p.b.data()[i])), decay.push_back(false);
   }
   static std::vector<ld> grads(Problem& p) {
     std::vector<ld> g;
-    for (mlp::Index i = 0; i < p.gw.size(); ++i) g.push_back(p.gw.data()[i]);
-    for (mlp::Index i = 0; i < p.gb.size(); ++i) g.push_back(p.gb.data()[i]);
+    for (mlp::Index i = 0; i < p.gw.size(); ++i) g.push_back(static_cast<ld>(p.gw.data()[i]));
+    for (mlp::Index i = 0; i < p.gb.size(); ++i) g.push_back(static_cast<ld>(p.gb.data()[i]));
     return g;
   }
   void check(Problem& p, double tol = 1e-12) const {

@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstdio>
 #include <sstream>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -30,9 +31,10 @@ inline std::string lower_higher(double a, double b) { return a < b ? "lower" : a
 struct Facts {
   const mlp::RunResult* run = nullptr;
   int epochs = 0, best = 0;
-  double best_val_loss = NAN, best_val_acc = NAN, max_val_acc = NAN;
-  double last_train_loss = NAN, last_val_loss = NAN, gap = NAN;
-  double first_train_loss = NAN;
+  static constexpr double kUnknown = std::numeric_limits<double>::quiet_NaN();
+  double best_val_loss = kUnknown, best_val_acc = kUnknown, max_val_acc = kUnknown;
+  double last_train_loss = kUnknown, last_val_loss = kUnknown, gap = kUnknown;
+  double first_train_loss = kUnknown;
 
   explicit Facts(const mlp::RunResult& r) : run(&r) {
     const auto& e = r.history.epochs;
