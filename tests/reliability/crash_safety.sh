@@ -35,18 +35,26 @@ same_result() {  # dir
 
 rm -rf "$work"
 mkdir -p "$work"
+started=$(date +%s%N)
 "$bin/train" "${flags[@]}" --out "$work/reference" > /dev/null || fail "the reference run failed"
-echo "reference run done"
+run_ms=$((($(date +%s%N) - started) / 1000000))
+echo "reference run done in $run_ms ms"
 
 # 1 + 2: random kills, then finish. A kill that comes after the run already finished does not
 # count: that run's result is compared with the reference and the next kills go to a fresh run.
 RANDOM=12345
+# The kill times are spread over the length of a whole run on this machine.
 landed=0
 finished=0
+attempts=0
 while ((landed < kills)); do
+  attempts=$((attempts + 1))
+  ((attempts <= 20 * kills)) || fail "only $landed of $attempts kills landed in a live process"
   "$bin/train" "${flags[@]}" --out "$work/killed" --resume > /dev/null 2>&1 &
   pid=$!
-  sleep "0.$(printf '%03d' $((RANDOM % 1000)))"
+  delay_ms=$((RANDOM * 32768 + RANDOM))
+  delay_ms=$((delay_ms % (run_ms + 1)))
+  sleep "$((delay_ms / 1000)).$(printf '%03d' $((delay_ms % 1000)))"
   kill -KILL "$pid" 2> /dev/null
   wait "$pid" 2> /dev/null
   status=$?
@@ -63,7 +71,7 @@ done
 "$bin/train" "${flags[@]}" --out "$work/killed" --resume > /dev/null || fail "resume after random kills failed"
 same_result "$work/killed"
 finished=$((finished + 1))
-echo "$kills random kills: every file complete after each; $finished runs resumed to the end, each identical to the reference"
+echo "$kills random kills ($attempts tries): every file complete after each; $finished runs resumed to the end, each identical to the reference"
 
 # Kills in the middle of atomic writes (fault injection), each in a fresh run, at its n-th write. In
 # a fresh run write 1 is metrics.csv and write 2 the TensorBoard file (at the start), write 3 best.mlp,
