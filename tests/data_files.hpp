@@ -1,6 +1,8 @@
 // Writers of small IDX and CIFAR-10 files for the reader tests (valid ones, then broken on purpose).
 #pragma once
 
+#include <mlp/io/container.hpp>
+
 #include <zlib.h>
 
 #include <cstdint>
@@ -11,6 +13,16 @@
 namespace mlp_test {
 
 using Bytes = std::vector<std::uint8_t>;
+
+// Rewrites the declared length (bytes 16..23) and the trailing CRC-32 of an .mlp/.mlpckpt
+// container, so a file changed on purpose gets past the integrity checks to the parser behind them.
+inline void repair_container(std::string& bytes) {
+  if (bytes.size() < 32) return;
+  const std::uint64_t size = bytes.size();
+  for (std::size_t i = 0; i < 8; ++i) bytes[16 + i] = static_cast<char>((size >> (8 * i)) & 0xffU);
+  const std::uint32_t crc = mlp::detail::crc32_of(bytes.data(), bytes.size() - 4);
+  for (std::size_t i = 0; i < 4; ++i) bytes[bytes.size() - 4 + i] = static_cast<char>((crc >> (8 * i)) & 0xffU);
+}
 
 inline void append_u32_be(Bytes& out, std::uint32_t v) {
   for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<std::uint8_t>(v >> shift));

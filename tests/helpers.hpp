@@ -1,6 +1,8 @@
 // Shared test utilities: random matrices, a layer gradient check, temporary folders.
 #pragma once
 
+#include "data_files.hpp"
+
 #include <doctest/doctest.h>
 
 #include <mlp/core/random.hpp>
@@ -12,8 +14,6 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
-
-#include <zlib.h>
 
 #include <unistd.h>
 
@@ -108,9 +108,7 @@ inline void patch_text_entry(const std::string& path, const std::string& key, co
   const std::size_t value_at = at + needle.size() + 4;
   REQUIRE(static_cast<unsigned char>(bytes[value_at - 4]) == value.size());
   bytes.replace(value_at, value.size(), value);
-  const auto crc = static_cast<std::uint32_t>(
-      ::crc32(0L, reinterpret_cast<const Bytef*>(bytes.data()), static_cast<uInt>(bytes.size() - 4)));
-  for (std::size_t i = 0; i < 4; ++i) bytes[bytes.size() - 4 + i] = static_cast<char>((crc >> (8 * i)) & 0xffU);
+  repair_container(bytes);
   write_bytes(path, bytes);
 }
 

@@ -27,4 +27,9 @@ enum class Mode { Train, Eval };
 
 inline const char* to_string(Mode mode) { return mode == Mode::Train ? "train" : "eval"; }
 
+// Bounds on counts read from files (checkpoints, summaries, run configurations): a larger value
+// means a corrupt file, and checking it first keeps every conversion defined.
+inline constexpr std::int64_t kMaxEpochs = 1000000;
+inline constexpr std::int64_t kMaxSteps = std::int64_t{1} << 52;  // exact in a double
+
 }  // namespace mlp

@@ -80,15 +80,19 @@ inline void write_file_atomically(const std::filesystem::path& path, std::string
   }
 }
 
-// Removes temporary files that an interrupted write_file_atomically left next to `file` (a killed
-// process cannot clean up after itself). Only names of the form <file name>.tmp.<pid>.<n>.
-inline void remove_stale_temporaries(const std::filesystem::path& file) {
+// Removes the files in `dir` whose names start with `prefix` (best effort: a file that cannot be
+// removed stays).
+inline void remove_files_with_prefix(const std::filesystem::path& dir, const std::string& prefix) {
   std::error_code ec;
-  const std::string prefix = file.filename().string() + ".tmp.";
-  const std::filesystem::path dir = file.has_parent_path() ? file.parent_path() : ".";
   for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
     if (entry.path().filename().string().rfind(prefix, 0) == 0) std::filesystem::remove(entry.path(), ec);
   }
+}
+
+// Removes temporary files that an interrupted write_file_atomically left next to `file` (a killed
+// process cannot clean up after itself). Only names of the form <file name>.tmp.<pid>.<n>.
+inline void remove_stale_temporaries(const std::filesystem::path& file) {
+  remove_files_with_prefix(file.has_parent_path() ? file.parent_path() : ".", file.filename().string() + ".tmp.");
 }
 
 // Creates `dir` and its parents if needed; throws IoError naming it when that fails.

@@ -86,7 +86,7 @@ inline EvalResult eval_from_json(const Json& j) {
   EvalResult r;
   r.loss = j.at("loss").number();
   r.accuracy = j.at("accuracy").number();
-  r.samples = static_cast<Index>(j.at("samples").integer(0, 1LL << 40));
+  r.samples = static_cast<Index>(j.at("samples").integer(0, RunConfig::kMaxCount));
   if (j.contains("confusion")) {
     const auto& rows = j.at("confusion").elements();
     detail::require(rows.size() <= 100000, "a confusion matrix of ", rows.size(), " classes");
@@ -97,7 +97,7 @@ inline EvalResult eval_from_json(const Json& j) {
                       rows.size(), " classes");
       for (std::size_t p = 0; p < row.size(); ++p) {
         r.confusion.add_count(static_cast<Index>(k), static_cast<Index>(p),
-                              static_cast<Index>(row[p].integer(0, 1LL << 40)));
+                              static_cast<Index>(row[p].integer(0, RunConfig::kMaxCount)));
       }
     }
   }
@@ -120,7 +120,7 @@ inline Json epoch_json(const EpochLog& e) {
 
 inline EpochLog epoch_from_json(const Json& j) {
   EpochLog e;
-  e.epoch = static_cast<int>(j.at("epoch").integer(1, RunConfig::kMaxEpochs));
+  e.epoch = static_cast<int>(j.at("epoch").integer(1, kMaxEpochs));
   e.train_loss = j.at("train_loss").number();
   e.train_acc = j.at("train_acc").number();
   e.val_loss = j.at("val_loss").number();
@@ -128,7 +128,7 @@ inline EpochLog epoch_from_json(const Json& j) {
   e.lr = j.at("lr").number();
   e.seconds = j.at("seconds").number();
   e.penalty = j.at("penalty").number();
-  e.steps = static_cast<std::int64_t>(j.at("steps").integer(0, 1LL << 52));
+  e.steps = static_cast<std::int64_t>(j.at("steps").integer(0, kMaxSteps));
   return e;
 }
 
@@ -211,7 +211,7 @@ inline std::optional<RunResult> load_finished_run(const std::filesystem::path& o
     r.history.stop_reason = t.at("stop_reason").string();
     r.history.stopped_early = t.at("stopped_early").boolean();
     r.history.diverged = t.at("diverged").boolean();
-    r.best_epoch = static_cast<int>(t.at("best_epoch").integer(0, RunConfig::kMaxEpochs));
+    r.best_epoch = static_cast<int>(t.at("best_epoch").integer(0, kMaxEpochs));
     r.train_seconds = t.at("seconds").number();
     r.parameters = static_cast<Index>(s.at("model").at("parameters").integer(0, 1LL << 50));
     detail::require(r.best_epoch <= static_cast<int>(r.history.epochs.size()), "best epoch ", r.best_epoch,

@@ -23,7 +23,7 @@
 namespace mlp {
 
 struct RunConfig {
-  static constexpr long long kMaxWidth = 1 << 20, kMaxEpochs = 1000000, kMaxCount = 1LL << 40;
+  static constexpr long long kMaxWidth = 1 << 20, kMaxCount = 1LL << 40;
 
   DatasetKind dataset = DatasetKind::FashionMnist;
   // Model: ParameterizedMLP (inputs and classes come from the data).

@@ -83,12 +83,7 @@ class TensorBoardLogger final : public Callback<S> {
   // are removed and the history so far is written again, so the events match the resumed run.
   void on_train_begin(TrainContext<S>& ctx) override {
     ensure_directory(dir_);
-    std::error_code ec;
-    for (const auto& entry : std::filesystem::directory_iterator(dir_, ec)) {
-      if (entry.path().filename().string().rfind("events.out.tfevents.", 0) == 0) {
-        std::filesystem::remove(entry.path(), ec);
-      }
-    }
+    remove_files_with_prefix(dir_, "events.out.tfevents.");
     const double now = wall_time();
     path_ = dir_ / detail::concat("events.out.tfevents.", static_cast<long long>(now), ".", host_name());
     std::string bytes = tfrecord(tensorboard_file_version_event(now));

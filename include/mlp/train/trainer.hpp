@@ -170,7 +170,7 @@ class Trainer {
       in.fail("does not fit this training setup: ", e.what());
     }
     const std::int64_t epoch = read_int(in, "epoch");
-    if (epoch < 0 || epoch > 1000000) in.fail("has a bad epoch ", epoch);
+    if (epoch < 0 || epoch > kMaxEpochs) in.fail("has a bad epoch ", epoch);
     epoch_ = static_cast<int>(epoch);
     batch_in_epoch_ = read_int(in, "batch_in_epoch");
     step_ = read_int(in, "step");
@@ -337,7 +337,9 @@ class Trainer {
         if (!detail::parse_double(fields[k], v[k])) in.fail("has a bad history entry ", i);
       }
       if (v.size() != 9) in.fail("has a history entry with ", v.size(), " fields instead of 9");
-      if (!(v[0] >= 1 && v[0] <= 1e6 && v[8] >= 0 && v[8] <= 0x1p52)) in.fail("has a bad history entry ", i);
+      const bool in_range = v[0] >= 1 && v[0] <= static_cast<double>(kMaxEpochs) && v[8] >= 0 &&
+                            v[8] <= static_cast<double>(kMaxSteps);
+      if (!in_range) in.fail("has a bad history entry ", i);
       h.epochs.push_back({static_cast<int>(v[0]), v[1], v[2], v[3], v[4], v[5], v[6], v[7],
                           static_cast<std::int64_t>(v[8])});
     }
