@@ -10,3 +10,16 @@ function(mlp_program name)
   add_executable(${name} ${ARGN})
   target_link_libraries(${name} PRIVATE mlp_project_options)
 endfunction()
+
+# mlp_cli_program(name source...): a program with command-line flags (cxxopts, examples/common/).
+# OpenMP, when available, lets Eigen's matrix products use the threads given with --threads.
+function(mlp_cli_program name)
+  find_package(cxxopts REQUIRED)
+  find_package(OpenMP)
+  mlp_program(${name} ${ARGN})
+  target_link_libraries(${name} PRIVATE cxxopts::cxxopts)
+  target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR}/examples)
+  if(OpenMP_CXX_FOUND)
+    target_link_libraries(${name} PRIVATE OpenMP::OpenMP_CXX)
+  endif()
+endfunction()

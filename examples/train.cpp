@@ -53,7 +53,7 @@ int main(int argc, char** argv) {
     }
     cli::reject_unmatched(flags);
     const mlp::RunConfig config = cli::config_from_flags(flags);
-    const int threads = cli::set_threads(static_cast<int>(cli::int_flag(flags, "threads", 1, 256)));
+    const int threads = cli::set_threads(cli::threads_from_flags(flags));
     const std::string out = flags["out"].as<std::string>();
     const bool resume = flags["resume"].as<bool>();
 

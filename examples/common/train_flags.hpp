@@ -96,4 +96,9 @@ inline mlp::RunConfig config_from_flags(const cxxopts::ParseResult& f) {
   return c;
 }
 
+// --threads, checked (train and the flag fuzzer both read it through this).
+inline int threads_from_flags(const cxxopts::ParseResult& f) {
+  return static_cast<int>(int_flag(f, "threads", 1, 256));
+}
+
 }  // namespace cli

@@ -25,7 +25,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const auto flags = options.parse(static_cast<int>(argv.size()), argv.data());
     cli::reject_unmatched(flags);
     cli::config_from_flags(flags);
-    cli::int_flag(flags, "threads", 1, 256);
+    cli::threads_from_flags(flags);
   } catch (const cli::UsageError&) {
   } catch (const cxxopts::exceptions::exception&) {
   } catch (const mlp::Error&) {
