@@ -35,8 +35,9 @@
 #   so $! is their pid (recorded in pids/); each gets its own session (setsid), so a Ctrl-C in the
 #   terminal reaches the wrapper's trap, which stops them in order, not the daemons directly. A pid is
 #   only signalled if /proc/<pid>/cmdline still names this cluster folder (no pid-reuse accidents, no
-#   pkill). When started by with_slurm_cluster.sh (SC_PDEATHSIG=1) they also get a parent-death signal
-#   (setpriv --pdeathsig TERM), so even a SIGKILLed wrapper takes its daemons down.
+#   pkill). with_slurm_cluster.sh also starts a watchdog (this script's `watchdog` sub-command) with a
+#   parent-death signal (setpriv --pdeathsig TERM): if the wrapper is SIGKILLed, the kernel sends the
+#   watchdog SIGTERM and it stops the cluster the same way (jobs first, then daemons).
 # - Stop: cancel all jobs and wait (bounded) until none is left, so no slurmstepd outlives the cluster;
 #   then SIGTERM slurmd and slurmctld, then munged; SIGKILL whatever is still alive after a timeout.
 #   Every client call is bounded by `timeout`, so nothing here can hang.
@@ -129,12 +130,12 @@ sc_pick_ports() {
 }
 
 # Starts "$@" in the background in its own session, output appended to log $3, and records its pid
-# as daemon $2 of cluster folder $1. Must run in the shell that owns the cluster (not in a subshell):
-# with SC_PDEATHSIG=1 the daemon gets SIGTERM when that shell dies.
+# as process $2 of cluster folder $1. With $4 = pdeathsig it gets SIGTERM when this shell dies (then this
+# must run in the shell that owns the cluster, not in a subshell).
 sc_spawn() {
-  local dir=$1 name=$2 log=$3
-  shift 3
-  if [[ ${SC_PDEATHSIG:-0} == 1 ]]; then
+  local dir=$1 name=$2 log=$3 mode=$4
+  shift 4
+  if [[ $mode == pdeathsig ]]; then
     setsid setpriv --pdeathsig TERM -- "$@" </dev/null >>"$log" 2>&1 3>&- &
   else
     setsid "$@" </dev/null >>"$log" 2>&1 3>&- &
@@ -185,6 +186,7 @@ sc_make_dir() {
   fi
   dir=$(mktemp -d "$parent/slurm-cluster.XXXXXX") || return 1
   chmod 0755 "$dir" || return 1
+  mkdir -p "$dir"/{state,spool,log,run,pids} || return 1
   printf '%s\n' "$dir"
 }
 
@@ -262,7 +264,7 @@ sc_start_munged() {
     dd if=/dev/urandom of="$dir/munge-key/munge.key" bs=1024 count=1 2>/dev/null || return 1
   fi
   chmod 0400 "$dir/munge-key/munge.key" || return 1
-  sc_spawn "$dir" munged "$dir/log/munged.log" munged --foreground --origin=127.0.0.1 \
+  sc_spawn "$dir" munged "$dir/log/munged.log" - munged --foreground --origin=127.0.0.1 \
     --socket="$dir/munge/munge.socket" --key-file="$dir/munge-key/munge.key" \
     --pid-file="$dir/munge/munged.pid" --seed-file="$dir/munge-key/munged.seed"
   deadline=$((SECONDS + 15))
@@ -280,8 +282,8 @@ sc_start_munged() {
 sc_start_slurm_daemons() {
   local dir=$1 timeout_s=$2 node deadline state="" name
   node=$(sc_node_name)
-  sc_spawn "$dir" slurmctld "$dir/log/slurmctld.out" slurmctld -D -f "$dir/slurm.conf"
-  sc_spawn "$dir" slurmd "$dir/log/slurmd.out" slurmd -D -f "$dir/slurm.conf" -N "$node"
+  sc_spawn "$dir" slurmctld "$dir/log/slurmctld.out" - slurmctld -D -f "$dir/slurm.conf"
+  sc_spawn "$dir" slurmd "$dir/log/slurmd.out" - slurmd -D -f "$dir/slurm.conf" -N "$node"
   deadline=$((SECONDS + timeout_s))
   while :; do
     for name in slurmctld slurmd; do
@@ -307,7 +309,6 @@ sc_start_slurm_daemons() {
 sc_start() {
   local dir=$1 timeout_s=${SLURM_CLUSTER_START_TIMEOUT:-60} attempt rc ports f
   sc_check_prerequisites || return 1
-  mkdir -p "$dir"/{state,spool,log,run,pids} || return 1
   if ! sc_start_munged "$dir"; then
     sc_tail_logs "$dir"
     sc_stop "$dir" || true
@@ -372,9 +373,43 @@ sc_stop() {
   return "$rc"
 }
 
+# Starts a watchdog for cluster $1: a process that gets SIGTERM from the kernel when this shell dies
+# (even by SIGKILL) and then stops the cluster like sc_stop, jobs first. Call it directly from the shell
+# that owns the cluster; that shell stops it with sc_stop_watchdog before stopping the cluster itself.
+sc_start_watchdog() {
+  local dir=$1
+  mkfifo "$dir/run/watchdog.fifo" || return 1
+  sc_spawn "$dir" watchdog "$dir/log/watchdog.log" pdeathsig bash "${BASH_SOURCE[0]}" watchdog "$dir/"
+  sc_daemon_alive "$dir" watchdog
+}
+
+sc_stop_watchdog() {
+  local dir=$1 pid
+  pid=$(sc_pid_of "$dir" watchdog)
+  [[ -n $pid ]] || return 0
+  if sc_pid_is_ours "$pid" "$dir"; then kill -KILL "$pid" 2>/dev/null || true; fi
+  wait "$pid" 2>/dev/null || true
+  rm -f "$dir/pids/watchdog"
+}
+
+sc_watchdog() {
+  SC_WATCHDOG_DIR=${1%/}
+  trap sc_watchdog_fire TERM
+  sc_log "watchdog for $SC_WATCHDOG_DIR running (pid $$)"
+  read -r _ <>"$SC_WATCHDOG_DIR/run/watchdog.fifo" || true # blocks until a signal comes
+}
+
+# shellcheck disable=SC2317 # invoked by the trap
+sc_watchdog_fire() {
+  sc_log "watchdog: its shell died, stopping the cluster in $SC_WATCHDOG_DIR"
+  sc_stop "$SC_WATCHDOG_DIR" || true
+  sc_log "watchdog: done"
+  exit 0
+}
+
 sc_status() {
   local dir=$1 name pid
-  for name in munged slurmctld slurmd; do
+  for name in munged slurmctld slurmd watchdog; do
     pid=$(sc_pid_of "$dir" "$name")
     if sc_daemon_alive "$dir" "$name"; then echo "$name: running, pid $pid"; else echo "$name: not running"; fi
   done
@@ -400,6 +435,9 @@ sc_main() {
       t0=$(sc_now_us)
       sc_stop "$dir" || { sc_log "cluster in $dir not stopped cleanly"; return 1; }
       sc_log "cluster down in $(sc_seconds_between "$t0" "$(sc_now_us)") s"
+      ;;
+    watchdog) # internal, see sc_start_watchdog
+      sc_watchdog "$2"
       ;;
     status)
       [[ $# == 2 && -f $2/slurm.conf ]] || { sc_log "usage: $0 status <cluster-dir>"; return 64; }
