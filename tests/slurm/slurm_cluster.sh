@@ -174,17 +174,37 @@ sc_stop_daemon() {
 
 # ---- cluster folder and configuration ---------------------------------------------------------------
 
-# Creates a new cluster folder under $1 and prints its path. Unix socket paths (the munge socket,
-# slurmstepd's sockets in the spool folder) must stay under 108 bytes, so a deep $1 falls back to /tmp.
+# True if every folder from / down to $1 can be searched by all users (munged refuses a socket that
+# other users cannot reach, and jobs of other users need the cluster folder).
+sc_searchable_by_all() {
+  local p=$1 mode
+  while [[ -n $p && $p != / ]]; do
+    mode=$(stat -L -c %A "$p" 2>/dev/null) || return 1
+    [[ ${mode:9:1} == [xt] ]] || return 1
+    p=${p%/*}
+  done
+}
+
+# Creates a new cluster folder under $1 and prints its path. $1 must be reachable by all users, and
+# short: Unix socket paths (the munge socket, slurmstepd's sockets in the spool folder) must stay under
+# 108 bytes. Otherwise the folder goes to ${TMPDIR:-/tmp} or /tmp, with a note.
 sc_make_dir() {
-  local parent=$1 dir
-  mkdir -p "$parent" || return 1
-  parent=$(cd "$parent" && pwd -P) || return 1
-  if ((${#parent} > 50)); then
-    sc_log "$parent is too long for Unix socket paths; using ${TMPDIR:-/tmp} for the cluster folder"
-    parent=$(cd "${TMPDIR:-/tmp}" && pwd -P) || return 1
-  fi
-  dir=$(mktemp -d "$parent/slurm-cluster.XXXXXX") || return 1
+  local parent candidate dir=""
+  mkdir -p "$1" || return 1
+  for candidate in "$1" "${TMPDIR:-/tmp}" /tmp; do
+    parent=$(cd "$candidate" 2>/dev/null && pwd -P) || continue
+    if ((${#parent} > 50)); then
+      sc_log "$parent is too long for Unix socket paths below it"
+    elif ! sc_searchable_by_all "$parent"; then
+      sc_log "$parent is not searchable by all users (munged requires that)"
+    else
+      dir=$parent
+      break
+    fi
+  done
+  [[ -n $dir ]] || { sc_log "no usable folder for the cluster"; return 1; }
+  [[ $dir == "$(cd "$1" && pwd -P)" ]] || sc_log "so the cluster folder goes to $dir instead"
+  dir=$(mktemp -d "$dir/slurm-cluster.XXXXXX") || return 1
   chmod 0755 "$dir" || return 1
   mkdir -p "$dir"/{state,spool,log,run,pids} || return 1
   printf '%s\n' "$dir"
