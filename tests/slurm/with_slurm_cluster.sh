@@ -82,7 +82,7 @@ export SLURM_CLUSTER_JOBCOMP="$cluster_dir/log/jobcomp.txt"
 # The command runs in the background so that a signal to this shell is handled at once (bash runs traps
 # only after a foreground command ends); its stdin is passed on explicitly (a background command's
 # stdin would otherwise be /dev/null). It gets SIGTERM if this shell dies.
-exec 3<&0
+if [[ -e /proc/self/fd/0 ]]; then exec 3<&0; else exec 3</dev/null; fi # stdin may be closed
 setpriv --pdeathsig TERM -- "$@" <&3 3<&- &
 cmd_pid=$!
 exec 3<&-
