@@ -117,11 +117,10 @@ int main(int argc, char** argv) {
         spec.batch_norm = m.batch_norm;
         spec.dropout = m.dropout;
         mlp::ParameterizedMLP<float> model(spec, 42);
-        mlp::Adam<float> adam(model.parameters(), {});
-        mlp::ConstantLR lr(1e-3);
+        mlp::Adam<float> adam(model.parameters(), {1e-3});
         mlp::TrainerOptions trainer_options;
         trainer_options.flush_denormals = !flags["no-flush-denormals"].as<bool>();
-        mlp::Trainer<float> trainer(model, adam, lr, trainer_options);
+        mlp::Trainer<float> trainer(model, adam, trainer_options);
         mlp::DataLoader<float> loader(data.data.train, data.split.train, data.standardizer, {128, true, false, 42});
         std::vector<double> times;
         for (int e = 0; e < epochs; ++e) {

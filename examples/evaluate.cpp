@@ -10,7 +10,7 @@
 #include <mlp/data/prepared.hpp>
 #include <mlp/io/model_file.hpp>
 #include <mlp/train/evaluate.hpp>
-#include <mlp/train/run.hpp>
+#include <mlp_app/run.hpp>
 
 #include <cstdio>
 #include <iostream>
@@ -62,13 +62,13 @@ int main(int argc, char** argv) {
     auto loaded = mlp::load_model<float>(path);
     const auto& m = loaded.metadata;
     const auto kind = mlp::parse_dataset_kind(meta(m, "dataset", path));
-    const auto standardizer = mlp::standardizer_from_metadata(m, path);
+    const auto standardizer = mlp::app::standardizer_from_metadata(m, path);
     const auto dir = mlp::locate_dataset(kind, flags["data"].as<std::string>());
     const auto data = mlp::load_dataset(kind, dir);
-    if (data.train.features() != loaded.model.spec().inputs) {
-      throw mlp::IoError("'" + path + "' expects " + std::to_string(loaded.model.spec().inputs) +
-                         " inputs, but the images in " + dir.string() + " have " +
-                         std::to_string(data.train.features()));
+    const mlp::Shape image{data.train.shape.channels, data.train.shape.height, data.train.shape.width};
+    if (loaded.model.input_shape().size() != image.size()) {
+      throw mlp::IoError("'" + path + "' expects inputs of " + loaded.model.input_shape().described() +
+                         ", but the images in " + dir.string() + " are " + image.str());
     }
     const mlp::Dataset* set = &data.test;
     std::vector<mlp::Index> indices;
@@ -92,8 +92,8 @@ int main(int argc, char** argv) {
     mlp::DataLoader<float> loader(*set, indices, standardizer, {1000, false, false, 0});
     const mlp::EvalResult r = mlp::evaluate(loaded.model, loader);
 
-    std::printf("model %s (%s, epoch %s)\n", path.c_str(), loaded.model.spec().describe().c_str(),
-                m.count("epoch") ? m.at("epoch").c_str() : "?");
+    std::printf("model %s (epoch %s)\n%s\n", path.c_str(), m.count("epoch") ? m.at("epoch").c_str() : "?",
+                loaded.model.summary().c_str());
     std::printf("%s split of %s: %lld images\n", split.c_str(), mlp::to_string(kind),
                 static_cast<long long>(r.samples));
     std::printf("loss %.4f, accuracy %.2f%%\n\nper-class accuracy\n", r.loss, 100.0 * r.accuracy);

@@ -10,7 +10,7 @@
 #include <mlp/data/locate.hpp>
 #include <mlp/data/prepared.hpp>
 #include <mlp/io/atomic_file.hpp>
-#include <mlp/io/sample_grid.hpp>
+#include <mlp_app/sample_grid.hpp>
 
 #include <chrono>
 #include <cstdint>
@@ -56,8 +56,8 @@ int main(int argc, char** argv) {
 
     const std::filesystem::path out = flags["out"].as<std::string>();
     mlp::ensure_directory(out);
-    const auto grid = mlp::make_sample_grid(prepared.data.train, prepared.split.train, per_class, scale);
-    mlp::write_png(out / "samples.png", grid);
+    const auto grid = mlp::app::make_sample_grid(prepared.data.train, prepared.split.train, per_class, scale);
+    mlp::app::write_png(out / "samples.png", grid);
     std::printf("wrote %s (%d x %d pixels: %lld classes x %d training images, %dx enlarged)\n",
                 (out / "samples.png").string().c_str(), grid.width, grid.height,
                 static_cast<long long>(prepared.data.train.classes()), per_class, scale);

@@ -17,8 +17,8 @@
 #include "study/report.hpp"
 
 #include <mlp/data/locate.hpp>
-#include <mlp/io/sample_grid.hpp>
-#include <mlp/train/run.hpp>
+#include <mlp_app/sample_grid.hpp>
+#include <mlp_app/run.hpp>
 
 #include <algorithm>
 #include <atomic>
@@ -33,7 +33,7 @@
 namespace {
 
 // Relative cost of a run: epochs times multiply-adds per sample.
-double estimated_cost(const mlp::RunConfig& c, mlp::Index inputs) {
+double estimated_cost(const mlp::app::RunConfig& c, mlp::Index inputs) {
   double macs = 0.0;
   mlp::Index width = inputs;
   for (mlp::Index h : c.hidden) macs += static_cast<double>(width * h), width = h;
@@ -43,7 +43,7 @@ double estimated_cost(const mlp::RunConfig& c, mlp::Index inputs) {
 
 struct Outcome {
   std::string id;
-  mlp::RunResult result;
+  mlp::app::RunResult result;
   std::string error;  // non-empty when the run failed
 };
 
@@ -110,7 +110,7 @@ int main(int argc, char** argv) {
     cli::print_data_facts(facts, data);
     std::cout << facts.str();
     mlp::ensure_directory(out);
-    mlp::write_png(out / "samples.png", mlp::make_sample_grid(data.data.train, data.split.train, 10, 3));
+    mlp::app::write_png(out / "samples.png", mlp::app::make_sample_grid(data.data.train, data.split.train, 10, 3));
     std::printf("wrote %s\n\n", (out / "samples.png").string().c_str());
 
     // Runs finished earlier are loaded, the others queued, longest first.
@@ -118,14 +118,14 @@ int main(int argc, char** argv) {
     std::vector<const study::Experiment*> queue;
     for (const auto& x : experiments) {
       if (!only.empty() && !only.count(x.id)) {
-        if (auto done = mlp::load_finished_run(out / x.id, x.config, data.split.fingerprint_hex())) {
+        if (auto done = mlp::app::load_finished_run(out / x.id, x.config, data.split.fingerprint_hex())) {
           results[x.id] = *done;  // kept for the report and figures
         }
         continue;
       }
       if (force) {
         std::filesystem::remove_all(out / x.id);
-      } else if (auto done = mlp::load_finished_run(out / x.id, x.config, data.split.fingerprint_hex())) {
+      } else if (auto done = mlp::app::load_finished_run(out / x.id, x.config, data.split.fingerprint_hex())) {
         std::printf("[%s] finished earlier with this configuration (%s): not recomputed\n", x.id.c_str(),
                     (out / x.id / "summary.json").string().c_str());
         results[x.id] = *done;
@@ -154,13 +154,13 @@ int main(int argc, char** argv) {
         Outcome o;
         o.id = x.id;
         try {
-          mlp::RunOptions ro;
+          mlp::app::RunOptions ro;
           ro.progress = &log;
           ro.live_progress = live;
           ro.progress_prefix = "[" + x.id + "] ";
           ro.interrupt = &cli::interrupt_flag();
           ro.threads = 1;
-          o.result = mlp::run_training(x.config, data, out / x.id, ro);
+          o.result = mlp::app::run_training(x.config, data, out / x.id, ro);
           if (!o.result.interrupted) {
             log << "[" << x.id << "] done: test accuracy " << study::pct(o.result.test_best.accuracy)
                 << " (best checkpoint, epoch " << o.result.best_epoch << "), " << study::secs(o.result.train_seconds)

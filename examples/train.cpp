@@ -11,7 +11,7 @@
 
 #include <mlp/core/text_format.hpp>
 #include <mlp/data/locate.hpp>
-#include <mlp/train/run.hpp>
+#include <mlp_app/run.hpp>
 
 #include <cstdio>
 #include <iostream>
@@ -19,7 +19,7 @@
 
 namespace {
 
-void print_result(const mlp::RunResult& r, const std::string& out) {
+void print_result(const mlp::app::RunResult& r, const std::string& out) {
   std::printf("%s\n", r.history.stop_reason.c_str());
   auto number = [](double v) { return mlp::detail::number_text(v); };
   if (r.best_epoch > 0) {
@@ -52,7 +52,7 @@ int main(int argc, char** argv) {
       return 0;
     }
     cli::reject_unmatched(flags);
-    const mlp::RunConfig config = cli::config_from_flags(flags);
+    const mlp::app::RunConfig config = cli::config_from_flags(flags);
     const int threads = cli::set_threads(cli::threads_from_flags(flags));
     const std::string out = flags["out"].as<std::string>();
     const bool resume = flags["resume"].as<bool>();
@@ -60,7 +60,7 @@ int main(int argc, char** argv) {
     const auto dir = mlp::locate_dataset(config.dataset, flags["data"].as<std::string>());
     const mlp::PreparedData data = mlp::prepare_data(config.dataset, dir, config.validation, config.split_seed);
     if (resume) {
-      if (auto done = mlp::load_finished_run(out, config, data.split.fingerprint_hex())) {
+      if (auto done = mlp::app::load_finished_run(out, config, data.split.fingerprint_hex())) {
         std::printf("%s already holds this finished run; nothing to do\n", out.c_str());
         print_result(*done, out);
         return 0;
@@ -78,13 +78,13 @@ int main(int argc, char** argv) {
                   threads, threads == 1 ? "" : "s");
     }
     cli::install_interrupt_handler();
-    mlp::RunOptions run_options;
+    mlp::app::RunOptions run_options;
     run_options.progress = quiet ? nullptr : &std::cout;
     run_options.live_progress = isatty(STDOUT_FILENO) != 0;
     run_options.resume = resume;
     run_options.interrupt = &cli::interrupt_flag();
     run_options.threads = threads;
-    const mlp::RunResult result = mlp::run_training(config, data, out, run_options);
+    const mlp::app::RunResult result = mlp::app::run_training(config, data, out, run_options);
     if (result.interrupted) {
       std::printf("%s\ncheckpoint written to %s/checkpoint.mlpckpt; continue with the same command "
                   "and --resume\n", result.history.stop_reason.c_str(), out.c_str());

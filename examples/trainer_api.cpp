@@ -44,11 +44,11 @@ int main(int argc, char** argv) {
   spec.classes = 3;
   spec.batch_norm = true;
   mlp::ParameterizedMLP<float> model(spec, /*seed=*/42);
-  mlp::Adam<float> adam(model.parameters(), {/*lr=*/3e-3});
+  mlp::Adam<float> adam(model.parameters(), {/*lr=*/3e-3});  // the base learning rate: given once
   mlp::DataLoader<float> train(x_train, y_train, {/*batch_size=*/64, /*shuffle=*/true, false, /*seed=*/42});
   mlp::DataLoader<float> val(x_val, y_val, {1000, false, false, 0});
   const int epochs = 60;
-  mlp::CosineAnnealingLR cosine(3e-3, epochs * train.batches_per_epoch());
+  mlp::CosineAnnealingLR cosine(mlp::Epochs{epochs});  // shapes the base rate, once per epoch
 
   // The trainer: L2 on the weights, a checkpoint after every epoch.
   mlp::TrainerOptions options;
@@ -56,8 +56,8 @@ int main(int argc, char** argv) {
   options.checkpoint = out / "checkpoint.mlpckpt";
   mlp::Trainer<float> trainer(model, adam, cosine, options);
 
-  // Callbacks observe; they may ask to stop, the trainer decides.
-  mlp::EarlyStopping<float> early_stopping(/*patience=*/10);
+  // Callbacks observe; they may ask to stop, the trainer decides. Both watch val_loss.
+  mlp::EarlyStopping<float> early_stopping(/*patience=*/10, mlp::Monitor("val_loss"));
   mlp::BestCheckpoint<float> best(model, out / "best.mlp");
   mlp::CsvLogger<float> csv(out / "metrics.csv");
   mlp::TensorBoardLogger<float> tensorboard(out);
@@ -66,7 +66,8 @@ int main(int argc, char** argv) {
            &early_stopping, &best, &csv, &tensorboard, &progress}) {
     trainer.add_callback(*c);
   }
-  // Continue an interrupted run: the result is bit-identical to an uninterrupted one.
+  // Continue an interrupted run (callbacks are added first: their state is in the checkpoint). The
+  // result is bit-identical to an uninterrupted run.
   if (std::filesystem::exists(options.checkpoint)) trainer.resume(options.checkpoint);
 
   const mlp::History history = trainer.fit(train, &val, epochs);
@@ -78,8 +79,8 @@ int main(int argc, char** argv) {
 
   // A saved model loads without knowing its architecture.
   auto loaded = mlp::load_model<float>(out / "best.mlp");
-  std::printf("reloaded %s: accuracy %.2f%%\n", loaded.model.spec().describe().c_str(),
-              100.0 * mlp::evaluate(loaded.model, val).accuracy);
+  std::printf("reloaded %zu layers, %lld parameters: accuracy %.2f%%\n", loaded.model.size(),
+              static_cast<long long>(loaded.model.parameter_count()), 100.0 * mlp::evaluate(loaded.model, val).accuracy);
   std::filesystem::remove(options.checkpoint);
   return result.accuracy > 0.9 ? 0 : 1;
 }

@@ -1,6 +1,6 @@
 #include "helpers.hpp"
 
-#include <mlp/layers/batchnorm1d.hpp>
+#include <mlp/layers/batchnorm.hpp>
 
 #include <cmath>
 #include <cstring>
@@ -61,10 +61,35 @@ TEST_CASE("BatchNorm1d running statistics follow PyTorch's update over several s
     CHECK(bn.running_var()(f, 0) == doctest::Approx(rv[static_cast<std::size_t>(f)]).epsilon(1e-12));
   }
   const auto buffers = bn.buffers();
-  REQUIRE(buffers.size() == 2);
+  REQUIRE(buffers.size() == 3);
   CHECK(buffers[0].name == "running_mean");
   CHECK(buffers[1].name == "running_var");
+  CHECK(buffers[2].name == "num_batches_tracked");
   CHECK(buffers[0].grad == nullptr);
+  CHECK(bn.num_batches_tracked() == 5.0);
+}
+
+TEST_CASE("BatchNorm1d with momentum none keeps PyTorch's cumulative average of the batch statistics") {
+  mlp::BatchNorm1d<double> bn(2, 1e-5, std::nullopt);
+  std::vector<double> mean_sum(2, 0.0), var_sum(2, 0.0);
+  for (int step = 0; step < 4; ++step) {
+    const MatrixD x = random_matrix(2, 8, 200 + static_cast<std::uint64_t>(step), -1.0, 3.0);
+    bn.forward(x, mlp::Mode::Train);
+    for (mlp::Index f = 0; f < 2; ++f) {
+      double mean, biased, unbiased;
+      row_stats(x, f, mean, biased, unbiased);
+      mean_sum[static_cast<std::size_t>(f)] += mean;
+      var_sum[static_cast<std::size_t>(f)] += unbiased;
+    }
+  }
+  // With factor 1/n at the n-th batch, the running values are the plain averages (the initial
+  // 0 and 1 are fully replaced at n = 1).
+  for (mlp::Index f = 0; f < 2; ++f) {
+    CHECK(bn.running_mean()(f, 0) == doctest::Approx(mean_sum[static_cast<std::size_t>(f)] / 4).epsilon(1e-12));
+    CHECK(bn.running_var()(f, 0) == doctest::Approx(var_sum[static_cast<std::size_t>(f)] / 4).epsilon(1e-12));
+  }
+  CHECK(bn.weight_grad().size() == 2);
+  CHECK(!bn.momentum().has_value());
 }
 
 TEST_CASE("BatchNorm1d Eval uses the running statistics and leaves them byte-identical") {
@@ -106,9 +131,10 @@ TEST_CASE("BatchNorm1d rejects bad arguments and misuse") {
                        mlp::InvalidArgument);
   mlp::BatchNorm1d<float> bn(3);
   CHECK_THROWS_WITH_AS(bn.forward(mlp::Matrix<float>::Ones(3, 1), mlp::Mode::Train),
-                       doctest::Contains("more than 1 sample"), mlp::InvalidArgument);
+                       doctest::Contains("needs more than 1 value per channel, but got a batch of 1 sample(s)"),
+                       mlp::InvalidArgument);
   CHECK_THROWS_WITH_AS(bn.forward(mlp::Matrix<float>::Ones(2, 4), mlp::Mode::Train),
-                       doctest::Contains("expects 3 input rows, but got 2 x 4"),
+                       "BatchNorm1d(3) expects 3 features per sample (3 rows), but got a batch of 2 x 4",
                        mlp::InvalidArgument);
   bn.forward(mlp::Matrix<float>::Ones(3, 4), mlp::Mode::Eval);
   CHECK_THROWS_AS(bn.backward(mlp::Matrix<float>::Ones(3, 4)), mlp::RuntimeError);

@@ -1,19 +1,19 @@
 #include "helpers.hpp"
 
-#include <mlp/io/json.hpp>
-#include <mlp/train/run_config.hpp>
+#include <mlp_app/json.hpp>
+#include <mlp_app/run_config.hpp>
 
 TEST_CASE("JSON values write and read back") {
-  mlp::Json j = mlp::Json::object();
+  mlp::app::Json j = mlp::app::Json::object();
   j["name"] = "a \"quoted\" \\ name\n";
   j["pi"] = 3.141592653589793;
   j["tiny"] = 1e-300;
-  j["list"] = mlp::Json::array_of(std::vector<double>{1, 2.5, -3});
+  j["list"] = mlp::app::Json::array_of(std::vector<double>{1, 2.5, -3});
   j["nested"]["flag"] = true;
-  j["nothing"] = mlp::Json();
-  const mlp::Json back = mlp::Json::parse(j.dump(2));
+  j["nothing"] = mlp::app::Json();
+  const mlp::app::Json back = mlp::app::Json::parse(j.dump(2));
   CHECK(back == j);
-  CHECK(mlp::Json::parse(j.dump(0)) == j);
+  CHECK(mlp::app::Json::parse(j.dump(0)) == j);
   CHECK(back.at("pi").number() == 3.141592653589793);
   CHECK(back.at("name").string() == "a \"quoted\" \\ name\n");
   CHECK(back.at("nested").at("flag").boolean());
@@ -21,26 +21,26 @@ TEST_CASE("JSON values write and read back") {
 }
 
 TEST_CASE("the JSON parser follows the grammar and says where it failed") {
-  CHECK_THROWS_WITH_AS(mlp::Json::parse("{\"a\": 1,}"), doctest::Contains("line 1, column 9: expected a member name"),
+  CHECK_THROWS_WITH_AS(mlp::app::Json::parse("{\"a\": 1,}"), doctest::Contains("line 1, column 9: expected a member name"),
                        mlp::InvalidArgument);
-  CHECK_THROWS_WITH_AS(mlp::Json::parse("[1, 2"), doctest::Contains("expected ',' or ']'"), mlp::InvalidArgument);
+  CHECK_THROWS_WITH_AS(mlp::app::Json::parse("[1, 2"), doctest::Contains("expected ',' or ']'"), mlp::InvalidArgument);
   for (const char* bad : {"01", "1.", ".5", "+1", "0x10", "-inf", "nan", "1e", "1e999", "tru", "\"open"}) {
     INFO(bad);
-    CHECK_THROWS_AS(mlp::Json::parse(bad), mlp::InvalidArgument);
+    CHECK_THROWS_AS(mlp::app::Json::parse(bad), mlp::InvalidArgument);
   }
-  CHECK(mlp::Json::parse("-0.5e-3").number() == -0.5e-3);
-  CHECK(mlp::Json::parse("\"\\u00e9\"").string() == "\xc3\xa9");
-  CHECK_THROWS_WITH_AS(mlp::Json::parse("[[[[").size(), doctest::Contains("unexpected end"), mlp::InvalidArgument);
+  CHECK(mlp::app::Json::parse("-0.5e-3").number() == -0.5e-3);
+  CHECK(mlp::app::Json::parse("\"\\u00e9\"").string() == "\xc3\xa9");
+  CHECK_THROWS_WITH_AS(mlp::app::Json::parse("[[[[").size(), doctest::Contains("unexpected end"), mlp::InvalidArgument);
 }
 
 TEST_CASE("JSON integers are range-checked before any conversion") {
-  CHECK(mlp::Json(30.0).integer(1, 100) == 30);
-  CHECK_THROWS_WITH_AS(mlp::Json(1e30).integer(1, 100), "JSON number 1e+30 is not a whole number from 1 to 100",
+  CHECK(mlp::app::Json(30.0).integer(1, 100) == 30);
+  CHECK_THROWS_WITH_AS(mlp::app::Json(1e30).integer(1, 100), "JSON number 1e+30 is not a whole number from 1 to 100",
                        mlp::InvalidArgument);
-  CHECK_THROWS_AS(mlp::Json(2.5).integer(1, 100), mlp::InvalidArgument);
-  mlp::Json config = mlp::RunConfig().to_json();
-  CHECK(mlp::RunConfig::from_json(config) == mlp::RunConfig());
+  CHECK_THROWS_AS(mlp::app::Json(2.5).integer(1, 100), mlp::InvalidArgument);
+  mlp::app::Json config = mlp::app::RunConfig().to_json();
+  CHECK(mlp::app::RunConfig::from_json(config) == mlp::app::RunConfig());
   config["epochs"] = 1e300;
-  CHECK_THROWS_WITH_AS(mlp::RunConfig::from_json(config), doctest::Contains("is not a whole number from 1 to 1000000"),
+  CHECK_THROWS_WITH_AS(mlp::app::RunConfig::from_json(config), doctest::Contains("is not a whole number from 1 to 1000000"),
                        mlp::InvalidArgument);
 }

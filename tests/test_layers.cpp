@@ -86,7 +86,7 @@ TEST_CASE("Linear rejects bad sizes and inputs and names the values") {
                        mlp::InvalidArgument);
   mlp::Linear<float> layer(4, 2, rng);
   CHECK_THROWS_WITH_AS(layer.forward(mlp::Matrix<float>::Zero(5, 3), mlp::Mode::Eval),
-                       doctest::Contains("expects 4 input rows, but got 5 x 3"),
+                       "Linear(4, 2) expects 4 features per sample (4 rows), but got a batch of 5 x 3",
                        mlp::InvalidArgument);
   CHECK_THROWS_WITH_AS(mlp::parse_init("he"), doctest::Contains("unknown initialization 'he'"),
                        mlp::InvalidArgument);

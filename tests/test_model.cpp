@@ -1,5 +1,6 @@
 #include "helpers.hpp"
 
+#include <mlp/layers/flatten.hpp>
 #include <mlp/losses/regularization.hpp>
 #include <mlp/losses/softmax_cross_entropy.hpp>
 #include <mlp/model/parameterized_mlp.hpp>
@@ -59,9 +60,10 @@ TEST_CASE("parameters and buffers are named like PyTorch's and only weights deca
   CHECK(names == std::vector<std::string>{"0.weight*", "0.bias", "1.weight", "1.bias", "3.weight*",
                                           "3.bias"});
   const auto buffers = model.buffers();
-  REQUIRE(buffers.size() == 2);
+  REQUIRE(buffers.size() == 3);
   CHECK(buffers[0].name == "1.running_mean");
   CHECK(buffers[1].name == "1.running_var");
+  CHECK(buffers[2].name == "1.num_batches_tracked");
   mlp::MlpSpec baseline{784, {256, 128}, 10};
   CHECK(mlp::ParameterizedMLP<float>(baseline, 42).parameter_count() == 235146);
 }
@@ -177,4 +179,48 @@ TEST_CASE("a Sequential without layers is the identity") {
   const mlp::Matrix<float> x = random_matrix<float>(3, 2, 1);
   CHECK(empty.forward(x, mlp::Mode::Train) == x);
   CHECK(empty.parameter_count() == 0);
+}
+
+TEST_CASE("Sequential checks neighbouring shapes when it is built and names both layers and shapes") {
+  mlp::Rng rng(1);
+  mlp::Sequential<float> model;
+  model.emplace<mlp::Linear<float>>(784, 128, rng);
+  model.emplace<mlp::ReLU<float>>();
+  CHECK_THROWS_WITH_AS(model.emplace<mlp::Linear<float>>(100, 10, rng),
+                       "Sequential: layer 2 (Linear(100, 10)) cannot follow layer 1 (ReLU), whose output is 128 "
+                       "features: Linear(100, 10) needs 100 features per sample, but its input is 128 features",
+                       mlp::InvalidArgument);
+  CHECK(model.size() == 2);  // the rejected layer was not added
+  CHECK(model.input_shape() == mlp::Shape::flat(784));
+  CHECK(model.output_shape() == mlp::Shape::flat(128));
+
+  mlp::Sequential<float> images(mlp::Shape{1, 28, 28});
+  CHECK_THROWS_WITH_AS(images.emplace<mlp::Linear<float>>(784, 10, rng),
+                       doctest::Contains("Linear(784, 10) needs 784 features per sample, but its input is 1 x 28 x 28 "
+                                         "(put a Flatten before it)"),
+                       mlp::InvalidArgument);
+  images.emplace<mlp::Flatten<float>>();
+  images.emplace<mlp::Linear<float>>(784, 10, rng);
+  CHECK(images.output_shape() == mlp::Shape::flat(10));
+
+  mlp::Sequential<float> no_shape;
+  CHECK_THROWS_WITH_AS(no_shape.emplace<mlp::ReLU<float>>(),
+                       doctest::Contains("the first layer, ReLU, does not determine the model's input shape"),
+                       mlp::InvalidArgument);
+  CHECK_THROWS_WITH_AS(model.forward(random_matrix<float>(783, 2, 1), mlp::Mode::Eval),
+                       "Linear(784, 128) expects 784 features per sample (784 rows), but got a batch of 783 x 2",
+                       mlp::InvalidArgument);
+}
+
+TEST_CASE("summary() lists each layer, its output shape and parameter count") {
+  mlp::ParameterizedMLP<float> model(spec_of({8}, true), 1);
+  const std::string text = model.summary();
+  INFO(text);
+  CHECK(text.find("input") != std::string::npos);
+  CHECK(text.find("Linear(12, 8)") != std::string::npos);
+  CHECK(text.find("BatchNorm1d(8)") != std::string::npos);
+  CHECK(text.find("total parameters: " + std::to_string(model.parameter_count())) != std::string::npos);
+  const auto lines = mlp::detail::split(text, '\n');
+  REQUIRE(lines.size() == 8);  // header, input, 4 layers, total, "" after the last newline
+  CHECK(lines[2].find("104") != std::string::npos);  // 12 x 8 + 8
 }

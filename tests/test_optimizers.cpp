@@ -10,6 +10,7 @@
 #include <mlp/optim/sgd.hpp>
 
 #include <cmath>
+#include <memory>
 
 using mlp_test::MatrixD;
 using ld = long double;
@@ -63,7 +64,7 @@ TEST_CASE("SGD momentum and Nesterov by hand: w0 = 1, g = 0.5, lr = 0.1, momentu
   MatrixD w(1, 1), g(1, 1);
   w << 1.0;
   g << 0.5;
-  mlp::Sgd<double> sgd({mlp::tensor_ref<double>("w", w, &g, false)}, {0.1, 0.9, false, 0.0});
+  mlp::SGD<double> sgd({mlp::tensor_ref<double>("w", w, &g, false)}, {0.1, 0.9, false, 0.0});
   sgd.step();
   CHECK(w(0, 0) == doctest::Approx(0.95));  // b = 0.5
   sgd.step();
@@ -71,7 +72,7 @@ TEST_CASE("SGD momentum and Nesterov by hand: w0 = 1, g = 0.5, lr = 0.1, momentu
   sgd.step();
   CHECK(w(0, 0) == doctest::Approx(0.7195));  // b = 1.355
   w << 1.0;
-  mlp::Sgd<double> nesterov({mlp::tensor_ref<double>("w", w, &g, false)}, {0.1, 0.9, true, 0.0});
+  mlp::SGD<double> nesterov({mlp::tensor_ref<double>("w", w, &g, false)}, {0.1, 0.9, true, 0.0});
   nesterov.step();
   CHECK(w(0, 0) == doctest::Approx(0.905));  // b = 0.5, g + 0.9 b = 0.95
   nesterov.step();
@@ -99,7 +100,7 @@ TEST_CASE("SGD with momentum, Nesterov and weight decay follows PyTorch's rule o
     Flat ref(p);
     const ld lr = 0.05L, mu = 0.8L, wd = 0.01L;
     std::vector<ld> buf(ref.w.size(), 0.0L);
-    mlp::Sgd<double> sgd(p.refs(), {0.05, 0.8, nesterov, 0.01});
+    mlp::SGD<double> sgd(p.refs(), {0.05, 0.8, nesterov, 0.01});
     for (int t = 1; t <= 5; ++t) {
       p.set_grads(t);
       const auto g0 = Flat::grads(p);
@@ -122,11 +123,12 @@ TEST_CASE("Adam and AdamW follow PyTorch's rule over 5 steps with one step count
     Flat ref(p);
     const ld lr = 0.01L, b1 = 0.9L, b2 = 0.999L, eps = 1e-8L, wd = 0.1L;
     std::vector<ld> m(ref.w.size(), 0.0L), v(ref.w.size(), 0.0L);
-    mlp::AdamOptions o;
-    o.lr = 0.01;
-    o.weight_decay = 0.1;
-    o.decoupled = decoupled;
-    mlp::Adam<double> adam(p.refs(), o);
+    std::unique_ptr<mlp::Optimizer<double>> adam;
+    if (decoupled) {
+      adam = std::make_unique<mlp::AdamW<double>>(p.refs(), mlp::AdamWOptions{0.01, 0.9, 0.999, 1e-8, 0.1});
+    } else {
+      adam = std::make_unique<mlp::Adam<double>>(p.refs(), mlp::AdamOptions{0.01, 0.9, 0.999, 1e-8, 0.1});
+    }
     for (int t = 1; t <= 5; ++t) {
       p.set_grads(t);
       const auto g0 = Flat::grads(p);
@@ -140,28 +142,28 @@ TEST_CASE("Adam and AdamW follow PyTorch's rule over 5 steps with one step count
         const ld v_hat = v[i] / (1.0L - std::pow(b2, t));
         ref.w[i] -= lr * m_hat / (std::sqrt(v_hat) + eps);
       }
-      adam.step();
+      adam->step();
     }
     INFO("decoupled=", decoupled);
     ref.check(p, 1e-10);
-    CHECK(adam.name() == (decoupled ? "adamw" : "adam"));
+    CHECK(adam->name() == (decoupled ? "adamw" : "adam"));
   }
 }
 
-TEST_CASE("RMSProp (plain, centered, momentum) follows PyTorch's rule over 5 steps") {
+TEST_CASE("RMSprop (plain, centered, momentum) follows PyTorch's rule over 5 steps") {
   for (int variant = 0; variant < 3; ++variant) {
     const bool centered = variant >= 1, use_momentum = variant == 2;
     Problem p;
     Flat ref(p);
     const ld lr = 0.01L, alpha = 0.9L, eps = 1e-8L, wd = 0.05L, mu = use_momentum ? 0.5L : 0.0L;
     std::vector<ld> sq(ref.w.size(), 0.0L), avg(ref.w.size(), 0.0L), buf(ref.w.size(), 0.0L);
-    mlp::RmspropOptions o;
+    mlp::RMSpropOptions o;
     o.lr = 0.01;
     o.alpha = 0.9;
     o.weight_decay = 0.05;
     o.centered = centered;
     o.momentum = static_cast<double>(mu);
-    mlp::RmsProp<double> rms(p.refs(), o);
+    mlp::RMSprop<double> rms(p.refs(), o);
     for (int t = 1; t <= 5; ++t) {
       p.set_grads(t);
       const auto g0 = Flat::grads(p);
@@ -194,7 +196,7 @@ TEST_CASE("AdaGrad with lr decay and an initial accumulator follows PyTorch's ru
   Flat ref(p);
   const ld lr = 0.1L, decay = 0.05L, init = 0.2L, eps = 1e-10L, wd = 0.02L;
   std::vector<ld> sum(ref.w.size(), init);
-  mlp::AdaGrad<double> ada(p.refs(), {0.1, 0.05, 0.02, 0.2, 1e-10});
+  mlp::Adagrad<double> ada(p.refs(), {0.1, 0.05, 0.02, 0.2, 1e-10});
   for (int t = 1; t <= 5; ++t) {
     p.set_grads(t);
     const auto g0 = Flat::grads(p);
@@ -236,14 +238,40 @@ TEST_CASE("optimizer state round-trips so a restored optimizer continues identic
 
 TEST_CASE("optimizer hyperparameters are validated with the value in the message") {
   Problem p;
-  CHECK_THROWS_WITH_AS(mlp::Sgd<double>(p.refs(), {0.1, 1.5, false, 0.0}),
+  CHECK_THROWS_WITH_AS(mlp::SGD<double>(p.refs(), {0.1, 1.5, false, 0.0}),
                        "SGD momentum has to be in [0, 1), but got 1.5", mlp::InvalidArgument);
-  CHECK_THROWS_WITH_AS(mlp::Sgd<double>(p.refs(), {0.1, 0.0, true, 0.0}),
+  CHECK_THROWS_WITH_AS(mlp::SGD<double>(p.refs(), {0.1, 0.0, true, 0.0}),
                        "Nesterov momentum needs momentum > 0", mlp::InvalidArgument);
   mlp::AdamOptions o;
   o.beta2 = 1.0;
   CHECK_THROWS_WITH_AS(mlp::Adam<double>(p.refs(), o), "Adam beta2 has to be in [0, 1), but got 1",
                        mlp::InvalidArgument);
-  CHECK_THROWS_WITH_AS(mlp::Sgd<double>(p.refs(), {-0.1, 0.0, false, 0.0}),
+  CHECK_THROWS_WITH_AS(mlp::SGD<double>(p.refs(), {-0.1, 0.0, false, 0.0}),
                        "learning rate has to be >= 0, but got -0.1", mlp::InvalidArgument);
+}
+
+TEST_CASE("an optimizer whose parameter matrix was replaced says so instead of updating stale memory") {
+  Problem p;
+  mlp::SGD<double> sgd(p.refs(), {0.1, 0.0, false, 0.0});
+  MatrixD replacement = MatrixD::Ones(2, 3);
+  p.w = std::move(replacement);  // a move-assignment takes over the other matrix's buffer
+  CHECK_THROWS_WITH_AS(sgd.step(), doctest::Contains("parameter 'w' no longer points at its layer's storage"),
+                       mlp::RuntimeError);
+  Problem q;
+  mlp::SGD<double> attached(q.refs(), {0.1, 0.0, false, 0.0});
+  q.w = MatrixD::Ones(2, 3);  // a copy of the same shape writes into the storage: still attached
+  q.gw.setOnes();
+  attached.step();
+  CHECK(q.w(0, 0) == doctest::Approx(0.9));
+}
+
+TEST_CASE("AdamW is its own optimizer with PyTorch's default weight decay; names follow PyTorch") {
+  Problem p;
+  mlp::AdamW<double> adamw(p.refs(), {});
+  CHECK(adamw.hyperparameters().at("weight_decay") == 0.01);
+  CHECK(adamw.base_lr() == 1e-3);
+  mlp::RMSprop<double> rms(p.refs(), {});
+  mlp::Adagrad<double> ada(p.refs(), {});
+  CHECK(rms.name() == "rmsprop");
+  CHECK(ada.name() == "adagrad");
 }

@@ -2,8 +2,8 @@
 #include "helpers.hpp"
 
 #include <mlp/data/dataset.hpp>
-#include <mlp/io/png.hpp>
-#include <mlp/io/sample_grid.hpp>
+#include <mlp_app/png.hpp>
+#include <mlp_app/sample_grid.hpp>
 
 #include <zlib.h>
 
@@ -60,9 +60,9 @@ Decoded decode_png(const std::string& png) {
 }  // namespace
 
 TEST_CASE("the PNG writer's output decodes: signature, chunk CRCs, IDAT size and pixels") {
-  mlp::Image image(5, 3, 1);
+  mlp::app::Image image(5, 3, 1);
   for (std::size_t i = 0; i < image.pixels.size(); ++i) image.pixels[i] = static_cast<std::uint8_t>(i * 10);
-  const Decoded d = decode_png(mlp::encode_png(image));
+  const Decoded d = decode_png(mlp::app::encode_png(image));
   CHECK(d.chunk_types == std::vector<std::string>{"IHDR", "IDAT", "IEND"});
   CHECK(d.width == 5);
   CHECK(d.height == 3);
@@ -71,22 +71,22 @@ TEST_CASE("the PNG writer's output decodes: signature, chunk CRCs, IDAT size and
   CHECK(d.raw[0] == 0);  // filter byte of row 0
   CHECK(static_cast<unsigned char>(d.raw[1 + 6 + 2]) == 70);  // row 1, x 2 = pixel 7
 
-  mlp::Image rgb(4, 2, 3, 9);
-  const Decoded c = decode_png(mlp::encode_png(rgb));
+  mlp::app::Image rgb(4, 2, 3, 9);
+  const Decoded c = decode_png(mlp::app::encode_png(rgb));
   CHECK(c.colour_type == 2);
   CHECK(c.raw.size() == 2 * (1 + 4 * 3));
 }
 
 TEST_CASE("write_png writes atomically and refuses malformed images") {
   mlp_test::TempDir dir("png");
-  mlp::write_png(dir.file("a.png"), mlp::Image(2, 2, 3, 128));
+  mlp::app::write_png(dir.file("a.png"), mlp::app::Image(2, 2, 3, 128));
   CHECK(decode_png(mlp::read_text_file(dir.file("a.png"))).width == 2);
-  mlp::Image bad(2, 2, 1);
+  mlp::app::Image bad(2, 2, 1);
   bad.pixels.pop_back();
-  CHECK_THROWS_WITH_AS(mlp::encode_png(bad), doctest::Contains("has 3 bytes, expected 4"),
+  CHECK_THROWS_WITH_AS(mlp::app::encode_png(bad), doctest::Contains("has 3 bytes, expected 4"),
                        mlp::InvalidArgument);
-  CHECK_THROWS_AS(mlp::encode_png(mlp::Image(2, 2, 2)), mlp::InvalidArgument);
-  CHECK_THROWS_WITH_AS(mlp::write_png(dir.file("no/such/folder/a.png"), mlp::Image(1, 1, 1)),
+  CHECK_THROWS_AS(mlp::app::encode_png(mlp::app::Image(2, 2, 2)), mlp::InvalidArgument);
+  CHECK_THROWS_WITH_AS(mlp::app::write_png(dir.file("no/such/folder/a.png"), mlp::app::Image(1, 1, 1)),
                        mlp_test::contains("cannot write '" + dir.file("no/such/folder/a.png") + "'"),
                        mlp::IoError);
 }
@@ -103,10 +103,10 @@ TEST_CASE("the sample grid has one row per class with its label and the images e
   d.pixels.col(3).setConstant(40);
   d.labels.resize(4);
   d.labels << 0, 1, 0, 1;
-  const mlp::Image grid = mlp::make_sample_grid(d, {0, 1, 2, 3}, 2, 3);
+  const mlp::app::Image grid = mlp::app::make_sample_grid(d, {0, 1, 2, 3}, 2, 3);
   CHECK(grid.channels == 3);
   // Label column = 1 char * 12 + 16 = 28 px; the first image of class 0 starts there.
-  mlp::Image copy = grid;
+  mlp::app::Image copy = grid;
   CHECK(*copy.at(28, 8) == 10);
   CHECK(*copy.at(28 + 5, 8 + 5) == 10);      // 3x enlarged: 6 x 6 pixels
   CHECK(*copy.at(28 + 6 + 4, 8) == 30);      // second image of class 0, after a 4 px gap

@@ -1,46 +1,88 @@
+// Schedules against PyTorch 1.13's torch.optim.lr_scheduler: the rates of the first 16 steps with
+// an SGD optimizer of lr 0.1, printed by Debian's python3-torch (the script is in the comment of
+// each case). PyTorch's recursive forms carry round-off, hence the tolerance.
 #include "helpers.hpp"
 
 #include <mlp/optim/schedulers.hpp>
 
 #include <cmath>
+#include <vector>
 
-TEST_CASE("constant schedule") {
-  const mlp::ConstantLR s(0.01);
-  CHECK(s.lr_at(0) == 0.01);
-  CHECK(s.lr_at(1000000) == 0.01);
+namespace {
+
+// for t in range(16): out.append(opt.param_groups[0]['lr']); opt.step(); scheduler.step()
+void check_sequence(const mlp::Schedule& s, const std::vector<double>& torch) {
+  for (std::size_t t = 0; t < torch.size(); ++t) {
+    INFO("t = ", t, ": ", s.describe());
+    CHECK(s.lr_at(static_cast<std::int64_t>(t), 0.1) == doctest::Approx(torch[t]).epsilon(1e-12));
+  }
 }
 
-TEST_CASE("cosine annealing at its first step and middle and last step and beyond") {
-  const mlp::CosineAnnealingLR s(1e-3, 1000, 1e-5);
-  CHECK(s.lr_at(0) == doctest::Approx(1e-3).epsilon(1e-15));
-  CHECK(s.lr_at(500) == doctest::Approx((1e-3 + 1e-5) / 2).epsilon(1e-12));
-  CHECK(s.lr_at(250) == doctest::Approx(1e-5 + (1e-3 - 1e-5) * (1 + std::cos(M_PI / 4)) / 2).epsilon(1e-12));
-  CHECK(s.lr_at(999) == doctest::Approx(1e-5 + (1e-3 - 1e-5) * (1 + std::cos(M_PI * 0.999)) / 2).epsilon(1e-12));
-  CHECK(s.lr_at(1000) == doctest::Approx(1e-5));
-  CHECK(s.lr_at(5000) == doctest::Approx(1e-5));
-  const mlp::CosineAnnealingLR to_zero(1e-3, 30 * 391);
-  CHECK(to_zero.lr_at(30 * 391) == 0.0);
+}  // namespace
+
+TEST_CASE("ConstantLR matches PyTorch's ConstantLR(factor=0.5, total_iters=3)") {
+  check_sequence(mlp::ConstantLR(0.5, mlp::Epochs{3}),
+                 {0.05, 0.05, 0.05, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1});
 }
 
-TEST_CASE("warmup then cosine: the first step and the warmup edge and the last step") {
-  const mlp::WarmupCosineLR s(0.1, 10, 110, 0.0);
-  CHECK(s.lr_at(0) == doctest::Approx(0.01));   // (0 + 1) / 10 of the base
-  CHECK(s.lr_at(4) == doctest::Approx(0.05));
-  CHECK(s.lr_at(9) == doctest::Approx(0.1));    // the last warmup step reaches the base rate
-  CHECK(s.lr_at(10) == doctest::Approx(0.1));   // cosine starts at the base rate
-  CHECK(s.lr_at(60) == doctest::Approx(0.05));  // half-way through the 100 cosine steps
-  CHECK(s.lr_at(109) == doctest::Approx(0.1 * (1 + std::cos(M_PI * 0.99)) / 2));
-  CHECK(s.lr_at(110) == doctest::Approx(0.0));
-  CHECK_THROWS_WITH_AS(mlp::WarmupCosineLR(0.1, 10, 10), doctest::Contains("warmup needs"),
+TEST_CASE("LinearLR matches PyTorch's LinearLR(start_factor=0.25, end_factor=1.0, total_iters=4)") {
+  check_sequence(mlp::LinearLR(0.25, 1.0, mlp::Steps{4}),
+                 {0.025, 0.04375, 0.0625, 0.08125, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1});
+}
+
+TEST_CASE("StepLR and MultiStepLR match PyTorch's") {
+  check_sequence(mlp::StepLR(mlp::Epochs{3}, 0.5),
+                 {0.1, 0.1, 0.1, 0.05, 0.05, 0.05, 0.025, 0.025, 0.025, 0.0125, 0.0125, 0.0125, 0.00625,
+                  0.00625, 0.00625, 0.003125});
+  check_sequence(mlp::MultiStepLR({mlp::Epochs{2}, mlp::Epochs{5}}, 0.1),
+                 {0.1, 0.1, 0.01, 0.01, 0.01, 0.001, 0.001, 0.001, 0.001, 0.001, 0.001, 0.001, 0.001, 0.001,
+                  0.001, 0.001});
+}
+
+TEST_CASE("CosineAnnealingLR matches PyTorch's, rising again after T_max") {
+  check_sequence(mlp::CosineAnnealingLR(mlp::Steps{5}, 0.001),
+                 {0.1, 0.090546341221559898, 0.06579634122155989, 0.035203658778440096, 0.010453658778440105,
+                  0.001, 0.010453658778440102, 0.035203658778440117, 0.065796341221559931,
+                  0.090546341221559953, 0.1, 0.090546341221559981, 0.065796341221559945,
+                  0.035203658778440138, 0.010453658778440116, 0.001});
+}
+
+TEST_CASE("CosineDecayLR follows the cosine, then holds eta_min") {
+  const mlp::CosineDecayLR s(mlp::Steps{5}, 0.001);
+  const mlp::CosineAnnealingLR cosine(mlp::Steps{5}, 0.001);
+  for (std::int64_t t = 0; t <= 5; ++t) CHECK(s.lr_at(t, 0.1) == cosine.lr_at(t, 0.1));
+  CHECK(s.lr_at(6, 0.1) == 0.001);
+  CHECK(s.lr_at(1000, 0.1) == 0.001);
+}
+
+TEST_CASE("SequentialLR matches PyTorch's: warmup with LinearLR, then a cosine with its own clock") {
+  // SequentialLR(opt, [LinearLR(opt, 0.1, 1.0, 3), CosineAnnealingLR(opt, T_max=6)], milestones=[3])
+  const mlp::SequentialLR s =
+      mlp::SequentialLR(mlp::LinearLR(0.1, 1.0, mlp::Steps{3})).then(mlp::Steps{3}, mlp::CosineAnnealingLR(mlp::Steps{6}));
+  check_sequence(s, {0.01, 0.04, 0.07, 0.1, 0.093301270189221949, 0.075, 0.05, 0.025000000000000012,
+                     0.006698729810778065, 0.0, 0.006698729810778065, 0.025, 0.05, 0.075, 0.093301270189222019, 0.1});
+  const mlp::SequentialLR copy = s;  // copies own their parts
+  CHECK(copy.lr_at(7, 0.1) == s.lr_at(7, 0.1));
+}
+
+TEST_CASE("schedules scale the optimizer's base rate and say their unit") {
+  const mlp::StepLR by_epoch(mlp::Epochs{10}, 0.1);
+  CHECK(by_epoch.unit() == mlp::ScheduleUnit::Epoch);
+  CHECK(by_epoch.lr_at(10, 0.5) == doctest::Approx(0.05));
+  CHECK(by_epoch.describe() == "x0.1 every 10 epochs");
+  CHECK(mlp::CosineAnnealingLR(mlp::Steps{100}).unit() == mlp::ScheduleUnit::Step);
+}
+
+TEST_CASE("schedules refuse bad arguments and mixed units") {
+  CHECK_THROWS_WITH_AS(mlp::StepLR(mlp::Steps{0}, 0.5), "StepLR needs a positive duration, but got 0 steps",
                        mlp::InvalidArgument);
-}
-
-TEST_CASE("step decay") {
-  const mlp::StepLR s(0.1, 30, 0.5);
-  CHECK(s.lr_at(0) == doctest::Approx(0.1));
-  CHECK(s.lr_at(29) == doctest::Approx(0.1));
-  CHECK(s.lr_at(30) == doctest::Approx(0.05));
-  CHECK(s.lr_at(95) == doctest::Approx(0.0125));
-  CHECK_THROWS_WITH_AS(mlp::StepLR(0.1, 0, 0.5), "step decay needs step_size > 0, but got 0",
+  CHECK_THROWS_WITH_AS(mlp::LinearLR(0.0, 1.0, mlp::Steps{3}), doctest::Contains("0 < start_factor <= 1"),
+                       mlp::InvalidArgument);
+  CHECK_THROWS_WITH_AS(mlp::MultiStepLR({mlp::Steps{5}, mlp::Epochs{6}}), doctest::Contains("mix steps and epochs"),
+                       mlp::InvalidArgument);
+  mlp::SequentialLR s(mlp::LinearLR(0.1, 1.0, mlp::Steps{3}));
+  CHECK_THROWS_WITH_AS(s.then(mlp::Epochs{3}, mlp::CosineAnnealingLR(mlp::Steps{6})), doctest::Contains("share one unit"),
+                       mlp::InvalidArgument);
+  CHECK_THROWS_WITH_AS(s.then(mlp::Steps{0}, mlp::CosineAnnealingLR(mlp::Steps{6})), doctest::Contains("increase"),
                        mlp::InvalidArgument);
 }

@@ -80,7 +80,7 @@ TEST_CASE("CRC-32C matches its published check values") {
 TEST_CASE("the TensorBoard logger writes TFRecords of Events that read back") {
   mlp_test::TempDir dir("tensorboard");
   mlp::ParameterizedMLP<float> model(mlp::MlpSpec{3, {4}, 2}, 1);
-  mlp::Sgd<float> sgd(model.parameters(), {});
+  mlp::SGD<float> sgd(model.parameters(), {});
   mlp::History history;
   mlp::TrainContext<float> ctx{model, sgd, history};
   mlp::TensorBoardLogger<float> logger(dir.path());

@@ -4,7 +4,7 @@
 
 #include "cli.hpp"
 
-#include <mlp/train/run_config.hpp>
+#include <mlp_app/run_config.hpp>
 
 #include <cstdint>
 #include <string>
@@ -60,8 +60,8 @@ inline cxxopts::Options train_options() {
 
 // Every value is checked and a bad one named: UsageError for flags, InvalidArgument for the
 // configuration as a whole.
-inline mlp::RunConfig config_from_flags(const cxxopts::ParseResult& f) {
-  mlp::RunConfig c;
+inline mlp::app::RunConfig config_from_flags(const cxxopts::ParseResult& f) {
+  mlp::app::RunConfig c;
   c.dataset = mlp::parse_dataset_kind(f["dataset"].as<std::string>());
   c.hidden = parse_sizes(f["hidden"].as<std::string>(), "hidden");
   c.activation = mlp::parse_activation(f["activation"].as<std::string>());

@@ -3,7 +3,7 @@
 // preprocessing everywhere.
 #pragma once
 
-#include <mlp/train/run_config.hpp>
+#include <mlp_app/run_config.hpp>
 
 #include <string>
 #include <vector>
@@ -14,13 +14,13 @@ struct Experiment {
   std::string id;      // folder name under the output folder
   std::string label;   // short name in tables and legends
   std::string change;  // the one change from the baseline, in words
-  mlp::RunConfig config;
+  mlp::app::RunConfig config;
 };
 
 // The baseline of EXPERIMENTS.md: 784-256-128-10 ReLU, He uniform, Adam 1e-3, constant rate, batch
 // 128, 30 epochs, no early stopping, no regularization, seed 42.
-inline mlp::RunConfig baseline_config(mlp::DatasetKind dataset) {
-  mlp::RunConfig c;
+inline mlp::app::RunConfig baseline_config(mlp::DatasetKind dataset) {
+  mlp::app::RunConfig c;
   c.dataset = dataset;
   c.hidden = {256, 128};
   c.optimizer = "adam";
@@ -37,8 +37,8 @@ inline mlp::RunConfig baseline_config(mlp::DatasetKind dataset) {
 // The combined configuration: candidate G of scripts/search-best-config.sh, the one whose best
 // checkpoint had the highest validation accuracy. Chosen on validation results only
 // (docs/experiments.md shows the search); the test set was looked at only after the choice.
-inline mlp::RunConfig best_config(mlp::DatasetKind dataset) {
-  mlp::RunConfig c = baseline_config(dataset);
+inline mlp::app::RunConfig best_config(mlp::DatasetKind dataset) {
+  mlp::app::RunConfig c = baseline_config(dataset);
   c.hidden = {1024, 1024};
   c.batch_norm = true;
   c.dropout = 0.4;
@@ -53,32 +53,32 @@ inline mlp::RunConfig best_config(mlp::DatasetKind dataset) {
 }
 
 inline std::vector<Experiment> all_experiments(mlp::DatasetKind dataset) {
-  const mlp::RunConfig base = baseline_config(dataset);
+  const mlp::app::RunConfig base = baseline_config(dataset);
   std::vector<Experiment> list;
   auto add = [&](std::string id, std::string label, std::string change, auto&& modify) {
-    mlp::RunConfig c = base;
+    mlp::app::RunConfig c = base;
     modify(c);
     list.push_back({std::move(id), std::move(label), std::move(change), c});
   };
-  add("baseline", "baseline", "none", [](mlp::RunConfig&) {});
+  add("baseline", "baseline", "none", [](mlp::app::RunConfig&) {});
   add("early_stopping", "early stopping", "early stopping on val_loss, patience 5, best restored",
-      [](mlp::RunConfig& c) { c.patience = 5; });
-  add("arch_small", "small [32]", "hidden layers [32]", [](mlp::RunConfig& c) { c.hidden = {32}; });
+      [](mlp::app::RunConfig& c) { c.patience = 5; });
+  add("arch_small", "small [32]", "hidden layers [32]", [](mlp::app::RunConfig& c) { c.hidden = {32}; });
   add("arch_large", "large [1024, 1024, 1024]", "hidden layers [1024, 1024, 1024]",
-      [](mlp::RunConfig& c) { c.hidden = {1024, 1024, 1024}; });
-  add("l1", "L1 1e-5", "L1 penalty, lambda 1e-5, on weights", [](mlp::RunConfig& c) { c.l1 = 1e-5; });
-  add("l2", "L2 1e-4", "L2 penalty, lambda 1e-4, on weights", [](mlp::RunConfig& c) { c.l2 = 1e-4; });
+      [](mlp::app::RunConfig& c) { c.hidden = {1024, 1024, 1024}; });
+  add("l1", "L1 1e-5", "L1 penalty, lambda 1e-5, on weights", [](mlp::app::RunConfig& c) { c.l1 = 1e-5; });
+  add("l2", "L2 1e-4", "L2 penalty, lambda 1e-4, on weights", [](mlp::app::RunConfig& c) { c.l2 = 1e-4; });
   add("dropout", "dropout 0.2", "dropout p = 0.2 after every hidden activation",
-      [](mlp::RunConfig& c) { c.dropout = 0.2; });
+      [](mlp::app::RunConfig& c) { c.dropout = 0.2; });
   add("cosine_lr", "cosine schedule", "cosine annealing from 1e-3 to 0 over the epochs, every step",
-      [](mlp::RunConfig& c) { c.schedule = "cosine"; });
+      [](mlp::app::RunConfig& c) { c.schedule = "cosine"; });
   add("batchnorm", "BatchNorm", "BatchNorm1d after every hidden Linear, before the activation",
-      [](mlp::RunConfig& c) { c.batch_norm = true; });
-  add("sgd", "SGD", "plain SGD, lr 0.01, no momentum", [](mlp::RunConfig& c) {
+      [](mlp::app::RunConfig& c) { c.batch_norm = true; });
+  add("sgd", "SGD", "plain SGD, lr 0.01, no momentum", [](mlp::app::RunConfig& c) {
     c.optimizer = "sgd";
     c.lr = 0.01;
   });
-  add("sgd_momentum", "SGD + momentum", "SGD, lr 0.01, momentum 0.9", [](mlp::RunConfig& c) {
+  add("sgd_momentum", "SGD + momentum", "SGD, lr 0.01, momentum 0.9", [](mlp::app::RunConfig& c) {
     c.optimizer = "sgd";
     c.lr = 0.01;
     c.momentum = 0.9;

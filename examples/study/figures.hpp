@@ -4,9 +4,9 @@
 
 #include "experiments.hpp"
 
-#include <mlp/io/svg_charts.hpp>
-#include <mlp/io/svg_plot.hpp>
-#include <mlp/train/run.hpp>
+#include <mlp_app/svg_charts.hpp>
+#include <mlp_app/svg_plot.hpp>
+#include <mlp_app/run.hpp>
 
 #include <filesystem>
 #include <map>
@@ -15,7 +15,7 @@
 
 namespace study {
 
-using Results = std::map<std::string, mlp::RunResult>;  // by experiment id
+using Results = std::map<std::string, mlp::app::RunResult>;  // by experiment id
 
 inline std::vector<double> column(const mlp::History& h, double mlp::EpochLog::*field) {
   std::vector<double> v;
@@ -31,7 +31,7 @@ inline std::vector<double> epochs_of(const mlp::History& h) {
 
 // A vertical marker "best 6"; when another run already marked the same epoch the same way, the
 // two become one grey "best 6 (both)" instead of two labels printed over each other.
-inline void add_marker(mlp::PlotPanel& panel, int epoch, const std::string& what, const std::string& colour) {
+inline void add_marker(mlp::app::PlotPanel& panel, int epoch, const std::string& what, const std::string& colour) {
   const std::string label = what + " " + std::to_string(epoch);
   for (auto& m : panel.markers) {
     if (m.x == epoch && m.label == label) {
@@ -43,18 +43,18 @@ inline void add_marker(mlp::PlotPanel& panel, int epoch, const std::string& what
   panel.markers.push_back({static_cast<double>(epoch), label, colour});
 }
 
-inline mlp::PlotFigure comparison_figure(const Comparison& c, const Results& results) {
-  mlp::PlotFigure f;
+inline mlp::app::PlotFigure comparison_figure(const Comparison& c, const Results& results) {
+  mlp::app::PlotFigure f;
   f.title = c.title;
   f.subtitle = "dashed: training, solid: validation";
-  mlp::PlotPanel loss{"Loss", "epoch", "cross-entropy loss", {}, {}};
-  mlp::PlotPanel acc{"Validation accuracy", "epoch", "accuracy (%)", {}, {}};
-  mlp::PlotPanel lr{"Learning rate (last step of each epoch)", "epoch", "learning rate", {}, {}};
+  mlp::app::PlotPanel loss{"Loss", "epoch", "cross-entropy loss", {}, {}};
+  mlp::app::PlotPanel acc{"Validation accuracy", "epoch", "accuracy (%)", {}, {}};
+  mlp::app::PlotPanel lr{"Learning rate (last step of each epoch)", "epoch", "learning rate", {}, {}};
   for (std::size_t i = 0; i < c.runs.size(); ++i) {
     const auto it = results.find(c.runs[i].first);
     if (it == results.end()) continue;
     const mlp::History& h = it->second.history;
-    const std::string colour = mlp::palette_colour(i);
+    const std::string colour = mlp::app::palette_colour(i);
     const std::string& label = c.runs[i].second;
     loss.series.push_back({label, epochs_of(h), column(h, &mlp::EpochLog::train_loss), colour, true});
     loss.series.push_back({label, epochs_of(h), column(h, &mlp::EpochLog::val_loss), colour, false});
@@ -84,16 +84,16 @@ inline std::vector<std::string> write_figures(const std::filesystem::path& out, 
     bool any = false;
     for (const auto& r : c.runs) any = any || results.count(r.first) > 0;
     if (!any) continue;
-    mlp::write_svg(out / "figures" / (c.id + ".svg"), mlp::render_line_figure(comparison_figure(c, results)));
+    mlp::app::write_svg(out / "figures" / (c.id + ".svg"), mlp::app::render_line_figure(comparison_figure(c, results)));
     written.push_back("figures/" + c.id + ".svg");
   }
   const auto best = results.find("best");
   if (best != results.end() && best->second.test_best.confusion.classes() > 0) {
     const auto& cm = best->second.test_best.confusion;
-    mlp::write_svg(out / "figures" / "best_confusion.svg",
-                   mlp::render_confusion_svg(cm, class_names, "Confusion matrix of the best model (test set)"));
-    mlp::write_svg(out / "figures" / "best_per_class.svg",
-                   mlp::render_class_accuracy_svg(cm, class_names, "Per-class test accuracy of the best model"));
+    mlp::app::write_svg(out / "figures" / "best_confusion.svg",
+                   mlp::app::render_confusion_svg(cm, class_names, "Confusion matrix of the best model (test set)"));
+    mlp::app::write_svg(out / "figures" / "best_per_class.svg",
+                   mlp::app::render_class_accuracy_svg(cm, class_names, "Per-class test accuracy of the best model"));
     written.push_back("figures/best_confusion.svg");
     written.push_back("figures/best_per_class.svg");
   }

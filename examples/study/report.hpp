@@ -29,14 +29,14 @@ inline std::string lower_higher(double a, double b) { return a < b ? "lower" : a
 
 // Facts of one run that the observations use.
 struct Facts {
-  const mlp::RunResult* run = nullptr;
+  const mlp::app::RunResult* run = nullptr;
   int epochs = 0, best = 0;
   static constexpr double kUnknown = std::numeric_limits<double>::quiet_NaN();
   double best_val_loss = kUnknown, best_val_acc = kUnknown, max_val_acc = kUnknown;
   double last_train_loss = kUnknown, last_val_loss = kUnknown, gap = kUnknown;
   double first_train_loss = kUnknown;
 
-  explicit Facts(const mlp::RunResult& r) : run(&r) {
+  explicit Facts(const mlp::app::RunResult& r) : run(&r) {
     const auto& e = r.history.epochs;
     epochs = static_cast<int>(e.size());
     best = r.best_epoch;
@@ -63,7 +63,7 @@ struct Facts {
   }
 };
 
-inline std::string run_line(const Experiment& x, const mlp::RunResult& r) {
+inline std::string run_line(const Experiment& x, const mlp::app::RunResult& r) {
   const Facts f(r);
   std::ostringstream s;
   s << "| `" << x.id << "` | " << x.change << " | " << pct(r.test_best.accuracy) << " | "
@@ -111,7 +111,7 @@ inline std::string observe_architecture(const Results& R) {
   std::ostringstream s;
   std::vector<std::pair<std::string, std::string>> runs = {
       {"arch_small", "small [32]"}, {"baseline", "medium [256, 128]"}, {"arch_large", "large [1024, 1024, 1024]"}};
-  const mlp::RunResult* top = nullptr;
+  const mlp::app::RunResult* top = nullptr;
   std::string top_name;
   for (const auto& [id, name] : runs) {
     if (!R.count(id)) continue;
@@ -231,7 +231,7 @@ inline std::string observe_optimizer(const Results& R) {
   return s.str();
 }
 
-inline std::string describe_config(const mlp::RunConfig& c) {
+inline std::string describe_config(const mlp::app::RunConfig& c) {
   std::ostringstream s;
   s << "hidden layers [";
   for (std::size_t i = 0; i < c.hidden.size(); ++i) s << (i ? ", " : "") << c.hidden[i];
@@ -251,7 +251,7 @@ inline std::string describe_config(const mlp::RunConfig& c) {
 
 inline std::string observe_best(const Results& R, const std::vector<Experiment>& experiments) {
   if (!R.count("best")) return "";
-  const mlp::RunResult& r = R.at("best");
+  const mlp::app::RunResult& r = R.at("best");
   const Facts f(r);
   std::ostringstream s;
   s << "Configuration: " << describe_config(r.config) << ".\n\n";

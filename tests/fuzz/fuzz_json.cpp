@@ -1,6 +1,6 @@
 // The JSON parser, and the readers of run configurations and summaries built on it.
-#include <mlp/io/json.hpp>
-#include <mlp/train/run.hpp>
+#include <mlp_app/json.hpp>
+#include <mlp_app/run.hpp>
 
 #include <cstdint>
 #include <string>
@@ -8,20 +8,20 @@
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string text(reinterpret_cast<const char*>(data), size);
   try {
-    const mlp::Json j = mlp::Json::parse(text);
+    const mlp::app::Json j = mlp::app::Json::parse(text);
     const std::string again = j.dump(2);
-    if (mlp::Json::parse(again) != j) __builtin_trap();  // writing and reading must round-trip
+    if (mlp::app::Json::parse(again) != j) __builtin_trap();  // writing and reading must round-trip
     if (j.is_object()) {
       try {
-        mlp::RunConfig::from_json(j);
+        mlp::app::RunConfig::from_json(j);
       } catch (const mlp::Error&) {
       }
       try {
-        mlp::detail::eval_from_json(j);
+        mlp::app::internal::eval_from_json(j);
       } catch (const mlp::Error&) {
       }
       try {
-        mlp::detail::epoch_from_json(j);
+        mlp::app::internal::epoch_from_json(j);
       } catch (const mlp::Error&) {
       }
     }

@@ -5,6 +5,7 @@
 #include <mlp/mlp.hpp>
 
 #include <memory>
+#include <sstream>
 
 namespace fuzz {
 
@@ -13,11 +14,12 @@ struct TinySetup {
   mlp::Labels y;
   mlp::ParameterizedMLP<float> model;
   mlp::Adam<float> adam;
-  mlp::ConstantLR lr{1e-2};
   mlp::DataLoader<float> loader;
   mlp::EarlyStopping<float> early_stopping{2};
   mlp::BestCheckpoint<float> best;
-  mlp::ReduceLROnPlateau<float> plateau{"val_loss", 0.5, 1};
+  mlp::ReduceLROnPlateau<float> plateau{plateau_options()};
+  std::ostringstream progress_text;
+  mlp::ProgressBar<float> progress{progress_text, /*live=*/true, "[fuzz] ", 80};  // as train attaches it
   mlp::Trainer<float> trainer;
 
   static mlp::MlpSpec spec() {
@@ -27,10 +29,17 @@ struct TinySetup {
     return s;
   }
 
+  static mlp::ReduceLROnPlateauOptions plateau_options() {
+    mlp::ReduceLROnPlateauOptions o;
+    o.factor = 0.5;
+    o.patience = 1;
+    return o;
+  }
+
   TinySetup()
       : x(mlp::Matrix<float>::Ones(4, 8)), y(mlp::Labels::Zero(8)), model(spec(), 1),
-        adam(model.parameters(), {}), loader(x, y, {4, true, false, 1}), best(model, ""),
-        trainer(model, adam, lr) {
+        adam(model.parameters(), {1e-2}), loader(x, y, {4, true, false, 1}), best(model, ""),
+        trainer(model, adam) {
     for (mlp::Index i = 0; i < 8; ++i) {
       y[i] = static_cast<int>(i % 2);
       x(0, i) = static_cast<float>(i % 2);
@@ -38,6 +47,7 @@ struct TinySetup {
     trainer.add_callback(early_stopping);
     trainer.add_callback(best);
     trainer.add_callback(plateau);
+    trainer.add_callback(progress);
   }
 };
 

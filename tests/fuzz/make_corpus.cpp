@@ -3,6 +3,8 @@
 #include "../data_files.hpp"
 #include "fuzz_setup.hpp"
 
+#include <mlp_app/run_config.hpp>
+
 #include <mlp/mlp.hpp>
 
 #include <cstdio>
@@ -76,7 +78,7 @@ int main(int argc, char** argv) {
   }
 
   // JSON: a run configuration, an epoch log, an evaluation, odds and ends.
-  mlp::RunConfig config;
+  mlp::app::RunConfig config;
   config.hidden = {32};
   write(dir / "json" / "config.json", config.to_json().dump(2));
   write(dir / "json" / "epoch.json",

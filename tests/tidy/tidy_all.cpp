@@ -1,6 +1,7 @@
 // One translation unit that instantiates the library's templates for float and double, so that
 // clang-tidy (scripts/tidy.sh) analyzes every header's code, not only what some test happens to use.
 #include <mlp/mlp.hpp>
+#include <mlp_app/run.hpp>
 
 template class mlp::Linear<float>;
 template class mlp::Linear<double>;
@@ -10,15 +11,18 @@ template class mlp::Sigmoid<float>;
 template class mlp::Tanh<float>;
 template class mlp::BatchNorm1d<float>;
 template class mlp::BatchNorm1d<double>;
+template class mlp::BatchNorm2d<float>;
+template class mlp::Flatten<float>;
 template class mlp::Dropout<float>;
 template class mlp::Sequential<float>;
 template class mlp::ParameterizedMLP<float>;
 template class mlp::SoftmaxCrossEntropy<float>;
 template class mlp::SoftmaxCrossEntropy<double>;
-template class mlp::Sgd<float>;
+template class mlp::SGD<float>;
 template class mlp::Adam<float>;
-template class mlp::RmsProp<float>;
-template class mlp::AdaGrad<float>;
+template class mlp::AdamW<float>;
+template class mlp::RMSprop<float>;
+template class mlp::Adagrad<float>;
 template class mlp::DataLoader<float>;
 template class mlp::Trainer<float>;
 template class mlp::EarlyStopping<float>;
@@ -27,14 +31,17 @@ template class mlp::ReduceLROnPlateau<float>;
 template class mlp::CsvLogger<float>;
 template class mlp::TensorBoardLogger<float>;
 template class mlp::ProgressBar<float>;
+template class mlp::LayerRegistry<float>;
+template class mlp::TopKAccuracy<float>;
 template mlp::LoadedModel<float> mlp::load_model<float>(const std::filesystem::path&);
-template void mlp::save_model<float>(const std::filesystem::path&, mlp::ParameterizedMLP<float>&, const mlp::TextSection&);
-template mlp::EvalResult mlp::evaluate<float>(mlp::Sequential<float>&, mlp::DataLoader<float>&);
+template void mlp::save_model<float>(const std::filesystem::path&, const mlp::Sequential<float>&, const mlp::TextSection&);
+template mlp::EvalResult mlp::evaluate<float>(mlp::Sequential<float>&, mlp::DataLoader<float>&,
+                                             const std::vector<mlp::Metric<float>*>&);
 
 int main() {
-  mlp::RunResult result;  // run_training and friends are inline functions; referencing them is enough
-  (void)&mlp::run_training;
-  (void)&mlp::load_finished_run;
+  mlp::app::RunResult result;  // run_training and friends are inline functions; referencing them is enough
+  (void)&mlp::app::run_training;
+  (void)&mlp::app::load_finished_run;
   (void)result;
   return 0;
 }

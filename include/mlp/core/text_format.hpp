@@ -20,6 +20,17 @@ inline std::string exact(double v) {
   return text;
 }
 
+// The shortest decimal form that reads back to the same double ("0.1", not "0.10000000000000001"):
+// for logs people read that must still agree with the binary values.
+inline std::string shortest(double v) {
+  char text[40];
+  for (int digits = 1; digits <= 17; ++digits) {
+    std::snprintf(text, sizeof text, "%.*g", digits, v);
+    if (std::strtod(text, nullptr) == v || std::isnan(v)) return text;
+  }
+  return text;
+}
+
 // A number for messages: "nan" whatever the NaN's sign bit, "inf", "-inf", else the value.
 inline std::string number_text(double v) {
   if (std::isnan(v)) return "nan";
@@ -54,7 +65,9 @@ std::string join(const std::vector<T>& items, const char* separator = ",") {
   std::string out;
   for (std::size_t i = 0; i < items.size(); ++i) {
     if (i > 0) out += separator;
-    if constexpr (std::is_floating_point_v<T>) {
+    if constexpr (std::is_same_v<T, std::string>) {
+      out += items[i];
+    } else if constexpr (std::is_floating_point_v<T>) {
       out += exact(static_cast<double>(items[i]));
     } else {
       out += std::to_string(items[i]);

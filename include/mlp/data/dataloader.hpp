@@ -59,6 +59,9 @@ class DataLoader {
     init(data.size());
   }
 
+  // The loader keeps a pointer to the data set: a temporary would dangle.
+  DataLoader(Dataset&&, std::vector<Index>, const Standardizer&, LoaderOptions) = delete;
+
   // All columns of an in-memory float matrix (features x N). x and y must outlive the loader.
   DataLoader(const Matrix<S>& x, const Labels& y, LoaderOptions options)
       : dense_(&x), labels_(&y), options_(options) {
@@ -68,6 +71,9 @@ class DataLoader {
     std::iota(indices_.begin(), indices_.end(), Index{0});
     init(x.cols());
   }
+  DataLoader(Matrix<S>&&, const Labels&, LoaderOptions) = delete;  // would dangle
+  DataLoader(const Matrix<S>&, Labels&&, LoaderOptions) = delete;
+  DataLoader(Matrix<S>&&, Labels&&, LoaderOptions) = delete;
 
   // Fixes the order of epoch `epoch` and rewinds to its first batch.
   void start_epoch(std::int64_t epoch) {

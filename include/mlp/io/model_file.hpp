@@ -1,28 +1,42 @@
-// Saved models: a versioned container (see container.hpp) holding the architecture spec, free-form
-// metadata (data set, preprocessing, epoch...) and every named parameter and buffer. Loading
-// rebuilds the model from the spec, so a file is usable without knowing its architecture.
-// The format is described in docs/file-format.md.
+// Saved models: a versioned container (see container.hpp) holding the model's layer list (each
+// layer's kind and configuration), free-form metadata (data set, preprocessing, epoch...) and every
+// named parameter and buffer. Loading rebuilds any model from the list, so a file is usable without
+// knowing its architecture, and a user's own layer kinds load once registered (layer_registry.hpp).
+// Format version 2 stores the layer list; version 1 files (an MlpSpec) still load. The format is
+// described in docs/file-format.md.
 #pragma once
 
 #include "mlp/core/text_format.hpp"
 #include "mlp/io/container.hpp"
+#include "mlp/model/layer_registry.hpp"
 #include "mlp/model/parameterized_mlp.hpp"
 
 #include <algorithm>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 namespace mlp {
 
 inline constexpr char kModelMagic[9] = "MLPMODEL";
 inline constexpr char kCheckpointMagic[9] = "MLPCKPT1";
-inline constexpr std::uint32_t kModelFormatVersion = 1;
+// 2: the layer list ("model" and "layer.<i>" sections). 1: an MlpSpec ("spec" section).
+inline constexpr std::uint32_t kModelFormatVersion = 2;
 
 inline std::map<std::string, std::string> mlp_file_kinds() {
   return {{std::string(kModelMagic, 8), "an mlp model file"},
           {std::string(kCheckpointMagic, 8), "an mlp training checkpoint"}};
 }
 
+// A model as a file describes it: the per-sample input shape and the layers in order.
+struct Architecture {
+  Shape input;
+  std::vector<LayerSpec> layers;
+};
+
+namespace detail {
+
+// Version 1's model description (written by mlp 0.1; read for compatibility).
 inline TextSection spec_to_text(const MlpSpec& spec) {
   return {{"inputs", std::to_string(spec.inputs)},
           {"hidden", detail::join(spec.hidden)},
@@ -36,9 +50,9 @@ inline TextSection spec_to_text(const MlpSpec& spec) {
 
 inline MlpSpec spec_from_container(const ContainerReader& in, const std::string& section = "spec") {
   MlpSpec spec;
-  auto integer = [&](const std::string& key) {
+  auto integer = [&](const std::string& key, std::int64_t max) {
     std::int64_t v = 0;
-    if (!detail::parse_int64(in.value(section, key), v)) in.fail("has a bad spec entry ", key);
+    if (!detail::parse_int64(in.value(section, key), v) || v < 0 || v > max) in.fail("has a bad spec entry ", key);
     return static_cast<Index>(v);
   };
   auto real = [&](const std::string& key) {
@@ -46,11 +60,11 @@ inline MlpSpec spec_from_container(const ContainerReader& in, const std::string&
     if (!detail::parse_double(in.value(section, key), v)) in.fail("has a bad spec entry ", key);
     return v;
   };
-  spec.inputs = integer("inputs");
-  spec.classes = integer("classes");
+  spec.inputs = integer("inputs", kMaxLayerSize);
+  spec.classes = integer("classes", kMaxLayerSize);
   for (const auto& h : detail::split(in.value(section, "hidden"), ',')) {
     std::int64_t v = 0;
-    if (!detail::parse_int64(h, v)) in.fail("has a bad hidden size '", h, "'");
+    if (!detail::parse_int64(h, v) || v < 0 || v > kMaxLayerSize) in.fail("has a bad hidden size '", h, "'");
     spec.hidden.push_back(static_cast<Index>(v));
   }
   try {
@@ -70,9 +84,9 @@ inline MlpSpec spec_from_container(const ContainerReader& in, const std::string&
   return spec;
 }
 
-// The names and shapes of the state of a ParameterizedMLP built from `spec`, computed without
-// building it (layer order: Linear, [BatchNorm1d], activation, [Dropout] per hidden width).
-inline std::vector<ContainerReader::TensorShape> expected_state_shapes(const MlpSpec& spec) {
+// The names and shapes of the state of a version-1 file's ParameterizedMLP, computed without
+// building it (per hidden width: Linear, [BatchNorm1d], activation, [Dropout]).
+inline std::vector<ContainerReader::TensorShape> v1_state_shapes(const MlpSpec& spec) {
   std::vector<ContainerReader::TensorShape> shapes;
   Index layer = 0, width = spec.inputs;
   auto linear = [&](Index out) {
@@ -93,34 +107,187 @@ inline std::vector<ContainerReader::TensorShape> expected_state_shapes(const Mlp
   return shapes;
 }
 
-namespace detail {
+inline std::string shape_text(const Shape& s) { return concat(s.channels, ",", s.height, ",", s.width); }
 
-// Before anything is allocated from a file's spec, its tensors must be exactly the ones that spec
-// implies: then the model's size is bounded by the file's, whatever the spec claims.
-inline void check_state_matches_spec(const ContainerReader& in, const MlpSpec& spec, const std::string& section) {
+template <class S>
+void write_architecture(ContainerWriter& out, const Sequential<S>& model) {
+  out.add_text("model", {{"input_shape", shape_text(model.input_shape())},
+                         {"layers", std::to_string(model.size())}});
+  const auto layers = model.architecture();
+  for (std::size_t i = 0; i < layers.size(); ++i) {
+    TextSection section = layers[i].config.entries();
+    section["kind"] = layers[i].kind;
+    out.add_text(concat("layer.", i), section);
+  }
+}
+
+inline Architecture read_architecture(const ContainerReader& in) {
+  Architecture arch;
+  const auto dims = split(in.value("model", "input_shape"), ',');
+  std::int64_t d[3] = {0, 0, 0};
+  const bool shape_ok = dims.size() == 3 && std::all_of(dims.begin(), dims.end(), [&, k = 0](const std::string& t) mutable {
+                          return parse_int64(t, d[k]) && d[k] >= 1 && d[k++] <= kMaxLayerSize;
+                        });
+  if (!shape_ok) in.fail("has a bad input shape '", in.value("model", "input_shape"), "'");
+  arch.input = Shape(d[0], d[1], d[2]);
+  if (arch.input.size() > kMaxLayerSize * 16) in.fail("has an input shape of ", arch.input.str(), " values, too large");
+  std::int64_t count = 0;
+  if (!parse_int64(in.value("model", "layers"), count) || count < 0 || count > 100000) {
+    in.fail("has a bad layer count '", in.value("model", "layers"), "'");
+  }
+  for (std::int64_t i = 0; i < count; ++i) {
+    TextSection section = in.text(concat("layer.", i));  // a missing section is an error naming it
+    LayerSpec spec;
+    spec.kind = section["kind"];
+    section.erase("kind");
+    if (spec.kind.empty()) in.fail("has no kind for layer ", i);
+    for (const auto& [key, value] : section) spec.config.set(key, value);
+    arch.layers.push_back(std::move(spec));
+  }
+  return arch;
+}
+
+// Before anything is allocated from a file's layer list, the tensors of each layer whose kind
+// states its shapes must be exactly those: then the model's size is bounded by the file's.
+template <class S>
+void check_state_shapes(const ContainerReader& in, const Architecture& arch, const std::string& section) {
   const auto found = in.tensor_shapes(section);
-  const auto expected = expected_state_shapes(spec);
+  const auto& registry = LayerRegistry<S>::instance();
+  for (std::size_t i = 0; i < arch.layers.size(); ++i) {
+    const LayerSpec& layer = arch.layers[i];
+    std::optional<std::vector<StateShape>> expected;
+    try {
+      expected = registry.state_shapes(layer.kind, layer.config);
+    } catch (const InvalidArgument& e) {
+      in.fail("holds an unusable layer ", i, ": ", e.what());
+    }
+    if (!expected) continue;  // a kind that does not state its shapes is checked once built
+    for (const StateShape& e : *expected) {
+      const std::string name = concat(i, ".", e.name);
+      const auto it = std::find_if(found.begin(), found.end(), [&](const auto& f) { return f.name == name; });
+      if (it == found.end()) in.fail("has no tensor '", name, "', which layer ", i, " (", layer.kind, ") needs");
+      if (it->rows != e.rows || it->cols != e.cols) {
+        in.fail("has tensor '", name, "' of ", shape_string(it->rows, it->cols), ", but layer ", i, " (",
+                layer.kind, ") needs ", shape_string(e.rows, e.cols));
+      }
+    }
+  }
+}
+
+// Builds the layers a file lists (after check_state_shapes), with the file named in any error.
+template <class S>
+Sequential<S> build_model(const ContainerReader& in, const Architecture& arch) {
+  Sequential<S> model(arch.input);
+  for (std::size_t i = 0; i < arch.layers.size(); ++i) {
+    try {
+      model.add(LayerRegistry<S>::instance().make(arch.layers[i].kind, arch.layers[i].config));
+    } catch (const InvalidArgument& e) {
+      in.fail("holds an unusable layer ", i, ": ", e.what());
+    }
+  }
+  return model;
+}
+
+template <class S>
+void load_state_checked(const ContainerReader& in, Sequential<S>& model, const StateDict<S>& state) {
+  for (const auto& t : state) {
+    if (!t.value.allFinite()) in.fail("holds non-finite values (NaN or infinity) in tensor '", t.name, "'");
+  }
+  try {
+    model.load_state_dict(state);
+  } catch (const InvalidArgument& e) {
+    in.fail("does not fit the model: ", e.what());
+  }
+}
+
+template <class S>
+void load_state_from(const ContainerReader& in, Sequential<S>& model, const std::string& section) {
+  load_state_checked(in, model, in.tensors<S>(section));
+}
+
+// A version-1 file's model: its tensors are checked against the spec before the model is built.
+template <class S>
+Sequential<S> load_v1_model(const ContainerReader& in) {
+  const MlpSpec spec = spec_from_container(in);
+  const auto found = in.tensor_shapes("state");
+  const auto expected = v1_state_shapes(spec);
   for (const auto& e : expected) {
     const auto it = std::find_if(found.begin(), found.end(), [&](const auto& f) { return f.name == e.name; });
-    if (it == found.end()) in.fail("has no tensor '", e.name, "', which its spec (", spec.describe(), ") needs");
-    if (it->rows != e.rows || it->cols != e.cols) {
-      in.fail("has tensor '", e.name, "' of ", shape_string(it->rows, it->cols), ", but its spec (",
-              spec.describe(), ") needs ", shape_string(e.rows, e.cols));
+    if (it == found.end() || it->rows != e.rows || it->cols != e.cols) {
+      in.fail("does not hold tensor '", e.name, "' of ", shape_string(e.rows, e.cols), ", which its spec (",
+              spec.describe(), ") needs");
     }
   }
   if (found.size() != expected.size()) {
     in.fail("has ", found.size(), " tensors, but its spec (", spec.describe(), ") needs ", expected.size());
   }
+  Sequential<S> model = ParameterizedMLP<S>(spec, 0);
+  StateDict<S> state = in.tensors<S>("state");
+  for (const auto& b : model.buffers()) {  // version 1 did not store BatchNorm's batch count
+    if (find_tensor(state, b.name) == nullptr) state.push_back({b.name, Matrix<S>::Zero(b.rows, b.cols)});
+  }
+  load_state_checked(in, model, state);
+  return model;
+}
+
+// The model a file holds, either version, with its state loaded.
+template <class S>
+Sequential<S> read_model(const ContainerReader& in) {
+  if (in.version() == 1) return load_v1_model<S>(in);
+  const Architecture arch = read_architecture(in);
+  check_state_shapes<S>(in, arch, "state");
+  Sequential<S> model = build_model<S>(in, arch);
+  load_state_from(in, model, "state");
+  return model;
+}
+
+// "Linear(bias=1, in_features=784, out_features=256)": a layer as a file describes it.
+inline std::string spec_text(const LayerSpec& layer) {
+  std::string args;
+  for (const auto& [key, value] : layer.config.entries()) args += (args.empty() ? "" : ", ") + key + "=" + value;
+  return layer.kind + "(" + args + ")";
+}
+
+inline std::string architecture_difference(const Architecture& file, const Architecture& model) {
+  if (file.input != model.input) {
+    return concat("the file's input is ", file.input.described(), ", the model's ", model.input.described());
+  }
+  if (file.layers.size() != model.layers.size()) {
+    return concat("the file has ", file.layers.size(), " layers, the model ", model.layers.size());
+  }
+  for (std::size_t i = 0; i < file.layers.size(); ++i) {
+    if (file.layers[i] != model.layers[i]) {
+      return concat("layer ", i, " is ", spec_text(file.layers[i]), " there, ", spec_text(model.layers[i]), " here");
+    }
+  }
+  return {};
+}
+
+template <class S>
+Architecture architecture_of(const Sequential<S>& model) {
+  return {model.input_shape(), model.architecture()};
+}
+
+// Refuses to save a layer that could not be loaded back.
+template <class S>
+void check_registered(const Sequential<S>& model, const std::filesystem::path& path) {
+  const auto& registry = LayerRegistry<S>::instance();
+  for (std::size_t i = 0; i < model.size(); ++i) {
+    const std::string kind(model[i].kind());
+    require(registry.contains(kind), "cannot save '", path.string(), "': layer ", i, " (", model[i].describe(),
+            ") is of kind '", kind, "', which is not registered, so the file could not be loaded; call "
+            "mlp::register_layer for it first");
+  }
 }
 
 }  // namespace detail
 
-// Writes the model atomically (temporary file, flush, rename).
+// Writes the model atomically (temporary file, flush, rename; missing folders are created).
 template <class S>
-void save_model(const std::filesystem::path& path, ParameterizedMLP<S>& model,
-                const TextSection& metadata = {}) {
+void save_model(const std::filesystem::path& path, const Sequential<S>& model, const TextSection& metadata = {}) {
+  detail::check_registered(model, path);
   ContainerWriter out;
-  out.add_text("spec", spec_to_text(model.spec()));
+  detail::write_architecture(out, model);
   out.add_text("metadata", metadata);
   out.add_tensors("state", model.state_dict());
   out.write(path, kModelMagic, kModelFormatVersion);
@@ -128,46 +295,29 @@ void save_model(const std::filesystem::path& path, ParameterizedMLP<S>& model,
 
 template <class S>
 struct LoadedModel {
-  ParameterizedMLP<S> model;
+  Sequential<S> model;
   TextSection metadata;
+  std::uint32_t format_version = kModelFormatVersion;
 };
 
-namespace detail {
-
-template <class S>
-void load_state_from(const ContainerReader& in, Sequential<S>& model, const std::string& section) {
-  try {
-    model.load_state_dict(in.tensors<S>(section));
-  } catch (const InvalidArgument& e) {
-    in.fail("does not fit the model: ", e.what());
-  }
-}
-
-}  // namespace detail
-
-// Reads a model file and builds the model it describes.
+// Reads a model file and builds the model it describes, in float or double.
 template <class S = float>
 LoadedModel<S> load_model(const std::filesystem::path& path) {
   const auto in = ContainerReader::open(path, kModelMagic, kModelFormatVersion, "an mlp model file",
                                         mlp_file_kinds());
-  const MlpSpec spec = spec_from_container(in);
-  detail::check_state_matches_spec(in, spec, "state");
-  LoadedModel<S> loaded{ParameterizedMLP<S>(spec, 0), in.text("metadata")};
-  detail::load_state_from(in, loaded.model, "state");
-  return loaded;
+  return {detail::read_model<S>(in), in.text("metadata"), in.version()};
 }
 
-// Loads a model file into an existing model, which must have the same architecture.
+// Loads a model file into an existing model, which must have the same layers. Returns the metadata.
 template <class S>
-TextSection load_model_into(const std::filesystem::path& path, ParameterizedMLP<S>& model) {
+TextSection load_model_into(const std::filesystem::path& path, Sequential<S>& model) {
   const auto in = ContainerReader::open(path, kModelMagic, kModelFormatVersion, "an mlp model file",
                                         mlp_file_kinds());
-  const MlpSpec spec = spec_from_container(in);
-  if (!spec.same_architecture(model.spec())) {
-    in.fail("holds a different architecture: ", spec.describe(), ", but the model is ",
-            model.spec().describe());
-  }
-  detail::load_state_from(in, model, "state");
+  const Sequential<S> stored = detail::read_model<S>(in);
+  const std::string difference = detail::architecture_difference(detail::architecture_of(stored),
+                                                                 detail::architecture_of(model));
+  if (!difference.empty()) in.fail("holds a different model: ", difference);
+  model.load_state_dict(stored.state_dict());
   return in.text("metadata");
 }
 

@@ -10,6 +10,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <memory>
 
 namespace mlp {
 
@@ -23,8 +24,29 @@ class Dropout final : public Layer<S> {
     scale_ = static_cast<S>(1.0 / (1.0 - p));
   }
 
+  std::string_view kind() const override { return "Dropout"; }
+  LayerConfig config() const override {
+    LayerConfig c;
+    c.set("p", p_);
+    return c;
+  }
+  // The generator's state is not configuration: a training checkpoint restores it.
+  static std::unique_ptr<Dropout> from_config(const LayerConfig& c) {
+    return std::make_unique<Dropout>(c.real("p", 0.0, 0.999999));
+  }
+  std::string describe() const override { return detail::concat("Dropout(p=", p_, ")"); }
+  bool has_random_state() const override { return true; }
+  std::uint64_t random_state() const override { return rng_.state(); }
+  void set_random_state(std::uint64_t state) override { rng_.set_state(state); }
+
+  double p() const { return p_; }
+  const Matrix<S>& mask() const { return mask_; }
+
+ protected:
+  bool passes_through(Mode mode) const override { return mode == Mode::Eval || p_ == 0.0; }
+
   // Train: y = x * mask, mask_ij = [u_ij < 1 - p] / (1 - p).  Eval: y = x.
-  const Matrix<S>& forward(const Eigen::Ref<const Matrix<S>>& x, Mode mode) override {
+  const Matrix<S>& forward_impl(const Eigen::Ref<const Matrix<S>>& x, Mode mode) override {
     y_.resize(x.rows(), x.cols());
     if (mode == Mode::Eval || p_ == 0.0) {
       y_ = x;
@@ -38,28 +60,15 @@ class Dropout final : public Layer<S> {
   }
 
   // dx = dy * mask.
-  const Matrix<S>& backward(const Eigen::Ref<const Matrix<S>>& dy) override {
+  const Matrix<S>& backward_impl(const Eigen::Ref<const Matrix<S>>& dy) override {
     dx_.resize(dy.rows(), dy.cols());
     if (p_ == 0.0) {
       dx_ = dy;
     } else {
-      detail::require<RuntimeError>(mask_.rows() == dy.rows() && mask_.cols() == dy.cols(),
-                                    "Dropout backward needs a preceding forward in Train mode on "
-                                    "a batch of shape ", shape_string(dy.rows(), dy.cols()));
       dx_.array() = dy.array() * mask_.array();
     }
     return dx_;
   }
-
-  std::string_view kind() const override { return "Dropout"; }
-
-  std::string describe() const override { return detail::concat("Dropout(p=", p_, ")"); }
-  bool has_random_state() const override { return true; }
-  std::uint64_t random_state() const override { return rng_.state(); }
-  void set_random_state(std::uint64_t state) override { rng_.set_state(state); }
-
-  double p() const { return p_; }
-  const Matrix<S>& mask() const { return mask_; }
 
  private:
   // Two 32-bit draws per 64-bit output of the generator. SplitMix64's k-th output is a pure

@@ -1,9 +1,23 @@
-// The contract every layer implements, and the non-owning view the optimizer sees.
+// The contract every layer implements, and the non-owning view of a tensor the optimizer sees.
+//
+// A layer maps a batch of B samples, one per column (in.size() x B), to out.size() x B, where `in`
+// and `out` are its per-sample shapes (channels x height x width; a feature vector is {f, 1, 1}).
+// The base class holds what every layer shares and enforces it in one place:
+//   - shapes: bind(input) fixes the input shape and asks the layer for its output shape;
+//   - the training protocol: backward() is only allowed after a forward(., Mode::Train) of the same
+//     batch with no other forward in between (an Eval forward would have overwritten the caches
+//     backward reads). Anything else is an mlp::RuntimeError, never silently wrong gradients.
+// A layer implements forward_impl / backward_impl; they may assume the checks above have passed.
 #pragma once
 
+#include "mlp/core/assert.hpp"
+#include "mlp/core/errors.hpp"
+#include "mlp/core/shape.hpp"
 #include "mlp/core/types.hpp"
+#include "mlp/layers/layer_config.hpp"
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -12,7 +26,10 @@ namespace mlp {
 
 // A view of one tensor owned by a layer: its value, its gradient (nullptr for buffers such as
 // BatchNorm's running statistics), its shape, and whether weight decay / L1 / L2 apply to it
-// (true for Linear weights only). Optimizer state is index-aligned with a list of these.
+// (true for Linear and Conv2d weights only). Optimizer state is index-aligned with a list of these.
+// The owner pointers let users of a view check that it still points at the layer's storage: a
+// weight matrix replaced by a move-assignment or a resize leaves the view stale, and attached()
+// says so instead of letting an optimizer update memory nobody reads.
 template <class S = float>
 struct TensorRef {
   std::string name;
@@ -21,22 +38,34 @@ struct TensorRef {
   Index rows = 0;
   Index cols = 0;
   bool decay = false;
+  const Matrix<S>* value_owner = nullptr;
+  const Matrix<S>* grad_owner = nullptr;
 
   Index size() const { return rows * cols; }
   Eigen::Map<Matrix<S>> value_map() const { return {value, rows, cols}; }
   Eigen::Map<Matrix<S>> grad_map() const { return {grad, rows, cols}; }
+
+  bool attached() const {
+    auto same = [this](const Matrix<S>* owner, const S* data) {
+      return owner == nullptr || (owner->data() == data && owner->rows() == rows && owner->cols() == cols);
+    };
+    return same(value_owner, value) && same(grad_owner, grad);
+  }
+  // Throws naming the tensor when its storage was replaced behind the view's back.
+  void check_attached(const char* user) const {
+    detail::require<RuntimeError>(
+        attached(), user, ": parameter '", name, "' no longer points at its layer's storage (the ",
+        "matrix was replaced or resized, e.g. by a move-assignment); assign values into it "
+        "(weight() = other copies) or create the ", user, " after changing the model");
+  }
 };
 
 template <class S>
 TensorRef<S> tensor_ref(std::string name, Matrix<S>& value, Matrix<S>* grad, bool decay) {
   return {std::move(name), value.data(), grad ? grad->data() : nullptr, value.rows(), value.cols(),
-          decay};
+          decay, &value, grad};
 }
 
-// A layer maps an in x B batch to an out x B batch. forward caches in members what backward needs
-// and returns a member buffer (valid until the next forward); backward must follow a
-// forward(., Mode::Train) and OVERWRITES the parameter gradients (there is no zero_grad). Layers sum
-// over the batch and never average: the loss owns the 1/B.
 template <class S = float>
 class Layer {
  public:
@@ -45,15 +74,67 @@ class Layer {
   Layer& operator=(const Layer&) = delete;
   virtual ~Layer() = default;
 
-  // x: in x B. Returns y: out x B.
-  virtual const Matrix<S>& forward(const Eigen::Ref<const Matrix<S>>& x, Mode mode) = 0;
-  // dy: out x B (dL/dy). Returns dL/dx: in x B (empty when input gradients are switched off).
-  virtual const Matrix<S>& backward(const Eigen::Ref<const Matrix<S>>& dy) = 0;
+  // x: in.size() x B. Returns y: out.size() x B, a buffer the layer owns (valid until its next
+  // forward). A layer not yet bound takes its input shape from x (a feature vector of x.rows()).
+  const Matrix<S>& forward(const Eigen::Ref<const Matrix<S>>& x, Mode mode) {
+    check_input(x);
+    cache_ = Cache::Failed;  // if forward_impl throws, backward is refused
+    const Matrix<S>& y = forward_impl(x, mode);
+    MLP_ASSERT(y.rows() == out_.size() && y.cols() == x.cols(), "layer output shape");
+    record_forward(mode, x.cols());
+    return y;
+  }
+
+  // dy: out.size() x B, dL/dy for the batch of the last forward, which must have been in Train
+  // mode. Overwrites the parameter gradients (there is no zero_grad); layers sum over the batch and
+  // never average (the loss owns the 1/B). Returns dL/dx: in.size() x B, or an empty matrix when
+  // input gradients are switched off.
+  const Matrix<S>& backward(const Eigen::Ref<const Matrix<S>>& dy) {
+    check_backward(dy);
+    return backward_impl(dy);
+  }
+
+  // For Sequential: true when this call's output is its input unchanged (Flatten always, Dropout in
+  // Eval mode). The forward is then checked and recorded as forward() would do it, and the caller
+  // uses x itself as the output, which saves a copy of the batch.
+  bool forward_in_place(const Eigen::Ref<const Matrix<S>>& x, Mode mode) {
+    if (!passes_through(mode)) return false;
+    check_input(x);
+    record_forward(mode, x.cols());
+    return true;
+  }
+  // After a Train forward: true (with backward()'s checks) when dL/dx is dy unchanged.
+  bool backward_in_place(const Eigen::Ref<const Matrix<S>>& dy) {
+    if (!passes_through(Mode::Train)) return false;
+    check_backward(dy);
+    return true;
+  }
+
+  // Fixes the per-sample input shape; throws InvalidArgument naming the layer and the shape when
+  // the layer cannot take it. Sequential binds every layer it holds to its neighbour's output.
+  void bind(const Shape& input) { bind_as(input, Binding::Explicit); }
+  bool bound() const { return binding_ != Binding::None; }
+  const Shape& input_shape() const { return in_; }
+  const Shape& output_shape() const { return out_; }
+
+  // The input shape the layer's own configuration implies (Linear(784, ...) takes 784 features),
+  // if it implies one; a model's first layer needs one, or the model needs an input shape.
+  virtual std::optional<Shape> natural_input_shape() const { return std::nullopt; }
 
   virtual std::vector<TensorRef<S>> parameters() { return {}; }  // "weight", "bias"
   virtual std::vector<TensorRef<S>> buffers() { return {}; }     // "running_mean", "running_var"
-  virtual std::string_view kind() const = 0;                     // "Linear", "ReLU", ...
+
+  // The name it is registered under (model files store it) and the configuration that rebuilds it.
+  virtual std::string_view kind() const = 0;
+  virtual LayerConfig config() const { return {}; }
+  // "Linear(784, 256)": for summaries and messages.
   virtual std::string describe() const { return std::string(kind()); }
+
+  Index parameter_count() {
+    Index n = 0;
+    for (const auto& p : parameters()) n += p.size();
+    return n;
+  }
 
   // Layers that draw random numbers in forward (Dropout) expose their generator state, so that a
   // checkpoint resumes bit for bit and a gradient check can replay the same mask.
@@ -66,7 +147,77 @@ class Layer {
   bool input_grad() const { return input_grad_; }
 
  protected:
+  // x has in.size() rows. Must return an out.size() x x.cols() buffer owned by the layer.
+  virtual const Matrix<S>& forward_impl(const Eigen::Ref<const Matrix<S>>& x, Mode mode) = 0;
+  // Called only right after a Train forward of the same batch; dy has the output's shape.
+  virtual const Matrix<S>& backward_impl(const Eigen::Ref<const Matrix<S>>& dy) = 0;
+  // The output shape for `input`, or an InvalidArgument saying why the layer cannot take it.
+  // Shape-preserving layers (activations, dropout) keep this default.
+  virtual Shape output_shape_for(const Shape& input) const { return input; }
+  // Called after every (re)bind, to size buffers that depend on the shapes.
+  virtual void on_bind() {}
+  // True when forward in this mode returns its input unchanged (and backward its dy).
+  virtual bool passes_through(Mode /*mode*/) const { return false; }
+
   bool input_grad_ = true;
+
+ private:
+  enum class Binding { None, Implicit, Explicit };
+  enum class Cache { None, Train, Eval, Failed };
+
+  // A layer used on its own binds itself: to the input its configuration implies, else (a
+  // shape-preserving layer) to whatever feature vector it is given.
+  void check_input(const Eigen::Ref<const Matrix<S>>& x) {
+    if (binding_ == Binding::None) {
+      if (const auto natural = natural_input_shape()) {
+        bind_as(*natural, Binding::Explicit);
+      } else {
+        bind_as(Shape::flat(x.rows()), Binding::Implicit);
+      }
+    } else if (binding_ == Binding::Implicit && x.rows() != in_.size()) {
+      bind_as(Shape::flat(x.rows()), Binding::Implicit);
+    }
+    detail::require(x.rows() == in_.size(), describe(), " expects ", in_.described(), " per sample (",
+                    in_.size(), " rows), but got a batch of ", shape_string(x.rows(), x.cols()));
+  }
+  void record_forward(Mode mode, Index batch) {
+    cache_ = mode == Mode::Train ? Cache::Train : Cache::Eval;
+    cached_batch_ = batch;
+  }
+  void check_backward(const Eigen::Ref<const Matrix<S>>& dy) const {
+    if (cache_ != Cache::Train) {
+      detail::fail<RuntimeError>(describe(), ": backward needs a forward in Train mode of the same "
+                                 "batch just before it, but ", cache_text());
+    }
+    detail::require<RuntimeError>(dy.rows() == out_.size() && dy.cols() == cached_batch_, describe(),
+                                  ": backward got dL/dy of ", shape_string(dy.rows(), dy.cols()),
+                                  ", but the last forward produced ",
+                                  shape_string(out_.size(), cached_batch_));
+  }
+
+  void bind_as(const Shape& input, Binding how) {
+    detail::require(input.valid(), describe(), " cannot take an input of shape ", input.str());
+    out_ = output_shape_for(input);
+    in_ = input;
+    binding_ = how;
+    cache_ = Cache::None;
+    on_bind();
+  }
+
+  const char* cache_text() const {
+    switch (cache_) {
+      case Cache::None: return "there was no forward since the layer was built or bound";
+      case Cache::Eval: return "the last forward was in Eval mode";
+      case Cache::Failed: return "the last forward failed";
+      case Cache::Train: break;
+    }
+    return "";
+  }
+
+  Shape in_, out_;
+  Binding binding_ = Binding::None;
+  Cache cache_ = Cache::None;
+  Index cached_batch_ = 0;
 };
 
 }  // namespace mlp

@@ -8,7 +8,10 @@
 #include "mlp/layers/layer.hpp"
 
 #include <cmath>
+#include <memory>
+#include <optional>
 #include <string_view>
+#include <vector>
 
 namespace mlp {
 
@@ -43,25 +46,102 @@ inline Init parse_init(std::string_view name) {
                "torch_default)");
 }
 
-// y = W x + b 1^T.  Shapes: W out x in, b out, x in x B, y out x B.
+namespace detail {
+
+// Draws a weight matrix (and, for Init::TorchDefault, the bias) as the scheme says; biases of the
+// other schemes start at zero. Conv2d uses it with fan_in = in_channels * kernel area.
+template <class S>
+void init_weights(Matrix<S>& weight, Matrix<S>* bias, Rng& rng, Init init, double fan_in, double fan_out) {
+  if (bias != nullptr) bias->setZero();
+  auto fill_uniform = [&rng](Matrix<S>& m, double bound) {
+    for (Index i = 0; i < m.size(); ++i) m.data()[i] = rng.uniform<S>(S(-bound), S(bound));
+  };
+  auto fill_normal = [&rng](Matrix<S>& m, double stddev) {
+    for (Index i = 0; i < m.size(); ++i) m.data()[i] = rng.normal<S>(S(0), S(stddev));
+  };
+  switch (init) {
+    case Init::KaimingUniform: fill_uniform(weight, std::sqrt(6.0 / fan_in)); break;
+    case Init::KaimingNormal: fill_normal(weight, std::sqrt(2.0 / fan_in)); break;
+    case Init::XavierUniform: fill_uniform(weight, std::sqrt(6.0 / (fan_in + fan_out))); break;
+    case Init::XavierNormal: fill_normal(weight, std::sqrt(2.0 / (fan_in + fan_out))); break;
+    case Init::TorchDefault:
+      fill_uniform(weight, 1.0 / std::sqrt(fan_in));
+      if (bias != nullptr) fill_uniform(*bias, 1.0 / std::sqrt(fan_in));
+      break;
+  }
+}
+
+}  // namespace detail
+
+// y = W x + b 1^T.  Shapes: W out x in, b out, x in x B, y out x B. Takes a feature vector of
+// in_features values per sample (after a convolution, put a Flatten before it).
 template <class S = float>
 class Linear final : public Layer<S> {
  public:
-  Linear(Index in_features, Index out_features, Rng& rng, Init init = Init::KaimingUniform)
-      : weight_(out_features, in_features), bias_(out_features, 1) {
+  Linear(Index in_features, Index out_features, Rng& rng, Init init = Init::KaimingUniform,
+         bool bias = true)
+      : has_bias_(bias) {
     detail::require(in_features > 0 && out_features > 0,
                     "Linear needs positive sizes, but got in_features=", in_features,
                     " and out_features=", out_features);
+    weight_.resize(out_features, in_features);
+    bias_.setZero(out_features, 1);
     initialize(rng, init);
+    if (!has_bias_) bias_.setZero();
     dweight_.setZero(out_features, in_features);
     dbias_.setZero(out_features, 1);
   }
 
+  std::string_view kind() const override { return "Linear"; }
+  LayerConfig config() const override {
+    LayerConfig c;
+    c.set("in_features", in_features()).set("out_features", out_features()).set("bias", has_bias_);
+    return c;
+  }
+  // The weights of a rebuilt layer are placeholders until a state dict is loaded into it.
+  static std::unique_ptr<Linear> from_config(const LayerConfig& c) {
+    Rng rng(0);
+    return std::make_unique<Linear>(c.integer("in_features", 1, kMaxLayerSize),
+                                    c.integer("out_features", 1, kMaxLayerSize), rng,
+                                    Init::KaimingUniform, c.boolean("bias"));
+  }
+  static std::vector<StateShape> state_shapes(const LayerConfig& c) {
+    const Index in = c.integer("in_features", 1, kMaxLayerSize), out = c.integer("out_features", 1, kMaxLayerSize);
+    std::vector<StateShape> shapes{{"weight", out, in}};
+    if (c.boolean("bias")) shapes.push_back({"bias", out, 1});
+    return shapes;
+  }
+  std::string describe() const override {
+    return detail::concat("Linear(", in_features(), ", ", out_features(), has_bias_ ? "" : ", bias=false", ")");
+  }
+  std::optional<Shape> natural_input_shape() const override { return Shape::flat(in_features()); }
+
+  std::vector<TensorRef<S>> parameters() override {
+    std::vector<TensorRef<S>> list{tensor_ref<S>("weight", weight_, &dweight_, true)};
+    if (has_bias_) list.push_back(tensor_ref<S>("bias", bias_, &dbias_, false));
+    return list;
+  }
+
+  Index in_features() const { return weight_.cols(); }
+  Index out_features() const { return weight_.rows(); }
+  bool has_bias() const { return has_bias_; }
+  Matrix<S>& weight() { return weight_; }
+  Matrix<S>& bias() { return bias_; }
+  const Matrix<S>& weight() const { return weight_; }
+  const Matrix<S>& bias() const { return bias_; }
+  const Matrix<S>& weight_grad() const { return dweight_; }
+  const Matrix<S>& bias_grad() const { return dbias_; }
+
+ protected:
+  Shape output_shape_for(const Shape& input) const override {
+    detail::require(input.is_flat() && input.size() == in_features(), describe(), " needs ",
+                    in_features(), " features per sample, but its input is ", input.described(),
+                    input.is_flat() ? "" : " (put a Flatten before it)");
+    return Shape::flat(out_features());
+  }
+
   // y = W x + b. In Train mode x is kept for backward.
-  const Matrix<S>& forward(const Eigen::Ref<const Matrix<S>>& x, Mode mode) override {
-    detail::require(x.rows() == in_features(), "Linear(", in_features(), ", ", out_features(),
-                    ") expects ", in_features(), " input rows, but got ",
-                    shape_string(x.rows(), x.cols()));
+  const Matrix<S>& forward_impl(const Eigen::Ref<const Matrix<S>>& x, Mode mode) override {
     // Start from the bias and accumulate the product onto it: Eigen's GEMM adds into its
     // destination, so this saves both the zeroing pass of `y = W x` and a separate bias pass.
     y_.resize(out_features(), x.cols());
@@ -72,10 +152,9 @@ class Linear final : public Layer<S> {
   }
 
   // dW = dy x^T, db = dy 1 (sum over the batch), dx = W^T dy.
-  const Matrix<S>& backward(const Eigen::Ref<const Matrix<S>>& dy) override {
-    MLP_ASSERT(dy.rows() == out_features() && dy.cols() == x_.cols(), "Linear backward shape");
+  const Matrix<S>& backward_impl(const Eigen::Ref<const Matrix<S>>& dy) override {
     dweight_.noalias() = dy * x_.transpose();
-    detail::sum_columns(dy, dbias_);
+    if (has_bias_) detail::sum_columns(dy, dbias_);
     if (this->input_grad_) {
       dx_.resize(in_features(), dy.cols());
       dx_.noalias() = weight_.transpose() * dy;
@@ -85,48 +164,15 @@ class Linear final : public Layer<S> {
     return dx_;
   }
 
-  std::vector<TensorRef<S>> parameters() override {
-    return {tensor_ref<S>("weight", weight_, &dweight_, true),
-            tensor_ref<S>("bias", bias_, &dbias_, false)};
-  }
-  std::string_view kind() const override { return "Linear"; }
-  std::string describe() const override {
-    return detail::concat("Linear(", in_features(), ", ", out_features(), ")");
-  }
-
-  Index in_features() const { return weight_.cols(); }
-  Index out_features() const { return weight_.rows(); }
-  Matrix<S>& weight() { return weight_; }
-  Matrix<S>& bias() { return bias_; }
-  const Matrix<S>& weight() const { return weight_; }
-  const Matrix<S>& bias() const { return bias_; }
-  const Matrix<S>& weight_grad() const { return dweight_; }
-  const Matrix<S>& bias_grad() const { return dbias_; }
-
  private:
   void initialize(Rng& rng, Init init) {
     const double fan_in = static_cast<double>(in_features());
     const double fan_out = static_cast<double>(out_features());
-    bias_.setZero();
-    auto fill_uniform = [&rng](Matrix<S>& m, double bound) {
-      for (Index i = 0; i < m.size(); ++i) m.data()[i] = rng.uniform<S>(S(-bound), S(bound));
-    };
-    auto fill_normal = [&rng](Matrix<S>& m, double stddev) {
-      for (Index i = 0; i < m.size(); ++i) m.data()[i] = rng.normal<S>(S(0), S(stddev));
-    };
-    switch (init) {
-      case Init::KaimingUniform: fill_uniform(weight_, std::sqrt(6.0 / fan_in)); break;
-      case Init::KaimingNormal: fill_normal(weight_, std::sqrt(2.0 / fan_in)); break;
-      case Init::XavierUniform: fill_uniform(weight_, std::sqrt(6.0 / (fan_in + fan_out))); break;
-      case Init::XavierNormal: fill_normal(weight_, std::sqrt(2.0 / (fan_in + fan_out))); break;
-      case Init::TorchDefault:
-        fill_uniform(weight_, 1.0 / std::sqrt(fan_in));
-        fill_uniform(bias_, 1.0 / std::sqrt(fan_in));
-        break;
-    }
+    detail::init_weights(weight_, has_bias_ ? &bias_ : nullptr, rng, init, fan_in, fan_out);
   }
 
-  Matrix<S> weight_, bias_;    // out x in, out x 1
+  bool has_bias_;
+  Matrix<S> weight_, bias_;    // out x in, out x 1 (zero, and not a parameter, without bias)
   Matrix<S> dweight_, dbias_;  // same shapes
   Matrix<S> x_;                // in x B, the input of the last Train forward
   Matrix<S> y_;                // out x B

@@ -31,21 +31,25 @@ class SoftmaxCrossEntropy {
                     shape_string(classes, batch), ")");
     detail::require(labels.size() == batch, "SoftmaxCrossEntropy got ", batch,
                     " columns of logits but ", labels.size(), " labels");
+    valid_ = false;  // until this forward completes, backward is refused
+    for (Index b = 0; b < batch; ++b) {
+      detail::require(labels[b] >= 0 && labels[b] < classes, "label ", labels[b], " at column ", b,
+                      " is out of range for ", classes, " classes");
+    }
     labels_.assign(labels.data(), labels.data() + batch);  // keeps its capacity: no allocation
     probs_.resize(classes, batch);
     const double eps = smoothing_;
     const double uniform = eps / static_cast<double>(classes);
-    double total = 0.0;
+    double total = 0.0, plain = 0.0;
     for (Index b = 0; b < batch; ++b) {
       const int y = labels[b];
-      detail::require(y >= 0 && y < classes, "label ", y, " at column ", b,
-                      " is out of range for ", classes, " classes");
       const S max = logits.col(b).maxCoeff();
       probs_.col(b).array() = (logits.col(b).array() - max).exp();
       const S sum = probs_.col(b).sum();
       const S log_sum = std::log(sum);
       // log P_k = logits_k - max - log_sum
       const double log_p_y = static_cast<double>(logits(y, b) - max - log_sum);
+      plain -= log_p_y;
       double loss = -(1.0 - eps) * log_p_y;
       if (eps > 0.0) {
         const double sum_log_p = static_cast<double>((logits.col(b).array() - max).sum() -
@@ -56,13 +60,14 @@ class SoftmaxCrossEntropy {
       probs_.col(b) /= sum;
     }
     loss_ = static_cast<S>(total / static_cast<double>(batch));
+    plain_loss_ = plain / static_cast<double>(batch);
+    valid_ = true;
     return loss_;
   }
 
   // dL/dlogits = (P - T) / B, K x B. Valid after forward.
   const Matrix<S>& backward() {
-    detail::require<RuntimeError>(probs_.size() > 0,
-                                  "SoftmaxCrossEntropy::backward called before forward");
+    detail::require<RuntimeError>(valid_, "SoftmaxCrossEntropy::backward needs a successful forward first");
     const Index classes = probs_.rows();
     const Index batch = probs_.cols();
     const S inv_batch = S(1) / S(batch);
@@ -76,6 +81,9 @@ class SoftmaxCrossEntropy {
 
   const Matrix<S>& probabilities() const { return probs_; }  // softmax of the last logits
   S loss() const { return loss_; }
+  // The cross-entropy of the last forward without label smoothing (equal to loss() without it):
+  // what validation reports, so train and validation losses compare the same quantity.
+  double plain_loss() const { return plain_loss_; }
   double label_smoothing() const { return smoothing_; }
 
  private:
@@ -83,6 +91,8 @@ class SoftmaxCrossEntropy {
   std::vector<std::int32_t> labels_;  // labels of the last forward
   Matrix<S> probs_, grad_;          // K x B
   S loss_ = S(0);
+  double plain_loss_ = 0.0;
+  bool valid_ = false;
 };
 
 }  // namespace mlp

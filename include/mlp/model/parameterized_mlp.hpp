@@ -1,12 +1,14 @@
 // The multi-layer perceptron of the study, built from a spec:
 //   per hidden width h:  Linear -> [BatchNorm1d] -> activation -> [Dropout]
 //   then a bare Linear to the class logits.
+// ParameterizedMLP is one way to build a Sequential: everything that takes a model takes a
+// Sequential, and a saved ParameterizedMLP loads back as the Sequential of its layers.
 #pragma once
 
 #include "mlp/core/errors.hpp"
 #include "mlp/core/random.hpp"
 #include "mlp/layers/activations.hpp"
-#include "mlp/layers/batchnorm1d.hpp"
+#include "mlp/layers/batchnorm.hpp"
 #include "mlp/layers/dropout.hpp"
 #include "mlp/layers/linear.hpp"
 #include "mlp/model/sequential.hpp"
@@ -89,8 +91,8 @@ class ParameterizedMLP : public Sequential<S> {
  public:
   // Weights are drawn from derive_seed(seed, "init"); dropout layer k draws its masks from
   // derive_seed(seed, "dropout", k), so changing one never shifts the other.
-  ParameterizedMLP(const MlpSpec& spec, std::uint64_t seed) : spec_(spec) {
-    spec.validate();
+  ParameterizedMLP(const MlpSpec& spec, std::uint64_t seed)
+      : Sequential<S>(Shape::flat(checked(spec).inputs)), spec_(spec) {
     Rng init_rng(derive_seed(seed, "init"));
     Index width = spec.inputs;
     for (std::size_t k = 0; k < spec.hidden.size(); ++k) {
@@ -108,6 +110,10 @@ class ParameterizedMLP : public Sequential<S> {
   const MlpSpec& spec() const { return spec_; }
 
  private:
+  static const MlpSpec& checked(const MlpSpec& spec) {
+    spec.validate();
+    return spec;
+  }
   void add_activation() {
     switch (spec_.activation) {
       case Activation::ReLU: this->template emplace<ReLU<S>>(); break;

@@ -1,10 +1,18 @@
 // A chain of layers that owns them: PyTorch's nn.Sequential with explicit Mode and no autograd.
+// It is what a model is: any Sequential trains with the Trainer, saves and loads as a model file,
+// and is checkpointed and evaluated the same way, whatever layers it holds.
+//
+// Shapes are checked when the model is built: every layer is bound to its neighbour's output
+// shape, and a layer that cannot take it is an error naming both layers and both shapes. The input
+// shape comes from the constructor (Sequential<float>(Shape{1, 28, 28}) for images) or, when not
+// given, from a first layer that implies one (Linear(784, ...) takes 784 features).
 #pragma once
 
 #include "mlp/core/errors.hpp"
 #include "mlp/layers/layer.hpp"
 #include "mlp/model/state_dict.hpp"
 
+#include <cstdio>
 #include <memory>
 #include <string>
 #include <utility>
@@ -12,16 +20,29 @@
 
 namespace mlp {
 
+// One layer as a model file stores it: its registered kind and its configuration.
+struct LayerSpec {
+  std::string kind;
+  LayerConfig config;
+  bool operator==(const LayerSpec& o) const { return kind == o.kind && config == o.config; }
+  bool operator!=(const LayerSpec& o) const { return !(*this == o); }
+};
+
 template <class S = float>
 class Sequential {
  public:
   Sequential() = default;
+  explicit Sequential(const Shape& input) : input_(input) {
+    detail::require(input.valid(), "Sequential needs a positive input shape, but got ", input.str());
+  }
   Sequential(Sequential&&) noexcept = default;
   Sequential& operator=(Sequential&&) noexcept = default;
 
-  // Appends a layer. The first layer never computes dL/dx unless set_input_grad(true) is called.
+  // Appends a layer and binds it to the current output shape (see the top of this file). The
+  // first layer never computes dL/dx unless set_input_grad(true) is called.
   Layer<S>& add(std::unique_ptr<Layer<S>> layer) {
     detail::require(layer != nullptr, "Sequential::add got a null layer");
+    bind_next(*layer);
     layer->set_input_grad(layers_.empty() ? input_grad_ : true);
     layers_.push_back(std::move(layer));
     outputs_.push_back(nullptr);
@@ -32,15 +53,39 @@ class Sequential {
     return static_cast<L&>(add(std::make_unique<L>(std::forward<Args>(args)...)));
   }
 
-  // x: inputs x B -> outputs x B. Returns a buffer owned by the last layer.
+  // x: input_shape().size() x B -> output_shape().size() x B. Returns a buffer owned by a layer.
   const Matrix<S>& forward(const Eigen::Ref<const Matrix<S>>& x, Mode mode) {
     if (layers_.empty()) {
       identity_ = x;
       return identity_;
     }
     const Matrix<S>* h = outputs_[0] = &layers_.front()->forward(x, mode);
-    for (std::size_t i = 1; i < layers_.size(); ++i) h = outputs_[i] = &layers_[i]->forward(*h, mode);
+    for (std::size_t i = 1; i < layers_.size(); ++i) {
+      if (!layers_[i]->forward_in_place(*h, mode)) h = &layers_[i]->forward(*h, mode);
+      outputs_[i] = h;
+    }
     return *h;
+  }
+
+  // Eval-mode forward: what inference uses (BatchNorm uses running statistics, dropout is off).
+  const Matrix<S>& predict(const Eigen::Ref<const Matrix<S>>& x) { return forward(x, Mode::Eval); }
+
+  // dy: dL/d(output), after forward(., Mode::Train) of the same batch. Overwrites every parameter
+  // gradient. Returns dL/dx, which is empty unless set_input_grad(true) was called.
+  const Matrix<S>& backward(const Eigen::Ref<const Matrix<S>>& dy) {
+    if (layers_.empty()) {
+      identity_ = input_grad_ ? Matrix<S>(dy) : Matrix<S>();
+      return identity_;
+    }
+    const Matrix<S>* g = &layers_.back()->backward(dy);
+    for (std::size_t i = layers_.size() - 1; i-- > 0;) {
+      if (layers_[i]->backward_in_place(*g)) {
+        if (i == 0 && !input_grad_) g = &empty_;
+      } else {
+        g = &layers_[i]->backward(*g);
+      }
+    }
+    return *g;
   }
 
   // The first layer whose output in the last forward pass holds a NaN or infinity, or -1: where a
@@ -52,25 +97,14 @@ class Sequential {
     return -1;
   }
 
-  // Eval-mode forward: what inference uses (BatchNorm uses running statistics, dropout is off).
-  const Matrix<S>& predict(const Eigen::Ref<const Matrix<S>>& x) { return forward(x, Mode::Eval); }
-
-  // dy: dL/d(output). Overwrites every parameter gradient. Returns dL/dx, which is empty unless
-  // set_input_grad(true) was called.
-  const Matrix<S>& backward(const Eigen::Ref<const Matrix<S>>& dy) {
-    if (layers_.empty()) {
-      identity_ = input_grad_ ? Matrix<S>(dy) : Matrix<S>();
-      return identity_;
-    }
-    const Matrix<S>* g = &layers_.back()->backward(dy);
-    for (std::size_t i = layers_.size() - 1; i-- > 0;) g = &layers_[i]->backward(*g);
-    return *g;
-  }
-
   void set_input_grad(bool enabled) {
     input_grad_ = enabled;
     if (!layers_.empty()) layers_.front()->set_input_grad(enabled);
   }
+
+  // Per-sample shapes. The input shape is unset (channels 0) until given or implied by a layer.
+  const Shape& input_shape() const { return input_; }
+  Shape output_shape() const { return layers_.empty() ? input_ : layers_.back()->output_shape(); }
 
   // Named views "<layer index>.<name>", e.g. "0.weight", in layer order.
   std::vector<TensorRef<S>> parameters() { return collect(&Layer<S>::parameters); }
@@ -119,10 +153,15 @@ class Sequential {
   // Generator states of the layers that draw random numbers (Dropout), in layer order.
   std::vector<std::uint64_t> random_states() const {
     std::vector<std::uint64_t> states;
+    random_states(states);
+    return states;
+  }
+  // The same into `states`, reusing its storage (a training step saves them without allocating).
+  void random_states(std::vector<std::uint64_t>& states) const {
+    states.clear();
     for (const auto& layer : layers_) {
       if (layer->has_random_state()) states.push_back(layer->random_state());
     }
-    return states;
   }
   void set_random_states(const std::vector<std::uint64_t>& states) {
     std::size_t k = 0;
@@ -136,8 +175,16 @@ class Sequential {
   }
 
   std::size_t size() const { return layers_.size(); }
+  bool empty() const { return layers_.empty(); }
   Layer<S>& operator[](std::size_t i) { return *layers_.at(i); }
   const Layer<S>& operator[](std::size_t i) const { return *layers_.at(i); }
+
+  // The layer list a model file stores.
+  std::vector<LayerSpec> architecture() const {
+    std::vector<LayerSpec> specs;
+    for (const auto& layer : layers_) specs.push_back({std::string(layer->kind()), layer->config()});
+    return specs;
+  }
 
   // One line per layer: "0: Linear(784, 256)".
   std::string describe() const {
@@ -148,10 +195,51 @@ class Sequential {
     return text;
   }
 
+  // A table like Keras' model.summary(): each layer, its output shape and its parameter count.
+  std::string summary() const {
+    std::string text = row("#", "layer", "output shape", "parameters");
+    text += row("", "input", input_.valid() ? input_.str() : "?", "");
+    for (std::size_t i = 0; i < layers_.size(); ++i) {
+      text += row(std::to_string(i), layers_[i]->describe(), layers_[i]->output_shape().str(),
+                  std::to_string(layers_[i]->parameter_count()));
+    }
+    return text + detail::concat("total parameters: ", parameter_count(), "\n");
+  }
+
  private:
   static std::string prefixed(std::size_t i, const std::string& name) {
     return std::to_string(i) + "." + name;
   }
+  static std::string row(const std::string& index, const std::string& layer, const std::string& shape,
+                         const std::string& params) {
+    char line[256];
+    std::snprintf(line, sizeof line, "%-3.3s %-44.44s %-16.16s %12.12s\n", index.c_str(), layer.c_str(),
+                  shape.c_str(), params.c_str());
+    return line;
+  }
+
+  void bind_next(Layer<S>& layer) {
+    if (layers_.empty() && !input_.valid()) {
+      const auto natural = layer.natural_input_shape();
+      detail::require(natural.has_value(), "Sequential: the first layer, ", layer.describe(),
+                      ", does not determine the model's input shape; construct the Sequential with "
+                      "it, e.g. Sequential<float>(Shape{1, 28, 28})");
+      input_ = *natural;
+    }
+    try {
+      layer.bind(output_shape());
+    } catch (const InvalidArgument& e) {
+      const std::size_t n = layers_.size();
+      if (n == 0) {
+        detail::fail("Sequential: layer 0 (", layer.describe(), ") cannot take the model's input of ",
+                     input_.described(), ": ", e.what());
+      }
+      detail::fail("Sequential: layer ", n, " (", layer.describe(), ") cannot follow layer ", n - 1,
+                   " (", layers_.back()->describe(), "), whose output is ", output_shape().described(),
+                   ": ", e.what());
+    }
+  }
+
   // Layers are owned through pointers, so const methods may still read their views.
   std::vector<TensorRef<S>> collect(std::vector<TensorRef<S>> (Layer<S>::*list)()) const {
     std::vector<TensorRef<S>> all;
@@ -164,9 +252,11 @@ class Sequential {
     return all;
   }
 
+  Shape input_;
   std::vector<std::unique_ptr<Layer<S>>> layers_;
   std::vector<const Matrix<S>*> outputs_;  // each layer's output buffer after the last forward
   Matrix<S> identity_;  // output of a network without layers
+  Matrix<S> empty_;     // dL/dx when input gradients are off
   bool input_grad_ = false;
 };
 

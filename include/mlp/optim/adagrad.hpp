@@ -1,4 +1,4 @@
-// AdaGrad (Duchi, Hazan & Singer, 2011) with PyTorch's torch.optim.Adagrad update, at step t:
+// Adagrad (Duchi, Hazan & Singer, 2011) with PyTorch's torch.optim.Adagrad update, at step t:
 //   g = grad + weight_decay * w
 //   clr = lr / (1 + (t - 1) lr_decay)
 //   s = s + g^2                         (s starts at initial_accumulator_value)
@@ -18,21 +18,21 @@ struct AdagradOptions {
 };
 
 template <class S = float>
-class AdaGrad final : public Optimizer<S> {
+class Adagrad final : public Optimizer<S> {
  public:
-  AdaGrad(std::vector<TensorRef<S>> params, AdagradOptions options)
+  Adagrad(std::vector<TensorRef<S>> params, AdagradOptions options)
       : Optimizer<S>(std::move(params), options.lr), o_(options) {
-    this->check_hyper(o_.lr_decay >= 0.0, "AdaGrad lr_decay has to be >= 0", o_.lr_decay);
-    this->check_hyper(o_.eps > 0.0, "AdaGrad eps has to be positive", o_.eps);
+    this->check_hyper(o_.lr_decay >= 0.0, "Adagrad lr_decay has to be >= 0", o_.lr_decay);
+    this->check_hyper(o_.eps > 0.0, "Adagrad eps has to be positive", o_.eps);
     this->check_hyper(o_.initial_accumulator_value >= 0.0,
-                      "AdaGrad initial_accumulator_value has to be >= 0",
+                      "Adagrad initial_accumulator_value has to be >= 0",
                       o_.initial_accumulator_value);
-    this->check_hyper(o_.weight_decay >= 0.0, "AdaGrad weight_decay has to be >= 0", o_.weight_decay);
+    this->check_hyper(o_.weight_decay >= 0.0, "Adagrad weight_decay has to be >= 0", o_.weight_decay);
   }
 
   std::string_view name() const override { return "adagrad"; }
   std::map<std::string, double> hyperparameters() const override {
-    return {{"lr", this->lr_},
+    return {{"lr", this->base_lr_},
             {"lr_decay", o_.lr_decay},
             {"weight_decay", o_.weight_decay},
             {"initial_accumulator_value", o_.initial_accumulator_value},

@@ -20,29 +20,39 @@ struct AdamOptions {
   double beta1 = 0.9;
   double beta2 = 0.999;
   double eps = 1e-8;
-  double weight_decay = 0.0;
-  bool decoupled = false;  // true: AdamW
+  double weight_decay = 0.0;  // coupled: added to the gradient ("L2 through the optimizer")
 };
 
-template <class S = float>
-class Adam final : public Optimizer<S> {
- public:
-  Adam(std::vector<TensorRef<S>> params, AdamOptions options)
-      : Optimizer<S>(std::move(params), options.lr), o_(options) {
-    this->check_hyper(o_.beta1 >= 0.0 && o_.beta1 < 1.0, "Adam beta1 has to be in [0, 1)", o_.beta1);
-    this->check_hyper(o_.beta2 >= 0.0 && o_.beta2 < 1.0, "Adam beta2 has to be in [0, 1)", o_.beta2);
-    this->check_hyper(o_.eps > 0.0, "Adam eps has to be positive", o_.eps);
-    this->check_hyper(o_.weight_decay >= 0.0, "Adam weight_decay has to be >= 0", o_.weight_decay);
-  }
+// AdamW's defaults are PyTorch's, weight_decay 0.01 included.
+struct AdamWOptions {
+  double lr = 1e-3;
+  double beta1 = 0.9;
+  double beta2 = 0.999;
+  double eps = 1e-8;
+  double weight_decay = 0.01;  // decoupled: w = w * (1 - lr * weight_decay) before the update
+};
 
-  std::string_view name() const override { return o_.decoupled ? "adamw" : "adam"; }
+namespace detail {
+
+// The update both share; `decoupled` chooses where weight decay goes.
+template <class S>
+class AdamUpdate : public Optimizer<S> {
+ public:
   std::map<std::string, double> hyperparameters() const override {
-    return {{"lr", this->lr_},   {"beta1", o_.beta1},
-            {"beta2", o_.beta2}, {"eps", o_.eps},
+    return {{"lr", this->base_lr_}, {"beta1", o_.beta1}, {"beta2", o_.beta2}, {"eps", o_.eps},
             {"weight_decay", o_.weight_decay}};
   }
 
  protected:
+  AdamUpdate(std::vector<TensorRef<S>> params, const AdamOptions& options, bool decoupled)
+      : Optimizer<S>(std::move(params), options.lr), o_(options), decoupled_(decoupled) {
+    const char* name = decoupled ? "AdamW" : "Adam";
+    this->check_hyper(o_.beta1 >= 0.0 && o_.beta1 < 1.0, detail::concat(name, " beta1 has to be in [0, 1)").c_str(), o_.beta1);
+    this->check_hyper(o_.beta2 >= 0.0 && o_.beta2 < 1.0, detail::concat(name, " beta2 has to be in [0, 1)").c_str(), o_.beta2);
+    this->check_hyper(o_.eps > 0.0, detail::concat(name, " eps has to be positive").c_str(), o_.eps);
+    this->check_hyper(o_.weight_decay >= 0.0, detail::concat(name, " weight_decay has to be >= 0").c_str(), o_.weight_decay);
+  }
+
   // One pass per chunk of 4,096 elements: m, v and w of a chunk stay in the L1/L2 cache between
   // the three statements, so each element is read and written once (memory, not arithmetic, is
   // what limits this update).
@@ -54,6 +64,7 @@ class Adam final : public Optimizer<S> {
     const S inv_sqrt_bc2 = static_cast<S>(1.0 / std::sqrt(bc2));
     const S b1 = static_cast<S>(o_.beta1), b2 = static_cast<S>(o_.beta2);
     const S eps = static_cast<S>(o_.eps);
+    const bool decoupled = decoupled_;
     auto& m_all = this->buffer(0);
     auto& v_all = this->buffer(1);
     for (std::size_t i = 0; i < this->params_.size(); ++i) {
@@ -68,8 +79,8 @@ class Adam final : public Optimizer<S> {
         const Index n = end - begin;
         Eigen::Map<Array<S>> w(w_data + begin, n), m(m_data + begin, n), v(v_data + begin, n);
         const Eigen::Map<const Array<S>> g(g_data + begin, n);
-        if (wd != S(0) && o_.decoupled) w *= shrink;
-        if (wd != S(0) && !o_.decoupled) {
+        if (wd != S(0) && decoupled) w *= shrink;
+        if (wd != S(0) && !decoupled) {
           m = b1 * m + (S(1) - b1) * (g + wd * w);
           v = b2 * v + (S(1) - b2) * (g + wd * w).square();
         } else {
@@ -84,13 +95,25 @@ class Adam final : public Optimizer<S> {
 
  private:
   AdamOptions o_;
+  bool decoupled_;
 };
 
-// AdamW is Adam with decoupled weight decay (PyTorch's default weight_decay there is 0.01).
+}  // namespace detail
+
 template <class S = float>
-Adam<S> make_adamw(std::vector<TensorRef<S>> params, AdamOptions options) {
-  options.decoupled = true;
-  return Adam<S>(std::move(params), options);
-}
+class Adam final : public detail::AdamUpdate<S> {
+ public:
+  Adam(std::vector<TensorRef<S>> params, AdamOptions options)
+      : detail::AdamUpdate<S>(std::move(params), options, false) {}
+  std::string_view name() const override { return "adam"; }
+};
+
+template <class S = float>
+class AdamW final : public detail::AdamUpdate<S> {
+ public:
+  AdamW(std::vector<TensorRef<S>> params, AdamWOptions o)
+      : detail::AdamUpdate<S>(std::move(params), {o.lr, o.beta1, o.beta2, o.eps, o.weight_decay}, true) {}
+  std::string_view name() const override { return "adamw"; }
+};
 
 }  // namespace mlp

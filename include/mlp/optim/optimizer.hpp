@@ -1,6 +1,10 @@
 // The optimizer contract. An optimizer holds non-owning views of the parameters (value, grad,
 // shape, decay) and per-parameter state index-aligned with them. One step() is one time step:
 // Adam's t advances once per call, never once per tensor.
+//
+// The learning rate has one source: the optimizer's options give its base rate (base_lr(), fixed,
+// PyTorch's `initial_lr`); a schedule maps the base rate to the rate of each step, and only the
+// trainer (or your loop) writes that into the optimizer with set_lr().
 #pragma once
 
 #include "mlp/core/errors.hpp"
@@ -25,6 +29,7 @@ class Optimizer {
  public:
   Optimizer(std::vector<TensorRef<S>> params, double lr) : params_(std::move(params)), lr_(lr) {
     set_lr(lr);
+    base_lr_ = lr;
     for (const auto& p : params_) {
       detail::require(p.value != nullptr && p.grad != nullptr, "optimizer parameter '", p.name,
                       "' has no value or gradient");
@@ -36,6 +41,7 @@ class Optimizer {
 
   // Applies one update to every parameter from its current gradient.
   void step() {
+    for (const auto& p : params_) p.check_attached("optimizer");
     ++steps_;
     update();
   }
@@ -46,11 +52,12 @@ class Optimizer {
     lr_ = lr;
   }
   double lr() const { return lr_; }
+  double base_lr() const { return base_lr_; }
   std::int64_t steps() const { return steps_; }
   const std::vector<TensorRef<S>>& parameters() const { return params_; }
 
   virtual std::string_view name() const = 0;
-  // Hyperparameters, for logs and checkpoints: {"lr": ..., "momentum": ...}.
+  // Hyperparameters, for logs and checkpoints: {"lr": base lr, "momentum": ...}.
   virtual std::map<std::string, double> hyperparameters() const = 0;
 
   // Per-parameter state as named tensors "<param>.<buffer>" (empty until the first step), so a
@@ -116,6 +123,7 @@ class Optimizer {
   // [buffer kind][parameter]; a fixed array, so references to one kind survive creating another.
   std::array<std::vector<Matrix<S>>, kMaxBuffers> buffers_;
   double lr_;
+  double base_lr_ = 0.0;
   std::int64_t steps_ = 0;
 };
 

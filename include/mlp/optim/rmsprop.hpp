@@ -1,4 +1,4 @@
-// RMSProp (Tieleman & Hinton, 2012) with PyTorch's torch.optim.RMSprop update:
+// RMSprop (Tieleman & Hinton, 2012) with PyTorch's torch.optim.RMSprop update:
 //   g = grad + weight_decay * w
 //   v = alpha v + (1 - alpha) g^2
 //   centered: a = alpha a + (1 - alpha) g;  denom = sqrt(v - a^2) + eps,  else denom = sqrt(v) + eps
@@ -9,7 +9,7 @@
 
 namespace mlp {
 
-struct RmspropOptions {
+struct RMSpropOptions {
   double lr = 0.01;
   double alpha = 0.99;
   double eps = 1e-8;
@@ -19,20 +19,20 @@ struct RmspropOptions {
 };
 
 template <class S = float>
-class RmsProp final : public Optimizer<S> {
+class RMSprop final : public Optimizer<S> {
  public:
-  RmsProp(std::vector<TensorRef<S>> params, RmspropOptions options)
+  RMSprop(std::vector<TensorRef<S>> params, RMSpropOptions options)
       : Optimizer<S>(std::move(params), options.lr), o_(options) {
-    this->check_hyper(o_.alpha >= 0.0 && o_.alpha < 1.0, "RMSProp alpha has to be in [0, 1)", o_.alpha);
-    this->check_hyper(o_.eps > 0.0, "RMSProp eps has to be positive", o_.eps);
+    this->check_hyper(o_.alpha >= 0.0 && o_.alpha < 1.0, "RMSprop alpha has to be in [0, 1)", o_.alpha);
+    this->check_hyper(o_.eps > 0.0, "RMSprop eps has to be positive", o_.eps);
     this->check_hyper(o_.momentum >= 0.0 && o_.momentum < 1.0,
-                      "RMSProp momentum has to be in [0, 1)", o_.momentum);
-    this->check_hyper(o_.weight_decay >= 0.0, "RMSProp weight_decay has to be >= 0", o_.weight_decay);
+                      "RMSprop momentum has to be in [0, 1)", o_.momentum);
+    this->check_hyper(o_.weight_decay >= 0.0, "RMSprop weight_decay has to be >= 0", o_.weight_decay);
   }
 
   std::string_view name() const override { return "rmsprop"; }
   std::map<std::string, double> hyperparameters() const override {
-    return {{"lr", this->lr_},
+    return {{"lr", this->base_lr_},
             {"alpha", o_.alpha},
             {"eps", o_.eps},
             {"weight_decay", o_.weight_decay},
@@ -76,7 +76,7 @@ class RmsProp final : public Optimizer<S> {
   }
 
  private:
-  RmspropOptions o_;
+  RMSpropOptions o_;
 };
 
 }  // namespace mlp

@@ -1,4 +1,4 @@
-// Stochastic gradient descent with momentum, Nesterov momentum and (coupled) weight decay, with
+// SGD: stochastic gradient descent with momentum, Nesterov momentum and (coupled) weight decay, with
 // PyTorch's torch.optim.SGD update (dampening 0):
 //   g = grad + weight_decay * w                      (decay tensors only: Linear weights)
 //   b = g                     on the first step,  b = momentum * b + g  after
@@ -10,7 +10,7 @@
 
 namespace mlp {
 
-struct SgdOptions {
+struct SGDOptions {
   double lr = 0.01;
   double momentum = 0.0;
   bool nesterov = false;
@@ -18,9 +18,9 @@ struct SgdOptions {
 };
 
 template <class S = float>
-class Sgd final : public Optimizer<S> {
+class SGD final : public Optimizer<S> {
  public:
-  Sgd(std::vector<TensorRef<S>> params, SgdOptions options)
+  SGD(std::vector<TensorRef<S>> params, SGDOptions options)
       : Optimizer<S>(std::move(params), options.lr), o_(options) {
     this->check_hyper(o_.momentum >= 0.0 && o_.momentum < 1.0,
                       "SGD momentum has to be in [0, 1)", o_.momentum);
@@ -30,7 +30,7 @@ class Sgd final : public Optimizer<S> {
 
   std::string_view name() const override { return "sgd"; }
   std::map<std::string, double> hyperparameters() const override {
-    return {{"lr", this->lr_}, {"momentum", o_.momentum}, {"nesterov", o_.nesterov ? 1.0 : 0.0},
+    return {{"lr", this->base_lr_}, {"momentum", o_.momentum}, {"nesterov", o_.nesterov ? 1.0 : 0.0},
             {"weight_decay", o_.weight_decay}};
   }
 
@@ -67,7 +67,7 @@ class Sgd final : public Optimizer<S> {
   std::vector<std::string> buffer_names() const override { return {"momentum_buffer"}; }
 
  private:
-  SgdOptions o_;
+  SGDOptions o_;
 };
 
 }  // namespace mlp

@@ -3,6 +3,11 @@
 // after the hook returns. Callbacks that keep state (early stopping's patience counter, the best
 // checkpoint) save it into training checkpoints so a resumed run behaves exactly like an
 // uninterrupted one.
+//
+// What a callback reads and writes is declared, so that the trainer can check it when training
+// begins: monitored_metrics() must be produced by the run (val_loss needs validation data), and a
+// metric a callback logs with ctx.log() in on_epoch_end is declared in logged_metrics() and logged
+// by a callback added before the ones that monitor it.
 #pragma once
 
 #include "mlp/io/container.hpp"
@@ -12,6 +17,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace mlp {
 
@@ -35,20 +41,42 @@ struct TrainContext {
   bool resumed = false;       // this fit continues a checkpoint
   const EpochLog* log = nullptr;  // the finished epoch, in on_epoch_end
 
+  // In on_epoch_end: adds a metric of the callback's own to the finished epoch's log (the name
+  // must be in the callback's logged_metrics()).
+  void log_metric(const std::string& name, double value) {
+    detail::require<RuntimeError>(epoch_log_ != nullptr, "ctx.log_metric('", name, "') can only be called in on_epoch_end");
+    detail::require<RuntimeError>(declared_ != nullptr && contains(*declared_, name), "ctx.log_metric: metric '",
+                                  name, "' is not declared in any callback's logged_metrics()");
+    epoch_log_->custom[name] = value;
+  }
+
   void request_stop(std::string reason) {
     if (!stop_) reason_ = std::move(reason);
     stop_ = true;
   }
   bool stop_requested() const { return stop_; }
   const std::string& stop_reason() const { return reason_; }
-  void clear_stop() {
-    stop_ = false;
-    reason_.clear();
+
+  // For the trainer: where log_metric writes, and what it may write.
+  void open_epoch_log(EpochLog* log_entry, const std::vector<std::string>* declared) {
+    epoch_log_ = log_entry;
+    declared_ = declared;
+    log = log_entry;
   }
+  void close_epoch_log() { epoch_log_ = nullptr; }
 
  private:
+  static bool contains(const std::vector<std::string>& names, const std::string& name) {
+    for (const auto& n : names) {
+      if (n == name) return true;
+    }
+    return false;
+  }
+
   bool stop_ = false;
   std::string reason_;
+  EpochLog* epoch_log_ = nullptr;
+  const std::vector<std::string>* declared_ = nullptr;
 };
 
 template <class S = float>
@@ -57,24 +85,23 @@ class Callback {
   virtual ~Callback() = default;
   virtual std::string name() const = 0;  // unique among a trainer's callbacks (checkpoint key)
 
+  // The metrics it reads from each epoch's log, and the ones it adds with ctx.log_metric().
+  virtual std::vector<std::string> monitored_metrics() const { return {}; }
+  virtual std::vector<std::string> logged_metrics() const { return {}; }
+
   virtual void on_train_begin(TrainContext<S>& /*ctx*/) {}
   virtual void on_epoch_begin(TrainContext<S>& /*ctx*/) {}
   virtual void on_batch_end(TrainContext<S>& /*ctx*/) {}
   virtual void on_epoch_end(TrainContext<S>& /*ctx*/) {}
   virtual void on_train_end(TrainContext<S>& /*ctx*/) {}
 
-  // Checkpoint support: write sections named `prefix` + anything, read them back.
+  // Checkpoint support. A callback with state returns true from has_state(), writes sections
+  // named `prefix` + anything, and reads them back, checking them against the history it resumes
+  // into (a checkpoint is a file from disk). A checkpoint must hold the state of exactly the
+  // stateful callbacks of the trainer that resumes it.
+  virtual bool has_state() const { return false; }
   virtual void save_state(ContainerWriter& /*out*/, const std::string& /*prefix*/) const {}
-  virtual void load_state(const ContainerReader& /*in*/, const std::string& /*prefix*/) {}
+  virtual void load_state(const ContainerReader& /*in*/, const std::string& /*prefix*/, const History& /*resumed*/) {}
 };
-
-// "lower is better" for losses, "higher is better" for accuracies, unless said otherwise.
-enum class MonitorMode { Auto, Min, Max };
-
-inline bool monitor_minimizes(const std::string& metric, MonitorMode mode) {
-  if (mode == MonitorMode::Min) return true;
-  if (mode == MonitorMode::Max) return false;
-  return metric.find("acc") == std::string::npos;
-}
 
 }  // namespace mlp

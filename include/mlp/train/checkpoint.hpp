@@ -1,15 +1,15 @@
-// BestCheckpoint keeps the parameters and BatchNorm buffers of the epoch with the best monitored
-// metric (lowest val_loss by default), writes them to a model file each time they improve (atomic
-// write: a crash never leaves a half-written best model), and at the end of training puts them back
-// into the model, so whatever is evaluated next is the best model, not the last one.
+// BestCheckpoint keeps the parameters and buffers of the epoch with the best monitored metric
+// (lowest val_loss by default), writes them to a model file each time they improve (atomic write:
+// a crash never leaves a half-written best model), and at the end of training puts them back into
+// the model, so whatever is evaluated next is the best model, not the last one. Any Sequential.
 #pragma once
 
 #include "mlp/core/text_format.hpp"
 #include "mlp/io/model_file.hpp"
 #include "mlp/train/callback.hpp"
+#include "mlp/train/monitor.hpp"
 
 #include <filesystem>
-#include <limits>
 
 namespace mlp {
 
@@ -17,29 +17,21 @@ template <class S = float>
 class BestCheckpoint final : public Callback<S> {
  public:
   // `path` may be empty: then the best state is kept in memory only. `metadata` goes into the file.
-  BestCheckpoint(ParameterizedMLP<S>& model, std::filesystem::path path,
-                 std::string monitor = "val_loss", MonitorMode mode = MonitorMode::Auto,
-                 TextSection metadata = {})
-      : model_(model), path_(std::move(path)), monitor_(std::move(monitor)),
-        minimize_(monitor_minimizes(monitor_, mode)), metadata_(std::move(metadata)) {
-    detail::require(is_known_metric(monitor_), "BestCheckpoint cannot monitor unknown metric '",
-                    monitor_, "'");
-    best_ = minimize_ ? std::numeric_limits<double>::infinity() : -std::numeric_limits<double>::infinity();
-  }
+  explicit BestCheckpoint(Sequential<S>& model, std::filesystem::path path = {},
+                          Monitor monitor = Monitor(metric::val_loss), TextSection metadata = {})
+      : model_(model), path_(std::move(path)), monitor_(std::move(monitor)), metadata_(std::move(metadata)) {}
 
   std::string name() const override { return "best_checkpoint"; }
+  std::vector<std::string> monitored_metrics() const override { return {monitor_.metric()}; }
 
   void on_epoch_end(TrainContext<S>& ctx) override {
-    const double value = ctx.log->get(monitor_);
-    if (!(minimize_ ? value < best_ : value > best_)) return;
-    best_ = value;
-    best_epoch_ = ctx.log->epoch;
+    if (!monitor_.update(ctx.log->get(monitor_.metric()), ctx.log->epoch)) return;
     best_state_ = model_.state_dict();
     if (!path_.empty()) {
       TextSection meta = metadata_;
-      meta["epoch"] = std::to_string(best_epoch_);
-      meta["monitor"] = monitor_;
-      meta[monitor_] = detail::exact(best_);
+      meta["epoch"] = std::to_string(monitor_.best_epoch());
+      meta["monitor"] = monitor_.metric();
+      meta[monitor_.metric()] = detail::exact(monitor_.best());
       save_model(path_, model_, meta);
     }
   }
@@ -51,19 +43,27 @@ class BestCheckpoint final : public Callback<S> {
     }
   }
 
+  bool has_state() const override { return true; }
   void save_state(ContainerWriter& out, const std::string& prefix) const override {
-    out.add_text(prefix + "state", {{"best", detail::exact(best_)},
-                                    {"best_epoch", std::to_string(best_epoch_)}});
+    TextSection t;
+    monitor_.save(t);
+    out.add_text(prefix + "state", t);
     out.add_tensors(prefix + "best_state", best_state_);
   }
-  void load_state(const ContainerReader& in, const std::string& prefix) override {
-    std::int64_t epoch = 0;
-    if (!detail::parse_double(in.value(prefix + "state", "best"), best_) ||
-        !detail::parse_int64(in.value(prefix + "state", "best_epoch"), epoch)) {
-      in.fail("has a bad best-checkpoint state");
-    }
-    best_epoch_ = static_cast<int>(epoch);
+  // The best epoch must be one of the resumed history, its value that epoch's metric, and its
+  // state shaped like the model's.
+  void load_state(const ContainerReader& in, const std::string& prefix, const History& resumed) override {
+    monitor_.load(in, prefix + "state", static_cast<std::int64_t>(resumed.epochs.size()));
     StateDict<S> state = in.tensors<S>(prefix + "best_state");
+    const int best = monitor_.best_epoch();
+    if (best > 0) {
+      const EpochLog& e = resumed.epochs[static_cast<std::size_t>(best - 1)];
+      if (!e.has(monitor_.metric()) || !(e.get(monitor_.metric()) == monitor_.best())) {
+        in.fail("holds a best checkpoint (epoch ", best, ", ", monitor_.metric(), " ", monitor_.best(),
+                ") that its history does not show");
+      }
+    }
+    if (state.empty() != (best == 0)) in.fail("holds a best-checkpoint state that does not match its best epoch ", best);
     if (!state.empty()) {
       const StateDict<S> current = model_.state_dict();
       bool fits = state.size() == current.size();
@@ -76,19 +76,17 @@ class BestCheckpoint final : public Callback<S> {
     best_state_ = std::move(state);
   }
 
-  int best_epoch() const { return best_epoch_; }  // 1-based; 0 if no epoch improved
-  double best() const { return best_; }
-  bool restored() const { return restored_; }     // the model holds the best state
+  int best_epoch() const { return monitor_.best_epoch(); }  // 1-based; 0 if no epoch improved
+  double best() const { return monitor_.best(); }
+  bool restored() const { return restored_; }  // the model holds the best state
   const StateDict<S>& best_state() const { return best_state_; }
+  const Monitor& monitor() const { return monitor_; }
 
  private:
-  ParameterizedMLP<S>& model_;
+  Sequential<S>& model_;
   std::filesystem::path path_;
-  std::string monitor_;
-  bool minimize_;
+  Monitor monitor_;
   TextSection metadata_;
-  double best_;
-  int best_epoch_ = 0;
   StateDict<S> best_state_;
   bool restored_ = false;
 };

@@ -1,24 +1,37 @@
 // Writes metrics.csv: one row per epoch, rewritten whole (atomically) after every epoch from the
 // trainer's history, so the file always matches a completed epoch, also after a resume.
-//   epoch,train_loss,train_acc,val_loss,val_acc,lr,seconds,penalty
+//   epoch,train_loss,train_acc,val_loss,val_acc,lr,seconds,penalty[,custom metrics in name order]
+// Values are written in the shortest form that reads back to the same double.
 #pragma once
 
+#include "mlp/core/text_format.hpp"
 #include "mlp/io/atomic_file.hpp"
 #include "mlp/train/callback.hpp"
 
-#include <cstdio>
 #include <filesystem>
+#include <set>
 #include <string>
 
 namespace mlp {
 
 inline std::string metrics_csv(const History& history) {
-  std::string out = "epoch,train_loss,train_acc,val_loss,val_acc,lr,seconds,penalty\n";
-  char row[256];
+  std::set<std::string> custom;
   for (const EpochLog& e : history.epochs) {
-    std::snprintf(row, sizeof row, "%d,%.8g,%.8g,%.8g,%.8g,%.8g,%.4f,%.8g\n", e.epoch, e.train_loss,
-                  e.train_acc, e.val_loss, e.val_acc, e.lr, e.seconds, e.penalty);
-    out += row;
+    for (const auto& [name, value] : e.custom) custom.insert(name);
+  }
+  std::string out = "epoch,train_loss,train_acc,val_loss,val_acc,lr,seconds,penalty";
+  for (const auto& name : custom) out += "," + name;
+  out += "\n";
+  for (const EpochLog& e : history.epochs) {
+    out += std::to_string(e.epoch);
+    for (double v : {e.train_loss, e.train_acc, e.val_loss, e.val_acc, e.lr, e.seconds, e.penalty}) {
+      out += "," + detail::shortest(v);
+    }
+    for (const auto& name : custom) {
+      const auto it = e.custom.find(name);
+      out += "," + (it == e.custom.end() ? std::string() : detail::shortest(it->second));
+    }
+    out += "\n";
   }
   return out;
 }

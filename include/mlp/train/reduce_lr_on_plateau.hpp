@@ -1,40 +1,39 @@
-// ReduceLROnPlateau, PyTorch's semantics (mode min, relative threshold) as a callback: when the
-// monitored metric has not improved for more than `patience` epochs, the trainer's lr_scale is
-// multiplied by `factor` (never below min_scale), then `cooldown` epochs pass before counting again.
-// Schedules stay pure functions of the step: this only scales what they return.
+// ReduceLROnPlateau, PyTorch's semantics as a callback: when the monitored metric has not improved
+// (by default relatively, PyTorch's threshold 1e-4 in mode "rel") for more than `patience` epochs,
+// the trainer's lr_scale is multiplied by `factor` (never below min_scale), then `cooldown` epochs
+// pass before counting again. Schedules stay pure functions of time: this only scales them.
 #pragma once
 
 #include "mlp/core/text_format.hpp"
 #include "mlp/train/callback.hpp"
+#include "mlp/train/monitor.hpp"
 
 #include <algorithm>
-#include <limits>
 
 namespace mlp {
+
+struct ReduceLROnPlateauOptions {
+  Monitor monitor{metric::val_loss, MonitorMode::Auto, 1e-4, /*relative=*/true};
+  double factor = 0.1;
+  int patience = 10;
+  int cooldown = 0;
+  double min_scale = 0.0;  // lr_scale never goes below this
+};
 
 template <class S = float>
 class ReduceLROnPlateau final : public Callback<S> {
  public:
-  explicit ReduceLROnPlateau(std::string monitor = "val_loss", double factor = 0.1, int patience = 10,
-                             double threshold = 1e-4, int cooldown = 0, double min_scale = 0.0,
-                             MonitorMode mode = MonitorMode::Auto)
-      : monitor_(std::move(monitor)), factor_(factor), patience_(patience), threshold_(threshold),
-        cooldown_(cooldown), min_scale_(min_scale), minimize_(monitor_minimizes(monitor_, mode)) {
-    detail::require(factor > 0.0 && factor < 1.0, "ReduceLROnPlateau factor has to be in (0, 1), but got ", factor);
-    detail::require(patience >= 0 && cooldown >= 0 && threshold >= 0.0 && min_scale >= 0.0,
-                    "ReduceLROnPlateau needs patience, cooldown, threshold and min_scale >= 0");
-    detail::require(is_known_metric(monitor_), "ReduceLROnPlateau cannot monitor unknown metric '",
-                    monitor_, "'");
-    best_ = minimize_ ? std::numeric_limits<double>::infinity() : -std::numeric_limits<double>::infinity();
+  explicit ReduceLROnPlateau(ReduceLROnPlateauOptions options = {}) : o_(std::move(options)) {
+    detail::require(o_.factor > 0.0 && o_.factor < 1.0, "ReduceLROnPlateau factor has to be in (0, 1), but got ", o_.factor);
+    detail::require(o_.patience >= 0 && o_.cooldown >= 0 && o_.min_scale >= 0.0,
+                    "ReduceLROnPlateau needs patience, cooldown and min_scale >= 0");
   }
 
   std::string name() const override { return "reduce_lr_on_plateau"; }
+  std::vector<std::string> monitored_metrics() const override { return {o_.monitor.metric()}; }
 
   void on_epoch_end(TrainContext<S>& ctx) override {
-    const double value = ctx.log->get(monitor_);
-    const bool improved = minimize_ ? value < best_ * (1.0 - threshold_) : value > best_ * (1.0 + threshold_);
-    if (improved) {
-      best_ = value;
+    if (o_.monitor.update(ctx.log->get(o_.monitor.metric()), ctx.log->epoch)) {
       bad_epochs_ = 0;
     } else {
       ++bad_epochs_;
@@ -43,28 +42,31 @@ class ReduceLROnPlateau final : public Callback<S> {
       --cooldown_left_;
       bad_epochs_ = 0;
     }
-    if (bad_epochs_ > patience_) {
-      ctx.lr_scale = std::max(ctx.lr_scale * factor_, min_scale_);
-      cooldown_left_ = cooldown_;
+    if (bad_epochs_ > o_.patience) {
+      ctx.lr_scale = std::max(ctx.lr_scale * o_.factor, o_.min_scale);
+      cooldown_left_ = o_.cooldown;
       bad_epochs_ = 0;
       ++reductions_;
     }
   }
 
+  bool has_state() const override { return true; }
   void save_state(ContainerWriter& out, const std::string& prefix) const override {
-    out.add_text(prefix + "state", {{"best", detail::exact(best_)},
-                                    {"bad_epochs", std::to_string(bad_epochs_)},
-                                    {"cooldown_left", std::to_string(cooldown_left_)},
-                                    {"reductions", std::to_string(reductions_)}});
+    TextSection t{{"bad_epochs", std::to_string(bad_epochs_)},
+                  {"cooldown_left", std::to_string(cooldown_left_)},
+                  {"reductions", std::to_string(reductions_)}};
+    o_.monitor.save(t);
+    out.add_text(prefix + "state", t);
   }
-  void load_state(const ContainerReader& in, const std::string& prefix) override {
-    std::int64_t bad = 0, cool = 0, red = 0;
+  void load_state(const ContainerReader& in, const std::string& prefix, const History& resumed) override {
     const std::string s = prefix + "state";
-    if (!detail::parse_double(in.value(s, "best"), best_) ||
-        !detail::parse_int64(in.value(s, "bad_epochs"), bad) ||
-        !detail::parse_int64(in.value(s, "cooldown_left"), cool) ||
-        !detail::parse_int64(in.value(s, "reductions"), red)) {
-      in.fail("has a bad ReduceLROnPlateau state");
+    const auto done = static_cast<std::int64_t>(resumed.epochs.size());
+    o_.monitor.load(in, s, done);
+    std::int64_t bad = 0, cool = 0, red = 0;
+    if (!detail::parse_int64(in.value(s, "bad_epochs"), bad) || bad < 0 || bad > done ||
+        !detail::parse_int64(in.value(s, "cooldown_left"), cool) || cool < 0 || cool > o_.cooldown ||
+        !detail::parse_int64(in.value(s, "reductions"), red) || red < 0 || red > done) {
+      in.fail("has a bad ReduceLROnPlateau state (", done, " epochs done)");
     }
     bad_epochs_ = static_cast<int>(bad);
     cooldown_left_ = static_cast<int>(cool);
@@ -74,14 +76,7 @@ class ReduceLROnPlateau final : public Callback<S> {
   int reductions() const { return reductions_; }
 
  private:
-  std::string monitor_;
-  double factor_;
-  int patience_;
-  double threshold_;
-  int cooldown_;
-  double min_scale_;
-  bool minimize_;
-  double best_;
+  ReduceLROnPlateauOptions o_;
   int bad_epochs_ = 0;
   int cooldown_left_ = 0;
   int reductions_ = 0;

@@ -67,10 +67,14 @@ inline std::string tensorboard_scalars_event(double wall_time, std::int64_t step
 }
 
 // The scalars logged for one epoch.
+// The scalars logged for one epoch (custom metrics under their own names).
 inline std::vector<std::pair<std::string, double>> tensorboard_scalars(const EpochLog& e) {
-  return {{"loss/train", e.train_loss}, {"loss/val", e.val_loss},   {"accuracy/train", e.train_acc},
-          {"accuracy/val", e.val_acc},  {"lr", e.lr},               {"penalty", e.penalty},
-          {"time/epoch_seconds", e.seconds}};
+  std::vector<std::pair<std::string, double>> scalars = {
+      {"loss/train", e.train_loss}, {"loss/val", e.val_loss}, {"accuracy/train", e.train_acc},
+      {"accuracy/val", e.val_acc},  {"lr", e.lr},             {"penalty", e.penalty},
+      {"time/epoch_seconds", e.seconds}};
+  for (const auto& [name, value] : e.custom) scalars.emplace_back(name, value);
+  return scalars;
 }
 
 template <class S = float>

@@ -1,27 +1,28 @@
-// The training loop. One step, in one direction (see docs/design.md):
-//   lr = lr_scale * schedule.lr_at(step); optimizer.set_lr(lr)   the only writer of the LR
+// The training loop, for any Sequential. One step, in one direction (see docs/design.md):
+//   lr = lr_scale * schedule.lr_at(t, optimizer.base_lr()); optimizer.set_lr(lr)   the only writer
 //   logits = model.forward(x, Train); loss = CE(logits, y) (+ L1/L2 penalty, logged apart)
 //   model.backward(dCE/dlogits); penalty gradients added;  optimizer.step()
 // A non-finite loss stops training before the optimizer touches the weights. After every epoch:
-// validation in Eval mode, the epoch's log, the callbacks, then (optionally) a training checkpoint
-// from which resume() continues bit for bit, even from the middle of an epoch.
+// validation in Eval mode (with the user's Metrics), the epoch's log, the callbacks, then
+// (optionally) a training checkpoint from which resume() continues bit for bit, even from the
+// middle of an epoch.
 #pragma once
 
-#include "mlp/core/text_format.hpp"
 #include "mlp/data/dataloader.hpp"
 #include "mlp/detail/float_mode.hpp"
-#include "mlp/io/container.hpp"
-#include "mlp/io/model_file.hpp"
 #include "mlp/losses/regularization.hpp"
 #include "mlp/losses/softmax_cross_entropy.hpp"
 #include "mlp/optim/schedulers.hpp"
 #include "mlp/train/callback.hpp"
 #include "mlp/train/evaluate.hpp"
+#include "mlp/train/metric.hpp"
+#include "mlp/train/trainer_checkpoint.hpp"
 
 #include <atomic>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -29,40 +30,52 @@ namespace mlp {
 
 struct TrainerOptions {
   WeightPenalty penalty;             // L1 / L2 on weights, added to the optimized loss
-  double label_smoothing = 0.0;      // of the training loss; evaluation uses plain cross-entropy
+  double label_smoothing = 0.0;      // of the optimized loss; every logged loss is plain cross-entropy
   std::filesystem::path checkpoint;  // written after every epoch when not empty
   // Flush subnormal floats to zero during each step (x86 FTZ/DAZ; see detail/float_mode.hpp).
   bool flush_denormals = true;
 };
 
 struct StepResult {
-  double loss = 0.0;     // data loss of the batch (mean)
-  double penalty = 0.0;  // L1/L2 penalty at the step (0 when inactive)
-  Index correct = 0;     // argmax hits in the batch (Train mode)
-  double lr = 0.0;       // learning rate used
-  bool finite = true;    // false: the loss was NaN or infinite and nothing was updated
+  double loss = 0.0;       // the optimized data loss of the batch (with label smoothing, if any)
+  double plain_loss = 0.0; // its plain cross-entropy
+  double penalty = 0.0;    // L1/L2 penalty at the step (0 when inactive)
+  Index correct = 0;       // argmax hits in the batch (Train mode)
+  double lr = 0.0;         // learning rate used
+  bool finite = true;      // false: the loss was NaN or infinite and nothing was updated
 };
 
 template <class S = float>
 class Trainer {
  public:
-  Trainer(Sequential<S>& model, Optimizer<S>& optimizer, const Schedule& schedule,
-          TrainerOptions options = {})
-      : model_(model), optimizer_(optimizer), schedule_(schedule), options_(std::move(options)),
-        train_loss_(options_.label_smoothing), params_(model.parameters()),
-        buffers_(model.buffers()) {
+  // Trains at the optimizer's base rate (no schedule). The schedule, when given, is copied.
+  Trainer(Sequential<S>& model, Optimizer<S>& optimizer, TrainerOptions options = {})
+      : model_(model), optimizer_(optimizer), options_(std::move(options)),
+        train_loss_(options_.label_smoothing), params_(model.parameters()), buffers_(model.buffers()) {
     options_.penalty.validate();
+    check_optimizer_matches_model();
     for (const auto& b : buffers_) buffer_backup_.emplace_back(b.rows, b.cols);
   }
+  Trainer(Sequential<S>& model, Optimizer<S>& optimizer, const Schedule& schedule, TrainerOptions options = {})
+      : Trainer(model, optimizer, std::move(options)) {
+    schedule_ = schedule.clone();
+  }
 
-  // Callbacks are not owned and must outlive fit(). Their names must be unique.
+  // Callbacks and metrics are not owned and must outlive fit(); add them before resume().
   void add_callback(Callback<S>& callback) {
+    detail::require(!resumed_, "add callbacks before resume(): resume() restores their state");
     for (const auto* c : callbacks_) {
-      detail::require(c->name() != callback.name(), "a callback named '", callback.name(),
-                      "' is already registered");
+      detail::require(c->name() != callback.name(), "a callback named '", callback.name(), "' is already registered");
     }
     callbacks_.push_back(&callback);
   }
+  void add_callback(Callback<S>&&) = delete;  // would dangle
+  // A metric computed over the validation data every epoch, logged as "val_" + its name.
+  void add_metric(Metric<S>& metric) {
+    detail::check_metric_name(metric.name());
+    metrics_.push_back(&metric);
+  }
+  void add_metric(Metric<S>&&) = delete;  // would dangle
 
   // Stops training after the current step when *flag becomes true (e.g. from a SIGINT handler);
   // with a checkpoint path set, a checkpoint of that exact point is written first.
@@ -70,19 +83,31 @@ class Trainer {
   // Stored in every checkpoint's "extra" section (e.g. the run's configuration).
   void set_checkpoint_extra(TextSection extra) { extra_ = std::move(extra); }
 
-  // One optimizer step on one batch. When the loss is not finite, nothing changes: no update,
-  // and the buffers (BatchNorm running statistics) that the forward pass moved are put back.
+  // The rate of the next step.
+  double current_lr() const {
+    const double base = optimizer_.base_lr();
+    if (!schedule_) return lr_scale_ * base;
+    const std::int64_t t = schedule_->unit() == ScheduleUnit::Step ? step_ : epoch_;
+    return lr_scale_ * schedule_->lr_at(t, base);
+  }
+
+  // One optimizer step on one batch. When the loss is not finite, nothing changes: no update, and
+  // what the forward pass moved (BatchNorm's running statistics, dropout generators) is put back.
   StepResult train_step(const Batch<S>& batch) {
     const detail::FlushDenormals flush(options_.flush_denormals);
+    for (const auto& p : params_) p.check_attached("trainer");
     StepResult r;
-    r.lr = lr_scale_ * schedule_.lr_at(step_);
+    r.lr = current_lr();
     optimizer_.set_lr(r.lr);
     for (std::size_t i = 0; i < buffers_.size(); ++i) buffer_backup_[i] = buffers_[i].value_map();
+    model_.random_states(random_backup_);
     const Matrix<S>& logits = model_.forward(batch.x, Mode::Train);
     r.loss = static_cast<double>(train_loss_.forward(logits, batch.y));
+    r.plain_loss = train_loss_.plain_loss();
     if (options_.penalty.active()) r.penalty = options_.penalty.value(params_);
     if (!std::isfinite(r.loss) || !std::isfinite(r.penalty)) {
       for (std::size_t i = 0; i < buffers_.size(); ++i) buffers_[i].value_map() = buffer_backup_[i];
+      model_.set_random_states(random_backup_);
       r.finite = false;
       return r;
     }
@@ -98,12 +123,24 @@ class Trainer {
   EvalResult evaluate(DataLoader<S>& loader) { return mlp::evaluate(model_, loader); }
 
   // Trains until `epochs` epochs are done (counting those of a resumed checkpoint) or a callback,
-  // a non-finite loss or an interrupt stops it. `val` may be null (no validation metrics).
+  // a non-finite loss or an interrupt stops it. `val` may be null (no validation metrics). What the
+  // callbacks monitor is checked first: a metric the run does not produce is an InvalidArgument.
   History fit(DataLoader<S>& train, DataLoader<S>* val, int epochs) {
-    detail::require(epochs >= 0, "epochs has to be >= 0, but got ", epochs);
+    detail::require(epochs >= 0 && epochs <= kMaxEpochs, "epochs has to be in [0, ", kMaxEpochs, "], but got ", epochs);
+    declared_ = detail::check_metrics(callbacks_, metrics_, val != nullptr, options_.label_smoothing > 0.0);
+    if (resumed_) {
+      detail::require(resumed_batches_ == train.batches_per_epoch(), "the resumed checkpoint was written with ",
+                      resumed_batches_, " batches per epoch, but this training loader has ",
+                      train.batches_per_epoch(), " (another data set or batch size?)");
+    }
+    if (!finished_) {  // a new fit: how an earlier one ended does not carry over
+      history_.stop_reason.clear();
+      history_.stopped_early = history_.diverged = history_.interrupted = false;
+    }
+    batches_ = train.batches_per_epoch();
     TrainContext<S> ctx{model_, optimizer_, history_};
     ctx.epochs = epochs;
-    ctx.batches = train.batches_per_epoch();
+    ctx.batches = batches_;
     ctx.lr_scale = lr_scale_;
     ctx.resumed = resumed_;
     ctx.step = step_;
@@ -115,94 +152,77 @@ class Trainer {
         acc_ = {};
         for (auto* c : callbacks_) c->on_epoch_begin(ctx);
       }
-      if (!run_batches(train, ctx)) break;  // diverged or interrupted
-      finish_epoch(val, ctx);
-      if (history_.diverged) break;
-      for (auto* c : callbacks_) c->on_epoch_end(ctx);
-      lr_scale_ = ctx.lr_scale;
-      if (ctx.stop_requested()) {
-        finished_ = true;
-        history_.stopped_early = epoch_ < epochs;
-        history_.stop_reason = ctx.stop_reason();
+      const Outcome outcome = run_batches(train, ctx);
+      if (outcome == Outcome::Diverged || outcome == Outcome::Interrupted) break;
+      if (outcome == Outcome::StoppedInEpoch) {
+        stop(detail::concat(ctx.stop_reason(), " (requested in epoch ", epoch_ + 1, " after batch ",
+                            batch_in_epoch_, " of ", batches_, "; that partial epoch is not logged)"));
+        break;
       }
+      finish_epoch(val);
+      if (history_.diverged) break;
+      ctx.open_epoch_log(&history_.epochs.back(), &declared_);
+      for (auto* c : callbacks_) c->on_epoch_end(ctx);
+      ctx.close_epoch_log();
+      lr_scale_ = ctx.lr_scale;
+      if (ctx.stop_requested()) stop(ctx.stop_reason());
       if (!options_.checkpoint.empty()) save_checkpoint(options_.checkpoint);
     }
-    if (history_.stop_reason.empty()) {
-      history_.stop_reason = detail::concat("completed ", epoch_, " epochs");
-    }
+    if (history_.stop_reason.empty()) history_.stop_reason = detail::concat("completed ", epoch_, " epochs");
     for (auto* c : callbacks_) c->on_train_end(ctx);
     return history_;
   }
 
-  // Everything needed to continue exactly: model state and generator states, optimizer state,
-  // position (epoch, batch), the epoch's running sums, history, callback states and `extra`.
+  // Everything needed to continue exactly (see trainer_checkpoint.hpp). Missing folders are created.
   void save_checkpoint(const std::filesystem::path& path) const {
-    ContainerWriter out;
-    out.add_text("trainer", trainer_text());
-    out.add_tensors("state", model_.state_dict());
-    out.add_tensors("optimizer", optimizer_.state_dict());
-    out.add_text("history", history_text());
-    for (auto* c : callbacks_) c->save_state(out, "callback." + c->name() + ".");
-    out.add_text("extra", extra_);
-    out.write(path, kCheckpointMagic, kModelFormatVersion);
+    detail::TrainerState state{epoch_, batch_in_epoch_, batches_, step_, lr_scale_, finished_, acc_};
+    detail::write_training_checkpoint(path, model_, optimizer_, schedule_.get(), state, history_, callbacks_, extra_);
   }
 
-  // Restores a checkpoint written by save_checkpoint for the same model, optimizer and callbacks.
-  // Returns its "extra" section. Call before fit().
+  // Restores a checkpoint written by save_checkpoint for the same model, optimizer, schedule and
+  // stateful callbacks; every field is checked against the others before anything is used.
+  // Returns its "extra" section. Call after adding callbacks and before fit().
   TextSection resume(const std::filesystem::path& path) {
-    const auto in = ContainerReader::open(path, kCheckpointMagic, kModelFormatVersion,
-                                          "an mlp training checkpoint", mlp_file_kinds());
-    if (in.value("trainer", "optimizer") != optimizer_.name()) {
-      in.fail("was written with optimizer ", in.value("trainer", "optimizer"), ", not ",
-              optimizer_.name());
-    }
-    detail::load_state_from(in, model_, "state");
-    try {
-      optimizer_.load_state_dict(in.tensors<S>("optimizer"), read_int(in, "optimizer_steps"));
-      std::vector<std::uint64_t> states;
-      for (const auto& s : detail::split(in.value("trainer", "random_states"), ',')) {
-        std::uint64_t v = 0;
-        if (!detail::parse_uint64(s, v)) in.fail("has a bad random state '", s, "'");
-        states.push_back(v);
-      }
-      model_.set_random_states(states);
-    } catch (const InvalidArgument& e) {
-      in.fail("does not fit this training setup: ", e.what());
-    }
-    const std::int64_t epoch = read_int(in, "epoch");
-    if (epoch < 0 || epoch > kMaxEpochs) in.fail("has a bad epoch ", epoch);
-    epoch_ = static_cast<int>(epoch);
-    batch_in_epoch_ = read_int(in, "batch_in_epoch");
-    step_ = read_int(in, "step");
-    if (batch_in_epoch_ < 0 || step_ < 0) in.fail("has a negative position (batch ", batch_in_epoch_, ", step ", step_, ")");
-    lr_scale_ = read_real(in, "lr_scale");
-    acc_.loss = read_real(in, "acc_loss");
-    acc_.penalty = read_real(in, "acc_penalty");
-    acc_.seconds = read_real(in, "acc_seconds");
-    acc_.correct = read_int(in, "acc_correct");
-    acc_.samples = read_int(in, "acc_samples");
-    acc_.steps = read_int(in, "acc_steps");
-    finished_ = read_int(in, "finished") != 0;
-    read_history(in);
+    detail::TrainerState state;
+    TextSection extra = detail::read_training_checkpoint(path, model_, optimizer_, schedule_.get(), state, history_,
+                                                         callbacks_);
+    epoch_ = state.epoch;
+    batch_in_epoch_ = state.batch_in_epoch;
+    resumed_batches_ = batches_ = state.batches_per_epoch;
+    step_ = state.step;
+    lr_scale_ = state.lr_scale;
+    finished_ = state.finished;
+    acc_ = state.sums;
     if (!finished_) history_.stop_reason.clear();  // e.g. "interrupted ...": training goes on
-    for (auto* c : callbacks_) c->load_state(in, "callback." + c->name() + ".");
     resumed_ = true;
-    return in.text("extra");
+    return extra;
   }
 
   const History& history() const { return history_; }
   int epochs_done() const { return epoch_; }
   std::int64_t step() const { return step_; }
   const TrainerOptions& options() const { return options_; }
+  const Schedule* schedule() const { return schedule_.get(); }
 
  private:
-  struct EpochSums {
-    double loss = 0.0, penalty = 0.0, seconds = 0.0;
-    Index correct = 0, samples = 0, steps = 0;
-  };
+  enum class Outcome { Completed, StoppedInEpoch, Diverged, Interrupted };
 
-  // Runs the rest of the current epoch's batches. False when training must end now.
-  bool run_batches(DataLoader<S>& train, TrainContext<S>& ctx) {
+  void check_optimizer_matches_model() const {
+    const auto& held = optimizer_.parameters();
+    bool same = held.size() == params_.size();
+    for (std::size_t i = 0; same && i < held.size(); ++i) same = held[i].value == params_[i].value;
+    detail::require(same, "Trainer: the optimizer does not hold this model's parameters (it has ", held.size(),
+                    " tensors, the model ", params_.size(), "); build it from model.parameters()");
+  }
+
+  void stop(const std::string& reason) {
+    finished_ = true;
+    history_.stopped_early = true;
+    history_.stop_reason = reason;
+  }
+
+  // Runs the rest of the current epoch's batches.
+  Outcome run_batches(DataLoader<S>& train, TrainContext<S>& ctx) {
     const auto start = std::chrono::steady_clock::now();
     train.start_epoch(epoch_);
     train.skip_batches(batch_in_epoch_);
@@ -212,12 +232,14 @@ class Trainer {
         history_.diverged = true;
         history_.stop_reason = detail::concat(
             "non-finite training loss (", detail::number_text(r.loss), ", penalty ",
-            detail::number_text(r.penalty), ") at step ", step_ + 1,
-            " (epoch ", epoch_ + 1, ", batch ", batch_in_epoch_ + 1, "); this step changed "
-            "nothing in the model", non_finite_parameter_note(), "; try a lower learning rate");
-        return false;
+            detail::number_text(r.penalty), ") at step ", step_ + 1, " (epoch ", epoch_ + 1, ", batch ",
+            batch_in_epoch_ + 1, "); this step changed nothing in the model", non_finite_note(),
+            "; try a lower learning rate");
+        return Outcome::Diverged;
       }
-      acc_.loss += r.loss * static_cast<double>(batch->size());
+      const auto n = static_cast<double>(batch->size());
+      acc_.loss += r.plain_loss * n;
+      acc_.objective += r.loss * n;
       acc_.penalty += r.penalty;
       acc_.correct += r.correct;
       acc_.samples += batch->size();
@@ -225,7 +247,7 @@ class Trainer {
       ++batch_in_epoch_;
       ctx.step = step_;
       ctx.batch = batch_in_epoch_;
-      ctx.batch_loss = r.loss;
+      ctx.batch_loss = r.plain_loss;
       ctx.running_loss = acc_.loss / static_cast<double>(acc_.samples);
       ctx.epoch_samples = acc_.samples;
       ctx.lr = r.lr;
@@ -233,18 +255,25 @@ class Trainer {
       if (interrupt_ != nullptr && interrupt_->load()) {
         acc_.seconds += seconds_since(start);
         history_.interrupted = true;
-        history_.stop_reason = detail::concat("interrupted after step ", step_, " (epoch ",
-                                              epoch_ + 1, ", batch ", batch_in_epoch_, ")");
+        history_.stop_reason = detail::concat("interrupted after step ", step_, " (epoch ", epoch_ + 1,
+                                              ", batch ", batch_in_epoch_, ")");
         if (!options_.checkpoint.empty()) save_checkpoint(options_.checkpoint);
-        return false;
+        return Outcome::Interrupted;
       }
-      if (ctx.stop_requested()) break;
+      if (ctx.stop_requested() && batch_in_epoch_ < batches_) {
+        acc_.seconds += seconds_since(start);
+        if (!options_.checkpoint.empty()) {
+          finished_ = true;
+          save_checkpoint(options_.checkpoint);
+        }
+        return Outcome::StoppedInEpoch;
+      }
     }
     acc_.seconds += seconds_since(start);
-    return true;
+    return Outcome::Completed;
   }
 
-  void finish_epoch(DataLoader<S>* val, TrainContext<S>& ctx) {
+  void finish_epoch(DataLoader<S>* val) {
     const auto start = std::chrono::steady_clock::now();
     EpochLog log;
     log.epoch = epoch_ + 1;
@@ -254,27 +283,28 @@ class Trainer {
     log.penalty = acc_.steps > 0 ? acc_.penalty / static_cast<double>(acc_.steps) : 0.0;
     log.lr = optimizer_.lr();
     log.steps = step_;
+    if (options_.label_smoothing > 0.0) log.custom[metric::train_smoothed_loss] = acc_.objective / n;
     if (val != nullptr) {
-      const EvalResult v = evaluate(*val);
+      const EvalResult v = mlp::evaluate(model_, *val, metrics_);
       log.val_loss = v.loss;
       log.val_acc = v.accuracy;
+      for (const auto& [name, value] : v.metrics) log.custom["val_" + name] = value;
       if (!std::isfinite(v.loss)) {
         history_.diverged = true;
         history_.stop_reason = detail::concat("non-finite validation loss (", detail::number_text(v.loss),
-                                              ") after epoch ", epoch_ + 1,
-                                              non_finite_parameter_note());
+                                              ") after epoch ", epoch_ + 1, non_finite_note());
       }
     }
     log.seconds = acc_.seconds + seconds_since(start);
     history_.epochs.push_back(log);
-    ctx.log = &history_.epochs.back();
     ++epoch_;
     batch_in_epoch_ = 0;
+    acc_ = {};  // the sums belong to the logged epoch; a checkpoint now holds those of none
   }
 
   // Where the non-finite values are, for divergence messages: the first parameter tensor holding
   // one, and the first layer whose output in the failed forward pass did.
-  std::string non_finite_parameter_note() const {
+  std::string non_finite_note() const {
     std::string note = "; all parameters are still finite";
     for (const auto& p : params_) {
       if (!p.value_map().allFinite()) {
@@ -294,86 +324,26 @@ class Trainer {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   }
 
-  TextSection trainer_text() const {
-    return {{"epoch", std::to_string(epoch_)},
-            {"batch_in_epoch", std::to_string(batch_in_epoch_)},
-            {"step", std::to_string(step_)},
-            {"lr_scale", detail::exact(lr_scale_)},
-            {"optimizer", std::string(optimizer_.name())},
-            {"optimizer_steps", std::to_string(optimizer_.steps())},
-            {"random_states", detail::join(model_.random_states())},
-            {"acc_loss", detail::exact(acc_.loss)},
-            {"acc_penalty", detail::exact(acc_.penalty)},
-            {"acc_seconds", detail::exact(acc_.seconds)},
-            {"acc_correct", std::to_string(acc_.correct)},
-            {"acc_samples", std::to_string(acc_.samples)},
-            {"acc_steps", std::to_string(acc_.steps)},
-            {"finished", finished_ ? "1" : "0"}};
-  }
-
-  TextSection history_text() const {
-    TextSection t{{"count", std::to_string(history_.epochs.size())},
-                  {"stop_reason", history_.stop_reason},
-                  {"stopped_early", history_.stopped_early ? "1" : "0"}};
-    for (std::size_t i = 0; i < history_.epochs.size(); ++i) {
-      const EpochLog& e = history_.epochs[i];
-      t[detail::concat("epoch.", i)] = detail::join(std::vector<double>{
-          static_cast<double>(e.epoch), e.train_loss, e.train_acc, e.penalty, e.val_loss, e.val_acc,
-          e.lr, e.seconds, static_cast<double>(e.steps)});
-    }
-    return t;
-  }
-
-  void read_history(const ContainerReader& in) {
-    History h;
-    std::int64_t count = 0;
-    if (!detail::parse_int64(in.value("history", "count"), count) || count < 0) {
-      in.fail("has a bad history count");
-    }
-    for (std::int64_t i = 0; i < count; ++i) {
-      const auto fields = detail::split(in.value("history", detail::concat("epoch.", i)), ',');
-      std::vector<double> v(fields.size());
-      for (std::size_t k = 0; k < fields.size(); ++k) {
-        if (!detail::parse_double(fields[k], v[k])) in.fail("has a bad history entry ", i);
-      }
-      if (v.size() != 9) in.fail("has a history entry with ", v.size(), " fields instead of 9");
-      const bool in_range = v[0] >= 1 && v[0] <= static_cast<double>(kMaxEpochs) && v[8] >= 0 &&
-                            v[8] <= static_cast<double>(kMaxSteps);
-      if (!in_range) in.fail("has a bad history entry ", i);
-      h.epochs.push_back({static_cast<int>(v[0]), v[1], v[2], v[3], v[4], v[5], v[6], v[7],
-                          static_cast<std::int64_t>(v[8])});
-    }
-    h.stop_reason = in.value("history", "stop_reason");
-    h.stopped_early = in.value("history", "stopped_early") == "1";
-    history_ = std::move(h);
-  }
-
-  static std::int64_t read_int(const ContainerReader& in, const std::string& key) {
-    std::int64_t v = 0;
-    if (!detail::parse_int64(in.value("trainer", key), v)) in.fail("has a bad trainer entry ", key);
-    return v;
-  }
-  static double read_real(const ContainerReader& in, const std::string& key) {
-    double v = 0;
-    if (!detail::parse_double(in.value("trainer", key), v)) in.fail("has a bad trainer entry ", key);
-    return v;
-  }
-
   Sequential<S>& model_;
   Optimizer<S>& optimizer_;
-  const Schedule& schedule_;
+  std::unique_ptr<Schedule> schedule_;  // null: the optimizer's base rate throughout
   TrainerOptions options_;
   SoftmaxCrossEntropy<S> train_loss_;
   std::vector<TensorRef<S>> params_;
   std::vector<TensorRef<S>> buffers_;     // running statistics, restored after a non-finite step
   std::vector<Matrix<S>> buffer_backup_;  // their values before the step's forward pass
+  std::vector<std::uint64_t> random_backup_;  // dropout generators before the step's forward pass
   std::vector<Callback<S>*> callbacks_;
+  std::vector<Metric<S>*> metrics_;
+  std::vector<std::string> declared_;     // metrics callbacks may log with ctx.log_metric
   const std::atomic<bool>* interrupt_ = nullptr;
   TextSection extra_;
   History history_;
-  EpochSums acc_;
+  detail::EpochSums acc_;
   int epoch_ = 0;               // epochs completed
   Index batch_in_epoch_ = 0;    // batches completed in the current epoch
+  Index batches_ = 0;           // batches per epoch of the training loader
+  Index resumed_batches_ = 0;   // ... as the resumed checkpoint recorded it
   std::int64_t step_ = 0;       // optimizer steps done
   double lr_scale_ = 1.0;
   bool resumed_ = false;

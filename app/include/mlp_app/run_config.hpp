@@ -6,7 +6,7 @@
 
 #include "mlp/core/text_format.hpp"
 #include "mlp/data/datasets.hpp"
-#include "mlp/io/json.hpp"
+#include "mlp_app/json.hpp"
 #include "mlp/model/parameterized_mlp.hpp"
 #include "mlp/optim/adagrad.hpp"
 #include "mlp/optim/adam.hpp"
@@ -20,7 +20,7 @@
 #include <string>
 #include <vector>
 
-namespace mlp {
+namespace mlp::app {
 
 struct RunConfig {
   static constexpr long long kMaxWidth = 1 << 20, kMaxCount = 1LL << 40;
@@ -104,40 +104,45 @@ struct RunConfig {
   template <class S = float>
   std::unique_ptr<Optimizer<S>> make_optimizer(std::vector<TensorRef<S>> params) const {
     if (optimizer == "sgd") {
-      return std::make_unique<Sgd<S>>(std::move(params), SgdOptions{lr, momentum, nesterov, weight_decay});
+      return std::make_unique<SGD<S>>(std::move(params), SGDOptions{lr, momentum, nesterov, weight_decay});
     }
-    if (optimizer == "adam" || optimizer == "adamw") {
-      return std::make_unique<Adam<S>>(std::move(params),
-                                       AdamOptions{lr, beta1, beta2, eps, weight_decay, optimizer == "adamw"});
+    if (optimizer == "adam") {
+      return std::make_unique<Adam<S>>(std::move(params), AdamOptions{lr, beta1, beta2, eps, weight_decay});
+    }
+    if (optimizer == "adamw") {
+      return std::make_unique<AdamW<S>>(std::move(params), AdamWOptions{lr, beta1, beta2, eps, weight_decay});
     }
     if (optimizer == "rmsprop") {
-      RmspropOptions o;
+      RMSpropOptions o;
       o.lr = lr;
       o.eps = eps;
       o.momentum = momentum;
       o.weight_decay = weight_decay;
-      return std::make_unique<RmsProp<S>>(std::move(params), o);
+      return std::make_unique<RMSprop<S>>(std::move(params), o);
     }
     if (optimizer == "adagrad") {
       AdagradOptions o;
       o.lr = lr;
       o.weight_decay = weight_decay;
-      return std::make_unique<AdaGrad<S>>(std::move(params), o);
+      return std::make_unique<Adagrad<S>>(std::move(params), o);
     }
     detail::fail("unknown optimizer '", optimizer, "'");
   }
 
+  // The schedule over the optimizer's base rate `lr`; none for "constant". cosine and
+  // warmup_cosine count steps (updated every step), step counts epochs.
   std::unique_ptr<Schedule> make_schedule(Index steps_per_epoch) const {
     const std::int64_t total = static_cast<std::int64_t>(epochs) * steps_per_epoch;
-    if (schedule == "cosine") return std::make_unique<CosineAnnealingLR>(lr, total, min_lr);
+    if (schedule == "cosine") return std::make_unique<CosineAnnealingLR>(Steps{total}, min_lr);
     if (schedule == "warmup_cosine") {
-      return std::make_unique<WarmupCosineLR>(lr, static_cast<std::int64_t>(warmup_epochs) * steps_per_epoch,
-                                              total, min_lr);
+      const std::int64_t warmup = static_cast<std::int64_t>(warmup_epochs) * steps_per_epoch;
+      if (warmup == 0) return std::make_unique<CosineAnnealingLR>(Steps{total}, min_lr);
+      auto s = std::make_unique<SequentialLR>(LinearLR(1.0 / static_cast<double>(warmup), 1.0, Steps{warmup}));
+      s->then(Steps{warmup}, CosineAnnealingLR(Steps{total - warmup}, min_lr));
+      return s;
     }
-    if (schedule == "step") {
-      return std::make_unique<StepLR>(lr, static_cast<std::int64_t>(step_epochs) * steps_per_epoch, gamma);
-    }
-    return std::make_unique<ConstantLR>(lr);
+    if (schedule == "step") return std::make_unique<StepLR>(Epochs{step_epochs}, gamma);
+    return nullptr;
   }
 
   Json to_json() const {
@@ -217,4 +222,4 @@ struct RunConfig {
   bool operator!=(const RunConfig& o) const { return !(*this == o); }
 };
 
-}  // namespace mlp
+}  // namespace mlp::app

@@ -2,7 +2,7 @@
 // colour, counts written in the cells) and horizontal bars of per-class accuracy.
 #pragma once
 
-#include "mlp/io/svg.hpp"
+#include "mlp_app/svg.hpp"
 #include "mlp/train/metrics.hpp"
 
 #include <algorithm>
@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-namespace mlp {
+namespace mlp::app {
 
 inline std::string render_confusion_svg(const ConfusionMatrix& cm, const std::vector<std::string>& names,
                                         const std::string& title) {
@@ -68,4 +68,4 @@ inline std::string render_class_accuracy_svg(const ConfusionMatrix& cm, const st
   return svg.finish();
 }
 
-}  // namespace mlp
+}  // namespace mlp::app

@@ -5,7 +5,7 @@
 
 #include <cstdint>
 
-namespace mlp::detail {
+namespace mlp::app::internal {
 
 struct Glyph {
   char c;
@@ -47,4 +47,4 @@ inline const Glyph* find_glyph(char c) {
   return fallback;
 }
 
-}  // namespace mlp::detail
+}  // namespace mlp::app::internal

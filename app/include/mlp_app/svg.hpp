@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-namespace mlp {
+namespace mlp::app {
 
 // Colour-blind safe palette (Okabe & Ito, 2008), in the order series use it.
 inline const char* palette_colour(std::size_t i) {
@@ -136,4 +136,4 @@ inline double text_width(const std::string& text, double size) {
   return 0.6 * size * static_cast<double>(text.size());
 }
 
-}  // namespace mlp
+}  // namespace mlp::app

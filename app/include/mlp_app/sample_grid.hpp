@@ -4,20 +4,20 @@
 
 #include "mlp/core/errors.hpp"
 #include "mlp/data/dataset.hpp"
-#include "mlp/detail/bitmap_font.hpp"
-#include "mlp/io/png.hpp"
+#include "mlp_app/bitmap_font.hpp"
+#include "mlp_app/png.hpp"
 
 #include <algorithm>
 #include <string>
 #include <vector>
 
-namespace mlp {
+namespace mlp::app {
 
 // Draws `text` with its top-left corner at (x, y); each font pixel becomes scale x scale pixels.
 inline void draw_text(Image& image, int x, int y, const std::string& text, int scale,
                       const std::uint8_t* colour) {
   for (const char c : text) {
-    const detail::Glyph* g = detail::find_glyph(c);
+    const internal::Glyph* g = internal::find_glyph(c);
     for (int row = 0; row < 7; ++row) {
       for (int col = 0; col < 5; ++col) {
         if (((g->rows[row] >> (4 - col)) & 1) == 0) continue;
@@ -74,4 +74,4 @@ inline Image make_sample_grid(const Dataset& data, const std::vector<Index>& ind
   return image;
 }
 
-}  // namespace mlp
+}  // namespace mlp::app

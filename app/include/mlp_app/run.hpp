@@ -13,13 +13,13 @@
 #include "mlp/data/dataloader.hpp"
 #include "mlp/data/prepared.hpp"
 #include "mlp/io/atomic_file.hpp"
-#include "mlp/io/json.hpp"
+#include "mlp_app/json.hpp"
 #include "mlp/io/model_file.hpp"
 #include "mlp/train/checkpoint.hpp"
 #include "mlp/train/csv_logger.hpp"
 #include "mlp/train/early_stopping.hpp"
 #include "mlp/train/progress_bar.hpp"
-#include "mlp/train/run_config.hpp"
+#include "mlp_app/run_config.hpp"
 #include "mlp/train/tensorboard_logger.hpp"
 #include "mlp/train/trainer.hpp"
 
@@ -30,7 +30,7 @@
 #include <ostream>
 #include <string>
 
-namespace mlp {
+namespace mlp::app {
 
 struct RunOptions {
   std::ostream* progress = nullptr;  // epoch summaries (and a live line when live_progress)
@@ -55,7 +55,7 @@ struct RunResult {
   Json summary;
 };
 
-namespace detail {
+namespace internal {
 
 inline std::vector<Index> first_n(const std::vector<Index>& indices, Index n) {
   if (n <= 0 || n >= static_cast<Index>(indices.size())) return indices;
@@ -142,7 +142,7 @@ class LastState final : public Callback<S> {
   StateDict<S> state;
 };
 
-}  // namespace detail
+}  // namespace internal
 
 // What a model file must carry to be evaluated later without the run: the data set and its
 // preprocessing, the split, the class names, the configuration.
@@ -206,7 +206,7 @@ inline std::optional<RunResult> load_finished_run(const std::filesystem::path& o
     }
     RunResult r;
     r.config = config;
-    for (const Json& e : s.at("epochs").elements()) r.history.epochs.push_back(detail::epoch_from_json(e));
+    for (const Json& e : s.at("epochs").elements()) r.history.epochs.push_back(internal::epoch_from_json(e));
     const Json& t = s.at("training");
     r.history.stop_reason = t.at("stop_reason").string();
     r.history.stopped_early = t.at("stopped_early").boolean();
@@ -216,8 +216,8 @@ inline std::optional<RunResult> load_finished_run(const std::filesystem::path& o
     r.parameters = static_cast<Index>(s.at("model").at("parameters").integer(0, 1LL << 50));
     detail::require(r.best_epoch <= static_cast<int>(r.history.epochs.size()), "best epoch ", r.best_epoch,
                     " of ", r.history.epochs.size(), " epochs");
-    r.test_best = detail::eval_from_json(s.at("test").at("best"));
-    r.test_last = detail::eval_from_json(s.at("test").at("last"));
+    r.test_best = internal::eval_from_json(s.at("test").at("best"));
+    r.test_last = internal::eval_from_json(s.at("test").at("last"));
     r.cached = true;
     r.summary = s;
     return r;
@@ -239,8 +239,8 @@ inline RunResult run_training(const RunConfig& config, const PreparedData& data,
   ParameterizedMLP<float> model(spec, config.seed);
   auto optimizer = config.make_optimizer<float>(model.parameters());
 
-  const auto train_indices = detail::first_n(data.split.train, config.train_limit);
-  const auto val_indices = detail::first_n(
+  const auto train_indices = internal::first_n(data.split.train, config.train_limit);
+  const auto val_indices = internal::first_n(
       data.split.validation, config.train_limit > 0 ? std::max<Index>(config.train_limit / 5, 1) : 0);
   std::vector<Index> test_indices(static_cast<std::size_t>(data.data.test.size()));
   for (std::size_t i = 0; i < test_indices.size(); ++i) test_indices[i] = static_cast<Index>(i);
@@ -254,7 +254,8 @@ inline RunResult run_training(const RunConfig& config, const PreparedData& data,
   trainer_options.penalty = WeightPenalty(config.l1, config.l2);
   trainer_options.label_smoothing = config.label_smoothing;
   trainer_options.checkpoint = out / "checkpoint.mlpckpt";
-  Trainer<float> trainer(model, *optimizer, *schedule, trainer_options);
+  Trainer<float> trainer = schedule ? Trainer<float>(model, *optimizer, *schedule, trainer_options)
+                                    : Trainer<float>(model, *optimizer, trainer_options);
   const TextSection extra = {{"config", config.to_json().dump(0)},
                              {"split_fingerprint", data.split.fingerprint_hex()}};
   trainer.set_checkpoint_extra(extra);
@@ -267,13 +268,12 @@ inline RunResult run_training(const RunConfig& config, const PreparedData& data,
   }
   std::optional<EarlyStopping<float>> early_stopping;
   if (config.patience > 0) {
-    early_stopping.emplace(config.patience, "val_loss", config.min_delta);
+    early_stopping.emplace(config.patience, Monitor(metric::val_loss, MonitorMode::Min, config.min_delta));
     trainer.add_callback(*early_stopping);
   }
-  detail::LastState<float> last_state;
+  internal::LastState<float> last_state;
   trainer.add_callback(last_state);
-  BestCheckpoint<float> best(model, out / "best.mlp", "val_loss", MonitorMode::Auto,
-                             run_metadata(config, data));
+  BestCheckpoint<float> best(model, out / "best.mlp", Monitor(metric::val_loss), run_metadata(config, data));
   trainer.add_callback(best);
   CsvLogger<float> csv(out / "metrics.csv");
   trainer.add_callback(csv);
@@ -353,10 +353,10 @@ inline RunResult run_training(const RunConfig& config, const PreparedData& data,
   t["resumed"] = result.resumed;
   t["threads"] = options.threads;
   Json& test = s["test"];
-  test["best"] = detail::eval_json(result.test_best, true);
-  test["last"] = detail::eval_json(result.test_last, true);
+  test["best"] = internal::eval_json(result.test_best, true);
+  test["last"] = internal::eval_json(result.test_last, true);
   Json epochs = Json::array();
-  for (const EpochLog& e : result.history.epochs) epochs.push_back(detail::epoch_json(e));
+  for (const EpochLog& e : result.history.epochs) epochs.push_back(internal::epoch_json(e));
   s["epochs"] = epochs;
   write_file_atomically(out / "summary.json", s.dump(2) + "\n");
   std::filesystem::remove(trainer_options.checkpoint, ec);  // the summary marks the run finished
@@ -364,4 +364,4 @@ inline RunResult run_training(const RunConfig& config, const PreparedData& data,
   return result;
 }
 
-}  // namespace mlp
+}  // namespace mlp::app

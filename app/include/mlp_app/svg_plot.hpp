@@ -4,7 +4,7 @@
 #pragma once
 
 #include "mlp/io/atomic_file.hpp"
-#include "mlp/io/svg.hpp"
+#include "mlp_app/svg.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-namespace mlp {
+namespace mlp::app {
 
 struct PlotSeries {
   std::string label;      // legend entry (series with the same label share one entry)
@@ -44,7 +44,7 @@ struct PlotFigure {
   double panel_width = 430, panel_height = 300;
 };
 
-namespace detail {
+namespace internal {
 
 inline void data_range(const PlotPanel& p, bool y_axis, double& lo, double& hi) {
   lo = std::numeric_limits<double>::infinity();
@@ -108,7 +108,7 @@ inline void draw_panel(SvgWriter& svg, const PlotPanel& p, double left, double t
   }
 }
 
-}  // namespace detail
+}  // namespace internal
 
 inline std::string render_line_figure(const PlotFigure& f) {
   // One legend entry per distinct label, in order of appearance.
@@ -152,7 +152,7 @@ inline std::string render_line_figure(const PlotFigure& f) {
     }
   }
   for (std::size_t k = 0; k < f.panels.size(); ++k) {
-    detail::draw_panel(svg, f.panels[k], static_cast<double>(k) * f.panel_width, header, f.panel_width,
+    internal::draw_panel(svg, f.panels[k], static_cast<double>(k) * f.panel_width, header, f.panel_width,
                        f.panel_height);
   }
   return svg.finish();
@@ -162,4 +162,4 @@ inline void write_svg(const std::filesystem::path& path, const std::string& svg)
   write_file_atomically(path, svg);
 }
 
-}  // namespace mlp
+}  // namespace mlp::app

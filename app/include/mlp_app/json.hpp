@@ -12,7 +12,7 @@
 #include <utility>
 #include <vector>
 
-namespace mlp {
+namespace mlp::app {
 
 class Json {
  public:
@@ -368,4 +368,4 @@ class Json {
   std::vector<std::pair<std::string, Json>> members_;
 };
 
-}  // namespace mlp
+}  // namespace mlp::app

@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-namespace mlp {
+namespace mlp::app {
 
 // An 8-bit image, row-major, channels interleaved (1 = gray, 3 = RGB).
 struct Image {
@@ -30,7 +30,7 @@ struct Image {
   }
 };
 
-namespace detail {
+namespace internal {
 
 inline void put_u32_be(std::string& out, std::uint32_t v) {
   for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<char>((v >> shift) & 0xff));
@@ -45,7 +45,7 @@ inline void put_png_chunk(std::string& out, const char type[4], const std::strin
                               static_cast<uInt>(body.size()))));
 }
 
-}  // namespace detail
+}  // namespace internal
 
 // The bytes of a PNG file for `image`.
 inline std::string encode_png(const Image& image) {
@@ -72,13 +72,13 @@ inline std::string encode_png(const Image& image) {
   packed.resize(packed_size);
 
   std::string ihdr;
-  detail::put_u32_be(ihdr, static_cast<std::uint32_t>(image.width));
-  detail::put_u32_be(ihdr, static_cast<std::uint32_t>(image.height));
+  internal::put_u32_be(ihdr, static_cast<std::uint32_t>(image.width));
+  internal::put_u32_be(ihdr, static_cast<std::uint32_t>(image.height));
   ihdr += std::string{8, static_cast<char>(image.channels == 1 ? 0 : 2), 0, 0, 0};
   std::string png = "\x89PNG\r\n\x1a\n";
-  detail::put_png_chunk(png, "IHDR", ihdr);
-  detail::put_png_chunk(png, "IDAT", packed);
-  detail::put_png_chunk(png, "IEND", "");
+  internal::put_png_chunk(png, "IHDR", ihdr);
+  internal::put_png_chunk(png, "IDAT", packed);
+  internal::put_png_chunk(png, "IEND", "");
   return png;
 }
 
@@ -86,4 +86,4 @@ inline void write_png(const std::filesystem::path& path, const Image& image) {
   write_file_atomically(path, encode_png(image));
 }
 
-}  // namespace mlp
+}  // namespace mlp::app

@@ -1,0 +1,243 @@
+// Batch normalization (Ioffe & Szegedy, 2015) with PyTorch's conventions, shared by BatchNorm1d
+// (a feature vector: one statistic per feature, over the batch) and BatchNorm2d (an image: one
+// statistic per channel, over the batch and the channel's H x W pixels):
+//   momentum 0.1 means running = 0.9 running + 0.1 batch; momentum "none" is the cumulative
+//   average (factor 1 / num_batches_tracked); the batch is normalized with the BIASED variance and
+//   the running variance is updated with the UNBIASED one; weight (gamma) starts at 1, bias (beta)
+//   at 0, running_mean at 0, running_var at 1, num_batches_tracked at 0.
+// Statistics are formed per row first (a column sum over the batch, contiguous), then per channel
+// (a sum over each channel's block of pixels), so both kinds share every line of the math.
+// The derivation of backward is in docs/derivations.md.
+#pragma once
+
+#include "mlp/core/assert.hpp"
+#include "mlp/core/errors.hpp"
+#include "mlp/detail/column_sums.hpp"
+#include "mlp/layers/layer.hpp"
+
+#include <cmath>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace mlp {
+
+namespace detail {
+
+template <class S>
+class BatchNorm : public Layer<S> {
+ public:
+  Index num_features() const { return gamma_.rows(); }
+  double eps() const { return eps_given_; }
+  std::optional<double> momentum() const { return momentum_given_; }
+
+  std::vector<TensorRef<S>> parameters() override {
+    return {tensor_ref<S>("weight", gamma_, &dgamma_, false), tensor_ref<S>("bias", beta_, &dbeta_, false)};
+  }
+  std::vector<TensorRef<S>> buffers() override {
+    return {tensor_ref<S>("running_mean", running_mean_, nullptr, false),
+            tensor_ref<S>("running_var", running_var_, nullptr, false),
+            tensor_ref<S>("num_batches_tracked", batches_tracked_, nullptr, false)};
+  }
+  LayerConfig config() const override {
+    LayerConfig c;
+    c.set("num_features", num_features()).set("eps", eps_given_);
+    if (momentum_given_) {
+      c.set("momentum", *momentum_given_);
+    } else {
+      c.set("momentum", "none");
+    }
+    return c;
+  }
+  static std::vector<StateShape> state_shapes(const LayerConfig& c) {
+    const Index f = c.integer("num_features", 1, kMaxLayerSize);
+    return {{"weight", f, 1}, {"bias", f, 1}, {"running_mean", f, 1}, {"running_var", f, 1},
+            {"num_batches_tracked", 1, 1}};
+  }
+  std::string describe() const override {
+    return detail::concat(this->kind(), "(", num_features(), ")");
+  }
+
+  Matrix<S>& weight() { return gamma_; }
+  Matrix<S>& bias() { return beta_; }
+  const Matrix<S>& weight() const { return gamma_; }
+  const Matrix<S>& bias() const { return beta_; }
+  const Matrix<S>& weight_grad() const { return dgamma_; }
+  const Matrix<S>& bias_grad() const { return dbeta_; }
+  Matrix<S>& running_mean() { return running_mean_; }
+  Matrix<S>& running_var() { return running_var_; }
+  const Matrix<S>& running_mean() const { return running_mean_; }
+  const Matrix<S>& running_var() const { return running_var_; }
+  // Train forwards so far (PyTorch keeps an int64; stored as a scalar tensor, exact to 2^24 in float).
+  double num_batches_tracked() const { return static_cast<double>(batches_tracked_(0, 0)); }
+
+ protected:
+  BatchNorm(Index features, double eps, std::optional<double> momentum)
+      : eps_(static_cast<S>(eps)), eps_given_(eps), momentum_given_(momentum) {
+    detail::require(features > 0, "BatchNorm needs a positive number of features, but got ", features);
+    detail::require(eps > 0.0 && std::isfinite(eps), "BatchNorm eps has to be positive, but got ", eps);
+    detail::require(!momentum || (*momentum >= 0.0 && *momentum <= 1.0),
+                    "BatchNorm momentum has to be in [0, 1] (or none), but got ", momentum.value_or(0.0));
+    gamma_.setOnes(features, 1);
+    beta_.setZero(features, 1);
+    dgamma_.setZero(features, 1);
+    dbeta_.setZero(features, 1);
+    running_mean_.setZero(features, 1);
+    running_var_.setOnes(features, 1);
+    batches_tracked_.setZero(1, 1);
+    for (Matrix<S>* v : {&mean_, &var_, &inv_std_, &scale_, &shift_}) v->setZero(features, 1);
+  }
+
+  static std::optional<double> momentum_from(const LayerConfig& c) {
+    if (c.text("momentum") == "none") return std::nullopt;
+    return c.real("momentum", 0.0, 1.0);
+  }
+
+  void on_bind() override {
+    pixels_ = this->input_shape().pixels();
+    for (Matrix<S>* v : {&row_sum_, &row_scale_, &row_shift_}) v->setZero(num_features() * pixels_, 1);
+  }
+
+  // Train: mu, var = mean and biased variance of each channel over its N = B x pixels values;
+  //        xhat = (x - mu) / sqrt(var + eps);  y = gamma * xhat + beta;
+  //        running_mean += m (mu - running_mean);  running_var += m (var * N/(N-1) - running_var).
+  // Eval:  y = gamma * (x - running_mean) / sqrt(running_var + eps) + beta; nothing is updated.
+  const Matrix<S>& forward_impl(const Eigen::Ref<const Matrix<S>>& x, Mode mode) override {
+    y_.resize(x.rows(), x.cols());
+    if (mode == Mode::Eval) {
+      scale_.array() = gamma_.array() / (running_var_.array() + eps_).sqrt();
+      shift_.array() = beta_.array() - running_mean_.array() * scale_.array();
+      expand(scale_, row_scale_);
+      expand(shift_, row_shift_);
+      y_.array() = (x.array().colwise() * row_scale_.col(0).array()).colwise() + row_shift_.col(0).array();
+      return y_;
+    }
+    const Index count = x.cols() * pixels_;
+    detail::require(count > 1, this->describe(), " in Train mode needs more than 1 value per channel, "
+                    "but got a batch of ", x.cols(), " sample(s) of ", this->input_shape().described(),
+                    " (use a larger batch, or drop a last batch of 1 with drop_last)");
+    const S n = S(count);
+    detail::sum_columns(x, row_sum_);
+    reduce(row_sum_, mean_);
+    mean_ /= n;
+    expand(mean_, row_shift_);
+    xhat_.resize(x.rows(), x.cols());
+    xhat_.array() = x.array().colwise() - row_shift_.col(0).array();
+    detail::sum_column_products(xhat_, xhat_, row_sum_);
+    reduce(row_sum_, var_);
+    var_ /= n;
+    inv_std_.array() = (var_.array() + eps_).sqrt().inverse();
+    expand(inv_std_, row_scale_);
+    xhat_.array().colwise() *= row_scale_.col(0).array();
+    expand(gamma_, row_scale_);
+    expand(beta_, row_shift_);
+    y_.array() = (xhat_.array().colwise() * row_scale_.col(0).array()).colwise() + row_shift_.col(0).array();
+    batches_tracked_(0, 0) += S(1);
+    const S m = momentum_given_ ? static_cast<S>(*momentum_given_) : S(1) / batches_tracked_(0, 0);
+    const S unbias = n / (n - S(1));
+    running_mean_ += m * (mean_ - running_mean_);
+    running_var_ += m * (unbias * var_ - running_var_);
+    return y_;
+  }
+
+  // dbeta = sum dy;  dgamma = sum dy * xhat;  (sums over each channel's N values)
+  // dx = gamma * inv_std / N * (N dy - dbeta - xhat * dgamma)   (per channel).
+  const Matrix<S>& backward_impl(const Eigen::Ref<const Matrix<S>>& dy) override {
+    const S n = S(dy.cols() * pixels_);
+    detail::sum_columns(dy, row_sum_);
+    reduce(row_sum_, dbeta_);
+    detail::sum_column_products(dy, xhat_, row_sum_);
+    reduce(row_sum_, dgamma_);
+    if (!this->input_grad_) {
+      dx_.resize(0, 0);
+      return dx_;
+    }
+    scale_.array() = gamma_.array() * inv_std_.array() / n;
+    expand(scale_, row_scale_);
+    expand(dbeta_, row_shift_);
+    expand(dgamma_, row_sum_);
+    dx_.resize(dy.rows(), dy.cols());
+    dx_.array() = ((n * dy.array()).colwise() - row_shift_.col(0).array()) -
+                  xhat_.array().colwise() * row_sum_.col(0).array();
+    dx_.array().colwise() *= row_scale_.col(0).array();
+    return dx_;
+  }
+
+ private:
+  // per_row (C * pixels x 1) -> per_channel (C x 1): the sum of each channel's block.
+  void reduce(const Matrix<S>& per_row, Matrix<S>& per_channel) const {
+    if (pixels_ == 1) {
+      per_channel = per_row;
+      return;
+    }
+    const Eigen::Map<const Matrix<S>> blocks(per_row.data(), pixels_, num_features());
+    per_channel.col(0).transpose() = blocks.colwise().sum();
+  }
+  // per_channel (C x 1) -> per_row (C * pixels x 1): each channel's value repeated over its block.
+  void expand(const Matrix<S>& per_channel, Matrix<S>& per_row) const {
+    if (pixels_ == 1) {
+      per_row = per_channel;
+      return;
+    }
+    per_row.resize(num_features() * pixels_, 1);
+    for (Index c = 0; c < num_features(); ++c) per_row.col(0).segment(c * pixels_, pixels_).setConstant(per_channel(c, 0));
+  }
+
+  S eps_;
+  double eps_given_;                        // as configured (saved exactly)
+  std::optional<double> momentum_given_;    // none: cumulative average
+  Index pixels_ = 1;                        // values per channel and sample (H x W; 1 for 1d)
+  Matrix<S> gamma_, beta_, dgamma_, dbeta_;       // C x 1
+  Matrix<S> running_mean_, running_var_;          // C x 1
+  Matrix<S> batches_tracked_;                     // 1 x 1
+  Matrix<S> mean_, var_, inv_std_, scale_, shift_;  // C x 1 scratch
+  Matrix<S> row_sum_, row_scale_, row_shift_;     // C * pixels x 1 scratch
+  Matrix<S> xhat_, y_, dx_;                       // C * pixels x B
+};
+
+}  // namespace detail
+
+// Normalizes each of `num_features` features over the batch: input a feature vector.
+template <class S = float>
+class BatchNorm1d final : public detail::BatchNorm<S> {
+ public:
+  explicit BatchNorm1d(Index num_features, double eps = 1e-5, std::optional<double> momentum = 0.1)
+      : detail::BatchNorm<S>(num_features, eps, momentum) {}
+  std::string_view kind() const override { return "BatchNorm1d"; }
+  static std::unique_ptr<BatchNorm1d> from_config(const LayerConfig& c) {
+    return std::make_unique<BatchNorm1d>(c.integer("num_features", 1, kMaxLayerSize), c.real("eps", 1e-300, 1e300),
+                                         detail::BatchNorm<S>::momentum_from(c));
+  }
+  std::optional<Shape> natural_input_shape() const override { return Shape::flat(this->num_features()); }
+
+ protected:
+  Shape output_shape_for(const Shape& input) const override {
+    detail::require(input.is_flat() && input.channels == this->num_features(), this->describe(),
+                    " needs ", this->num_features(), " features per sample, but its input is ",
+                    input.described(), input.is_flat() ? "" : " (use BatchNorm2d for images)");
+    return input;
+  }
+};
+
+// Normalizes each of `num_features` channels of an image over the batch and the channel's pixels.
+template <class S = float>
+class BatchNorm2d final : public detail::BatchNorm<S> {
+ public:
+  explicit BatchNorm2d(Index num_features, double eps = 1e-5, std::optional<double> momentum = 0.1)
+      : detail::BatchNorm<S>(num_features, eps, momentum) {}
+  std::string_view kind() const override { return "BatchNorm2d"; }
+  static std::unique_ptr<BatchNorm2d> from_config(const LayerConfig& c) {
+    return std::make_unique<BatchNorm2d>(c.integer("num_features", 1, kMaxLayerSize), c.real("eps", 1e-300, 1e300),
+                                         detail::BatchNorm<S>::momentum_from(c));
+  }
+
+ protected:
+  Shape output_shape_for(const Shape& input) const override {
+    detail::require(input.channels == this->num_features(), this->describe(), " needs ",
+                    this->num_features(), " channels, but its input is ", input.described());
+    return input;
+  }
+};
+
+}  // namespace mlp

@@ -1,0 +1,50 @@
+// A metric of your own, computed over the validation data every epoch and logged as
+// "val_<name>" next to val_loss and val_acc: it can be monitored (early stopping, best
+// checkpoint), and it appears in metrics.csv and TensorBoard. Like torchmetrics: reset, update per
+// batch (Eval-mode logits), compute.
+#pragma once
+
+#include "mlp/core/errors.hpp"
+#include "mlp/core/types.hpp"
+
+#include <string>
+
+namespace mlp {
+
+template <class S = float>
+class Metric {
+ public:
+  virtual ~Metric() = default;
+  virtual std::string name() const = 0;  // logged as "val_" + name()
+  virtual void reset() = 0;
+  // logits: K x B (Eval mode), labels: B class ids.
+  virtual void update(const Eigen::Ref<const Matrix<S>>& logits, const Eigen::Ref<const Labels>& labels) = 0;
+  virtual double compute() const = 0;
+};
+
+// Fraction of samples whose label is among the k largest logits ("top5_acc" for k = 5).
+template <class S = float>
+class TopKAccuracy final : public Metric<S> {
+ public:
+  explicit TopKAccuracy(Index k) : k_(k) { detail::require(k >= 1, "TopKAccuracy needs k >= 1, but got ", k); }
+  std::string name() const override { return "top" + std::to_string(k_) + "_acc"; }
+  void reset() override { hits_ = samples_ = 0; }
+  void update(const Eigen::Ref<const Matrix<S>>& logits, const Eigen::Ref<const Labels>& labels) override {
+    for (Index b = 0; b < logits.cols(); ++b) {
+      const S target = logits(labels[b], b);
+      Index above = 0;  // logits larger than the label's: the label is in the top k when fewer than k
+      for (Index r = 0; r < logits.rows(); ++r) above += logits(r, b) > target ? 1 : 0;
+      hits_ += above < k_ ? 1 : 0;
+    }
+    samples_ += logits.cols();
+  }
+  double compute() const override {
+    return samples_ == 0 ? 0.0 : static_cast<double>(hits_) / static_cast<double>(samples_);
+  }
+
+ private:
+  Index k_;
+  Index hits_ = 0, samples_ = 0;
+};
+
+}  // namespace mlp

@@ -1,0 +1,288 @@
+// Training checkpoints: everything the Trainer needs to continue exactly, and the checks a
+// checkpoint read from disk must pass before any of it is used. A checkpoint holds the model's
+// layer list and state, the optimizer's name, hyperparameters, step count and state, the schedule,
+// the position (epoch, batch within it, batches per epoch, step), the dropout generators, the
+// epoch's running sums, the history, each stateful callback's state and the caller's "extra" text.
+// Every number is range-checked and checked against the others: epochs done = history length,
+// step = epochs x batches + position, the best epoch of a callback within the history, and so on.
+#pragma once
+
+#include "mlp/core/text_format.hpp"
+#include "mlp/io/container.hpp"
+#include "mlp/io/model_file.hpp"
+#include "mlp/optim/optimizer.hpp"
+#include "mlp/optim/schedulers.hpp"
+#include "mlp/train/callback.hpp"
+#include "mlp/train/metric.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace mlp::detail {
+
+// Running sums of the epoch in progress.
+struct EpochSums {
+  double loss = 0.0, objective = 0.0, penalty = 0.0, seconds = 0.0;
+  Index correct = 0, samples = 0, steps = 0;
+};
+
+struct TrainerState {
+  int epoch = 0;
+  Index batch_in_epoch = 0;
+  Index batches_per_epoch = 0;
+  std::int64_t step = 0;
+  double lr_scale = 1.0;
+  bool finished = false;
+  EpochSums sums;
+};
+
+// Metric names end up as CSV columns, TensorBoard tags and checkpoint keys.
+inline void check_metric_name(const std::string& name) {
+  const bool ok = !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+  });
+  require(ok, "metric name '", name, "' has to be letters, digits and '_'");
+}
+
+// Checks, when training begins, that every monitored metric is produced by the run, and by a
+// callback added before the monitoring one when a callback logs it. Returns what callbacks log.
+template <class S>
+std::vector<std::string> check_metrics(const std::vector<Callback<S>*>& callbacks, const std::vector<Metric<S>*>& metrics,
+                                       bool has_validation, bool label_smoothing) {
+  std::vector<std::string> produced = {metric::train_loss, metric::train_acc, metric::lr, metric::penalty, metric::seconds};
+  if (label_smoothing) produced.push_back(metric::train_smoothed_loss);
+  if (has_validation) {
+    produced.push_back(metric::val_loss);
+    produced.push_back(metric::val_acc);
+  }
+  for (const auto* m : metrics) {
+    require(has_validation, "metric '", m->name(), "' is computed on validation data, but fit() got no validation loader");
+    produced.push_back("val_" + m->name());
+  }
+  auto known = [](const std::vector<std::string>& list, const std::string& name) {
+    return std::find(list.begin(), list.end(), name) != list.end();
+  };
+  std::vector<std::string> logged;
+  std::vector<std::size_t> logged_by;
+  for (std::size_t i = 0; i < callbacks.size(); ++i) {
+    for (const auto& name : callbacks[i]->logged_metrics()) {
+      check_metric_name(name);
+      require(!known(produced, name) && !known(logged, name) && !is_standard_metric(name), "callback '",
+              callbacks[i]->name(), "' logs metric '", name, "', which the run already has");
+      logged.push_back(name);
+      logged_by.push_back(i);
+    }
+  }
+  for (std::size_t i = 0; i < callbacks.size(); ++i) {
+    for (const auto& name : callbacks[i]->monitored_metrics()) {
+      const auto at = std::find(logged.begin(), logged.end(), name);
+      if (at != logged.end()) {
+        const std::size_t by = logged_by[static_cast<std::size_t>(at - logged.begin())];
+        require(by < i, "callback '", callbacks[i]->name(), "' monitors '", name, "', which callback '",
+                callbacks[by]->name(), "' logs, but that one is added after it: add it first");
+        continue;
+      }
+      if (known(produced, name)) continue;
+      std::string list;
+      for (const auto& p : produced) list += (list.empty() ? "" : ", ") + p;
+      for (const auto& p : logged) list += ", " + p;
+      fail("callback '", callbacks[i]->name(), "' monitors '", name, "', which this run does not produce",
+           name.rfind("val_", 0) == 0 && !has_validation ? " (fit() got no validation loader)" : "",
+           "; it produces ", list);
+    }
+  }
+  return logged;
+}
+
+inline std::int64_t read_int(const ContainerReader& in, const std::string& section, const std::string& key,
+                             std::int64_t min, std::int64_t max) {
+  std::int64_t v = 0;
+  if (!parse_int64(in.value(section, key), v) || v < min || v > max) {
+    in.fail("has a bad ", section, " entry ", key, " '", in.value(section, key), "' (expected ", min, " to ", max, ")");
+  }
+  return v;
+}
+inline double read_real(const ContainerReader& in, const std::string& section, const std::string& key, double min,
+                        double max) {
+  double v = 0.0;
+  if (!parse_double(in.value(section, key), v) || !(v >= min && v <= max)) {
+    in.fail("has a bad ", section, " entry ", key, " '", in.value(section, key), "' (expected ", min, " to ", max, ")");
+  }
+  return v;
+}
+
+inline std::string schedule_text(const Schedule* schedule) { return schedule ? schedule->describe() : "none"; }
+
+template <class S>
+std::vector<std::string> stateful_callbacks(const std::vector<Callback<S>*>& callbacks) {
+  std::vector<std::string> names;
+  for (const auto* c : callbacks) {
+    if (c->has_state()) names.push_back(c->name());
+  }
+  return names;
+}
+
+inline TextSection history_text(const History& history) {
+  TextSection t{{"count", std::to_string(history.epochs.size())},
+                {"stop_reason", history.stop_reason},
+                {"stopped_early", history.stopped_early ? "1" : "0"}};
+  for (std::size_t i = 0; i < history.epochs.size(); ++i) {
+    const EpochLog& e = history.epochs[i];
+    t[concat("epoch.", i)] = join(std::vector<double>{static_cast<double>(e.epoch), e.train_loss, e.train_acc,
+                                                      e.penalty, e.val_loss, e.val_acc, e.lr, e.seconds,
+                                                      static_cast<double>(e.steps)});
+    for (const auto& [name, value] : e.custom) t[concat("epoch.", i, ".", name)] = exact(value);
+  }
+  return t;
+}
+
+// The history of `epochs` epochs of `batches` steps each; every entry checked.
+inline History read_history(const ContainerReader& in, std::int64_t epochs, std::int64_t batches) {
+  History h;
+  const std::int64_t count = read_int(in, "history", "count", 0, kMaxEpochs);
+  if (count != epochs) in.fail("has a history of ", count, " epochs, but ", epochs, " epochs done");
+  for (std::int64_t i = 0; i < count; ++i) {
+    const auto fields = split(in.value("history", concat("epoch.", i)), ',');
+    std::vector<double> v(fields.size());
+    for (std::size_t k = 0; k < fields.size(); ++k) {
+      if (!parse_double(fields[k], v[k])) in.fail("has a bad history entry ", i);
+    }
+    if (v.size() != 9) in.fail("has a history entry with ", v.size(), " fields instead of 9");
+    auto non_negative = [](double x) { return std::isfinite(x) && x >= 0.0; };
+    auto fraction = [](double x) { return x >= 0.0 && x <= 1.0; };
+    const bool val_ok = std::isnan(v[4]) ? std::isnan(v[5]) : non_negative(v[4]) && fraction(v[5]);
+    const bool ok = v[0] == static_cast<double>(i + 1) && non_negative(v[1]) && fraction(v[2]) && non_negative(v[3]) &&
+                    val_ok && non_negative(v[6]) && non_negative(v[7]) &&
+                    v[8] == static_cast<double>((i + 1) * batches);
+    if (!ok) in.fail("has an impossible history entry for epoch ", i + 1, " (", in.value("history", concat("epoch.", i)), ")");
+    EpochLog e{static_cast<int>(v[0]), v[1], v[2], v[3], v[4], v[5], v[6], v[7], static_cast<std::int64_t>(v[8]), {}};
+    const std::string prefix = concat("epoch.", i, ".");
+    const TextSection& entries = in.text("history");
+    for (auto it = entries.lower_bound(prefix); it != entries.end() && it->first.rfind(prefix, 0) == 0; ++it) {
+      double x = 0.0;
+      if (!parse_double(it->second, x)) in.fail("has a bad history entry ", it->first);
+      e.custom[it->first.substr(prefix.size())] = x;
+    }
+    h.epochs.push_back(std::move(e));
+  }
+  h.stop_reason = in.value("history", "stop_reason");
+  h.stopped_early = in.value("history", "stopped_early") == "1";
+  return h;
+}
+
+template <class S>
+void write_training_checkpoint(const std::filesystem::path& path, const Sequential<S>& model, const Optimizer<S>& optimizer,
+                               const Schedule* schedule, const TrainerState& s, const History& history,
+                               const std::vector<Callback<S>*>& callbacks, const TextSection& extra) {
+  ContainerWriter out;
+  write_architecture(out, model);
+  TextSection t{{"epoch", std::to_string(s.epoch)},
+                {"batch_in_epoch", std::to_string(s.batch_in_epoch)},
+                {"batches_per_epoch", std::to_string(s.batches_per_epoch)},
+                {"step", std::to_string(s.step)},
+                {"lr_scale", exact(s.lr_scale)},
+                {"optimizer", std::string(optimizer.name())},
+                {"optimizer_steps", std::to_string(optimizer.steps())},
+                {"schedule", schedule_text(schedule)},
+                {"random_states", join(model.random_states())},
+                {"acc_loss", exact(s.sums.loss)},
+                {"acc_objective", exact(s.sums.objective)},
+                {"acc_penalty", exact(s.sums.penalty)},
+                {"acc_seconds", exact(s.sums.seconds)},
+                {"acc_correct", std::to_string(s.sums.correct)},
+                {"acc_samples", std::to_string(s.sums.samples)},
+                {"acc_steps", std::to_string(s.sums.steps)},
+                {"finished", s.finished ? "1" : "0"},
+                {"stateful_callbacks", join(stateful_callbacks(callbacks))}};
+  for (const auto& [key, value] : optimizer.hyperparameters()) t["optimizer." + key] = exact(value);
+  out.add_text("trainer", t);
+  out.add_tensors("state", model.state_dict());
+  out.add_tensors("optimizer", optimizer.state_dict());
+  out.add_text("history", history_text(history));
+  for (const auto* c : callbacks) {
+    if (c->has_state()) c->save_state(out, "callback." + c->name() + ".");
+  }
+  out.add_text("extra", extra);
+  out.write(path, kCheckpointMagic, kModelFormatVersion);
+}
+
+// The position and sums of a checkpoint, each checked on its own and against the others.
+inline TrainerState read_trainer_state(const ContainerReader& in) {
+  TrainerState s;
+  s.epoch = static_cast<int>(read_int(in, "trainer", "epoch", 0, kMaxEpochs));
+  s.batches_per_epoch = read_int(in, "trainer", "batches_per_epoch", 1, std::int64_t{1} << 40);
+  s.batch_in_epoch = read_int(in, "trainer", "batch_in_epoch", 0, s.batches_per_epoch - 1);
+  s.step = read_int(in, "trainer", "step", 0, kMaxSteps);
+  if (s.step != s.epoch * s.batches_per_epoch + s.batch_in_epoch) {
+    in.fail("has an impossible position: step ", s.step, " is not ", s.epoch, " epochs x ", s.batches_per_epoch,
+            " batches + ", s.batch_in_epoch);
+  }
+  if (read_int(in, "trainer", "optimizer_steps", 0, kMaxSteps) != s.step) {
+    in.fail("has an optimizer step count that is not its step ", s.step);
+  }
+  s.lr_scale = read_real(in, "trainer", "lr_scale", 1e-300, 1.0);
+  s.finished = read_int(in, "trainer", "finished", 0, 1) == 1;
+  EpochSums& a = s.sums;
+  a.steps = read_int(in, "trainer", "acc_steps", s.batch_in_epoch, s.batch_in_epoch);
+  a.samples = read_int(in, "trainer", "acc_samples", a.steps, a.steps << 31);
+  a.correct = read_int(in, "trainer", "acc_correct", 0, a.samples);
+  a.loss = read_real(in, "trainer", "acc_loss", 0.0, 1e300);
+  a.objective = read_real(in, "trainer", "acc_objective", 0.0, 1e300);
+  a.penalty = read_real(in, "trainer", "acc_penalty", 0.0, 1e300);
+  a.seconds = read_real(in, "trainer", "acc_seconds", 0.0, 1e12);
+  return s;
+}
+
+// Reads a checkpoint for `model`, `optimizer`, `schedule` and `callbacks` into them; returns "extra".
+template <class S>
+TextSection read_training_checkpoint(const std::filesystem::path& path, Sequential<S>& model, Optimizer<S>& optimizer,
+                                     const Schedule* schedule, TrainerState& state, History& history,
+                                     const std::vector<Callback<S>*>& callbacks) {
+  const auto in = ContainerReader::open(path, kCheckpointMagic, kModelFormatVersion, "an mlp training checkpoint",
+                                        mlp_file_kinds());
+  if (in.version() < 2) in.fail("is a format-", in.version(), " checkpoint, which this version cannot resume; start the run again");
+  const std::string difference = architecture_difference(read_architecture(in), architecture_of(model));
+  if (!difference.empty()) in.fail("was written for another model: ", difference);
+  if (in.value("trainer", "optimizer") != optimizer.name()) {
+    in.fail("was written with optimizer ", in.value("trainer", "optimizer"), ", not ", optimizer.name());
+  }
+  for (const auto& [key, value] : optimizer.hyperparameters()) {
+    if (in.value("trainer", "optimizer." + key) != exact(value)) {
+      in.fail("was written with optimizer ", key, " ", in.value("trainer", "optimizer." + key), ", not ", exact(value));
+    }
+  }
+  if (in.value("trainer", "schedule") != schedule_text(schedule)) {
+    in.fail("was written with schedule '", in.value("trainer", "schedule"), "', not '", schedule_text(schedule), "'");
+  }
+  if (in.value("trainer", "stateful_callbacks") != join(stateful_callbacks(callbacks))) {
+    in.fail("holds the state of callbacks [", in.value("trainer", "stateful_callbacks"), "], but this trainer has [",
+            join(stateful_callbacks(callbacks)), "]; add the same callbacks before resume()");
+  }
+  TrainerState s = read_trainer_state(in);
+  History h = read_history(in, s.epoch, s.batches_per_epoch);
+  if (s.finished && h.stop_reason.empty()) in.fail("is marked finished without a stop reason");
+  std::vector<std::uint64_t> states;
+  for (const auto& text : split(in.value("trainer", "random_states"), ',')) {
+    std::uint64_t v = 0;
+    if (!parse_uint64(text, v)) in.fail("has a bad random state '", text, "'");
+    states.push_back(v);
+  }
+  load_state_from(in, model, "state");
+  try {
+    optimizer.load_state_dict(in.tensors<S>("optimizer"), s.step);
+    model.set_random_states(states);
+  } catch (const InvalidArgument& e) {
+    in.fail("does not fit this training setup: ", e.what());
+  }
+  for (auto* c : callbacks) {
+    if (c->has_state()) c->load_state(in, "callback." + c->name() + ".", h);
+  }
+  state = s;
+  history = std::move(h);
+  return in.text("extra");
+}
+
+}  // namespace mlp::detail

@@ -1,0 +1,328 @@
+// What the trainer promises about learning rates, stops, logs and misuse (issue-level regression
+// tests: each failed before the fix it names).
+#include "helpers.hpp"
+
+#include <mlp/model/parameterized_mlp.hpp>
+#include <mlp/optim/adam.hpp>
+#include <mlp/optim/sgd.hpp>
+#include <mlp/train/checkpoint.hpp>
+#include <mlp/train/csv_logger.hpp>
+#include <mlp/train/early_stopping.hpp>
+#include <mlp/train/trainer.hpp>
+
+#include <cmath>
+#include <limits>
+#include <type_traits>
+
+using mlp_test::Blobs;
+using mlp_test::make_blobs;
+
+namespace {
+
+mlp::MlpSpec spec(bool bn = false, double dropout = 0.0) {
+  mlp::MlpSpec s;
+  s.inputs = 6;
+  s.hidden = {16, 8};
+  s.classes = 3;
+  s.batch_norm = bn;
+  s.dropout = dropout;
+  return s;
+}
+
+struct Data {
+  Blobs train = make_blobs(240, 6, 3, 1, 1.5f), val = make_blobs(120, 6, 3, 2, 1.5f);
+  mlp::DataLoader<float> train_loader{train.x, train.y, {32, true, false, 42}};
+  mlp::DataLoader<float> val_loader{val.x, val.y, {1000, false, false, 0}};
+};
+
+// Requests a stop from on_batch_end at a given step, or from on_epoch_end at a given epoch.
+struct StopAt final : mlp::Callback<float> {
+  std::int64_t step = -1;
+  int epoch = -1;
+  std::string name() const override { return "stop_at"; }
+  void on_batch_end(mlp::TrainContext<float>& ctx) override {
+    if (ctx.step == step) ctx.request_stop("asked at step " + std::to_string(step));
+  }
+  void on_epoch_end(mlp::TrainContext<float>& ctx) override {
+    if (ctx.log->epoch == epoch) ctx.request_stop("asked at epoch " + std::to_string(epoch));
+  }
+};
+
+// Logs a metric of its own: the gap between validation and training loss.
+struct Gap final : mlp::Callback<float> {
+  std::string name() const override { return "gap"; }
+  std::vector<std::string> logged_metrics() const override { return {"loss_gap"}; }
+  void on_epoch_end(mlp::TrainContext<float>& ctx) override {
+    ctx.log_metric("loss_gap", ctx.log->val_loss - ctx.log->train_loss);
+  }
+};
+
+template <class T, class = void>
+struct can_add_callback : std::false_type {};
+template <class T>
+struct can_add_callback<T, std::void_t<decltype(std::declval<mlp::Trainer<float>&>().add_callback(std::declval<T>()))>>
+    : std::true_type {};
+
+}  // namespace
+
+TEST_CASE("the learning rate has one source: the optimizer's, shaped by the schedule") {
+  Data d;
+  mlp::ParameterizedMLP<float> model(spec(), 1);
+  mlp::Adam<float> adam(model.parameters(), {1e-4});
+  mlp::Trainer<float> plain(model, adam);
+  CHECK(plain.fit(d.train_loader, nullptr, 1).epochs[0].lr == doctest::Approx(1e-4));
+  mlp::ParameterizedMLP<float> model2(spec(), 1);
+  mlp::Adam<float> adam2(model2.parameters(), {1e-4});
+  mlp::Trainer<float> halved(model2, adam2, mlp::ConstantLR(0.5, mlp::Epochs{100}));  // the schedule is copied
+  CHECK(halved.fit(d.train_loader, nullptr, 1).epochs[0].lr == doctest::Approx(0.5e-4));
+}
+
+TEST_CASE("an epoch schedule changes the rate at epoch boundaries, a step schedule every step") {
+  Data d;
+  mlp::ParameterizedMLP<float> model(spec(), 1);
+  mlp::SGD<float> sgd(model.parameters(), {0.1});
+  mlp::Trainer<float> trainer(model, sgd, mlp::StepLR(mlp::Epochs{2}, 0.5));
+  const auto h = trainer.fit(d.train_loader, nullptr, 5);
+  const double expected[] = {0.1, 0.1, 0.05, 0.05, 0.025};
+  for (int e = 0; e < 5; ++e) CHECK(h.epochs[static_cast<std::size_t>(e)].lr == doctest::Approx(expected[e]));
+  mlp::ParameterizedMLP<float> model2(spec(), 1);
+  mlp::SGD<float> sgd2(model2.parameters(), {0.1});
+  mlp::Trainer<float> per_step(model2, sgd2, mlp::StepLR(mlp::Steps{2}, 0.5));
+  // 8 batches per epoch: the last step of epoch 1 is step 7, floor(7 / 2) = 3 halvings.
+  CHECK(per_step.fit(d.train_loader, nullptr, 1).epochs[0].lr == doctest::Approx(0.1 / 8));
+}
+
+TEST_CASE("a non-finite step puts back the dropout generators and BatchNorm statistics") {
+  mlp::ParameterizedMLP<float> model(spec(true, 0.3), 1);
+  mlp::Adam<float> adam(model.parameters(), {});
+  mlp::Trainer<float> trainer(model, adam);
+  Blobs bad = make_blobs(32, 6, 3, 1);
+  bad.x(2, 5) = std::numeric_limits<float>::quiet_NaN();
+  mlp::DataLoader<float> loader(bad.x, bad.y, {32, false, false, 0});
+  loader.start_epoch(0);
+  const auto random_before = model.random_states();
+  const auto state_before = model.state_dict();
+  CHECK(!trainer.train_step(*loader.next()).finite);
+  CHECK(model.random_states() == random_before);
+  CHECK(mlp_test::same_state(model.state_dict(), state_before));
+}
+
+TEST_CASE("a second fit reports its own end, not the first one's") {
+  Data d;
+  mlp::ParameterizedMLP<float> model(spec(), 1);
+  mlp::Adam<float> adam(model.parameters(), {});
+  mlp::Trainer<float> trainer(model, adam);
+  CHECK(trainer.fit(d.train_loader, &d.val_loader, 1).stop_reason == "completed 1 epochs");
+  CHECK(trainer.fit(d.train_loader, &d.val_loader, 4).stop_reason == "completed 4 epochs");
+  CHECK(trainer.history().epochs.size() == 4);
+}
+
+TEST_CASE("a stop asked for in the last epoch counts as stopped early") {
+  Data d;
+  mlp::ParameterizedMLP<float> model(spec(), 1);
+  mlp::Adam<float> adam(model.parameters(), {});
+  mlp::Trainer<float> trainer(model, adam);
+  StopAt stop;
+  stop.epoch = 3;
+  trainer.add_callback(stop);
+  const auto h = trainer.fit(d.train_loader, &d.val_loader, 3);
+  CHECK(h.stopped_early);
+  CHECK(h.stop_reason == "asked at epoch 3");
+}
+
+TEST_CASE("a stop asked for in on_batch_end does not log the partial epoch as complete") {
+  Data d;
+  mlp::ParameterizedMLP<float> model(spec(), 1);
+  mlp::Adam<float> adam(model.parameters(), {});
+  mlp::Trainer<float> trainer(model, adam);
+  StopAt stop;
+  stop.step = 11;  // epoch 2, batch 3 of 8
+  trainer.add_callback(stop);
+  const auto h = trainer.fit(d.train_loader, &d.val_loader, 5);
+  CHECK(h.epochs.size() == 1);
+  CHECK(h.stopped_early);
+  CHECK(h.stop_reason ==
+        "asked at step 11 (requested in epoch 2 after batch 3 of 8; that partial epoch is not logged)");
+  CHECK(trainer.step() == 11);
+  // At the last batch of an epoch the epoch is complete: it is logged, then training stops.
+  mlp::ParameterizedMLP<float> model2(spec(), 1);
+  mlp::Adam<float> adam2(model2.parameters(), {});
+  mlp::Trainer<float> trainer2(model2, adam2);
+  StopAt at_end;
+  at_end.step = 16;
+  trainer2.add_callback(at_end);
+  const auto h2 = trainer2.fit(d.train_loader, &d.val_loader, 5);
+  CHECK(h2.epochs.size() == 2);
+  CHECK(h2.stop_reason == "asked at step 16");
+}
+
+TEST_CASE("with label smoothing the logged train_loss is plain cross-entropy, like val_loss") {
+  Data d;
+  mlp::ParameterizedMLP<float> model(spec(), 1);
+  mlp::SGD<float> frozen(model.parameters(), {0.0});  // lr 0: the weights stay, so the losses compare
+  mlp::TrainerOptions options;
+  options.label_smoothing = 0.2;
+  mlp::Trainer<float> trainer(model, frozen, options);
+  const auto h = trainer.fit(d.train_loader, &d.val_loader, 1);
+  const double plain = mlp::evaluate(model, d.train_loader).loss;
+  CHECK(h.epochs[0].train_loss == doctest::Approx(plain).epsilon(1e-6));
+  CHECK(h.epochs[0].custom.at("train_smoothed_loss") > 0.0);
+  CHECK(h.epochs[0].custom.at("train_smoothed_loss") != doctest::Approx(plain).epsilon(1e-6));
+}
+
+TEST_CASE("monitoring a metric the run does not produce is an error when training begins") {
+  Data d;
+  mlp::ParameterizedMLP<float> model(spec(), 1);
+  mlp::Adam<float> adam(model.parameters(), {});
+  mlp::Trainer<float> trainer(model, adam);
+  mlp::EarlyStopping<float> stop(3);  // val_loss
+  trainer.add_callback(stop);
+  CHECK_THROWS_WITH_AS(trainer.fit(d.train_loader, nullptr, 2),
+                       doctest::Contains("callback 'early_stopping' monitors 'val_loss', which this run does not "
+                                         "produce (fit() got no validation loader); it produces train_loss"),
+                       mlp::InvalidArgument);
+  CHECK(trainer.history().epochs.empty());
+  mlp::Trainer<float> typo(model, adam);
+  mlp::BestCheckpoint<float> best(model, "", mlp::Monitor("val_lost"));
+  typo.add_callback(best);
+  CHECK_THROWS_WITH_AS(typo.fit(d.train_loader, &d.val_loader, 2),
+                       doctest::Contains("monitors 'val_lost', which this run does not produce"), mlp::InvalidArgument);
+}
+
+TEST_CASE("a metric of the user's is logged, written to the CSV and monitored") {
+  mlp_test::TempDir dir("custom_metric");
+  Data d;
+  mlp::ParameterizedMLP<float> model(spec(), 1);
+  mlp::Adam<float> adam(model.parameters(), {3e-3});
+  mlp::Trainer<float> trainer(model, adam);
+  mlp::TopKAccuracy<float> top2(2);
+  trainer.add_metric(top2);
+  Gap gap;
+  mlp::BestCheckpoint<float> best(model, "", mlp::Monitor("val_top2_acc"));
+  mlp::EarlyStopping<float> stop(50, mlp::Monitor("loss_gap", mlp::MonitorMode::Min));
+  mlp::CsvLogger<float> csv(dir.file("metrics.csv"));
+  trainer.add_callback(gap);
+  trainer.add_callback(best);
+  trainer.add_callback(stop);
+  trainer.add_callback(csv);
+  const auto h = trainer.fit(d.train_loader, &d.val_loader, 3);
+  CHECK(h.epochs[2].custom.at("val_top2_acc") >= h.epochs[2].val_acc);
+  CHECK(h.epochs[2].custom.at("loss_gap") == doctest::Approx(h.epochs[2].val_loss - h.epochs[2].train_loss));
+  CHECK(best.best_epoch() >= 1);
+  const std::string text = mlp::read_text_file(dir.file("metrics.csv"));
+  CHECK(text.rfind("epoch,train_loss,train_acc,val_loss,val_acc,lr,seconds,penalty,loss_gap,val_top2_acc\n", 0) == 0);
+  // A monitor added before the callback that logs its metric is refused.
+  mlp::Trainer<float> wrong_order(model, adam);
+  mlp::EarlyStopping<float> early(5, mlp::Monitor("loss_gap"));
+  Gap late;
+  wrong_order.add_callback(early);
+  wrong_order.add_callback(late);
+  CHECK_THROWS_WITH_AS(wrong_order.fit(d.train_loader, &d.val_loader, 1),
+                       doctest::Contains("callback 'early_stopping' monitors 'loss_gap', which callback 'gap' logs, "
+                                         "but that one is added after it: add it first"),
+                       mlp::InvalidArgument);
+}
+
+TEST_CASE("CSV values read back to the same doubles as the history") {
+  mlp_test::TempDir dir("csv_exact");
+  Data d;
+  mlp::ParameterizedMLP<float> model(spec(), 1);
+  mlp::Adam<float> adam(model.parameters(), {});
+  mlp::Trainer<float> trainer(model, adam);
+  mlp::CsvLogger<float> csv(dir.file("metrics.csv"));
+  trainer.add_callback(csv);
+  const auto h = trainer.fit(d.train_loader, &d.val_loader, 2);
+  const auto lines = mlp::detail::split(mlp::read_text_file(dir.file("metrics.csv")), '\n');
+  const auto fields = mlp::detail::split(lines[2], ',');
+  const mlp::EpochLog& e = h.epochs[1];
+  const double expected[] = {e.train_loss, e.train_acc, e.val_loss, e.val_acc, e.lr, e.seconds, e.penalty};
+  for (std::size_t k = 0; k < 7; ++k) CHECK(std::strtod(fields[k + 1].c_str(), nullptr) == expected[k]);
+}
+
+TEST_CASE("misuse fails loudly: an optimizer of another model, callbacks after resume, temporaries") {
+  mlp::ParameterizedMLP<float> model(spec(), 1), other(spec(), 2);
+  mlp::Adam<float> adam(other.parameters(), {});
+  CHECK_THROWS_WITH_AS(mlp::Trainer<float>(model, adam), doctest::Contains("the optimizer does not hold this model's parameters"),
+                       mlp::InvalidArgument);
+  static_assert(!std::is_constructible_v<mlp::DataLoader<float>, mlp::Matrix<float>&&, const mlp::Labels&, mlp::LoaderOptions>,
+                "a loader over a temporary matrix would dangle");
+  static_assert(!std::is_constructible_v<mlp::DataLoader<float>, const mlp::Matrix<float>&, mlp::Labels&&, mlp::LoaderOptions>,
+                "a loader over temporary labels would dangle");
+  static_assert(!can_add_callback<StopAt&&>::value, "a temporary callback would dangle");
+  static_assert(can_add_callback<StopAt&>::value, "a callback that outlives the trainer is fine");
+}
+
+TEST_CASE("backward after an Eval forward, or with no forward, is an error for every layer") {
+  mlp::ParameterizedMLP<double> model(spec(true, 0.2), 1);
+  const auto x = mlp_test::random_matrix(6, 4, 1);
+  model.forward(x, mlp::Mode::Train);
+  model.forward(x, mlp::Mode::Eval);  // overwrites the caches backward would read
+  const auto dy = mlp_test::random_matrix(3, 4, 2);
+  CHECK_THROWS_WITH_AS(model.backward(dy),
+                       "Linear(8, 3): backward needs a forward in Train mode of the same batch just before it, but "
+                       "the last forward was in Eval mode",
+                       mlp::RuntimeError);
+  model.forward(x, mlp::Mode::Train);
+  CHECK_NOTHROW(model.backward(dy));
+  CHECK_THROWS_WITH_AS(model.backward(mlp_test::random_matrix(3, 5, 2)),
+                       "Linear(8, 3): backward got dL/dy of 3 x 5, but the last forward produced 3 x 4", mlp::RuntimeError);
+  mlp::ReLU<double> relu;
+  CHECK_THROWS_WITH_AS(relu.backward(dy), doctest::Contains("ReLU: backward needs a forward in Train mode"),
+                       mlp::RuntimeError);
+}
+
+TEST_CASE("training writes its files into folders it creates") {
+  mlp_test::TempDir dir("folders");
+  Data d;
+  mlp::ParameterizedMLP<float> model(spec(), 1);
+  mlp::Adam<float> adam(model.parameters(), {});
+  mlp::TrainerOptions options;
+  options.checkpoint = dir.path() / "a" / "checkpoint.mlpckpt";
+  mlp::Trainer<float> trainer(model, adam, options);
+  mlp::BestCheckpoint<float> best(model, dir.path() / "b" / "c" / "best.mlp");
+  mlp::CsvLogger<float> csv(dir.path() / "d" / "metrics.csv");
+  trainer.add_callback(best);
+  trainer.add_callback(csv);
+  trainer.fit(d.train_loader, &d.val_loader, 1);
+  CHECK(std::filesystem::is_regular_file(dir.path() / "a" / "checkpoint.mlpckpt"));
+  CHECK(std::filesystem::is_regular_file(dir.path() / "b" / "c" / "best.mlp"));
+  CHECK(std::filesystem::is_regular_file(dir.path() / "d" / "metrics.csv"));
+}
+
+TEST_CASE("resume refuses a trainer without the checkpoint's stateful callbacks, and late callbacks") {
+  mlp_test::TempDir dir("resume_callbacks");
+  Data d;
+  mlp::TrainerOptions options;
+  options.checkpoint = dir.file("run.ckpt");
+  {
+    mlp::ParameterizedMLP<float> model(spec(), 1);
+    mlp::Adam<float> adam(model.parameters(), {});
+    mlp::Trainer<float> trainer(model, adam, options);
+    mlp::EarlyStopping<float> stop(5);
+    trainer.add_callback(stop);
+    trainer.fit(d.train_loader, &d.val_loader, 1);
+  }
+  mlp::ParameterizedMLP<float> model(spec(), 1);
+  mlp::Adam<float> adam(model.parameters(), {});
+  mlp::Trainer<float> bare(model, adam, options);
+  CHECK_THROWS_WITH_AS(bare.resume(dir.file("run.ckpt")),
+                       doctest::Contains("holds the state of callbacks [early_stopping], but this trainer has []"),
+                       mlp::IoError);
+  mlp::Trainer<float> trainer(model, adam, options);
+  mlp::EarlyStopping<float> stop(5);
+  trainer.add_callback(stop);
+  trainer.resume(dir.file("run.ckpt"));
+  mlp::CsvLogger<float> late(dir.file("m.csv"));
+  CHECK_THROWS_WITH_AS(trainer.add_callback(late), "add callbacks before resume(): resume() restores their state",
+                       mlp::InvalidArgument);
+  mlp::DataLoader<float> other_batches(d.train.x, d.train.y, {64, true, false, 42});
+  CHECK_THROWS_WITH_AS(trainer.fit(other_batches, &d.val_loader, 2),
+                       doctest::Contains("written with 8 batches per epoch, but this training loader has 4"),
+                       mlp::InvalidArgument);
+  mlp::Adam<float> other_lr(model.parameters(), {0.5});
+  mlp::Trainer<float> other(model, other_lr, options);
+  mlp::EarlyStopping<float> stop2(5);
+  other.add_callback(stop2);
+  CHECK_THROWS_WITH_AS(other.resume(dir.file("run.ckpt")),
+                       doctest::Contains("was written with optimizer lr 0.001"), mlp::IoError);
+}
