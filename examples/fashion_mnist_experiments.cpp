@@ -77,7 +77,7 @@ int main(int argc, char** argv) {
     const bool quick = flags["quick"].as<bool>();
     const bool force = flags["force"].as<bool>();
     const int epochs = static_cast<int>(cli::int_flag(flags, "epochs", 0, 100000));
-    const int jobs = static_cast<int>(cli::int_flag(flags, "threads", 1, 64));
+    const int jobs = static_cast<int>(cli::int_flag(flags, "threads", 1, cli::machine_cores()));
     std::string out_flag = flags["out"].as<std::string>();
     const std::filesystem::path out = out_flag.empty() ? (quick ? "runs-quick" : "runs") : out_flag;
 
@@ -159,7 +159,6 @@ int main(int argc, char** argv) {
           ro.live_progress = live;
           ro.progress_prefix = "[" + x.id + "] ";
           ro.interrupt = &cli::interrupt_flag();
-          ro.threads = 1;
           o.result = mlp::app::run_training(x.config, data, out / x.id, ro);
           if (!o.result.interrupted) {
             log << "[" << x.id << "] done: test accuracy " << study::pct(o.result.test_best.accuracy)

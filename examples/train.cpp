@@ -7,6 +7,7 @@
 #include "common/cli.hpp"
 #include "common/train_flags.hpp"
 #include "common/interrupt.hpp"
+#include "common/terminal.hpp"
 #include "common/threads.hpp"
 
 #include <mlp/core/text_format.hpp>
@@ -15,12 +16,12 @@
 
 #include <cstdio>
 #include <iostream>
-#include <unistd.h>
 
 namespace {
 
+// The result of a run, with how it ended (once; a divergence is reported on stderr instead).
 void print_result(const mlp::app::RunResult& r, const std::string& out) {
-  std::printf("%s\n", r.history.stop_reason.c_str());
+  if (!r.history.diverged) std::printf("%s\n", r.history.stop_reason.c_str());
   auto number = [](double v) { return mlp::detail::number_text(v); };
   if (r.best_epoch > 0) {
     const auto& best = r.history.epochs[static_cast<std::size_t>(r.best_epoch - 1)];
@@ -52,19 +53,23 @@ int main(int argc, char** argv) {
       return 0;
     }
     cli::reject_unmatched(flags);
-    const mlp::app::RunConfig config = cli::config_from_flags(flags);
-    const int threads = cli::set_threads(cli::threads_from_flags(flags));
+    mlp::app::RunConfig config = cli::config_from_flags(flags);
+    config.threads = cli::set_threads(config.threads);  // 1 in a build without OpenMP
+    const int threads = config.threads;
     const std::string out = flags["out"].as<std::string>();
     const bool resume = flags["resume"].as<bool>();
 
     const auto dir = mlp::locate_dataset(config.dataset, flags["data"].as<std::string>());
     const mlp::PreparedData data = mlp::prepare_data(config.dataset, dir, config.validation, config.split_seed);
-    if (resume) {
-      if (auto done = mlp::app::load_finished_run(out, config, data.split.fingerprint_hex())) {
-        std::printf("%s already holds this finished run; nothing to do\n", out.c_str());
-        print_result(*done, out);
-        return 0;
-      }
+    const auto folder = mlp::app::inspect_run_folder(out, config, data.split.fingerprint_hex());
+    if (resume && folder.kind == mlp::app::FolderRun::Kind::Finished) {
+      std::printf("%s already holds this finished run; nothing to do\n", out.c_str());
+      print_result(*folder.result, out);
+      return 0;
+    }
+    if (resume && folder.kind == mlp::app::FolderRun::Kind::OtherRun) {
+      throw cli::UsageError("--resume: " + out + " holds a finished run of another configuration (" +
+                            folder.difference + "); use the same flags, or another --out");
     }
     const bool quiet = flags["quiet"].as<bool>();
     if (!quiet) {
@@ -73,17 +78,18 @@ int main(int argc, char** argv) {
                   data.split.fingerprint_hex().c_str(), data.split.train.size(),
                   data.split.validation.size(), static_cast<long long>(data.data.test.size()));
       std::printf("model: %s; optimizer %s lr %g; schedule %s; %d epochs; %d thread%s\n",
-                  config.model_spec(data.data.train.features(), data.data.train.classes()).describe().c_str(),
+                  config.describe_model(data.data.train.features(), data.data.train.classes()).c_str(),
                   config.optimizer.c_str(), config.lr, config.schedule.c_str(), config.epochs,
                   threads, threads == 1 ? "" : "s");
     }
     cli::install_interrupt_handler();
     mlp::app::RunOptions run_options;
     run_options.progress = quiet ? nullptr : &std::cout;
-    run_options.live_progress = isatty(STDOUT_FILENO) != 0;
+    run_options.live_progress = cli::stdout_is_terminal();
+    run_options.progress_width = cli::terminal_columns();
     run_options.resume = resume;
+    run_options.adopt_folder = flags["force"].as<bool>();
     run_options.interrupt = &cli::interrupt_flag();
-    run_options.threads = threads;
     const mlp::app::RunResult result = mlp::app::run_training(config, data, out, run_options);
     if (result.interrupted) {
       std::printf("%s\ncheckpoint written to %s/checkpoint.mlpckpt; continue with the same command "

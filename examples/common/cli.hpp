@@ -12,6 +12,7 @@
 #include <iostream>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace cli {
@@ -114,6 +115,12 @@ inline double real_flag(const cxxopts::ParseResult& flags, const std::string& na
                      text + "'");
   }
   return value;
+}
+
+// The cores this process may use (at least 1).
+inline long long machine_cores() {
+  const unsigned n = std::thread::hardware_concurrency();
+  return n == 0 ? 1 : static_cast<long long>(n);
 }
 
 // Rejects positional arguments nobody asked for ("train 30" instead of "train --epochs 30").

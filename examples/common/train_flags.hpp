@@ -21,7 +21,9 @@ inline cxxopts::Options train_options() {
     ("split-seed", "seed of the validation split", d("42"))
     ("train-limit", "use only the first N training images (N/5 for validation); 0 = all", d("0"));
   options.add_options("Model")
-    ("hidden", "hidden layer widths, comma-separated ('none' for a linear model)", d("256,128"))
+    ("arch", "the model as blocks, e.g. conv32bn,pool,conv64bn,pool,fc128 (conv<C>[k<K>][bn], pool[<K>], "
+             "avgpool[<K>], fc<N>[bn], drop<P>); instead of --hidden", d(""))
+    ("hidden", "hidden layer widths of an MLP, comma-separated ('none' for a linear model)", d("256,128"))
     ("activation", "relu, leaky_relu, sigmoid or tanh", d("relu"))
     ("batch-norm", "BatchNorm1d after every hidden Linear", cxxopts::value<bool>()->default_value("false"))
     ("dropout", "dropout probability after every hidden activation", d("0"))
@@ -49,8 +51,11 @@ inline cxxopts::Options train_options() {
     ("patience", "early stopping patience on val_loss; 0 = no early stopping", d("0"))
     ("min-delta", "smallest val_loss decrease that counts as an improvement", d("0"))
     ("seed", "seed of weights, dropout and shuffling", d("42"))
-    ("threads", "threads for matrix products", d("1"))
+    ("threads", "threads for matrix products (part of the run: results differ in their last bits between "
+                "thread counts)", d("1"))
     ("out", "output folder", d("runs/train"))
+    ("force", "use an output folder that holds files but is not an mlp run folder",
+     cxxopts::value<bool>()->default_value("false"))
     ("resume", "continue from <out>/checkpoint.mlpckpt (same flags), or report a finished run",
      cxxopts::value<bool>()->default_value("false"))
     ("quiet", "print only the final summary", cxxopts::value<bool>()->default_value("false"))
@@ -58,12 +63,21 @@ inline cxxopts::Options train_options() {
   return options;
 }
 
+// --threads, checked: at most the machine's cores (more only wait on each other).
+inline int threads_from_flags(const cxxopts::ParseResult& f) {
+  return static_cast<int>(int_flag(f, "threads", 1, machine_cores()));
+}
+
 // Every value is checked and a bad one named: UsageError for flags, InvalidArgument for the
 // configuration as a whole.
 inline mlp::app::RunConfig config_from_flags(const cxxopts::ParseResult& f) {
   mlp::app::RunConfig c;
   c.dataset = mlp::parse_dataset_kind(f["dataset"].as<std::string>());
-  c.hidden = parse_sizes(f["hidden"].as<std::string>(), "hidden");
+  c.arch = f["arch"].as<std::string>();
+  if (!c.arch.empty() && f.count("hidden") > 0) {
+    throw UsageError("--arch and --hidden both describe the model: give one of them");
+  }
+  c.hidden = c.arch.empty() ? parse_sizes(f["hidden"].as<std::string>(), "hidden") : std::vector<mlp::Index>{};
   c.activation = mlp::parse_activation(f["activation"].as<std::string>());
   c.batch_norm = f["batch-norm"].as<bool>();
   c.dropout = real_flag(f, "dropout", 0.0, 0.99);
@@ -88,17 +102,14 @@ inline mlp::app::RunConfig config_from_flags(const cxxopts::ParseResult& f) {
   c.batch_size = int_flag(f, "batch-size", 1, 1 << 20);
   c.patience = static_cast<int>(int_flag(f, "patience", 0, 100000));
   c.min_delta = real_flag(f, "min-delta", 0.0, 1e6);
-  c.seed = static_cast<std::uint64_t>(int_flag(f, "seed", 0, INT64_MAX));
-  c.split_seed = static_cast<std::uint64_t>(int_flag(f, "split-seed", 0, INT64_MAX));
+  c.seed = static_cast<std::uint64_t>(int_flag(f, "seed", 0, mlp::app::RunConfig::kMaxSeed));
+  c.split_seed = static_cast<std::uint64_t>(int_flag(f, "split-seed", 0, mlp::app::RunConfig::kMaxSeed));
   c.validation = int_flag(f, "validation", 1, 1000000000);
   c.train_limit = int_flag(f, "train-limit", 0, 1000000000);
+  c.threads = threads_from_flags(f);
+  if (f["out"].as<std::string>().empty()) throw UsageError("--out must not be empty (use . for the current folder)");
   c.validate();
   return c;
-}
-
-// --threads, checked (train and the flag fuzzer both read it through this).
-inline int threads_from_flags(const cxxopts::ParseResult& f) {
-  return static_cast<int>(int_flag(f, "threads", 1, 256));
 }
 
 }  // namespace cli

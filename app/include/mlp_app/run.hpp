@@ -20,10 +20,14 @@
 #include "mlp/train/early_stopping.hpp"
 #include "mlp/train/progress_bar.hpp"
 #include "mlp_app/run_config.hpp"
+#include "mlp_app/model_builder.hpp"
+#include "mlp_app/run_folder.hpp"
+#include "mlp_app/run_summary.hpp"
 #include "mlp/train/tensorboard_logger.hpp"
 #include "mlp/train/trainer.hpp"
 
 #include <algorithm>
+#include <unistd.h>
 #include <atomic>
 #include <filesystem>
 #include <optional>
@@ -36,23 +40,10 @@ struct RunOptions {
   std::ostream* progress = nullptr;  // epoch summaries (and a live line when live_progress)
   bool live_progress = false;
   std::string progress_prefix;       // starts every progress line
+  int progress_width = 0;            // the terminal's columns (0: no limit)
   bool resume = true;                // continue from out/checkpoint.mlpckpt when it matches
+  bool adopt_folder = false;         // use a folder with files but no run marker (--force)
   const std::atomic<bool>* interrupt = nullptr;  // stop (with a checkpoint) when it becomes true
-  int threads = 1;                   // recorded in the summary
-};
-
-struct RunResult {
-  RunConfig config;
-  History history;
-  int best_epoch = 0;            // 1-based epoch of the lowest val_loss (0: none)
-  EvalResult test_best;          // the best checkpoint on the test set
-  EvalResult test_last;          // the last epoch's weights on the test set
-  double train_seconds = 0.0;    // sum of the epochs' times
-  Index parameters = 0;
-  bool interrupted = false;      // stopped from outside; resume with the same configuration
-  bool resumed = false;          // continued a checkpoint
-  bool cached = false;           // summary.json already held this run: nothing was recomputed
-  Json summary;
 };
 
 namespace internal {
@@ -60,76 +51,6 @@ namespace internal {
 inline std::vector<Index> first_n(const std::vector<Index>& indices, Index n) {
   if (n <= 0 || n >= static_cast<Index>(indices.size())) return indices;
   return std::vector<Index>(indices.begin(), indices.begin() + n);
-}
-
-inline Json eval_json(const EvalResult& r, bool details) {
-  Json j = Json::object();
-  j["loss"] = r.loss;
-  j["accuracy"] = r.accuracy;
-  j["samples"] = r.samples;
-  if (details) {
-    Json per_class = Json::array();
-    Json confusion = Json::array();
-    for (Index k = 0; k < r.confusion.classes(); ++k) {
-      per_class.push_back(r.confusion.class_accuracy(k));
-      Json row = Json::array();
-      for (Index p = 0; p < r.confusion.classes(); ++p) row.push_back(r.confusion.count(k, p));
-      confusion.push_back(row);
-    }
-    j["per_class_accuracy"] = per_class;
-    j["confusion"] = confusion;
-  }
-  return j;
-}
-
-inline EvalResult eval_from_json(const Json& j) {
-  EvalResult r;
-  r.loss = j.at("loss").number();
-  r.accuracy = j.at("accuracy").number();
-  r.samples = static_cast<Index>(j.at("samples").integer(0, RunConfig::kMaxCount));
-  if (j.contains("confusion")) {
-    const auto& rows = j.at("confusion").elements();
-    detail::require(rows.size() <= 100000, "a confusion matrix of ", rows.size(), " classes");
-    r.confusion = ConfusionMatrix(static_cast<Index>(rows.size()));
-    for (std::size_t k = 0; k < rows.size(); ++k) {
-      const auto& row = rows[k].elements();
-      detail::require(row.size() == rows.size(), "a confusion matrix row of ", row.size(), " entries for ",
-                      rows.size(), " classes");
-      for (std::size_t p = 0; p < row.size(); ++p) {
-        r.confusion.add_count(static_cast<Index>(k), static_cast<Index>(p),
-                              static_cast<Index>(row[p].integer(0, RunConfig::kMaxCount)));
-      }
-    }
-  }
-  return r;
-}
-
-inline Json epoch_json(const EpochLog& e) {
-  Json j = Json::object();
-  j["epoch"] = e.epoch;
-  j["train_loss"] = e.train_loss;
-  j["train_acc"] = e.train_acc;
-  j["val_loss"] = e.val_loss;
-  j["val_acc"] = e.val_acc;
-  j["lr"] = e.lr;
-  j["seconds"] = e.seconds;
-  j["penalty"] = e.penalty;
-  j["steps"] = static_cast<double>(e.steps);
-  return j;
-}
-
-inline EpochLog epoch_from_json(const Json& j) {
-  EpochLog e;
-  e.epoch = static_cast<int>(j.at("epoch").integer(1, kMaxEpochs));
-  e.train_loss = j.at("train_loss").number();
-  e.train_acc = j.at("train_acc").number();
-  e.val_loss = j.at("val_loss").number();
-  e.val_acc = j.at("val_acc").number();
-  e.lr = j.at("lr").number();
-  e.seconds = j.at("seconds").number();
-  e.penalty = j.at("penalty").number();
-  e.steps = static_cast<std::int64_t>(j.at("steps").integer(0, kMaxSteps));
-  return e;
 }
 
 // Keeps the weights of the last epoch before BestCheckpoint puts the best ones back (register it
@@ -142,101 +63,42 @@ class LastState final : public Callback<S> {
   StateDict<S> state;
 };
 
+inline Shape image_shape(const Dataset& d) { return {d.shape.channels, d.shape.height, d.shape.width}; }
+
+// Refuses a model that would not fit in this machine's memory, before allocating any of it.
+inline void check_memory(const RunConfig& config, const Dataset& train) {
+  const ArchEstimate e = estimate_architecture(config.blocks(), image_shape(train), train.classes());
+  const double need = e.training_bytes(config.batch_size);
+  const double have = static_cast<double>(::sysconf(_SC_PHYS_PAGES)) * static_cast<double>(::sysconf(_SC_PAGE_SIZE));
+  detail::require(have <= 0.0 || need < 0.8 * have, "the model (", detail::concat(e.parameters / 1e6),
+                  " million parameters) needs about ", detail::concat(need / (1 << 30)),
+                  " GiB of memory to train at batch size ", config.batch_size, ", more than this machine's ",
+                  detail::concat(have / (1 << 30)), " GiB allow");
+}
+
+// BatchNorm cannot train on a batch of one sample: a training set that leaves a last batch of 1
+// drops it (PyTorch users set drop_last for the same reason), and the summary says so.
+inline bool drops_last_batch(const RunConfig& config, Index train_samples) {
+  bool batch_norm = false;
+  for (const ArchBlock& b : config.blocks()) batch_norm = batch_norm || b.batch_norm;
+  return batch_norm && train_samples % config.batch_size == 1 && train_samples > 1;
+}
+
 }  // namespace internal
-
-// What a model file must carry to be evaluated later without the run: the data set and its
-// preprocessing, the split, the class names, the configuration.
-inline TextSection run_metadata(const RunConfig& config, const PreparedData& data) {
-  const Dataset& train = data.data.train;
-  return {{"dataset", to_string(data.kind)},
-          {"channels", std::to_string(train.shape.channels)},
-          {"height", std::to_string(train.shape.height)},
-          {"width", std::to_string(train.shape.width)},
-          {"mean", detail::join(data.standardizer.mean)},
-          {"stddev", detail::join(data.standardizer.stddev)},
-          {"class_names", [&] {
-             std::string names;
-             for (const auto& n : train.class_names) names += (names.empty() ? "" : "\n") + n;
-             return names;
-           }()},
-          {"split_seed", std::to_string(config.split_seed)},
-          {"validation", std::to_string(config.validation)},
-          {"split_fingerprint", data.split.fingerprint_hex()},
-          {"config", config.to_json().dump(0)}};
-}
-
-// The Standardizer stored in a model file's metadata.
-inline Standardizer standardizer_from_metadata(const TextSection& meta, const std::string& path) {
-  auto get = [&](const char* key) -> const std::string& {
-    const auto it = meta.find(key);
-    detail::require<IoError>(it != meta.end(), "'", path, "' has no '", key,
-                             "' in its metadata (was it written by the train program?)");
-    return it->second;
-  };
-  Standardizer st;
-  std::int64_t h = 0, w = 0;
-  detail::require<IoError>(detail::parse_int64(get("height"), h) && detail::parse_int64(get("width"), w) &&
-                               h > 0 && w > 0 && h < 65536 && w < 65536,
-                           "'", path, "' has a bad image size in its metadata");
-  st.pixels_per_channel = static_cast<Index>(h * w);
-  for (const auto& v : detail::split(get("mean"), ',')) st.mean.push_back(std::strtod(v.c_str(), nullptr));
-  for (const auto& v : detail::split(get("stddev"), ',')) st.stddev.push_back(std::strtod(v.c_str(), nullptr));
-  try {
-    st.validate();
-  } catch (const InvalidArgument& e) {
-    detail::fail<IoError>("'", path, "' has unusable preprocessing statistics: ", e.what());
-  }
-  return st;
-}
-
-// The finished run in `out`, if its summary.json holds this configuration and data split.
-inline std::optional<RunResult> load_finished_run(const std::filesystem::path& out,
-                                                  const RunConfig& config,
-                                                  const std::string& split_fingerprint) {
-  std::error_code ec;
-  if (!std::filesystem::is_regular_file(out / "summary.json", ec) ||
-      !std::filesystem::is_regular_file(out / "best.mlp", ec)) {
-    return std::nullopt;
-  }
-  try {
-    const Json s = Json::parse(read_text_file(out / "summary.json"));
-    if (RunConfig::from_json(s.at("config")) != config ||
-        s.at("data").at("split_fingerprint").string() != split_fingerprint) {
-      return std::nullopt;
-    }
-    RunResult r;
-    r.config = config;
-    for (const Json& e : s.at("epochs").elements()) r.history.epochs.push_back(internal::epoch_from_json(e));
-    const Json& t = s.at("training");
-    r.history.stop_reason = t.at("stop_reason").string();
-    r.history.stopped_early = t.at("stopped_early").boolean();
-    r.history.diverged = t.at("diverged").boolean();
-    r.best_epoch = static_cast<int>(t.at("best_epoch").integer(0, kMaxEpochs));
-    r.train_seconds = t.at("seconds").number();
-    r.parameters = static_cast<Index>(s.at("model").at("parameters").integer(0, 1LL << 50));
-    detail::require(r.best_epoch <= static_cast<int>(r.history.epochs.size()), "best epoch ", r.best_epoch,
-                    " of ", r.history.epochs.size(), " epochs");
-    r.test_best = internal::eval_from_json(s.at("test").at("best"));
-    r.test_last = internal::eval_from_json(s.at("test").at("last"));
-    r.cached = true;
-    r.summary = s;
-    return r;
-  } catch (const Error&) {
-    return std::nullopt;  // unreadable or from another version: recompute
-  }
-}
 
 // Trains, evaluates and writes one run (see the top of this file).
 inline RunResult run_training(const RunConfig& config, const PreparedData& data,
                               const std::filesystem::path& out, const RunOptions& options = {}) {
   config.validate();
-  ensure_directory(out);
+  detail::require(config.threads == Eigen::nbThreads(), "the run is configured for ", config.threads,
+                  " threads, but the matrix products use ", Eigen::nbThreads());
+  const RunFolder folder(out, options.adopt_folder);
   for (const char* name : {"best.mlp", "checkpoint.mlpckpt", "metrics.csv", "summary.json"}) {
     remove_stale_temporaries(out / name);  // left by a process killed mid-write
   }
   const Dataset& train_set = data.data.train;
-  const MlpSpec spec = config.model_spec(train_set.features(), train_set.classes());
-  ParameterizedMLP<float> model(spec, config.seed);
+  internal::check_memory(config, train_set);
+  Sequential<float> model = build_run_model(config, internal::image_shape(train_set), train_set.classes());
   auto optimizer = config.make_optimizer<float>(model.parameters());
 
   const auto train_indices = internal::first_n(data.split.train, config.train_limit);
@@ -244,8 +106,9 @@ inline RunResult run_training(const RunConfig& config, const PreparedData& data,
       data.split.validation, config.train_limit > 0 ? std::max<Index>(config.train_limit / 5, 1) : 0);
   std::vector<Index> test_indices(static_cast<std::size_t>(data.data.test.size()));
   for (std::size_t i = 0; i < test_indices.size(); ++i) test_indices[i] = static_cast<Index>(i);
+  const bool drop_last = internal::drops_last_batch(config, static_cast<Index>(train_indices.size()));
   DataLoader<float> train_loader(train_set, train_indices, data.standardizer,
-                                 {config.batch_size, true, false, derive_seed(config.seed, "shuffle")});
+                                 {config.batch_size, true, drop_last, derive_seed(config.seed, "shuffle")});
   DataLoader<float> val_loader(train_set, val_indices, data.standardizer, {1000, false, false, 0});
   DataLoader<float> test_loader(data.data.test, test_indices, data.standardizer, {1000, false, false, 0});
   const auto schedule = config.make_schedule(train_loader.batches_per_epoch());
@@ -263,7 +126,7 @@ inline RunResult run_training(const RunConfig& config, const PreparedData& data,
 
   std::optional<ProgressBar<float>> progress;
   if (options.progress != nullptr) {
-    progress.emplace(*options.progress, options.live_progress, options.progress_prefix);
+    progress.emplace(*options.progress, options.live_progress, options.progress_prefix, options.progress_width);
     trainer.add_callback(*progress);
   }
   std::optional<EarlyStopping<float>> early_stopping;
@@ -296,8 +159,14 @@ inline RunResult run_training(const RunConfig& config, const PreparedData& data,
                                           kModelFormatVersion, "an mlp training checkpoint",
                                           mlp_file_kinds());
     if (in.text("extra") != extra) {
-      detail::fail("'", trainer_options.checkpoint.string(), "' belongs to a run with another "
-                   "configuration or data split; remove it or use another output folder");
+      std::string why = "another data split";
+      try {
+        why = config.difference(RunConfig::from_json(Json::parse(in.value("extra", "config"))));
+      } catch (const Error&) {
+      }
+      detail::fail("'", trainer_options.checkpoint.string(), "' belongs to a run with another configuration (",
+                   why.empty() ? "another data split" : why,
+                   "); resume with the same flags, or remove it, or use another output folder");
     }
     trainer.resume(trainer_options.checkpoint);
     result.resumed = true;
@@ -335,9 +204,10 @@ inline RunResult run_training(const RunConfig& config, const PreparedData& data,
   d["stddev"] = Json::array_of(data.standardizer.stddev);
   d["class_names"] = Json::array_of(train_set.class_names);
   Json& m = s["model"];
-  m["spec"] = spec.describe();
+  m["architecture"] = config.describe_model(train_set.features(), train_set.classes());
   m["parameters"] = result.parameters;
   m["layers"] = model.describe();
+  m["summary"] = model.summary();
   Json& t = s["training"];
   t["epochs_run"] = static_cast<long long>(result.history.epochs.size());
   t["best_epoch"] = result.best_epoch;
@@ -351,7 +221,8 @@ inline RunResult run_training(const RunConfig& config, const PreparedData& data,
   t["seconds"] = result.train_seconds;
   t["steps"] = static_cast<double>(trainer.step());
   t["resumed"] = result.resumed;
-  t["threads"] = options.threads;
+  t["threads"] = config.threads;
+  t["dropped_last_batch"] = drop_last;
   Json& test = s["test"];
   test["best"] = internal::eval_json(result.test_best, true);
   test["last"] = internal::eval_json(result.test_last, true);

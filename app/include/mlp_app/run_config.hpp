@@ -6,8 +6,9 @@
 
 #include "mlp/core/text_format.hpp"
 #include "mlp/data/datasets.hpp"
-#include "mlp_app/json.hpp"
 #include "mlp/model/parameterized_mlp.hpp"
+#include "mlp_app/architecture.hpp"
+#include "mlp_app/json.hpp"
 #include "mlp/optim/adagrad.hpp"
 #include "mlp/optim/adam.hpp"
 #include "mlp/optim/rmsprop.hpp"
@@ -24,9 +25,13 @@ namespace mlp::app {
 
 struct RunConfig {
   static constexpr long long kMaxWidth = 1 << 20, kMaxCount = 1LL << 40;
+  static constexpr long long kMaxSeed = (1LL << 53) - 1;  // exact as a JSON number
 
   DatasetKind dataset = DatasetKind::FashionMnist;
-  // Model: ParameterizedMLP (inputs and classes come from the data).
+  // Model: an MLP of `hidden` widths (with batch_norm and dropout), or, when `arch` is not empty,
+  // the architecture it describes (architecture.hpp; batch norm and dropout are blocks there).
+  // Inputs and classes come from the data.
+  std::string arch;
   std::vector<Index> hidden = {256, 128};
   Activation activation = Activation::ReLU;
   bool batch_norm = false;
@@ -58,9 +63,21 @@ struct RunConfig {
   std::uint64_t split_seed = 42;
   Index validation = 10000;    // images carved out of the training set for validation
   Index train_limit = 0;       // use only the first N training (and N/5 validation) images; 0 = all
+  // Threads of the matrix products. Results differ in their last bits between thread counts, so
+  // the count is part of what a run is.
+  int threads = 1;
 
   // Throws InvalidArgument naming the first bad field.
   void validate() const {
+    if (!arch.empty()) {
+      detail::require(hidden.empty() && !batch_norm && dropout == 0.0, "the model is given by its architecture '",
+                      arch, "': hidden widths, batch_norm and dropout are for MLPs given by widths (write "
+                      "them as blocks instead, e.g. fc128bn,drop0.2)");
+      parse_architecture(arch);
+    }
+    detail::require(threads >= 1 && threads <= 1024, "threads has to be from 1 to 1024, but got ", threads);
+    detail::require(seed <= static_cast<std::uint64_t>(kMaxSeed) && split_seed <= static_cast<std::uint64_t>(kMaxSeed),
+                    "seeds have to be at most 2^53 - 1, but got ", seed, " and ", split_seed);
     for (std::size_t i = 0; i < hidden.size(); ++i) {
       detail::require(hidden[i] > 0, "hidden layer ", i, " has to have a positive width, but got ", hidden[i]);
     }
@@ -87,6 +104,16 @@ struct RunConfig {
     detail::require(validation >= 1, "validation has to be at least 1 image (the best checkpoint is "
                                      "chosen on it), but got ", validation);
     detail::require(train_limit >= 0, "train_limit has to be >= 0, but got ", train_limit);
+  }
+
+  // The model's blocks, whichever way it is given.
+  std::vector<ArchBlock> blocks() const {
+    return arch.empty() ? mlp_blocks(hidden, batch_norm, dropout) : parse_architecture(arch);
+  }
+  // "784-256-128-10 relu" for an MLP, or its architecture text.
+  std::string describe_model(Index inputs, Index classes) const {
+    if (!arch.empty()) return arch + " " + to_string(activation);
+    return model_spec(inputs, classes).describe();
   }
 
   MlpSpec model_spec(Index inputs, Index classes) const {
@@ -148,6 +175,7 @@ struct RunConfig {
   Json to_json() const {
     Json j = Json::object();
     j["dataset"] = to_string(dataset);
+    j["arch"] = arch;
     j["hidden"] = Json::array_of(hidden);
     j["activation"] = to_string(activation);
     j["batch_norm"] = batch_norm;
@@ -173,16 +201,18 @@ struct RunConfig {
     j["batch_size"] = batch_size;
     j["patience"] = patience;
     j["min_delta"] = min_delta;
-    j["seed"] = std::to_string(seed);  // strings: seeds may exceed 2^53
-    j["split_seed"] = std::to_string(split_seed);
+    j["seed"] = static_cast<long long>(seed);
+    j["split_seed"] = static_cast<long long>(split_seed);
     j["validation"] = validation;
     j["train_limit"] = train_limit;
+    j["threads"] = threads;
     return j;
   }
 
   static RunConfig from_json(const Json& j) {
     RunConfig c;
     c.dataset = parse_dataset_kind(j.at("dataset").string());
+    c.arch = j.at("arch").string();
     c.hidden.clear();
     for (const Json& h : j.at("hidden").elements()) c.hidden.push_back(static_cast<Index>(h.integer(1, kMaxWidth)));
     c.activation = parse_activation(j.at("activation").string());
@@ -209,13 +239,24 @@ struct RunConfig {
     c.batch_size = static_cast<Index>(j.at("batch_size").integer(1, kMaxCount));
     c.patience = static_cast<int>(j.at("patience").integer(0, kMaxEpochs));
     c.min_delta = j.at("min_delta").number();
-    detail::require(detail::parse_uint64(j.at("seed").string(), c.seed) &&
-                        detail::parse_uint64(j.at("split_seed").string(), c.split_seed),
-                    "bad seed in a run configuration");
+    c.seed = static_cast<std::uint64_t>(j.at("seed").integer(0, kMaxSeed));
+    c.split_seed = static_cast<std::uint64_t>(j.at("split_seed").integer(0, kMaxSeed));
     c.validation = static_cast<Index>(j.at("validation").integer(1, kMaxCount));
     c.train_limit = static_cast<Index>(j.at("train_limit").integer(0, kMaxCount));
+    c.threads = static_cast<int>(j.at("threads").integer(1, 1024));
     c.validate();
     return c;
+  }
+
+  // "threads 2 here, 1 there; epochs 30 here, 2 there": what differs, for messages.
+  std::string difference(const RunConfig& other) const {
+    const Json a = to_json(), b = other.to_json();
+    std::string text;
+    for (const auto& [key, value] : a.members()) {
+      if (!b.contains(key) || b.at(key) == value) continue;
+      text += detail::concat(text.empty() ? "" : "; ", key, " ", value.dump(0), " here, ", b.at(key).dump(0), " there");
+    }
+    return text;
   }
 
   bool operator==(const RunConfig& o) const { return to_json() == o.to_json(); }
