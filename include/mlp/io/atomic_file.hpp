@@ -5,6 +5,7 @@
 
 #include "mlp/core/errors.hpp"
 
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -33,25 +34,27 @@ namespace detail {
 // Compiled out otherwise.
 inline void fault_point_during_write() {
 #ifdef MLP_FAULT_INJECTION
-  static int writes = 0;
-  ++writes;
+  static std::atomic<int> writes{0};
+  const int this_write = ++writes;
   const char* kill_at = std::getenv("MLP_KILL_AT_WRITE");
   const char* interrupt_at = std::getenv("MLP_INTERRUPT_AT_WRITE");
-  if (kill_at != nullptr && writes == std::atoi(kill_at)) std::raise(SIGKILL);
-  if (interrupt_at != nullptr && writes == std::atoi(interrupt_at)) std::raise(SIGINT);
+  if (kill_at != nullptr && this_write == std::atoi(kill_at)) std::raise(SIGKILL);
+  if (interrupt_at != nullptr && this_write == std::atoi(interrupt_at)) std::raise(SIGINT);
 #endif
 }
 
 inline std::string errno_text(int code) { return code == 0 ? "unknown error" : std::strerror(code); }
 
+// Atomic: threads that save in parallel (runs of a study, a logger beside a checkpoint) must never
+// draw the same name, or two writers would share one temporary file.
 inline std::filesystem::path temporary_sibling(const std::filesystem::path& path) {
-  static unsigned counter = 0;
+  static std::atomic<unsigned> counter{0};
 #ifdef MLP_HAVE_FSYNC
   const long pid = static_cast<long>(::getpid());
 #else
   const long pid = 0;
 #endif
-  return path.string() + concat(".tmp.", pid, ".", ++counter);
+  return path.string() + concat(".tmp.", pid, ".", counter.fetch_add(1) + 1);
 }
 
 }  // namespace detail
