@@ -48,3 +48,19 @@ TEST_CASE("atomic writes from several threads at once get distinct temporary fil
   for (const auto& entry : std::filesystem::directory_iterator(dir.path())) files += entry.is_regular_file();
   CHECK(files == 1);  // no temporary left behind
 }
+
+TEST_CASE("atomic writes create missing parent folders and name an unwritable one") {
+  mlp_test::TempDir dir("atomic_folders");
+  mlp::write_file_atomically(dir.path() / "run" / "logs" / "metrics.csv", "epoch\n");
+  CHECK(mlp::read_text_file(dir.path() / "run" / "logs" / "metrics.csv") == "epoch\n");
+  mlp::write_file_atomically(dir.path() / "run" / "best.mlp", "model");  // the folder exists now
+  CHECK(mlp::read_text_file(dir.path() / "run" / "best.mlp") == "model");
+
+  mlp::write_file_atomically(dir.file("blocker"), "a file where a folder should be");
+  const std::string under_file = dir.file("blocker/sub/m.mlp");
+  CHECK_THROWS_WITH_AS(mlp::write_file_atomically(under_file, "x"),
+                       mlp_test::contains("cannot write '" + under_file + "': cannot create its folder '" +
+                                          dir.file("blocker/sub") + "': Not a directory"),
+                       mlp::IoError);
+  CHECK_FALSE(std::filesystem::exists(dir.file("blocker/sub")));
+}

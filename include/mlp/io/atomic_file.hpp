@@ -57,11 +57,26 @@ inline std::filesystem::path temporary_sibling(const std::filesystem::path& path
   return path.string() + concat(".tmp.", pid, ".", counter.fetch_add(1) + 1);
 }
 
+// Creates `dir` and its parents if needed; returns why that failed, or "" on success.
+inline std::string create_folder(const std::filesystem::path& dir) {
+  std::error_code ec;
+  if (dir.empty() || std::filesystem::is_directory(dir, ec)) return "";
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return ec.message();
+  return std::filesystem::is_directory(dir, ec) ? "" : "a file of that name exists";
+}
+
 }  // namespace detail
 
 // Replaces `path` with `content`, atomically. Throws IoError naming the path and the reason (e.g.
 // "No space left on device"); on failure the destination is untouched and no temporary is left.
+// Missing parent folders are created, so every writer (best model, CSV log, checkpoint, figures)
+// behaves the same whichever of them writes first.
 inline void write_file_atomically(const std::filesystem::path& path, std::string_view content) {
+  if (const std::string why = detail::create_folder(path.parent_path()); !why.empty()) {
+    detail::fail<IoError>("cannot write '", path.string(), "': cannot create its folder '",
+                          path.parent_path().string(), "': ", why);
+  }
   const std::filesystem::path tmp = detail::temporary_sibling(path);
   std::FILE* f = std::fopen(tmp.string().c_str(), "wb");
   if (f == nullptr) {
@@ -100,13 +115,8 @@ inline void remove_stale_temporaries(const std::filesystem::path& file) {
 
 // Creates `dir` and its parents if needed; throws IoError naming it when that fails.
 inline void ensure_directory(const std::filesystem::path& dir) {
-  if (dir.empty()) return;
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec || !std::filesystem::is_directory(dir)) {
-    detail::fail<IoError>("cannot create folder '", dir.string(), "': ",
-                          ec ? ec.message() : "a file of that name exists");
-  }
+  const std::string why = detail::create_folder(dir);
+  if (!why.empty()) detail::fail<IoError>("cannot create folder '", dir.string(), "': ", why);
 }
 
 // The whole content of a (small) file; throws IoError naming it when it cannot be read.
