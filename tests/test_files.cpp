@@ -10,6 +10,8 @@
 #include <thread>
 #include <vector>
 
+#include <sys/stat.h>
+
 TEST_CASE("atomic writes from several threads at once get distinct temporary files") {
   mlp_test::TempDir dir("atomic_threads");
   constexpr int kThreads = 4;
@@ -63,4 +65,32 @@ TEST_CASE("atomic writes create missing parent folders and name an unwritable on
                                           dir.file("blocker/sub") + "': Not a directory"),
                        mlp::IoError);
   CHECK_FALSE(std::filesystem::exists(dir.file("blocker/sub")));
+}
+
+TEST_CASE("read_text_file refuses what is not a regular file and says what it is") {
+  mlp_test::TempDir dir("read_kinds");
+  auto message = [](const std::filesystem::path& p, const std::string& what) {
+    return mlp_test::contains("cannot open '" + p.string() + "': " + what);
+  };
+  // REQUIRE: without the check, the FIFO below would block and /dev/zero would never end.
+  REQUIRE_THROWS_WITH_AS(mlp::read_text_file(dir.path()), message(dir.path(), "it is a directory"),
+                         mlp::IoError);
+  CHECK_THROWS_WITH_AS(mlp::read_text_file(dir.file("missing.txt")),
+                       message(dir.file("missing.txt"), "no such file"), mlp::IoError);
+  std::filesystem::create_symlink("loop_b", dir.path() / "loop_a");
+  std::filesystem::create_symlink("loop_a", dir.path() / "loop_b");
+  CHECK_THROWS_WITH_AS(mlp::read_text_file(dir.file("loop_a")),
+                       message(dir.file("loop_a"), "it is a symbolic link loop"), mlp::IoError);
+  std::filesystem::create_symlink("gone.txt", dir.path() / "dangling");
+  CHECK_THROWS_WITH_AS(mlp::read_text_file(dir.file("dangling")),
+                       message(dir.file("dangling"), "no such file (a symbolic link to 'gone.txt')"),
+                       mlp::IoError);
+  REQUIRE(::mkfifo(dir.file("fifo").c_str(), 0600) == 0);
+  CHECK_THROWS_WITH_AS(mlp::read_text_file(dir.file("fifo")),
+                       message(dir.file("fifo"), "it is a FIFO (named pipe)"), mlp::IoError);
+  CHECK_THROWS_WITH_AS(mlp::read_text_file("/dev/zero"), message("/dev/zero", "it is a character device"),
+                       mlp::IoError);
+  std::filesystem::create_symlink(dir.file("fifo"), dir.path() / "link_to_fifo");
+  CHECK_THROWS_WITH_AS(mlp::read_text_file(dir.file("link_to_fifo")),
+                       message(dir.file("link_to_fifo"), "it is a FIFO"), mlp::IoError);
 }

@@ -159,3 +159,13 @@ TEST_CASE("raw (uncompressed) IDX files work too") {
   write_idx_dataset(dir.path().string(), 20, 10, /*gz=*/false);
   CHECK(mlp::load_dataset(mlp::DatasetKind::Mnist, dir.path()).train.size() == 20);
 }
+
+TEST_CASE("IDX reader names a path that is a folder or a device") {
+  mlp_test::TempDir dir("idx_kinds");
+  mlp::Index r = 0, c = 0;
+  CHECK_THROWS_WITH_AS(mlp::read_idx_images(dir.path(), r, c),
+                       ("cannot open '" + dir.path().string() + "': it is a directory").c_str(),
+                       mlp::IoError);
+  CHECK_THROWS_WITH_AS(mlp::read_idx_labels("/dev/zero", 10),
+                       "cannot open '/dev/zero': it is a character device", mlp::IoError);
+}

@@ -2,6 +2,8 @@
 
 #include <mlp/io/model_file.hpp>
 
+#include <sys/stat.h>
+
 namespace {
 
 mlp::MlpSpec spec_with(std::vector<mlp::Index> hidden) {
@@ -132,4 +134,26 @@ TEST_CASE("a model file whose spec does not match its tensors is refused before 
     CHECK(shapes[i].rows == state[i].value.rows());
     CHECK(shapes[i].cols == state[i].value.cols());
   }
+}
+
+TEST_CASE("a model path that is not a model file says what it is, before reading all of it") {
+  mlp_test::TempDir dir("model_kinds");
+  std::filesystem::create_directories(dir.path() / "best.mlp");
+  // REQUIRE: without the file-kind check, the FIFO below would block the test.
+  REQUIRE_THROWS_WITH_AS(mlp::load_model<float>(dir.file("best.mlp")),
+                         mlp_test::contains("cannot open '" + dir.file("best.mlp") + "': it is a directory"),
+                         mlp::IoError);
+  REQUIRE(::mkfifo(dir.file("pipe.mlp").c_str(), 0600) == 0);
+  CHECK_THROWS_WITH_AS(mlp::load_model<float>(dir.file("pipe.mlp")),
+                       mlp_test::contains("cannot open '" + dir.file("pipe.mlp") + "': it is a FIFO"),
+                       mlp::IoError);
+  // 512 MiB of another kind (sparse: nothing is written) is refused by its first 8 bytes.
+  mlp_test::write_sparse(dir.file("big.mlp"), "NOTMODEL", std::uint64_t{512} << 20);
+  const std::uint64_t growth = mlp_test::peak_memory_growth([&] {
+    CHECK_THROWS_WITH_AS(mlp::load_model<float>(dir.file("big.mlp")),
+                         mlp_test::contains("'" + dir.file("big.mlp") + "' is not an mlp model file: it "
+                                            "does not start with the magic bytes \"MLPMODEL\""),
+                         mlp::IoError);
+  });
+  CHECK(growth < (std::uint64_t{128} << 20));
 }

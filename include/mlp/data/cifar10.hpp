@@ -7,6 +7,7 @@
 #include "mlp/core/errors.hpp"
 #include "mlp/data/dataset.hpp"
 #include "mlp/io/byte_reader.hpp"
+#include "mlp/io/file_kind.hpp"
 
 #include <algorithm>
 #include <cstddef>
@@ -56,6 +57,7 @@ inline void read_cifar10_batch(const std::filesystem::path& path, Pixels& pixels
 
 // Class names, one per non-empty line of batches.meta.txt.
 inline std::vector<std::string> read_cifar10_class_names(const std::filesystem::path& path) {
+  detail::require_regular_file(path);  // an ifstream on a FIFO would block
   std::ifstream in(path);
   detail::require<IoError>(in.good(), "cannot open '", path.string(), "'");
   std::vector<std::string> names;

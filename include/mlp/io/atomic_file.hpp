@@ -4,7 +4,9 @@
 #pragma once
 
 #include "mlp/core/errors.hpp"
+#include "mlp/io/file_kind.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
@@ -119,18 +121,39 @@ inline void ensure_directory(const std::filesystem::path& dir) {
   if (!why.empty()) detail::fail<IoError>("cannot create folder '", dir.string(), "': ", why);
 }
 
-// The whole content of a (small) file; throws IoError naming it when it cannot be read.
-inline std::string read_text_file(const std::filesystem::path& path) {
+namespace detail {
+
+// Up to `limit` bytes from the start of a regular file (all of it by default).
+inline std::string read_regular_file(const std::filesystem::path& path,
+                                     std::size_t limit = std::string::npos) {
+  require_regular_file(path);  // before fopen: opening a FIFO would block
   std::FILE* f = std::fopen(path.string().c_str(), "rb");
-  if (f == nullptr) detail::fail<IoError>("cannot open '", path.string(), "': ", detail::errno_text(errno));
+  if (f == nullptr) fail<IoError>("cannot open '", path.string(), "': ", errno_text(errno));
   std::string content;
   char buffer[1 << 16];
-  std::size_t n = 0;
-  while ((n = std::fread(buffer, 1, sizeof buffer, f)) > 0) content.append(buffer, n);
-  const bool failed = std::ferror(f) != 0;
+  while (content.size() < limit) {
+    const std::size_t n = std::fread(buffer, 1, std::min(sizeof buffer, limit - content.size()), f);
+    if (n == 0) break;
+    content.append(buffer, n);
+  }
+  const int code = std::ferror(f) != 0 ? errno : 0;
   std::fclose(f);
-  if (failed) detail::fail<IoError>("cannot read '", path.string(), "'");
+  if (code != 0) fail<IoError>("cannot read '", path.string(), "': ", errno_text(code));
   return content;
+}
+
+}  // namespace detail
+
+// The whole content of a (small) file; throws IoError naming it when it cannot be read, and
+// saying what it is when it is not a regular file (a folder, a FIFO, a device, a link loop).
+inline std::string read_text_file(const std::filesystem::path& path) {
+  return detail::read_regular_file(path);
+}
+
+// The first `n` bytes of a regular file (fewer when it is shorter): enough to recognize a file's
+// kind without reading all of a large one. Errors as read_text_file.
+inline std::string read_file_start(const std::filesystem::path& path, std::size_t n) {
+  return detail::read_regular_file(path, n);
 }
 
 }  // namespace mlp

@@ -6,6 +6,7 @@
 #pragma once
 
 #include "mlp/core/errors.hpp"
+#include "mlp/io/file_kind.hpp"
 
 #include <zlib.h>
 
@@ -22,12 +23,8 @@ namespace mlp {
 class ByteReader {
  public:
   explicit ByteReader(const std::filesystem::path& path) : path_(path.string()) {
+    detail::require_regular_file(path);  // a FIFO would block, a device never end
     std::error_code ec;
-    if (!std::filesystem::is_regular_file(path, ec)) {
-      detail::fail<IoError>("cannot open '", path_, "': ",
-                            std::filesystem::exists(path, ec) ? "not a regular file"
-                                                              : "no such file");
-    }
     file_size_ = static_cast<std::uint64_t>(std::filesystem::file_size(path, ec));
     gzipped_ = starts_with_gzip_magic();
     file_ = gzopen(path_.c_str(), "rb");
