@@ -157,3 +157,16 @@ TEST_CASE("a model path that is not a model file says what it is, before reading
   });
   CHECK(growth < (std::uint64_t{128} << 20));
 }
+
+TEST_CASE("a format version of 0 is called invalid, not newer") {
+  mlp_test::TempDir dir("model_version0");
+  mlp::ParameterizedMLP<float> model(spec_with({3}), 1);
+  mlp::save_model(dir.file("m.mlp"), model);
+  std::string bytes = read_bytes(dir.file("m.mlp"));
+  bytes[8] = 0;  // format version 0 (little-endian u32 at offset 8; it was 1)
+  write_bytes(dir.file("v0.mlp"), bytes);
+  CHECK_THROWS_WITH_AS(mlp::load_model<float>(dir.file("v0.mlp")),
+                       mlp_test::contains("'" + dir.file("v0.mlp") + "' has an invalid format version 0 "
+                                          "(this build reads versions 1 to 1)"),
+                       mlp::IoError);
+}

@@ -240,7 +240,10 @@ class ContainerReader {
     if (bytes_.size() < header + 4) fail("is truncated: ", bytes_.size(), " bytes is too short for ", what_);
     std::size_t at = 8;
     version_ = static_cast<std::uint32_t>(get(at, 4, "version"));
-    if (version_ == 0 || version_ > max_version) {
+    if (version_ == 0) {  // no mlp ever wrote it: the file is damaged, not from the future
+      fail("has an invalid format version 0 (this build reads versions 1 to ", max_version, ")");
+    }
+    if (version_ > max_version) {
       fail("was written by a newer version of mlp (format version ", version_,
            "; this build reads versions 1 to ", max_version, ")");
     }
