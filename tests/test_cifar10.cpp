@@ -72,3 +72,19 @@ TEST_CASE("gzip-compressed CIFAR-10 batches are read too") {
   CHECK(y[2] == 2);
   CHECK(p(2048, 2) == 22);
 }
+
+TEST_CASE("a gzip-compressed CIFAR-10 batch without its gzip trailer is refused") {
+  TempDir dir("cifar_trailer");
+  Bytes b;
+  for (int i = 0; i < 3; ++i) append_cifar_record(b, i);
+  write_gz(dir.file("batch.bin.gz"), b);
+  const Bytes gz = read_raw(dir.file("batch.bin.gz"));
+  write_raw(dir.file("cut.bin.gz"), Bytes(gz.begin(), gz.end() - 8));
+  mlp::Pixels p;
+  mlp::Labels y;
+  CHECK_THROWS_WITH_AS(mlp::read_cifar10_batch(dir.file("cut.bin.gz"), p, y),
+                       contains("'" + dir.file("cut.bin.gz") + "' is corrupt or truncated: the gzip stream "
+                                "fails (unexpected end of file: the rest of the stream or its 8-byte "
+                                "trailer is missing)"),
+                       mlp::IoError);
+}
