@@ -88,3 +88,27 @@ TEST_CASE("a gzip-compressed CIFAR-10 batch without its gzip trailer is refused"
                                 "trailer is missing)"),
                        mlp::IoError);
 }
+
+TEST_CASE("CIFAR-10 batches larger than 10,000 records are refused without reading the rest") {
+  TempDir dir("cifar_bomb");
+  mlp::Pixels p;
+  mlp::Labels y;
+  // Exactly 10,000 records (zeros: label 0, black) is a whole batch file.
+  write_sparse(dir.file("full.bin"), "", 10000 * 3073);
+  mlp::read_cifar10_batch(dir.file("full.bin"), p, y);
+  CHECK(p.cols() == 10000);
+  // One more record is refused by its size, before anything is read.
+  write_sparse(dir.file("big.bin"), "", 10001 * 3073);
+  CHECK_THROWS_WITH_AS(mlp::read_cifar10_batch(dir.file("big.bin"), p, y),
+                       contains("'" + dir.file("big.bin") + "' is too large for a CIFAR-10 batch: a batch "
+                                "holds at most 10,000 records of 3,073 bytes (30730000 bytes), but the "
+                                "file has 30733073 bytes"),
+                       mlp::IoError);
+  // 20,000 records of zeros compress to about 60 KB: inflating stops after the first 10,000.
+  write_gz(dir.file("bomb.bin.gz"), Bytes(20000 * 3073, 0));
+  CHECK_THROWS_WITH_AS(mlp::read_cifar10_batch(dir.file("bomb.bin.gz"), p, y),
+                       contains("'" + dir.file("bomb.bin.gz") + "' is too large for a CIFAR-10 batch: a "
+                                "batch holds at most 10,000 records of 3,073 bytes (30730000 bytes), but "
+                                "its decompressed data goes on past that"),
+                       mlp::IoError);
+}

@@ -228,3 +228,62 @@ TEST_CASE("IDX reader reads concatenated gzip members and refuses other bytes af
                                 "a gzip member"),
                        mlp::IoError);
 }
+
+namespace {
+
+// n bytes that deflate cannot compress (a linear congruential sequence).
+Bytes incompressible(std::size_t n, std::uint32_t seed) {
+  Bytes b(n);
+  for (auto& byte : b) {
+    seed = seed * 1664525u + 1013904223u;
+    byte = static_cast<std::uint8_t>(seed >> 24);
+  }
+  return b;
+}
+
+}  // namespace
+
+TEST_CASE("an IDX gzip whose header promises far more than arrives fails without allocating it") {
+  TempDir dir("idx_bomb");
+  // 256 Mi labels claimed, 300 KB of garbage behind: the compressed size allows the claim, so
+  // only reading can tell. The label buffer grows with the data instead of being made 256 MiB.
+  Bytes labels;
+  append_u32_be(labels, 0x00000801);
+  append_u32_be(labels, 1u << 28);
+  const Bytes garbage = incompressible(300000, 7);
+  labels.insert(labels.end(), garbage.begin(), garbage.end());
+  write_gz(dir.file("labels.gz"), labels);
+  const std::uint64_t growth = peak_memory_growth([&] {
+    CHECK_THROWS_WITH_AS(mlp::read_idx_labels(dir.file("labels.gz"), 10),
+                         contains("'" + dir.file("labels.gz") + "' is truncated: expected 268435456 bytes of "
+                                  "268435456 labels at offset 8, but the decompressed data ends after "
+                                  "300008 bytes"),
+                         mlp::IoError);
+  });
+  CHECK(growth < (std::uint64_t{64} << 20));
+
+  Bytes images;
+  append_u32_be(images, 0x00000803);
+  append_u32_be(images, 100000);
+  append_u32_be(images, 28);
+  append_u32_be(images, 28);
+  images.insert(images.end(), garbage.begin(), garbage.end());
+  write_gz(dir.file("images.gz"), images);
+  mlp::Index r = 0, c = 0;
+  CHECK_THROWS_WITH_AS(mlp::read_idx_images(dir.file("images.gz"), r, c),
+                       contains("'" + dir.file("images.gz") + "' is truncated: expected 78400000 bytes of "
+                                "100000 images of 28 x 28 at offset 16, but the decompressed data ends "
+                                "after 300016 bytes"),
+                       mlp::IoError);
+}
+
+TEST_CASE("IDX reader stops counting bytes after the data once they exceed 64 KiB") {
+  TempDir dir("idx_tail");
+  Bytes labels = idx_labels({1, 2, 3});
+  labels.resize(labels.size() + (std::size_t{64} << 20), 0);  // 64 MiB of zeros: 64 KiB as gzip
+  write_gz(dir.file("tail.gz"), labels);
+  CHECK_THROWS_WITH_AS(mlp::read_idx_labels(dir.file("tail.gz"), 10),
+                       contains("'" + dir.file("tail.gz") + "' has more than 65536 unexpected bytes after "
+                                "3 labels (the header describes 11 bytes)"),
+                       mlp::IoError);
+}

@@ -56,6 +56,7 @@ class ByteReader {
 
   // Reads up to n bytes; returns how many were read (fewer only at the end of the data).
   std::uint64_t read_some(void* dst, std::uint64_t n) {
+    if (n == 0) return 0;
     auto* out = static_cast<unsigned char*>(dst);
     return gzipped_ ? inflate_some(out, n) : copy_some(out, n);
   }
@@ -64,21 +65,54 @@ class ByteReader {
   void read_exact(void* dst, std::uint64_t n, const std::string& what) {
     const std::uint64_t start = position_;
     const std::uint64_t got = read_some(dst, n);
-    if (got != n) {
-      detail::fail<IoError>("'", path_, "' is truncated: expected ", n, " bytes of ", what,
-                            " at offset ", start, ", but the ", gzipped_ ? "decompressed " : "",
-                            "data ends after ", start + got, " bytes");
+    if (got != n) fail_truncated(n, what, start, got);
+  }
+
+  // Reads up to n bytes into storage that grows with the data that really arrives: `resize(size)`
+  // has to make room for `size` bytes, keep those read so far, and return where they start.
+  // Returns how many bytes were read (the storage is resized to that). A gzip header that promises
+  // gigabytes so costs memory only for the bytes that are there (at most twice them), and garbage
+  // fails after the first 4 MiB instead of after a huge allocation; a plain file's size is known.
+  template <class Resize>
+  std::uint64_t read_growing(std::uint64_t n, Resize&& resize) {
+    const std::uint64_t left_on_disk = file_size_ > position_ ? file_size_ - position_ : 0;
+    std::uint64_t room = std::min(n, gzipped_ ? kFirstChunk : left_on_disk + 1);
+    unsigned char* data = resize(room);
+    std::uint64_t have = 0;
+    for (;;) {
+      const std::uint64_t want = room - have;
+      const std::uint64_t got = read_some(data + have, want);
+      have += got;
+      if (got < want || have == n) break;
+      room = std::min(n, 2 * room);
+      data = resize(room);
     }
+    if (have != room) resize(have);
+    return have;
+  }
+
+  // read_exact into growing storage (see read_growing).
+  template <class Resize>
+  void read_exact_growing(std::uint64_t n, const std::string& what, Resize&& resize) {
+    const std::uint64_t start = position_;
+    const std::uint64_t got = read_growing(n, resize);
+    if (got != n) fail_truncated(n, what, start, got);
   }
 
   // Throws unless the data ends here; for gzip this also verifies the trailer (CRC and length).
+  // Extra bytes are counted up to 64 KiB: a tail of gigabytes is not inflated just to count it.
   void expect_end(const std::string& what) {
+    constexpr std::uint64_t kCountUpTo = 65536;
     unsigned char extra[4096];
     std::uint64_t more = 0;
-    for (;;) {
+    while (more <= kCountUpTo) {
       const std::uint64_t got = read_some(extra, sizeof extra);
       if (got == 0) break;
       more += got;
+    }
+    if (more > kCountUpTo) {
+      detail::fail<IoError>("'", path_, "' has more than ", kCountUpTo, " unexpected bytes after ",
+                            what, " (the header describes ", position_ - more, " bytes)");
     }
     if (more > 0) {
       detail::fail<IoError>("'", path_, "' has ", more, " unexpected bytes after ", what,
@@ -99,6 +133,7 @@ class ByteReader {
  private:
   static constexpr std::size_t kInputBuffer = std::size_t{1} << 18;
   static constexpr std::size_t kOutputBuffer = std::size_t{1} << 18;
+  static constexpr std::uint64_t kFirstChunk = std::uint64_t{1} << 22;  // of read_growing on gzip
 
   // Moves the unread input to the front of the buffer and tops it up from the file; returns how
   // many bytes came (0 at the end of the file).
@@ -200,6 +235,13 @@ class ByteReader {
     inflateReset(&stream_);
     member_ended_ = false;
     return true;
+  }
+
+  [[noreturn]] void fail_truncated(std::uint64_t n, const std::string& what, std::uint64_t start,
+                                   std::uint64_t got) const {
+    detail::fail<IoError>("'", path_, "' is truncated: expected ", n, " bytes of ", what,
+                          " at offset ", start, ", but the ", gzipped_ ? "decompressed " : "",
+                          "data ends after ", start + got, " bytes");
   }
 
   [[noreturn]] void fail_corrupt(const std::string& reason) const {
