@@ -203,6 +203,11 @@ TEST_CASE("IDX reader requires the gzip trailer and checks its CRC-32 and length
     write_raw(dir.file("length.gz"), bad);
     CHECK_THROWS_WITH_AS(read(dir.file("length.gz")), doctest::Contains("incorrect length check"), mlp::IoError);
   }
+  write_gz(dir.file("empty.gz"), {});  // a valid gzip of nothing (found by fuzz_idx: memcpy from null)
+  CHECK_THROWS_WITH_AS(mlp::read_idx_labels(dir.file("empty.gz"), 10),
+                       doctest::Contains("empty.gz' is truncated: expected 4 bytes of IDX header at offset 0, "
+                                         "but the decompressed data ends after 0 bytes"),
+                       mlp::IoError);
 }
 
 TEST_CASE("IDX reader reads concatenated gzip members and refuses other bytes after them") {

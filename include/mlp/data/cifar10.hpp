@@ -42,9 +42,9 @@ inline void read_cifar10_batch(const std::filesystem::path& path, Pixels& pixels
   const auto limit = static_cast<std::uint64_t>(kCifarBatchRecords * kCifarRecord);
   ByteReader in(path);
   if (!in.gzipped() && in.file_size() > limit) detail::fail_cifar_too_large(in);
-  std::vector<std::uint8_t> bytes;
+  Eigen::Matrix<std::uint8_t, Eigen::Dynamic, 1> bytes;  // grows by realloc, not zero-filled
   const std::uint64_t got = in.read_growing(limit + 1, [&](std::uint64_t size) {
-    bytes.resize(static_cast<std::size_t>(size));
+    bytes.conservativeResize(static_cast<Index>(size));
     return bytes.data();
   });
   if (got > limit) detail::fail_cifar_too_large(in);  // one byte past a batch: stop there

@@ -12,7 +12,6 @@
 #include <cstdio>
 #include <filesystem>
 #include <string>
-#include <vector>
 
 namespace mlp {
 
@@ -91,17 +90,18 @@ inline Labels read_idx_labels(const std::filesystem::path& path, int classes) {
                            "' is truncated: its header describes ", count, " labels (", count + 8,
                            " bytes), but the file is only ", in.file_size(), " bytes",
                            in.gzipped() ? " compressed" : "");
-  std::vector<std::uint8_t> bytes;  // grows as the labels arrive, not to the header's count
+  // Grows as the labels arrive, not to the header's count (by realloc, without zero-filling).
+  Eigen::Matrix<std::uint8_t, Eigen::Dynamic, 1> bytes;
   in.read_exact_growing(count, detail::concat(count, " labels"), [&](std::uint64_t size) {
-    bytes.resize(static_cast<std::size_t>(size));
+    bytes.conservativeResize(static_cast<Index>(size));
     return bytes.data();
   });
   in.expect_end(detail::concat(count, " labels"));
   Labels labels(static_cast<Index>(count));
-  for (std::uint64_t i = 0; i < count; ++i) {
+  for (Index i = 0; i < labels.size(); ++i) {
     detail::require<IoError>(bytes[i] < classes, "'", in.path(), "': label ", int{bytes[i]},
                              " at index ", i, " is out of range (expected 0 to ", classes - 1, ")");
-    labels[static_cast<Index>(i)] = bytes[i];
+    labels[i] = bytes[i];
   }
   return labels;
 }
