@@ -62,6 +62,21 @@ inline void write_gz(const std::string& path, const Bytes& bytes) {
   gzclose(f);
 }
 
+// `size` bytes as a gzip file of one member, in memory.
+inline Bytes gzip(const std::uint8_t* data, std::size_t size) {
+  z_stream s{};
+  deflateInit2(&s, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);
+  Bytes out(deflateBound(&s, static_cast<uLong>(size)));
+  s.next_in = const_cast<Bytef*>(data);
+  s.avail_in = static_cast<uInt>(size);
+  s.next_out = out.data();
+  s.avail_out = static_cast<uInt>(out.size());
+  deflate(&s, Z_FINISH);
+  out.resize(s.total_out);
+  deflateEnd(&s);
+  return out;
+}
+
 inline Bytes read_raw(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   return Bytes(std::istreambuf_iterator<char>(in), {});
