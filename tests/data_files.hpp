@@ -6,9 +6,12 @@
 #include <zlib.h>
 
 #include <cstdint>
+#include <filesystem>
 #include <fstream>
 #include <string>
 #include <vector>
+
+#include <sys/resource.h>
 
 namespace mlp_test {
 
@@ -59,6 +62,21 @@ inline void write_gz(const std::string& path, const Bytes& bytes) {
   gzclose(f);
 }
 
+// `size` bytes as a gzip file of one member, in memory.
+inline Bytes gzip(const std::uint8_t* data, std::size_t size) {
+  z_stream s{};
+  deflateInit2(&s, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);
+  Bytes out(deflateBound(&s, static_cast<uLong>(size)));
+  s.next_in = const_cast<Bytef*>(data);
+  s.avail_in = static_cast<uInt>(size);
+  s.next_out = out.data();
+  s.avail_out = static_cast<uInt>(out.size());
+  deflate(&s, Z_FINISH);
+  out.resize(s.total_out);
+  deflateEnd(&s);
+  return out;
+}
+
 inline Bytes read_raw(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   return Bytes(std::istreambuf_iterator<char>(in), {});
@@ -99,6 +117,34 @@ inline void write_cifar_dataset(const std::string& dir, int per_batch, int test)
   write_raw(dir + "/test_batch.bin", t);
   std::ofstream meta(dir + "/batches.meta.txt");
   meta << "airplane\nautomobile\nbird\ncat\ndeer\ndog\nfrog\nhorse\nship\ntruck\n\n";
+}
+
+// How much the process's peak resident memory grew while `action` ran, in bytes (Linux; 0
+// elsewhere). It shows that a reader refused a file without reading or allocating for all of it,
+// which no message can show. Meaningful when the action would grow the peak by more than the
+// margin between the current and the peak memory of the tests run before.
+template <class Action>
+std::uint64_t peak_memory_growth(Action action) {
+#ifdef __linux__
+  auto peak = [] {
+    rusage usage{};
+    getrusage(RUSAGE_SELF, &usage);
+    return static_cast<std::uint64_t>(usage.ru_maxrss) * 1024;  // KiB on Linux
+  };
+  const std::uint64_t before = peak();
+  action();
+  return peak() - before;
+#else
+  action();
+  return 0;
+#endif
+}
+
+// A file of `size` bytes that starts with `head` and continues with zeros, without writing them
+// (sparse), for tests of how much of a large file a reader touches.
+inline void write_sparse(const std::string& path, const std::string& head, std::uint64_t size) {
+  std::ofstream(path, std::ios::binary) << head;
+  std::filesystem::resize_file(path, size);
 }
 
 }  // namespace mlp_test

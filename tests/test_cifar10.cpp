@@ -72,3 +72,43 @@ TEST_CASE("gzip-compressed CIFAR-10 batches are read too") {
   CHECK(y[2] == 2);
   CHECK(p(2048, 2) == 22);
 }
+
+TEST_CASE("a gzip-compressed CIFAR-10 batch without its gzip trailer is refused") {
+  TempDir dir("cifar_trailer");
+  Bytes b;
+  for (int i = 0; i < 3; ++i) append_cifar_record(b, i);
+  write_gz(dir.file("batch.bin.gz"), b);
+  const Bytes gz = read_raw(dir.file("batch.bin.gz"));
+  write_raw(dir.file("cut.bin.gz"), Bytes(gz.begin(), gz.end() - 8));
+  mlp::Pixels p;
+  mlp::Labels y;
+  CHECK_THROWS_WITH_AS(mlp::read_cifar10_batch(dir.file("cut.bin.gz"), p, y),
+                       contains("'" + dir.file("cut.bin.gz") + "' is corrupt or truncated: the gzip stream "
+                                "fails (unexpected end of file: the rest of the stream or its 8-byte "
+                                "trailer is missing)"),
+                       mlp::IoError);
+}
+
+TEST_CASE("CIFAR-10 batches larger than 10,000 records are refused without reading the rest") {
+  TempDir dir("cifar_bomb");
+  mlp::Pixels p;
+  mlp::Labels y;
+  // Exactly 10,000 records (zeros: label 0, black) is a whole batch file.
+  write_sparse(dir.file("full.bin"), "", 10000 * 3073);
+  mlp::read_cifar10_batch(dir.file("full.bin"), p, y);
+  CHECK(p.cols() == 10000);
+  // One more record is refused by its size, before anything is read.
+  write_sparse(dir.file("big.bin"), "", 10001 * 3073);
+  CHECK_THROWS_WITH_AS(mlp::read_cifar10_batch(dir.file("big.bin"), p, y),
+                       contains("'" + dir.file("big.bin") + "' is too large for a CIFAR-10 batch: a batch "
+                                "holds at most 10,000 records of 3,073 bytes (30730000 bytes), but the "
+                                "file has 30733073 bytes"),
+                       mlp::IoError);
+  // 20,000 records of zeros compress to about 60 KB: inflating stops after the first 10,000.
+  write_gz(dir.file("bomb.bin.gz"), Bytes(20000 * 3073, 0));
+  CHECK_THROWS_WITH_AS(mlp::read_cifar10_batch(dir.file("bomb.bin.gz"), p, y),
+                       contains("'" + dir.file("bomb.bin.gz") + "' is too large for a CIFAR-10 batch: a "
+                                "batch holds at most 10,000 records of 3,073 bytes (30730000 bytes), but "
+                                "its decompressed data goes on past that"),
+                       mlp::IoError);
+}

@@ -159,3 +159,136 @@ TEST_CASE("raw (uncompressed) IDX files work too") {
   write_idx_dataset(dir.path().string(), 20, 10, /*gz=*/false);
   CHECK(mlp::load_dataset(mlp::DatasetKind::Mnist, dir.path()).train.size() == 20);
 }
+
+TEST_CASE("IDX reader names a path that is a folder or a device") {
+  mlp_test::TempDir dir("idx_kinds");
+  mlp::Index r = 0, c = 0;
+  CHECK_THROWS_WITH_AS(mlp::read_idx_images(dir.path(), r, c),
+                       ("cannot open '" + dir.path().string() + "': it is a directory").c_str(),
+                       mlp::IoError);
+  CHECK_THROWS_WITH_AS(mlp::read_idx_labels("/dev/zero", 10),
+                       "cannot open '/dev/zero': it is a character device", mlp::IoError);
+}
+
+TEST_CASE("IDX reader requires the gzip trailer and checks its CRC-32 and length") {
+  TempDir dir("idx_trailer");
+  // 1.6 MB of images: zlib's gzread decompressed the end of data this large straight into the
+  // caller's buffer and then missed the absent trailer (smaller files happened to be caught).
+  write_gz(dir.file("images.gz"), idx_images(40, 200, 200));
+  std::vector<int> many_labels(300000);
+  for (std::size_t i = 0; i < many_labels.size(); ++i) many_labels[i] = static_cast<int>(i * 7 % 10);
+  write_gz(dir.file("labels.gz"), idx_labels(many_labels));
+  mlp::Index r = 0, c = 0;
+  for (const char* name : {"images.gz", "labels.gz"}) {
+    const Bytes gz = read_raw(dir.file(name));
+    const std::string cut = dir.file(std::string("cut8_") + name);
+    write_raw(cut, Bytes(gz.begin(), gz.end() - 8));  // every byte of data, no trailer
+    auto read = [&](const std::string& path) {
+      if (std::string(name) == "images.gz") mlp::read_idx_images(path, r, c);
+      else mlp::read_idx_labels(path, 10);
+    };
+    CHECK_THROWS_WITH_AS(read(cut), contains("'" + cut + "' is corrupt or truncated: the gzip stream fails "
+                                             "(unexpected end of file: the rest of the stream or its "
+                                             "8-byte trailer is missing)"),
+                         mlp::IoError);
+    const std::string cut4 = dir.file(std::string("cut4_") + name);
+    write_raw(cut4, Bytes(gz.begin(), gz.end() - 4));  // the CRC-32 but no length
+    CHECK_THROWS_WITH_AS(read(cut4), contains("'" + cut4 + "' is corrupt or truncated"), mlp::IoError);
+    Bytes bad = gz;
+    bad[bad.size() - 7] ^= 0x01;  // a CRC-32 byte
+    write_raw(dir.file("crc.gz"), bad);
+    CHECK_THROWS_WITH_AS(read(dir.file("crc.gz")), doctest::Contains("incorrect data check"), mlp::IoError);
+    bad = gz;
+    bad[bad.size() - 4] ^= 0x01;  // the length (ISIZE)
+    write_raw(dir.file("length.gz"), bad);
+    CHECK_THROWS_WITH_AS(read(dir.file("length.gz")), doctest::Contains("incorrect length check"), mlp::IoError);
+  }
+  write_gz(dir.file("empty.gz"), {});  // a valid gzip of nothing (found by fuzz_idx: memcpy from null)
+  CHECK_THROWS_WITH_AS(mlp::read_idx_labels(dir.file("empty.gz"), 10),
+                       doctest::Contains("empty.gz' is truncated: expected 4 bytes of IDX header at offset 0, "
+                                         "but the decompressed data ends after 0 bytes"),
+                       mlp::IoError);
+}
+
+TEST_CASE("IDX reader reads concatenated gzip members and refuses other bytes after them") {
+  TempDir dir("idx_members");
+  const Bytes images = idx_images(6, 5, 5, 3);
+  write_gz(dir.file("a.gz"), Bytes(images.begin(), images.begin() + 70));
+  write_gz(dir.file("b.gz"), Bytes(images.begin() + 70, images.end()));
+  Bytes joined = read_raw(dir.file("a.gz"));
+  const Bytes second = read_raw(dir.file("b.gz"));
+  joined.insert(joined.end(), second.begin(), second.end());
+  write_raw(dir.file("joined.gz"), joined);
+  mlp::Index r = 0, c = 0;
+  const mlp::Pixels p = mlp::read_idx_images(dir.file("joined.gz"), r, c);  // as `gzip -d` reads it
+  REQUIRE(p.cols() == 6);
+  CHECK(p(24, 5) == static_cast<std::uint8_t>(3 + 149));
+
+  Bytes junk = joined;
+  for (char ch : std::string("junk")) junk.push_back(static_cast<std::uint8_t>(ch));
+  write_raw(dir.file("junk.gz"), junk);
+  CHECK_THROWS_WITH_AS(mlp::read_idx_images(dir.file("junk.gz"), r, c),
+                       contains("'" + dir.file("junk.gz") + "' is corrupt: its gzip data ends at byte " +
+                                std::to_string(joined.size()) + ", but 4 more bytes follow that are not "
+                                "a gzip member"),
+                       mlp::IoError);
+}
+
+namespace {
+
+// n bytes that deflate cannot compress (a linear congruential sequence).
+Bytes incompressible(std::size_t n, std::uint32_t seed) {
+  Bytes b(n);
+  for (auto& byte : b) {
+    seed = seed * 1664525u + 1013904223u;
+    byte = static_cast<std::uint8_t>(seed >> 24);
+  }
+  return b;
+}
+
+}  // namespace
+
+TEST_CASE("an IDX gzip whose header promises far more than arrives fails without allocating it") {
+  TempDir dir("idx_bomb");
+  // 256 Mi labels claimed, 300 KB of garbage behind: the compressed size allows the claim, so
+  // only reading can tell. The label buffer grows with the data instead of being made 256 MiB.
+  Bytes labels;
+  append_u32_be(labels, 0x00000801);
+  append_u32_be(labels, 1u << 28);
+  const Bytes garbage = incompressible(300000, 7);
+  labels.insert(labels.end(), garbage.begin(), garbage.end());
+  write_gz(dir.file("labels.gz"), labels);
+  const std::uint64_t growth = peak_memory_growth([&] {
+    CHECK_THROWS_WITH_AS(mlp::read_idx_labels(dir.file("labels.gz"), 10),
+                         contains("'" + dir.file("labels.gz") + "' is truncated: expected 268435456 bytes of "
+                                  "268435456 labels at offset 8, but the decompressed data ends after "
+                                  "300008 bytes"),
+                         mlp::IoError);
+  });
+  CHECK(growth < (std::uint64_t{64} << 20));
+
+  Bytes images;
+  append_u32_be(images, 0x00000803);
+  append_u32_be(images, 100000);
+  append_u32_be(images, 28);
+  append_u32_be(images, 28);
+  images.insert(images.end(), garbage.begin(), garbage.end());
+  write_gz(dir.file("images.gz"), images);
+  mlp::Index r = 0, c = 0;
+  CHECK_THROWS_WITH_AS(mlp::read_idx_images(dir.file("images.gz"), r, c),
+                       contains("'" + dir.file("images.gz") + "' is truncated: expected 78400000 bytes of "
+                                "100000 images of 28 x 28 at offset 16, but the decompressed data ends "
+                                "after 300016 bytes"),
+                       mlp::IoError);
+}
+
+TEST_CASE("IDX reader stops counting bytes after the data once they exceed 64 KiB") {
+  TempDir dir("idx_tail");
+  Bytes labels = idx_labels({1, 2, 3});
+  labels.resize(labels.size() + (std::size_t{64} << 20), 0);  // 64 MiB of zeros: 64 KiB as gzip
+  write_gz(dir.file("tail.gz"), labels);
+  CHECK_THROWS_WITH_AS(mlp::read_idx_labels(dir.file("tail.gz"), 10),
+                       contains("'" + dir.file("tail.gz") + "' has more than 65536 unexpected bytes after "
+                                "3 labels (the header describes 11 bytes)"),
+                       mlp::IoError);
+}

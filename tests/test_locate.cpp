@@ -5,6 +5,8 @@
 
 #include <cstdlib>
 
+#include <sys/stat.h>
+
 namespace {
 
 // Sets an environment variable for the duration of a scope.
@@ -68,4 +70,46 @@ TEST_CASE("$MLP_DATA is searched and every place tried is listed") {
     mlp_test::write_cifar_dataset((dir.path() / "cifar-10-batches-bin").string(), 2, 2);
     CHECK(mlp::locate_dataset(mlp::DatasetKind::Cifar10) == dir.path() / "cifar-10-batches-bin");
   }
+}
+
+TEST_CASE("a data file that is a folder, a FIFO or a symbolic link loop is named as such, not as missing") {
+  mlp_test::TempDir dir("locate_kinds");
+  mlp_test::write_idx_dataset(dir.path().string(), 10, 10);
+  std::filesystem::remove(dir.path() / "train-labels-idx1-ubyte.gz");
+  std::filesystem::create_directories(dir.path() / "train-labels-idx1-ubyte.gz");
+  std::filesystem::remove(dir.path() / "t10k-images-idx3-ubyte.gz");
+  std::filesystem::create_symlink("t10k-images-idx3-ubyte", dir.path() / "t10k-images-idx3-ubyte.gz");
+  std::filesystem::create_symlink("t10k-images-idx3-ubyte.gz", dir.path() / "t10k-images-idx3-ubyte");
+  std::filesystem::remove(dir.path() / "t10k-labels-idx1-ubyte.gz");
+  CHECK(mlp::missing_dataset_files(mlp::DatasetKind::FashionMnist, dir.path()) ==
+        "missing t10k-labels-idx1-ubyte.gz, train-labels-idx1-ubyte.gz is a directory, "
+        "t10k-images-idx3-ubyte.gz is a symbolic link loop");
+  CHECK_THROWS_WITH_AS(mlp::locate_dataset(mlp::DatasetKind::FashionMnist, dir.path().string()),
+                       mlp_test::contains("looked in --data " + dir.path().string() +
+                                          " (missing t10k-labels-idx1-ubyte.gz, train-labels-idx1-ubyte.gz "
+                                          "is a directory, t10k-images-idx3-ubyte.gz is a symbolic link loop)"),
+                       mlp::IoError);
+
+  mlp_test::TempDir cifar("locate_kinds_cifar");
+  mlp_test::write_cifar_dataset(cifar.path().string(), 2, 2);
+  std::filesystem::remove(cifar.path() / "data_batch_2.bin");
+  REQUIRE(::mkfifo((cifar.path() / "data_batch_2.bin").c_str(), 0600) == 0);
+  CHECK(mlp::missing_dataset_files(mlp::DatasetKind::Cifar10, cifar.path()) ==
+        "data_batch_2.bin is a FIFO (named pipe)");
+  // Loading names it too (the reader never opens it, so nothing blocks).
+  CHECK_THROWS_WITH_AS(mlp::load_dataset(mlp::DatasetKind::Cifar10, cifar.path()),
+                       mlp_test::contains("cannot open '" + (cifar.path() / "data_batch_2.bin").string() +
+                                          "': it is a FIFO (named pipe)"),
+                       mlp::IoError);
+}
+
+TEST_CASE("an IDX data file that is a FIFO is named as such when loading") {
+  mlp_test::TempDir dir("idx_fifo");
+  mlp_test::write_idx_dataset(dir.path().string(), 10, 10);
+  std::filesystem::remove(dir.path() / "train-images-idx3-ubyte.gz");
+  REQUIRE(::mkfifo((dir.path() / "train-images-idx3-ubyte.gz").c_str(), 0600) == 0);
+  CHECK_THROWS_WITH_AS(mlp::load_dataset(mlp::DatasetKind::FashionMnist, dir.path()),
+                       mlp_test::contains("cannot open '" + (dir.path() / "train-images-idx3-ubyte.gz").string() +
+                                          "': it is a FIFO (named pipe)"),
+                       mlp::IoError);
 }

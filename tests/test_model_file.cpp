@@ -6,6 +6,8 @@
 #include <cmath>
 #include <limits>
 
+#include <sys/stat.h>
+
 namespace {
 
 mlp::MlpSpec spec_with(std::vector<mlp::Index> hidden) {
@@ -204,6 +206,11 @@ TEST_CASE("save_model writes atomically") {
   mlp_test::TempDir dir("model_write");
   mlp::ParameterizedMLP<float> model(spec_with({3}), 1);
   mlp::save_model(dir.file("m.mlp"), model);
+  CHECK_THROWS_WITH_AS(mlp::save_model(dir.file("m.mlp/dir/m.mlp"), model),
+                       mlp_test::contains("cannot write '" + dir.file("m.mlp/dir/m.mlp") +
+                                          "': cannot create its folder '" + dir.file("m.mlp/dir") +
+                                          "': Not a directory"),
+                       mlp::IoError);
   mlp::save_model(dir.file("m.mlp"), model);
   int files = 0;
   for (const auto& e : std::filesystem::directory_iterator(dir.path())) files += e.is_regular_file();
@@ -257,5 +264,40 @@ TEST_CASE("a model file with layers that do not fit together, a bad configuratio
   write("nan.mlp", {}, state);
   CHECK_THROWS_WITH_AS(mlp::load_model<float>(dir.file("nan.mlp")),
                        doctest::Contains("holds non-finite values (NaN or infinity) in tensor '0.weight'"),
+                       mlp::IoError);
+}
+
+TEST_CASE("a model path that is not a model file says what it is, before reading all of it") {
+  mlp_test::TempDir dir("model_kinds");
+  std::filesystem::create_directories(dir.path() / "best.mlp");
+  // REQUIRE: without the file-kind check, the FIFO below would block the test.
+  REQUIRE_THROWS_WITH_AS(mlp::load_model<float>(dir.file("best.mlp")),
+                         mlp_test::contains("cannot open '" + dir.file("best.mlp") + "': it is a directory"),
+                         mlp::IoError);
+  REQUIRE(::mkfifo(dir.file("pipe.mlp").c_str(), 0600) == 0);
+  CHECK_THROWS_WITH_AS(mlp::load_model<float>(dir.file("pipe.mlp")),
+                       mlp_test::contains("cannot open '" + dir.file("pipe.mlp") + "': it is a FIFO"),
+                       mlp::IoError);
+  // 512 MiB of another kind (sparse: nothing is written) is refused by its first 8 bytes.
+  mlp_test::write_sparse(dir.file("big.mlp"), "NOTMODEL", std::uint64_t{512} << 20);
+  const std::uint64_t growth = mlp_test::peak_memory_growth([&] {
+    CHECK_THROWS_WITH_AS(mlp::load_model<float>(dir.file("big.mlp")),
+                         mlp_test::contains("'" + dir.file("big.mlp") + "' is not an mlp model file: it "
+                                            "does not start with the magic bytes \"MLPMODEL\""),
+                         mlp::IoError);
+  });
+  CHECK(growth < (std::uint64_t{128} << 20));
+}
+
+TEST_CASE("a format version of 0 is called invalid, not newer") {
+  mlp_test::TempDir dir("model_version0");
+  mlp::ParameterizedMLP<float> model(spec_with({3}), 1);
+  mlp::save_model(dir.file("m.mlp"), model);
+  std::string bytes = read_bytes(dir.file("m.mlp"));
+  bytes[8] = 0;  // format version 0 (little-endian u32 at offset 8; it was 2)
+  write_bytes(dir.file("v0.mlp"), bytes);
+  CHECK_THROWS_WITH_AS(mlp::load_model<float>(dir.file("v0.mlp")),
+                       mlp_test::contains("'" + dir.file("v0.mlp") + "' has an invalid format version 0 "
+                                          "(this build reads versions 1 to 2)"),
                        mlp::IoError);
 }

@@ -7,6 +7,7 @@
 #include "mlp/core/errors.hpp"
 #include "mlp/data/dataset.hpp"
 #include "mlp/io/byte_reader.hpp"
+#include "mlp/io/file_kind.hpp"
 
 #include <algorithm>
 #include <cstddef>
@@ -21,20 +22,32 @@ namespace mlp {
 inline constexpr Index kCifarSide = 32;
 inline constexpr Index kCifarFeatures = 3 * kCifarSide * kCifarSide;  // 3,072
 inline constexpr Index kCifarRecord = 1 + kCifarFeatures;              // 3,073
+inline constexpr Index kCifarBatchRecords = 10000;                     // in every batch file
 
-// Reads one batch file (raw or gzip-compressed) into 3,072 x N pixels and N labels.
+namespace detail {
+
+[[noreturn]] inline void fail_cifar_too_large(const ByteReader& in) {
+  fail<IoError>("'", in.path(), "' is too large for a CIFAR-10 batch: a batch holds at most 10,000 "
+                "records of 3,073 bytes (", kCifarBatchRecords * kCifarRecord, " bytes), but ",
+                in.gzipped() ? "its decompressed data goes on past that"
+                             : concat("the file has ", in.file_size(), " bytes"));
+}
+
+}  // namespace detail
+
+// Reads one batch file (raw or gzip-compressed) into 3,072 x N pixels and N labels. No more than
+// a batch's 10,000 records are read: a small gzip of zeros cannot inflate into gigabytes.
 inline void read_cifar10_batch(const std::filesystem::path& path, Pixels& pixels, Labels& labels,
                                int classes = 10) {
+  const auto limit = static_cast<std::uint64_t>(kCifarBatchRecords * kCifarRecord);
   ByteReader in(path);
-  std::vector<std::uint8_t> bytes(in.gzipped() ? 0 : in.file_size());
-  if (in.gzipped()) {
-    std::vector<std::uint8_t> chunk(1 << 20);
-    while (const std::uint64_t got = in.read_some(chunk.data(), chunk.size())) {
-      bytes.insert(bytes.end(), chunk.begin(), chunk.begin() + static_cast<std::ptrdiff_t>(got));
-    }
-  } else {
-    in.read_exact(bytes.data(), bytes.size(), "CIFAR-10 records");
-  }
+  if (!in.gzipped() && in.file_size() > limit) detail::fail_cifar_too_large(in);
+  Eigen::Matrix<std::uint8_t, Eigen::Dynamic, 1> bytes;  // grows by realloc, not zero-filled
+  const std::uint64_t got = in.read_growing(limit + 1, [&](std::uint64_t size) {
+    bytes.conservativeResize(static_cast<Index>(size));
+    return bytes.data();
+  });
+  if (got > limit) detail::fail_cifar_too_large(in);  // one byte past a batch: stop there
   const auto size = static_cast<Index>(bytes.size());
   detail::require<IoError>(size > 0, "'", in.path(), "' holds no CIFAR-10 records");
   detail::require<IoError>(size % kCifarRecord == 0, "'", in.path(),
@@ -56,6 +69,7 @@ inline void read_cifar10_batch(const std::filesystem::path& path, Pixels& pixels
 
 // Class names, one per non-empty line of batches.meta.txt.
 inline std::vector<std::string> read_cifar10_class_names(const std::filesystem::path& path) {
+  detail::require_regular_file(path);  // an ifstream on a FIFO would block
   std::ifstream in(path);
   detail::require<IoError>(in.good(), "cannot open '", path.string(), "'");
   std::vector<std::string> names;

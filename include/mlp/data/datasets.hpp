@@ -5,6 +5,7 @@
 #include "mlp/data/cifar10.hpp"
 #include "mlp/data/dataset.hpp"
 #include "mlp/data/idx.hpp"
+#include "mlp/io/file_kind.hpp"
 
 #include <filesystem>
 #include <string>
@@ -38,11 +39,15 @@ inline std::vector<std::string> fashion_mnist_class_names() {
 
 namespace detail {
 
-// `dir/name.gz` if present, else `dir/name` if present, else empty.
+// `dir/name.gz` if it is a regular file, else `dir/name` if it is; else the first of them that
+// exists as something else (a folder, a FIFO, a link loop: the reader then says what), else empty.
 inline std::filesystem::path find_idx_file(const std::filesystem::path& dir, const std::string& name) {
-  std::error_code ec;
-  for (const auto& candidate : {dir / (name + ".gz"), dir / name}) {
-    if (std::filesystem::is_regular_file(candidate, ec)) return candidate;
+  const std::filesystem::path candidates[] = {dir / (name + ".gz"), dir / name};
+  for (const auto& candidate : candidates) {
+    if (file_kind_problem(candidate).empty()) return candidate;
+  }
+  for (const auto& candidate : candidates) {
+    if (file_kind_problem(candidate).rfind("no such file", 0) != 0) return candidate;
   }
   return {};
 }
@@ -81,23 +86,25 @@ inline Dataset load_idx_split(const std::filesystem::path& dir, const std::strin
 
 }  // namespace detail
 
-// A short reason why `dir` does not hold the data set's files, or "" when it does.
+// A short reason why `dir` does not hold the data set's files, or "" when it does: the files that
+// are missing, then those that are something else ("data_batch_2.bin is a directory").
 inline std::string missing_dataset_files(DatasetKind kind, const std::filesystem::path& dir) {
   std::error_code ec;
   if (!std::filesystem::is_directory(dir, ec)) return "no such folder";
-  std::vector<std::string> missing;
+  std::vector<std::string> missing, not_files;
+  auto check = [&](const std::filesystem::path& file, const std::string& name_if_missing) {
+    const std::string problem = file.empty() ? "no such file" : detail::file_kind_problem(file);
+    if (problem.rfind("no such file", 0) == 0) missing.push_back(name_if_missing);
+    else if (!problem.empty()) not_files.push_back(file.filename().string() + " " + problem);
+  };
   if (kind == DatasetKind::Cifar10) {
-    for (const auto& f : detail::cifar10_file_names()) {
-      if (!std::filesystem::is_regular_file(dir / f, ec)) missing.push_back(f);
-    }
+    for (const auto& f : detail::cifar10_file_names()) check(dir / f, f);
   } else {
-    for (const auto& stem : detail::idx_file_stems()) {
-      if (detail::find_idx_file(dir, stem).empty()) missing.push_back(stem + ".gz");
-    }
+    for (const auto& stem : detail::idx_file_stems()) check(detail::find_idx_file(dir, stem), stem + ".gz");
   }
-  if (missing.empty()) return "";
-  std::string text = "missing";
-  for (const auto& m : missing) text += " " + m;
+  std::string text;
+  for (const auto& m : missing) text += (text.empty() ? "missing " : " ") + m;
+  for (const auto& n : not_files) text += (text.empty() ? "" : ", ") + n;
   return text;
 }
 

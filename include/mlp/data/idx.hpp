@@ -12,7 +12,6 @@
 #include <cstdio>
 #include <filesystem>
 #include <string>
-#include <vector>
 
 namespace mlp {
 
@@ -69,8 +68,15 @@ inline Pixels read_idx_images(const std::filesystem::path& path, Index& rows, In
                            in.gzipped() ? " compressed" : "");
   rows = static_cast<Index>(height);
   cols = static_cast<Index>(width);
-  Pixels pixels(rows * cols, static_cast<Index>(count));
-  in.read_exact(pixels.data(), bytes, detail::concat(count, " images of ", height, " x ", width));
+  // Columns are added as the data arrives (realloc: cheap), not made for the header's count.
+  Pixels pixels(rows * cols, 0);
+  const std::uint64_t image_bytes = height * width;
+  in.read_exact_growing(bytes, detail::concat(count, " images of ", height, " x ", width),
+                        [&](std::uint64_t size) {
+                          const auto images = static_cast<Index>((size + image_bytes - 1) / image_bytes);
+                          pixels.conservativeResize(rows * cols, images);
+                          return pixels.data();
+                        });
   in.expect_end(detail::concat(count, " images"));
   return pixels;
 }
@@ -84,14 +90,18 @@ inline Labels read_idx_labels(const std::filesystem::path& path, int classes) {
                            "' is truncated: its header describes ", count, " labels (", count + 8,
                            " bytes), but the file is only ", in.file_size(), " bytes",
                            in.gzipped() ? " compressed" : "");
-  std::vector<std::uint8_t> bytes(count);
-  in.read_exact(bytes.data(), count, detail::concat(count, " labels"));
+  // Grows as the labels arrive, not to the header's count (by realloc, without zero-filling).
+  Eigen::Matrix<std::uint8_t, Eigen::Dynamic, 1> bytes;
+  in.read_exact_growing(count, detail::concat(count, " labels"), [&](std::uint64_t size) {
+    bytes.conservativeResize(static_cast<Index>(size));
+    return bytes.data();
+  });
   in.expect_end(detail::concat(count, " labels"));
   Labels labels(static_cast<Index>(count));
-  for (std::uint64_t i = 0; i < count; ++i) {
+  for (Index i = 0; i < labels.size(); ++i) {
     detail::require<IoError>(bytes[i] < classes, "'", in.path(), "': label ", int{bytes[i]},
                              " at index ", i, " is out of range (expected 0 to ", classes - 1, ")");
-    labels[static_cast<Index>(i)] = bytes[i];
+    labels[i] = bytes[i];
   }
   return labels;
 }

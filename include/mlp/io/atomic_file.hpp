@@ -4,7 +4,10 @@
 #pragma once
 
 #include "mlp/core/errors.hpp"
+#include "mlp/io/file_kind.hpp"
 
+#include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -33,32 +36,49 @@ namespace detail {
 // Compiled out otherwise.
 inline void fault_point_during_write() {
 #ifdef MLP_FAULT_INJECTION
-  static int writes = 0;
-  ++writes;
+  static std::atomic<int> writes{0};
+  const int this_write = ++writes;
   const char* kill_at = std::getenv("MLP_KILL_AT_WRITE");
   const char* interrupt_at = std::getenv("MLP_INTERRUPT_AT_WRITE");
-  if (kill_at != nullptr && writes == std::atoi(kill_at)) std::raise(SIGKILL);
-  if (interrupt_at != nullptr && writes == std::atoi(interrupt_at)) std::raise(SIGINT);
+  if (kill_at != nullptr && this_write == std::atoi(kill_at)) std::raise(SIGKILL);
+  if (interrupt_at != nullptr && this_write == std::atoi(interrupt_at)) std::raise(SIGINT);
 #endif
 }
 
 inline std::string errno_text(int code) { return code == 0 ? "unknown error" : std::strerror(code); }
 
+// Atomic: threads that save in parallel (runs of a study, a logger beside a checkpoint) must never
+// draw the same name, or two writers would share one temporary file.
 inline std::filesystem::path temporary_sibling(const std::filesystem::path& path) {
-  static unsigned counter = 0;
+  static std::atomic<unsigned> counter{0};
 #ifdef MLP_HAVE_FSYNC
   const long pid = static_cast<long>(::getpid());
 #else
   const long pid = 0;
 #endif
-  return path.string() + concat(".tmp.", pid, ".", ++counter);
+  return path.string() + concat(".tmp.", pid, ".", counter.fetch_add(1) + 1);
+}
+
+// Creates `dir` and its parents if needed; returns why that failed, or "" on success.
+inline std::string create_folder(const std::filesystem::path& dir) {
+  std::error_code ec;
+  if (dir.empty() || std::filesystem::is_directory(dir, ec)) return "";
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return ec.message();
+  return std::filesystem::is_directory(dir, ec) ? "" : "a file of that name exists";
 }
 
 }  // namespace detail
 
 // Replaces `path` with `content`, atomically. Throws IoError naming the path and the reason (e.g.
 // "No space left on device"); on failure the destination is untouched and no temporary is left.
+// Missing parent folders are created, so every writer (best model, CSV log, checkpoint, figures)
+// behaves the same whichever of them writes first.
 inline void write_file_atomically(const std::filesystem::path& path, std::string_view content) {
+  if (const std::string why = detail::create_folder(path.parent_path()); !why.empty()) {
+    detail::fail<IoError>("cannot write '", path.string(), "': cannot create its folder '",
+                          path.parent_path().string(), "': ", why);
+  }
   const std::filesystem::path tmp = detail::temporary_sibling(path);
   std::FILE* f = std::fopen(tmp.string().c_str(), "wb");
   if (f == nullptr) {
@@ -97,27 +117,43 @@ inline void remove_stale_temporaries(const std::filesystem::path& file) {
 
 // Creates `dir` and its parents if needed; throws IoError naming it when that fails.
 inline void ensure_directory(const std::filesystem::path& dir) {
-  if (dir.empty()) return;
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec || !std::filesystem::is_directory(dir)) {
-    detail::fail<IoError>("cannot create folder '", dir.string(), "': ",
-                          ec ? ec.message() : "a file of that name exists");
-  }
+  const std::string why = detail::create_folder(dir);
+  if (!why.empty()) detail::fail<IoError>("cannot create folder '", dir.string(), "': ", why);
 }
 
-// The whole content of a (small) file; throws IoError naming it when it cannot be read.
-inline std::string read_text_file(const std::filesystem::path& path) {
+namespace detail {
+
+// Up to `limit` bytes from the start of a regular file (all of it by default).
+inline std::string read_regular_file(const std::filesystem::path& path,
+                                     std::size_t limit = std::string::npos) {
+  require_regular_file(path);  // before fopen: opening a FIFO would block
   std::FILE* f = std::fopen(path.string().c_str(), "rb");
-  if (f == nullptr) detail::fail<IoError>("cannot open '", path.string(), "': ", detail::errno_text(errno));
+  if (f == nullptr) fail<IoError>("cannot open '", path.string(), "': ", errno_text(errno));
   std::string content;
   char buffer[1 << 16];
-  std::size_t n = 0;
-  while ((n = std::fread(buffer, 1, sizeof buffer, f)) > 0) content.append(buffer, n);
-  const bool failed = std::ferror(f) != 0;
+  while (content.size() < limit) {
+    const std::size_t n = std::fread(buffer, 1, std::min(sizeof buffer, limit - content.size()), f);
+    if (n == 0) break;
+    content.append(buffer, n);
+  }
+  const int code = std::ferror(f) != 0 ? errno : 0;
   std::fclose(f);
-  if (failed) detail::fail<IoError>("cannot read '", path.string(), "'");
+  if (code != 0) fail<IoError>("cannot read '", path.string(), "': ", errno_text(code));
   return content;
+}
+
+}  // namespace detail
+
+// The whole content of a (small) file; throws IoError naming it when it cannot be read, and
+// saying what it is when it is not a regular file (a folder, a FIFO, a device, a link loop).
+inline std::string read_text_file(const std::filesystem::path& path) {
+  return detail::read_regular_file(path);
+}
+
+// The first `n` bytes of a regular file (fewer when it is shorter): enough to recognize a file's
+// kind without reading all of a large one. Errors as read_text_file.
+inline std::string read_file_start(const std::filesystem::path& path, std::size_t n) {
+  return detail::read_regular_file(path, n);
 }
 
 }  // namespace mlp

@@ -127,6 +127,8 @@ class ContainerReader {
   static ContainerReader open(const std::filesystem::path& path, const char (&magic)[9],
                               std::uint32_t max_version, const std::string& what,
                               const std::map<std::string, std::string>& other_magics = {}) {
+    // The magic first, from 8 bytes: a large file of another kind is refused without reading it.
+    check_magic(read_file_start(path, 8), path.string(), magic, what, other_magics);
     return ContainerReader(read_text_file(path), path.string(), magic, max_version, what,
                            other_magics);
   }
@@ -217,20 +219,31 @@ class ContainerReader {
     return s;
   }
 
+  // Throws unless `head` (the file's first bytes) is `magic`, naming a sibling format it matches.
+  static void check_magic(const std::string& head, const std::string& path, const char (&magic)[9],
+                          const std::string& what,
+                          const std::map<std::string, std::string>& other_magics) {
+    if (head == std::string(magic, 8)) return;
+    const auto other = other_magics.find(head.substr(0, 8));
+    if (other != other_magics.end()) {
+      detail::fail<IoError>("'", path, "' is ", other->second, ", not ", what);
+    }
+    detail::fail<IoError>("'", path, "' is not ", what,
+                          ": it does not start with the magic bytes \"", magic, "\"");
+  }
+
   void check_header(const char (&magic)[9], std::uint32_t max_version,
                     const std::map<std::string, std::string>& other_magics) {
-    const std::string head = bytes_.substr(0, 8);
-    if (head != std::string(magic, 8)) {
-      const auto other = other_magics.find(head);
-      if (other != other_magics.end()) fail("is ", other->second, ", not ", what_);
-      fail("is not ", what_, ": it does not start with the magic bytes \"", magic, "\"");
-    }
+    check_magic(bytes_.substr(0, 8), path_, magic, what_, other_magics);
     end_ = bytes_.size();
     constexpr std::size_t header = 8 + 4 + 4 + 8 + 4;
     if (bytes_.size() < header + 4) fail("is truncated: ", bytes_.size(), " bytes is too short for ", what_);
     std::size_t at = 8;
     version_ = static_cast<std::uint32_t>(get(at, 4, "version"));
-    if (version_ == 0 || version_ > max_version) {
+    if (version_ == 0) {  // no mlp ever wrote it: the file is damaged, not from the future
+      fail("has an invalid format version 0 (this build reads versions 1 to ", max_version, ")");
+    }
+    if (version_ > max_version) {
       fail("was written by a newer version of mlp (format version ", version_,
            "; this build reads versions 1 to ", max_version, ")");
     }
