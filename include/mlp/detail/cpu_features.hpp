@@ -11,6 +11,15 @@
 #define MLP_X86_CPUID 1
 #endif
 
+// Code for AVX512_BF16 is compiled into functions marked MLP_AVX512BF16_TARGET, so that the library
+// needs no compile flag; it runs only after cpu_has_avx512_bf16() said yes. GCC 10 and Clang 9
+// brought the intrinsics.
+#if defined(__x86_64__) && ((defined(__clang__) && __clang_major__ >= 9) || \
+                            (!defined(__clang__) && defined(__GNUC__) && __GNUC__ >= 10))
+#define MLP_HAVE_AVX512BF16_CODE 1
+#define MLP_AVX512BF16_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
+#endif
+
 namespace mlp::detail {
 
 #ifdef MLP_X86_CPUID
