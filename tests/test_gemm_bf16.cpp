@@ -132,9 +132,8 @@ std::string difference(const std::vector<float>& x, const std::vector<float>& y,
 
 // Shapes around every block edge: tiles (32 x 12), k pairs, kc, mc and nc.
 std::vector<Case> shapes() {
-  using mlp::detail::kKc;
-  using mlp::detail::kMc;
-  using mlp::detail::kNc;
+  const mlp::detail::GemmBlocking bl;
+  const Index kKc = bl.kc, kMc = bl.mc, kNc = bl.nc;
   const Index sizes[][3] = {{1, 1, 1},   {1, 1, 2},      {3, 5, 7},       {17, 13, 1},       {31, 11, 3},
                             {32, 12, 2}, {33, 13, 5},    {16, 1, 9},      {65, 25, 31},      {48, 24, 64},
                             {kMc + 1, 27, 6}, {40, kNc + 5, 4}, {45, 14, 2 * kKc + 3}, {7, 3, kKc + 1}};
@@ -204,7 +203,7 @@ TEST_CASE("bf16: the AVX-512 packing rounds every kind of float as the portable 
                                                             : mlp::detail::PanelSource{src.data(), kc, 1, count, kc};
       mlp::detail::pack_panel_portable(s, width, portable.data());
       if (entries_contiguous) {
-        mlp::detail::pack_panel_avx512_entries(s, width, fast.data());
+        mlp::detail::pack_block_avx512_entries(s, width, fast.data());
       } else {
         mlp::detail::pack_panel_avx512_k(s, width, fast.data());
       }
@@ -342,7 +341,7 @@ TEST_CASE("gemm_bf16: special values propagate as the instruction does") {
   }
 }
 
-TEST_CASE("gemm_bf16: any split of C among threads gives the same bits") {
+TEST_CASE("gemm_bf16: any split of C among threads, and any blocking, gives the same bits") {
   // The driver gives each thread whole columns (or rows) of C; here the blocks are computed one
   // after the other with gemm_bf16_block, split anywhere, and compared with the one-block product.
   const bool fast = mlp::detail::gemm_bf16_fast_path_available();
@@ -367,6 +366,23 @@ TEST_CASE("gemm_bf16: any split of C among threads gives the same bits") {
       INFO("cut at ", cut, path_fast ? " (AVX512_BF16)" : " (portable)");
       CHECK(difference(rows, one, o.ldc) == "");
       CHECK(difference(cols, one, o.ldc) == "");
+    }
+  }
+  // Nor does the blocking (kc, mc, nc), down to one pair of k and one tile.
+  for (const bool path_fast : {false, fast}) {
+    std::vector<float> reference = o.c;
+    mlp::detail::GemmProblem g = whole;
+    g.c = reference.data();
+    mlp::detail::gemm_bf16_block(g, 0, c.m, 0, c.n, pa.data(), pb.data(), path_fast);
+    for (const mlp::detail::GemmBlocking bl : {mlp::detail::GemmBlocking{2, 32, 12}, mlp::detail::GemmBlocking{6, 64, 24},
+                                               mlp::detail::GemmBlocking{1000, 4096, 4104}}) {
+      std::vector<float> other = o.c;
+      std::vector<std::uint32_t> pa_bl(mlp::detail::packed_a_words(c.m, c.k, bl)),
+          pb_bl(mlp::detail::packed_b_words(c.n, c.k, bl));
+      g.c = other.data();
+      mlp::detail::gemm_bf16_block(g, 0, c.m, 0, c.n, pa_bl.data(), pb_bl.data(), path_fast, bl);
+      INFO("kc ", bl.kc, ", mc ", bl.mc, ", nc ", bl.nc, path_fast ? " (AVX512_BF16)" : " (portable)");
+      CHECK(difference(other, reference, o.ldc) == "");
     }
   }
 #ifdef _OPENMP

@@ -49,17 +49,20 @@ inline bool gemm_bf16_fast_path_available() {
 }
 
 // Cache blocking: a kc-deep block of B (kc x nc) is packed once and swept by blocks of A (mc x kc,
-// in L2); a micro-panel of B (kc x kNr, in L1) is reused down the whole block of A.
-inline constexpr Index kKc = 256;   // values of k per block (even)
-inline constexpr Index kMc = 256;   // rows of A per packed block (a multiple of kMr)
-inline constexpr Index kNc = 1536;  // columns of B per packed block (a multiple of kNr)
+// in L2); a micro-panel of B (kc x kNr, in L1) is reused down the whole block of A. The results do
+// not depend on these sizes; the defaults were tuned on Zen 5 (48 KB L1d, 1 MB L2).
+struct GemmBlocking {
+  Index kc = 256;   // most values of k per block; k is cut into equal, even blocks
+  Index mc = 256;   // rows of A per packed block (a multiple of kMr)
+  Index nc = 1536;  // columns of B per packed block (a multiple of kNr)
 
-// The k-block size for a given k: the blocks are made about equal, and even.
-inline Index gemm_bf16_kc(Index k) {
-  const Index blocks = (k + kKc - 1) / kKc;
-  const Index kc = (k + blocks - 1) / blocks;
-  return kc + (kc & 1);
-}
+  // The k-block size for a given k.
+  Index kc_for(Index k) const {
+    const Index blocks = (k + kc - 1) / kc;
+    const Index size = (k + blocks - 1) / blocks;
+    return size + (size & 1);
+  }
+};
 
 struct GemmProblem {
   Index m, n, k;
@@ -129,31 +132,34 @@ class DefaultFloatMode {
   bool enabled_;
 };
 
-// A panel of op(A): rows i.., k values pc.. .
-inline PanelSource a_panel(const GemmProblem& g, Index i, Index rows, Index pc, Index kc) {
+// Rows i.. (count of them) of op(A), k values pc.. (kc of them).
+inline PanelSource a_block(const GemmProblem& g, Index i, Index rows, Index pc, Index kc) {
   return g.transpose_a ? PanelSource{g.a + pc + i * g.lda, g.lda, 1, rows, kc}
                        : PanelSource{g.a + i + pc * g.lda, 1, g.lda, rows, kc};
 }
 
-// A panel of op(B): columns j.., k values pc.. .
-inline PanelSource b_panel(const GemmProblem& g, Index j, Index cols, Index pc, Index kc) {
+// Columns j.. (count of them) of op(B), k values pc.. (kc of them).
+inline PanelSource b_block(const GemmProblem& g, Index j, Index cols, Index pc, Index kc) {
   return g.transpose_b ? PanelSource{g.b + j + pc * g.ldb, 1, g.ldb, cols, kc}
                        : PanelSource{g.b + pc + j * g.ldb, g.ldb, 1, cols, kc};
 }
 
-inline void pack_panel(const PanelSource& s, Index width, std::uint32_t* dst, bool fast) {
+// Packs ceil(s.count / width) panels of `width` entries one after the other (a block of A or B).
+inline void pack_block(const PanelSource& s, Index width, std::uint32_t* dst, bool fast) {
+  const Index kp = (s.kc + 1) / 2;
 #ifdef MLP_HAVE_AVX512BF16_CODE
-  if (fast) {
-    if (s.se == 1) {
-      pack_panel_avx512_entries(s, width, dst);
-    } else {
-      pack_panel_avx512_k(s, width, dst);
-    }
-    return;
-  }
+  if (fast && s.se == 1) return pack_block_avx512_entries(s, width, dst);
 #endif
-  (void)fast;
-  pack_panel_portable(s, width, dst);
+  for (Index e = 0; e < s.count; e += width) {
+    const PanelSource panel{s.src + e * s.se, s.se, s.sk, std::min(width, s.count - e), s.kc};
+#ifdef MLP_HAVE_AVX512BF16_CODE
+    if (fast) {
+      pack_panel_avx512_k(panel, width, dst + e * kp);
+      continue;
+    }
+#endif
+    pack_panel_portable(panel, width, dst + e * kp);
+  }
 }
 
 inline void run_tile(Index kp, const std::uint32_t* a, const std::uint32_t* b, float* c, Index ldc, Index m,
@@ -166,33 +172,32 @@ inline void run_tile(Index kp, const std::uint32_t* a, const std::uint32_t* b, f
 }
 
 // Words of packing buffer one thread needs for a block of rows x cols of C.
-inline std::size_t packed_a_words(Index rows, Index k) {
-  const Index mc = std::min(kMc, (rows + kMr - 1) / kMr * kMr);
-  return static_cast<std::size_t>(mc * (gemm_bf16_kc(k) / 2));
+inline std::size_t packed_a_words(Index rows, Index k, const GemmBlocking& bl = {}) {
+  const Index mc = std::min(bl.mc, (rows + kMr - 1) / kMr * kMr);
+  return static_cast<std::size_t>(mc * (bl.kc_for(k) / 2));
 }
-inline std::size_t packed_b_words(Index cols, Index k) {
-  const Index nc = std::min(kNc, (cols + kNr - 1) / kNr * kNr);
-  return static_cast<std::size_t>(nc * (gemm_bf16_kc(k) / 2));
+inline std::size_t packed_b_words(Index cols, Index k, const GemmBlocking& bl = {}) {
+  const Index nc = std::min(bl.nc, (cols + kNr - 1) / kNr * kNr);
+  return static_cast<std::size_t>(nc * (bl.kc_for(k) / 2));
 }
 
 // C[i0:i1, j0:j1] of the product, on the calling thread, with packing buffers of packed_a_words and
 // packed_b_words. Any split of C into such blocks gives the same bits (see gemm_bf16_kernel.hpp).
 inline void gemm_bf16_block(const GemmProblem& g, Index i0, Index i1, Index j0, Index j1, std::uint32_t* pa,
-                            std::uint32_t* pb, bool fast) {
+                            std::uint32_t* pb, bool fast, const GemmBlocking& bl = {}) {
   MLP_ASSERT(g.k > 0 && 0 <= i0 && i0 <= i1 && i1 <= g.m && 0 <= j0 && j0 <= j1 && j1 <= g.n,
              "gemm_bf16_block: block outside C");
   const DefaultFloatMode mode(!fast);
-  const Index kc_max = gemm_bf16_kc(g.k);
-  for (Index jc = j0; jc < j1; jc += kNc) {
-    const Index nc = std::min(kNc, j1 - jc);
+  MLP_ASSERT(bl.mc % kMr == 0 && bl.nc % kNr == 0 && bl.kc >= 2, "gemm_bf16_block: bad blocking");
+  const Index kc_max = bl.kc_for(g.k);
+  for (Index jc = j0; jc < j1; jc += bl.nc) {
+    const Index nc = std::min(bl.nc, j1 - jc);
     for (Index pc = 0; pc < g.k; pc += kc_max) {
       const Index kc = std::min(kc_max, g.k - pc), kp = (kc + 1) / 2;
-      for (Index jr = 0; jr < nc; jr += kNr)
-        pack_panel(b_panel(g, jc + jr, std::min(kNr, nc - jr), pc, kc), kNr, pb + jr * kp, fast);
-      for (Index ic = i0; ic < i1; ic += kMc) {
-        const Index mc = std::min(kMc, i1 - ic);
-        for (Index ir = 0; ir < mc; ir += kMr)
-          pack_panel(a_panel(g, ic + ir, std::min(kMr, mc - ir), pc, kc), kMr, pa + ir * kp, fast);
+      pack_block(b_block(g, jc, nc, pc, kc), kNr, pb, fast);
+      for (Index ic = i0; ic < i1; ic += bl.mc) {
+        const Index mc = std::min(bl.mc, i1 - ic);
+        pack_block(a_block(g, ic, mc, pc, kc), kMr, pa, fast);
         for (Index jr = 0; jr < nc; jr += kNr)
           for (Index ir = 0; ir < mc; ir += kMr)
             run_tile(kp, pa + ir * kp, pb + jr * kp, g.c + (ic + ir) + (jc + jr) * g.ldc, g.ldc,

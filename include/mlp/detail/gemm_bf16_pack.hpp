@@ -7,7 +7,8 @@
 // exact zeros (0 * 0) and never turns into NaN.
 //
 // Two AVX-512 versions cover the two memory orders: entries contiguous (se == 1: A as stored, B
-// transposed) and k contiguous (sk == 1: A transposed, B as stored; a 16 x 16 word transpose).
+// transposed; a whole block of panels at once) and k contiguous (sk == 1: A transposed, B as
+// stored; a 16 x 16 word transpose).
 // Both give the same words as the portable version (vcvtne2ps2bf16 rounds like to_bf16).
 #pragma once
 
@@ -24,11 +25,11 @@
 
 namespace mlp::detail {
 
-// One panel operand: where its elements are and how many of them hold data.
+// The source of a panel (or of a block of panels): where its elements are, how many hold data.
 struct PanelSource {
   const float* src;  // element (0, 0)
   Index se, sk;      // strides between entries and between values of k
-  Index count;       // entries with data (<= width)
+  Index count;       // entries with data (<= width for one panel)
   Index kc;          // values of k (the packed panel has (kc + 1) / 2 rows)
 };
 
@@ -56,18 +57,36 @@ MLP_AVX512BF16_TARGET inline __m512i interleave_bf16(__m512 lo, __m512 hi) {
   return _mm512_permutexvar_epi16(order, reinterpret_cast<__m512i>(_mm512_cvtne2ps_pbh(hi, lo)));
 }
 
-// Entries contiguous (se == 1): per row p, columns 2p and 2p + 1 of the source, 16 entries at once.
-MLP_AVX512BF16_TARGET inline void pack_panel_avx512_entries(const PanelSource& s, Index width,
+// Entries contiguous (se == 1), a block of ceil(count / width) panels one after the other: per row
+// p, columns 2p and 2p + 1 of the source are read once, contiguously, and spread over the panels
+// (panel by panel, the reads would stride through memory a page apart).
+MLP_AVX512BF16_TARGET inline void pack_block_avx512_entries(const PanelSource& s, Index width,
                                                             std::uint32_t* dst) {
-  const Index kp = (s.kc + 1) / 2;
+  const Index kp = (s.kc + 1) / 2, panels = (s.count + width - 1) / width;
   for (Index p = 0; p < kp; ++p) {
     const float* x = s.src + 2 * p * s.sk;
     const bool has_odd = 2 * p + 1 < s.kc;
-    for (Index e0 = 0; e0 < width; e0 += 16) {
-      const __mmask16 load = first_lanes(s.count - e0);
-      const __m512 lo = _mm512_maskz_loadu_ps(load, x + e0);
-      const __m512 hi = has_odd ? _mm512_maskz_loadu_ps(load, x + s.sk + e0) : _mm512_setzero_ps();
-      _mm512_mask_storeu_epi32(dst + p * width + e0, first_lanes(width - e0), interleave_bf16(lo, hi));
+    if (2 * p + 8 < s.kc) {  // the hardware prefetchers do not keep up with these columns
+      const float* ahead = x + 8 * s.sk;
+      for (Index e = 0; e < s.count; e += 16) {
+        _mm_prefetch(reinterpret_cast<const char*>(ahead + e), _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(ahead + s.sk + e), _MM_HINT_T0);
+      }
+    }
+    for (Index q = 0; q < panels; ++q) {
+      std::uint32_t* row = dst + q * kp * width + p * width;
+      for (Index e0 = 0; e0 < width; e0 += 16) {
+        const Index e = q * width + e0;
+        const __mmask16 load = first_lanes(s.count - e);
+        const __m512 lo = _mm512_maskz_loadu_ps(load, x + e);
+        const __m512 hi = has_odd ? _mm512_maskz_loadu_ps(load, x + s.sk + e) : _mm512_setzero_ps();
+        const __m512i words = interleave_bf16(lo, hi);
+        if (width - e0 >= 16) {
+          _mm512_storeu_si512(row + e0, words);
+        } else {
+          _mm512_mask_storeu_epi32(row + e0, first_lanes(width - e0), words);
+        }
+      }
     }
   }
 }
@@ -115,6 +134,10 @@ MLP_AVX512BF16_TARGET inline void pack_panel_avx512_k(const PanelSource& s, Inde
       for (Index i = 0; i < 16; ++i) {
         if (e0 + i < s.count) {
           const float* x = s.src + (e0 + i) * s.se + 2 * p0;
+          if (2 * p0 + 64 < s.kc) {  // two groups ahead
+            _mm_prefetch(reinterpret_cast<const char*>(x + 64), _MM_HINT_T0);
+            _mm_prefetch(reinterpret_cast<const char*>(x + 80), _MM_HINT_T0);
+          }
           r[i] = reinterpret_cast<__m512i>(_mm512_cvtne2ps_pbh(_mm512_maskz_loadu_ps(hi_mask, x + 16),
                                                                _mm512_maskz_loadu_ps(lo_mask, x)));
         } else {
