@@ -239,9 +239,12 @@ inline void gemm_bf16(Index m, Index n, Index k, const float* a, Index lda, bool
   const bool fast = path == Bf16Path::Auto && gemm_bf16_fast_path_available();
   // Split the longer side of C: each thread packs all of the other operand's block, so the shorter
   // side's operand is the one packed twice.
+  // Parts are whole tiles (half tiles of 16 rows when C has fewer tile rows than threads).
   const bool split_n = n >= m;
-  const Index unit = split_n ? kNr : kMr, units = ((split_n ? n : m) + unit - 1) / unit;
-  const int parts = static_cast<int>(std::min<Index>(gemm_bf16_threads(m, n, k), units));
+  const int threads = gemm_bf16_threads(m, n, k);
+  const Index unit = split_n ? kNr : m < threads * kMr ? 16 : kMr;
+  const Index units = ((split_n ? n : m) + unit - 1) / unit;
+  const int parts = static_cast<int>(std::min<Index>(threads, units));
   const auto range = [&](int part) {
     const Index extent = split_n ? n : m;
     return std::pair<Index, Index>{std::min(extent, units * part / parts * unit),
