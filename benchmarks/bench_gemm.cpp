@@ -6,7 +6,8 @@
 // and each thread count: Eigen fp32 GFLOP/s, bf16 GFLOP/s and their ratio. The two alternate in
 // `rounds` rounds of about `ms` milliseconds each, and each reports its best round, so that a busy
 // moment on a shared machine hits both. "L step" sums the times of L's products (forward, dW, and
-// dx except for the first layer). --portable also times the portable fallback (much slower).
+// dx except for the first layer). --portable also times the portable fallback (much slower). The
+// "machine peak" line is what vdpbf16ps and fp32 FMA give on registers alone, at that thread count.
 #include "common/cli.hpp"
 #include "common/threads.hpp"
 
@@ -110,6 +111,48 @@ Result measure(const Shape& s, int rounds, double ms, bool portable, mlp::detail
   return r;
 }
 
+#ifdef MLP_HAVE_AVX512BF16_CODE
+// The machine's peak: independent vdpbf16ps (or fp32 FMA) chains on registers, 24 accumulators,
+// 64 (or 32) floating-point operations per instruction.
+template <bool Bf16>
+MLP_AVX512BF16_TARGET __attribute__((noinline)) float register_loop(long iterations) {
+  __m512 acc[24];
+  for (__m512& x : acc) x = _mm512_setzero_ps();
+  __m512i a = _mm512_set1_epi32(0x3F803F80), b = _mm512_set1_epi32(0x3C003C00);
+  for (long it = 0; it < iterations; ++it) {
+#pragma GCC unroll 24
+    for (int i = 0; i < 24; ++i) {
+      acc[i] = Bf16 ? _mm512_dpbf16_ps(acc[i], reinterpret_cast<__m512bh>(a), reinterpret_cast<__m512bh>(b))
+                    : _mm512_fmadd_ps(_mm512_castsi512_ps(a), _mm512_castsi512_ps(b), acc[i]);
+    }
+    __asm__ volatile("" : "+v"(a));  // keeps the loop from being folded
+  }
+  __m512 sum = acc[0];
+  for (int i = 1; i < 24; ++i) sum = _mm512_add_ps(sum, acc[i]);
+  float lanes[16];
+  _mm512_storeu_ps(lanes, sum);
+  return lanes[0] + lanes[15];
+}
+
+// GFLOP/s of the register loop on `threads` threads at once (best of a few 20 ms runs).
+template <bool Bf16>
+double peak_gflops(int threads) {
+  const long iterations = 200000;
+  double best = 1e30;
+  float sink = 0.0f;
+  for (int round = 0; round < 5; ++round) {
+    const auto start = std::chrono::steady_clock::now();
+#ifdef _OPENMP
+#pragma omp parallel num_threads(threads) reduction(+ : sink)
+#endif
+    sink += register_loop<Bf16>(iterations);
+    best = std::min(best, seconds_since(start));
+  }
+  if (sink == 1.0f) std::printf(" ");
+  return static_cast<double>(threads) * static_cast<double>(iterations) * 24.0 * (Bf16 ? 64.0 : 32.0) / best / 1e9;
+}
+#endif
+
 bool selected(const Shape& s, const std::vector<std::string>& which) {
   for (const auto& w : which) {
     if (w == "all" || s.name.rfind(w, 0) == 0) return true;
@@ -157,6 +200,12 @@ int main(int argc, char** argv) {
                 "bf16 GF/s", "ratio", portable ? "  portable GF/s" : "");
     for (const Index threads : thread_counts) {
       const int t = cli::set_threads(static_cast<int>(threads));
+#ifdef MLP_HAVE_AVX512BF16_CODE
+      if (mlp::detail::gemm_bf16_fast_path_available()) {
+        std::printf("%-18s %20s %3d %10.1f %10.1f   (vdpbf16ps / fp32 FMA on registers only)\n", "machine peak", "",
+                    t, peak_gflops<false>(t), peak_gflops<true>(t));
+      }
+#endif
       double l_eigen = 0.0, l_bf16 = 0.0, l_flops = 0.0;
       for (const Shape& s : all_shapes()) {
         if (!selected(s, which)) continue;
