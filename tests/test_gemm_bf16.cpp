@@ -368,6 +368,33 @@ TEST_CASE("gemm_bf16: any split of C among threads, and any blocking, gives the 
       CHECK(difference(cols, one, o.ldc) == "");
     }
   }
+  // The driver's own split for 2, 3 and 4 threads, part after part on this thread.
+  for (const Case& t : {Case{200, 40, 50, true, false, false, 0}, Case{40, 200, 50, false, true, true, 0},
+                        Case{40, 9, 300, false, true, false, 0}}) {
+    const Operands ot = make(t, 12, Fill::Special);
+    std::vector<std::uint32_t> pa_t(mlp::detail::packed_a_words(t.m, t.k)), pb_t(mlp::detail::packed_b_words(t.n, t.k));
+    mlp::detail::GemmProblem g{t.m, t.n, t.k, ot.a.data(), ot.lda, t.ta, ot.b.data(), ot.ldb, t.tb, nullptr, ot.ldc,
+                               t.accumulate};
+    std::vector<float> one = ot.c;
+    g.c = one.data();
+    mlp::detail::gemm_bf16_block(g, 0, t.m, 0, t.n, pa_t.data(), pb_t.data(), fast);
+    for (const int threads : {2, 3, 4}) {
+      const mlp::detail::GemmSplit split(t.m, t.n, threads);
+      CHECK(split.parts >= 2);  // (40 rows make only 3 parts of 16)
+      std::vector<float> parts = ot.c;
+      g.c = parts.data();
+      for (int part = 0; part < split.parts; ++part) {
+        const auto [p0, p1] = split.range(part);
+        if (split.along_n) {
+          mlp::detail::gemm_bf16_block(g, 0, t.m, p0, p1, pa_t.data(), pb_t.data(), fast);
+        } else {
+          mlp::detail::gemm_bf16_block(g, p0, p1, 0, t.n, pa_t.data(), pb_t.data(), fast);
+        }
+      }
+      INFO(describe(t), ", ", threads, " threads");
+      CHECK(difference(parts, one, ot.ldc) == "");
+    }
+  }
   // Nor does the blocking (kc, mc, nc), down to one pair of k and one tile.
   for (const bool path_fast : {false, fast}) {
     std::vector<float> reference = o.c;
