@@ -16,6 +16,7 @@
 #include "mlp/detail/cpu_features.hpp"
 
 #include <array>
+#include <cmath>
 #include <cstdint>
 #include <utility>
 
@@ -28,20 +29,46 @@ namespace mlp::detail {
 inline constexpr Index kMr = 32;  // rows of a tile (two zmm of fp32)
 inline constexpr Index kNr = 12;  // columns of a tile
 
+// acc[i] = dp_fma(acc[i], a[i], b) for i < m, given that no a[i], b or acc[i] is denormal (packing
+// flushes the inputs, and vdpbf16ps never returns a denormal): the fused multiply-add and the flush
+// are written so that compilers can vectorize them, and the rare lanes that need dp_fma's care (a
+// NaN, or a result of exactly 2^-126) are redone by it.
+inline void dp_fma_column(float* acc, const float* a, float b, Index m) {
+  float r[kMr];
+  int rare = 0;
+  for (Index i = 0; i < m; ++i) {
+    const float x = std::fma(a[i], b, acc[i]);
+    const float mag = std::fabs(x);
+    r[i] = mag < 0x1p-126f ? std::copysign(0.0f, x) : x;
+    rare |= static_cast<int>(mag != mag) | static_cast<int>(mag == 0x1p-126f);
+  }
+  if (rare) {
+    for (Index i = 0; i < m; ++i) {
+      if (std::isnan(r[i]) || std::fabs(r[i]) == 0x1p-126f) r[i] = dp_fma(acc[i], a[i], b);
+    }
+  }
+  for (Index i = 0; i < m; ++i) acc[i] = r[i];
+}
+
 // One tile for the portable path: C[0:m, 0:n] (column-major, ldc) from the packed panels.
 inline void tile_portable(Index kp, const std::uint32_t* a, const std::uint32_t* b, float* c, Index ldc,
                           Index m, Index n, bool load_c) {
-  float acc[kMr];
-  for (Index j = 0; j < n; ++j) {
-    float* cj = c + j * ldc;
-    for (Index i = 0; i < m; ++i) acc[i] = load_c ? cj[i] : 0.0f;
-    for (Index p = 0; p < kp; ++p) {
-      const std::uint32_t bj = b[p * kNr + j];
-      const std::uint32_t* ap = a + p * kMr;
-      for (Index i = 0; i < m; ++i) acc[i] = dpbf16_lane(acc[i], ap[i], bj);
+  float acc[kNr][kMr], odd[kMr], even[kMr];
+  for (Index j = 0; j < n; ++j)
+    for (Index i = 0; i < m; ++i) acc[j][i] = load_c ? denormal_as_zero(c[i + j * ldc]) : 0.0f;
+  for (Index p = 0; p < kp; ++p) {
+    for (Index i = 0; i < m; ++i) {
+      odd[i] = from_bf16(static_cast<std::uint16_t>(a[p * kMr + i] >> 16));
+      even[i] = from_bf16(static_cast<std::uint16_t>(a[p * kMr + i] & 0xFFFFu));
     }
-    for (Index i = 0; i < m; ++i) cj[i] = acc[i];
+    for (Index j = 0; j < n; ++j) {
+      const std::uint32_t bj = b[p * kNr + j];
+      dp_fma_column(acc[j], odd, from_bf16(static_cast<std::uint16_t>(bj >> 16)), m);
+      dp_fma_column(acc[j], even, from_bf16(static_cast<std::uint16_t>(bj & 0xFFFFu)), m);
+    }
   }
+  for (Index j = 0; j < n; ++j)
+    for (Index i = 0; i < m; ++i) c[i + j * ldc] = acc[j][i];
 }
 
 #ifdef MLP_HAVE_AVX512BF16_CODE
