@@ -1,6 +1,7 @@
 // bench_gemm: the bf16 GEMM (mlp::detail::gemm_bf16) against Eigen's fp32 product, side by side.
 //
 //   bench_gemm [--shapes all|L|M|CNN|<name>,...] [--threads 1,2] [--rounds 5] [--ms 40] [--portable]
+//              [--step]
 //
 // For each shape (the products of a training step of the MLPs L and M and of a small CNN, batch 128)
 // and each thread count: Eigen fp32 GFLOP/s, bf16 GFLOP/s and their ratio. The two alternate in
@@ -8,17 +9,21 @@
 // moment on a shared machine hits both. "L step" sums the times of L's products (forward, dW, and
 // dx except for the first layer). --portable also times the portable fallback (much slower). The
 // "machine peak" line is what vdpbf16ps and fp32 FMA give on registers alone, at that thread count.
+// --step also times a whole training step of L (LStep below) with either kind of product.
 #include "common/cli.hpp"
 #include "common/threads.hpp"
 
 #include <mlp/core/types.hpp>
+#include <mlp/detail/column_sums.hpp>
 #include <mlp/detail/gemm_bf16.hpp>
+#include <mlp/optim/adam.hpp>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <functional>
 #include <iostream>
+#include <memory>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -153,6 +158,105 @@ double peak_gflops(int threads) {
 }
 #endif
 
+// A training step of the MLP L (784-1024-1024-1024-10, ReLU, batch 128, Adam) written out with the
+// library's conventions (y = b, y += W x; dW = dy x^T, db = sum dy, dx = W^T dy; mlp::Adam), with
+// its matrix products done by Eigen in fp32 or by gemm_bf16: what the bf16 products can give a
+// whole step once Linear uses them. The loss gradient is a stand-in (logits / B), as cheap as the
+// real one.
+class LStep {
+ public:
+  LStep() {
+    const Index widths[] = {784, 1024, 1024, 1024, 10};
+    for (int l = 0; l < 4; ++l) {
+      Dense d;
+      d.w = mlp::Matrix<float>::Random(widths[l + 1], widths[l]) * 0.03f;
+      d.b = mlp::Matrix<float>::Zero(widths[l + 1], 1);
+      d.dw.resize(d.w.rows(), d.w.cols());
+      d.db.resize(d.b.rows(), 1);
+      layers_.push_back(std::move(d));
+    }
+    x_ = mlp::Matrix<float>::Random(784, kBatch);
+    std::vector<mlp::TensorRef<float>> refs;
+    for (Dense& d : layers_) {
+      refs.push_back({"w", d.w.data(), d.dw.data(), d.w.rows(), d.w.cols(), true, &d.w, &d.dw});
+      refs.push_back({"b", d.b.data(), d.db.data(), d.b.rows(), 1, false, &d.b, &d.db});
+    }
+    adam_ = std::make_unique<mlp::Adam<float>>(std::move(refs), mlp::AdamOptions{});
+  }
+
+  void step(bool bf16) {
+    const mlp::Matrix<float>* in = &x_;
+    for (std::size_t l = 0; l < layers_.size(); ++l) {  // forward, ReLU between layers
+      Dense& d = layers_[l];
+      d.x = in;
+      d.y.resize(d.w.rows(), kBatch);
+      d.y.colwise() = d.b.col(0);
+      product(bf16, d.w, false, *in, false, d.y, true);
+      if (l + 1 < layers_.size()) d.y = d.y.cwiseMax(0.0f);
+      in = &d.y;
+    }
+    dy_ = layers_.back().y * (1.0f / kBatch);
+    for (std::size_t l = layers_.size(); l-- > 0;) {  // backward
+      Dense& d = layers_[l];
+      if (l + 1 < layers_.size()) dy_ = (d.y.array() > 0.0f).select(dy_, 0.0f);
+      product(bf16, dy_, false, *d.x, true, d.dw, false);
+      mlp::detail::sum_columns(dy_, d.db);
+      if (l > 0) {
+        d.dx.resize(d.w.cols(), kBatch);
+        product(bf16, d.w, true, dy_, false, d.dx, false);
+        dy_ = d.dx;
+      }
+    }
+    adam_->step();
+  }
+
+ private:
+  static constexpr Index kBatch = 128;
+  struct Dense {
+    mlp::Matrix<float> w, b, dw, db, y, dx;
+    const mlp::Matrix<float>* x = nullptr;
+  };
+
+  // c = op(a) op(b) (+ c when accumulate).
+  void product(bool bf16, const mlp::Matrix<float>& a, bool ta, const mlp::Matrix<float>& b, bool tb,
+               mlp::Matrix<float>& c, bool accumulate) {
+    if (bf16) {
+      mlp::detail::gemm_bf16(c.rows(), c.cols(), ta ? a.rows() : a.cols(), a.data(), a.rows(), ta, b.data(),
+                             b.rows(), tb, c.data(), c.rows(), accumulate, ws_);
+    } else if (accumulate) {
+      c.noalias() += a * b;  // (only W x is accumulated)
+    } else if (ta) {
+      c.noalias() = a.transpose() * b;
+    } else {
+      c.noalias() = a * b.transpose();
+    }
+  }
+
+  std::vector<Dense> layers_;
+  mlp::Matrix<float> x_, dy_;
+  std::unique_ptr<mlp::Adam<float>> adam_;
+  mlp::detail::GemmWorkspace ws_;
+};
+
+// Best milliseconds per step of fp32 and of bf16, alternating in rounds.
+std::pair<double, double> time_l_step(int rounds, double ms) {
+  LStep net;
+  const auto time = [&](bool bf16, int reps) {
+    const auto start = std::chrono::steady_clock::now();
+    for (int r = 0; r < reps; ++r) net.step(bf16);
+    return seconds_since(start) / reps * 1e3;
+  };
+  time(false, 2);
+  time(true, 2);
+  const int reps = std::max(1, static_cast<int>(ms / time(false, 1)));
+  double fp32 = 1e30, bf16 = 1e30;
+  for (int round = 0; round < rounds; ++round) {
+    fp32 = std::min(fp32, time(false, reps));
+    bf16 = std::min(bf16, time(true, reps));
+  }
+  return {fp32, bf16};
+}
+
 bool selected(const Shape& s, const std::vector<std::string>& which) {
   for (const auto& w : which) {
     if (w == "all" || s.name.rfind(w, 0) == 0) return true;
@@ -173,6 +277,7 @@ int main(int argc, char** argv) {
       ("rounds", "alternating rounds per measurement", cxxopts::value<std::string>()->default_value("5"))
       ("ms", "milliseconds per round", cxxopts::value<std::string>()->default_value("40"))
       ("portable", "also time the portable fallback", cxxopts::value<bool>()->default_value("false"))
+      ("step", "also time a training step of L with each", cxxopts::value<bool>()->default_value("false"))
       ("h,help", "print this help");
     const auto flags = options.parse(argc, argv);
     if (flags.count("help")) {
@@ -181,7 +286,7 @@ int main(int argc, char** argv) {
     }
     const int rounds = static_cast<int>(cli::int_flag(flags, "rounds", 1, 1000));
     const double ms = static_cast<double>(cli::int_flag(flags, "ms", 1, 100000));
-    const bool portable = flags["portable"].as<bool>();
+    const bool portable = flags["portable"].as<bool>(), step = flags["step"].as<bool>();
     std::vector<std::string> which;
     {
       std::string list = flags["shapes"].as<std::string>(), item;
@@ -224,6 +329,11 @@ int main(int argc, char** argv) {
           l_bf16 += times * r.bf16;
           l_flops += times * flops;
         }
+      }
+      if (step) {
+        const auto [fp32_ms, bf16_ms] = time_l_step(rounds, ms);
+        std::printf("%-18s %20s %3d %8.2f ms %7.2f ms %6.2fx   (forward, backward, Adam)\n", "L training step", "", t,
+                    fp32_ms, bf16_ms, fp32_ms / bf16_ms);
       }
       if (l_flops > 0.0) {
         std::printf("%-18s %6s %6s %6s %3d %10.1f %10.1f %6.2fx   (%.2f ms vs %.2f ms)\n", "L step products",
