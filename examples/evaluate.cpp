@@ -5,6 +5,7 @@
 // The architecture, preprocessing and split all come from the model file. Prints loss, accuracy,
 // per-class accuracy and the confusion matrix.
 #include "common/cli.hpp"
+#include "common/threads.hpp"
 
 #include <mlp/data/locate.hpp>
 #include <mlp/data/prepared.hpp>
@@ -47,6 +48,7 @@ int main(int argc, char** argv) {
       ("data", "folder with the data files (default: the usual search)",
        cxxopts::value<std::string>()->default_value(""))
       ("split", "test or val", cxxopts::value<std::string>()->default_value("test"))
+      ("precision", "matrix products: fp32 or bf16", cxxopts::value<std::string>()->default_value("fp32"))
       ("h,help", "print this help");
     const auto flags = options.parse(argc, argv);
     if (flags.count("help")) {
@@ -59,7 +61,10 @@ int main(int argc, char** argv) {
     const std::string split = flags["split"].as<std::string>();
     if (split != "test" && split != "val") throw cli::UsageError("--split has to be test or val, but got '" + split + "'");
 
+    const auto precision = mlp::parse_matmul_precision(flags["precision"].as<std::string>());
     auto loaded = mlp::load_model<float>(path);
+    loaded.model.set_matmul_precision(precision);
+    cli::note_precision(precision);
     const auto& m = loaded.metadata;
     const auto kind = mlp::parse_dataset_kind(meta(m, "dataset", path));
     const auto standardizer = mlp::app::standardizer_from_metadata(m, path);

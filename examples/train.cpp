@@ -77,11 +77,12 @@ int main(int argc, char** argv) {
                   mlp::to_string(config.dataset), dir.string().c_str(),
                   data.split.fingerprint_hex().c_str(), data.split.train.size(),
                   data.split.validation.size(), static_cast<long long>(data.data.test.size()));
-      std::printf("model: %s; optimizer %s lr %g; schedule %s; %d epochs; %d thread%s\n",
+      std::printf("model: %s; optimizer %s lr %g; schedule %s; %d epochs; %d thread%s; %s products\n",
                   config.describe_model(data.data.train.features(), data.data.train.classes()).c_str(),
                   config.optimizer.c_str(), config.lr, config.schedule.c_str(), config.epochs,
-                  threads, threads == 1 ? "" : "s");
+                  threads, threads == 1 ? "" : "s", mlp::to_string(config.precision));
     }
+    cli::note_precision(config.precision);
     cli::install_interrupt_handler();
     mlp::app::RunOptions run_options;
     run_options.progress = quiet ? nullptr : &std::cout;

@@ -53,6 +53,8 @@ inline cxxopts::Options train_options() {
     ("seed", "seed of weights, dropout and shuffling", d("42"))
     ("threads", "threads for matrix products (part of the run: results differ in their last bits between "
                 "thread counts)", d("1"))
+    ("precision", "matrix products: fp32, or bf16 (bfloat16 inputs, fp32 accumulation; fast with AVX512_BF16)",
+     d("fp32"))
     ("out", "output folder", d("runs/train"))
     ("force", "use an output folder that holds files but is not an mlp run folder",
      cxxopts::value<bool>()->default_value("false"))
@@ -107,6 +109,7 @@ inline mlp::app::RunConfig config_from_flags(const cxxopts::ParseResult& f) {
   c.validation = int_flag(f, "validation", 1, 1000000000);
   c.train_limit = int_flag(f, "train-limit", 0, 1000000000);
   c.threads = threads_from_flags(f);
+  c.precision = mlp::parse_matmul_precision(f["precision"].as<std::string>());
   if (f["out"].as<std::string>().empty()) throw UsageError("--out must not be empty (use . for the current folder)");
   c.validate();
   return c;

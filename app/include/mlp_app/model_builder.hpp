@@ -64,9 +64,12 @@ Sequential<S> build_architecture(const std::vector<ArchBlock>& blocks, const Sha
 }
 
 inline Sequential<float> build_run_model(const RunConfig& config, const Shape& input, Index classes) {
-  if (config.arch.empty()) return ParameterizedMLP<float>(config.model_spec(input.size(), classes), config.seed);
-  return build_architecture<float>(parse_architecture(config.arch), input, classes, config.activation, config.init,
-                                   config.seed);
+  Sequential<float> model =
+      config.arch.empty() ? Sequential<float>(ParameterizedMLP<float>(config.model_spec(input.size(), classes), config.seed))
+                          : build_architecture<float>(parse_architecture(config.arch), input, classes, config.activation,
+                                                      config.init, config.seed);
+  model.set_matmul_precision(config.precision);
+  return model;
 }
 
 }  // namespace mlp::app

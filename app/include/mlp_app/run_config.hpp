@@ -4,6 +4,7 @@
 // finished run is recognized by.
 #pragma once
 
+#include "mlp/core/precision.hpp"
 #include "mlp/core/text_format.hpp"
 #include "mlp/data/datasets.hpp"
 #include "mlp/model/parameterized_mlp.hpp"
@@ -66,6 +67,8 @@ struct RunConfig {
   // Threads of the matrix products. Results differ in their last bits between thread counts, so
   // the count is part of what a run is.
   int threads = 1;
+  // Precision of the matrix products: fp32, or bf16 inputs with fp32 accumulation (core/precision.hpp).
+  MatmulPrecision precision = MatmulPrecision::Float32;
 
   // Throws InvalidArgument naming the first bad field.
   void validate() const {
@@ -206,6 +209,7 @@ struct RunConfig {
     j["validation"] = validation;
     j["train_limit"] = train_limit;
     j["threads"] = threads;
+    j["precision"] = to_string(precision);
     return j;
   }
 
@@ -244,6 +248,7 @@ struct RunConfig {
     c.validation = static_cast<Index>(j.at("validation").integer(1, kMaxCount));
     c.train_limit = static_cast<Index>(j.at("train_limit").integer(0, kMaxCount));
     c.threads = static_cast<int>(j.at("threads").integer(1, 1024));
+    c.precision = parse_matmul_precision(j.at("precision").string());
     c.validate();
     return c;
   }

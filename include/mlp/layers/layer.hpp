@@ -12,6 +12,7 @@
 
 #include "mlp/core/assert.hpp"
 #include "mlp/core/errors.hpp"
+#include "mlp/core/precision.hpp"
 #include "mlp/core/shape.hpp"
 #include "mlp/core/types.hpp"
 #include "mlp/layers/layer_config.hpp"
@@ -141,6 +142,10 @@ class Layer {
   virtual bool has_random_state() const { return false; }
   virtual std::uint64_t random_state() const { return 0; }
   virtual void set_random_state(std::uint64_t /*state*/) {}
+
+  // The precision of the layer's matrix products (Linear and Conv2d have some; other layers have
+  // none and ignore it). BFloat16 is for float layers only.
+  virtual void set_matmul_precision(MatmulPrecision /*precision*/) {}
 
   // The first layer of a network does not need dL/dx; skipping it saves a matrix product.
   void set_input_grad(bool enabled) { input_grad_ = enabled; }

@@ -5,12 +5,14 @@
 #include "mlp/core/errors.hpp"
 #include "mlp/core/random.hpp"
 #include "mlp/detail/column_sums.hpp"
+#include "mlp/detail/gemm_bf16.hpp"
 #include "mlp/layers/layer.hpp"
 
 #include <cmath>
 #include <memory>
 #include <optional>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 namespace mlp {
@@ -115,6 +117,11 @@ class Linear final : public Layer<S> {
     return detail::concat("Linear(", in_features(), ", ", out_features(), has_bias_ ? "" : ", bias=false", ")");
   }
   std::optional<Shape> natural_input_shape() const override { return Shape::flat(in_features()); }
+  void set_matmul_precision(MatmulPrecision precision) override {
+    detail::require(precision == MatmulPrecision::Float32 || std::is_same_v<S, float>,
+                    "bf16 matrix products are for float models (double models are for gradient checks)");
+    bf16_ = precision == MatmulPrecision::BFloat16;
+  }
 
   std::vector<TensorRef<S>> parameters() override {
     std::vector<TensorRef<S>> list{tensor_ref<S>("weight", weight_, &dweight_, true)};
@@ -146,18 +153,33 @@ class Linear final : public Layer<S> {
     // destination, so this saves both the zeroing pass of `y = W x` and a separate bias pass.
     y_.resize(out_features(), x.cols());
     y_.colwise() = bias_.col(0);
-    y_.noalias() += weight_ * x;
+    if (bf16_) {
+      product(out_features(), x.cols(), in_features(), weight_.data(), out_features(), false, x.data(),
+              x.outerStride(), false, y_.data(), true);
+    } else {
+      y_.noalias() += weight_ * x;
+    }
     if (mode == Mode::Train) x_ = x;
     return y_;
   }
 
   // dW = dy x^T, db = dy 1 (sum over the batch), dx = W^T dy.
   const Matrix<S>& backward_impl(const Eigen::Ref<const Matrix<S>>& dy) override {
-    dweight_.noalias() = dy * x_.transpose();
+    if (bf16_) {
+      product(out_features(), in_features(), dy.cols(), dy.data(), dy.outerStride(), false, x_.data(), in_features(),
+              true, dweight_.data(), false);
+    } else {
+      dweight_.noalias() = dy * x_.transpose();
+    }
     if (has_bias_) detail::sum_columns(dy, dbias_);
     if (this->input_grad_) {
       dx_.resize(in_features(), dy.cols());
-      dx_.noalias() = weight_.transpose() * dy;
+      if (bf16_) {
+        product(in_features(), dy.cols(), out_features(), weight_.data(), out_features(), true, dy.data(),
+                dy.outerStride(), false, dx_.data(), false);
+      } else {
+        dx_.noalias() = weight_.transpose() * dy;
+      }
     } else {
       dx_.resize(0, 0);
     }
@@ -165,6 +187,17 @@ class Linear final : public Layer<S> {
   }
 
  private:
+  // C (m x n, column stride m) = op(A) op(B) with bf16 inputs and fp32 accumulation.
+  void product(Index m, Index n, Index k, const S* a, Index lda, bool ta, const S* b, Index ldb, bool tb, S* c,
+               bool accumulate) {
+    if constexpr (std::is_same_v<S, float>) {
+      detail::gemm_bf16(m, n, k, a, lda, ta, b, ldb, tb, c, m, accumulate, workspace_);
+    } else {
+      (void)m, (void)n, (void)k, (void)a, (void)lda, (void)ta, (void)b, (void)ldb, (void)tb, (void)c, (void)accumulate;
+      MLP_ASSERT(false, "bf16 products in a double layer");
+    }
+  }
+
   void initialize(Rng& rng, Init init) {
     const double fan_in = static_cast<double>(in_features());
     const double fan_out = static_cast<double>(out_features());
@@ -172,6 +205,8 @@ class Linear final : public Layer<S> {
   }
 
   bool has_bias_;
+  bool bf16_ = false;                // products with bfloat16 inputs (float layers only)
+  detail::GemmWorkspace workspace_;  // their packing buffers
   Matrix<S> weight_, bias_;    // out x in, out x 1 (zero, and not a parameter, without bias)
   Matrix<S> dweight_, dbias_;  // same shapes
   Matrix<S> x_;                // in x B, the input of the last Train forward

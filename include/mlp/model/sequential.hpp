@@ -45,6 +45,7 @@ class Sequential {
     detail::require(layer != nullptr, "Sequential::add got a null layer");
     bind_next(*layer);
     layer->set_input_grad(layers_.empty() ? input_grad_ : true);
+    layer->set_matmul_precision(precision_);
     layers_.push_back(std::move(layer));
     outputs_.push_back(nullptr);
     return *layers_.back();
@@ -103,6 +104,13 @@ class Sequential {
     if (!layers_.empty()) layers_.front()->set_input_grad(enabled);
   }
   bool input_grad() const { return input_grad_; }
+
+  // The precision of every layer's matrix products (see core/precision.hpp).
+  void set_matmul_precision(MatmulPrecision precision) {
+    for (auto& layer : layers_) layer->set_matmul_precision(precision);
+    precision_ = precision;
+  }
+  MatmulPrecision matmul_precision() const { return precision_; }
 
   // Per-sample shapes. The input shape is unset (channels 0) until given or implied by a layer.
   const Shape& input_shape() const { return input_; }
@@ -266,6 +274,7 @@ class Sequential {
   Matrix<S> identity_;  // output of a network without layers
   Matrix<S> empty_;     // dL/dx when input gradients are off
   bool input_grad_ = false;
+  MatmulPrecision precision_ = MatmulPrecision::Float32;
 };
 
 }  // namespace mlp

@@ -1,0 +1,24 @@
+// The precision of the matrix products of Linear and Conv2d. Float32 is Eigen's fp32 GEMM.
+// BFloat16 rounds the products' inputs to bfloat16 (8 significant bits) and accumulates in fp32
+// (detail/gemm_bf16.hpp): about twice the speed on CPUs with AVX512_BF16, the same numbers (much
+// slower) elsewhere. Weights, gradients, optimizer state and the loss stay fp32 ("master weights").
+// A training option, not part of a model: a saved model does not remember it.
+#pragma once
+
+#include "mlp/core/errors.hpp"
+
+#include <string_view>
+
+namespace mlp {
+
+enum class MatmulPrecision { Float32, BFloat16 };
+
+inline const char* to_string(MatmulPrecision p) { return p == MatmulPrecision::Float32 ? "fp32" : "bf16"; }
+
+inline MatmulPrecision parse_matmul_precision(std::string_view name) {
+  if (name == "fp32") return MatmulPrecision::Float32;
+  if (name == "bf16") return MatmulPrecision::BFloat16;
+  detail::fail("unknown precision '", name, "' (expected fp32 or bf16)");
+}
+
+}  // namespace mlp
