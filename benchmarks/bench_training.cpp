@@ -1,6 +1,12 @@
 // bench_training: training throughput of this library on the benchmark protocol of issue 7.
 //
-//   bench_training [--models S,M,MBD,L] [--threads 1,2] [--epochs 6] [--data DIR] [--csv FILE]
+//   bench_training [--models S,M,MBD,L,CNN] [--threads 1,2] [--epochs 6] [--data DIR] [--csv FILE]
+//                  [--train-limit N] [--breakdown]
+//
+// CNN is the study's convolutional network: conv 3x3 (1->32, padding 1) - BatchNorm2d - ReLU -
+// MaxPool2d(2) - conv 3x3 (32->64, padding 1) - BatchNorm2d - ReLU - MaxPool2d(2) - Flatten -
+// Linear(3136, 128) - ReLU - Linear(128, 10). --breakdown also times each layer's forward and
+// backward and the optimizer step (medians over the steps of one epoch after the warm-up).
 //
 // FashionMNIST's 50,000 training images preloaded (as bytes; each batch is converted on the fly,
 // which is counted), batch 128, reshuffled every epoch, Adam lr 1e-3, softmax cross-entropy. Time per
@@ -13,6 +19,10 @@
 
 #include <mlp/data/locate.hpp>
 #include <mlp/data/prepared.hpp>
+#include <mlp/layers/conv2d.hpp>
+#include <mlp/layers/pooling.hpp>
+#include <mlp/losses/softmax_cross_entropy.hpp>
+#include <mlp/model/parameterized_mlp.hpp>
 #include <mlp/optim/adam.hpp>
 #include <mlp/train/trainer.hpp>
 
@@ -26,10 +36,36 @@ namespace {
 
 struct Model {
   std::string name;
-  std::vector<mlp::Index> hidden;
+  std::vector<mlp::Index> hidden;  // an MLP's hidden widths; empty for the CNN
   bool batch_norm;
   double dropout;
 };
+
+mlp::Sequential<float> study_cnn() {
+  mlp::Rng rng(42);
+  mlp::Sequential<float> m(mlp::Shape{1, 28, 28});
+  m.emplace<mlp::Conv2d<float>>(1, 32, 3, rng, mlp::Conv2dOptions{1, 1});
+  m.emplace<mlp::BatchNorm2d<float>>(32);
+  m.emplace<mlp::ReLU<float>>();
+  m.emplace<mlp::MaxPool2d<float>>(2);
+  m.emplace<mlp::Conv2d<float>>(32, 64, 3, rng, mlp::Conv2dOptions{1, 1});
+  m.emplace<mlp::BatchNorm2d<float>>(64);
+  m.emplace<mlp::ReLU<float>>();
+  m.emplace<mlp::MaxPool2d<float>>(2);
+  m.emplace<mlp::Flatten<float>>();
+  m.emplace<mlp::Linear<float>>(64 * 7 * 7, 128, rng);
+  m.emplace<mlp::ReLU<float>>();
+  m.emplace<mlp::Linear<float>>(128, 10, rng);
+  return m;
+}
+
+mlp::Sequential<float> build(const Model& m) {
+  if (m.name == "CNN") return study_cnn();
+  mlp::MlpSpec spec{784, m.hidden, 10};
+  spec.batch_norm = m.batch_norm;
+  spec.dropout = m.dropout;
+  return mlp::ParameterizedMLP<float>(spec, 42);
+}
 
 double seconds_since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
@@ -43,17 +79,66 @@ double median(std::vector<double> v) {
 
 // Floating-point operations of one training epoch in the matrix products: per Linear(in, out) and
 // sample, 2 in out for the forward product, 2 in out for dW, and 2 in out for dx except in the first
-// layer (which skips it).
-double training_flops(const std::vector<mlp::Index>& hidden, mlp::Index samples) {
+// layer (which skips it); per Conv2d the same with in = in_channels kh kw, once per output pixel.
+double training_flops(mlp::Sequential<float>& model, mlp::Index samples) {
   double flops = 0.0;
-  mlp::Index width = 784;
-  std::vector<mlp::Index> outs = hidden;
-  outs.push_back(10);
-  for (std::size_t i = 0; i < outs.size(); ++i) {
-    flops += (i == 0 ? 4.0 : 6.0) * static_cast<double>(width * outs[i]);
-    width = outs[i];
+  for (std::size_t i = 0; i < model.size(); ++i) {
+    double weights = 0.0;
+    if (auto* linear = dynamic_cast<mlp::Linear<float>*>(&model[i])) {
+      weights = static_cast<double>(linear->weight().size());
+    } else if (auto* conv = dynamic_cast<mlp::Conv2d<float>*>(&model[i])) {
+      weights = static_cast<double>(conv->weight().size() * conv->output_shape().pixels());
+    }
+    flops += (i == 0 ? 4.0 : 6.0) * weights;
   }
   return flops * static_cast<double>(samples);
+}
+
+// Per layer: the median forward and backward time of a training step, in ms, measured by running
+// the steps of one epoch layer by layer (as Sequential does) with a timer around each call.
+void print_breakdown(mlp::Sequential<float>& model, mlp::Optimizer<float>& optimizer, mlp::DataLoader<float>& loader,
+                     int epoch) {
+  const std::size_t n = model.size();
+  std::vector<std::vector<double>> fwd(n), bwd(n);
+  std::vector<double> loss_ms, step_ms;
+  mlp::SoftmaxCrossEntropy<float> loss;
+  std::vector<const mlp::Matrix<float>*> out(n);
+  const mlp::detail::FlushDenormals flush;
+  loader.start_epoch(epoch);
+  while (auto batch = loader.next()) {
+    const mlp::Matrix<float>* h = nullptr;
+    for (std::size_t i = 0; i < n; ++i) {
+      const auto t = std::chrono::steady_clock::now();
+      if (i == 0) {
+        h = &model[0].forward(batch->x, mlp::Mode::Train);
+      } else if (!model[i].forward_in_place(*h, mlp::Mode::Train)) {
+        h = &model[i].forward(*h, mlp::Mode::Train);
+      }
+      fwd[i].push_back(seconds_since(t) * 1e3);
+    }
+    auto t = std::chrono::steady_clock::now();
+    loss.forward(*h, batch->y);
+    const mlp::Matrix<float>* g = &loss.backward();
+    loss_ms.push_back(seconds_since(t) * 1e3);
+    for (std::size_t i = n; i-- > 0;) {
+      t = std::chrono::steady_clock::now();
+      if (!model[i].backward_in_place(*g)) g = &model[i].backward(*g);
+      bwd[i].push_back(seconds_since(t) * 1e3);
+    }
+    t = std::chrono::steady_clock::now();
+    optimizer.step();
+    step_ms.push_back(seconds_since(t) * 1e3);
+  }
+  double total = median(loss_ms) + median(step_ms);
+  for (std::size_t i = 0; i < n; ++i) total += median(fwd[i]) + median(bwd[i]);
+  std::printf("  per step (median ms)       forward  backward  share\n");
+  for (std::size_t i = 0; i < n; ++i) {
+    std::printf("  %2zu %-48.48s %8.3f %8.3f %5.1f%%\n", i, model[i].describe().c_str(), median(fwd[i]),
+                median(bwd[i]), 100.0 * (median(fwd[i]) + median(bwd[i])) / total);
+  }
+  std::printf("     %-48s %8.3f %8s %5.1f%%\n", "softmax cross-entropy", median(loss_ms), "", 100.0 * median(loss_ms) / total);
+  std::printf("     %-48s %8.3f %8s %5.1f%%\n", "Adam step", median(step_ms), "", 100.0 * median(step_ms) / total);
+  std::printf("     %-48s %8.3f\n", "total", total);
 }
 
 double gemm_gflops() {
@@ -75,12 +160,15 @@ int main(int argc, char** argv) {
   return cli::run("bench_training", [&] {
     cxxopts::Options options("bench_training", "Training throughput on the issue-7 protocol");
     options.add_options()
-      ("models", "S, M, MBD (M + BatchNorm + dropout 0.2), L", cxxopts::value<std::string>()->default_value("S,M,MBD,L"))
+      ("models", "S, M, MBD (M + BatchNorm + dropout 0.2), L, CNN", cxxopts::value<std::string>()->default_value("S,M,MBD,L"))
       ("threads", "thread counts to measure", cxxopts::value<std::string>()->default_value("1,2"))
       ("epochs", "epochs per measurement, the first is a warm-up", cxxopts::value<std::string>()->default_value("6"))
       ("data", "FashionMNIST folder", cxxopts::value<std::string>()->default_value(""))
       ("csv", "also append the results to this CSV file", cxxopts::value<std::string>()->default_value(""))
       ("per-epoch", "print every epoch's time", cxxopts::value<bool>()->default_value("false"))
+      ("train-limit", "train on the first N training images only (0: all 50,000)",
+       cxxopts::value<std::string>()->default_value("0"))
+      ("breakdown", "also time each layer's forward and backward", cxxopts::value<bool>()->default_value("false"))
       ("no-flush-denormals", "keep subnormal floats (the trainer flushes them by default)",
        cxxopts::value<bool>()->default_value("false"))
       ("h,help", "print this help");
@@ -93,17 +181,20 @@ int main(int argc, char** argv) {
     const std::vector<Model> all = {{"S", {32}, false, 0.0},
                                     {"M", {256, 128}, false, 0.0},
                                     {"MBD", {256, 128}, true, 0.2},
-                                    {"L", {1024, 1024, 1024}, false, 0.0}};
+                                    {"L", {1024, 1024, 1024}, false, 0.0},
+                                    {"CNN", {}, true, 0.0}};
     std::vector<Model> models;
     for (const auto& name : mlp::detail::split(flags["models"].as<std::string>(), ',')) {
       const auto it = std::find_if(all.begin(), all.end(), [&](const Model& m) { return m.name == name; });
-      if (it == all.end()) throw cli::UsageError("--models: unknown model '" + name + "' (S, M, MBD or L)");
+      if (it == all.end()) throw cli::UsageError("--models: unknown model '" + name + "' (S, M, MBD, L or CNN)");
       models.push_back(*it);
     }
     const auto thread_counts = cli::parse_sizes(flags["threads"].as<std::string>(), "threads");
 
     const auto dir = mlp::locate_dataset(mlp::DatasetKind::FashionMnist, flags["data"].as<std::string>());
-    const mlp::PreparedData data = mlp::prepare_data(mlp::DatasetKind::FashionMnist, dir, 10000, 42);
+    mlp::PreparedData data = mlp::prepare_data(mlp::DatasetKind::FashionMnist, dir, 10000, 42);
+    const auto limit = static_cast<std::size_t>(cli::int_flag(flags, "train-limit", 0, 50000));
+    if (limit > 0 && limit < data.split.train.size()) data.split.train.resize(limit);
     std::ofstream csv;
     if (!flags["csv"].as<std::string>().empty()) csv.open(flags["csv"].as<std::string>(), std::ios::app);
 
@@ -113,10 +204,7 @@ int main(int argc, char** argv) {
       const int t = cli::set_threads(static_cast<int>(threads));
       const double peak = gemm_gflops();
       for (const Model& m : models) {
-        mlp::MlpSpec spec{784, m.hidden, 10};
-        spec.batch_norm = m.batch_norm;
-        spec.dropout = m.dropout;
-        mlp::ParameterizedMLP<float> model(spec, 42);
+        mlp::Sequential<float> model = build(m);
         mlp::Adam<float> adam(model.parameters(), {1e-3});
         mlp::TrainerOptions trainer_options;
         trainer_options.flush_denormals = !flags["no-flush-denormals"].as<bool>();
@@ -132,11 +220,12 @@ int main(int argc, char** argv) {
         }
         times.erase(times.begin());  // warm-up
         const double s = median(times);
-        const double gflops = training_flops(m.hidden, loader.size()) / s / 1e9;
+        const double gflops = training_flops(model, loader.size()) / s / 1e9;
         std::printf("%-4s %7d %10.3f %12.0f %10.1f %12.1f %7.0f%%\n", m.name.c_str(), t, s,
                     static_cast<double>(loader.size()) / s, gflops, peak, 100.0 * gflops / peak);
         std::fflush(stdout);
         if (csv) csv << "mlp," << m.name << "," << t << "," << s << "," << gflops << "," << peak << "\n";
+        if (flags["breakdown"].as<bool>()) print_breakdown(model, adam, loader, epochs);
       }
     }
     return 0;

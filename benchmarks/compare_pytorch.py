@@ -2,19 +2,26 @@
 """Side-by-side training throughput: this library vs PyTorch on the CPU, same protocol, same cores.
 
 Usage (from the repository root, after `cmake --workflow --preset release`):
-    /usr/bin/python3 benchmarks/compare_pytorch.py [--models S,M,MBD,L] [--budgets 1,2] [--epochs 6]
+    /usr/bin/python3 benchmarks/compare_pytorch.py [--models S,M,MBD,L,CNN] [--budgets 1,2] [--epochs 6]
 
 Protocol (issue 7): FashionMNIST's 50,000 training images preloaded, batch 128, reshuffled every
 epoch, Adam lr 1e-3, softmax cross-entropy; seconds per training epoch (no validation), the median
 of the epochs after a warm-up epoch. Models: S 784-32-10, M 784-256-128-10, MBD = M with BatchNorm1d
-after each hidden Linear and dropout 0.2, L 784-1024-1024-1024-10; ReLU everywhere.
+after each hidden Linear and dropout 0.2, L 784-1024-1024-1024-10; ReLU everywhere. CNN: conv 3x3
+(1->32, padding 1) - BatchNorm2d - ReLU - MaxPool2d(2) - conv 3x3 (32->64, padding 1) - BatchNorm2d
+- ReLU - MaxPool2d(2) - Flatten - Linear(3136, 128) - ReLU - Linear(128, 10) on 1 x 28 x 28 images.
 
 PyTorch is measured at its best on the same cores: Debian's torch runs its matrix products in
 OpenBLAS's own thread pool, which torch.set_num_threads does not control, so every combination of
 the two pools for the core budget is tried (1 core: 1 + 1; 2 cores: torch 1 + BLAS 2, torch 2 +
 BLAS 1, 2 + 2 with OMP_WAIT_POLICY=PASSIVE), each with torch.set_flush_denormal on and off, and the
-fastest is compared. The two systems run alternately within one invocation, model by model, so a
-noisy shared machine affects both; compare the ratios, not absolute times across runs.
+fastest is compared. For the CNN, whose convolutions Debian's torch runs through oneDNN (mkldnn)
+on torch's own OpenMP threads, each of those settings is also tried with torch.backends.mkldnn off
+and with channels_last tensors (4 combinations): 8 settings per thread pool, too many to time for whole epochs (a
+PyTorch CNN epoch takes minutes here), so each is first screened on --screen-steps training steps
+and only the fastest (lowest median step) is timed over the epochs. The two systems run
+alternately within one invocation, model by model, so a noisy shared machine affects both;
+compare the ratios, not absolute times across runs.
 
 Also reports the peak memory (max RSS) of training M for two epochs with `train` and with PyTorch.
 """
@@ -23,7 +30,27 @@ import argparse, gzip, json, os, statistics, subprocess, sys, time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.join(ROOT, "build", "release", "bin")
 MODELS = {"S": ([32], False, 0.0), "M": ([256, 128], False, 0.0), "MBD": ([256, 128], True, 0.2),
-          "L": ([1024, 1024, 1024], False, 0.0)}
+          "L": ([1024, 1024, 1024], False, 0.0), "CNN": None}
+
+
+def build_model(name):
+    from torch import nn
+    if name == "CNN":
+        return nn.Sequential(nn.Conv2d(1, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),
+                             nn.Conv2d(32, 64, 3, padding=1), nn.BatchNorm2d(64), nn.ReLU(), nn.MaxPool2d(2),
+                             nn.Flatten(), nn.Linear(64 * 7 * 7, 128), nn.ReLU(), nn.Linear(128, 10))
+    hidden, bn, p = MODELS[name]
+    layers, width = [], 784
+    for h in hidden:
+        layers.append(nn.Linear(width, h))
+        if bn:
+            layers.append(nn.BatchNorm1d(h))
+        layers.append(nn.ReLU())
+        if p > 0:
+            layers.append(nn.Dropout(p))
+        width = h
+    layers.append(nn.Linear(width, 10))
+    return nn.Sequential(*layers)
 
 
 def read_idx(path):
@@ -47,31 +74,40 @@ def worker(args):
     y = read_idx(os.path.join(args.data, "train-labels-idx1-ubyte.gz")).astype(np.int64)
     x = (x[:50000] - x[:50000].mean()) / x[:50000].std()  # preloaded, standardized
     tx, ty = torch.from_numpy(np.ascontiguousarray(x)), torch.from_numpy(y[:50000].copy())
-    hidden, bn, p = MODELS[args.model]
-    layers, width = [], 784
-    for h in hidden:
-        layers.append(nn.Linear(width, h))
-        if bn:
-            layers.append(nn.BatchNorm1d(h))
-        layers.append(nn.ReLU())
-        if p > 0:
-            layers.append(nn.Dropout(p))
-        width = h
-    layers.append(nn.Linear(width, 10))
+    torch.backends.mkldnn.enabled = not args.no_mkldnn
+    memory_format = torch.channels_last if args.channels_last else torch.contiguous_format
+    if args.model == "CNN":
+        tx = tx.reshape(-1, 1, 28, 28)
     torch.manual_seed(42)
-    model = nn.Sequential(*layers)
+    model = build_model(args.model)
+    if args.model == "CNN":
+        model = model.to(memory_format=memory_format)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     loss_fn = nn.CrossEntropyLoss()
     model.train()
+
+    def step(idx):
+        xb = tx[idx]
+        if args.model == "CNN":
+            xb = xb.contiguous(memory_format=memory_format)
+        opt.zero_grad(set_to_none=True)
+        loss_fn(model(xb), ty[idx]).backward()
+        opt.step()
+
+    if args.screen_steps > 0:  # a few steps instead of epochs, to choose among settings
+        perm, steps = torch.randperm(len(tx)), []
+        for k in range(5 + args.screen_steps):
+            start = time.perf_counter()
+            step(perm[(k * 128) % 49920:(k * 128) % 49920 + 128])
+            steps.append(time.perf_counter() - start)
+        print(json.dumps({"step": statistics.median(steps[5:])}))
+        return
     times = []
     for _ in range(args.epochs):
         start = time.perf_counter()
         perm = torch.randperm(len(tx))
         for i in range(0, len(tx), 128):
-            idx = perm[i:i + 128]
-            opt.zero_grad(set_to_none=True)
-            loss_fn(model(tx[idx]), ty[idx]).backward()
-            opt.step()
+            step(perm[i:i + 128])
         times.append(time.perf_counter() - start)
     print(json.dumps({"times": times}))
 
@@ -86,24 +122,42 @@ def run_child(cmd, env_extra=None):
     return out
 
 
-def pytorch_configs(budget):
+def pytorch_configs(budget, model):
     if budget == 1:
         pools = [(1, 1, {})]
     else:
         pools = [(1, budget, {}), (budget, 1, {}), (budget, budget, {"OMP_WAIT_POLICY": "PASSIVE"})]
+    layouts = [(False, False), (True, False), (False, True), (True, True)] if model == "CNN" else [(False, False)]
     for torch_threads, blas_threads, extra in pools:
         for flush in (True, False):
-            env = {"OMP_NUM_THREADS": str(blas_threads), "OPENBLAS_NUM_THREADS": str(blas_threads), **extra}
-            label = f"torch {torch_threads} + OpenBLAS {blas_threads}" + (" passive" if extra else "") + \
-                    (", flush-denormal" if flush else "")
-            yield label, torch_threads, flush, env
+            for no_mkldnn, channels_last in layouts:
+                env = {"OMP_NUM_THREADS": str(blas_threads), "OPENBLAS_NUM_THREADS": str(blas_threads), **extra}
+                label = f"torch {torch_threads} + OpenBLAS {blas_threads}" + (" passive" if extra else "") + \
+                        (", flush-denormal" if flush else "") + (", mkldnn off" if no_mkldnn else "") + \
+                        (", channels_last" if channels_last else "")
+                flags = (["--flush-denormal"] if flush else []) + (["--no-mkldnn"] if no_mkldnn else []) + \
+                        (["--channels-last"] if channels_last else [])
+                yield label, torch_threads, flags, env
 
 
-def measure_pytorch(model, budget, epochs, data):
+def pytorch_command(model, epochs, torch_threads, data, flags, screen_steps=0):
+    return [sys.executable, os.path.abspath(__file__), "--worker", "--model", model, "--epochs", str(epochs),
+            "--torch-threads", str(torch_threads), "--data", data, "--screen-steps", str(screen_steps)] + flags
+
+
+def measure_pytorch(model, budget, epochs, data, screen_steps):
+    configs = list(pytorch_configs(budget, model))
+    if model == "CNN" and screen_steps > 0:  # too slow to time every setting for whole epochs
+        screened = []
+        for label, torch_threads, flags, env in configs:
+            cmd = pytorch_command(model, epochs, torch_threads, data, flags, screen_steps)
+            screened.append((json.loads(run_child(cmd, env).strip().splitlines()[-1])["step"], label, torch_threads,
+                             flags, env))
+        _, label, torch_threads, flags, env = min(screened, key=lambda r: r[0])
+        configs = [(label, torch_threads, flags, env)]
     results = []
-    for label, torch_threads, flush, env in pytorch_configs(budget):
-        cmd = [sys.executable, os.path.abspath(__file__), "--worker", "--model", model, "--epochs", str(epochs),
-               "--torch-threads", str(torch_threads), "--data", data] + (["--flush-denormal"] if flush else [])
+    for label, torch_threads, flags, env in configs:
+        cmd = pytorch_command(model, epochs, torch_threads, data, flags)
         times = json.loads(run_child(cmd, env).strip().splitlines()[-1])["times"]
         results.append((statistics.median(times[1:]), label))
     return min(results)
@@ -135,6 +189,10 @@ def main():
     ap.add_argument("--model", default="M")
     ap.add_argument("--torch-threads", type=int, default=1)
     ap.add_argument("--flush-denormal", action="store_true")
+    ap.add_argument("--no-mkldnn", action="store_true")
+    ap.add_argument("--channels-last", action="store_true")
+    ap.add_argument("--screen-steps", type=int, default=30,
+                    help="CNN: steps per PyTorch setting when choosing the fastest (0: time every setting)")
     ap.add_argument("--models", default="S,M,MBD,L")
     ap.add_argument("--budgets", default="1,2")
     ap.add_argument("--epochs", type=int, default=6, help="per measurement, the first is a warm-up")
@@ -150,7 +208,7 @@ def main():
     for model in args.models.split(","):
         for budget in [int(b) for b in args.budgets.split(",")]:
             ours, gflops, peak = measure_ours(model, budget, args.epochs, args.data)
-            theirs, label = measure_pytorch(model, budget, args.epochs, args.data)
+            theirs, label = measure_pytorch(model, budget, args.epochs, args.data, args.screen_steps)
             rows.append((model, budget, ours, theirs, label))
             print(f"{model:5} {budget:5} {ours:12.3f} {theirs:16.3f} {theirs / ours:5.2f}x  {gflops:11.1f} "
                   f"{peak:11.0f}%  {label}", flush=True)
@@ -159,8 +217,8 @@ def main():
         with tempfile.TemporaryDirectory() as out:
             ours = max_rss_mib([os.path.join(BIN, "train"), "--epochs", "2", "--quiet", "--data", args.data,
                                 "--out", out])
-        theirs = max_rss_mib([sys.executable, os.path.abspath(__file__), "--worker", "--model", "M", "--epochs",
-                              "2", "--data", args.data], {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"})
+        theirs = max_rss_mib(pytorch_command("M", 2, 1, args.data, []),
+                             {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"})
         print(f"\npeak memory training M on FashionMNIST: mlp `train` {ours:.0f} MiB, PyTorch {theirs:.0f} MiB")
 
 

@@ -130,7 +130,7 @@ TEST_CASE("MaxPool2d routes the gradient of a tie to the first maximum in row-ma
     0.30337078651685401, 0, 0, 0.95505617977528079});
 }
 
-TEST_CASE("MaxPool2d propagates NaN and takes -infinity for padding") {
+TEST_CASE("MaxPool2d propagates NaN (the last one wins, as in PyTorch) and takes -infinity for padding") {
   mlp::MaxPool2d<double> pool(3, Size2{1}, 1);
   pool.bind(Shape{1, 2, 2});
   MatrixD x(4, 2);
@@ -142,6 +142,22 @@ TEST_CASE("MaxPool2d propagates NaN and takes -infinity for padding") {
   const MatrixD dx = pool.backward(MatrixD::Ones(4, 2));
   CHECK(dx(1, 0) == 4.0);
   CHECK(dx(1, 1) == 4.0);
+  // The 2 x 2 pool (its own code): the last NaN of a window wins, then the first maximum. PyTorch:
+  // F.max_pool2d(x.reshape(1, 1, 2, 6), 2, return_indices=True) gives indices [6, 3, 4].
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  mlp::MaxPool2d<double> pairs(2);
+  pairs.bind(Shape{1, 2, 6});
+  MatrixD image(12, 1);
+  image << 1, nan, 3, 4, 5, 5, nan, 0, 2, 2, 5, 1;
+  const MatrixD pooled = pairs.forward(image, mlp::Mode::Train);
+  CHECK(std::isnan(pooled(0, 0)));
+  CHECK(pooled(1, 0) == 4.0);
+  CHECK(pooled(2, 0) == 5.0);
+  MatrixD expected = MatrixD::Zero(12, 1);
+  expected(6, 0) = 1.0;  // the NaN at row 1, column 0 comes after the one at row 0, column 1
+  expected(3, 0) = 1.0;
+  expected(4, 0) = 1.0;  // 5 at row 0, column 4 is the first of three
+  CHECK(pairs.backward(MatrixD::Ones(3, 1)) == expected);
 }
 
 TEST_CASE("AvgPool2d matches PyTorch, counting padded zeros (count_include_pad=True)") {

@@ -8,9 +8,11 @@
 // flattened row-wise: W(o, (c kh + ky) kw + kx). Derivations in docs/derivations.md.
 //
 // Chunks of a few samples go to Eigen's threads whole (each worker lowers into its own buffer and
-// runs single-threaded products), so the lowered matrix stays in cache, memory does not grow with
-// the batch, and every result is the same whatever the thread count. Backward lowers x again
-// rather than keeping the whole batch's cols (9 x the input for a 3 x 3 kernel).
+// runs single-threaded products), so the lowered matrix stays in cache and memory does not grow
+// with the batch. A batch of 2 or more samples always makes 2 or more chunks, so the products never
+// run on Eigen's own threads, and the results are the same bits whatever the thread count (a
+// single sample may differ in the last bits). Backward lowers x again rather than keeping the whole
+// batch's cols (9 x the input for a 3 x 3 kernel).
 #pragma once
 
 #include "mlp/core/errors.hpp"
@@ -128,7 +130,7 @@ class Conv2d final : public Layer<S> {
     window_.bind(describe(), this->input_shape());
     // Samples lowered at a time: about 2^18 values of cols per worker (1 MiB of floats, so the
     // product reads it from cache), at most 16 so that a batch of 128 still makes 8 chunks.
-    chunk_ = std::clamp<Index>((Index{1} << 18) / (window_.out_pixels() * weight_.cols()), 1, 16);
+    max_chunk_ = std::clamp<Index>((Index{1} << 18) / (window_.out_pixels() * weight_.cols()), 1, 16);
     cols_.clear();
     z_.clear();
   }
@@ -138,8 +140,8 @@ class Conv2d final : public Layer<S> {
   const Matrix<S>& forward_impl(const Eigen::Ref<const Matrix<S>>& x, Mode mode) override {
     y_.resize(this->output_shape().size(), x.cols());
     if (mode == Mode::Train) x_ = x;
-    prepare_workers();
-    detail::worker_chunks(x.cols(), chunk_, [&](int worker, Index /*chunk*/, Index begin, Index end) {
+    const Index chunk = prepare_workers(x.cols());
+    detail::worker_chunks(x.cols(), chunk, [&](int worker, Index /*chunk*/, Index begin, Index end) {
       forward_chunk(x, worker, begin, end - begin);
     });
     return y_;
@@ -149,7 +151,7 @@ class Conv2d final : public Layer<S> {
   // db_chunk = dZ^T 1;  dcols = dZ W: (n P) x K;  dx = col2im(dcols). The chunks' dW and db are
   // summed in chunk order, so the result does not depend on which worker ran which chunk.
   const Matrix<S>& backward_impl(const Eigen::Ref<const Matrix<S>>& dy) override {
-    const Index chunks = (dy.cols() + chunk_ - 1) / chunk_;
+    const Index chunk = prepare_workers(dy.cols()), chunks = (dy.cols() + chunk - 1) / chunk;
     dweight_parts_.resize(weight_.size(), chunks);
     dbias_parts_.resize(out_, chunks);
     if (this->input_grad_) {
@@ -157,9 +159,8 @@ class Conv2d final : public Layer<S> {
     } else {
       dx_.resize(0, 0);
     }
-    prepare_workers();
-    detail::worker_chunks(dy.cols(), chunk_, [&](int worker, Index chunk, Index begin, Index end) {
-      backward_chunk(dy, worker, chunk, begin, end - begin);
+    detail::worker_chunks(dy.cols(), chunk, [&](int worker, Index c, Index begin, Index end) {
+      backward_chunk(dy, worker, c, begin, end - begin);
     });
     Eigen::Map<Matrix<S>> dweight(dweight_.data(), weight_.size(), 1);
     dweight = dweight_parts_.col(0);
@@ -172,19 +173,22 @@ class Conv2d final : public Layer<S> {
   }
 
  private:
-  // One scratch pair per worker, sized for a full chunk; reallocated only when the shapes or the
-  // thread count change.
-  void prepare_workers() {
+  // The chunk size for a batch (at most half of it, see the top of the file), and one scratch
+  // pair per worker sized for a full chunk; reallocated only when the shapes, the batch size or
+  // the thread count change.
+  Index prepare_workers(Index batch) {
+    const Index chunk = std::max<Index>(1, std::min(max_chunk_, (batch + 1) / 2));
     const auto workers = static_cast<std::size_t>(detail::worker_count());
     if (cols_.size() != workers) {
       cols_.resize(workers);
       z_.resize(workers);
     }
-    const Index rows = chunk_ * window_.out_pixels();
+    const Index rows = chunk * window_.out_pixels();
     for (std::size_t w = 0; w < workers; ++w) {
-      if (cols_[w].size() != rows * weight_.cols()) cols_[w].resize(rows * weight_.cols(), 1);
-      if (z_[w].size() != rows * out_) z_[w].resize(rows * out_, 1);
+      if (cols_[w].size() < rows * weight_.cols()) cols_[w].resize(rows * weight_.cols(), 1);
+      if (z_[w].size() < rows * out_) z_[w].resize(rows * out_, 1);
     }
+    return chunk;
   }
 
   void forward_chunk(const Eigen::Ref<const Matrix<S>>& x, int worker, Index first, Index n) {
@@ -221,7 +225,7 @@ class Conv2d final : public Layer<S> {
   Index in_, out_;
   bool has_bias_;
   detail::Window2d window_;           // kernel, stride, padding; sizes once bound
-  Index chunk_ = 1;                   // samples lowered at a time
+  Index max_chunk_ = 1;               // samples lowered at a time, at most
   Matrix<S> weight_, bias_;           // out x (in kh kw), out x 1 (zero, not a parameter, without bias)
   Matrix<S> dweight_, dbias_;         // same shapes
   Matrix<S> dweight_parts_;           // (out in kh kw) x chunks: each chunk's dW

@@ -10,50 +10,23 @@
 #pragma once
 
 #include "mlp/core/errors.hpp"
+#include "mlp/detail/max_pool_kernels.hpp"
 #include "mlp/detail/parallel.hpp"
 #include "mlp/detail/window2d.hpp"
+#include "mlp/detail/worker_chunks.hpp"
 #include "mlp/layers/layer.hpp"
 
 #include <cmath>
 #include <cstdint>
-#include <cstring>
 #include <limits>
 #include <memory>
 #include <optional>
 #include <string>
-#include <type_traits>
 #include <vector>
 
 namespace mlp {
 
 namespace detail {
-
-// One tap of a row of max-pool outputs: for ox in [first, last), the candidate row[ox * stride]
-// (index at0 + ox * stride) replaces y[ox] and its index when larger or NaN. Taps visited in
-// row-major window order this way keep the first maximum and propagate NaN, as PyTorch does.
-// A row of outputs at a time, not a window at a time, and with the stride known at compile time
-// for the usual 1 and 2, so that the compiler vectorizes it and picks without branches: a branch
-// on real data is mispredicted about half the time (a 2 x 2 pool ran 5x slower that way).
-template <Index Stride, class S>
-void take_larger(const S* __restrict row, std::int32_t at0, Index stride, Index first, Index last,
-                 S* __restrict y, std::int32_t* __restrict arg) {
-  using Bits = std::conditional_t<sizeof(S) == 4, std::uint32_t, std::uint64_t>;
-  static_assert(sizeof(Bits) == sizeof(S), "take_larger needs a 4- or 8-byte scalar");
-  const Index step = Stride > 0 ? Stride : stride;
-  for (Index ox = first; ox < last; ++ox) {
-    const S v = row[ox * step];
-    const S cur = y[ox];
-    const unsigned take = static_cast<unsigned>(v > cur) | static_cast<unsigned>(std::isnan(v));
-    Bits vb, cb;  // y[ox] = take ? v : cur, written with masks (the ternary became a branch)
-    std::memcpy(&vb, &v, sizeof v);
-    std::memcpy(&cb, &cur, sizeof cur);
-    const Bits mask = Bits{0} - static_cast<Bits>(take);
-    cb ^= (cb ^ vb) & mask;
-    std::memcpy(&y[ox], &cb, sizeof cb);
-    const auto amask = static_cast<std::int32_t>(0u - take);
-    arg[ox] ^= (arg[ox] ^ (at0 + static_cast<std::int32_t>(ox * step))) & amask;
-  }
-}
 
 // What both pooling kinds share: the window, its configuration, shapes and messages.
 template <class S>
@@ -147,11 +120,16 @@ class MaxPool2d final : public detail::Pool2d<S> {
   const Matrix<S>& forward_impl(const Eigen::Ref<const Matrix<S>>& x, Mode /*mode*/) override {
     y_.resize(this->output_shape().size(), x.cols());
     argmax_.resize(y_.rows(), x.cols());
-    const Index stride = this->window_.stride.w;
+    const detail::Window2d& g = this->window_;
+    if (g.kernel == Size2(2) && g.stride == Size2(2) && g.padding == Size2(0) && g.in_h % 2 == 0 &&
+        g.in_w % 2 == 0) {
+      pool_pairs(x);
+      return y_;
+    }
     this->for_each_sample(x.cols(), [&](Index s) {
-      if (stride == 2) {
+      if (g.stride.w == 2) {
         pool_sample<2>(x.col(s).data(), s);
-      } else if (stride == 1) {
+      } else if (g.stride.w == 1) {
         pool_sample<1>(x.col(s).data(), s);
       } else {
         pool_sample<0>(x.col(s).data(), s);
@@ -203,8 +181,34 @@ class MaxPool2d final : public detail::Pool2d<S> {
     }
   }
 
-  Matrix<S> y_, dx_;                                                   // out x B, in x B
-  Eigen::Matrix<std::int32_t, Eigen::Dynamic, Eigen::Dynamic> argmax_;  // out x B
+  // The usual 2 x 2 pool of stride 2 on even sizes (detail::max_pool_2x2), samples in chunks on
+  // Eigen's threads, each worker with its own scratch for the pass across.
+  void pool_pairs(const Eigen::Ref<const Matrix<S>>& x) {
+    const detail::Window2d& g = this->window_;
+    const auto workers = static_cast<std::size_t>(detail::worker_count());
+    if (across_.size() != workers) {
+      across_.assign(workers, Matrix<S>());
+      across_at_.assign(workers, IndexMatrix());
+    }
+    for (std::size_t w = 0; w < workers; ++w) {
+      across_[w].resize(this->input_shape().size() / 2, 1);
+      across_at_[w].resize(this->input_shape().size() / 2, 1);
+    }
+    const Index chunk = std::max<Index>(1, (Index{1} << 15) / this->input_shape().size());
+    detail::worker_chunks(x.cols(), chunk, [&](int worker, Index /*chunk*/, Index begin, Index end) {
+      const auto w = static_cast<std::size_t>(worker);
+      for (Index s = begin; s < end; ++s) {
+        detail::max_pool_2x2(x.col(s).data(), g.channels, g.in_h, g.in_w, across_[w].data(), across_at_[w].data(),
+                             y_.col(s).data(), argmax_.col(s).data());
+      }
+    });
+  }
+
+  using IndexMatrix = Eigen::Matrix<std::int32_t, Eigen::Dynamic, Eigen::Dynamic>;
+  Matrix<S> y_, dx_;                  // out x B, in x B
+  IndexMatrix argmax_;                // out x B: where each maximum came from in its sample's column
+  std::vector<Matrix<S>> across_;     // per worker: C H W / 2, the pass across of max_pool_2x2
+  std::vector<IndexMatrix> across_at_;
 };
 
 template <class S = float>
