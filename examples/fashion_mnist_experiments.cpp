@@ -104,7 +104,7 @@ void write_outputs(const Study& s, int trained) {
 
 // One line per experiment: its mean test accuracy over the finished seeds.
 void print_summary(const Study& s) {
-  std::printf("\n%zu cells in %s:", finished_count(s),
+  std::printf("\n%zu %s in %s:", finished_count(s), finished_count(s) == 1 ? "cell" : "cells",
               study::secs(std::chrono::duration<double>(study::Clock::now() - s.start).count()).c_str());
   for (const auto& x : s.experiments) {
     std::vector<double> acc;

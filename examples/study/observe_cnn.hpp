@@ -111,8 +111,8 @@ inline std::string observe_cnn(const StudyResults& R, const CnnContext& ctx) {
     << ".\n\nPer-class test accuracy (best checkpoints, paired by seed):\n\n";
   std::vector<std::string> gains, losses;
   s << per_class_table(*cnn, *mlp, names, gains, losses) << "\n";
-  s << "Classes whose accuracy is higher with the CNN (interval above 0): " << (gains.empty() ? "none detectable" : list_text(gains))
-    << "; lower: " << (losses.empty() ? "none detectable" : list_text(losses)) << ". "
+  s << "Classes where the CNN's accuracy is detectably above the MLP's (interval above 0): "
+    << (gains.empty() ? "none" : list_text(gains)) << "; detectably below: " << (losses.empty() ? "none" : list_text(losses)) << ". "
     << confusion_sentence(*cnn, *mlp, names, "Shirt", "T-shirt/top")
     << confusion_sentence(*cnn, *mlp, names, "Pullover", "Coat") << "\n\n"
     << convolution_explanation(acc, cc, gains) << "\n";

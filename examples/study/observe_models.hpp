@@ -79,8 +79,8 @@ inline std::string observe_regularization(const StudyResults& R) {
       << ".\n";
     if (shows(gap, -1)) narrower.push_back(name);
   }
-  s << "\nRegularizers whose last-epoch gap between validation and training loss is narrower than the baseline's "
-    << "(the interval of the paired difference lies below 0): ";
+  s << "\nRegularizers that detectably narrow the last-epoch gap between validation and training loss (the "
+    << "interval of the paired difference from the baseline lies below 0): ";
   for (std::size_t i = 0; i < narrower.size(); ++i) s << (i ? ", " : "") << narrower[i];
   s << (narrower.empty() ? "none detectable with " + seeds_text(b->size()) : std::string()) << ".";
   for (const auto& [id, name] : {std::pair<const char*, const char*>{"l1", "L1"}, {"l2", "L2"}}) {
@@ -142,8 +142,8 @@ inline std::string observe_best(const StudyResults& R, const std::vector<Experim
   const SeedRuns* b = runs_of(R, "baseline");
   if (b != nullptr) {
     const auto helped = helpful_changes(R, experiments);
-    s << "Single changes whose lowest validation loss is lower than the baseline's ("
-      << loss4(over_seeds(*b, metric::best_val_loss).mean) << "; paired 95% interval below 0): ";
+    s << "Single changes that detectably lower the baseline's lowest validation loss ("
+      << loss4(over_seeds(*b, metric::best_val_loss).mean) << "; the paired 95% interval lies below 0): ";
     for (std::size_t i = 0; i < helped.size(); ++i) s << (i ? "; " : "") << helped[i];
     s << (helped.empty() ? "none detectable with " + seeds_text(b->size()) : std::string()) << ".\n\n";
     const auto val_loss = paired(*best, *b, metric::best_val_loss), val_acc = paired(*best, *b, metric::best_val_acc);

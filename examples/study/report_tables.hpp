@@ -63,7 +63,7 @@ inline std::string effects_table(const std::vector<Experiment>& experiments, con
   if (b == nullptr) return "The baseline has no finished seed, so no effect can be computed.\n";
   std::ostringstream s;
   s << "| run vs `baseline` | paired seeds | test acc difference, mean [95% CI] | verdict | test loss difference, "
-       "mean [95% CI] | verdict (lower loss is better) |\n| --- | --- | --- | --- | --- | --- |\n";
+       "mean [95% CI] | verdict (a lower loss is the improvement) |\n| --- | --- | --- | --- | --- | --- |\n";
   for (const auto& x : experiments) {
     const SeedRuns* r = runs_of(R, x.id);
     if (r != nullptr && x.id != "baseline") s << effect_row("`" + x.id + "`", *r, *b);
