@@ -84,8 +84,7 @@ inline std::string figure_sections(const ReportInput& in) {
     s << "\n## " << sec.title << "\n\n";
     if (has(figure)) s << "![" << sec.title << "](" << figure << ")\n\n";
     if (has(seed_folder + sec.figure + ".svg")) {
-      s << "Seed " << in.seeds.front() << " alone: [" << seed_folder << sec.figure << ".svg](" << seed_folder
-        << sec.figure << ".svg)\n\n";
+      s << "[The same figure for seed " << in.seeds.front() << " alone](" << seed_folder << sec.figure << ".svg)\n\n";
     }
     s << sec.text;
     if (sec.figure == "cnn_vs_mlp" && has("figures/cnn_confusion.svg") && has("figures/mlp_matched_confusion.svg")) {

@@ -38,12 +38,15 @@ class TimeLeft {
 
   void start(std::size_t k) { started_[k] = Clock::now(), state_[k] = State::Running; }
 
-  // Records cell k as finished; returns the estimate of the seconds left (negative: not known yet).
-  double finish(std::size_t k) {
+  // Records cell k as finished (a failed cell says nothing about durations); returns the estimate
+  // of the seconds left (negative: not known yet).
+  double finish(std::size_t k, bool measured = true) {
     const double took = std::chrono::duration<double>(Clock::now() - started_[k]).count();
     state_[k] = State::Done;
-    measured_[experiments_[k]].push_back(took);
-    measured_seconds_ += took, measured_cost_ += costs_[k];
+    if (measured) {
+      measured_[experiments_[k]].push_back(took);
+      measured_seconds_ += took, measured_cost_ += costs_[k];
+    }
     double left = 0.0, longest = 0.0;
     for (std::size_t i = 0; i < costs_.size(); ++i) {
       if (state_[i] == State::Done) continue;
@@ -144,10 +147,10 @@ inline std::vector<CellOutcome> run_cells(const std::vector<const Cell*>& queue,
       } else {
         ++done, ++finished_here;
         failed += o.error.empty() ? 0 : 1;
-        const double left = time_left.finish(k);
+        const double left = time_left.finish(k, o.error.empty());
         log << "[" << c.name() << "] " << finished_line(o) << "; " << done << "/" << opt.total << " cells done"
             << (failed > 0 ? " (" + std::to_string(failed) + " failed)" : "")
-            << (finished_here < queue.size() ? ", about " + duration_text(left) + " left" : "") << "\n";
+            << (finished_here < queue.size() && left >= 0.0 ? ", about " + duration_text(left) + " left" : "") << "\n";
       }
       outcomes.push_back(std::move(o));
     }
