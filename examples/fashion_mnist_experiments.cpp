@@ -96,6 +96,8 @@ void write_outputs(const Study& s, int trained) {
   in.timing.data_seconds = s.data_seconds;
   in.timing.jobs = s.opt.jobs;
   in.timing.trained = trained;
+  in.timing.cell_threads = s.opt.cell_threads;
+  in.timing.cores = static_cast<int>(cli::machine_cores());
   in.timing.wall_seconds = std::chrono::duration<double>(study::Clock::now() - s.start).count();
   study::write_report(s.opt.out, in);
   std::printf("\n%zu of %zu cells finished; wrote %s and %s\n", finished_count(s), s.statuses.size(),

@@ -102,6 +102,8 @@ struct StudyTiming {
   double data_seconds = 0.0;
   int jobs = 1;               // cells trained at a time
   int trained = 0;            // cells trained by this invocation
+  int cell_threads = 1;       // threads of each cell
+  int cores = 1;              // of the machine that writes the report
 };
 
 // Where the training time went, and what the whole study costs on `jobs` cores or on a cluster.
@@ -126,7 +128,8 @@ inline std::string time_section(const std::vector<Experiment>& experiments, cons
   std::sort(by_experiment.rbegin(), by_experiment.rend());
   s << "This invocation ran for " << secs(t.wall_seconds) << " of wall time (" << secs(t.data_seconds)
     << " of it loading and preparing the data) and trained " << t.trained << " of the " << cells << " finished cells, "
-    << t.jobs << " at a time with one thread each" << (t.trained < static_cast<int>(cells) ? "; the others had "
+    << t.jobs << " at a time with " << (t.cell_threads == 1 ? std::string("one thread") : std::to_string(t.cell_threads) + " threads")
+    << " each" << (t.trained < static_cast<int>(cells) ? "; the others had "
        "finished earlier with the same configuration and were not recomputed (their times are their own runs')" : "")
     << ".\n\nTraining time (training and validation passes) by experiment, summed over its seeds:\n\n"
     << "| run | seeds | total | mean per seed | share |\n| --- | --- | --- | --- | --- |\n";
@@ -135,8 +138,9 @@ inline std::string time_section(const std::vector<Experiment>& experiments, cons
     s << "| `" << id << "` | " << n << " | " << secs(sum) << " | " << secs(sum / static_cast<double>(n)) << " | "
       << fmt("%.0f%%", 100.0 * sum / std::max(total, 1e-9)) << " |\n";
   }
-  s << "| all | " << cells << " | " << secs(total) << " | | |\n\nOn " << t.jobs << " cores, one cell per core, these cells "
-    << "need about " << secs(total / std::max(t.jobs, 1)) << " of training (plus data loading and the test "
+  const int cores = std::max(t.cores, 1);
+  s << "| all | " << cells << " | " << secs(total) << " | | |\n\nOn this machine's " << cores << (cores == 1 ? " core" : " cores")
+    << ", one cell per core, these cells need about " << secs(total / cores) << " of training (plus data loading and the test "
     << "evaluations); on a Slurm cluster with a free core for every cell, about the longest cell, `" << longest_cell
     << "` (" << secs(longest) << ").\n";
   return s.str();

@@ -122,36 +122,56 @@ inline CellOutcome train_cell(const Cell& c, const mlp::PreparedData& data, cons
   return o;
 }
 
+// What the workers share: the time-left estimate and the counts of the progress lines.
+class StudyProgress {
+ public:
+  StudyProgress(const std::vector<const Cell*>& queue, const std::vector<double>& costs, const RunnerOptions& opt)
+      : time_left_(costs, experiment_ids(queue), opt.jobs), queued_(queue.size()), done_(opt.done_before),
+        total_(opt.total) {}
+
+  void start(std::size_t k) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    time_left_.start(k);
+  }
+  // "done: test accuracy ...; 12/70 cells done, about 14 min left", or "interrupted: ...".
+  std::string finish(std::size_t k, const CellOutcome& o) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (o.error.empty() && o.result.interrupted) return "interrupted: its checkpoint is saved";
+    ++done_, ++finished_here_;
+    failed_ += o.error.empty() ? 0 : 1;
+    const double left = time_left_.finish(k, o.error.empty());
+    return finished_line(o) + "; " + std::to_string(done_) + "/" + std::to_string(total_) + " cells done" +
+           (failed_ > 0 ? " (" + std::to_string(failed_) + " failed)" : "") +
+           (finished_here_ < queued_ && left >= 0.0 ? ", about " + duration_text(left) + " left" : "");
+  }
+
+ private:
+  static std::vector<std::string> experiment_ids(const std::vector<const Cell*>& queue) {
+    std::vector<std::string> ids;
+    for (const Cell* c : queue) ids.push_back(c->experiment->id);
+    return ids;
+  }
+  std::mutex mutex_;
+  TimeLeft time_left_;
+  std::size_t queued_, done_, total_, failed_ = 0, finished_here_ = 0;
+};
+
 // Trains `queue` (longest first) on opt.jobs threads; returns every cell's outcome.
 inline std::vector<CellOutcome> run_cells(const std::vector<const Cell*>& queue, const std::vector<double>& costs,
                                           const mlp::PreparedData& data, const RunnerOptions& opt, std::ostream& out) {
-  std::vector<std::string> experiments;
-  for (const Cell* c : queue) experiments.push_back(c->experiment->id);
-  TimeLeft time_left(costs, experiments, opt.jobs);
-  std::mutex output_mutex, state_mutex;
+  StudyProgress progress(queue, costs, opt);
+  std::mutex output_mutex, outcomes_mutex;
   std::atomic<std::size_t> next{0};
-  std::size_t done = opt.done_before, failed = 0, finished_here = 0;
   std::vector<CellOutcome> outcomes;
   auto worker = [&] {
     cli::LineLockedStream log(out, output_mutex);
-    for (std::size_t k; (k = next.fetch_add(1)) < queue.size() && !cli::interrupt_flag().load();) {
+    for (std::size_t k = next.fetch_add(1); k < queue.size() && !cli::interrupt_flag().load(); k = next.fetch_add(1)) {
       const Cell& c = *queue[k];
       log << "[" << c.name() << "] started: " << c.experiment->change << "\n";
-      std::unique_lock<std::mutex> lock(state_mutex);
-      time_left.start(k);
-      lock.unlock();
+      progress.start(k);
       CellOutcome o = train_cell(c, data, opt, log);
-      lock.lock();
-      if (o.error.empty() && o.result.interrupted) {
-        log << "[" << c.name() << "] interrupted: its checkpoint is saved\n";
-      } else {
-        ++done, ++finished_here;
-        failed += o.error.empty() ? 0 : 1;
-        const double left = time_left.finish(k, o.error.empty());
-        log << "[" << c.name() << "] " << finished_line(o) << "; " << done << "/" << opt.total << " cells done"
-            << (failed > 0 ? " (" + std::to_string(failed) + " failed)" : "")
-            << (finished_here < queue.size() && left >= 0.0 ? ", about " + duration_text(left) + " left" : "") << "\n";
-      }
+      log << "[" << c.name() << "] " << progress.finish(k, o) << "\n";
+      std::lock_guard<std::mutex> lock(outcomes_mutex);
       outcomes.push_back(std::move(o));
     }
   };
