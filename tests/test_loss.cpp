@@ -102,6 +102,17 @@ TEST_CASE("softmax cross-entropy rejects bad labels and shapes and names them") 
   CHECK_THROWS_AS(fresh.backward(), mlp::RuntimeError);
 }
 
+TEST_CASE("a forward that rejected its labels leaves nothing for backward to write out of bounds with") {
+  mlp::SoftmaxCrossEntropy<float> loss;
+  const mlp::Matrix<float> z = mlp::Matrix<float>::Zero(3, 2);
+  loss.forward(z, labels_of({0, 1}));
+  CHECK_THROWS(loss.forward(z, labels_of({0, 1000000})));  // a label far out of range
+  CHECK_THROWS_WITH_AS(loss.backward(), "SoftmaxCrossEntropy::backward needs a successful forward first",
+                       mlp::RuntimeError);
+  loss.forward(z, labels_of({2, 1}));
+  CHECK(loss.backward()(2, 0) < 0.0f);  // valid again after a good forward
+}
+
 TEST_CASE("accuracy and the confusion matrix count argmax hits") {
   mlp::Matrix<float> z(3, 4);
   z << 0.9f, 0.1f, 0.2f, 0.0f,  //

@@ -224,3 +224,19 @@ TEST_CASE("summary() lists each layer, its output shape and parameter count") {
   REQUIRE(lines.size() == 8);  // header, input, 4 layers, total, "" after the last newline
   CHECK(lines[2].find("104") != std::string::npos);  // 12 x 8 + 8
 }
+
+TEST_CASE("check_model_gradients replays the dropout masks and leaves the model as it was") {
+  auto spec = spec_of({7, 5}, true, 0.3);
+  spec.inputs = 6;
+  spec.classes = 3;
+  mlp::ParameterizedMLP<double> model(spec, 9);
+  const auto before = model.state_dict();
+  const auto states = model.random_states();
+  const auto report = mlp::check_model_gradients(model, random_matrix(6, 8, 10, -2.0, 2.0), random_labels(8, 3, 11), 0.1);
+  INFO(report.describe());
+  CHECK(report.max_rel_error < 1e-6);
+  CHECK(report.checked > 100);
+  CHECK(mlp_test::same_state(model.state_dict(), before));  // running statistics restored
+  CHECK(model.random_states() == states);
+  CHECK(!model.input_grad());
+}

@@ -9,6 +9,8 @@
 
 #include "mlp/core/errors.hpp"
 #include "mlp/layers/layer.hpp"
+#include "mlp/losses/softmax_cross_entropy.hpp"
+#include "mlp/model/sequential.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -66,6 +68,33 @@ GradCheckReport check_gradients(const std::vector<TensorRef<double>>& tensors, L
       }
     }
   }
+  return report;
+}
+
+// A whole model under softmax cross-entropy, every parameter and the input: the analytic pass runs
+// once in Train mode, then every numeric evaluation replays the dropout generators' states saved
+// before it, so all of them see the same masks (and BatchNorm the same batch statistics). The
+// model's input gradient is switched on for the check and its buffers (running statistics, which
+// every Train forward moves) are restored afterwards.
+inline GradCheckReport check_model_gradients(Sequential<double>& model, Matrix<double> x, const Labels& y,
+                                             double label_smoothing = 0.0, double eps = 1e-6) {
+  const bool input_grad = model.input_grad();
+  model.set_input_grad(true);
+  const std::vector<std::uint64_t> states = model.random_states();
+  StateDict<double> buffers_before;
+  for (auto& b : model.buffers()) buffers_before.push_back({b.name, b.value_map()});
+  SoftmaxCrossEntropy<double> loss(label_smoothing);
+  loss.forward(model.forward(x, Mode::Train), y);
+  Matrix<double> dx = model.backward(loss.backward());
+  std::vector<TensorRef<double>> tensors = model.parameters();
+  tensors.push_back({"input", x.data(), dx.data(), x.rows(), x.cols(), false});
+  const GradCheckReport report = check_gradients(tensors, [&] {
+    model.set_random_states(states);
+    return loss.forward(model.forward(x, Mode::Train), y);
+  }, eps);
+  model.set_random_states(states);
+  for (auto& b : model.buffers()) b.value_map() = find_tensor(buffers_before, b.name)->value;
+  model.set_input_grad(input_grad);
   return report;
 }
 

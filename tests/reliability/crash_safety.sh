@@ -6,7 +6,8 @@
 #      temporary file is left once training continues;
 #   2. `train --resume` then finishes the run with exactly the same best model as a run never
 #      interrupted (byte-identical best.mlp, identical test results);
-#   3. SIGINT: exit status 130, a checkpoint, a resume hint, and again the same final model;
+#   3. SIGINT (also twice in a row): exit status 130, a checkpoint, a resume hint, and again the
+#      same final model;
 #   4. a file-size limit (standing in for a full disk) and an unwritable output folder: a clear
 #      error naming the path, exit status 2, the previous best model intact, no temporaries left;
 #   5. a fresh run in a folder with another run's files never leaves that run's model as its own.
@@ -96,6 +97,7 @@ for ((t = 0; t < 500; t++)); do
   sleep 0.02
 done
 kill -INT "$pid"
+kill -INT "$pid" 2> /dev/null || true  # a second one (timeout -s INT sends two) must not cut the save short
 wait "$pid"
 status=$?
 [ $status -eq 130 ] || fail "SIGINT: exit status $status, expected 130"

@@ -92,12 +92,12 @@ inline RunResult run_training(const RunConfig& config, const PreparedData& data,
   config.validate();
   detail::require(config.threads == Eigen::nbThreads(), "the run is configured for ", config.threads,
                   " threads, but the matrix products use ", Eigen::nbThreads());
+  const Dataset& train_set = data.data.train;
+  internal::check_memory(config, train_set);
   const RunFolder folder(out, options.adopt_folder);
   for (const char* name : {"best.mlp", "checkpoint.mlpckpt", "metrics.csv", "summary.json"}) {
     remove_stale_temporaries(out / name);  // left by a process killed mid-write
   }
-  const Dataset& train_set = data.data.train;
-  internal::check_memory(config, train_set);
   Sequential<float> model = build_run_model(config, internal::image_shape(train_set), train_set.classes());
   auto optimizer = config.make_optimizer<float>(model.parameters());
 

@@ -32,6 +32,10 @@ inline PreparedData prepare_data(DatasetKind kind, const std::filesystem::path& 
   p.kind = kind;
   p.dir = dir;
   p.data = std::move(data);
+  const Index n = p.data.train.size();
+  detail::require(validation_size >= 1 && validation_size < n, "the validation split has to be from 1 to ", n - 1,
+                  " images (the training set of ", to_string(kind), " has ", n, ", and both parts need some), but "
+                  "got ", validation_size);
   p.split = stratified_split(p.data.train.labels, static_cast<int>(p.data.train.classes()),
                              validation_size, split_seed);
   p.standardizer = Standardizer::fit(p.data.train, p.split.train, p.data.train.shape.channels > 1);

@@ -5,14 +5,18 @@
 //   average (factor 1 / num_batches_tracked); the batch is normalized with the BIASED variance and
 //   the running variance is updated with the UNBIASED one; weight (gamma) starts at 1, bias (beta)
 //   at 0, running_mean at 0, running_var at 1, num_batches_tracked at 0.
-// Statistics are formed per row first (a column sum over the batch, contiguous), then per channel
-// (a sum over each channel's block of pixels), so both kinds share every line of the math.
+// A feature vector's statistics are row sums over the batch (contiguous column additions); an
+// image's are formed a channel at a time over the channel's contiguous blocks of pixels
+// (detail/channel_planes.hpp), channels spread over Eigen's threads, each channel computed the
+// same way whatever the thread count.
 // The derivation of backward is in docs/derivations.md.
 #pragma once
 
 #include "mlp/core/assert.hpp"
 #include "mlp/core/errors.hpp"
+#include "mlp/detail/channel_planes.hpp"
 #include "mlp/detail/column_sums.hpp"
+#include "mlp/detail/parallel.hpp"
 #include "mlp/layers/layer.hpp"
 
 #include <cmath>
@@ -94,10 +98,7 @@ class BatchNorm : public Layer<S> {
     return c.real("momentum", 0.0, 1.0);
   }
 
-  void on_bind() override {
-    pixels_ = this->input_shape().pixels();
-    for (Matrix<S>* v : {&row_sum_, &row_scale_, &row_shift_}) v->setZero(num_features() * pixels_, 1);
-  }
+  void on_bind() override { pixels_ = this->input_shape().pixels(); }
 
   // Train: mu, var = mean and biased variance of each channel over its N = B x pixels values;
   //        xhat = (x - mu) / sqrt(var + eps);  y = gamma * xhat + beta;
@@ -108,34 +109,26 @@ class BatchNorm : public Layer<S> {
     if (mode == Mode::Eval) {
       scale_.array() = gamma_.array() / (running_var_.array() + eps_).sqrt();
       shift_.array() = beta_.array() - running_mean_.array() * scale_.array();
-      expand(scale_, row_scale_);
-      expand(shift_, row_shift_);
-      y_.array() = (x.array().colwise() * row_scale_.col(0).array()).colwise() + row_shift_.col(0).array();
+      if (pixels_ > 1) {
+        for_each_channel([&](Index c) { affine_planes(x, c, scale_(c, 0), shift_(c, 0)); });
+      } else {
+        y_.array() = (x.array().colwise() * scale_.col(0).array()).colwise() + shift_.col(0).array();
+      }
       return y_;
     }
     const Index count = x.cols() * pixels_;
     detail::require(count > 1, this->describe(), " in Train mode needs more than 1 value per channel, "
                     "but got a batch of ", x.cols(), " sample(s) of ", this->input_shape().described(),
                     " (use a larger batch, or drop a last batch of 1 with drop_last)");
-    const S n = S(count);
-    detail::sum_columns(x, row_sum_);
-    reduce(row_sum_, mean_);
-    mean_ /= n;
-    expand(mean_, row_shift_);
     xhat_.resize(x.rows(), x.cols());
-    xhat_.array() = x.array().colwise() - row_shift_.col(0).array();
-    detail::sum_column_products(xhat_, xhat_, row_sum_);
-    reduce(row_sum_, var_);
-    var_ /= n;
-    inv_std_.array() = (var_.array() + eps_).sqrt().inverse();
-    expand(inv_std_, row_scale_);
-    xhat_.array().colwise() *= row_scale_.col(0).array();
-    expand(gamma_, row_scale_);
-    expand(beta_, row_shift_);
-    y_.array() = (xhat_.array().colwise() * row_scale_.col(0).array()).colwise() + row_shift_.col(0).array();
+    if (pixels_ > 1) {
+      for_each_channel([&](Index c) { normalize_planes(x, c, count); });
+    } else {
+      normalize_rows(x, count);
+    }
     batches_tracked_(0, 0) += S(1);
     const S m = momentum_given_ ? static_cast<S>(*momentum_given_) : S(1) / batches_tracked_(0, 0);
-    const S unbias = n / (n - S(1));
+    const S unbias = S(count) / S(count - 1);
     running_mean_ += m * (mean_ - running_mean_);
     running_var_ += m * (unbias * var_ - running_var_);
     return y_;
@@ -144,44 +137,85 @@ class BatchNorm : public Layer<S> {
   // dbeta = sum dy;  dgamma = sum dy * xhat;  (sums over each channel's N values)
   // dx = gamma * inv_std / N * (N dy - dbeta - xhat * dgamma)   (per channel).
   const Matrix<S>& backward_impl(const Eigen::Ref<const Matrix<S>>& dy) override {
-    const S n = S(dy.cols() * pixels_);
-    detail::sum_columns(dy, row_sum_);
-    reduce(row_sum_, dbeta_);
-    detail::sum_column_products(dy, xhat_, row_sum_);
-    reduce(row_sum_, dgamma_);
-    if (!this->input_grad_) {
+    const Index count = dy.cols() * pixels_;
+    if (this->input_grad_) {
+      dx_.resize(dy.rows(), dy.cols());
+    } else {
       dx_.resize(0, 0);
-      return dx_;
     }
-    scale_.array() = gamma_.array() * inv_std_.array() / n;
-    expand(scale_, row_scale_);
-    expand(dbeta_, row_shift_);
-    expand(dgamma_, row_sum_);
-    dx_.resize(dy.rows(), dy.cols());
-    dx_.array() = ((n * dy.array()).colwise() - row_shift_.col(0).array()) -
-                  xhat_.array().colwise() * row_sum_.col(0).array();
-    dx_.array().colwise() *= row_scale_.col(0).array();
+    if (pixels_ > 1) {
+      for_each_channel([&](Index c) { backward_planes(dy, c, count); });
+    } else {
+      backward_rows(dy, count);
+    }
     return dx_;
   }
 
  private:
-  // per_row (C * pixels x 1) -> per_channel (C x 1): the sum of each channel's block.
-  void reduce(const Matrix<S>& per_row, Matrix<S>& per_channel) const {
-    if (pixels_ == 1) {
-      per_channel = per_row;
-      return;
-    }
-    const Eigen::Map<const Matrix<S>> blocks(per_row.data(), pixels_, num_features());
-    per_channel.col(0).transpose() = blocks.colwise().sum();
+  // fn(c) for every channel, channels spread over Eigen's threads.
+  template <class Fn>
+  void for_each_channel(Fn&& fn) const {
+    detail::for_each_chunk(num_features(), 1, [&](Index begin, Index end) {
+      for (Index c = begin; c < end; ++c) fn(c);
+    });
   }
-  // per_channel (C x 1) -> per_row (C * pixels x 1): each channel's value repeated over its block.
-  void expand(const Matrix<S>& per_channel, Matrix<S>& per_row) const {
-    if (pixels_ == 1) {
-      per_row = per_channel;
-      return;
+
+  // A feature vector (pixels 1): the statistics are row sums over the batch, contiguous columns.
+  void normalize_rows(const Eigen::Ref<const Matrix<S>>& x, Index count) {
+    const S n = S(count);
+    detail::sum_columns(x, mean_);
+    mean_ /= n;
+    xhat_.array() = x.array().colwise() - mean_.col(0).array();
+    detail::sum_column_products(xhat_, xhat_, var_);
+    var_ /= n;
+    inv_std_.array() = (var_.array() + eps_).sqrt().inverse();
+    xhat_.array().colwise() *= inv_std_.col(0).array();
+    y_.array() = (xhat_.array().colwise() * gamma_.col(0).array()).colwise() + beta_.col(0).array();
+  }
+  void backward_rows(const Eigen::Ref<const Matrix<S>>& dy, Index count) {
+    const S n = S(count);
+    detail::sum_columns(dy, dbeta_);
+    detail::sum_column_products(dy, xhat_, dgamma_);
+    if (!this->input_grad_) return;
+    scale_.array() = gamma_.array() * inv_std_.array() / n;
+    dx_.array() = ((n * dy.array()).colwise() - dbeta_.col(0).array()) -
+                  xhat_.array().colwise() * dgamma_.col(0).array();
+    dx_.array().colwise() *= scale_.col(0).array();
+  }
+
+  // An image: channel c's statistics over its B blocks of pixels, then xhat and y block by block
+  // (the channel's values are still in cache from the two passes before).
+  void normalize_planes(const Eigen::Ref<const Matrix<S>>& x, Index c, Index count) {
+    const double n = static_cast<double>(count);
+    const S mean = static_cast<S>(detail::plane_sum(x, c, pixels_) / n);
+    const S var = static_cast<S>(detail::plane_squared_deviation(x, c, pixels_, mean) / n);
+    const S inv_std = S(1) / std::sqrt(var + eps_);
+    mean_(c, 0) = mean;
+    var_(c, 0) = var;
+    inv_std_(c, 0) = inv_std;
+    const S gamma = gamma_(c, 0), beta = beta_(c, 0);
+    for (Index s = 0; s < x.cols(); ++s) {
+      xhat_.col(s).segment(c * pixels_, pixels_).array() = (x.col(s).segment(c * pixels_, pixels_).array() - mean) * inv_std;
+      y_.col(s).segment(c * pixels_, pixels_).array() = xhat_.col(s).segment(c * pixels_, pixels_).array() * gamma + beta;
     }
-    per_row.resize(num_features() * pixels_, 1);
-    for (Index c = 0; c < num_features(); ++c) per_row.col(0).segment(c * pixels_, pixels_).setConstant(per_channel(c, 0));
+  }
+  void affine_planes(const Eigen::Ref<const Matrix<S>>& x, Index c, S scale, S shift) {
+    for (Index s = 0; s < x.cols(); ++s) {
+      y_.col(s).segment(c * pixels_, pixels_).array() = x.col(s).segment(c * pixels_, pixels_).array() * scale + shift;
+    }
+  }
+  void backward_planes(const Eigen::Ref<const Matrix<S>>& dy, Index c, Index count) {
+    const S dbeta = static_cast<S>(detail::plane_sum(dy, c, pixels_));
+    const S dgamma = static_cast<S>(detail::plane_dot(dy, xhat_, c, pixels_));
+    dbeta_(c, 0) = dbeta;
+    dgamma_(c, 0) = dgamma;
+    if (!this->input_grad_) return;
+    const S n = S(count), k = gamma_(c, 0) * inv_std_(c, 0) / n;
+    for (Index s = 0; s < dy.cols(); ++s) {
+      dx_.col(s).segment(c * pixels_, pixels_).array() =
+          k * (n * dy.col(s).segment(c * pixels_, pixels_).array() - dbeta -
+               xhat_.col(s).segment(c * pixels_, pixels_).array() * dgamma);
+    }
   }
 
   S eps_;
@@ -192,7 +226,6 @@ class BatchNorm : public Layer<S> {
   Matrix<S> running_mean_, running_var_;          // C x 1
   Matrix<S> batches_tracked_;                     // 1 x 1
   Matrix<S> mean_, var_, inv_std_, scale_, shift_;  // C x 1 scratch
-  Matrix<S> row_sum_, row_scale_, row_shift_;     // C * pixels x 1 scratch
   Matrix<S> xhat_, y_, dx_;                       // C * pixels x B
 };
 

@@ -17,10 +17,12 @@
 #include "mlp/core/errors.hpp"
 #include "mlp/layers/activations.hpp"
 #include "mlp/layers/batchnorm.hpp"
+#include "mlp/layers/conv2d.hpp"
 #include "mlp/layers/dropout.hpp"
 #include "mlp/layers/flatten.hpp"
 #include "mlp/layers/layer.hpp"
 #include "mlp/layers/linear.hpp"
+#include "mlp/layers/pooling.hpp"
 
 #include <functional>
 #include <map>
@@ -122,6 +124,9 @@ class LayerRegistry {
     add<BatchNorm2d<S>>("BatchNorm2d");
     add<Dropout<S>>("Dropout");
     add<Flatten<S>>("Flatten");
+    add<Conv2d<S>>("Conv2d");
+    add<MaxPool2d<S>>("MaxPool2d");
+    add<AvgPool2d<S>>("AvgPool2d");
   }
   template <class L>
   void add(const std::string& kind) {

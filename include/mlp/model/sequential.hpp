@@ -101,6 +101,7 @@ class Sequential {
     input_grad_ = enabled;
     if (!layers_.empty()) layers_.front()->set_input_grad(enabled);
   }
+  bool input_grad() const { return input_grad_; }
 
   // Per-sample shapes. The input shape is unset (channels 0) until given or implied by a layer.
   const Shape& input_shape() const { return input_; }

@@ -1,0 +1,53 @@
+// Chunks of a batch shared out among Eigen's threads, each call told which worker runs it so it
+// can use that worker's scratch buffers (Conv2d lowers a few samples at a time into a per-worker
+// im2col matrix). Chunks are handed out dynamically, which keeps both cores busy on a shared
+// machine; a caller that writes each chunk's results to a place fixed by the chunk (never by the
+// worker) gets the same bits whatever the thread count.
+#pragma once
+
+#include "mlp/core/types.hpp"
+#include "mlp/detail/float_mode.hpp"
+
+#include <algorithm>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+namespace mlp::detail {
+
+// The number of workers worker_chunks() may use: Eigen's thread count (1 without OpenMP).
+inline int worker_count() {
+#ifdef _OPENMP
+  return std::max(1, Eigen::nbThreads());
+#else
+  return 1;
+#endif
+}
+
+// fn(worker, chunk, begin, end) for the chunks [c * size, min(n, (c + 1) * size)) covering [0, n),
+// with worker in [0, worker_count()). Matrix products inside fn run single-threaded (Eigen does
+// not nest its parallelism), which is the point: each worker owns whole chunks.
+template <class Fn>
+void worker_chunks(Index n, Index size, Fn&& fn) {
+  const Index chunks = (n + size - 1) / size;
+#ifdef _OPENMP
+  const int workers = static_cast<int>(std::min<Index>(worker_count(), chunks));
+  if (workers > 1) {
+    const unsigned mode = float_mode();  // workers take the caller's flush-to-zero setting
+    _Pragma("omp parallel num_threads(workers)")
+    {
+      const unsigned saved = float_mode();
+      set_float_mode(mode);
+      const int worker = omp_get_thread_num();
+      _Pragma("omp for schedule(dynamic, 1)")
+      for (Index c = 0; c < chunks; ++c) fn(worker, c, c * size, std::min(n, (c + 1) * size));
+      set_float_mode(saved);
+    }
+    return;
+  }
+#endif
+  for (Index c = 0; c < chunks; ++c) fn(0, c, c * size, std::min(n, (c + 1) * size));
+}
+
+}  // namespace mlp::detail

@@ -1,0 +1,235 @@
+// 2-D convolution, PyTorch's nn.Conv2d (groups 1, dilation 1, zero padding) in column layout.
+//
+// Per sample, with P = OH x OW output pixels and K = C_in x kh x kw taps:
+//   y[o, oy, ox] = b[o] + sum_{c, ky, kx} W[o, c, ky, kx] x[c, oy sh + ky - ph, ox sw + kx - pw]
+// computed as one matrix product per chunk of n samples: cols = im2col(x) is (n P) x K, and
+// Z = cols W^T is (n P) x O, whose columns are the output channels' pixel blocks. The weight is
+// out x (in kh kw), i.e. PyTorch's (out, in, kh, kw) tensor with each output channel's filter
+// flattened row-wise: W(o, (c kh + ky) kw + kx). Derivations in docs/derivations.md.
+//
+// Chunks of a few samples go to Eigen's threads whole (each worker lowers into its own buffer and
+// runs single-threaded products), so the lowered matrix stays in cache, memory does not grow with
+// the batch, and every result is the same whatever the thread count. Backward lowers x again
+// rather than keeping the whole batch's cols (9 x the input for a 3 x 3 kernel).
+#pragma once
+
+#include "mlp/core/errors.hpp"
+#include "mlp/core/random.hpp"
+#include "mlp/detail/im2col.hpp"
+#include "mlp/detail/window2d.hpp"
+#include "mlp/detail/worker_chunks.hpp"
+#include "mlp/layers/layer.hpp"
+#include "mlp/layers/linear.hpp"
+
+#include <algorithm>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace mlp {
+
+struct Conv2dOptions {
+  Size2 stride = 1;
+  Size2 padding = 0;  // zeros on each side
+  bool bias = true;
+  Init init = Init::KaimingUniform;  // fan_in = in_channels x kernel area
+};
+
+template <class S = float>
+class Conv2d final : public Layer<S> {
+ public:
+  Conv2d(Index in_channels, Index out_channels, Size2 kernel, Rng& rng, Conv2dOptions options = {})
+      : in_(in_channels), out_(out_channels), has_bias_(options.bias) {
+    window_.kernel = kernel;
+    window_.stride = options.stride;
+    window_.padding = options.padding;
+    window_.check("Conv2d");
+    detail::require(in_channels > 0 && out_channels > 0 && in_channels <= kMaxLayerSize &&
+                        out_channels <= kMaxLayerSize,
+                    "Conv2d needs positive channel counts, but got in_channels=", in_channels,
+                    " and out_channels=", out_channels);
+    detail::require(static_cast<double>(in_channels) * static_cast<double>(window_.taps()) <= kMaxLayerSize,
+                    "Conv2d has too many weights per output channel: ", in_channels, " x ", kernel.h, " x ",
+                    kernel.w);
+    weight_.resize(out_, in_ * window_.taps());
+    bias_.setZero(out_, 1);
+    const auto fan_in = static_cast<double>(weight_.cols());
+    const double fan_out = static_cast<double>(out_) * static_cast<double>(window_.taps());
+    detail::init_weights(weight_, has_bias_ ? &bias_ : nullptr, rng, options.init, fan_in, fan_out);
+    dweight_.setZero(weight_.rows(), weight_.cols());
+    dbias_.setZero(out_, 1);
+  }
+
+  std::string_view kind() const override { return "Conv2d"; }
+  LayerConfig config() const override {
+    LayerConfig c;
+    c.set("in_channels", in_).set("out_channels", out_).set("bias", has_bias_);
+    detail::set_window_config(c, window_);
+    return c;
+  }
+  // The weights of a rebuilt layer are placeholders until a state dict is loaded into it.
+  static std::unique_ptr<Conv2d> from_config(const LayerConfig& c) {
+    Rng rng(0);
+    Conv2dOptions options{detail::config_size2(c, "stride", 1), detail::config_size2(c, "padding", 0),
+                          c.boolean("bias"), Init::KaimingUniform};
+    return std::make_unique<Conv2d>(c.integer("in_channels", 1, kMaxLayerSize),
+                                    c.integer("out_channels", 1, kMaxLayerSize),
+                                    detail::config_size2(c, "kernel", 1), rng, options);
+  }
+  static std::vector<StateShape> state_shapes(const LayerConfig& c) {
+    const Index in = c.integer("in_channels", 1, kMaxLayerSize), out = c.integer("out_channels", 1, kMaxLayerSize);
+    const Size2 k = detail::config_size2(c, "kernel", 1);
+    detail::require(static_cast<double>(in) * static_cast<double>(k.h) * static_cast<double>(k.w) <= kMaxLayerSize,
+                    "layer configuration: Conv2d has too many weights per output channel: ", in, " x ",
+                    k.h, " x ", k.w);
+    std::vector<StateShape> shapes{{"weight", out, in * k.h * k.w}};
+    if (c.boolean("bias")) shapes.push_back({"bias", out, 1});
+    return shapes;
+  }
+  // PyTorch's repr: "Conv2d(1, 32, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1))".
+  std::string describe() const override {
+    return detail::concat("Conv2d(", in_, ", ", out_, ", kernel_size=", window_.kernel.str(),
+                          ", stride=", window_.stride.str(),
+                          window_.padding == Size2(0) ? "" : ", padding=" + window_.padding.str(),
+                          has_bias_ ? "" : ", bias=false", ")");
+  }
+
+  std::vector<TensorRef<S>> parameters() override {
+    std::vector<TensorRef<S>> list{tensor_ref<S>("weight", weight_, &dweight_, true)};
+    if (has_bias_) list.push_back(tensor_ref<S>("bias", bias_, &dbias_, false));
+    return list;
+  }
+
+  Index in_channels() const { return in_; }
+  Index out_channels() const { return out_; }
+  Size2 kernel_size() const { return window_.kernel; }
+  Size2 stride() const { return window_.stride; }
+  Size2 padding() const { return window_.padding; }
+  bool has_bias() const { return has_bias_; }
+  Matrix<S>& weight() { return weight_; }
+  Matrix<S>& bias() { return bias_; }
+  const Matrix<S>& weight() const { return weight_; }
+  const Matrix<S>& bias() const { return bias_; }
+  const Matrix<S>& weight_grad() const { return dweight_; }
+  const Matrix<S>& bias_grad() const { return dbias_; }
+
+ protected:
+  Shape output_shape_for(const Shape& input) const override {
+    detail::require(input.channels == in_, describe(), " needs ", in_, " input channels, but its input is ",
+                    input.described(),
+                    input.is_flat() ? " (a Conv2d used on its own must first be bound to its image shape, "
+                                      "e.g. layer.bind(Shape{1, 28, 28}))"
+                                    : "");
+    detail::Window2d g = window_;
+    g.bind(describe(), input);
+    return {out_, g.out_h, g.out_w};
+  }
+  void on_bind() override {
+    window_.bind(describe(), this->input_shape());
+    // Samples lowered at a time: about 2^18 values of cols per worker (1 MiB of floats, so the
+    // product reads it from cache), at most 16 so that a batch of 128 still makes 8 chunks.
+    chunk_ = std::clamp<Index>((Index{1} << 18) / (window_.out_pixels() * weight_.cols()), 1, 16);
+    cols_.clear();
+    z_.clear();
+  }
+
+  // Per chunk of n samples: cols = im2col(x): (n P) x K;  Z = cols W^T: (n P) x O;
+  // y[o * P + p, s] = Z[s * P + p, o] + b[o]. In Train mode x is kept for backward.
+  const Matrix<S>& forward_impl(const Eigen::Ref<const Matrix<S>>& x, Mode mode) override {
+    y_.resize(this->output_shape().size(), x.cols());
+    if (mode == Mode::Train) x_ = x;
+    prepare_workers();
+    detail::worker_chunks(x.cols(), chunk_, [&](int worker, Index /*chunk*/, Index begin, Index end) {
+      forward_chunk(x, worker, begin, end - begin);
+    });
+    return y_;
+  }
+
+  // Per chunk: dZ[s * P + p, o] = dy[o * P + p, s];  dW_chunk = dZ^T cols (O x K);
+  // db_chunk = dZ^T 1;  dcols = dZ W: (n P) x K;  dx = col2im(dcols). The chunks' dW and db are
+  // summed in chunk order, so the result does not depend on which worker ran which chunk.
+  const Matrix<S>& backward_impl(const Eigen::Ref<const Matrix<S>>& dy) override {
+    const Index chunks = (dy.cols() + chunk_ - 1) / chunk_;
+    dweight_parts_.resize(weight_.size(), chunks);
+    dbias_parts_.resize(out_, chunks);
+    if (this->input_grad_) {
+      dx_.resize(this->input_shape().size(), dy.cols());
+    } else {
+      dx_.resize(0, 0);
+    }
+    prepare_workers();
+    detail::worker_chunks(dy.cols(), chunk_, [&](int worker, Index chunk, Index begin, Index end) {
+      backward_chunk(dy, worker, chunk, begin, end - begin);
+    });
+    Eigen::Map<Matrix<S>> dweight(dweight_.data(), weight_.size(), 1);
+    dweight = dweight_parts_.col(0);
+    for (Index c = 1; c < chunks; ++c) dweight += dweight_parts_.col(c);
+    if (has_bias_) {
+      dbias_ = dbias_parts_.col(0);
+      for (Index c = 1; c < chunks; ++c) dbias_ += dbias_parts_.col(c);
+    }
+    return dx_;
+  }
+
+ private:
+  // One scratch pair per worker, sized for a full chunk; reallocated only when the shapes or the
+  // thread count change.
+  void prepare_workers() {
+    const auto workers = static_cast<std::size_t>(detail::worker_count());
+    if (cols_.size() != workers) {
+      cols_.resize(workers);
+      z_.resize(workers);
+    }
+    const Index rows = chunk_ * window_.out_pixels();
+    for (std::size_t w = 0; w < workers; ++w) {
+      if (cols_[w].size() != rows * weight_.cols()) cols_[w].resize(rows * weight_.cols(), 1);
+      if (z_[w].size() != rows * out_) z_[w].resize(rows * out_, 1);
+    }
+  }
+
+  void forward_chunk(const Eigen::Ref<const Matrix<S>>& x, int worker, Index first, Index n) {
+    const Index P = window_.out_pixels(), rows = n * P;
+    auto w = static_cast<std::size_t>(worker);
+    detail::im2col(x, first, n, window_, cols_[w].data(), rows);
+    const Eigen::Map<const Matrix<S>> cols(cols_[w].data(), rows, weight_.cols());
+    Eigen::Map<Matrix<S>> z(z_[w].data(), rows, out_);
+    z.noalias() = cols * weight_.transpose();
+    for (Index s = 0; s < n; ++s) {
+      for (Index o = 0; o < out_; ++o) {
+        y_.col(first + s).segment(o * P, P).array() = z.col(o).segment(s * P, P).array() + bias_(o, 0);
+      }
+    }
+  }
+
+  void backward_chunk(const Eigen::Ref<const Matrix<S>>& dy, int worker, Index chunk, Index first, Index n) {
+    const Index P = window_.out_pixels(), rows = n * P;
+    auto w = static_cast<std::size_t>(worker);
+    detail::im2col<S>(x_, first, n, window_, cols_[w].data(), rows);
+    Eigen::Map<Matrix<S>> dz(z_[w].data(), rows, out_);
+    for (Index s = 0; s < n; ++s) {
+      for (Index o = 0; o < out_; ++o) dz.col(o).segment(s * P, P) = dy.col(first + s).segment(o * P, P);
+    }
+    Eigen::Map<Matrix<S>> cols(cols_[w].data(), rows, weight_.cols());
+    Eigen::Map<Matrix<S>> dweight(dweight_parts_.col(chunk).data(), out_, weight_.cols());
+    dweight.noalias() = dz.transpose() * cols;
+    if (has_bias_) dbias_parts_.col(chunk) = dz.colwise().sum().transpose();
+    if (!this->input_grad_) return;
+    cols.noalias() = dz * weight_;  // cols is free again: it now holds dL/dcols
+    detail::col2im(cols_[w].data(), rows, first, n, window_, dx_);
+  }
+
+  Index in_, out_;
+  bool has_bias_;
+  detail::Window2d window_;           // kernel, stride, padding; sizes once bound
+  Index chunk_ = 1;                   // samples lowered at a time
+  Matrix<S> weight_, bias_;           // out x (in kh kw), out x 1 (zero, not a parameter, without bias)
+  Matrix<S> dweight_, dbias_;         // same shapes
+  Matrix<S> dweight_parts_;           // (out in kh kw) x chunks: each chunk's dW
+  Matrix<S> dbias_parts_;             // out x chunks
+  Matrix<S> x_;                       // in.size() x B, the input of the last Train forward
+  Matrix<S> y_;                       // out.size() x B
+  Matrix<S> dx_;                      // in.size() x B
+  std::vector<Matrix<S>> cols_, z_;   // per worker: (chunk P) x K and (chunk P) x O, flat
+};
+
+}  // namespace mlp

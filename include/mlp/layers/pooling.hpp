@@ -1,0 +1,272 @@
+// 2-D pooling, PyTorch's nn.MaxPool2d and nn.AvgPool2d (floor mode, dilation 1) in column layout.
+// Each channel of each sample is pooled on its own: window (kh, kw) moved by (sh, sw) over the
+// image padded by (ph, pw) on each side; stride defaults to the kernel size, padding to 0, and
+// padding may be at most half the kernel (as in PyTorch), so every window holds an image pixel.
+//   MaxPool2d: y = max of the window, padding counting as -infinity; the position of the max (the
+//              first one in row-major order on ties, NaN wins) is kept for backward.
+//   AvgPool2d: y = sum of the window / (kh kw), padding counting as zeros (count_include_pad=True).
+// Samples are split into chunks on Eigen's threads; each output depends on its own sample only, so
+// results are the same whatever the thread count. Derivations in docs/derivations.md.
+#pragma once
+
+#include "mlp/core/errors.hpp"
+#include "mlp/detail/parallel.hpp"
+#include "mlp/detail/window2d.hpp"
+#include "mlp/layers/layer.hpp"
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <memory>
+#include <optional>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+namespace mlp {
+
+namespace detail {
+
+// One tap of a row of max-pool outputs: for ox in [first, last), the candidate row[ox * stride]
+// (index at0 + ox * stride) replaces y[ox] and its index when larger or NaN. Taps visited in
+// row-major window order this way keep the first maximum and propagate NaN, as PyTorch does.
+// A row of outputs at a time, not a window at a time, and with the stride known at compile time
+// for the usual 1 and 2, so that the compiler vectorizes it and picks without branches: a branch
+// on real data is mispredicted about half the time (a 2 x 2 pool ran 5x slower that way).
+template <Index Stride, class S>
+void take_larger(const S* __restrict row, std::int32_t at0, Index stride, Index first, Index last,
+                 S* __restrict y, std::int32_t* __restrict arg) {
+  using Bits = std::conditional_t<sizeof(S) == 4, std::uint32_t, std::uint64_t>;
+  static_assert(sizeof(Bits) == sizeof(S), "take_larger needs a 4- or 8-byte scalar");
+  const Index step = Stride > 0 ? Stride : stride;
+  for (Index ox = first; ox < last; ++ox) {
+    const S v = row[ox * step];
+    const S cur = y[ox];
+    const unsigned take = static_cast<unsigned>(v > cur) | static_cast<unsigned>(std::isnan(v));
+    Bits vb, cb;  // y[ox] = take ? v : cur, written with masks (the ternary became a branch)
+    std::memcpy(&vb, &v, sizeof v);
+    std::memcpy(&cb, &cur, sizeof cur);
+    const Bits mask = Bits{0} - static_cast<Bits>(take);
+    cb ^= (cb ^ vb) & mask;
+    std::memcpy(&y[ox], &cb, sizeof cb);
+    const auto amask = static_cast<std::int32_t>(0u - take);
+    arg[ox] ^= (arg[ox] ^ (at0 + static_cast<std::int32_t>(ox * step))) & amask;
+  }
+}
+
+// What both pooling kinds share: the window, its configuration, shapes and messages.
+template <class S>
+class Pool2d : public Layer<S> {
+ public:
+  Size2 kernel_size() const { return window_.kernel; }
+  Size2 stride() const { return window_.stride; }
+  Size2 padding() const { return window_.padding; }
+
+  LayerConfig config() const override {
+    LayerConfig c;
+    set_window_config(c, window_);
+    return c;
+  }
+  static std::vector<StateShape> state_shapes(const LayerConfig& /*config*/) { return {}; }
+  // PyTorch's repr, e.g. "MaxPool2d(kernel_size=(2, 2), stride=(2, 2))".
+  std::string describe() const override {
+    return concat(this->kind(), "(kernel_size=", window_.kernel.str(), ", stride=", window_.stride.str(),
+                  window_.padding == Size2(0) ? "" : ", padding=" + window_.padding.str(), ")");
+  }
+
+ protected:
+  Pool2d(const char* name, Size2 kernel, std::optional<Size2> stride, Size2 padding) {
+    window_.kernel = kernel;
+    window_.stride = stride.value_or(kernel);
+    window_.padding = padding;
+    window_.check(name);
+    require(padding.h <= kernel.h / 2 && padding.w <= kernel.w / 2, name,
+            " padding has to be at most half the kernel size, but got padding=", padding.str(),
+            " for kernel_size=", kernel.str());
+  }
+
+  Shape output_shape_for(const Shape& input) const override {
+    Window2d g = window_;
+    g.bind(this->describe(), input);
+    require(input.size() <= std::numeric_limits<std::int32_t>::max(), this->describe(),
+            " cannot take an input of ", input.str(), ": more than 2^31 values per sample");
+    return {input.channels, g.out_h, g.out_w};
+  }
+  void on_bind() override {
+    window_.bind(this->describe(), this->input_shape());
+    // For each kernel column kx, the outputs whose pixel ox * sw + kx - pw is inside the image
+    // (integer divisions, once here rather than once per row of outputs).
+    first_.resize(static_cast<std::size_t>(window_.kernel.w));
+    last_.resize(first_.size());
+    for (Index kx = 0; kx < window_.kernel.w; ++kx) {
+      const auto k = static_cast<std::size_t>(kx);
+      Window2d::inside(kx - window_.padding.w, window_.stride.w, window_.in_w, window_.out_w, first_[k], last_[k]);
+    }
+  }
+
+  // fn(sample) for every column, in chunks of samples on Eigen's threads.
+  template <class Fn>
+  void for_each_sample(Index batch, Fn&& fn) const {
+    const Index chunk = std::max<Index>(1, (Index{1} << 15) / this->input_shape().size());
+    for_each_chunk(batch, chunk, [&](Index begin, Index end) {
+      for (Index s = begin; s < end; ++s) fn(s);
+    });
+  }
+
+  // The window of output pixel (oy, ox) clipped to the image: rows [y0, y1), columns [x0, x1).
+  void clipped(Index oy, Index ox, Index& y0, Index& y1, Index& x0, Index& x1) const {
+    const Index top = oy * window_.stride.h - window_.padding.h;
+    const Index left = ox * window_.stride.w - window_.padding.w;
+    y0 = std::max<Index>(top, 0);
+    y1 = std::min(top + window_.kernel.h, window_.in_h);
+    x0 = std::max<Index>(left, 0);
+    x1 = std::min(left + window_.kernel.w, window_.in_w);
+  }
+
+  Window2d window_;
+  std::vector<Index> first_, last_;  // per kernel column: outputs [first, last) read inside the image
+};
+
+}  // namespace detail
+
+template <class S = float>
+class MaxPool2d final : public detail::Pool2d<S> {
+ public:
+  explicit MaxPool2d(Size2 kernel, std::optional<Size2> stride = std::nullopt, Size2 padding = 0)
+      : detail::Pool2d<S>("MaxPool2d", kernel, stride, padding) {}
+  std::string_view kind() const override { return "MaxPool2d"; }
+  static std::unique_ptr<MaxPool2d> from_config(const LayerConfig& c) {
+    return std::make_unique<MaxPool2d>(detail::config_size2(c, "kernel", 1), detail::config_size2(c, "stride", 1),
+                                       detail::config_size2(c, "padding", 0));
+  }
+
+ protected:
+  // y[c, oy, ox] = max over the clipped window of x[c, ., .];  argmax = where it was, as an
+  // index into the sample's column (c H W + iy W + ix).
+  const Matrix<S>& forward_impl(const Eigen::Ref<const Matrix<S>>& x, Mode /*mode*/) override {
+    y_.resize(this->output_shape().size(), x.cols());
+    argmax_.resize(y_.rows(), x.cols());
+    const Index stride = this->window_.stride.w;
+    this->for_each_sample(x.cols(), [&](Index s) {
+      if (stride == 2) {
+        pool_sample<2>(x.col(s).data(), s);
+      } else if (stride == 1) {
+        pool_sample<1>(x.col(s).data(), s);
+      } else {
+        pool_sample<0>(x.col(s).data(), s);
+      }
+    });
+    return y_;
+  }
+
+  // dx[argmax[j]] += dy[j] for every output j of the sample; 0 elsewhere.
+  const Matrix<S>& backward_impl(const Eigen::Ref<const Matrix<S>>& dy) override {
+    dx_.resize(this->input_shape().size(), dy.cols());
+    this->for_each_sample(dy.cols(), [&](Index s) {
+      dx_.col(s).setZero();
+      for (Index j = 0; j < dy.rows(); ++j) dx_(argmax_(j, s), s) += dy(j, s);
+    });
+    return dx_;
+  }
+
+ private:
+  // A row of outputs at a time: start each at -infinity with the index of its clipped window's
+  // first pixel, then let every tap of the window, in row-major order, compete.
+  template <Index Stride>
+  void pool_sample(const S* x, Index s) {
+    const detail::Window2d& g = this->window_;
+    S* y = y_.col(s).data();
+    std::int32_t* arg = argmax_.col(s).data();
+    for (Index c = 0; c < g.channels; ++c) {
+      const S* plane = x + c * g.in_pixels();
+      const auto base = static_cast<std::int32_t>(c * g.in_pixels());
+      for (Index oy = 0; oy < g.out_h; ++oy, y += g.out_w, arg += g.out_w) {
+        for (Index ox = 0; ox < g.out_w; ++ox) {
+          Index y0, y1, x0, x1;
+          this->clipped(oy, ox, y0, y1, x0, x1);
+          y[ox] = -std::numeric_limits<S>::infinity();
+          arg[ox] = base + static_cast<std::int32_t>(y0 * g.in_w + x0);
+        }
+        for (Index ky = 0; ky < g.kernel.h; ++ky) {
+          const Index iy = oy * g.stride.h + ky - g.padding.h;
+          if (iy < 0 || iy >= g.in_h) continue;
+          for (Index kx = 0; kx < g.kernel.w; ++kx) {
+            const Index offset = kx - g.padding.w;
+            const auto k = static_cast<std::size_t>(kx);
+            detail::take_larger<Stride>(plane + iy * g.in_w + offset,
+                                        base + static_cast<std::int32_t>(iy * g.in_w + offset), g.stride.w,
+                                        this->first_[k], this->last_[k], y, arg);
+          }
+        }
+      }
+    }
+  }
+
+  Matrix<S> y_, dx_;                                                   // out x B, in x B
+  Eigen::Matrix<std::int32_t, Eigen::Dynamic, Eigen::Dynamic> argmax_;  // out x B
+};
+
+template <class S = float>
+class AvgPool2d final : public detail::Pool2d<S> {
+ public:
+  explicit AvgPool2d(Size2 kernel, std::optional<Size2> stride = std::nullopt, Size2 padding = 0)
+      : detail::Pool2d<S>("AvgPool2d", kernel, stride, padding) {}
+  std::string_view kind() const override { return "AvgPool2d"; }
+  static std::unique_ptr<AvgPool2d> from_config(const LayerConfig& c) {
+    return std::make_unique<AvgPool2d>(detail::config_size2(c, "kernel", 1), detail::config_size2(c, "stride", 1),
+                                       detail::config_size2(c, "padding", 0));
+  }
+
+ protected:
+  // y[c, oy, ox] = (1 / (kh kw)) sum over the clipped window of x[c, ., .] (padding adds zeros).
+  const Matrix<S>& forward_impl(const Eigen::Ref<const Matrix<S>>& x, Mode /*mode*/) override {
+    y_.resize(this->output_shape().size(), x.cols());
+    const S area = S(this->window_.taps());
+    this->for_each_sample(x.cols(), [&](Index s) {
+      y_.col(s).setZero();
+      visit([](S& out, const S& in) { out += in; }, x.col(s).data(), y_.col(s).data());
+      y_.col(s) /= area;
+    });
+    return y_;
+  }
+
+  // dx[i] = sum of dy[j] / (kh kw) over the outputs j whose window holds input pixel i.
+  const Matrix<S>& backward_impl(const Eigen::Ref<const Matrix<S>>& dy) override {
+    dx_.resize(this->input_shape().size(), dy.cols());
+    const S area = S(this->window_.taps());
+    this->for_each_sample(dy.cols(), [&](Index s) {
+      dx_.col(s).setZero();
+      visit([area](const S& out, S& in) { in += out / area; }, dx_.col(s).data(), dy.col(s).data());
+    });
+    return dx_;
+  }
+
+ private:
+  // op(output, input) for every output pixel of a sample and every input pixel in its clipped
+  // window, a row of outputs at a time (taps in row-major order, as PyTorch sums them). `in` and
+  // `out` point at the sample's input and output columns (one of them is written by op).
+  template <class Op, class In, class Out>
+  void visit(Op&& op, In* in, Out* out) const {
+    const detail::Window2d& g = this->window_;
+    for (Index c = 0; c < g.channels; ++c) {
+      In* plane = in + c * g.in_pixels();
+      for (Index oy = 0; oy < g.out_h; ++oy, out += g.out_w) {
+        for (Index ky = 0; ky < g.kernel.h; ++ky) {
+          const Index iy = oy * g.stride.h + ky - g.padding.h;
+          if (iy < 0 || iy >= g.in_h) continue;
+          for (Index kx = 0; kx < g.kernel.w; ++kx) {
+            const Index offset = kx - g.padding.w;
+            const auto k = static_cast<std::size_t>(kx);
+            In* row = plane + iy * g.in_w + offset;
+            for (Index ox = this->first_[k]; ox < this->last_[k]; ++ox) op(out[ox], row[ox * g.stride.w]);
+          }
+        }
+      }
+    }
+  }
+
+  Matrix<S> y_, dx_;  // out x B, in x B
+};
+
+}  // namespace mlp
