@@ -48,6 +48,22 @@ mlp::Shape input_shape(const mlp::PreparedData& d) {
   return {d.data.train.shape.channels, d.data.train.shape.height, d.data.train.shape.width};
 }
 
+// The parameter counts of the CNN and of the MLP matched to it, on these images.
+void print_parameters(const Study& s) {
+  const mlp::Index classes = s.data.data.train.classes();
+  std::string counts;
+  for (const auto& x : s.experiments) {
+    if (x.id != "cnn" && x.id != "mlp_matched") continue;
+    try {
+      counts += (counts.empty() ? "" : ", ") + x.id + " " +
+                study::fmt("%.0f", study::model_cost(x.config, input_shape(s.data), classes).parameters);
+    } catch (const mlp::Error& e) {  // images too small for the CNN: its cells will fail and say so
+      counts += (counts.empty() ? "" : ", ") + x.id + " (" + e.what() + ")";
+    }
+  }
+  std::printf("parameters: %s (the MLP matched to the CNN)\n\n", counts.c_str());
+}
+
 // Loads the data, configures every experiment for it and these flags, and looks at every cell.
 void prepare(Study& s) {
   const auto dir = mlp::locate_dataset(s.opt.dataset, s.opt.data_flag);
@@ -68,10 +84,7 @@ void prepare(Study& s) {
   std::cout << s.facts;
   const auto cells = study::make_cells(s.experiments, s.opt.seeds);
   s.statuses = study::inspect_cells(s.opt.out, cells, s.data.split.fingerprint_hex());
-  const mlp::Index classes = s.data.data.train.classes();
-  std::printf("parameters: cnn %.0f, mlp_matched %.0f (the MLP matched to the CNN)\n\n",
-              study::model_cost(study::cnn_config(s.opt.dataset), input_shape(s.data), classes).parameters,
-              study::model_cost(study::mlp_matched_config(s.opt.dataset), input_shape(s.data), classes).parameters);
+  print_parameters(s);
 }
 
 std::size_t finished_count(const Study& s) {
@@ -182,8 +195,13 @@ std::vector<const study::Cell*> order_queue(const Study& s, const std::vector<co
   std::vector<std::pair<double, const study::Cell*>> q;
   const auto& d = s.data;
   for (const CellStatus* c : planned) {
-    q.push_back({study::cell_cost(c->cell, input_shape(d), d.data.train.classes(), static_cast<mlp::Index>(d.split.train.size()),
-                                  d.data.test.size()), &c->cell});
+    double cost = 0.0;  // a model that does not fit the images fails at once
+    try {
+      cost = study::cell_cost(c->cell, input_shape(d), d.data.train.classes(), static_cast<mlp::Index>(d.split.train.size()),
+                              d.data.test.size());
+    } catch (const mlp::Error&) {
+    }
+    q.push_back({cost, &c->cell});
   }
   std::stable_sort(q.begin(), q.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
   std::vector<const study::Cell*> queue;

@@ -49,8 +49,8 @@ inline std::string confusion_sentence(const SeedRuns& cnn, const SeedRuns& mlp, 
   if (i < 0 || j < 0) return "";
   const Metric m = metric::confusions_between(i, j);
   return a + " and " + b + " were mistaken for each other in " + count_text(over_seeds(mlp, m).mean) +
-         " test images with the MLP and " + count_text(over_seeds(cnn, m).mean) + " with the CNN (means over seeds): " +
-         "with the CNN that is " + compare(paired(cnn, mlp, m), kCount, "more", "fewer", "with the MLP") + ". ";
+         " test images with the MLP and " + count_text(over_seeds(cnn, m).mean) + " with the CNN (means over seeds); " +
+         "the CNN's count is " + compare(paired(cnn, mlp, m), kCount, "higher", "lower", "the MLP's") + ". ";
 }
 
 inline std::string list_text(const std::vector<std::string>& items) {
