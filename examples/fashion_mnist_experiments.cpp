@@ -220,6 +220,30 @@ void apply_outcomes(Study& s, const std::vector<study::CellOutcome>& outcomes) {
   }
 }
 
+// After training: the summary, the report (unless only part of the study ran and some of it is
+// missing: a report of 1 of 70 cells must not replace a whole study's), and the exit status.
+int finish(const Study& s, const study::Selection& only, const std::vector<study::CellOutcome>& outcomes) {
+  const bool failed = std::any_of(outcomes.begin(), outcomes.end(), [](const auto& o) { return !o.error.empty(); });
+  const auto trained = std::count_if(outcomes.begin(), outcomes.end(), [](const auto& o) { return o.error.empty(); });
+  print_summary(s);
+  if (s.opt.no_report) {
+    std::printf("no report written (--no-report)\n");
+  } else if (!only.all() && finished_count(s) < s.statuses.size()) {
+    std::printf("report.md not rewritten: --only ran part of the study and %zu of its %zu cells are not finished; "
+                "--report-only writes a report of the finished ones\n", s.statuses.size() - finished_count(s), s.statuses.size());
+  } else {
+    write_outputs(s, static_cast<int>(trained));
+    std::printf("report: %s\n", (s.opt.out / "report.md").string().c_str());
+  }
+  if (failed) {
+    std::fflush(stdout);  // the summary above first, then the error
+    std::fprintf(stderr, "fashion_mnist_experiments: error: some cells failed (see above; each error is also in "
+                         "<out>/<id>/seed-<s>.error)\n");
+    return cli::kExitFailure;
+  }
+  return 0;
+}
+
 int train(Study& s) {
   const study::Selection only(s.opt.only_flag, s.experiments, s.opt.seeds);
   const auto planned = study::plan_training(s.statuses, only, s.opt.force, s.opt.out);
@@ -241,25 +265,7 @@ int train(Study& s) {
                 "again to continue\n");
     return 130;
   }
-  const bool failed = std::any_of(outcomes.begin(), outcomes.end(), [](const auto& o) { return !o.error.empty(); });
-  const auto trained = std::count_if(outcomes.begin(), outcomes.end(), [](const auto& o) { return o.error.empty(); });
-  print_summary(s);
-  if (s.opt.no_report) {
-    std::printf("no report written (--no-report)\n");
-  } else if (!only.all() && finished_count(s) < s.statuses.size()) {
-    std::printf("report.md not rewritten: --only ran part of the study and %zu of its %zu cells are not finished; "
-                "--report-only writes a report of the finished ones\n", s.statuses.size() - finished_count(s), s.statuses.size());
-  } else {
-    write_outputs(s, static_cast<int>(trained));
-    std::printf("report: %s\n", (s.opt.out / "report.md").string().c_str());
-  }
-  if (failed) {
-    std::fflush(stdout);  // the summary above first, then the error
-    std::fprintf(stderr, "fashion_mnist_experiments: error: some cells failed (see above; each error is also in "
-                         "<out>/<id>/seed-<s>.error)\n");
-    return cli::kExitFailure;
-  }
-  return 0;
+  return finish(s, only, outcomes);
 }
 
 }  // namespace
