@@ -83,7 +83,14 @@ inline ArchBlock parse_block(const std::string& token) {
 // Parses "conv32bn,pool,fc128"; an InvalidArgument names the bad block.
 inline std::vector<ArchBlock> parse_architecture(const std::string& text) {
   std::vector<ArchBlock> blocks;
-  for (const auto& token : detail::split(text, ',')) blocks.push_back(internal::parse_block(token));
+  bool dense = false;
+  for (const auto& token : detail::split(text, ',')) {
+    blocks.push_back(internal::parse_block(token));
+    const auto kind = blocks.back().kind;
+    detail::require(!dense || kind == ArchBlock::Kind::Dense || kind == ArchBlock::Kind::Dropout, "architecture block '",
+                    token, "' follows an fc block: conv and pool blocks come before the fc ones");
+    dense = dense || kind == ArchBlock::Kind::Dense;
+  }
   detail::require(!blocks.empty(), "an architecture needs at least one block, e.g. conv32bn,pool,fc128");
   return blocks;
 }

@@ -12,6 +12,7 @@
 #include "mlp/layers/layer.hpp"
 #include "mlp/model/state_dict.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -198,10 +199,13 @@ class Sequential {
 
   // A table like Keras' model.summary(): each layer, its output shape and its parameter count.
   std::string summary() const {
-    std::string text = row("#", "layer", "output shape", "parameters");
-    text += row("", "input", input_.valid() ? input_.str() : "?", "");
+    std::size_t width = 5;
+    for (const auto& layer : layers_) width = std::max(width, layer->describe().size());
+    const int w = static_cast<int>(width);
+    std::string text = row(w, "#", "layer", "output shape", "parameters");
+    text += row(w, "", "input", input_.valid() ? input_.str() : "?", "");
     for (std::size_t i = 0; i < layers_.size(); ++i) {
-      text += row(std::to_string(i), layers_[i]->describe(), layers_[i]->output_shape().str(),
+      text += row(w, std::to_string(i), layers_[i]->describe(), layers_[i]->output_shape().str(),
                   std::to_string(layers_[i]->parameter_count()));
     }
     return text + detail::concat("total parameters: ", parameter_count(), "\n");
@@ -211,11 +215,14 @@ class Sequential {
   static std::string prefixed(std::size_t i, const std::string& name) {
     return std::to_string(i) + "." + name;
   }
-  static std::string row(const std::string& index, const std::string& layer, const std::string& shape,
+  static std::string row(int width, const std::string& index, const std::string& layer, const std::string& shape,
                          const std::string& params) {
-    char line[256];
-    std::snprintf(line, sizeof line, "%-3.3s %-44.44s %-16.16s %12.12s\n", index.c_str(), layer.c_str(),
+    const int n = std::snprintf(nullptr, 0, "%-3s %-*s  %-14s %10s\n", index.c_str(), width, layer.c_str(),
+                                shape.c_str(), params.c_str());
+    std::string line(static_cast<std::size_t>(n) + 1, '\0');
+    std::snprintf(line.data(), line.size(), "%-3s %-*s  %-14s %10s\n", index.c_str(), width, layer.c_str(),
                   shape.c_str(), params.c_str());
+    line.pop_back();
     return line;
   }
 

@@ -1,0 +1,59 @@
+// The study's architecture text (--arch): parsing, building, and the estimate that guards memory.
+#include "helpers.hpp"
+
+#include <mlp_app/model_builder.hpp>
+
+TEST_CASE("the study's CNN is built from its architecture text with the expected shapes and parameters") {
+  const auto blocks = mlp::app::parse_architecture("conv32bn,pool,conv64bn,pool,fc128");
+  REQUIRE(blocks.size() == 5);
+  auto model = mlp::app::build_architecture<float>(blocks, mlp::Shape{1, 28, 28}, 10, mlp::Activation::ReLU,
+                                                   mlp::Init::KaimingUniform, 42);
+  INFO(model.summary());
+  CHECK(model.parameter_count() == 421834);
+  CHECK(model.output_shape() == mlp::Shape::flat(10));
+  CHECK(model[3].kind() == "MaxPool2d");
+  CHECK(model[3].output_shape() == mlp::Shape(32, 14, 14));
+  CHECK(model[8].kind() == "Flatten");
+  const auto estimate = mlp::app::estimate_architecture(blocks, mlp::Shape{1, 28, 28}, 10);
+  CHECK(estimate.parameters == 421834.0);
+  // Same seed, same weights; the first conv draws from derive_seed(42, "init") like an MLP.
+  auto again = mlp::app::build_architecture<float>(blocks, mlp::Shape{1, 28, 28}, 10, mlp::Activation::ReLU,
+                                                   mlp::Init::KaimingUniform, 42);
+  CHECK(mlp_test::same_state(model.state_dict(), again.state_dict()));
+}
+
+TEST_CASE("fc blocks build the same MLP as ParameterizedMLP, dropout seeds included") {
+  mlp::MlpSpec spec;
+  spec.inputs = 784;
+  spec.hidden = {64, 32};
+  spec.classes = 10;
+  spec.batch_norm = true;
+  spec.dropout = 0.2;
+  mlp::ParameterizedMLP<float> mlp_model(spec, 7);
+  auto built = mlp::app::build_architecture<float>(mlp::app::parse_architecture("fc64bn,drop0.2,fc32bn,drop0.2"),
+                                                   mlp::Shape::flat(784), 10, mlp::Activation::ReLU,
+                                                   mlp::Init::KaimingUniform, 7);
+  CHECK(built.architecture() == mlp_model.architecture());
+  CHECK(mlp_test::same_state(built.state_dict(), mlp_model.state_dict()));
+  CHECK(built.random_states() == mlp_model.random_states());
+  CHECK(mlp::app::estimate_architecture(mlp::app::mlp_blocks(spec.hidden, true, 0.2), mlp::Shape::flat(784), 10)
+            .parameters == static_cast<double>(mlp_model.parameter_count()));
+}
+
+TEST_CASE("bad architecture text names the block and what was expected") {
+  auto fails = [](const std::string& text, const std::string& message) {
+    CHECK_THROWS_WITH_AS(mlp::app::parse_architecture(text), mlp_test::contains(message), mlp::InvalidArgument);
+  };
+  fails("conv", "architecture block 'conv' needs a size from 1 to 65536");
+  fails("conv0", "architecture block 'conv0' needs a size");
+  fails("conv32k4", "architecture block 'conv32k4' needs an odd kernel size from 1 to 31");
+  fails("conv32,poo", "architecture block 'poo' is unknown (expected conv<C>[k<K>][bn]");
+  fails("pool99", "needs a kernel size from 1 to 64");
+  fails("fc128x", "architecture block 'fc128x' has unexpected characters");
+  fails("drop1.5", "architecture block 'drop1.5' needs a probability in (0, 1)");
+  fails("fc8,conv8", "architecture block 'conv8' follows an fc block");
+  fails("", "an architecture needs at least one block");
+  CHECK_THROWS_WITH_AS(mlp::app::estimate_architecture(mlp::app::parse_architecture("pool,pool,pool,pool,pool"),
+                                                       mlp::Shape{1, 28, 28}, 10),
+                       doctest::Contains("a pool of 2 x 2 does not fit an image of 1"), mlp::InvalidArgument);
+}
