@@ -95,6 +95,8 @@ TEST_CASE("study: the CNN and the MLP matched to it have about the same number o
   // Multiply-adds per image: 28*28*32*9 + 14*14*64*32*9 + 3136*128 + 128*10 (+ the pools' reads).
   CHECK(cnn.macs == doctest::Approx(225792 + 3612672 + 401408 + 1280 + 25088 + 12544));
   CHECK(mlp.macs == doctest::Approx(784 * 480 + 480 * 96 + 960));
+  CHECK(mlp.work == mlp.macs);  // convolutions weigh more in the time estimates, dense layers as they are
+  CHECK(cnn.work == doctest::Approx(cnn.macs + (study::kConvSlowdown - 1.0) * (225792 + 3612672)));
   const auto baseline = study::baseline_config(mlp::DatasetKind::FashionMnist);
   CHECK(study::image_passes(baseline, 50000, 10000) == 30 * (3 * 50000.0 + 10000) + 20000);
 }
