@@ -1,211 +1,299 @@
 // fashion_mnist_experiments: the whole study of ../shared/EXPERIMENTS.md in one command.
 //
-//   fashion_mnist_experiments [--data DIR] [--out runs] [--only id,id,...] [--epochs N]
-//                             [--threads N] [--quick] [--force] [--dataset fashion-mnist|mnist|cifar10]
+//   fashion_mnist_experiments [--seeds N|s,s,...] [--data DIR] [--out runs] [--only id|id/seed-s,...]
+//                             [--epochs N] [--threads N] [--quick] [--force] [--report-only]
+//                             [--slurm [--partition P] [--time T] [--cpus-per-task N] [--submit]]
 //
-// Runs the baseline, the eleven one-change experiments and `best`, several at a time (one thread
-// each), and writes per run metrics.csv, TensorBoard events, best.mlp and summary.json, and for the
-// series samples.png, figures/*.svg and report.md. Finished runs are recognized by their summary
-// and not recomputed; an interrupted study continues where it stopped.
+// Runs the baseline, the eleven one-change experiments, `best`, and the CNN with a matched MLP,
+// each with every seed (default 5), several cells at a time (one thread each). Each cell writes
+// metrics.csv, TensorBoard events, best.mlp and summary.json into <out>/<id>/seed-<s>/; the study
+// writes samples.png, figures/*.svg and report.md. Finished cells are recognized by their summary
+// and not recomputed; an interrupted study continues where it stopped. With --slurm the cells
+// become a Slurm job array (docs/scale-out.md).
 #include "common/cli.hpp"
 #include "common/data_facts.hpp"
 #include "common/interrupt.hpp"
-#include "common/line_stream.hpp"
 #include "common/threads.hpp"
-#include "study/experiments.hpp"
+#include "study/cost.hpp"
 #include "study/figures.hpp"
+#include "study/options.hpp"
 #include "study/report.hpp"
+#include "study/runner.hpp"
+#include "study/slurm.hpp"
 
 #include <mlp/data/locate.hpp>
 #include <mlp_app/sample_grid.hpp>
-#include <mlp_app/run.hpp>
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <iostream>
-#include <mutex>
-#include <set>
 #include <sstream>
-#include <thread>
-#include <unistd.h>
 
 namespace {
 
-// Relative cost of a run: epochs times multiply-adds per sample.
-double estimated_cost(const mlp::app::RunConfig& c, mlp::Index inputs) {
-  double macs = 0.0;
-  mlp::Index width = inputs;
-  for (mlp::Index h : c.hidden) macs += static_cast<double>(width * h), width = h;
-  macs += static_cast<double>(width * 10);
-  return macs * c.epochs * (c.train_limit > 0 ? c.train_limit : 50000);
+using study::CellStatus;
+
+struct Study {
+  study::StudyOptions opt;
+  std::vector<study::Experiment> experiments;  // the cells point into it: never resized
+  mlp::PreparedData data;
+  std::string facts;
+  std::vector<study::CellStatus> statuses;     // every cell of the study
+  double data_seconds = 0.0;
+  study::Clock::time_point start;
+};
+
+mlp::Shape input_shape(const mlp::PreparedData& d) {
+  return {d.data.train.shape.channels, d.data.train.shape.height, d.data.train.shape.width};
 }
 
-struct Outcome {
-  std::string id;
-  mlp::app::RunResult result;
-  std::string error;  // non-empty when the run failed
-};
+// The parameter counts of the CNN and of the MLP matched to it, on these images.
+void print_parameters(const Study& s) {
+  const mlp::Index classes = s.data.data.train.classes();
+  std::string counts;
+  for (const auto& x : s.experiments) {
+    if (x.id != "cnn" && x.id != "mlp_matched") continue;
+    try {
+      counts += (counts.empty() ? "" : ", ") + x.id + " " +
+                study::fmt("%.0f", study::model_cost(x.config, input_shape(s.data), classes).parameters);
+    } catch (const mlp::Error& e) {  // images too small for the CNN: its cells will fail and say so
+      counts += (counts.empty() ? "" : ", ") + x.id + " (" + e.what() + ")";
+    }
+  }
+  std::printf("parameters: %s (the MLP matched to the CNN)\n\n", counts.c_str());
+}
+
+// Loads the data, configures every experiment for it and these flags, and looks at every cell.
+void prepare(Study& s) {
+  const auto dir = mlp::locate_dataset(s.opt.dataset, s.opt.data_flag);
+  mlp::TrainTestData loaded = mlp::load_dataset(s.opt.dataset, dir);
+  const mlp::Index validation = mlp::default_validation_size(loaded.train.size());
+  s.data = mlp::prepare_data(s.opt.dataset, dir, std::move(loaded), validation, 42);
+  for (auto& x : s.experiments) {
+    x.config.validation = validation;
+    if (s.opt.quick) x.config.train_limit = 2000, x.config.epochs = 2;
+    if (s.opt.epochs > 0) x.config.epochs = s.opt.epochs;
+    x.config.patience = std::min(x.config.patience, x.config.epochs);
+    x.config.threads = s.opt.cell_threads;
+  }
+  s.data_seconds = std::chrono::duration<double>(study::Clock::now() - s.start).count();
+  std::ostringstream facts;
+  cli::print_data_facts(facts, s.data);
+  s.facts = facts.str();
+  std::cout << s.facts;
+  const auto cells = study::make_cells(s.experiments, s.opt.seeds);
+  s.statuses = study::inspect_cells(s.opt.out, cells, s.data.split.fingerprint_hex());
+  print_parameters(s);
+}
+
+std::size_t finished_count(const Study& s) {
+  return static_cast<std::size_t>(std::count_if(s.statuses.begin(), s.statuses.end(),
+                                                [](const auto& c) { return c.state == CellStatus::State::Finished; }));
+}
+
+// samples.png, the figures and report.md from the finished cells.
+void write_outputs(const Study& s, int trained) {
+  mlp::ensure_directory(s.opt.out);
+  mlp::app::write_png(s.opt.out / "samples.png", mlp::app::make_sample_grid(s.data.data.train, s.data.split.train, 10, 3));
+  study::ReportInput in;
+  in.experiments = s.experiments;
+  in.seeds = s.opt.seeds;
+  in.statuses = s.statuses;
+  for (const auto& c : s.statuses) {
+    if (c.result) in.results[c.cell.experiment->id][c.cell.seed] = *c.result;
+  }
+  in.data_facts = s.facts;
+  in.cnn = {s.data.data.train.class_names, input_shape(s.data)};
+  in.figures = study::write_figures(s.opt.out, in.results, s.opt.seeds, s.data.data.train.class_names);
+  in.timing.data_seconds = s.data_seconds;
+  in.timing.jobs = s.opt.jobs;
+  in.timing.trained = trained;
+  in.timing.cell_threads = s.opt.cell_threads;
+  in.timing.cores = static_cast<int>(cli::machine_cores());
+  in.timing.wall_seconds = std::chrono::duration<double>(study::Clock::now() - s.start).count();
+  study::write_report(s.opt.out, in);
+  std::printf("\n%zu of %zu cells finished; wrote %s and %s\n", finished_count(s), s.statuses.size(),
+              (s.opt.out / "samples.png").string().c_str(), (s.opt.out / "figures").string().c_str());
+}
+
+// One line per experiment: its mean test accuracy over the finished seeds.
+void print_summary(const Study& s) {
+  std::printf("\n%zu %s in %s:", finished_count(s), finished_count(s) == 1 ? "cell" : "cells",
+              study::secs(std::chrono::duration<double>(study::Clock::now() - s.start).count()).c_str());
+  for (const auto& x : s.experiments) {
+    std::vector<double> acc;
+    for (const auto& c : s.statuses) {
+      if (c.result && c.cell.experiment == &x) acc.push_back(c.result->test_best.accuracy);
+    }
+    if (!acc.empty()) std::printf(" %s %s", x.id.c_str(), study::pct(mlp::app::summarize(acc).mean).c_str());
+  }
+  std::printf("\n");
+}
+
+int report_only(const Study& s) {
+  if (finished_count(s) == 0) {
+    const auto& first = s.statuses.front();
+    throw mlp::IoError("no finished cell of this study in '" + s.opt.out.string() + "' (" + std::to_string(s.statuses.size()) +
+                       " cells; " + first.cell.name() + ": " + study::why_not_finished(first) +
+                       "); nothing was written: check --out, --seeds, --epochs and --quick, or run the study first");
+  }
+  write_outputs(s, 0);
+  for (const auto& c : s.statuses) {
+    if (c.state != CellStatus::State::Finished) std::printf("  not finished: %s: %s\n", c.cell.name().c_str(), study::why_not_finished(c).c_str());
+  }
+  std::printf("report: %s\n", (s.opt.out / "report.md").string().c_str());
+  return 0;
+}
+
+// The program and flags every job of this study runs with (absolute paths: jobs run elsewhere).
+std::vector<std::string> study_command(const Study& s) {
+  std::vector<std::string> words = {std::filesystem::read_symlink("/proc/self/exe").string(),
+                                    "--dataset", mlp::to_string(s.opt.dataset),
+                                    "--data", std::filesystem::absolute(s.data.dir).lexically_normal().string(),
+                                    "--out", std::filesystem::absolute(s.opt.out).lexically_normal().string(),
+                                    "--seeds", study::seeds_flag(s.opt.seeds),
+                                    "--threads", "1", "--cell-threads", std::to_string(s.opt.cell_threads)};
+  if (s.opt.quick) words.push_back("--quick");
+  if (s.opt.epochs > 0) words.insert(words.end(), {"--epochs", std::to_string(s.opt.epochs)});
+  return words;
+}
+
+int slurm(const Study& s) {
+  const auto queue = study::plan_training(s.statuses, study::Selection(s.opt.only_flag, s.experiments, s.opt.seeds),
+                                          s.opt.force, s.opt.out);
+  std::vector<std::string> names;
+  for (const CellStatus* c : queue) {
+    if (s.opt.force) study::clear_cell_folder(c->cell.folder(s.opt.out));  // the tasks then just train
+    names.push_back(c->cell.name());
+  }
+  const auto dir = std::filesystem::absolute(s.opt.out).lexically_normal() / "slurm";
+  mlp::ensure_directory(dir / "logs");
+  const auto command = study_command(s);
+  if (!names.empty()) mlp::write_file_atomically(dir / "cells.sbatch", study::array_script(names, command, dir / "logs", s.opt.slurm_options));
+  mlp::write_file_atomically(dir / "report.sbatch", study::report_script(command, dir / "logs", s.opt.slurm_options));
+  std::printf("wrote %s%s (%zu of %zu cells to run; the others are finished)\n",
+              names.empty() ? "" : ((dir / "cells.sbatch").string() + " and ").c_str(), (dir / "report.sbatch").string().c_str(),
+              names.size(), s.statuses.size());
+  const std::string cells = (dir / "cells.sbatch").string(), report = (dir / "report.sbatch").string();
+  if (!s.opt.slurm_options.submit) {
+    std::printf("submit with:\n  %s\n", names.empty() ? ("sbatch " + report).c_str()
+                : ("array=$(sbatch --parsable " + cells + ") && sbatch --dependency=afterok:$array --kill-on-invalid-dep=yes " + report).c_str());
+    return 0;
+  }
+  const std::string array = names.empty() ? "" : study::sbatch({cells});
+  const std::string final_job = array.empty() ? study::sbatch({report})
+                                              : study::sbatch({"--dependency=afterok:" + array, "--kill-on-invalid-dep=yes", report});
+  if (!array.empty()) std::printf("array job: %s (%zu tasks, logs in %s)\n", array.c_str(), names.size(), (dir / "logs").string().c_str());
+  std::printf("report job: %s (runs when every task has succeeded: writes %s)\n", final_job.c_str(),
+              (std::filesystem::absolute(s.opt.out).lexically_normal() / "report.md").string().c_str());
+  return 0;
+}
+
+// The cells to train, longest first, with their costs.
+std::vector<const study::Cell*> order_queue(const Study& s, const std::vector<const CellStatus*>& planned, std::vector<double>& costs) {
+  std::vector<std::pair<double, const study::Cell*>> q;
+  const auto& d = s.data;
+  for (const CellStatus* c : planned) {
+    double cost = 0.0;  // a model that does not fit the images fails at once
+    try {
+      cost = study::cell_cost(c->cell, input_shape(d), d.data.train.classes(), static_cast<mlp::Index>(d.split.train.size()),
+                              d.data.test.size());
+    } catch (const mlp::Error&) {
+    }
+    q.push_back({cost, &c->cell});
+  }
+  std::stable_sort(q.begin(), q.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+  std::vector<const study::Cell*> queue;
+  for (const auto& [cost, cell] : q) costs.push_back(cost), queue.push_back(cell);
+  return queue;
+}
+
+void apply_outcomes(Study& s, const std::vector<study::CellOutcome>& outcomes) {
+  for (const auto& o : outcomes) {
+    for (auto& c : s.statuses) {
+      if (c.cell.name() != o.cell->name()) continue;
+      if (!o.error.empty()) c.state = CellStatus::State::Failed, c.detail = o.error, c.result.reset();
+      else if (o.result.interrupted) c.state = CellStatus::State::Interrupted, c.result.reset();
+      else c.state = CellStatus::State::Finished, c.result = o.result;
+    }
+  }
+}
+
+// After training: the summary, the report (unless only part of the study ran and some of it is
+// missing: a report of 1 of 70 cells must not replace a whole study's), and the exit status.
+int finish(const Study& s, const study::Selection& only, const std::vector<study::CellOutcome>& outcomes) {
+  const bool failed = std::any_of(outcomes.begin(), outcomes.end(), [](const auto& o) { return !o.error.empty(); });
+  const auto trained = std::count_if(outcomes.begin(), outcomes.end(), [](const auto& o) { return o.error.empty(); });
+  print_summary(s);
+  if (s.opt.no_report) {
+    std::printf("no report written (--no-report)\n");
+  } else if (!only.all() && finished_count(s) < s.statuses.size()) {
+    std::printf("report.md not rewritten: --only ran part of the study and %zu of its %zu cells are not finished; "
+                "--report-only writes a report of the finished ones\n", s.statuses.size() - finished_count(s), s.statuses.size());
+  } else {
+    write_outputs(s, static_cast<int>(trained));
+    std::printf("report: %s\n", (s.opt.out / "report.md").string().c_str());
+  }
+  if (failed) {
+    std::fflush(stdout);  // the summary above first, then the error
+    std::fprintf(stderr, "fashion_mnist_experiments: error: some cells failed (see above; each error is also in "
+                         "<out>/<id>/seed-<s>.error)\n");
+    return cli::kExitFailure;
+  }
+  return 0;
+}
+
+int train(Study& s) {
+  const study::Selection only(s.opt.only_flag, s.experiments, s.opt.seeds);
+  const auto planned = study::plan_training(s.statuses, only, s.opt.force, s.opt.out);
+  if (cli::set_threads(s.opt.cell_threads) != s.opt.cell_threads) {
+    throw cli::UsageError("--cell-threads " + std::to_string(s.opt.cell_threads) + " needs OpenMP, which this build lacks");
+  }
+  std::vector<double> costs;
+  const auto queue = order_queue(s, planned, costs);
+  const std::size_t done_before = finished_count(s) - (s.opt.force ? std::count_if(planned.begin(), planned.end(),
+      [](const CellStatus* c) { return c->state == CellStatus::State::Finished; }) : 0);
+  std::printf("%zu of %zu cells finished earlier with this configuration (not recomputed); training %zu, %d at a time\n\n",
+              done_before, s.statuses.size(), queue.size(), std::min<int>(s.opt.jobs, static_cast<int>(std::max<std::size_t>(queue.size(), 1))));
+  cli::install_interrupt_handler();
+  study::RunnerOptions ro{s.opt.out, s.opt.jobs, s.opt.force, done_before, s.statuses.size()};
+  const auto outcomes = study::run_cells(queue, costs, s.data, ro, std::cout);
+  apply_outcomes(s, outcomes);
+  if (cli::interrupt_flag().load()) {
+    std::printf("\ninterrupted: finished cells are kept and interrupted ones saved a checkpoint; run the same command "
+                "again to continue\n");
+    return 130;
+  }
+  return finish(s, only, outcomes);
+}
 
 }  // namespace
 
 int main(int argc, char** argv) {
   return cli::run("fashion_mnist_experiments", [&] {
-    const auto program_start = std::chrono::steady_clock::now();
-    cxxopts::Options options("fashion_mnist_experiments",
-                             "The deep-learning good-practice study on FashionMNIST: every experiment, "
-                             "figures and a report");
-    auto d = [](const char* value) { return cxxopts::value<std::string>()->default_value(value); };
-    options.add_options()
-      ("data", "folder with the data files (default: search $MLP_DATA, ./data/<dataset>, /usr/share/datasets/<dataset>)", d(""))
-      ("dataset", "fashion-mnist, mnist or cifar10", d("fashion-mnist"))
-      ("out", "output folder (default: runs, or runs-quick with --quick)", d(""))
-      ("only", "comma-separated experiment ids to run (default: all)", d(""))
-      ("epochs", "epochs of every run (default: 30, and 40 for best; 2 with --quick)", d("0"))
-      ("threads", "runs trained in parallel, one thread each", d("2"))
-      ("quick", "smoke test: 2,000 training images (400 for validation), 2 epochs", cxxopts::value<bool>()->default_value("false"))
-      ("force", "recompute runs even when their summary matches", cxxopts::value<bool>()->default_value("false"))
-      ("list", "list the experiments and exit", cxxopts::value<bool>()->default_value("false"))
-      ("h,help", "print this help");
+    Study s;
+    s.start = study::Clock::now();
+    cxxopts::Options options = study::study_flags();
     const auto flags = options.parse(argc, argv);
     if (flags.count("help")) {
       std::cout << options.help() << "\n";
       return 0;
     }
-    cli::reject_unmatched(flags);
-    const auto kind = mlp::parse_dataset_kind(flags["dataset"].as<std::string>());
-    const bool quick = flags["quick"].as<bool>();
-    const bool force = flags["force"].as<bool>();
-    const int epochs = static_cast<int>(cli::int_flag(flags, "epochs", 0, 100000));
-    const int jobs = static_cast<int>(cli::int_flag(flags, "threads", 1, cli::machine_cores()));
-    std::string out_flag = flags["out"].as<std::string>();
-    const std::filesystem::path out = out_flag.empty() ? (quick ? "runs-quick" : "runs") : out_flag;
-
-    std::vector<study::Experiment> experiments = study::all_experiments(kind);
-    if (flags["list"].as<bool>()) {
-      for (const auto& x : experiments) std::printf("%-15s %s\n", x.id.c_str(), x.change.c_str());
+    s.opt = study::parse_study_options(flags);
+    s.experiments = study::all_experiments(s.opt.dataset);
+    if (s.opt.list) {
+      for (const auto& x : s.experiments) std::printf("%-15s %s\n", x.id.c_str(), x.change.c_str());
       return 0;
     }
-    std::set<std::string> only;
-    for (const auto& id : mlp::detail::split(flags["only"].as<std::string>(), ',')) {
-      const bool known = std::any_of(experiments.begin(), experiments.end(), [&](const auto& x) { return x.id == id; });
-      if (!known) throw cli::UsageError("--only: unknown experiment '" + id + "' (see --list)");
-      only.insert(id);
+    study::Selection(s.opt.only_flag, s.experiments, s.opt.seeds);  // a bad --only fails before the data loads
+    if (s.opt.slurm && s.opt.slurm_options.submit && study::find_in_path("sbatch").empty()) {
+      throw mlp::IoError("--submit needs Slurm's sbatch, which is not installed here (not in PATH); install Slurm "
+                         "(Debian: slurm-wlm) or leave out --submit to only write the job scripts");
     }
-
-    cli::set_threads(1);  // parallel runs, one thread each: fastest here, and bit-reproducible
-    const auto dir = mlp::locate_dataset(kind, flags["data"].as<std::string>());
-    mlp::TrainTestData loaded = mlp::load_dataset(kind, dir);
-    const mlp::Index validation = mlp::default_validation_size(loaded.train.size());
-    const mlp::PreparedData data = mlp::prepare_data(kind, dir, std::move(loaded), validation, 42);
-    for (auto& x : experiments) {
-      x.config.validation = validation;
-      if (quick) x.config.train_limit = 2000, x.config.epochs = 2;
-      if (epochs > 0) x.config.epochs = epochs;
-      x.config.patience = std::min(x.config.patience, x.config.epochs);
-    }
-    const double data_seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - program_start).count();
-    std::ostringstream facts;
-    cli::print_data_facts(facts, data);
-    std::cout << facts.str();
-    mlp::ensure_directory(out);
-    mlp::app::write_png(out / "samples.png", mlp::app::make_sample_grid(data.data.train, data.split.train, 10, 3));
-    std::printf("wrote %s\n\n", (out / "samples.png").string().c_str());
-
-    // Runs finished earlier are loaded, the others queued, longest first.
-    study::Results results;
-    std::vector<const study::Experiment*> queue;
-    for (const auto& x : experiments) {
-      if (!only.empty() && !only.count(x.id)) {
-        if (auto done = mlp::app::load_finished_run(out / x.id, x.config, data.split.fingerprint_hex())) {
-          results[x.id] = *done;  // kept for the report and figures
-        }
-        continue;
-      }
-      if (force) {
-        std::filesystem::remove_all(out / x.id);
-      } else if (auto done = mlp::app::load_finished_run(out / x.id, x.config, data.split.fingerprint_hex())) {
-        std::printf("[%s] finished earlier with this configuration (%s): not recomputed\n", x.id.c_str(),
-                    (out / x.id / "summary.json").string().c_str());
-        results[x.id] = *done;
-        continue;
-      }
-      queue.push_back(&x);
-    }
-    const mlp::Index inputs = data.data.train.features();
-    std::stable_sort(queue.begin(), queue.end(), [&](const auto* a, const auto* b) {
-      return estimated_cost(a->config, inputs) > estimated_cost(b->config, inputs);
-    });
-
-    cli::install_interrupt_handler();
-    std::mutex output_mutex, results_mutex;
-    std::atomic<std::size_t> next{0};
-    std::vector<Outcome> outcomes;
-    const int workers = static_cast<int>(std::min<std::size_t>(static_cast<std::size_t>(jobs), queue.size()));
-    const bool live = workers == 1 && isatty(STDOUT_FILENO) != 0;
-    auto worker = [&] {
-      cli::LineLockedStream log(std::cout, output_mutex);
-      for (;;) {
-        const std::size_t k = next.fetch_add(1);
-        if (k >= queue.size() || cli::interrupt_flag().load()) return;
-        const study::Experiment& x = *queue[k];
-        log << "[" << x.id << "] started: " << x.change << "\n";
-        Outcome o;
-        o.id = x.id;
-        try {
-          mlp::app::RunOptions ro;
-          ro.progress = &log;
-          ro.live_progress = live;
-          ro.progress_prefix = "[" + x.id + "] ";
-          ro.interrupt = &cli::interrupt_flag();
-          o.result = mlp::app::run_training(x.config, data, out / x.id, ro);
-          if (!o.result.interrupted) {
-            log << "[" << x.id << "] done: test accuracy " << study::pct(o.result.test_best.accuracy)
-                << " (best checkpoint, epoch " << o.result.best_epoch << "), " << study::secs(o.result.train_seconds)
-                << (o.result.resumed ? ", resumed from a checkpoint" : "") << "\n";
-          }
-        } catch (const std::exception& e) {
-          o.error = cli::one_line(e.what());
-          log << "[" << x.id << "] failed: " << o.error << "\n";
-        }
-        std::lock_guard<std::mutex> lock(results_mutex);
-        outcomes.push_back(std::move(o));
-      }
-    };
-    std::vector<std::thread> threads;
-    for (int i = 0; i < workers; ++i) threads.emplace_back(worker);
-    for (auto& t : threads) t.join();
-
-    bool failed = false;
-    for (auto& o : outcomes) {
-      if (!o.error.empty()) {
-        failed = true;
-      } else if (!o.result.interrupted) {
-        results[o.id] = std::move(o.result);
-      }
-    }
-    if (cli::interrupt_flag().load()) {
-      std::printf("\ninterrupted: finished runs are kept and interrupted ones saved a checkpoint; run the "
-                  "same command again to continue\n");
-      return 130;
-    }
-
-    const auto figures = study::write_figures(out, results, data.data.train.class_names);
-    study::StudyTiming timing;
-    timing.data_seconds = data_seconds;
-    timing.jobs = std::max(workers, 1);
-    timing.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - program_start).count();
-    study::write_report(out, experiments, results, facts.str(), figures, timing);
-    std::printf("\n%zu runs in %s: ", results.size(), study::secs(timing.wall_seconds).c_str());
-    for (const auto& x : experiments) {
-      if (results.count(x.id)) std::printf("%s %s  ", x.id.c_str(), study::pct(results.at(x.id).test_best.accuracy).c_str());
-    }
-    std::printf("\nreport: %s\n", (out / "report.md").string().c_str());
-    if (failed) {
-      std::fprintf(stderr, "fashion_mnist_experiments: error: some runs failed (see above)\n");
-      return cli::kExitFailure;
-    }
-    return 0;
+    prepare(s);
+    if (s.opt.report_only) return report_only(s);
+    if (s.opt.slurm) return slurm(s);
+    return train(s);
   });
 }

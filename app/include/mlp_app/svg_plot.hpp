@@ -1,6 +1,7 @@
 // Line charts as SVG files: a figure is a row of panels sharing one legend; each panel has axes
 // with ticks and labels, a light grid, its series (solid or dashed) and optional vertical markers
-// (e.g. "best epoch"). Used for the training curves of the experiment study.
+// (e.g. "best epoch"). A series may carry a shaded band (e.g. the min-max over seeds around a mean
+// curve), drawn under every line. Used for the training curves of the experiment study.
 #pragma once
 
 #include "mlp/io/atomic_file.hpp"
@@ -20,6 +21,7 @@ struct PlotSeries {
   std::vector<double> x, y;
   std::string colour;     // e.g. palette_colour(i)
   bool dashed = false;
+  std::vector<double> band_lo, band_hi;  // optional shaded band around y (same length as x)
 };
 
 struct PlotMarker {
@@ -50,8 +52,10 @@ inline void data_range(const PlotPanel& p, bool y_axis, double& lo, double& hi) 
   lo = std::numeric_limits<double>::infinity();
   hi = -lo;
   for (const auto& s : p.series) {
-    for (const double v : y_axis ? s.y : s.x) {
-      if (std::isfinite(v)) lo = std::min(lo, v), hi = std::max(hi, v);
+    for (const auto* values : {y_axis ? &s.y : &s.x, y_axis ? &s.band_lo : &s.x, y_axis ? &s.band_hi : &s.x}) {
+      for (const double v : *values) {
+        if (std::isfinite(v)) lo = std::min(lo, v), hi = std::max(hi, v);
+      }
     }
   }
   if (!y_axis) {
@@ -60,8 +64,24 @@ inline void data_range(const PlotPanel& p, bool y_axis, double& lo, double& hi) 
   if (!std::isfinite(lo)) lo = 0.0, hi = 1.0;
 }
 
-inline void draw_panel(SvgWriter& svg, const PlotPanel& p, double left, double top, double width,
-                       double height) {
+// The band of a series as an SVG polygon: along band_hi forwards, back along band_lo. Points
+// where either bound is not finite are left out.
+template <class Sx, class Sy>
+std::string band_polygon(const PlotSeries& s, Sx sx, Sy sy) {
+  const std::size_t n = std::min({s.x.size(), s.band_lo.size(), s.band_hi.size()});
+  std::string upper, lower;
+  for (std::size_t i = 0; i < n; ++i) {
+    if (!std::isfinite(s.band_lo[i]) || !std::isfinite(s.band_hi[i])) continue;
+    upper += SvgWriter::num(sx(s.x[i])) + "," + SvgWriter::num(sy(s.band_hi[i])) + " ";
+    lower = SvgWriter::num(sx(s.x[i])) + "," + SvgWriter::num(sy(s.band_lo[i])) + " " + lower;
+  }
+  if (upper.empty()) return "";
+  return "<polygon points=\"" + upper + lower + "\" fill=\"" + s.colour + "\" fill-opacity=\"0.16\" stroke=\"none\"/>\n";
+}
+
+// Draws one panel into `svg`; its bands go to `underlay` (see render_line_figure).
+inline void draw_panel(SvgWriter& svg, std::string& underlay, const PlotPanel& p, double left, double top,
+                       double width, double height) {
   double xl, xh, yl, yh;
   data_range(p, false, xl, xh);
   data_range(p, true, yl, yh);
@@ -76,6 +96,8 @@ inline void draw_panel(SvgWriter& svg, const PlotPanel& p, double left, double t
   const double xa = xl >= 1.0 && xt.lo < xl ? xl : xt.lo, xb = xt.hi;
   auto sx = [&](double v) { return x0 + (v - xa) / (xb - xa) * (x1 - x0); };
   auto sy = [&](double v) { return y0 - (v - yt.lo) / (yt.hi - yt.lo) * (y0 - y1); };
+  auto sy_clamped = [&](double v) { return sy(std::clamp(v, yt.lo, yt.hi)); };
+  for (const auto& s : p.series) underlay += band_polygon(s, sx, sy_clamped);
 
   svg.text((x0 + x1) / 2, top + 14, p.title, 13, "middle", "#222222", "bold");
   for (const double v : tick_values(yt)) {
@@ -151,11 +173,18 @@ inline std::string render_line_figure(const PlotFigure& f) {
       lx += entry_width(i);
     }
   }
+  std::string underlay;
   for (std::size_t k = 0; k < f.panels.size(); ++k) {
-    internal::draw_panel(svg, f.panels[k], static_cast<double>(k) * f.panel_width, header, f.panel_width,
-                       f.panel_height);
+    internal::draw_panel(svg, underlay, f.panels[k], static_cast<double>(k) * f.panel_width, header,
+                         f.panel_width, f.panel_height);
   }
-  return svg.finish();
+  // Bands go under everything but the background, so that grid lines and curves stay visible on
+  // top of them. SvgWriter has no polygon element and appends in drawing order, so they are put
+  // in after its first element (the white background) once the figure is drawn.
+  std::string text = svg.finish();
+  const std::size_t background_end = text.find("/>\n", text.find("<rect"));
+  if (!underlay.empty() && background_end != std::string::npos) text.insert(background_end + 3, underlay);
+  return text;
 }
 
 inline void write_svg(const std::filesystem::path& path, const std::string& svg) {

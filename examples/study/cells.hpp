@@ -1,0 +1,117 @@
+// What the output folder holds for each cell of the study, and what a run of the study may do with
+// it: a finished cell is kept (never recomputed without --force); a cell that holds a finished run
+// of another configuration or data split is never replaced without --force; a cell that failed
+// has its error next to its folder (<out>/<id>/seed-<s>.error), so that a later --report-only (on
+// Slurm: the job after the array) can name it.
+#pragma once
+
+#include "seeds.hpp"
+
+#include <mlp/io/atomic_file.hpp>
+#include <mlp_app/run_folder.hpp>
+#include <mlp_app/run_summary.hpp>
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace study {
+
+struct CellStatus {
+  enum class State { Missing, Finished, OtherRun, Failed, Interrupted };
+  Cell cell;
+  State state = State::Missing;
+  std::optional<mlp::app::RunResult> result;  // Finished
+  std::string detail;                         // OtherRun: what differs; Failed: the error
+};
+
+inline std::filesystem::path error_file(const std::filesystem::path& out, const Cell& c) {
+  return out / c.experiment->id / ("seed-" + std::to_string(c.seed) + ".error");
+}
+
+// Records why a cell failed (one line), or clears the record once it has finished.
+inline void record_failure(const std::filesystem::path& out, const Cell& c, const std::string& error) {
+  mlp::write_file_atomically(error_file(out, c), error + "\n");
+}
+inline void clear_failure(const std::filesystem::path& out, const Cell& c) {
+  std::error_code ec;
+  std::filesystem::remove(error_file(out, c), ec);
+}
+
+inline CellStatus inspect_cell(const std::filesystem::path& out, const Cell& c, const std::string& split_fingerprint) {
+  CellStatus s{c, CellStatus::State::Missing, std::nullopt, ""};
+  const auto folder = mlp::app::inspect_run_folder(c.folder(out), c.config, split_fingerprint);
+  std::error_code ec;
+  if (folder.kind == mlp::app::FolderRun::Kind::Finished) {
+    s.state = CellStatus::State::Finished;
+    s.result = folder.result;
+  } else if (folder.kind == mlp::app::FolderRun::Kind::OtherRun) {
+    s.state = CellStatus::State::OtherRun;
+    s.detail = folder.difference;
+  } else if (std::filesystem::is_regular_file(error_file(out, c), ec)) {
+    s.state = CellStatus::State::Failed;
+    try {
+      s.detail = cli::one_line(mlp::read_text_file(error_file(out, c)));
+      while (!s.detail.empty() && s.detail.back() == ' ') s.detail.pop_back();
+    } catch (const mlp::Error&) {
+      s.detail = "(its error file cannot be read)";
+    }
+  } else if (std::filesystem::is_regular_file(c.folder(out) / "checkpoint.mlpckpt", ec)) {
+    s.state = CellStatus::State::Interrupted;
+  }
+  return s;
+}
+
+inline std::vector<CellStatus> inspect_cells(const std::filesystem::path& out, const std::vector<Cell>& cells,
+                                             const std::string& split_fingerprint) {
+  std::vector<CellStatus> statuses;
+  for (const Cell& c : cells) statuses.push_back(inspect_cell(out, c, split_fingerprint));
+  return statuses;
+}
+
+// "missing", "failed: <error>", ...: why a cell has no result, for the report and messages.
+inline std::string why_not_finished(const CellStatus& s) {
+  switch (s.state) {
+    case CellStatus::State::Missing: return "not run yet";
+    case CellStatus::State::Interrupted: return "interrupted (the same command continues it from its checkpoint)";
+    case CellStatus::State::Failed: return "failed: " + s.detail;
+    case CellStatus::State::OtherRun: return "holds a run of another configuration (" + s.detail + ")";
+    case CellStatus::State::Finished: break;
+  }
+  return "finished";
+}
+
+// The cells this invocation trains: the selected ones that are not finished (all selected ones with
+// --force). Without --force, a selected cell that holds another configuration's run stops
+// everything before any training, naming the cell and the difference (exit status 2).
+inline std::vector<const CellStatus*> plan_training(const std::vector<CellStatus>& statuses, const Selection& only,
+                                                     bool force, const std::filesystem::path& out) {
+  std::vector<const CellStatus*> queue, others;
+  for (const CellStatus& s : statuses) {
+    if (!only.contains(s.cell)) continue;
+    if (s.state == CellStatus::State::OtherRun) others.push_back(&s);
+    if (force || s.state != CellStatus::State::Finished) queue.push_back(&s);
+  }
+  if (!others.empty() && !force) {
+    const CellStatus& first = *others.front();
+    throw mlp::IoError("cell " + first.cell.name() + " in '" + out.string() + "' holds a finished run of another " +
+                       "configuration (" + first.detail + ")" +
+                       (others.size() > 1 ? " and so do " + std::to_string(others.size() - 1) + " more cells" : "") +
+                       "; nothing was changed: use another --out, or --force to replace them");
+  }
+  return queue;
+}
+
+// --force: empties a cell's folder (keeping its marker) while holding its lock, so that a folder in
+// use by another process (a Slurm task, a second study) is refused rather than emptied under it.
+inline void clear_cell_folder(const std::filesystem::path& folder) {
+  std::error_code ec;
+  if (!std::filesystem::exists(folder, ec)) return;
+  const mlp::app::RunFolder lock(folder, true);
+  for (const auto& entry : std::filesystem::directory_iterator(folder)) {
+    if (entry.path().filename() != mlp::app::kRunMarker) std::filesystem::remove_all(entry.path());
+  }
+}
+
+}  // namespace study

@@ -1,0 +1,114 @@
+// The flags of fashion_mnist_experiments, checked and gathered. Every bad value or combination is
+// a one-line UsageError naming it (exit status 2), before any data is read or any file written.
+#pragma once
+
+#include "seeds.hpp"
+#include "slurm.hpp"
+
+#include "common/cli.hpp"
+
+#include <mlp/data/datasets.hpp>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace study {
+
+struct StudyOptions {
+  mlp::DatasetKind dataset = mlp::DatasetKind::FashionMnist;
+  std::string data_flag, only_flag;
+  std::filesystem::path out;
+  std::vector<std::uint64_t> seeds;
+  int epochs = 0;        // 0: each experiment's own
+  int jobs = 2;          // cells trained at a time
+  int cell_threads = 1;  // matrix-product threads of each cell (part of its configuration)
+  bool quick = false, force = false, list = false, report_only = false, no_report = false, slurm = false;
+  SlurmOptions slurm_options;
+};
+
+inline cxxopts::Options study_flags() {
+  cxxopts::Options options("fashion_mnist_experiments",
+                           "The deep-learning good-practice study on FashionMNIST: every experiment over several "
+                           "seeds, figures and a report");
+  auto d = [](const char* value) { return cxxopts::value<std::string>()->default_value(value); };
+  auto flag = [] { return cxxopts::value<bool>()->default_value("false"); };
+  options.add_options()
+    ("data", "folder with the data files (default: search $MLP_DATA, ./data/<dataset>, /usr/share/datasets/<dataset>)", d(""))
+    ("dataset", "fashion-mnist, mnist or cifar10", d("fashion-mnist"))
+    ("out", "output folder (default: runs, or runs-quick with --quick)", d(""))
+    ("seeds", "number of seeds N (42, 43, ..., 42+N-1) or a list of seeds such as 42,7,19 (one seed: 7,)", d("5"))
+    ("only", "comma-separated experiment ids (all their seeds) or cells such as l2/seed-43 (default: all)", d(""))
+    ("epochs", "epochs of every run (default: 30, and 40 for best; 2 with --quick)", d("0"))
+    ("threads", "cells trained in parallel, one thread each", d("2"))
+    ("cell-threads", "matrix-product threads of each cell (part of its configuration: results differ in their "
+                     "last bits between thread counts)", d("1"))
+    ("quick", "smoke test: 2,000 training images (400 for validation), 2 epochs", flag())
+    ("force", "recompute the selected cells, replacing runs of another configuration", flag())
+    ("report-only", "write report.md and the figures from the finished cells, train nothing", flag())
+    ("no-report", "train the selected cells only; write no report or samples (what Slurm tasks do)", flag())
+    ("slurm", "write Slurm batch scripts: a job array with one task per unfinished cell, and a report job", flag())
+    ("partition", "--slurm: the partition to submit to", d(""))
+    ("time", "--slurm: time limit of each task, e.g. 01:00:00", d(""))
+    ("cpus-per-task", "--slurm: cores of each task (each cell then uses that many threads)", d("1"))
+    ("submit", "--slurm: submit both scripts with sbatch and print the job ids", flag())
+    ("list", "list the experiments and exit", flag())
+    ("h,help", "print this help");
+  return options;
+}
+
+// Flags that only mean something with --slurm, and modes that exclude each other.
+inline void check_combinations(const cxxopts::ParseResult& f, const StudyOptions& o) {
+  for (const char* name : {"partition", "time", "cpus-per-task", "submit"}) {
+    if (f.count(name) > 0 && !o.slurm) throw cli::UsageError(std::string("--") + name + " needs --slurm");
+  }
+  if (o.slurm && (o.report_only || o.no_report)) throw cli::UsageError("--slurm writes the jobs; it cannot be combined with --report-only or --no-report");
+  if (o.report_only && o.no_report) throw cli::UsageError("--report-only and --no-report exclude each other");
+  if (o.report_only && o.force) throw cli::UsageError("--report-only trains nothing, so --force has nothing to recompute");
+  if (o.report_only && !o.only_flag.empty()) throw cli::UsageError("--report-only reports the whole study; --only selects cells to train");
+  auto plain = [](const std::string& text, const char* chars) { return text.find_first_not_of(chars) == std::string::npos; };
+  if (!plain(o.slurm_options.time, "0123456789:-")) {
+    throw cli::UsageError("--time takes a Slurm time limit such as 01:30:00 or 2-00:00:00, but got '" + o.slurm_options.time + "'");
+  }
+  if (!plain(o.slurm_options.partition, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.,")) {
+    throw cli::UsageError("--partition takes partition names (letters, digits, _-.,), but got '" + o.slurm_options.partition + "'");
+  }
+}
+
+inline StudyOptions parse_study_options(const cxxopts::ParseResult& f) {
+  cli::reject_unmatched(f);
+  StudyOptions o;
+  o.dataset = mlp::parse_dataset_kind(f["dataset"].as<std::string>());
+  o.data_flag = f["data"].as<std::string>();
+  o.only_flag = f["only"].as<std::string>();
+  o.quick = f["quick"].as<bool>();
+  o.force = f["force"].as<bool>();
+  o.list = f["list"].as<bool>();
+  o.report_only = f["report-only"].as<bool>();
+  o.no_report = f["no-report"].as<bool>();
+  o.slurm = f["slurm"].as<bool>();
+  o.seeds = parse_seeds(f["seeds"].as<std::string>());
+  o.epochs = static_cast<int>(cli::int_flag(f, "epochs", 0, 100000));
+  o.jobs = static_cast<int>(cli::int_flag(f, "threads", 1, cli::machine_cores()));
+  o.slurm_options.partition = f["partition"].as<std::string>();
+  o.slurm_options.time = f["time"].as<std::string>();
+  o.slurm_options.cpus_per_task = static_cast<int>(cli::int_flag(f, "cpus-per-task", 1, 1024));
+  o.slurm_options.submit = f["submit"].as<bool>();
+  // Slurm tasks run on other machines: their cell threads are the task's cores, and a report
+  // trains nothing; only cells trained here are bounded by this machine's cores.
+  if (o.slurm && f.count("cell-threads") > 0) throw cli::UsageError("with --slurm each cell uses --cpus-per-task threads");
+  const bool trains_here = !o.slurm && !o.report_only;
+  o.cell_threads = o.slurm ? o.slurm_options.cpus_per_task
+                           : static_cast<int>(cli::int_flag(f, "cell-threads", 1, trains_here ? cli::machine_cores() : 1024));
+  if (trains_here && o.jobs * o.cell_threads > cli::machine_cores()) {
+    throw cli::UsageError("--threads " + std::to_string(o.jobs) + " times --cell-threads " + std::to_string(o.cell_threads) +
+                          " exceeds this machine's " + std::to_string(cli::machine_cores()) + " cores");
+  }
+  const std::string out = f["out"].as<std::string>();
+  if (f.count("out") > 0 && out.empty()) throw cli::UsageError("--out must not be empty (use . for the current folder)");
+  o.out = out.empty() ? (o.quick ? "runs-quick" : "runs") : out;
+  check_combinations(f, o);
+  return o;
+}
+
+}  // namespace study

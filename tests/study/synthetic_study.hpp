@@ -1,0 +1,86 @@
+// Synthetic results for the study's report tests: runs whose every number is a linear function of
+// a shift (a real effect) and a jitter j (seed noise). Paired with the baseline, jitters that sum
+// to zero over the seeds give differences whose interval includes 0, so the report must claim no
+// effect; a shift much larger than the jitter gives an interval that excludes 0.
+#pragma once
+
+#include "study/report.hpp"
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+namespace study_test {
+
+inline mlp::app::RunResult synthetic_run(const study::Experiment& x, std::uint64_t seed, double shift, double j) {
+  mlp::app::RunResult r;
+  r.config = x.config;
+  r.config.seed = seed;
+  for (int e = 1; e <= 10; ++e) {
+    mlp::EpochLog log;
+    log.epoch = e;
+    log.train_loss = 1.0 / e - shift + 0.01 * j;
+    log.val_loss = 0.5 + 0.01 * (e - 4) * (e - 4) - shift + 0.01 * j;  // lowest at epoch 4
+    log.train_acc = 0.8 + 0.01 * e;
+    log.val_acc = 0.8 + 0.01 * e + shift + 0.001 * j;
+    log.lr = 1e-3 * (1.0 - e / 11.0);
+    log.seconds = 1.0 + shift + 0.1 * j;
+    log.penalty = 0.01;
+    r.history.epochs.push_back(log);
+    r.train_seconds += log.seconds;
+  }
+  r.best_epoch = 4;
+  r.test_best.accuracy = 0.88 + shift + 0.002 * j;
+  r.test_best.loss = 0.33 - shift + 0.003 * j;
+  r.test_last = r.test_best;
+  r.test_last.loss += 0.01 * j;  // no overfitting on the test set unless a test says so
+  r.parameters = 1000;
+  r.test_best.confusion = mlp::ConfusionMatrix(10);
+  for (mlp::Index k = 0; k < 10; ++k) {
+    const auto right = static_cast<mlp::Index>(std::lround(900 + 1000 * shift + 20 * j));
+    r.test_best.confusion.add_count(k, k, right);
+    r.test_best.confusion.add_count(k, (k + 2) % 10, 1000 - right);  // T-shirt (0) <-> Pullover (2) ... Shirt (6) -> Bag
+  }
+  return r;
+}
+
+inline const std::vector<std::string>& fashion_classes() {
+  static const std::vector<std::string> names = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                                                 "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
+  return names;
+}
+
+// A whole study: every experiment with `seeds`; experiment x at seed k has jitter base[k] +
+// noise[k] (the baseline: base[k]) and the shift of `shift_of(x.id)`.
+template <class Shift>
+study::ReportInput synthetic_study(const std::vector<study::Experiment>& experiments, const std::vector<std::uint64_t>& seeds,
+                                   const std::vector<double>& base, const std::vector<double>& noise, Shift shift_of) {
+  study::ReportInput in;
+  in.experiments = experiments;
+  in.seeds = seeds;
+  for (const auto& cell : study::make_cells(in.experiments, seeds)) {
+    const std::size_t k = static_cast<std::size_t>(std::find(seeds.begin(), seeds.end(), cell.seed) - seeds.begin());
+    const bool is_base = cell.experiment->id == "baseline";
+    const auto run = synthetic_run(*cell.experiment, cell.seed, is_base ? 0.0 : shift_of(cell.experiment->id),
+                                   base[k] + (is_base ? 0.0 : noise[k]));
+    in.results[cell.experiment->id][cell.seed] = run;
+    in.statuses.push_back({cell, study::CellStatus::State::Finished, run, ""});
+  }
+  in.data_facts = "synthetic\n";
+  in.cnn = {fashion_classes(), mlp::Shape(1, 28, 28)};
+  return in;
+}
+
+// Phrases that state an effect: they may only appear where an interval excludes 0.
+inline const std::vector<std::string>& claim_phrases() {
+  static const std::vector<std::string> phrases = {
+      "higher than", "lower than", "wider than", "narrower than", "longer than", "shorter than", "earlier than",
+      "later than", "more than", "fewer than", "better", "worse", "rose", "kept falling", "helps here", "detectable gain",
+      "signature of overfitting"};
+  return phrases;
+}
+
+// The report without its introduction (which explains the verdict words in quotes).
+inline std::string claims_part(const std::string& report) { return report.substr(report.find("## Cells")); }
+
+}  // namespace study_test

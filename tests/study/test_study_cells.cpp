@@ -1,0 +1,153 @@
+// The study's cells: --seeds and --only, the refusal to replace another configuration's run, the
+// CNN and its matched MLP, the Slurm scripts, and the shaded bands of the figures.
+#include "study/cells.hpp"
+#include "study/cost.hpp"
+#include "study/runner.hpp"
+#include "study/slurm.hpp"
+
+#include <mlp_app/svg_plot.hpp>
+
+#include <doctest/doctest.h>
+
+#include <string>
+#include <vector>
+
+namespace {
+
+using Seeds = std::vector<std::uint64_t>;
+
+}  // namespace
+
+TEST_CASE("study: --seeds is a count from 42 or a list") {
+  CHECK(study::parse_seeds("5") == Seeds{42, 43, 44, 45, 46});
+  CHECK(study::parse_seeds("1") == Seeds{42});  // the single-seed study
+  CHECK(study::parse_seeds("42,7,19") == Seeds{42, 7, 19});
+  CHECK(study::parse_seeds("7,") == Seeds{7});  // a list of one
+  CHECK(study::parse_seeds("0,1") == Seeds{0, 1});
+  for (const Seeds& s : {Seeds{42}, Seeds{7}, Seeds{42, 43}, Seeds{5, 1, 9}}) CHECK(study::parse_seeds(study::seeds_flag(s)) == s);
+  CHECK_THROWS_WITH_AS(study::parse_seeds("0"), doctest::Contains("number of seeds from 1 to 1000 or a list of seeds such as 42,43,44, but got '0'"),
+                       cli::UsageError);
+  CHECK_THROWS_WITH_AS(study::parse_seeds("42,43,42"), doctest::Contains("seed 42 is listed twice"), cli::UsageError);
+  CHECK_THROWS_WITH_AS(study::parse_seeds("42,x"), doctest::Contains("'x' is not a seed"), cli::UsageError);
+  for (const char* bad : {"", "-3", "1001", "+5", " 5", "5x", ",", "42,,43", "9007199254740992,1"}) {
+    INFO(bad);
+    CHECK_THROWS_AS(study::parse_seeds(bad), cli::UsageError);
+  }
+}
+
+TEST_CASE("study: --only selects experiments or single cells") {
+  const auto experiments = study::all_experiments(mlp::DatasetKind::FashionMnist);
+  const auto cells = study::make_cells(experiments, {42, 43});
+  CHECK(cells.size() == 28);
+  CHECK(cells[3].name() == "early_stopping/seed-43");
+  CHECK(cells[3].config.seed == 43);
+  CHECK(cells[3].folder("runs") == std::filesystem::path("runs/early_stopping/seed-43"));
+  const study::Selection only("l2,cnn/seed-43", experiments, {42, 43});
+  std::vector<std::string> picked;
+  for (const auto& c : cells) {
+    if (only.contains(c)) picked.push_back(c.name());
+  }
+  CHECK(picked == std::vector<std::string>{"l2/seed-42", "l2/seed-43", "cnn/seed-43"});
+  CHECK(study::Selection("", experiments, {42}).all());
+  CHECK_THROWS_WITH_AS(study::Selection("dropuot", experiments, {42}), "--only: unknown experiment 'dropuot' (see --list)",
+                       cli::UsageError);
+  CHECK_THROWS_WITH_AS(study::Selection("l2/seed-44", experiments, {42, 43}),
+                       doctest::Contains("names seed '44', which is not one of the study's seeds"), cli::UsageError);
+}
+
+TEST_CASE("study: --seeds 1 gives the single-seed study's configurations") {
+  const auto experiments = study::all_experiments(mlp::DatasetKind::FashionMnist);
+  const auto cells = study::make_cells(experiments, study::parse_seeds("1"));
+  REQUIRE(cells.size() == experiments.size());
+  for (std::size_t i = 0; i < cells.size(); ++i) CHECK(cells[i].config == experiments[i].config);
+  CHECK(cells[0].config.seed == 42);
+  CHECK(cells[0].config.split_seed == 42);
+}
+
+TEST_CASE("study: a cell of another configuration is refused without --force, naming it and the difference") {
+  const auto experiments = study::all_experiments(mlp::DatasetKind::FashionMnist);
+  const auto cells = study::make_cells(experiments, {42});
+  std::vector<study::CellStatus> statuses;
+  for (const auto& c : cells) statuses.push_back({c, study::CellStatus::State::Missing, std::nullopt, ""});
+  statuses[0].state = study::CellStatus::State::OtherRun;
+  statuses[0].detail = "epochs 1 here, 30 there";
+  statuses[1].state = study::CellStatus::State::Finished;
+  const study::Selection all;
+  CHECK_THROWS_WITH_AS(study::plan_training(statuses, all, false, "runs"),
+                       "cell baseline/seed-42 in 'runs' holds a finished run of another configuration (epochs 1 here, "
+                       "30 there); nothing was changed: use another --out, or --force to replace them",
+                       mlp::IoError);
+  CHECK(study::plan_training(statuses, all, true, "runs").size() == cells.size());  // --force: everything
+  statuses[0].state = study::CellStatus::State::Missing;
+  CHECK(study::plan_training(statuses, all, false, "runs").size() == cells.size() - 1);  // the finished one is kept
+  const study::Selection only_l2("l2", experiments, {42});
+  statuses[0].state = study::CellStatus::State::OtherRun;
+  CHECK(study::plan_training(statuses, only_l2, false, "runs").size() == 1);  // not selected: left alone
+}
+
+TEST_CASE("study: the CNN and the MLP matched to it have about the same number of parameters") {
+  const mlp::Shape image(1, 28, 28);
+  const auto cnn = study::model_cost(study::cnn_config(mlp::DatasetKind::FashionMnist), image, 10);
+  const auto mlp = study::model_cost(study::mlp_matched_config(mlp::DatasetKind::FashionMnist), image, 10);
+  CHECK(cnn.parameters == 421834);
+  CHECK(mlp.parameters == 425098);
+  CHECK(cnn.conv_parameters == 18816);
+  // Multiply-adds per image: 28*28*32*9 + 14*14*64*32*9 + 3136*128 + 128*10 (+ the pools' reads).
+  CHECK(cnn.macs == doctest::Approx(225792 + 3612672 + 401408 + 1280 + 25088 + 12544));
+  CHECK(mlp.macs == doctest::Approx(784 * 480 + 480 * 96 + 960));
+  CHECK(mlp.work == mlp.macs);  // convolutions weigh more in the time estimates, dense layers as they are
+  CHECK(cnn.work == doctest::Approx(cnn.macs + (study::kConvSlowdown - 1.0) * (225792 + 3612672)));
+  const auto baseline = study::baseline_config(mlp::DatasetKind::FashionMnist);
+  CHECK(study::image_passes(baseline, 50000, 10000) == 30 * (3 * 50000.0 + 10000) + 20000);
+}
+
+TEST_CASE("study: the time-left estimate uses what finished cells took") {
+  study::TimeLeft left({4.0, 4.0, 1.0, 1.0}, {"a", "a", "b", "b"}, 1);
+  left.start(0);
+  const double after_first = left.finish(0);
+  CHECK(after_first >= 0.0);  // known once one cell has finished (here: about 0 s per unit of cost)
+  CHECK(study::duration_text(42) == "42 s");
+  CHECK(study::duration_text(610) == "10 min");
+  CHECK(study::duration_text(3 * 3600 + 5 * 60) == "3 h 05 min");
+  CHECK(study::duration_text(-1) == "?");
+}
+
+TEST_CASE("study: the Slurm scripts run one cell per array task and the report after all of them") {
+  study::SlurmOptions o;
+  o.partition = "cpu";
+  o.time = "01:00:00";
+  const std::vector<std::string> command = {"/opt/bin/fashion_mnist_experiments", "--out", "/shared/my runs", "--seeds", "42,43"};
+  const std::string array = study::array_script({"baseline/seed-42", "l2/seed-43", "cnn/seed-42"}, command, "/shared/logs", o);
+  CHECK(array.rfind("#!/bin/bash\n", 0) == 0);
+  CHECK(array.find("#SBATCH --array=0-2\n") != std::string::npos);
+  CHECK(array.find("#SBATCH --partition=cpu\n#SBATCH --time=01:00:00\n") != std::string::npos);
+  CHECK(array.find("#SBATCH --cpus-per-task=1\n") != std::string::npos);
+  CHECK(array.find("#SBATCH --output=/shared/logs/cell-%A_%a.out\n") != std::string::npos);
+  CHECK(array.find("cells=(\n  baseline/seed-42\n  l2/seed-43\n  cnn/seed-42\n)\n") != std::string::npos);
+  CHECK(array.find("exec '/opt/bin/fashion_mnist_experiments' '--out' '/shared/my runs' '--seeds' '42,43' "
+                   "--only \"${cells[$SLURM_ARRAY_TASK_ID]}\" --no-report\n") != std::string::npos);
+  const std::string report = study::report_script(command, "/shared/logs", o);
+  CHECK(report.find("#SBATCH --kill-on-invalid-dep=yes\n") != std::string::npos);
+  CHECK(report.find("' --report-only\n") != std::string::npos);
+  CHECK(report.find("--array") == std::string::npos);
+  CHECK(study::shell_quote("it's") == "'it'\\''s'");
+  CHECK(study::find_in_path("sh") != "");
+  CHECK(study::find_in_path("no-such-program-mlp") == "");
+}
+
+TEST_CASE("study: a series' band is drawn under the grid and the curves") {
+  mlp::app::PlotFigure f;
+  f.title = "bands";
+  mlp::app::PlotPanel p{"Loss", "epoch", "loss", {}, {}};
+  p.series.push_back({"run", {1, 2, 3}, {0.5, 0.4, 0.35}, "#0072B2", false, {0.45, 0.3, 0.3}, {0.6, 0.5, 0.9}});
+  f.panels = {p};
+  const std::string svg = mlp::app::render_line_figure(f);
+  const auto polygon = svg.find("<polygon"), grid = svg.find("<line"), curve = svg.find("<polyline");
+  REQUIRE(polygon != std::string::npos);
+  CHECK(svg.find("<rect") < polygon);  // over the white background
+  CHECK(polygon < grid);
+  CHECK(polygon < curve);
+  CHECK(svg.find("fill=\"#0072B2\" fill-opacity=\"0.16\"") != std::string::npos);
+  // The y axis covers the band (0.9), not only the curve.
+  CHECK(svg.find(">0.9<") != std::string::npos);
+}
