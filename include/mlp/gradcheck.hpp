@@ -88,7 +88,7 @@ inline GradCheckReport check_model_gradients(Sequential<double>& model, Matrix<d
   Matrix<double> dx = model.backward(loss.backward());
   std::vector<TensorRef<double>> tensors = model.parameters();
   tensors.push_back({"input", x.data(), dx.data(), x.rows(), x.cols(), false});
-  const GradCheckReport report = check_gradients(tensors, [&] {
+  GradCheckReport report = check_gradients(tensors, [&] {
     model.set_random_states(states);
     return loss.forward(model.forward(x, Mode::Train), y);
   }, eps);

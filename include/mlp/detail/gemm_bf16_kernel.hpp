@@ -78,16 +78,16 @@ MLP_AVX512BF16_TARGET void tile_avx512(Index kp, const std::uint32_t* a, const s
                                        Index ldc, Index m, bool load_c) {
   __mmask16 rows[MV];
   for (int v = 0; v < MV; ++v) {
-    const Index left = m - 16 * v;
+    const Index left = m - Index{16} * v;
     rows[v] = left >= 16 ? static_cast<__mmask16>(0xFFFF)
                          : static_cast<__mmask16>((1u << (left > 0 ? left : 0)) - 1u);
   }
-  const bool full = m == 16 * MV;  // plain loads and stores (masked stores are slower on AMD)
+  const bool full = m == Index{16} * MV;  // plain loads and stores (masked stores are slower on AMD)
   __m512 acc[MV][N];
 #pragma GCC unroll 12
   for (int j = 0; j < N; ++j) {
     for (int v = 0; v < MV; ++v) {
-      const float* cv = c + j * ldc + 16 * v;
+      const float* cv = c + j * ldc + Index{16} * v;
       acc[v][j] = !load_c ? _mm512_setzero_ps() : full ? _mm512_loadu_ps(cv) : _mm512_maskz_loadu_ps(rows[v], cv);
     }
   }
@@ -95,7 +95,7 @@ MLP_AVX512BF16_TARGET void tile_avx512(Index kp, const std::uint32_t* a, const s
     const std::uint32_t* ap = a + p * kMr;
     const std::uint32_t* bp = b + p * kNr;
     __m512bh av[MV];
-    for (int v = 0; v < MV; ++v) av[v] = reinterpret_cast<__m512bh>(_mm512_loadu_si512(ap + 16 * v));
+    for (int v = 0; v < MV; ++v) av[v] = reinterpret_cast<__m512bh>(_mm512_loadu_si512(ap + Index{16} * v));
 #pragma GCC unroll 12
     for (int j = 0; j < N; ++j) {
       const __m512bh bj = reinterpret_cast<__m512bh>(_mm512_set1_epi32(static_cast<int>(bp[j])));
@@ -105,11 +105,11 @@ MLP_AVX512BF16_TARGET void tile_avx512(Index kp, const std::uint32_t* a, const s
   if (full) {
 #pragma GCC unroll 12
     for (int j = 0; j < N; ++j)
-      for (int v = 0; v < MV; ++v) _mm512_storeu_ps(c + j * ldc + 16 * v, acc[v][j]);
+      for (int v = 0; v < MV; ++v) _mm512_storeu_ps(c + j * ldc + Index{16} * v, acc[v][j]);
   } else {
 #pragma GCC unroll 12
     for (int j = 0; j < N; ++j)
-      for (int v = 0; v < MV; ++v) _mm512_mask_storeu_ps(c + j * ldc + 16 * v, rows[v], acc[v][j]);
+      for (int v = 0; v < MV; ++v) _mm512_mask_storeu_ps(c + j * ldc + Index{16} * v, rows[v], acc[v][j]);
   }
 }
 

@@ -244,7 +244,10 @@ Sequential<S> read_model(const ContainerReader& in) {
 // "Linear(bias=1, in_features=784, out_features=256)": a layer as a file describes it.
 inline std::string spec_text(const LayerSpec& layer) {
   std::string args;
-  for (const auto& [key, value] : layer.config.entries()) args += (args.empty() ? "" : ", ") + key + "=" + value;
+  for (const auto& [key, value] : layer.config.entries()) {
+    if (!args.empty()) args += ", ";
+    args.append(key).append("=").append(value);
+  }
   return layer.kind + "(" + args + ")";
 }
 

@@ -127,7 +127,8 @@ class StepLR final : public detail::ScheduleOf<StepLR> {
     detail::require(gamma > 0.0 && gamma <= 1.0, "StepLR gamma has to be in (0, 1], but got ", gamma);
   }
   double lr_at(std::int64_t t, double base_lr) const override {
-    return base_lr * std::pow(gamma_, static_cast<double>(t / step_.count()));
+    const std::int64_t decays = t / step_.count();  // floor: t >= 0
+    return base_lr * std::pow(gamma_, static_cast<double>(decays));
   }
   ScheduleUnit unit() const override { return step_.unit(); }
   std::string describe() const override {
