@@ -1,6 +1,7 @@
 // BatchNorm2d: Train forward, backward and running statistics against PyTorch, gradient checks over
 // several shapes, Eval mode, agreement with BatchNorm1d on 1 x 1 images, and messages.
 #include "helpers.hpp"
+#include "torch_reference.hpp"
 
 #include <mlp/layers/batchnorm.hpp>
 
@@ -11,26 +12,12 @@
 using mlp::Index;
 using mlp::Shape;
 using mlp_test::MatrixD;
+using mlp_test::check_values;
+using mlp_test::filled;
+using mlp_test::ref_dy;
+using mlp_test::ref_x;
 
 namespace {
-
-// The inputs of the PyTorch reference script (see test_conv.cpp).
-double ref_x(Index i) { return static_cast<double>((i * 37) % 101) / 50.0 - 1.0; }
-double ref_dy(Index k) { return static_cast<double>((k * 29) % 89) / 44.5 - 1.0; }
-
-MatrixD filled(Index rows, Index cols, double (*f)(Index)) {
-  MatrixD m(rows, cols);
-  for (Index i = 0; i < m.size(); ++i) m.data()[i] = f(i);
-  return m;
-}
-
-void check_values(const MatrixD& got, const std::vector<double>& expected) {
-  REQUIRE(got.size() == static_cast<Index>(expected.size()));
-  for (Index i = 0; i < got.size(); ++i) {
-    INFO("element " << i);
-    CHECK(got.data()[i] == doctest::Approx(expected[static_cast<std::size_t>(i)]).epsilon(1e-12));
-  }
-}
 
 }  // namespace
 

@@ -1,6 +1,7 @@
 // Conv2d: forward and backward against PyTorch and a direct loop, gradient checks over several
 // shapes, configuration, and the messages for bad configurations and inputs.
 #include "helpers.hpp"
+#include "torch_reference.hpp"
 
 #include <mlp/layers/conv2d.hpp>
 #include <mlp/layers/flatten.hpp>
@@ -14,31 +15,14 @@ using mlp::Index;
 using mlp::Shape;
 using mlp::Size2;
 using mlp_test::MatrixD;
+using mlp_test::check_values;
+using mlp_test::filled;
+using mlp_test::ref_dy;
+using mlp_test::ref_x;
 
 namespace {
 
-// The inputs of the PyTorch reference script: exact rationals, so both sides start from the same
-// bits. x is laid out as PyTorch's contiguous (N, C, H, W) tensor, which is this library's batch
-// matrix (one sample per column, C, H, W order) read in memory order.
-double ref_x(Index i) { return static_cast<double>((i * 37) % 101) / 50.0 - 1.0; }
 double ref_w(Index j) { return static_cast<double>((j * 53) % 97) / 97.0 - 0.5; }
-double ref_dy(Index k) { return static_cast<double>((k * 29) % 89) / 44.5 - 1.0; }
-
-MatrixD filled(Index rows, Index cols, double (*f)(Index)) {
-  MatrixD m(rows, cols);
-  for (Index i = 0; i < m.size(); ++i) m.data()[i] = f(i);
-  return m;
-}
-
-// Element i of `got` in PyTorch's memory order (row-major per output channel for a weight).
-void check_values(const MatrixD& got, const std::vector<double>& expected, bool row_major = false) {
-  REQUIRE(got.size() == static_cast<Index>(expected.size()));
-  for (Index i = 0; i < got.size(); ++i) {
-    const double value = row_major ? got(i / got.cols(), i % got.cols()) : got.data()[i];
-    INFO("element " << i);
-    CHECK(value == doctest::Approx(expected[static_cast<std::size_t>(i)]).epsilon(1e-12));
-  }
-}
 
 struct ConvCase {
   Index in, out, height, width;
@@ -81,7 +65,7 @@ MatrixD direct_conv(const mlp::Conv2d<double>& conv, const MatrixD& x) {
 // Square, rectangular, strided, padded, 1 x 1, whole-image and odd-sized cases; the "same"
 // 3 x 3 cases take the contiguous im2col path, the others the row-by-row one; a batch of 20
 // makes several chunks.
-const std::vector<ConvCase> kCases = {
+const std::vector<ConvCase> kConvCases = {
     {1, 1, 5, 5, {3}, {1}, {0}, true, 2},        {2, 3, 6, 5, {3, 2}, {2, 1}, {1, 0}, true, 2},
     {3, 2, 7, 7, {3}, {2}, {1}, false, 2},       {2, 2, 4, 5, {3}, {1}, {1}, true, 3},
     {2, 4, 5, 5, {1}, {1}, {0}, true, 2},        {1, 2, 5, 4, {2, 3}, {1, 2}, {1, 1}, true, 2},
@@ -180,7 +164,7 @@ TEST_CASE("Conv2d matches PyTorch: 3 x 3 kernel, padding 1, no bias") {
 }
 
 TEST_CASE("Conv2d forward equals a direct loop over many shapes, in float and double") {
-  for (const ConvCase& c : kCases) {
+  for (const ConvCase& c : kConvCases) {
     auto layer = make_conv(c);
     mlp::Conv2d<double>& conv = *layer;
     INFO(conv.describe() << " on " << conv.input_shape().str());
@@ -198,7 +182,7 @@ TEST_CASE("Conv2d forward equals a direct loop over many shapes, in float and do
 }
 
 TEST_CASE("Conv2d gradients pass the finite-difference check over many shapes") {
-  for (const ConvCase& c : kCases) {
+  for (const ConvCase& c : kConvCases) {
     auto layer = make_conv(c);
     mlp::Conv2d<double>& conv = *layer;
     INFO(conv.describe() << " on " << conv.input_shape().str() << ", batch " << c.batch);
@@ -210,7 +194,7 @@ TEST_CASE("Conv2d gradients pass the finite-difference check over many shapes") 
 }
 
 TEST_CASE("Conv2d as the first layer skips dL/dx and still computes its parameter gradients") {
-  auto layer = make_conv(kCases[3]);
+  auto layer = make_conv(kConvCases[3]);
   mlp::Conv2d<double>& conv = *layer;
   const MatrixD x = mlp_test::random_matrix(conv.input_shape().size(), 3, 2);
   const MatrixD dy = mlp_test::random_matrix(conv.output_shape().size(), 3, 4);

@@ -1,6 +1,7 @@
 // MaxPool2d and AvgPool2d: forward and backward against PyTorch, ties and NaN, gradient checks
 // over several shapes, configuration, and the messages for bad configurations and inputs.
 #include "helpers.hpp"
+#include "torch_reference.hpp"
 
 #include <mlp/layers/pooling.hpp>
 
@@ -12,27 +13,12 @@ using mlp::Index;
 using mlp::Shape;
 using mlp::Size2;
 using mlp_test::MatrixD;
+using mlp_test::check_values;
+using mlp_test::filled;
+using mlp_test::ref_dy;
+using mlp_test::ref_x;
 
 namespace {
-
-// The inputs of the PyTorch reference script (see test_conv.cpp): exact rationals in PyTorch's
-// (N, C, H, W) memory order, which is this library's batch matrix in memory order.
-double ref_x(Index i) { return static_cast<double>((i * 37) % 101) / 50.0 - 1.0; }
-double ref_dy(Index k) { return static_cast<double>((k * 29) % 89) / 44.5 - 1.0; }
-
-MatrixD filled(Index rows, Index cols, double (*f)(Index)) {
-  MatrixD m(rows, cols);
-  for (Index i = 0; i < m.size(); ++i) m.data()[i] = f(i);
-  return m;
-}
-
-void check_values(const MatrixD& got, const std::vector<double>& expected) {
-  REQUIRE(got.size() == static_cast<Index>(expected.size()));
-  for (Index i = 0; i < got.size(); ++i) {
-    INFO("element " << i);
-    CHECK(got.data()[i] == doctest::Approx(expected[static_cast<std::size_t>(i)]).epsilon(1e-12));
-  }
-}
 
 // Distinct values (a shuffled ramp), so that no window has a tie within reach of the finite
 // differences: a tie would make max pooling non-differentiable there.
@@ -53,7 +39,7 @@ struct PoolCase {
   Size2 padding;
 };
 
-const std::vector<PoolCase> kCases = {
+const std::vector<PoolCase> kPoolCases = {
     {{1, 4, 4}, {2}, std::nullopt, {0}},   {{2, 5, 5}, {3}, Size2(2), {1}},     {{3, 7, 6}, {3, 2}, Size2(2, 1), {1, 1}},
     {{2, 6, 5}, {2, 3}, Size2(1, 2), {0, 1}}, {{1, 5, 7}, {5, 7}, std::nullopt, {0}}, {{2, 9, 9}, {3}, Size2(3), {0}},
     {{2, 4, 4}, {2}, Size2(1), {1}},
@@ -187,7 +173,7 @@ TEST_CASE("AvgPool2d matches PyTorch, counting padded zeros (count_include_pad=T
 }
 
 TEST_CASE("MaxPool2d and AvgPool2d gradients pass the finite-difference check over several shapes") {
-  for (const PoolCase& c : kCases) {
+  for (const PoolCase& c : kPoolCases) {
     mlp::MaxPool2d<double> max_pool(c.kernel, c.stride, c.padding);
     max_pool.bind(c.in);
     INFO(max_pool.describe() << " on " << c.in.str());
@@ -204,7 +190,7 @@ TEST_CASE("MaxPool2d and AvgPool2d gradients pass the finite-difference check ov
 }
 
 TEST_CASE("MaxPool2d forward equals a direct loop over several shapes") {
-  for (const PoolCase& c : kCases) {
+  for (const PoolCase& c : kPoolCases) {
     mlp::MaxPool2d<double> pool(c.kernel, c.stride, c.padding);
     pool.bind(c.in);
     INFO(pool.describe() << " on " << c.in.str());

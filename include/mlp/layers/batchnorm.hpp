@@ -117,9 +117,12 @@ class BatchNorm : public Layer<S> {
       return y_;
     }
     const Index count = x.cols() * pixels_;
-    detail::require(count > 1, this->describe(), " in Train mode needs more than 1 value per channel, "
-                    "but got a batch of ", x.cols(), " sample(s) of ", this->input_shape().described(),
-                    " (use a larger batch, or drop a last batch of 1 with drop_last)");
+    if (count <= 1) {  // the message only on failure: describe() allocates, and this runs every step
+      detail::fail<InvalidArgument>(this->describe(), " in Train mode needs more than 1 value per channel, "
+                                    "but got a batch of ", x.cols(), " sample(s) of ",
+                                    this->input_shape().described(),
+                                    " (use a larger batch, or drop a last batch of 1 with drop_last)");
+    }
     xhat_.resize(x.rows(), x.cols());
     if (pixels_ > 1) {
       for_each_channel([&](Index c) { normalize_planes(x, c, count); });

@@ -182,8 +182,11 @@ class Layer {
     } else if (binding_ == Binding::Implicit && x.rows() != in_.size()) {
       bind_as(Shape::flat(x.rows()), Binding::Implicit);
     }
-    detail::require(x.rows() == in_.size(), describe(), " expects ", in_.described(), " per sample (",
-                    in_.size(), " rows), but got a batch of ", shape_string(x.rows(), x.cols()));
+    // The message is built only on failure: describe() allocates, and this runs every step.
+    if (x.rows() != in_.size()) {
+      detail::fail<InvalidArgument>(describe(), " expects ", in_.described(), " per sample (", in_.size(),
+                                    " rows), but got a batch of ", shape_string(x.rows(), x.cols()));
+    }
   }
   void record_forward(Mode mode, Index batch) {
     cache_ = mode == Mode::Train ? Cache::Train : Cache::Eval;
@@ -194,10 +197,10 @@ class Layer {
       detail::fail<RuntimeError>(describe(), ": backward needs a forward in Train mode of the same "
                                  "batch just before it, but ", cache_text());
     }
-    detail::require<RuntimeError>(dy.rows() == out_.size() && dy.cols() == cached_batch_, describe(),
-                                  ": backward got dL/dy of ", shape_string(dy.rows(), dy.cols()),
-                                  ", but the last forward produced ",
-                                  shape_string(out_.size(), cached_batch_));
+    if (dy.rows() != out_.size() || dy.cols() != cached_batch_) {
+      detail::fail<RuntimeError>(describe(), ": backward got dL/dy of ", shape_string(dy.rows(), dy.cols()),
+                                 ", but the last forward produced ", shape_string(out_.size(), cached_batch_));
+    }
   }
 
   void bind_as(const Shape& input, Binding how) {
