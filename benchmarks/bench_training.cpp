@@ -27,6 +27,8 @@
 #include <mlp/train/trainer.hpp>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -190,13 +192,18 @@ int main(int argc, char** argv) {
       models.push_back(*it);
     }
     const auto thread_counts = cli::parse_sizes(flags["threads"].as<std::string>(), "threads");
+    // Opened before the data is read and anything measured: an unwritable path fails at once.
+    const std::string csv_path = flags["csv"].as<std::string>();
+    std::ofstream csv;
+    if (!csv_path.empty()) {
+      csv.open(csv_path, std::ios::app);
+      if (!csv) throw mlp::IoError("cannot open '" + csv_path + "' for appending: " + std::strerror(errno));
+    }
 
     const auto dir = mlp::locate_dataset(mlp::DatasetKind::FashionMnist, flags["data"].as<std::string>());
     mlp::PreparedData data = mlp::prepare_data(mlp::DatasetKind::FashionMnist, dir, 10000, 42);
     const auto limit = static_cast<std::size_t>(cli::int_flag(flags, "train-limit", 0, 50000));
     if (limit > 0 && limit < data.split.train.size()) data.split.train.resize(limit);
-    std::ofstream csv;
-    if (!flags["csv"].as<std::string>().empty()) csv.open(flags["csv"].as<std::string>(), std::ios::app);
 
     std::printf("%-4s %7s %10s %12s %10s %12s %8s\n", "model", "threads", "s/epoch", "samples/s", "GFLOP/s",
                 "GEMM GFLOP/s", "of peak");
@@ -224,7 +231,10 @@ int main(int argc, char** argv) {
         std::printf("%-4s %7d %10.3f %12.0f %10.1f %12.1f %7.0f%%\n", m.name.c_str(), t, s,
                     static_cast<double>(loader.size()) / s, gflops, peak, 100.0 * gflops / peak);
         std::fflush(stdout);
-        if (csv) csv << "mlp," << m.name << "," << t << "," << s << "," << gflops << "," << peak << "\n";
+        if (!csv_path.empty()) {
+          csv << "mlp," << m.name << "," << t << "," << s << "," << gflops << "," << peak << std::endl;
+          if (!csv) throw mlp::IoError("cannot write to '" + csv_path + "'");
+        }
         if (flags["breakdown"].as<bool>()) print_breakdown(model, adam, loader, epochs);
       }
     }

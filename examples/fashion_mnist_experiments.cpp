@@ -1,4 +1,4 @@
-// fashion_mnist_experiments: the whole study of ../shared/EXPERIMENTS.md in one command.
+// fashion_mnist_experiments: the whole study of docs/protocol.md in one command.
 //
 //   fashion_mnist_experiments [--seeds N|s,s,...] [--data DIR] [--out runs] [--only id|id/seed-s,...]
 //                             [--epochs N] [--threads N] [--quick] [--force] [--report-only]

@@ -410,3 +410,35 @@ TEST_CASE("divergence after some epochs keeps the best checkpoint so far") {
   CHECK(run.model.state_dict()[0].value.allFinite());
   CHECK(mlp_test::same_state(mlp::load_model<float>(dir.file("best.mlp")).model.state_dict(), best.best_state()));
 }
+
+TEST_CASE("progress lines fit the terminal's width, with huge values too (a checkpoint's sums)") {
+  mlp::EpochLog huge;
+  huge.epoch = 3;
+  huge.train_loss = 1e300;
+  huge.train_acc = 1e300;
+  huge.val_loss = -1e300;
+  huge.val_acc = 1e300;
+  huge.lr = 1e300;
+  huge.seconds = 1e300;
+  const std::string unlimited = mlp::epoch_summary(huge, 30);
+  CHECK(unlimited.size() > 256);  // longer than the fixed buffer that once overflowed
+  for (const int width : {40, 60, 80, 120}) {
+    INFO("width " << width);
+    CHECK(mlp::epoch_summary(huge, 30, width).size() <= static_cast<std::size_t>(width));
+  }
+  std::ostringstream live;
+  {
+    Run run;
+    mlp::ProgressBar<float> bar(live, /*live=*/true, "[a long run name] ", 60);
+    run.trainer.add_callback(bar);
+    run.trainer.fit(run.train_loader, &run.val_loader, 1);
+  }
+  for (const std::string& line : mlp::detail::split(live.str(), '\n')) {
+    for (const std::string& part : mlp::detail::split(line, '\r')) {
+      std::string visible = part;  // without the erase-to-end-of-line codes, which take no column
+      for (auto at = visible.find("\033[K"); at != std::string::npos; at = visible.find("\033[K")) visible.erase(at, 3);
+      INFO("line '" << visible << "'");
+      CHECK(visible.size() <= 60);
+    }
+  }
+}

@@ -1,4 +1,4 @@
-// The experiments of the study (../shared/EXPERIMENTS.md): a baseline, eleven runs that each change
+// The experiments of the study (docs/protocol.md): a baseline, eleven runs that each change
 // exactly one thing, `best`, which combines what helped, and the CNN with an MLP of about as many
 // parameters. Same split and preprocessing everywhere; every experiment runs with the same seeds
 // (seeds.hpp), so each is compared with the baseline of the same seed.
@@ -18,7 +18,7 @@ struct Experiment {
   mlp::app::RunConfig config;
 };
 
-// The baseline of EXPERIMENTS.md: 784-256-128-10 ReLU, He uniform, Adam 1e-3, constant rate, batch
+// The baseline of docs/protocol.md: 784-256-128-10 ReLU, He uniform, Adam 1e-3, constant rate, batch
 // 128, 30 epochs, no early stopping, no regularization, seed 42.
 inline mlp::app::RunConfig baseline_config(mlp::DatasetKind dataset) {
   mlp::app::RunConfig c;
@@ -53,7 +53,7 @@ inline mlp::app::RunConfig best_config(mlp::DatasetKind dataset) {
   return c;
 }
 
-// The CNN of EXPERIMENTS.md, wave 2: conv 3x3 (32) - BatchNorm2d - ReLU - max-pool 2 - conv 3x3 (64) -
+// The CNN of docs/protocol.md: conv 3x3 (32) - BatchNorm2d - ReLU - max-pool 2 - conv 3x3 (64) -
 // BatchNorm2d - ReLU - max-pool 2 - flatten - dense 128 - ReLU - dense 10: 421,834 parameters on
 // FashionMNIST. Otherwise the baseline's protocol (Adam 1e-3, batch 128, at most 30 epochs, the
 // best-val-loss checkpoint), with early stopping (patience 5): a CNN epoch costs 40 baseline epochs,
