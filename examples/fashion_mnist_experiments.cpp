@@ -181,7 +181,10 @@ int slurm(const Study& s) {
   mlp::ensure_directory(dir / "logs");
   const auto command = study_command(s);
   auto report_command = command;  // the report job also compares (the tasks write no report)
-  if (s.other) report_command.insert(report_command.end(), {"--compare-to", std::filesystem::absolute(s.opt.compare_to).lexically_normal().string()});
+  if (s.other) {
+    report_command.insert(report_command.end(),
+                          {"--compare-to", std::filesystem::absolute(s.opt.compare_to).lexically_normal().string()});
+  }
   if (!names.empty()) mlp::write_file_atomically(dir / "cells.sbatch", study::array_script(names, command, dir / "logs", s.opt.slurm_options));
   mlp::write_file_atomically(dir / "report.sbatch", study::report_script(report_command, dir / "logs", s.opt.slurm_options));
   std::printf("wrote %s%s (%zu of %zu cells to run; the others are finished)\n",

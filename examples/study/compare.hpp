@@ -141,8 +141,9 @@ inline std::string comparison_summary(const std::vector<ComparedExperiment>& row
   const std::size_t none = with_interval - up.size() - down.size();
   std::string text;
   if (up.empty() && down.empty()) {
-    return "The test accuracy here is not detectably different from there in any of the " + std::to_string(with_interval) +
-           " experiments with an interval.\n";
+    return "The test accuracy here is not detectably different from there in " +
+           (with_interval == 1 ? std::string("the one experiment") : "any of the " + std::to_string(with_interval) + " experiments") +
+           " with an interval.\n";
   }
   if (!up.empty()) text += "Test accuracy detectably higher here than there: " + list(up) + ". ";
   if (!down.empty()) text += "Test accuracy detectably lower here than there: " + list(down) + ". ";
@@ -174,9 +175,9 @@ inline std::string comparison_section(const std::vector<Experiment>& experiments
   } else {
     s << difference_text(other, compared, experiments) << "\n"
       << "The difference is here minus there, in test accuracy (best ckpt), with the 95% interval of its mean over "
-         "the paired seeds (Student's t); the verdict names a direction (for here) only when the interval "
-         "excludes 0, as everywhere in this report. The means are over the paired seeds. Times per epoch depend on the machine and its load when "
-         "each cell ran.\n\n"
+         "the paired seeds (Student's t); as everywhere in this report, the verdict names a direction (of this "
+         "study against the other) only when the interval excludes 0. The means are over the paired seeds. Times "
+         "per epoch depend on the machine and its load when each cell ran.\n\n"
       << "| run | paired seeds | test acc here | test acc there | difference, mean [95% CI] | verdict | time per "
          "epoch here / there |\n| --- | --- | --- | --- | --- | --- | --- |\n";
     for (const auto& r : rows) {
