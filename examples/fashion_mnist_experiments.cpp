@@ -1,7 +1,8 @@
 // fashion_mnist_experiments: the whole study of docs/protocol.md in one command.
 //
 //   fashion_mnist_experiments [--seeds N|s,s,...] [--data DIR] [--out runs] [--only id|id/seed-s,...]
-//                             [--epochs N] [--threads N] [--quick] [--force] [--report-only]
+//                             [--epochs N] [--threads N] [--precision fp32|bf16] [--quick] [--force]
+//                             [--report-only] [--compare-to OTHER_OUT]
 //                             [--slurm [--partition P] [--time T] [--cpus-per-task N] [--submit]]
 //
 // Runs the baseline, the eleven one-change experiments, `best`, and the CNN with a matched MLP,
@@ -9,11 +10,13 @@
 // metrics.csv, TensorBoard events, best.mlp and summary.json into <out>/<id>/seed-<s>/; the study
 // writes samples.png, figures/*.svg and report.md. Finished cells are recognized by their summary
 // and not recomputed; an interrupted study continues where it stopped. With --slurm the cells
-// become a Slurm job array (docs/scale-out.md).
+// become a Slurm job array (docs/scale-out.md). With --compare-to the report compares each cell
+// with the same cell of another study (e.g. this one in bf16 against that one in fp32).
 #include "common/cli.hpp"
 #include "common/data_facts.hpp"
 #include "common/interrupt.hpp"
 #include "common/threads.hpp"
+#include "study/compare.hpp"
 #include "study/cost.hpp"
 #include "study/figures.hpp"
 #include "study/options.hpp"
@@ -28,6 +31,7 @@
 #include <chrono>
 #include <cstdio>
 #include <iostream>
+#include <optional>
 #include <sstream>
 
 namespace {
@@ -40,6 +44,7 @@ struct Study {
   mlp::PreparedData data;
   std::string facts;
   std::vector<study::CellStatus> statuses;     // every cell of the study
+  std::optional<study::OtherStudy> other;      // --compare-to: read once, before any training
   double data_seconds = 0.0;
   study::Clock::time_point start;
 };
@@ -76,6 +81,7 @@ void prepare(Study& s) {
     if (s.opt.epochs > 0) x.config.epochs = s.opt.epochs;
     x.config.patience = std::min(x.config.patience, x.config.epochs);
     x.config.threads = s.opt.cell_threads;
+    x.config.precision = s.opt.precision;
   }
   s.data_seconds = std::chrono::duration<double>(study::Clock::now() - s.start).count();
   std::ostringstream facts;
@@ -84,6 +90,7 @@ void prepare(Study& s) {
   std::cout << s.facts;
   const auto cells = study::make_cells(s.experiments, s.opt.seeds);
   s.statuses = study::inspect_cells(s.opt.out, cells, s.data.split.fingerprint_hex());
+  if (!s.opt.compare_to.empty()) s.other = study::read_other_study(s.opt.compare_to, cells, s.data.split.fingerprint_hex());
   print_parameters(s);
 }
 
@@ -112,7 +119,9 @@ void write_outputs(const Study& s, int trained) {
   in.timing.cell_threads = s.opt.cell_threads;
   in.timing.cores = static_cast<int>(cli::machine_cores());
   in.timing.wall_seconds = std::chrono::duration<double>(study::Clock::now() - s.start).count();
+  in.compared = s.other;
   study::write_report(s.opt.out, in);
+  if (s.other) std::printf("\n%s\n", study::comparison_line(s.experiments, in.results, *s.other).c_str());
   std::printf("\n%zu of %zu cells finished; wrote %s and %s\n", finished_count(s), s.statuses.size(),
               (s.opt.out / "samples.png").string().c_str(), (s.opt.out / "figures").string().c_str());
 }
@@ -153,7 +162,8 @@ std::vector<std::string> study_command(const Study& s) {
                                     "--data", std::filesystem::absolute(s.data.dir).lexically_normal().string(),
                                     "--out", std::filesystem::absolute(s.opt.out).lexically_normal().string(),
                                     "--seeds", study::seeds_flag(s.opt.seeds),
-                                    "--threads", "1", "--cell-threads", std::to_string(s.opt.cell_threads)};
+                                    "--threads", "1", "--cell-threads", std::to_string(s.opt.cell_threads),
+                                    "--precision", mlp::to_string(s.opt.precision)};
   if (s.opt.quick) words.push_back("--quick");
   if (s.opt.epochs > 0) words.insert(words.end(), {"--epochs", std::to_string(s.opt.epochs)});
   return words;
@@ -170,8 +180,13 @@ int slurm(const Study& s) {
   const auto dir = std::filesystem::absolute(s.opt.out).lexically_normal() / "slurm";
   mlp::ensure_directory(dir / "logs");
   const auto command = study_command(s);
+  auto report_command = command;  // the report job also compares (the tasks write no report)
+  if (s.other) {
+    report_command.insert(report_command.end(),
+                          {"--compare-to", std::filesystem::absolute(s.opt.compare_to).lexically_normal().string()});
+  }
   if (!names.empty()) mlp::write_file_atomically(dir / "cells.sbatch", study::array_script(names, command, dir / "logs", s.opt.slurm_options));
-  mlp::write_file_atomically(dir / "report.sbatch", study::report_script(command, dir / "logs", s.opt.slurm_options));
+  mlp::write_file_atomically(dir / "report.sbatch", study::report_script(report_command, dir / "logs", s.opt.slurm_options));
   std::printf("wrote %s%s (%zu of %zu cells to run; the others are finished)\n",
               names.empty() ? "" : ((dir / "cells.sbatch").string() + " and ").c_str(), (dir / "report.sbatch").string().c_str(),
               names.size(), s.statuses.size());
@@ -254,8 +269,10 @@ int train(Study& s) {
   const auto queue = order_queue(s, planned, costs);
   const std::size_t done_before = finished_count(s) - (s.opt.force ? std::count_if(planned.begin(), planned.end(),
       [](const CellStatus* c) { return c->state == CellStatus::State::Finished; }) : 0);
-  std::printf("%zu of %zu cells finished earlier with this configuration (not recomputed); training %zu, %d at a time\n\n",
-              done_before, s.statuses.size(), queue.size(), std::min<int>(s.opt.jobs, static_cast<int>(std::max<std::size_t>(queue.size(), 1))));
+  std::printf("%zu of %zu cells finished earlier with this configuration (not recomputed); training %zu, %d at a time, "
+              "%s matrix products\n\n", done_before, s.statuses.size(), queue.size(),
+              std::min<int>(s.opt.jobs, static_cast<int>(std::max<std::size_t>(queue.size(), 1))), mlp::to_string(s.opt.precision));
+  if (!queue.empty()) cli::note_precision(s.opt.precision);
   cli::install_interrupt_handler();
   study::RunnerOptions ro{s.opt.out, s.opt.jobs, s.opt.force, done_before, s.statuses.size()};
   const auto outcomes = study::run_cells(queue, costs, s.data, ro, std::cout);
@@ -291,6 +308,7 @@ int main(int argc, char** argv) {
       throw mlp::IoError("--submit needs Slurm's sbatch, which is not installed here (not in PATH); install Slurm "
                          "(Debian: slurm-wlm) or leave out --submit to only write the job scripts");
     }
+    if (!s.opt.compare_to.empty()) study::require_other_folder(s.opt.compare_to);  // before the data loads
     prepare(s);
     if (s.opt.report_only) return report_only(s);
     if (s.opt.slurm) return slurm(s);

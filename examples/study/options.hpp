@@ -7,6 +7,7 @@
 
 #include "common/cli.hpp"
 
+#include <mlp/core/precision.hpp>
 #include <mlp/data/datasets.hpp>
 
 #include <filesystem>
@@ -23,6 +24,8 @@ struct StudyOptions {
   int epochs = 0;        // 0: each experiment's own
   int jobs = 2;          // cells trained at a time
   int cell_threads = 1;  // matrix-product threads of each cell (part of its configuration)
+  mlp::MatmulPrecision precision = mlp::MatmulPrecision::Float32;  // of every cell (part of its configuration)
+  std::filesystem::path compare_to;  // another study's --out, compared with in the report; empty: none
   bool quick = false, force = false, list = false, report_only = false, no_report = false, slurm = false;
   SlurmOptions slurm_options;
 };
@@ -43,6 +46,10 @@ inline cxxopts::Options study_flags() {
     ("threads", "cells trained in parallel, one thread each", d("2"))
     ("cell-threads", "matrix-product threads of each cell (part of its configuration: results differ in their "
                      "last bits between thread counts)", d("1"))
+    ("precision", "matrix products of every cell: fp32, or bf16 (bfloat16 inputs, fp32 accumulation; part of "
+                  "each cell's configuration)", d("fp32"))
+    ("compare-to", "the --out folder of another study (e.g. the same study in fp32): the report compares this "
+                   "study with it, cell by cell", d(""))
     ("quick", "smoke test: 2,000 training images (400 for validation), 2 epochs", flag())
     ("force", "recompute the selected cells, replacing runs of another configuration", flag())
     ("report-only", "write report.md and the figures from the finished cells, train nothing", flag())
@@ -66,6 +73,18 @@ inline void check_combinations(const cxxopts::ParseResult& f, const StudyOptions
   if (o.report_only && o.no_report) throw cli::UsageError("--report-only and --no-report exclude each other");
   if (o.report_only && o.force) throw cli::UsageError("--report-only trains nothing, so --force has nothing to recompute");
   if (o.report_only && !o.only_flag.empty()) throw cli::UsageError("--report-only reports the whole study; --only selects cells to train");
+  if (f.count("compare-to") > 0 && o.compare_to.empty()) throw cli::UsageError("--compare-to must not be empty");
+  if (!o.compare_to.empty() && o.no_report) {
+    throw cli::UsageError("--compare-to adds a section to the report; --no-report writes none");
+  }
+  // The same folder however it is written (runs, ./runs/, /abs/runs), existing or not.
+  auto folder = [](const std::filesystem::path& p) {
+    const auto full = std::filesystem::weakly_canonical(std::filesystem::absolute(p));
+    return full.has_filename() ? full : full.parent_path();
+  };
+  if (!o.compare_to.empty() && folder(o.compare_to) == folder(o.out)) {
+    throw cli::UsageError("--compare-to '" + o.compare_to.string() + "' is this study's own --out; it takes the folder of another study");
+  }
   auto plain = [](const std::string& text, const char* chars) { return text.find_first_not_of(chars) == std::string::npos; };
   if (!plain(o.slurm_options.time, "0123456789:-")) {
     throw cli::UsageError("--time takes a Slurm time limit such as 01:30:00 or 2-00:00:00, but got '" + o.slurm_options.time + "'");
@@ -88,6 +107,12 @@ inline StudyOptions parse_study_options(const cxxopts::ParseResult& f) {
   o.no_report = f["no-report"].as<bool>();
   o.slurm = f["slurm"].as<bool>();
   o.seeds = parse_seeds(f["seeds"].as<std::string>());
+  const std::string precision = f["precision"].as<std::string>();
+  if (precision != "fp32" && precision != "bf16") {
+    throw cli::UsageError("--precision takes fp32 or bf16, but got '" + precision + "'");
+  }
+  o.precision = mlp::parse_matmul_precision(precision);
+  o.compare_to = f["compare-to"].as<std::string>();
   o.epochs = static_cast<int>(cli::int_flag(f, "epochs", 0, 100000));
   o.jobs = static_cast<int>(cli::int_flag(f, "threads", 1, cli::machine_cores()));
   o.slurm_options.partition = f["partition"].as<std::string>();

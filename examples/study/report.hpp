@@ -1,10 +1,12 @@
 // report.md: the study over seeds. Per experiment the mean and spread over seeds, the paired
-// differences from the baseline with their 95% intervals and verdicts, each comparison's figure
-// with observations computed from the numbers (worded by compare(): an effect is described only
-// when its interval excludes 0), the CNN against the matched MLP, every cell, and the time.
+// differences from the baseline with their 95% intervals and verdicts, with --compare-to the paired
+// differences from another study's cells (compare.hpp), each comparison's figure with observations
+// computed from the numbers (worded by compare(): an effect is described only when its interval
+// excludes 0), the CNN against the matched MLP, every cell, and the time.
 #pragma once
 
 #include "cells.hpp"
+#include "compare.hpp"
 #include "observe_cnn.hpp"
 #include "observe_models.hpp"
 #include "observe_training.hpp"
@@ -14,6 +16,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -29,7 +32,21 @@ struct ReportInput {
   CnnContext cnn;
   std::vector<std::string> figures;  // written, relative to the report
   StudyTiming timing;
+  std::optional<OtherStudy> compared;  // --compare-to
 };
+
+// The sentence on the precision of the matrix products, which every experiment shares (--precision).
+inline std::string precision_text(const std::vector<Experiment>& experiments) {
+  if (experiments.empty()) return "";
+  const auto p = experiments.front().config.precision;
+  for (const auto& x : experiments) {
+    if (x.config.precision != p) return "The precision of the matrix products differs between experiments.\n\n";
+  }
+  if (p == mlp::MatmulPrecision::Float32) return "The matrix products ran in fp32 (`--precision fp32`).\n\n";
+  return "The matrix products of the linear and convolution layers ran in **bf16** (`--precision bf16`): their inputs "
+         "rounded to bfloat16, the products accumulated in fp32; weights, gradients, optimizer state and the loss stay "
+         "fp32 (docs/bf16.md).\n\n";
+}
 
 inline std::string seed_list_text(const std::vector<std::uint64_t>& seeds) {
   std::string text;
@@ -46,7 +63,8 @@ inline std::string report_intro(const ReportInput& in) {
        "and the dropout masks; the split (drawn with seed 42) and the preprocessing are the same everywhere, and each "
        "experiment changes one thing from the baseline (`best` combines several; `cnn` and `mlp_matched` compare a "
        "CNN with an MLP of as many parameters). Test results are those of the checkpoint with the lowest validation "
-       "loss (\"best ckpt\").\n\n";
+       "loss (\"best ckpt\").\n\n"
+    << precision_text(in.experiments);
   if (n == 1) {
     s << "With one seed there is no confidence interval: differences between experiments are listed, but none is "
          "claimed as an effect (run with `--seeds 5` for intervals).\n\n";
@@ -99,8 +117,12 @@ inline std::string report_text(const ReportInput& in) {
   const auto& R = in.results;
   s << report_intro(in) << "## Cells\n\n" << cells_section(in.statuses) << "\n## Data\n\n```\n" << in.data_facts
     << "```\n\n![samples](samples.png)\n\n## All experiments, over seeds\n\n" << summary_table(in.experiments, R)
-    << "\n## Effects: paired differences from the baseline\n\n" << effects_table(in.experiments, R)
-    << figure_sections(in);
+    << "\n## Effects: paired differences from the baseline\n\n" << effects_table(in.experiments, R);
+  if (in.compared) {
+    s << "\n## Compared with another study: `" << in.compared->folder.string() << "`\n\n"
+      << comparison_section(in.experiments, R, *in.compared);
+  }
+  s << figure_sections(in);
   if (runs_of(R, "best") != nullptr) {
     s << "\n## The best configuration\n\n" << observe_best(R, in.experiments) << "\n";
     if (std::find(in.figures.begin(), in.figures.end(), "figures/best_confusion.svg") != in.figures.end()) {

@@ -253,13 +253,17 @@ struct RunConfig {
     return c;
   }
 
-  // "threads 2 here, 1 there; epochs 30 here, 2 there": what differs, for messages.
+  // "threads 2 here, 1 there; precision bf16 here, fp32 there": what differs, for messages. Names
+  // such as bf16 or adam go unquoted, an empty text as "".
   std::string difference(const RunConfig& other) const {
     const Json a = to_json(), b = other.to_json();
+    auto text_of = [](const Json& v) {
+      return v.type() == Json::Type::String && !v.string().empty() ? v.string() : v.dump(0);
+    };
     std::string text;
     for (const auto& [key, value] : a.members()) {
       if (!b.contains(key) || b.at(key) == value) continue;
-      text += detail::concat(text.empty() ? "" : "; ", key, " ", value.dump(0), " here, ", b.at(key).dump(0), " there");
+      text += detail::concat(text.empty() ? "" : "; ", key, " ", text_of(value), " here, ", text_of(b.at(key)), " there");
     }
     return text;
   }

@@ -232,4 +232,25 @@ inline std::optional<RunResult> load_finished_run(const std::filesystem::path& o
   return inspect_run_folder(out, config, split_fingerprint).result;
 }
 
+// The finished run in `out` whatever its configuration, with the fingerprint of its data split:
+// for comparing runs of different configurations (the study's --compare-to), where
+// inspect_run_folder would only say that the run is another one. None when `out` holds no
+// finished run, or one whose summary or best model cannot be read.
+struct StoredRun {
+  RunResult result;  // result.config: the configuration it ran with
+  std::string split_fingerprint;
+};
+
+inline std::optional<StoredRun> read_finished_run(const std::filesystem::path& out) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(out / "summary.json", ec)) return std::nullopt;
+  try {
+    const Json s = Json::parse(read_text_file(out / "summary.json"));
+    const RunConfig stored = RunConfig::from_json(s.at("config"));
+    return StoredRun{internal::read_summary(out, s, stored), s.at("data").at("split_fingerprint").string()};
+  } catch (const Error&) {
+    return std::nullopt;
+  }
+}
+
 }  // namespace mlp::app
