@@ -7,10 +7,16 @@
 #include "study/report.hpp"
 
 #include <cmath>
+#include <cstdint>
 #include <string>
 #include <vector>
 
 namespace study_test {
+
+// Five seeds, the seed-to-seed variation of every run, and per-seed noise that sums to 0 (no effect).
+inline const std::vector<std::uint64_t> kSeeds = {42, 43, 44, 45, 46};
+inline const std::vector<double> kBase = {0.3, -0.2, 0.1, 0.0, -0.2};
+inline const std::vector<double> kNoise = {1.0, -1.0, 0.5, -0.5, 0.0};
 
 inline mlp::app::RunResult synthetic_run(const study::Experiment& x, std::uint64_t seed, double shift, double j) {
   mlp::app::RunResult r;

@@ -17,11 +17,11 @@
 namespace {
 
 using study_test::claim_phrases;
+using study_test::kBase;
+using study_test::kNoise;
+using study_test::kSeeds;
 using study_test::synthetic_study;
 
-const std::vector<std::uint64_t> kSeeds = {42, 43, 44, 45, 46};
-const std::vector<double> kBase = {0.3, -0.2, 0.1, 0.0, -0.2};
-const std::vector<double> kNoise = {1.0, -1.0, 0.5, -0.5, 0.0};  // sums to 0: no effect
 const std::vector<double> kSmall = {0.1, -0.1, 0.05, -0.05, 0.0};
 const std::vector<double> kNone = {0.0, 0.0, 0.0, 0.0, 0.0};
 

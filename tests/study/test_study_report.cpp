@@ -10,11 +10,11 @@ namespace {
 
 using study_test::claim_phrases;
 using study_test::claims_part;
+using study_test::kBase;
+using study_test::kNoise;
+using study_test::kSeeds;
 using study_test::synthetic_study;
 
-const std::vector<std::uint64_t> kSeeds = {42, 43, 44, 45, 46};
-const std::vector<double> kBase = {0.3, -0.2, 0.1, 0.0, -0.2};    // seed-to-seed variation of every run
-const std::vector<double> kNoise = {1.0, -1.0, 0.5, -0.5, 0.0};   // sums to 0: no effect
 
 std::size_t count(const std::string& text, const std::string& what) {
   std::size_t n = 0;
