@@ -19,8 +19,8 @@
 // buffers; their bits depend on no thread count, a single sample's included.
 #pragma once
 
-#include "mlp/core/errors.hpp"
 #include "mlp/core/assert.hpp"
+#include "mlp/core/errors.hpp"
 #include "mlp/core/random.hpp"
 #include "mlp/detail/gemm_bf16.hpp"
 #include "mlp/detail/im2col.hpp"
