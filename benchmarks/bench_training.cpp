@@ -1,7 +1,7 @@
 // bench_training: training throughput of this library on the benchmark protocol of issue 7.
 //
 //   bench_training [--models S,M,MBD,L,CNN] [--threads 1,2] [--epochs 6] [--data DIR] [--csv FILE]
-//                  [--train-limit N] [--breakdown]
+//                  [--train-limit N] [--breakdown] [--precision fp32,bf16] [--cpu-time]
 //
 // CNN is the study's convolutional network: conv 3x3 (1->32, padding 1) - BatchNorm2d - ReLU -
 // MaxPool2d(2) - conv 3x3 (32->64, padding 1) - BatchNorm2d - ReLU - MaxPool2d(2) - Flatten -
@@ -13,7 +13,12 @@
 // training epoch (forward, backward and update over the 50,000 images; no validation), the median of
 // the epochs after the first (warm-up). Also prints the achieved GFLOP/s of the training step and the
 // machine's single-precision GEMM rate (an Eigen 2048 x 2048 x 2048 product, best of 5) at the same
-// thread count, as the reference for "fraction of peak".
+// thread count, as the reference for "fraction of peak". --precision lists the matrix products'
+// precisions to time (bf16: bf16 inputs with fp32 accumulation in every Linear and Conv2d), one row
+// each, one after the other at each thread count; "of peak" is always against the fp32 GEMM.
+// --cpu-time times epochs and layers with the process's CPU time instead of the wall clock: at one
+// thread on a shared machine, the time the work took while it ran, however long it waited for the
+// core (at 2 threads it would add up both threads, idle waits included).
 #include "../examples/common/cli.hpp"
 #include "../examples/common/threads.hpp"
 
@@ -31,6 +36,7 @@
 #include <cstring>
 #include <chrono>
 #include <cstdio>
+#include <ctime>
 #include <fstream>
 #include <iostream>
 
@@ -73,6 +79,24 @@ double seconds_since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
 }
 
+// The wall clock, or the process's CPU time (std::clock is that on POSIX).
+class Stopwatch {
+ public:
+  explicit Stopwatch(bool cpu) : cpu_(cpu) { restart(); }
+  void restart() {
+    wall_ = std::chrono::steady_clock::now();
+    cpu_start_ = std::clock();
+  }
+  double seconds() const {
+    return cpu_ ? static_cast<double>(std::clock() - cpu_start_) / CLOCKS_PER_SEC : seconds_since(wall_);
+  }
+
+ private:
+  bool cpu_;
+  std::chrono::steady_clock::time_point wall_;
+  std::clock_t cpu_start_ = 0;
+};
+
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   const std::size_t n = v.size();
@@ -99,7 +123,7 @@ double training_flops(mlp::Sequential<float>& model, mlp::Index samples) {
 // Per layer: the median forward and backward time of a training step, in ms, measured by running
 // the steps of one epoch layer by layer (as Sequential does) with a timer around each call.
 void print_breakdown(mlp::Sequential<float>& model, mlp::Optimizer<float>& optimizer, mlp::DataLoader<float>& loader,
-                     int epoch) {
+                     int epoch, bool cpu_time) {
   const std::size_t n = model.size();
   std::vector<std::vector<double>> fwd(n), bwd(n);
   std::vector<double> loss_ms, step_ms;
@@ -110,30 +134,30 @@ void print_breakdown(mlp::Sequential<float>& model, mlp::Optimizer<float>& optim
   while (auto batch = loader.next()) {
     const mlp::Matrix<float>* h = nullptr;
     for (std::size_t i = 0; i < n; ++i) {
-      const auto t = std::chrono::steady_clock::now();
+      const Stopwatch t(cpu_time);
       if (i == 0) {
         h = &model[0].forward(batch->x, mlp::Mode::Train);
       } else if (!model[i].forward_in_place(*h, mlp::Mode::Train)) {
         h = &model[i].forward(*h, mlp::Mode::Train);
       }
-      fwd[i].push_back(seconds_since(t) * 1e3);
+      fwd[i].push_back(t.seconds() * 1e3);
     }
-    auto t = std::chrono::steady_clock::now();
+    Stopwatch t(cpu_time);
     loss.forward(*h, batch->y);
     const mlp::Matrix<float>* g = &loss.backward();
-    loss_ms.push_back(seconds_since(t) * 1e3);
+    loss_ms.push_back(t.seconds() * 1e3);
     for (std::size_t i = n; i-- > 0;) {
-      t = std::chrono::steady_clock::now();
+      t.restart();
       if (!model[i].backward_in_place(*g)) g = &model[i].backward(*g);
-      bwd[i].push_back(seconds_since(t) * 1e3);
+      bwd[i].push_back(t.seconds() * 1e3);
     }
-    t = std::chrono::steady_clock::now();
+    t.restart();
     optimizer.step();
-    step_ms.push_back(seconds_since(t) * 1e3);
+    step_ms.push_back(t.seconds() * 1e3);
   }
   double total = median(loss_ms) + median(step_ms);
   for (std::size_t i = 0; i < n; ++i) total += median(fwd[i]) + median(bwd[i]);
-  std::printf("  per step (median ms)       forward  backward  share\n");
+  std::printf("  per step (median %s ms)  forward  backward  share\n", cpu_time ? "CPU" : "   ");
   for (std::size_t i = 0; i < n; ++i) {
     std::printf("  %2zu %-48.48s %8.3f %8.3f %5.1f%%\n", i, model[i].describe().c_str(), median(fwd[i]),
                 median(bwd[i]), 100.0 * (median(fwd[i]) + median(bwd[i])) / total);
@@ -143,15 +167,15 @@ void print_breakdown(mlp::Sequential<float>& model, mlp::Optimizer<float>& optim
   std::printf("     %-48s %8.3f\n", "total", total);
 }
 
-double gemm_gflops() {
+double gemm_gflops(bool cpu_time) {
   const mlp::Index n = 2048;
   mlp::Matrix<float> a = mlp::Matrix<float>::Random(n, n), b = mlp::Matrix<float>::Random(n, n), c(n, n);
   c.noalias() = a * b;  // warm-up
   double best = 1e30;
   for (int i = 0; i < 5; ++i) {
-    const auto t = std::chrono::steady_clock::now();
+    const Stopwatch t(cpu_time);
     c.noalias() = a * b;
-    best = std::min(best, seconds_since(t));
+    best = std::min(best, t.seconds());
   }
   return 2.0 * static_cast<double>(n) * n * n / best / 1e9;
 }
@@ -171,6 +195,10 @@ int main(int argc, char** argv) {
       ("train-limit", "train on the first N training images only (0: all 50,000)",
        cxxopts::value<std::string>()->default_value("0"))
       ("breakdown", "also time each layer's forward and backward", cxxopts::value<bool>()->default_value("false"))
+      ("cpu-time", "time with the process's CPU time (for 1 thread on a shared machine)",
+       cxxopts::value<bool>()->default_value("false"))
+      ("precision", "matrix products to time: fp32, bf16 or both (fp32,bf16)",
+       cxxopts::value<std::string>()->default_value("fp32"))
       ("no-flush-denormals", "keep subnormal floats (the trainer flushes them by default)",
        cxxopts::value<bool>()->default_value("false"))
       ("h,help", "print this help");
@@ -199,43 +227,59 @@ int main(int argc, char** argv) {
       csv.open(csv_path, std::ios::app);
       if (!csv) throw mlp::IoError("cannot open '" + csv_path + "' for appending: " + std::strerror(errno));
     }
+    std::vector<mlp::MatmulPrecision> precisions;
+    for (const auto& name : mlp::detail::split(flags["precision"].as<std::string>(), ',')) {
+      try {
+        precisions.push_back(mlp::parse_matmul_precision(name));
+      } catch (const mlp::InvalidArgument& e) {
+        throw cli::UsageError(std::string("--precision: ") + e.what());
+      }
+    }
+    for (const auto precision : precisions) cli::note_precision(precision);
 
     const auto dir = mlp::locate_dataset(mlp::DatasetKind::FashionMnist, flags["data"].as<std::string>());
     mlp::PreparedData data = mlp::prepare_data(mlp::DatasetKind::FashionMnist, dir, 10000, 42);
     const auto limit = static_cast<std::size_t>(cli::int_flag(flags, "train-limit", 0, 50000));
     if (limit > 0 && limit < data.split.train.size()) data.split.train.resize(limit);
 
-    std::printf("%-4s %7s %10s %12s %10s %12s %8s\n", "model", "threads", "s/epoch", "samples/s", "GFLOP/s",
-                "GEMM GFLOP/s", "of peak");
+    const bool cpu_time = flags["cpu-time"].as<bool>();
+    std::printf("%-4s %7s %10s %12s %10s %12s %8s %9s\n", "model", "threads", cpu_time ? "CPU s/epoch" : "s/epoch",
+                "samples/s", "GFLOP/s",
+                "GEMM GFLOP/s", "of peak", "precision");
     for (const mlp::Index threads : thread_counts) {
       const int t = cli::set_threads(static_cast<int>(threads));
-      const double peak = gemm_gflops();
+      const double peak = gemm_gflops(cpu_time);
       for (const Model& m : models) {
-        mlp::Sequential<float> model = build(m);
-        mlp::Adam<float> adam(model.parameters(), {1e-3});
-        mlp::TrainerOptions trainer_options;
-        trainer_options.flush_denormals = !flags["no-flush-denormals"].as<bool>();
-        mlp::Trainer<float> trainer(model, adam, trainer_options);
-        mlp::DataLoader<float> loader(data.data.train, data.split.train, data.standardizer, {128, true, false, 42});
-        std::vector<double> times;
-        for (int e = 0; e < epochs; ++e) {
-          loader.start_epoch(e);
-          const auto start = std::chrono::steady_clock::now();
-          while (auto batch = loader.next()) trainer.train_step(*batch);
-          times.push_back(seconds_since(start));
-          if (flags["per-epoch"].as<bool>()) std::printf("  %s epoch %d: %.3f s\n", m.name.c_str(), e + 1, times.back());
+        for (const mlp::MatmulPrecision precision : precisions) {
+          mlp::Sequential<float> model = build(m);
+          model.set_matmul_precision(precision);
+          mlp::Adam<float> adam(model.parameters(), {1e-3});
+          mlp::TrainerOptions trainer_options;
+          trainer_options.flush_denormals = !flags["no-flush-denormals"].as<bool>();
+          mlp::Trainer<float> trainer(model, adam, trainer_options);
+          mlp::DataLoader<float> loader(data.data.train, data.split.train, data.standardizer, {128, true, false, 42});
+          std::vector<double> times;
+          for (int e = 0; e < epochs; ++e) {
+            loader.start_epoch(e);
+            const Stopwatch watch(cpu_time);
+            while (auto batch = loader.next()) trainer.train_step(*batch);
+            times.push_back(watch.seconds());
+            if (flags["per-epoch"].as<bool>()) std::printf("  %s epoch %d: %.3f s\n", m.name.c_str(), e + 1, times.back());
+          }
+          times.erase(times.begin());  // warm-up
+          const double s = median(times);
+          const double gflops = training_flops(model, loader.size()) / s / 1e9;
+          std::printf("%-4s %7d %10.3f %12.0f %10.1f %12.1f %7.0f%% %9s\n", m.name.c_str(), t, s,
+                      static_cast<double>(loader.size()) / s, gflops, peak, 100.0 * gflops / peak,
+                      mlp::to_string(precision));
+          std::fflush(stdout);
+          if (!csv_path.empty()) {
+            csv << "mlp," << m.name << "," << t << "," << s << "," << gflops << "," << peak << ","
+                << mlp::to_string(precision) << std::endl;
+            if (!csv) throw mlp::IoError("cannot write to '" + csv_path + "'");
+          }
+          if (flags["breakdown"].as<bool>()) print_breakdown(model, adam, loader, epochs, cpu_time);
         }
-        times.erase(times.begin());  // warm-up
-        const double s = median(times);
-        const double gflops = training_flops(model, loader.size()) / s / 1e9;
-        std::printf("%-4s %7d %10.3f %12.0f %10.1f %12.1f %7.0f%%\n", m.name.c_str(), t, s,
-                    static_cast<double>(loader.size()) / s, gflops, peak, 100.0 * gflops / peak);
-        std::fflush(stdout);
-        if (!csv_path.empty()) {
-          csv << "mlp," << m.name << "," << t << "," << s << "," << gflops << "," << peak << std::endl;
-          if (!csv) throw mlp::IoError("cannot write to '" + csv_path + "'");
-        }
-        if (flags["breakdown"].as<bool>()) print_breakdown(model, adam, loader, epochs);
       }
     }
     return 0;

@@ -5,6 +5,13 @@
 #include <cstdlib>
 #include <new>
 
+#ifdef MLP_TEST_NO_ALLOCATION_COUNTER
+
+std::size_t mlp_test::allocation_count() { return 0; }
+bool mlp_test::counts_allocations() { return false; }
+
+#else
+
 namespace {
 
 thread_local std::size_t allocations = 0;
@@ -23,6 +30,7 @@ void* counted_aligned(std::size_t size, std::align_val_t align) noexcept {
 }  // namespace
 
 std::size_t mlp_test::allocation_count() { return allocations; }
+bool mlp_test::counts_allocations() { return true; }
 
 void* operator new(std::size_t size) {
   if (void* p = counted_malloc(size)) return p;
@@ -55,3 +63,5 @@ void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::fre
 void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
 void operator delete(void* p, std::align_val_t, const std::nothrow_t&) noexcept { std::free(p); }
 void operator delete[](void* p, std::align_val_t, const std::nothrow_t&) noexcept { std::free(p); }
+
+#endif  // MLP_TEST_NO_ALLOCATION_COUNTER

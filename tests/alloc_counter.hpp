@@ -8,6 +8,10 @@ namespace mlp_test {
 
 std::size_t allocation_count();  // allocations so far on this thread
 
+// False in the ThreadSanitizer build (MLP_TEST_NO_ALLOCATION_COUNTER), whose runtime defines the
+// allocation functions itself: there the probes count nothing and their tests do not apply.
+bool counts_allocations();
+
 // Allocations between construction and count().
 class AllocationProbe {
  public:

@@ -209,6 +209,12 @@ inline void gemm_bf16_block(const GemmProblem& g, Index i0, Index i1, Index j0, 
   }
 }
 
+// Grows `ws` to what a product of this size needs on one thread (as inside a parallel region), so
+// that a caller can size it before the first product instead of during it.
+inline void reserve_gemm_bf16(GemmWorkspace& ws, Index m, Index n, Index k) {
+  ws.reserve(1, packed_a_words(m, k), packed_b_words(n, k));
+}
+
 // Threads for a product: Eigen's, unless the product is small or we already are in a parallel region.
 inline int gemm_bf16_threads(Index m, Index n, Index k) {
 #ifdef _OPENMP

@@ -13,10 +13,16 @@
 // run on Eigen's own threads, and the results are the same bits whatever the thread count (a
 // single sample may differ in the last bits). Backward lowers x again rather than keeping the whole
 // batch's cols (9 x the input for a 3 x 3 kernel).
+//
+// With MatmulPrecision::BFloat16 (float layers only) the three products of a chunk take bf16 inputs
+// and accumulate in fp32 (detail/gemm_bf16.hpp), on the worker's thread with the worker's packing
+// buffers; their bits depend on no thread count, a single sample's included.
 #pragma once
 
+#include "mlp/core/assert.hpp"
 #include "mlp/core/errors.hpp"
 #include "mlp/core/random.hpp"
+#include "mlp/detail/gemm_bf16.hpp"
 #include "mlp/detail/im2col.hpp"
 #include "mlp/detail/window2d.hpp"
 #include "mlp/detail/worker_chunks.hpp"
@@ -26,6 +32,7 @@
 #include <algorithm>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 namespace mlp {
@@ -88,6 +95,14 @@ class Conv2d final : public Layer<S> {
     if (c.boolean("bias")) shapes.push_back({"bias", out, 1});
     return shapes;
   }
+  void set_matmul_precision(MatmulPrecision precision) override {
+    detail::require(precision == MatmulPrecision::Float32 || std::is_same_v<S, float>,
+                    "bf16 matrix products are for float models (double models are for gradient checks)");
+    bf16_ = precision == MatmulPrecision::BFloat16;
+  }
+  // The kernel of the bf16 products: Bf16Path::Portable gives the same bits as the AVX512_BF16 one,
+  // slowly (for tests and comparisons).
+  void set_bf16_path(detail::Bf16Path path) { bf16_path_ = path; }
   // PyTorch's repr: "Conv2d(1, 32, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1))".
   std::string describe() const override {
     return detail::concat("Conv2d(", in_, ", ", out_, ", kernel_size=", window_.kernel.str(),
@@ -133,6 +148,7 @@ class Conv2d final : public Layer<S> {
     max_chunk_ = std::clamp<Index>((Index{1} << 18) / (window_.out_pixels() * weight_.cols()), 1, 16);
     cols_.clear();
     z_.clear();
+    workspaces_.clear();
   }
 
   // Per chunk of n samples: cols = im2col(x): (n P) x K;  Z = cols W^T: (n P) x O;
@@ -174,8 +190,9 @@ class Conv2d final : public Layer<S> {
 
  private:
   // The chunk size for a batch (at most half of it, see the top of the file), and one scratch
-  // pair per worker sized for a full chunk; reallocated only when the shapes, the batch size or
-  // the thread count change.
+  // pair per worker sized for a full chunk (with bf16, packing buffers too, sized here because
+  // dynamic scheduling may give a worker its first full chunk in any later step); reallocated only
+  // when the shapes, the batch size or the thread count change.
   Index prepare_workers(Index batch) {
     const Index chunk = std::max<Index>(1, std::min(max_chunk_, (batch + 1) / 2));
     const auto workers = static_cast<std::size_t>(detail::worker_count());
@@ -183,12 +200,29 @@ class Conv2d final : public Layer<S> {
       cols_.resize(workers);
       z_.resize(workers);
     }
-    const Index rows = chunk * window_.out_pixels();
+    if (bf16_ && workspaces_.size() < workers) workspaces_.resize(workers);
+    const Index rows = chunk * window_.out_pixels(), K = weight_.cols();
     for (std::size_t w = 0; w < workers; ++w) {
-      if (cols_[w].size() < rows * weight_.cols()) cols_[w].resize(rows * weight_.cols(), 1);
+      if (cols_[w].size() < rows * K) cols_[w].resize(rows * K, 1);
       if (z_[w].size() < rows * out_) z_[w].resize(rows * out_, 1);
+      if (!bf16_) continue;
+      detail::reserve_gemm_bf16(workspaces_[w], rows, out_, K);  // Z = cols W^T
+      detail::reserve_gemm_bf16(workspaces_[w], out_, K, rows);  // dW = dZ^T cols
+      detail::reserve_gemm_bf16(workspaces_[w], rows, K, out_);  // dcols = dZ W
     }
     return chunk;
+  }
+
+  // C (m x n, column stride m) = op(A) op(B) with bf16 inputs and fp32 accumulation, on the calling
+  // thread when it is one of worker_chunks' (gemm_bf16 does not nest threads).
+  void product_bf16(std::size_t worker, Index m, Index n, Index k, const S* a, Index lda, bool ta, const S* b,
+                    Index ldb, bool tb, S* c) {
+    if constexpr (std::is_same_v<S, float>) {
+      detail::gemm_bf16(m, n, k, a, lda, ta, b, ldb, tb, c, m, false, workspaces_[worker], bf16_path_);
+    } else {
+      (void)worker, (void)m, (void)n, (void)k, (void)a, (void)lda, (void)ta, (void)b, (void)ldb, (void)tb, (void)c;
+      MLP_ASSERT(false, "bf16 products in a double layer");
+    }
   }
 
   void forward_chunk(const Eigen::Ref<const Matrix<S>>& x, int worker, Index first, Index n) {
@@ -197,7 +231,11 @@ class Conv2d final : public Layer<S> {
     detail::im2col(x, first, n, window_, cols_[w].data(), rows);
     const Eigen::Map<const Matrix<S>> cols(cols_[w].data(), rows, weight_.cols());
     Eigen::Map<Matrix<S>> z(z_[w].data(), rows, out_);
-    z.noalias() = cols * weight_.transpose();
+    if (bf16_) {
+      product_bf16(w, rows, out_, weight_.cols(), cols.data(), rows, false, weight_.data(), out_, true, z.data());
+    } else {
+      z.noalias() = cols * weight_.transpose();
+    }
     for (Index s = 0; s < n; ++s) {
       for (Index o = 0; o < out_; ++o) {
         y_.col(first + s).segment(o * P, P).array() = z.col(o).segment(s * P, P).array() + bias_(o, 0);
@@ -215,10 +253,19 @@ class Conv2d final : public Layer<S> {
     }
     Eigen::Map<Matrix<S>> cols(cols_[w].data(), rows, weight_.cols());
     Eigen::Map<Matrix<S>> dweight(dweight_parts_.col(chunk).data(), out_, weight_.cols());
-    dweight.noalias() = dz.transpose() * cols;
+    if (bf16_) {
+      product_bf16(w, out_, weight_.cols(), rows, dz.data(), rows, true, cols.data(), rows, false, dweight.data());
+    } else {
+      dweight.noalias() = dz.transpose() * cols;
+    }
     if (has_bias_) dbias_parts_.col(chunk) = dz.colwise().sum().transpose();
     if (!this->input_grad_) return;
-    cols.noalias() = dz * weight_;  // cols is free again: it now holds dL/dcols
+    // cols is free again: it now holds dL/dcols
+    if (bf16_) {
+      product_bf16(w, rows, weight_.cols(), out_, dz.data(), rows, false, weight_.data(), out_, false, cols.data());
+    } else {
+      cols.noalias() = dz * weight_;
+    }
     detail::col2im(cols_[w].data(), rows, first, n, window_, dx_);
   }
 
@@ -226,6 +273,8 @@ class Conv2d final : public Layer<S> {
   bool has_bias_;
   detail::Window2d window_;           // kernel, stride, padding; sizes once bound
   Index max_chunk_ = 1;               // samples lowered at a time, at most
+  bool bf16_ = false;                 // products with bfloat16 inputs (float layers only)
+  detail::Bf16Path bf16_path_ = detail::Bf16Path::Auto;
   Matrix<S> weight_, bias_;           // out x (in kh kw), out x 1 (zero, not a parameter, without bias)
   Matrix<S> dweight_, dbias_;         // same shapes
   Matrix<S> dweight_parts_;           // (out in kh kw) x chunks: each chunk's dW
@@ -234,6 +283,7 @@ class Conv2d final : public Layer<S> {
   Matrix<S> y_;                       // out.size() x B
   Matrix<S> dx_;                      // in.size() x B
   std::vector<Matrix<S>> cols_, z_;   // per worker: (chunk P) x K and (chunk P) x O, flat
+  std::vector<detail::GemmWorkspace> workspaces_;  // per worker: the bf16 products' packing buffers
 };
 
 }  // namespace mlp
