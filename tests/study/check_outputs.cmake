@@ -1,4 +1,4 @@
-# Checks that a study folder holds everything EXPERIMENTS.md lists, for every cell (experiment x seed).
+# Checks that a study folder holds everything docs/protocol.md lists, for every cell (experiment x seed).
 #   cmake -DOUT=<folder> -DRUNS=<id|id|...> -DSEEDS=<s|s|...> -DFIGURES=<name|...> [-DSEED_FIGURES=<name|...>]
 #         [-DREPORT_HAS=<regex>] -P check_outputs.cmake
 string(REPLACE "|" ";" runs "${RUNS}")
