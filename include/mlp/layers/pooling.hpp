@@ -42,6 +42,12 @@ class Pool2d : public Layer<S> {
     return c;
   }
   static std::vector<StateShape> state_shapes(const LayerConfig& /*config*/) { return {}; }
+  // The layer of kind Pool (MaxPool2d or AvgPool2d) that a file's configuration describes.
+  template <class Pool>
+  static std::unique_ptr<Pool> pool_from_config(const LayerConfig& c) {
+    return std::make_unique<Pool>(config_size2(c, "kernel", 1), config_size2(c, "stride", 1),
+                                  config_size2(c, "padding", 0));
+  }
   // PyTorch's repr, e.g. "MaxPool2d(kernel_size=(2, 2), stride=(2, 2))".
   std::string describe() const override {
     return concat(this->kind(), "(kernel_size=", window_.kernel.str(), ", stride=", window_.stride.str(),
@@ -110,8 +116,7 @@ class MaxPool2d final : public detail::Pool2d<S> {
       : detail::Pool2d<S>("MaxPool2d", kernel, stride, padding) {}
   std::string_view kind() const override { return "MaxPool2d"; }
   static std::unique_ptr<MaxPool2d> from_config(const LayerConfig& c) {
-    return std::make_unique<MaxPool2d>(detail::config_size2(c, "kernel", 1), detail::config_size2(c, "stride", 1),
-                                       detail::config_size2(c, "padding", 0));
+    return detail::Pool2d<S>::template pool_from_config<MaxPool2d>(c);
   }
 
  protected:
@@ -218,8 +223,7 @@ class AvgPool2d final : public detail::Pool2d<S> {
       : detail::Pool2d<S>("AvgPool2d", kernel, stride, padding) {}
   std::string_view kind() const override { return "AvgPool2d"; }
   static std::unique_ptr<AvgPool2d> from_config(const LayerConfig& c) {
-    return std::make_unique<AvgPool2d>(detail::config_size2(c, "kernel", 1), detail::config_size2(c, "stride", 1),
-                                       detail::config_size2(c, "padding", 0));
+    return detail::Pool2d<S>::template pool_from_config<AvgPool2d>(c);
   }
 
  protected:
