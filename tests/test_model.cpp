@@ -22,12 +22,6 @@ mlp::MlpSpec spec_of(std::vector<mlp::Index> hidden, bool bn = false, double dro
   return spec;
 }
 
-template <class S>
-bool same_bits(const mlp::Matrix<S>& a, const mlp::Matrix<S>& b) {
-  return a.rows() == b.rows() && a.cols() == b.cols() &&
-         std::memcmp(a.data(), b.data(), sizeof(S) * static_cast<std::size_t>(a.size())) == 0;
-}
-
 mlp::Labels random_labels(mlp::Index n, int classes, std::uint64_t seed) {
   mlp::Rng rng(seed);
   mlp::Labels y(n);
@@ -75,15 +69,15 @@ TEST_CASE("the same seed gives bit-identical weights and outputs and another see
   REQUIRE(sa.size() == sb.size());
   bool all_same = true, any_diff_c = false;
   for (std::size_t i = 0; i < sa.size(); ++i) {
-    all_same = all_same && same_bits(sa[i].value, sb[i].value);
-    any_diff_c = any_diff_c || !same_bits(sa[i].value, sc[i].value);
+    all_same = all_same && mlp_test::same_bits(sa[i].value, sb[i].value);
+    any_diff_c = any_diff_c || !mlp_test::same_bits(sa[i].value, sc[i].value);
   }
   CHECK(all_same);
   CHECK(any_diff_c);
   const mlp::Matrix<float> x = random_matrix<float>(12, 32, 5);
-  CHECK(same_bits<float>(a.forward(x, mlp::Mode::Train), b.forward(x, mlp::Mode::Train)));
-  CHECK(same_bits<float>(a.forward(x, mlp::Mode::Train), b.forward(x, mlp::Mode::Train)));
-  CHECK(!same_bits<float>(a.forward(x, mlp::Mode::Train), c.forward(x, mlp::Mode::Train)));
+  CHECK(mlp_test::same_bits<float>(a.forward(x, mlp::Mode::Train), b.forward(x, mlp::Mode::Train)));
+  CHECK(mlp_test::same_bits<float>(a.forward(x, mlp::Mode::Train), b.forward(x, mlp::Mode::Train)));
+  CHECK(!mlp_test::same_bits<float>(a.forward(x, mlp::Mode::Train), c.forward(x, mlp::Mode::Train)));
 }
 
 TEST_CASE("state_dict round-trips into another model") {

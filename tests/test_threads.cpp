@@ -1,6 +1,6 @@
-// The parallel paths: Conv2d's per-worker chunks, BatchNorm2d's channels, the pools, the bf16 product
-// and Eigen's own threads, run by the Trainer at 2 threads. Two runs at the same thread count give the
-// same bits, and the layers that promise it give the same bits at 1 and 2 threads. Built with OpenMP
+// The parallel paths: Conv2d's per-worker chunks, BatchNorm2d's channels, the pools, the fp32 and bf16
+// products and the optimizers, run by the Trainer at 2 threads. Training gives the same bits at 1, 2
+// and 3 threads, and with the Trainer's thread governor switching between counts. Built with OpenMP
 // (without it there is one thread and these tests check only determinism); the tsan preset runs them
 // under ThreadSanitizer.
 #include "helpers.hpp"
@@ -11,6 +11,7 @@
 
 #include <Eigen/Core>
 
+#include <limits>
 #include <vector>
 
 namespace {
@@ -81,13 +82,16 @@ TrainedRun train_cnn(int threads, mlp::MatmulPrecision precision) {
 
 }  // namespace
 
-TEST_CASE("threads: a CNN trained twice at 2 threads gives the same bits") {
+TEST_CASE("threads: a CNN trained at 1, 2 and 3 threads gives the same bits") {
   for (const auto precision : {mlp::MatmulPrecision::Float32, mlp::MatmulPrecision::BFloat16}) {
+    INFO(mlp::to_string(precision));
     const TrainedRun a = train_cnn(2, precision);
-    const TrainedRun b = train_cnn(2, precision);
-    CHECK(a.losses == b.losses);
-    CHECK(a.parameters == b.parameters);
     CHECK(a.losses.size() == 6);
+    for (const int threads : {2, 1, 3}) {
+      const TrainedRun b = train_cnn(threads, precision);
+      CHECK(a.losses == b.losses);
+      CHECK(a.parameters == b.parameters);
+    }
   }
 }
 
@@ -102,7 +106,6 @@ TEST_CASE("threads: Conv2d, BatchNorm2d and the pools give the same bits at 1 an
   for (const auto precision : {mlp::MatmulPrecision::Float32, mlp::MatmulPrecision::BFloat16}) {
     model.set_matmul_precision(precision);
     for (const Index batch : {Index{37}, Index{1}}) {
-      if (batch == 1 && precision == mlp::MatmulPrecision::Float32) continue;
       INFO(mlp::to_string(precision), ", batch ", batch);
       const mlp::Matrix<float> x = mlp_test::random_matrix<float>(3 * 10 * 9, batch, 11);
       std::vector<mlp::Matrix<float>> outputs;
@@ -127,32 +130,34 @@ TEST_CASE("threads: Conv2d, BatchNorm2d and the pools give the same bits at 1 an
   }
 }
 
-// One sample is one chunk, so its products may run on Eigen's threads: fp32 ones may then differ
-// in the last bits, bf16 ones never depend on the thread count. Products of 10 MFLOP (more than
-// gemm_bf16's threshold for threads).
-TEST_CASE("threads: a bf16 Conv2d on a single sample gives the same bits at 1 and 2 threads") {
-  mlp::Rng rng(4);
-  mlp::Conv2d<float> conv(32, 32, 3, rng, mlp::Conv2dOptions{1, 1});
-  conv.bind(Shape{32, 24, 24});
-  conv.set_input_grad(true);
-  conv.set_matmul_precision(mlp::MatmulPrecision::BFloat16);
-  const mlp::Matrix<float> x = mlp_test::random_matrix<float>(32 * 24 * 24, 1, 12);
-  std::vector<mlp::Matrix<float>> results;
-  for (const int threads : {1, 2}) {
-    const ThreadCount scope(threads);
-    const mlp::Matrix<float> y = conv.forward(x, mlp::Mode::Train);
-    results.push_back(y);
-    results.push_back(conv.backward(y));
-    results.push_back(conv.weight_grad());
+// One sample is one chunk, so its products run on the threads themselves (10 MFLOP, more than the
+// products' thresholds for threads): fp32 and bf16 alike give the same bits at 1 and 2 threads.
+TEST_CASE("threads: a Conv2d on a single sample gives the same bits at 1 and 2 threads") {
+  for (const auto precision : {mlp::MatmulPrecision::Float32, mlp::MatmulPrecision::BFloat16}) {
+    INFO(mlp::to_string(precision));
+    mlp::Rng rng(4);
+    mlp::Conv2d<float> conv(32, 32, 3, rng, mlp::Conv2dOptions{1, 1});
+    conv.bind(Shape{32, 24, 24});
+    conv.set_input_grad(true);
+    conv.set_matmul_precision(precision);
+    const mlp::Matrix<float> x = mlp_test::random_matrix<float>(32 * 24 * 24, 1, 12);
+    std::vector<mlp::Matrix<float>> results;
+    for (const int threads : {1, 2}) {
+      const ThreadCount scope(threads);
+      const mlp::Matrix<float> y = conv.forward(x, mlp::Mode::Train);
+      results.push_back(y);
+      results.push_back(conv.backward(y));
+      results.push_back(conv.weight_grad());
+    }
+    CHECK(results[0] == results[3]);
+    CHECK(results[1] == results[4]);
+    CHECK(results[2] == results[5]);
   }
-  CHECK(results[0] == results[3]);
-  CHECK(results[1] == results[4]);
-  CHECK(results[2] == results[5]);
 }
 
-TEST_CASE("threads: an MLP trained by the Trainer twice at 2 threads gives the same bits") {
-  auto run = [] {
-    const ThreadCount scope(2);
+TEST_CASE("threads: an MLP trained by the Trainer gives the same bits at 1, 2 and 3 threads") {
+  auto run = [](int threads) {
+    const ThreadCount scope(threads);
     const mlp_test::Blobs train = mlp_test::make_blobs(600, 64, 4, 2, 1.5f);
     mlp::MlpSpec spec;
     spec.inputs = 64;
@@ -173,5 +178,113 @@ TEST_CASE("threads: an MLP trained by the Trainer twice at 2 threads gives the s
     values.push_back(static_cast<float>(history.epochs.back().train_loss));
     return values;
   };
-  CHECK(run() == run());
+  const std::vector<float> two = run(2);
+  CHECK(two == run(2));
+  CHECK(two == run(1));
+  CHECK(two == run(3));
+}
+
+// A step whose thread count changes from step to step (as the governor does under load) gives
+// what a fixed count gives.
+TEST_CASE("threads: training with the thread count changing every step gives the same bits") {
+  auto run = [](bool alternate) {
+    const ThreadCount scope(2);
+    const mlp_test::Blobs train = mlp_test::make_blobs(400, 144, 3, 7, 2.0f);
+    mlp::Sequential<float> model = thread_cnn(6);
+    mlp::Adam<float> adam(model.parameters(), {2e-3});
+    mlp::TrainerOptions options;
+    options.adapt_threads = false;
+    mlp::Trainer<float> trainer(model, adam, options);
+    mlp::DataLoader<float> loader(train.x, train.y, {50, true, false, 3});
+    loader.start_epoch(0);
+    int step = 0;
+    while (auto batch = loader.next()) {
+      const mlp::ThreadLimit limit(alternate && step++ % 2 == 1 ? 1 : 2);
+      trainer.train_step(*batch);
+    }
+    std::vector<float> values;
+    for (auto& p : model.parameters()) {
+      const auto v = p.value_map();
+      values.insert(values.end(), v.data(), v.data() + v.size());
+    }
+    return values;
+  };
+  CHECK(run(false) == run(true));
+}
+
+namespace {
+
+// Feeds a governor steps that take `one` seconds per sample on 1 thread and `two` on 2.
+void feed(mlp::ThreadGovernor& g, int steps, double one, double two) {
+  for (int i = 0; i < steps; ++i) g.record(g.threads() == 1 ? one : two);
+}
+
+}  // namespace
+
+TEST_CASE("thread governor: stays on 2 threads while they are faster, comparing less and less often") {
+  mlp::ThreadGovernor g(2);
+  CHECK(g.threads() == 2);
+  feed(g, 2000, 1.0, 0.6);
+  CHECK(g.chosen() == 2);
+  CHECK(g.switches() == 0);
+  // Periods 4, 8, 16, ..., 512: about 10 comparisons in 2,000 steps, each 4 steps on 1 thread.
+  CHECK(g.comparisons() >= 6);
+  CHECK(g.comparisons() <= 12);
+}
+
+TEST_CASE("thread governor: drops to 1 thread when 2 are slower (a core is taken), and comes back") {
+  mlp::ThreadGovernor g(2);
+  feed(g, 20, 1.0, 3.0);  // another process holds a core: 2 threads wait for each other
+  CHECK(g.chosen() == 1);
+  CHECK(g.switches() == 1);
+  feed(g, 200, 1.0, 3.0);
+  CHECK(g.chosen() == 1);
+  feed(g, 600, 1.0, 0.6);  // the core is free again: the next comparison finds it
+  CHECK(g.chosen() == 2);
+  CHECK(g.switches() == 2);
+}
+
+TEST_CASE("thread governor: a sudden slowdown starts a comparison at once") {
+  mlp::ThreadGovernor g(2);
+  feed(g, 1500, 1.0, 0.6);  // long quiet run: the period has grown to its longest
+  CHECK(g.chosen() == 2);
+  const int before = g.comparisons();
+  feed(g, 12, 1.0, 3.0);  // load arrives: within a few steps it compares, and drops to 1 thread
+  CHECK(g.comparisons() == before + 1);
+  CHECK(g.chosen() == 1);
+}
+
+TEST_CASE("thread governor: small differences do not switch, one thread is left alone, reset starts over") {
+  mlp::ThreadGovernor g(2);
+  feed(g, 300, 1.0, 1.05);  // 1 thread only 5% faster: not worth a switch
+  CHECK(g.chosen() == 2);
+  CHECK(g.switches() == 0);
+  mlp::ThreadGovernor single(1);
+  feed(single, 100, 1.0, 1.0);
+  CHECK(single.threads() == 1);
+  CHECK(single.comparisons() == 0);
+  g.reset(4);
+  CHECK(g.threads() == 4);
+  CHECK(g.most() == 4);
+  g.record(-1.0);  // a bad time is ignored
+  g.record(std::numeric_limits<double>::quiet_NaN());
+  CHECK(g.threads() == 4);
+}
+
+TEST_CASE("thread governor: the Trainer leaves thread_count() as it found it") {
+  const ThreadCount scope(2);
+  const int before = mlp::thread_count();
+  const mlp_test::Blobs train = mlp_test::make_blobs(200, 64, 4, 2, 1.5f);
+  mlp::MlpSpec spec;
+  spec.inputs = 64;
+  spec.hidden = {32};
+  spec.classes = 4;
+  mlp::ParameterizedMLP<float> model(spec, 3);
+  mlp::Adam<float> adam(model.parameters(), {1e-3});
+  mlp::Trainer<float> trainer(model, adam);
+  mlp::DataLoader<float> loader(train.x, train.y, {20, true, false, 4});
+  trainer.fit(loader, nullptr, 3);
+  CHECK(mlp::thread_count() == before);
+  CHECK(trainer.thread_governor().most() == before);
+  if (before > 1) CHECK(trainer.thread_governor().comparisons() >= 1);
 }

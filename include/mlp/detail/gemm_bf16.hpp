@@ -8,12 +8,13 @@
 // nor on the caller's MXCSR. On a CPU with AVX512_BF16 the instruction does it; elsewhere (or when
 // asked with Bf16Path::Portable) portable C++ gives the same bits, much more slowly.
 //
-// Threads: OpenMP when the program is built with it, Eigen::nbThreads() of them, each computing its
+// Threads: OpenMP when the program is built with it, thread_count() of them, each computing its
 // own columns (or rows) of C with its own packing buffers in the GemmWorkspace. After the first call
 // at a given size, a call allocates nothing.
 #pragma once
 
 #include "mlp/core/assert.hpp"
+#include "mlp/core/threads.hpp"
 #include "mlp/core/types.hpp"
 #include "mlp/detail/float_mode.hpp"
 #include "mlp/detail/gemm_bf16_kernel.hpp"
@@ -215,12 +216,12 @@ inline void reserve_gemm_bf16(GemmWorkspace& ws, Index m, Index n, Index k) {
   ws.reserve(1, packed_a_words(m, k), packed_b_words(n, k));
 }
 
-// Threads for a product: Eigen's, unless the product is small or we already are in a parallel region.
+// Threads for a product: thread_count(), unless the product is small or we already are in a parallel region.
 inline int gemm_bf16_threads(Index m, Index n, Index k) {
 #ifdef _OPENMP
   const double flops = 2.0 * static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k);
   if (omp_in_parallel() || flops < 4e6) return 1;
-  return std::max(1, Eigen::nbThreads());
+  return thread_count();
 #else
   (void)m, (void)n, (void)k;
   return 1;

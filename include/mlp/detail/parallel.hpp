@@ -1,8 +1,9 @@
-// Element-wise work (optimizer updates) split into cache-sized chunks, run on Eigen's threads when
-// the program is built with OpenMP and Eigen::nbThreads() > 1. Every element is computed the same
+// Element-wise work (optimizer updates) split into cache-sized chunks, run on thread_count()
+// threads when the program is built with OpenMP. Every element is computed the same
 // way whatever the thread count, so results do not depend on it.
 #pragma once
 
+#include "mlp/core/threads.hpp"
 #include "mlp/core/types.hpp"
 #include "mlp/detail/float_mode.hpp"
 
@@ -15,7 +16,7 @@ template <class Fn>
 void for_each_chunk(Index n, Index chunk, Fn&& fn) {
   const Index chunks = (n + chunk - 1) / chunk;
 #ifdef _OPENMP
-  const int threads = Eigen::nbThreads();
+  const int threads = thread_count();
   if (threads > 1 && chunks >= 2 * threads) {
     const unsigned mode = float_mode();  // workers take the caller's flush-to-zero setting
     _Pragma("omp parallel num_threads(threads)")

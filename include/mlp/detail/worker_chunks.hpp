@@ -1,10 +1,11 @@
-// Chunks of a batch shared out among Eigen's threads, each call told which worker runs it so it
+// Chunks of a batch shared out among thread_count() threads, each call told which worker runs it so it
 // can use that worker's scratch buffers (Conv2d lowers a few samples at a time into a per-worker
 // im2col matrix). Chunks are handed out dynamically, which keeps both cores busy on a shared
 // machine; a caller that writes each chunk's results to a place fixed by the chunk (never by the
 // worker) gets the same bits whatever the thread count.
 #pragma once
 
+#include "mlp/core/threads.hpp"
 #include "mlp/core/types.hpp"
 #include "mlp/detail/float_mode.hpp"
 
@@ -16,14 +17,8 @@
 
 namespace mlp::detail {
 
-// The number of workers worker_chunks() may use: Eigen's thread count (1 without OpenMP).
-inline int worker_count() {
-#ifdef _OPENMP
-  return std::max(1, Eigen::nbThreads());
-#else
-  return 1;
-#endif
-}
+// The number of workers worker_chunks() may use now: thread_count().
+inline int worker_count() { return thread_count(); }
 
 // fn(worker, chunk, begin, end) for the chunks [c * size, min(n, (c + 1) * size)) covering [0, n),
 // with worker in [0, worker_count()). Matrix products inside fn run single-threaded (Eigen does

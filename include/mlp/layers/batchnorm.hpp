@@ -7,8 +7,8 @@
 //   at 0, running_mean at 0, running_var at 1, num_batches_tracked at 0.
 // A feature vector's statistics are row sums over the batch (contiguous column additions); an
 // image's are formed a channel at a time over the channel's contiguous blocks of pixels
-// (detail/channel_planes.hpp), channels spread over Eigen's threads, each channel computed the
-// same way whatever the thread count.
+// (detail/channel_planes.hpp), channels spread over the library's threads (thread_count()), each
+// channel computed the same way whatever the thread count.
 // The derivation of backward is in docs/derivations.md.
 #pragma once
 
@@ -155,7 +155,7 @@ class BatchNorm : public Layer<S> {
   }
 
  private:
-  // fn(c) for every channel, channels spread over Eigen's threads.
+  // fn(c) for every channel, channels spread over the library's threads (thread_count()).
   template <class Fn>
   void for_each_channel(Fn&& fn) const {
     detail::for_each_chunk(num_features(), 1, [&](Index begin, Index end) {

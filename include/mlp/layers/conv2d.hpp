@@ -7,12 +7,12 @@
 // out x (in kh kw), i.e. PyTorch's (out, in, kh, kw) tensor with each output channel's filter
 // flattened row-wise: W(o, (c kh + ky) kw + kx). Derivations in docs/derivations.md.
 //
-// Chunks of a few samples go to Eigen's threads whole (each worker lowers into its own buffer and
-// runs single-threaded products), so the lowered matrix stays in cache and memory does not grow
-// with the batch. A batch of 2 or more samples always makes 2 or more chunks, so the products never
-// run on Eigen's own threads, and the results are the same bits whatever the thread count (a
-// single sample may differ in the last bits). Backward lowers x again rather than keeping the whole
-// batch's cols (9 x the input for a 3 x 3 kernel).
+// Chunks of a few samples go to the library's threads (thread_count()) whole: each worker lowers
+// into its own buffer and runs single-threaded products (detail/gemm.hpp), so the lowered matrix
+// stays in cache and memory does not grow with the batch. Every chunk's results land in places
+// fixed by the chunk, and a product's bits depend on no thread count, so the results are the same
+// bits whatever the thread count. Backward lowers x again rather than keeping the whole batch's
+// cols (9 x the input for a 3 x 3 kernel).
 //
 // With MatmulPrecision::BFloat16 (float layers only) the three products of a chunk take bf16 inputs
 // and accumulate in fp32 (detail/gemm_bf16.hpp), on the worker's thread with the worker's packing
@@ -22,6 +22,7 @@
 #include "mlp/core/assert.hpp"
 #include "mlp/core/errors.hpp"
 #include "mlp/core/random.hpp"
+#include "mlp/detail/gemm.hpp"
 #include "mlp/detail/gemm_bf16.hpp"
 #include "mlp/detail/im2col.hpp"
 #include "mlp/detail/window2d.hpp"
@@ -148,6 +149,7 @@ class Conv2d final : public Layer<S> {
     max_chunk_ = std::clamp<Index>((Index{1} << 18) / (window_.out_pixels() * weight_.cols()), 1, 16);
     cols_.clear();
     z_.clear();
+    buffers_.clear();
     workspaces_.clear();
   }
 
@@ -191,38 +193,45 @@ class Conv2d final : public Layer<S> {
  private:
   // The chunk size for a batch (at most half of it, see the top of the file), and one scratch
   // pair per worker sized for a full chunk (with bf16, packing buffers too, sized here because
-  // dynamic scheduling may give a worker its first full chunk in any later step); reallocated only
-  // when the shapes, the batch size or the thread count change.
+  // dynamic scheduling may give a worker its first full chunk in any later step); grown only when
+  // the shapes, the batch size or the thread count grow.
   Index prepare_workers(Index batch) {
     const Index chunk = std::max<Index>(1, std::min(max_chunk_, (batch + 1) / 2));
     const auto workers = static_cast<std::size_t>(detail::worker_count());
-    if (cols_.size() != workers) {
+    if (cols_.size() < workers) {  // grown only: the Trainer may change the thread count between steps
       cols_.resize(workers);
       z_.resize(workers);
+      buffers_.resize(workers);
     }
     if (bf16_ && workspaces_.size() < workers) workspaces_.resize(workers);
     const Index rows = chunk * window_.out_pixels(), K = weight_.cols();
     for (std::size_t w = 0; w < workers; ++w) {
       if (cols_[w].size() < rows * K) cols_[w].resize(rows * K, 1);
       if (z_[w].size() < rows * out_) z_[w].resize(rows * out_, 1);
-      if (!bf16_) continue;
-      detail::reserve_gemm_bf16(workspaces_[w], rows, out_, K);  // Z = cols W^T
-      detail::reserve_gemm_bf16(workspaces_[w], out_, K, rows);  // dW = dZ^T cols
-      detail::reserve_gemm_bf16(workspaces_[w], rows, K, out_);  // dcols = dZ W
+      if (!bf16_) {
+        detail::reserve_gemm(buffers_[w], rows, out_, K);  // Z = cols W^T
+        detail::reserve_gemm(buffers_[w], out_, K, rows);  // dW = dZ^T cols
+        detail::reserve_gemm(buffers_[w], rows, K, out_);  // dcols = dZ W
+        continue;
+      }
+      detail::reserve_gemm_bf16(workspaces_[w], rows, out_, K);
+      detail::reserve_gemm_bf16(workspaces_[w], out_, K, rows);
+      detail::reserve_gemm_bf16(workspaces_[w], rows, K, out_);
     }
     return chunk;
   }
 
-  // C (m x n, column stride m) = op(A) op(B) with bf16 inputs and fp32 accumulation, on the calling
-  // thread when it is one of worker_chunks' (gemm_bf16 does not nest threads).
-  void product_bf16(std::size_t worker, Index m, Index n, Index k, const S* a, Index lda, bool ta, const S* b,
-                    Index ldb, bool tb, S* c) {
+  // C (m x n, column stride m) = op(A) op(B), in S or with bf16 inputs and fp32 accumulation, on the
+  // calling thread when it is one of worker_chunks' (the products do not nest threads).
+  void product(std::size_t worker, Index m, Index n, Index k, const S* a, Index lda, bool ta, const S* b, Index ldb,
+               bool tb, S* c) {
     if constexpr (std::is_same_v<S, float>) {
-      detail::gemm_bf16(m, n, k, a, lda, ta, b, ldb, tb, c, m, false, workspaces_[worker], bf16_path_);
-    } else {
-      (void)worker, (void)m, (void)n, (void)k, (void)a, (void)lda, (void)ta, (void)b, (void)ldb, (void)tb, (void)c;
-      MLP_ASSERT(false, "bf16 products in a double layer");
+      if (bf16_) {
+        detail::gemm_bf16(m, n, k, a, lda, ta, b, ldb, tb, c, m, false, workspaces_[worker], bf16_path_);
+        return;
+      }
     }
+    detail::gemm(m, n, k, a, lda, ta, b, ldb, tb, c, m, false, buffers_[worker]);
   }
 
   void forward_chunk(const Eigen::Ref<const Matrix<S>>& x, int worker, Index first, Index n) {
@@ -231,11 +240,7 @@ class Conv2d final : public Layer<S> {
     detail::im2col(x, first, n, window_, cols_[w].data(), rows);
     const Eigen::Map<const Matrix<S>> cols(cols_[w].data(), rows, weight_.cols());
     Eigen::Map<Matrix<S>> z(z_[w].data(), rows, out_);
-    if (bf16_) {
-      product_bf16(w, rows, out_, weight_.cols(), cols.data(), rows, false, weight_.data(), out_, true, z.data());
-    } else {
-      z.noalias() = cols * weight_.transpose();
-    }
+    product(w, rows, out_, weight_.cols(), cols.data(), rows, false, weight_.data(), out_, true, z.data());
     for (Index s = 0; s < n; ++s) {
       for (Index o = 0; o < out_; ++o) {
         y_.col(first + s).segment(o * P, P).array() = z.col(o).segment(s * P, P).array() + bias_(o, 0);
@@ -253,19 +258,11 @@ class Conv2d final : public Layer<S> {
     }
     Eigen::Map<Matrix<S>> cols(cols_[w].data(), rows, weight_.cols());
     Eigen::Map<Matrix<S>> dweight(dweight_parts_.col(chunk).data(), out_, weight_.cols());
-    if (bf16_) {
-      product_bf16(w, out_, weight_.cols(), rows, dz.data(), rows, true, cols.data(), rows, false, dweight.data());
-    } else {
-      dweight.noalias() = dz.transpose() * cols;
-    }
+    product(w, out_, weight_.cols(), rows, dz.data(), rows, true, cols.data(), rows, false, dweight.data());
     if (has_bias_) dbias_parts_.col(chunk) = dz.colwise().sum().transpose();
     if (!this->input_grad_) return;
     // cols is free again: it now holds dL/dcols
-    if (bf16_) {
-      product_bf16(w, rows, weight_.cols(), out_, dz.data(), rows, false, weight_.data(), out_, false, cols.data());
-    } else {
-      cols.noalias() = dz * weight_;
-    }
+    product(w, rows, weight_.cols(), out_, dz.data(), rows, false, weight_.data(), out_, false, cols.data());
     detail::col2im(cols_[w].data(), rows, first, n, window_, dx_);
   }
 
@@ -283,6 +280,7 @@ class Conv2d final : public Layer<S> {
   Matrix<S> y_;                       // out.size() x B
   Matrix<S> dx_;                      // in.size() x B
   std::vector<Matrix<S>> cols_, z_;   // per worker: (chunk P) x K and (chunk P) x O, flat
+  std::vector<detail::GemmBuffers<S>> buffers_;    // per worker: the products' packing buffers
   std::vector<detail::GemmWorkspace> workspaces_;  // per worker: the bf16 products' packing buffers
 };
 

@@ -5,6 +5,7 @@
 #include "mlp/core/errors.hpp"
 #include "mlp/core/random.hpp"
 #include "mlp/detail/column_sums.hpp"
+#include "mlp/detail/gemm.hpp"
 #include "mlp/detail/gemm_bf16.hpp"
 #include "mlp/layers/layer.hpp"
 
@@ -149,37 +150,25 @@ class Linear final : public Layer<S> {
 
   // y = W x + b. In Train mode x is kept for backward.
   const Matrix<S>& forward_impl(const Eigen::Ref<const Matrix<S>>& x, Mode mode) override {
-    // Start from the bias and accumulate the product onto it: Eigen's GEMM adds into its
+    // Start from the bias and accumulate the product onto it: the GEMM adds into its
     // destination, so this saves both the zeroing pass of `y = W x` and a separate bias pass.
     y_.resize(out_features(), x.cols());
     y_.colwise() = bias_.col(0);
-    if (bf16_) {
-      product(out_features(), x.cols(), in_features(), weight_.data(), out_features(), false, x.data(),
-              x.outerStride(), false, y_.data(), true);
-    } else {
-      y_.noalias() += weight_ * x;
-    }
+    product(out_features(), x.cols(), in_features(), weight_.data(), out_features(), false, x.data(), x.outerStride(),
+            false, y_.data(), true);
     if (mode == Mode::Train) x_ = x;
     return y_;
   }
 
   // dW = dy x^T, db = dy 1 (sum over the batch), dx = W^T dy.
   const Matrix<S>& backward_impl(const Eigen::Ref<const Matrix<S>>& dy) override {
-    if (bf16_) {
-      product(out_features(), in_features(), dy.cols(), dy.data(), dy.outerStride(), false, x_.data(), in_features(),
-              true, dweight_.data(), false);
-    } else {
-      dweight_.noalias() = dy * x_.transpose();
-    }
+    product(out_features(), in_features(), dy.cols(), dy.data(), dy.outerStride(), false, x_.data(), in_features(),
+            true, dweight_.data(), false);
     if (has_bias_) detail::sum_columns(dy, dbias_);
     if (this->input_grad_) {
       dx_.resize(in_features(), dy.cols());
-      if (bf16_) {
-        product(in_features(), dy.cols(), out_features(), weight_.data(), out_features(), true, dy.data(),
-                dy.outerStride(), false, dx_.data(), false);
-      } else {
-        dx_.noalias() = weight_.transpose() * dy;
-      }
+      product(in_features(), dy.cols(), out_features(), weight_.data(), out_features(), true, dy.data(),
+              dy.outerStride(), false, dx_.data(), false);
     } else {
       dx_.resize(0, 0);
     }
@@ -187,15 +176,17 @@ class Linear final : public Layer<S> {
   }
 
  private:
-  // C (m x n, column stride m) = op(A) op(B) with bf16 inputs and fp32 accumulation.
+  // C (m x n, column stride m) = op(A) op(B) (or += with accumulate), in the layer's precision or with
+  // bf16 inputs and fp32 accumulation; the same bits at any thread count (detail/gemm.hpp).
   void product(Index m, Index n, Index k, const S* a, Index lda, bool ta, const S* b, Index ldb, bool tb, S* c,
                bool accumulate) {
     if constexpr (std::is_same_v<S, float>) {
-      detail::gemm_bf16(m, n, k, a, lda, ta, b, ldb, tb, c, m, accumulate, workspace_);
-    } else {
-      (void)m, (void)n, (void)k, (void)a, (void)lda, (void)ta, (void)b, (void)ldb, (void)tb, (void)c, (void)accumulate;
-      MLP_ASSERT(false, "bf16 products in a double layer");
+      if (bf16_) {
+        detail::gemm_bf16(m, n, k, a, lda, ta, b, ldb, tb, c, m, accumulate, workspace_);
+        return;
+      }
     }
+    detail::gemm(m, n, k, a, lda, ta, b, ldb, tb, c, m, accumulate, buffers_);
   }
 
   void initialize(Rng& rng, Init init) {
@@ -207,6 +198,7 @@ class Linear final : public Layer<S> {
   bool has_bias_;
   bool bf16_ = false;                // products with bfloat16 inputs (float layers only)
   detail::GemmWorkspace workspace_;  // their packing buffers
+  detail::GemmBuffers<S> buffers_;   // the packing buffers of the products in S
   Matrix<S> weight_, bias_;    // out x in, out x 1 (zero, and not a parameter, without bias)
   Matrix<S> dweight_, dbias_;  // same shapes
   Matrix<S> x_;                // in x B, the input of the last Train forward

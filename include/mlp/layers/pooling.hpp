@@ -5,7 +5,7 @@
 //   MaxPool2d: y = max of the window, padding counting as -infinity; the position of the max (the
 //              first one in row-major order on ties, NaN wins) is kept for backward.
 //   AvgPool2d: y = sum of the window / (kh kw), padding counting as zeros (count_include_pad=True).
-// Samples are split into chunks on Eigen's threads; each output depends on its own sample only, so
+// Samples are split into chunks on the library's threads (thread_count()); each output depends on its own sample only, so
 // results are the same whatever the thread count. Derivations in docs/derivations.md.
 #pragma once
 
@@ -84,7 +84,7 @@ class Pool2d : public Layer<S> {
     }
   }
 
-  // fn(sample) for every column, in chunks of samples on Eigen's threads.
+  // fn(sample) for every column, in chunks of samples on the library's threads (thread_count()).
   template <class Fn>
   void for_each_sample(Index batch, Fn&& fn) const {
     const Index chunk = std::max<Index>(1, (Index{1} << 15) / this->input_shape().size());
@@ -187,13 +187,13 @@ class MaxPool2d final : public detail::Pool2d<S> {
   }
 
   // The usual 2 x 2 pool of stride 2 on even sizes (detail::max_pool_2x2), samples in chunks on
-  // Eigen's threads, each worker with its own scratch for the pass across.
+  // the library's threads, each worker with its own scratch for the pass across.
   void pool_pairs(const Eigen::Ref<const Matrix<S>>& x) {
     const detail::Window2d& g = this->window_;
     const auto workers = static_cast<std::size_t>(detail::worker_count());
-    if (across_.size() != workers) {
-      across_.assign(workers, Matrix<S>());
-      across_at_.assign(workers, IndexMatrix());
+    if (across_.size() < workers) {  // grown only: the Trainer may change the thread count between steps
+      across_.resize(workers);
+      across_at_.resize(workers);
     }
     for (std::size_t w = 0; w < workers; ++w) {
       across_[w].resize(this->input_shape().size() / 2, 1);

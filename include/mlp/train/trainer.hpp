@@ -8,6 +8,7 @@
 // middle of an epoch.
 #pragma once
 
+#include "mlp/core/threads.hpp"
 #include "mlp/data/dataloader.hpp"
 #include "mlp/detail/float_mode.hpp"
 #include "mlp/losses/regularization.hpp"
@@ -16,6 +17,7 @@
 #include "mlp/train/callback.hpp"
 #include "mlp/train/evaluate.hpp"
 #include "mlp/train/metric.hpp"
+#include "mlp/train/thread_governor.hpp"
 #include "mlp/train/trainer_checkpoint.hpp"
 
 #include <atomic>
@@ -34,6 +36,9 @@ struct TrainerOptions {
   std::filesystem::path checkpoint;  // written after every epoch when not empty
   // Flush subnormal floats to zero during each step (x86 FTZ/DAZ; see detail/float_mode.hpp).
   bool flush_denormals = true;
+  // Run a step on fewer threads than thread_count() while that is faster, e.g. while another
+  // process keeps a core busy (train/thread_governor.hpp). The results are the same bits either way.
+  bool adapt_threads = true;
 };
 
 struct StepResult {
@@ -94,30 +99,16 @@ class Trainer {
   // One optimizer step on one batch. When the loss is not finite, nothing changes: no update, and
   // what the forward pass moved (BatchNorm's running statistics, dropout generators) is put back.
   StepResult train_step(const Batch<S>& batch) {
-    const detail::FlushDenormals flush(options_.flush_denormals);
-    for (const auto& p : params_) p.check_attached("trainer");
-    StepResult r;
-    r.lr = current_lr();
-    optimizer_.set_lr(r.lr);
-    for (std::size_t i = 0; i < buffers_.size(); ++i) buffer_backup_[i] = buffers_[i].value_map();
-    model_.random_states(random_backup_);
-    const Matrix<S>& logits = model_.forward(batch.x, Mode::Train);
-    r.loss = static_cast<double>(train_loss_.forward(logits, batch.y));
-    r.plain_loss = train_loss_.plain_loss();
-    if (options_.penalty.active()) r.penalty = options_.penalty.value(params_);
-    if (!std::isfinite(r.loss) || !std::isfinite(r.penalty)) {
-      for (std::size_t i = 0; i < buffers_.size(); ++i) buffers_[i].value_map() = buffer_backup_[i];
-      model_.set_random_states(random_backup_);
-      r.finite = false;
-      return r;
-    }
-    r.correct = count_correct(logits, batch.y);
-    model_.backward(train_loss_.backward());
-    if (options_.penalty.active()) options_.penalty.add_gradient(params_);
-    optimizer_.step();
-    ++step_;
+    if (governor_.most() != thread_count()) governor_.reset(thread_count());
+    const ThreadLimit limit(options_.adapt_threads ? governor_.threads() : thread_count());
+    const auto start = std::chrono::steady_clock::now();
+    StepResult r = step_on(batch);
+    if (options_.adapt_threads) governor_.record(seconds_since(start) / static_cast<double>(batch.size()));
     return r;
   }
+
+  // How the thread count of the steps was chosen (TrainerOptions::adapt_threads).
+  const ThreadGovernor& thread_governor() const { return governor_; }
 
   // Mean cross-entropy, accuracy and confusion matrix over a loader, in Eval mode.
   EvalResult evaluate(DataLoader<S>& loader) { return mlp::evaluate(model_, loader); }
@@ -206,6 +197,32 @@ class Trainer {
 
  private:
   enum class Outcome { Completed, StoppedInEpoch, Diverged, Interrupted };
+
+  StepResult step_on(const Batch<S>& batch) {
+    const detail::FlushDenormals flush(options_.flush_denormals);
+    for (const auto& p : params_) p.check_attached("trainer");
+    StepResult r;
+    r.lr = current_lr();
+    optimizer_.set_lr(r.lr);
+    for (std::size_t i = 0; i < buffers_.size(); ++i) buffer_backup_[i] = buffers_[i].value_map();
+    model_.random_states(random_backup_);
+    const Matrix<S>& logits = model_.forward(batch.x, Mode::Train);
+    r.loss = static_cast<double>(train_loss_.forward(logits, batch.y));
+    r.plain_loss = train_loss_.plain_loss();
+    if (options_.penalty.active()) r.penalty = options_.penalty.value(params_);
+    if (!std::isfinite(r.loss) || !std::isfinite(r.penalty)) {
+      for (std::size_t i = 0; i < buffers_.size(); ++i) buffers_[i].value_map() = buffer_backup_[i];
+      model_.set_random_states(random_backup_);
+      r.finite = false;
+      return r;
+    }
+    r.correct = count_correct(logits, batch.y);
+    model_.backward(train_loss_.backward());
+    if (options_.penalty.active()) options_.penalty.add_gradient(params_);
+    optimizer_.step();
+    ++step_;
+    return r;
+  }
 
   void check_optimizer_matches_model() const {
     const auto& held = optimizer_.parameters();
@@ -348,6 +365,7 @@ class Trainer {
   double lr_scale_ = 1.0;
   bool resumed_ = false;
   bool finished_ = false;       // a callback ended training (saved, so a resume ends too)
+  ThreadGovernor governor_;
 };
 
 }  // namespace mlp

@@ -1,0 +1,48 @@
+// How many threads the library's parallel work uses: Eigen's thread count (Eigen::setNbThreads;
+// 1 without OpenMP), lowered for the calling thread while a ThreadLimit is in scope. Every
+// parallel pass of the library (matrix products, Conv2d's chunks, BatchNorm's channels, pooling,
+// the optimizers) computes each result the same way at any thread count, so a limit changes the
+// speed, never the numbers. The Trainer uses one to drop to fewer threads while other processes
+// keep the cores busy (see TrainerOptions::adapt_threads).
+#pragma once
+
+#include <Eigen/Core>
+
+#include <algorithm>
+
+namespace mlp {
+
+namespace detail {
+inline int& thread_limit_slot() {
+  thread_local int limit = 0;  // 0: no limit
+  return limit;
+}
+}  // namespace detail
+
+// The threads the library's parallel passes may use now, on this thread (at least 1).
+inline int thread_count() {
+#ifdef _OPENMP
+  const int eigen = std::max(1, Eigen::nbThreads());
+  const int limit = detail::thread_limit_slot();
+  return limit > 0 ? std::min(eigen, limit) : eigen;
+#else
+  return 1;
+#endif
+}
+
+// Caps thread_count() at `limit` (>= 1) on this thread for the lifetime of the object; nested
+// limits restore the outer one.
+class ThreadLimit {
+ public:
+  explicit ThreadLimit(int limit) : saved_(detail::thread_limit_slot()) {
+    detail::thread_limit_slot() = std::max(1, limit);
+  }
+  ~ThreadLimit() { detail::thread_limit_slot() = saved_; }
+  ThreadLimit(const ThreadLimit&) = delete;
+  ThreadLimit& operator=(const ThreadLimit&) = delete;
+
+ private:
+  int saved_;
+};
+
+}  // namespace mlp

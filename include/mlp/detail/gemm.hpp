@@ -1,0 +1,175 @@
+// Matrix products in the layers' own precision (float or double), on Eigen's GEMM kernel:
+//
+//     C = op(A) op(B)   or   C += op(A) op(B),     op(X) = X or X^T,   all column-major,
+//
+// C is m x n, op(A) m x k, op(B) k x n; lda, ldb, ldc are the column strides.
+//
+// Why not simply `C.noalias() += A * B`: Eigen's own threads split a product in a way that changes
+// how each element's sum is blocked (its blocking depends on the thread count), and they wait for
+// each other in spin loops, so a product slows to a crawl when another process takes one of the
+// cores. Here the caller's threads each compute whole columns of C with Eigen's single-threaded
+// kernel and their own packing buffers, and every part uses the blocking of the whole product
+// (kc, mc, nc) with boundaries on multiples of the kernel's 4-column register block. Each element of
+// C is then computed by exactly the instructions of a single-threaded product: the same bits at any
+// thread count (tests/test_gemm.cpp checks this over many shapes), the same as Eigen's own product
+// on one thread, and no waiting inside a product. After the first call at a given size, a call
+// allocates nothing.
+#pragma once
+
+#include "mlp/core/assert.hpp"
+#include "mlp/core/threads.hpp"
+#include "mlp/core/types.hpp"
+#include "mlp/detail/float_mode.hpp"
+
+#include <Eigen/Core>
+
+#include <algorithm>
+#include <cstddef>
+#include <vector>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+namespace mlp::detail {
+
+// Eigen's blocking of one product: depth, rows and columns per packed block.
+struct EigenBlocking {
+  Index kc = 0, mc = 0, nc = 0;
+};
+
+template <class S>
+EigenBlocking eigen_blocking(Index m, Index n, Index k) {
+  // Exactly what Eigen's product computes for one thread (gemm_blocking_space with l3 blocking).
+  EigenBlocking b{k, m, n};
+  Eigen::internal::computeProductBlockingSizes<S, S, 1, Index>(b.kc, b.mc, b.nc, Index{1});
+  return b;
+}
+
+// Packing buffers per thread, aligned as Eigen's packing routines need, grown only.
+template <class S>
+class GemmBuffers {
+ public:
+  void reserve(int threads, Index a_size, Index b_size) {
+    if (static_cast<int>(parts_.size()) < threads) parts_.resize(static_cast<std::size_t>(threads));
+    for (int t = 0; t < threads; ++t) {
+      Part& p = parts_[static_cast<std::size_t>(t)];
+      if (p.a.size() < a_size) p.a.resize(a_size);
+      if (p.b.size() < b_size) p.b.resize(b_size);
+    }
+  }
+  S* a(int thread) { return parts_[static_cast<std::size_t>(thread)].a.data(); }
+  S* b(int thread) { return parts_[static_cast<std::size_t>(thread)].b.data(); }
+
+ private:
+  struct Part {
+    Vector<S> a, b;  // Eigen's allocator aligns them for the packet loads of the kernel
+  };
+  std::vector<Part> parts_;
+};
+
+// A fixed blocking with caller-owned buffers, which Eigen's kernel then uses instead of allocating.
+template <class S>
+class FixedBlocking : public Eigen::internal::level3_blocking<S, S> {
+ public:
+  FixedBlocking(const EigenBlocking& b, S* a, S* packed_b) {
+    this->m_kc = b.kc;
+    this->m_mc = b.mc;
+    this->m_nc = b.nc;
+    this->m_blockA = a;
+    this->m_blockB = packed_b;
+  }
+};
+
+// Threads for a product: thread_count(), unless the product is small or we already are in a parallel
+// region (a worker's product runs on that worker).
+inline int gemm_threads(Index m, Index n, Index k) {
+#ifdef _OPENMP
+  const double flops = 2.0 * static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k);
+  if (omp_in_parallel() || flops < 2e6) return 1;
+  return thread_count();
+#else
+  (void)m, (void)n, (void)k;
+  return 1;
+#endif
+}
+
+// Buffers for a product of this size on one thread, sized before the first product (so that the
+// first product allocates nothing either).
+template <class S>
+void reserve_gemm(GemmBuffers<S>& buffers, Index m, Index n, Index k) {
+  const EigenBlocking b = eigen_blocking<S>(m, n, k);
+  buffers.reserve(1, b.kc * std::min(m, b.mc), b.kc * std::min(n, b.nc));
+}
+
+namespace gemm_impl {
+
+template <class S, int AOrder, int BOrder>
+void run_part(Index m, Index n, Index k, const S* a, Index lda, const S* b, Index ldb, S* c, Index ldc,
+              const EigenBlocking& blocking, S* packed_a, S* packed_b) {
+  using Kernel = Eigen::internal::general_matrix_matrix_product<Index, S, AOrder, false, S, BOrder, false,
+                                                                Eigen::ColMajor, 1>;
+  FixedBlocking<S> fixed(blocking, packed_a, packed_b);
+  Kernel::run(m, n, k, a, lda, b, ldb, c, 1, ldc, S(1), fixed, nullptr);
+}
+
+template <class S>
+void run_part(bool ta, bool tb, Index m, Index n, Index k, const S* a, Index lda, const S* b, Index ldb, S* c,
+              Index ldc, const EigenBlocking& blocking, S* packed_a, S* packed_b) {
+  constexpr int Col = Eigen::ColMajor, Row = Eigen::RowMajor;
+  if (!ta && !tb) run_part<S, Col, Col>(m, n, k, a, lda, b, ldb, c, ldc, blocking, packed_a, packed_b);
+  if (!ta && tb) run_part<S, Col, Row>(m, n, k, a, lda, b, ldb, c, ldc, blocking, packed_a, packed_b);
+  if (ta && !tb) run_part<S, Row, Col>(m, n, k, a, lda, b, ldb, c, ldc, blocking, packed_a, packed_b);
+  if (ta && tb) run_part<S, Row, Row>(m, n, k, a, lda, b, ldb, c, ldc, blocking, packed_a, packed_b);
+}
+
+}  // namespace gemm_impl
+
+// C = op(A) op(B) (accumulate: C += op(A) op(B)). a is m x k (k x m when transpose_a), b is k x n
+// (n x k when transpose_b), c is m x n. k == 0 sets C to zero (or leaves it). C must not overlap A
+// or B.
+template <class S>
+void gemm(Index m, Index n, Index k, const S* a, Index lda, bool transpose_a, const S* b, Index ldb, bool transpose_b,
+          S* c, Index ldc, bool accumulate, GemmBuffers<S>& buffers) {
+  MLP_ASSERT(m >= 0 && n >= 0 && k >= 0, "gemm: negative size");
+  MLP_ASSERT(ldc >= std::max<Index>(1, m) && lda >= std::max<Index>(1, transpose_a ? k : m) &&
+                 ldb >= std::max<Index>(1, transpose_b ? n : k),
+             "gemm: leading dimension smaller than the rows");
+  if (m == 0 || n == 0) return;
+  const EigenBlocking blocking = eigen_blocking<S>(m, n, k);
+  // Parts are runs of whole 4-column blocks (the kernel's register block along n); the last part
+  // also takes the columns left over, exactly as the whole product would.
+  constexpr Index kUnit = 4;
+  const Index units = std::max<Index>(1, n / kUnit);
+  const int parts = static_cast<int>(std::min<Index>(gemm_threads(m, n, k), units));
+  const Index widest = (units + parts - 1) / parts * kUnit + kUnit;
+  buffers.reserve(parts, blocking.kc * std::min(m, blocking.mc), blocking.kc * std::min({n, blocking.nc, widest}));
+  const auto run = [&](int part, int thread) {
+    const Index j0 = units * part / parts * kUnit;
+    const Index j1 = part + 1 == parts ? n : units * (part + 1) / parts * kUnit;
+    S* c0 = c + j0 * ldc;
+    if (!accumulate)
+      for (Index j = 0; j < j1 - j0; ++j) std::fill(c0 + j * ldc, c0 + j * ldc + m, S(0));
+    if (k == 0) return;
+    const S* b0 = transpose_b ? b + j0 : b + j0 * ldb;
+    gemm_impl::run_part(transpose_a, transpose_b, m, j1 - j0, k, a, lda, b0, ldb, c0, ldc, blocking,
+                        buffers.a(thread), buffers.b(thread));
+  };
+#ifdef _OPENMP
+  if (parts > 1) {
+    const unsigned mode = float_mode();  // workers take the caller's flush-to-zero setting
+    _Pragma("omp parallel num_threads(parts)")
+    {
+      const unsigned saved = float_mode();
+      set_float_mode(mode);
+      const int thread = omp_get_thread_num();
+      for (int part = thread; part < parts; part += omp_get_num_threads()) run(part, thread);
+      set_float_mode(saved);
+    }
+    return;
+  }
+#endif
+  run(0, 0);
+}
+
+}  // namespace mlp::detail

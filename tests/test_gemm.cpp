@@ -1,0 +1,197 @@
+// detail::gemm, the products of Linear and Conv2d in float and double: correct against a plain
+// triple loop in long double, and the same bits at 1, 2 and 3 threads and as Eigen's own
+// single-threaded product, over shapes that exercise every edge of the kernel (rows not a multiple
+// of the register block, columns not a multiple of 4, depths above Eigen's kc, strided operands).
+#include "alloc_counter.hpp"
+#include "helpers.hpp"
+
+#include <mlp/core/threads.hpp>
+#include <mlp/detail/gemm.hpp>
+
+#include <doctest/doctest.h>
+
+#include <Eigen/Core>
+
+#include <random>
+#include <sstream>
+#include <vector>
+
+// In a namespace of their own: the unity build puts this file next to test_gemm_bf16.cpp.
+namespace gemm_test {
+
+using mlp::Index;
+
+struct Shape3 {
+  Index m, n, k;
+  bool ta, tb;
+};
+
+std::string describe(const Shape3& s) {
+  std::ostringstream out;
+  out << s.m << " x " << s.n << " x " << s.k << (s.ta ? ", A^T" : "") << (s.tb ? ", B^T" : "");
+  return out.str();
+}
+
+std::vector<Shape3> shapes() {
+  std::vector<Shape3> list;
+  // The study's products: Linear forward, dW, dx for M and L; Conv2d chunks.
+  const Index fixed[][3] = {{1024, 128, 1024}, {256, 128, 784}, {256, 784, 128}, {784, 128, 256}, {10, 128, 128},
+                            {128, 10, 128},    {37, 53, 61},    {300, 301, 302}, {3136, 64, 288}, {64, 288, 3136},
+                            {3136, 288, 64},   {5, 1, 7},       {1000, 7, 1500}, {48, 4, 3},      {500, 999, 17},
+                            {1, 200, 900},     {700, 2, 2000}};
+  for (const auto& f : fixed)
+    for (int t = 0; t < 4; ++t) list.push_back({f[0], f[1], f[2], (t & 1) != 0, (t & 2) != 0});
+  std::mt19937 gen(12);
+  for (int i = 0; i < 24; ++i) {
+    list.push_back({1 + static_cast<Index>(gen() % 300), 1 + static_cast<Index>(gen() % 300),
+                    1 + static_cast<Index>(gen() % 1100), (gen() & 1) != 0, (gen() & 1) != 0});
+  }
+  return list;
+}
+
+template <class S>
+struct Operands {
+  mlp::Matrix<S> a, b;  // stored with a leading dimension 3 larger than the rows
+  Index lda, ldb;
+};
+
+template <class S>
+Operands<S> make(const Shape3& s, std::uint64_t seed) {
+  const Index a_rows = s.ta ? s.k : s.m, a_cols = s.ta ? s.m : s.k;
+  const Index b_rows = s.tb ? s.n : s.k, b_cols = s.tb ? s.k : s.n;
+  return {mlp_test::random_matrix<S>(a_rows + 3, a_cols, seed), mlp_test::random_matrix<S>(b_rows + 3, b_cols, seed + 1),
+          a_rows + 3, b_rows + 3};
+}
+
+template <class S>
+mlp::Matrix<S> product(const Shape3& s, const Operands<S>& o, int threads, bool accumulate = false) {
+  const mlp::Matrix<S> start = mlp_test::random_matrix<S>(s.m, s.n, 99);
+  mlp::Matrix<S> c = start;
+  mlp::detail::GemmBuffers<S> buffers;
+  const mlp::ThreadLimit limit(threads);
+  mlp::detail::gemm<S>(s.m, s.n, s.k, o.a.data(), o.lda, s.ta, o.b.data(), o.ldb, s.tb, c.data(), s.m, accumulate,
+                       buffers);
+  return c;
+}
+
+// Sets Eigen's thread count for a scope.
+class EigenThreads {
+ public:
+  explicit EigenThreads(int n) : saved_(Eigen::nbThreads()) { Eigen::setNbThreads(n); }
+  ~EigenThreads() { Eigen::setNbThreads(saved_); }
+  EigenThreads(const EigenThreads&) = delete;
+  EigenThreads& operator=(const EigenThreads&) = delete;
+
+ private:
+  int saved_;
+};
+
+TEST_CASE("gemm: C = op(A) op(B) and C += op(A) op(B) match a long double triple loop (float and double)") {
+  std::uint64_t seed = 1;
+  for (const Shape3& s : shapes()) {
+    if (s.m * s.n * s.k > 4'000'000) continue;  // the reference loop is slow
+    INFO(describe(s));
+    const Operands<double> o = make<double>(s, seed += 2);
+    Operands<float> of{o.a.cast<float>(), o.b.cast<float>(), o.lda, o.ldb};
+    const mlp::Matrix<double> c0 = mlp_test::random_matrix<double>(s.m, s.n, 99);
+    const mlp::Matrix<double> set = product(s, o, 1), added = product(s, o, 1, true);
+    const mlp::Matrix<float> set_f = product(s, of, 1);
+    double worst = 0.0, worst_f = 0.0;
+    for (Index j = 0; j < s.n; ++j) {
+      for (Index i = 0; i < s.m; ++i) {
+        long double sum = 0.0L, sum_f = 0.0L, magnitude = 0.0L;
+        for (Index p = 0; p < s.k; ++p) {
+          const double a = s.ta ? o.a(p, i) : o.a(i, p), b = s.tb ? o.b(j, p) : o.b(p, j);
+          const float af = s.ta ? of.a(p, i) : of.a(i, p), bf = s.tb ? of.b(j, p) : of.b(p, j);
+          sum += static_cast<long double>(a) * b;
+          sum_f += static_cast<long double>(af) * bf;
+          magnitude += std::abs(static_cast<long double>(a) * b);
+        }
+        const double scale = static_cast<double>(magnitude) + 1e-30;
+        worst = std::max(worst, std::abs(set(i, j) - static_cast<double>(sum)) / scale);
+        worst = std::max(worst, std::abs(added(i, j) - c0(i, j) - static_cast<double>(sum)) / (scale + std::abs(c0(i, j))));
+        worst_f = std::max(worst_f, std::abs(static_cast<double>(set_f(i, j)) - static_cast<double>(sum_f)) / scale);
+      }
+    }
+    CHECK(worst < 1e-14);   // a few double roundings relative to sum |a b|
+    CHECK(worst_f < 1e-5);  // a few float roundings relative to sum |a b|
+  }
+}
+
+TEST_CASE("gemm: the same bits at 1, 2 and 3 threads, and as Eigen's own product on one thread") {
+  std::uint64_t seed = 100;
+  for (const Shape3& s : shapes()) {
+    INFO(describe(s));
+    const Operands<float> o = make<float>(s, seed += 2);
+    const EigenThreads eigen(3);  // thread_count() is then 3 unless limited
+    const mlp::Matrix<float> one = product(s, o, 1);
+    CHECK(mlp_test::same_bits(one, product(s, o, 2)));
+    CHECK(mlp_test::same_bits(one, product(s, o, 3)));
+    CHECK(mlp_test::same_bits(product(s, o, 1, true), product(s, o, 2, true)));
+
+    // What Linear and Conv2d computed before (Eigen's product), on one thread.
+    const EigenThreads single(1);
+    const Eigen::Map<const mlp::Matrix<float>, 0, Eigen::OuterStride<>> a(
+        o.a.data(), s.ta ? s.k : s.m, s.ta ? s.m : s.k, Eigen::OuterStride<>(o.lda));
+    const Eigen::Map<const mlp::Matrix<float>, 0, Eigen::OuterStride<>> b(
+        o.b.data(), s.tb ? s.n : s.k, s.tb ? s.k : s.n, Eigen::OuterStride<>(o.ldb));
+    mlp::Matrix<float> eigen_product(s.m, s.n);
+    if (s.ta && s.tb) eigen_product.noalias() = a.transpose() * b.transpose();
+    if (s.ta && !s.tb) eigen_product.noalias() = a.transpose() * b;
+    if (!s.ta && s.tb) eigen_product.noalias() = a * b.transpose();
+    if (!s.ta && !s.tb) eigen_product.noalias() = a * b;
+    // Eigen computes tiny products (m + n + k < 20) coefficient by coefficient, and a single
+    // column or row as a matrix-vector product: other sums, so only the GEMM-sized ones compare.
+    if (s.m + s.n + s.k >= 20 && s.n > 1 && s.m > 1) CHECK(mlp_test::same_bits(one, eigen_product));
+  }
+}
+
+TEST_CASE("gemm: trivial sizes, and no allocation once the buffers have grown") {
+  mlp::detail::GemmBuffers<float> buffers;
+  std::vector<float> c(6, 5.0f);
+  const float one = 1.0f;
+  mlp::detail::gemm<float>(2, 3, 0, &one, 2, false, &one, 1, false, c.data(), 2, true, buffers);
+  CHECK(c == std::vector<float>(6, 5.0f));  // k = 0, accumulate: unchanged
+  mlp::detail::gemm<float>(2, 3, 0, &one, 2, false, &one, 1, false, c.data(), 2, false, buffers);
+  CHECK(c == std::vector<float>(6, 0.0f));  // k = 0: C = 0
+  mlp::detail::gemm<float>(0, 3, 4, &one, 1, false, &one, 4, false, c.data(), 1, false, buffers);  // nothing to do
+
+  const Shape3 big{300, 130, 700, false, false};
+  const Operands<float> o = make<float>(big, 8);
+  mlp::Matrix<float> out(big.m, big.n);
+  const EigenThreads eigen(2);
+  for (const int threads : {1, 2}) {
+    const mlp::ThreadLimit limit(threads);
+    mlp::detail::gemm<float>(big.m, big.n, big.k, o.a.data(), o.lda, false, o.b.data(), o.ldb, false, out.data(),
+                             big.m, false, buffers);
+  }
+  const mlp_test::AllocationProbe probe;
+  for (const int threads : {2, 1, 2}) {
+    const mlp::ThreadLimit limit(threads);
+    mlp::detail::gemm<float>(big.m, big.n, big.k, o.a.data(), o.lda, false, o.b.data(), o.ldb, false, out.data(),
+                             big.m, true, buffers);
+  }
+  CHECK(probe.count() == 0);
+}
+
+TEST_CASE("threads: ThreadLimit caps thread_count() on its thread, and nested limits restore") {
+  const EigenThreads eigen(2);
+  const int full = mlp::thread_count();
+#ifdef _OPENMP
+  CHECK(full == 2);
+#else
+  CHECK(full == 1);
+#endif
+  {
+    const mlp::ThreadLimit one(1);
+    CHECK(mlp::thread_count() == 1);
+    {
+      const mlp::ThreadLimit many(8);  // never above Eigen's count
+      CHECK(mlp::thread_count() == full);
+    }
+    CHECK(mlp::thread_count() == 1);
+  }
+  CHECK(mlp::thread_count() == full);
+}
+
+}  // namespace gemm_test
