@@ -1,7 +1,7 @@
 // bench_training: training throughput of this library on the benchmark protocol of issue 7.
 //
 //   bench_training [--models S,M,MBD,L,CNN] [--threads 1,2] [--epochs 6] [--data DIR] [--csv FILE]
-//                  [--train-limit N] [--breakdown] [--precision fp32,bf16] [--cpu-time]
+//                  [--train-limit N] [--breakdown] [--precision fp32,bf16] [--cpu-time] [--fixed-threads]
 //
 // CNN is the study's convolutional network: conv 3x3 (1->32, padding 1) - BatchNorm2d - ReLU -
 // MaxPool2d(2) - conv 3x3 (32->64, padding 1) - BatchNorm2d - ReLU - MaxPool2d(2) - Flatten -
@@ -12,18 +12,21 @@
 // which is counted), batch 128, reshuffled every epoch, Adam lr 1e-3, softmax cross-entropy. Time per
 // training epoch (forward, backward and update over the 50,000 images; no validation), the median of
 // the epochs after the first (warm-up). Also prints the achieved GFLOP/s of the training step and the
-// machine's single-precision GEMM rate (an Eigen 2048 x 2048 x 2048 product, best of 5) at the same
-// thread count, as the reference for "fraction of peak". --precision lists the matrix products'
+// machine's single-precision GEMM rate (a 2048 x 2048 x 2048 product, the faster of Eigen's and the
+// library's, best of 5) at the same thread count, as the reference for "fraction of peak". --precision lists the matrix products'
 // precisions to time (bf16: bf16 inputs with fp32 accumulation in every Linear and Conv2d), one row
 // each, one after the other at each thread count; "of peak" is always against the fp32 GEMM.
 // --cpu-time times epochs and layers with the process's CPU time instead of the wall clock: at one
 // thread on a shared machine, the time the work took while it ran, however long it waited for the
-// core (at 2 threads it would add up both threads, idle waits included).
+// core (at 2 threads it would add up both threads, idle waits included). The Trainer's thread
+// governor may run steps on 1 thread when that is faster (its choices are printed); --fixed-threads
+// turns it off.
 #include "../examples/common/cli.hpp"
 #include "../examples/common/threads.hpp"
 
 #include <mlp/data/locate.hpp>
 #include <mlp/data/prepared.hpp>
+#include <mlp/detail/gemm.hpp>
 #include <mlp/layers/conv2d.hpp>
 #include <mlp/layers/pooling.hpp>
 #include <mlp/losses/softmax_cross_entropy.hpp>
@@ -167,15 +170,23 @@ void print_breakdown(mlp::Sequential<float>& model, mlp::Optimizer<float>& optim
   std::printf("     %-48s %8.3f\n", "total", total);
 }
 
+// The GEMM peak: a 2048^3 float product, the faster of Eigen's own (its threads) and the library's
+// (detail::gemm, whose parts run Eigen's single-threaded kernel), best of 5.
 double gemm_gflops(bool cpu_time) {
   const mlp::Index n = 2048;
   mlp::Matrix<float> a = mlp::Matrix<float>::Random(n, n), b = mlp::Matrix<float>::Random(n, n), c(n, n);
+  mlp::detail::GemmBuffers<float> buffers;
+  const auto library = [&] { mlp::detail::gemm(n, n, n, a.data(), n, false, b.data(), n, false, c.data(), n, false, buffers); };
   c.noalias() = a * b;  // warm-up
+  library();
   double best = 1e30;
   for (int i = 0; i < 5; ++i) {
     const Stopwatch t(cpu_time);
     c.noalias() = a * b;
     best = std::min(best, t.seconds());
+    const Stopwatch u(cpu_time);
+    library();
+    best = std::min(best, u.seconds());
   }
   return 2.0 * static_cast<double>(n) * n * n / best / 1e9;
 }
@@ -200,6 +211,8 @@ int main(int argc, char** argv) {
       ("precision", "matrix products to time: fp32, bf16 or both (fp32,bf16)",
        cxxopts::value<std::string>()->default_value("fp32"))
       ("no-flush-denormals", "keep subnormal floats (the trainer flushes them by default)",
+       cxxopts::value<bool>()->default_value("false"))
+      ("fixed-threads", "always use --threads threads (no thread governor; TrainerOptions::adapt_threads off)",
        cxxopts::value<bool>()->default_value("false"))
       ("h,help", "print this help");
     const auto flags = options.parse(argc, argv);
@@ -256,6 +269,7 @@ int main(int argc, char** argv) {
           mlp::Adam<float> adam(model.parameters(), {1e-3});
           mlp::TrainerOptions trainer_options;
           trainer_options.flush_denormals = !flags["no-flush-denormals"].as<bool>();
+          trainer_options.adapt_threads = !flags["fixed-threads"].as<bool>();
           mlp::Trainer<float> trainer(model, adam, trainer_options);
           mlp::DataLoader<float> loader(data.data.train, data.split.train, data.standardizer, {128, true, false, 42});
           std::vector<double> times;
@@ -272,6 +286,11 @@ int main(int argc, char** argv) {
           std::printf("%-4s %7d %10.3f %12.0f %10.1f %12.1f %7.0f%% %9s\n", m.name.c_str(), t, s,
                       static_cast<double>(loader.size()) / s, gflops, peak, 100.0 * gflops / peak,
                       mlp::to_string(precision));
+          const mlp::ThreadGovernor& governor = trainer.thread_governor();
+          if (trainer_options.adapt_threads && governor.most() > 1) {
+            std::printf("     thread governor: %d comparisons, %d switches, ending on %d thread(s)\n",
+                        governor.comparisons(), governor.switches(), governor.chosen());
+          }
           std::fflush(stdout);
           if (!csv_path.empty()) {
             csv << "mlp," << m.name << "," << t << "," << s << "," << gflops << "," << peak << ","

@@ -1,14 +1,17 @@
 // How many threads the next training step uses, chosen from the wall time of the last steps.
 //
 // A step on 2 threads waits at every parallel pass for both threads. While another process keeps
-// one core busy, one of the two is often not running, and the step can take several times as
-// long as on 1 thread. The governor therefore compares, now and then, the configured count
-// ("most") with 1 thread and keeps the faster. A comparison runs 1 + 3 steps on the other count
-// (the first only warms up) against the 3 steps just before. The other count has to be at least
-// 10% faster to be taken.
-// When a comparison confirms the current choice, the next one comes after twice as many steps
-// (from 8 up to 512). It comes at once when the last 3 steps got 1.5 times slower than the
-// reference (the load changed).
+// one core busy, one of the two is often not running, and the step can take many times as long as
+// on 1 thread (50x for the M model of docs/performance.md). The governor therefore compares, now
+// and then, the configured count ("most") with 1 thread and keeps the faster:
+// - A comparison runs 1 + 3 steps on the other count (the first only warms up) against the mean
+//   of the 3 steps just before; the other count has to take less than 90% of the time to be taken.
+//   A step of the other count that takes more than twice that mean ends the comparison at once.
+// - The next comparison comes after twice as many steps as the last (8 up to 512), and not before
+//   the steps since took 50 times what the last comparison's steps took, so comparing costs at
+//   most about 2% of the time.
+// - On `most` threads, 3 steps 1.5 times slower than the reference (the load changed) start a
+//   comparison at once.
 //
 // Every parallel pass of the library computes the same bits at any thread count
 // (core/threads.hpp), so this choice changes the speed of training, never its numbers.
@@ -23,11 +26,13 @@ namespace mlp {
 
 class ThreadGovernor {
  public:
-  static constexpr int kMeasured = 3;             // steps averaged on each side of a comparison
-  static constexpr int kFirstPeriod = 8;          // steps between comparisons after a change
+  static constexpr int kMeasured = 3;         // steps averaged on each side of a comparison
+  static constexpr int kFirstPeriod = 8;      // steps between comparisons after a change
   static constexpr int kLongestPeriod = 512;
-  static constexpr double kSwitchBelow = 0.9;     // the other count must take < 90% of the time
-  static constexpr double kSlowdown = 1.5;        // the last steps this much slower: compare now
+  static constexpr double kSwitchBelow = 0.9; // the other count must take < 90% of the time
+  static constexpr double kGiveUpAbove = 2.0; // a step of the other count this much slower ends a comparison
+  static constexpr double kSlowdown = 1.5;    // the last steps this much slower: compare now
+  static constexpr double kBudget = 50.0;     // time between comparisons, in multiples of the last one's
 
   explicit ThreadGovernor(int most = 1) { reset(most); }
 
@@ -38,33 +43,44 @@ class ThreadGovernor {
     probing_ = false;
     period_ = kFirstPeriod / 2;  // the first comparison comes early
     reference_ = std::numeric_limits<double>::infinity();
-    since_ = 0;
-    recent_count_ = 0;
+    probe_cost_ = elapsed_ = 0.0;
+    since_ = recent_count_ = 0;
+    comparisons_ = switches_ = 0;
   }
 
   int most() const { return most_; }
   // The thread count for the next step.
   int threads() const { return probing_ ? other() : current_; }
-  // The count chosen at the last comparison (not the one probed).
+  // The count chosen at the last comparison (not the one being tried).
   int chosen() const { return current_; }
   int comparisons() const { return comparisons_; }
   int switches() const { return switches_; }
 
   // The wall time per sample of the step just run with threads().
   void record(double seconds_per_sample) {
-    if (most_ == 1 || !(seconds_per_sample >= 0.0)) return;
+    const double t = seconds_per_sample;
+    if (most_ == 1 || !(t >= 0.0) || t == std::numeric_limits<double>::infinity()) return;
     if (probing_) {
-      if (++probe_steps_ > 1) probe_sum_ += seconds_per_sample;
-      if (probe_steps_ == kMeasured + 1) finish_comparison();
+      probe_cost_ += t;
+      ++probe_steps_;
+      if (t > kGiveUpAbove * current_mean_) {
+        finish_comparison(false);
+      } else if (probe_steps_ > 1) {
+        probe_sum_ += t;
+        if (probe_steps_ == kMeasured + 1) finish_comparison(probe_sum_ / kMeasured < kSwitchBelow * current_mean_);
+      }
       return;
     }
+    elapsed_ += t;
     if (++since_ == 1) return;  // the first step after a change warms caches and threads up
-    recent_[static_cast<std::size_t>(recent_count_++ % kMeasured)] = seconds_per_sample;
+    recent_[static_cast<std::size_t>(recent_count_++ % kMeasured)] = t;
     if (recent_count_ < kMeasured) return;
     double sum = 0.0;
-    for (double t : recent_) sum += t;
+    for (double r : recent_) sum += r;
     const double mean = sum / kMeasured;
-    if (since_ > period_ || mean > kSlowdown * reference_) start_comparison(mean);
+    const bool due = since_ > period_ && elapsed_ >= kBudget * probe_cost_;
+    const bool slowed = current_ == most_ && mean > kSlowdown * reference_;
+    if (due || slowed) start_comparison(mean);
   }
 
  private:
@@ -74,32 +90,31 @@ class ThreadGovernor {
     probing_ = true;
     current_mean_ = current_mean;
     probe_steps_ = 0;
-    probe_sum_ = 0.0;
+    probe_sum_ = probe_cost_ = 0.0;
   }
 
-  void finish_comparison() {
+  void finish_comparison(bool take_other) {
     probing_ = false;
     ++comparisons_;
-    const double other_mean = probe_sum_ / kMeasured;
-    if (other_mean < kSwitchBelow * current_mean_) {
+    if (take_other) {
       current_ = other();
       ++switches_;
-      reference_ = other_mean;
+      reference_ = probe_sum_ / kMeasured;
       period_ = kFirstPeriod;
     } else {
       reference_ = current_mean_;
       period_ = std::min(2 * period_, kLongestPeriod);
     }
-    since_ = 0;
-    recent_count_ = 0;
+    since_ = recent_count_ = 0;
+    elapsed_ = 0.0;
   }
 
   int most_ = 1, current_ = 1;
   bool probing_ = false;
   int probe_steps_ = 0;
-  double probe_sum_ = 0.0, current_mean_ = 0.0;
+  double probe_sum_ = 0.0, probe_cost_ = 0.0, current_mean_ = 0.0;
   int period_ = kFirstPeriod, since_ = 0;
-  double reference_ = 0.0;
+  double elapsed_ = 0.0, reference_ = 0.0;
   std::array<double, kMeasured> recent_{};
   int recent_count_ = 0;
   int comparisons_ = 0, switches_ = 0;
