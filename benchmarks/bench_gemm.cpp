@@ -1,10 +1,12 @@
-// bench_gemm: the bf16 GEMM (mlp::detail::gemm_bf16) against Eigen's fp32 product, side by side.
+// bench_gemm: the bf16 GEMM (mlp::detail::gemm_bf16) and the library's fp32 GEMM (mlp::detail::gemm,
+// Eigen's kernel on the library's threads) against Eigen's own fp32 product, side by side.
 //
 //   bench_gemm [--shapes all|L|M|CNN|<name>,...] [--threads 1,2] [--rounds 5] [--ms 40] [--portable]
 //              [--step]
 //
 // For each shape (the products of a training step of the MLPs L and M and of a small CNN, batch 128)
-// and each thread count: Eigen fp32 GFLOP/s, bf16 GFLOP/s and their ratio. The two alternate in
+// and each thread count: Eigen fp32 GFLOP/s, the library's fp32 GFLOP/s (the same bits as Eigen's on
+// one thread, at any thread count), bf16 GFLOP/s and the bf16/Eigen ratio. The three alternate in
 // `rounds` rounds of about `ms` milliseconds each, and each reports its best round, so that a busy
 // moment on a shared machine hits both. "L step" sums the times of L's products (forward, dW, and
 // dx except for the first layer). --portable also times the portable fallback (much slower). The
@@ -15,6 +17,7 @@
 
 #include <mlp/core/types.hpp>
 #include <mlp/detail/column_sums.hpp>
+#include <mlp/detail/gemm.hpp>
 #include <mlp/detail/gemm_bf16.hpp>
 #include <mlp/optim/adam.hpp>
 
@@ -77,7 +80,7 @@ double time_per_call(const std::function<void()>& fn, int reps) {
 }
 
 struct Result {
-  double eigen = 1e30, bf16 = 1e30, portable = 1e30;  // best seconds per call
+  double eigen = 1e30, library = 1e30, bf16 = 1e30, portable = 1e30;  // best seconds per call
 };
 
 Result measure(const Shape& s, int rounds, double ms, bool portable, mlp::detail::GemmWorkspace& ws) {
@@ -101,15 +104,21 @@ Result measure(const Shape& s, int rounds, double ms, bool portable, mlp::detail
     };
   };
   const auto fast = bf16(mlp::detail::Bf16Path::Auto), slow = bf16(mlp::detail::Bf16Path::Portable);
+  mlp::detail::GemmBuffers<float> buffers;
+  const auto library = [&] {
+    mlp::detail::gemm(s.m, s.n, s.k, a.data(), a.rows(), s.ta, b.data(), b.rows(), s.tb, c.data(), c.rows(), false,
+                      buffers);
+  };
   // Repetitions per round from one warm-up call each.
   const auto reps_for = [&](const std::function<void()>& fn) {
     return std::max(1, static_cast<int>(ms * 1e-3 / time_per_call(fn, 1)));
   };
-  const int eigen_reps = reps_for(eigen), bf16_reps = reps_for(fast);
+  const int eigen_reps = reps_for(eigen), library_reps = reps_for(library), bf16_reps = reps_for(fast);
   const int portable_reps = portable ? reps_for(slow) : 0;
   Result r;
   for (int round = 0; round < rounds; ++round) {
     r.eigen = std::min(r.eigen, time_per_call(eigen, eigen_reps));
+    r.library = std::min(r.library, time_per_call(library, library_reps));
     r.bf16 = std::min(r.bf16, time_per_call(fast, bf16_reps));
     if (portable) r.portable = std::min(r.portable, time_per_call(slow, portable_reps));
   }
@@ -301,8 +310,8 @@ int main(int argc, char** argv) {
     // The first product of a process runs slow for Eigen (about 60 instead of 150 GFLOP/s here,
     // whatever the shape, for as long as its matrices live): measure one throwaway shape first.
     measure(all_shapes()[2], 1, 5.0, false, ws);
-    std::printf("%-18s %6s %6s %6s %3s %10s %10s %7s%s\n", "shape", "m", "n", "k", "thr", "fp32 GF/s",
-                "bf16 GF/s", "ratio", portable ? "  portable GF/s" : "");
+    std::printf("%-18s %6s %6s %6s %3s %10s %10s %10s %7s%s\n", "shape", "m", "n", "k", "thr", "Eigen fp32",
+                "lib fp32", "bf16 GF/s", "ratio", portable ? "  portable GF/s" : "");
     for (const Index threads : thread_counts) {
       const int t = cli::set_threads(static_cast<int>(threads));
 #ifdef MLP_HAVE_AVX512BF16_CODE
@@ -311,14 +320,14 @@ int main(int argc, char** argv) {
                     t, peak_gflops<false>(t), peak_gflops<true>(t));
       }
 #endif
-      double l_eigen = 0.0, l_bf16 = 0.0, l_flops = 0.0;
+      double l_eigen = 0.0, l_library = 0.0, l_bf16 = 0.0, l_flops = 0.0;
       for (const Shape& s : all_shapes()) {
         if (!selected(s, which)) continue;
         const Result r = measure(s, rounds, ms, portable, ws);
         const double flops = 2.0 * static_cast<double>(s.m) * static_cast<double>(s.n) * static_cast<double>(s.k);
-        std::printf("%-18s %6ld %6ld %6ld %3d %10.1f %10.1f %6.2fx", s.name.c_str(), static_cast<long>(s.m),
+        std::printf("%-18s %6ld %6ld %6ld %3d %10.1f %10.1f %10.1f %6.2fx", s.name.c_str(), static_cast<long>(s.m),
                     static_cast<long>(s.n), static_cast<long>(s.k), t, flops / r.eigen / 1e9,
-                    flops / r.bf16 / 1e9, r.eigen / r.bf16);
+                    flops / r.library / 1e9, flops / r.bf16 / 1e9, r.eigen / r.bf16);
         if (portable) std::printf("  %14.2f", flops / r.portable / 1e9);
         std::printf("\n");
         std::fflush(stdout);
@@ -326,6 +335,7 @@ int main(int argc, char** argv) {
           // Layer 3 of L has the shapes of layer 2.
           const double times = s.name.rfind("L2", 0) == 0 ? 2.0 : 1.0;
           l_eigen += times * r.eigen;
+          l_library += times * r.library;
           l_bf16 += times * r.bf16;
           l_flops += times * flops;
         }
@@ -336,9 +346,9 @@ int main(int argc, char** argv) {
                     fp32_ms, bf16_ms, fp32_ms / bf16_ms);
       }
       if (l_flops > 0.0) {
-        std::printf("%-18s %6s %6s %6s %3d %10.1f %10.1f %6.2fx   (%.2f ms vs %.2f ms)\n", "L step products",
-                    "", "", "", t, l_flops / l_eigen / 1e9, l_flops / l_bf16 / 1e9, l_eigen / l_bf16,
-                    l_eigen * 1e3, l_bf16 * 1e3);
+        std::printf("%-18s %6s %6s %6s %3d %10.1f %10.1f %10.1f %6.2fx   (%.2f ms vs %.2f ms)\n",
+                    "L step products", "", "", "", t, l_flops / l_eigen / 1e9, l_flops / l_library / 1e9,
+                    l_flops / l_bf16 / 1e9, l_eigen / l_bf16, l_eigen * 1e3, l_bf16 * 1e3);
       }
     }
     return 0;
