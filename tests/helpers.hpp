@@ -19,6 +19,18 @@
 
 namespace mlp_test {
 
+// Sets Eigen's thread count (and so mlp::thread_count()) for a scope.
+class ThreadCount {
+ public:
+  explicit ThreadCount(int n) : saved_(Eigen::nbThreads()) { Eigen::setNbThreads(n); }
+  ~ThreadCount() { Eigen::setNbThreads(saved_); }
+  ThreadCount(const ThreadCount&) = delete;
+  ThreadCount& operator=(const ThreadCount&) = delete;
+
+ private:
+  int saved_;
+};
+
 using mlp::Index;
 using MatrixD = mlp::Matrix<double>;
 

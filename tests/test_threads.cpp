@@ -20,17 +20,7 @@ using mlp::Index;
 using mlp::Shape;
 using mlp::Size2;
 
-// Sets Eigen's thread count for a scope.
-class ThreadCount {
- public:
-  explicit ThreadCount(int n) : saved_(Eigen::nbThreads()) { Eigen::setNbThreads(n); }
-  ~ThreadCount() { Eigen::setNbThreads(saved_); }
-  ThreadCount(const ThreadCount&) = delete;
-  ThreadCount& operator=(const ThreadCount&) = delete;
-
- private:
-  int saved_;
-};
+using mlp_test::ThreadCount;
 
 mlp::Sequential<float> thread_cnn(std::uint64_t seed) {
   mlp::Rng rng(seed);
@@ -219,7 +209,7 @@ struct Fed {
   int on_one = 0;        // steps run on 1 thread
 };
 
-// Feeds a governor steps that take `one` seconds per sample on 1 thread and `most` on its count.
+// Feeds a governor steps that take `one` seconds on 1 thread and `most` on its count.
 Fed feed(mlp::ThreadGovernor& g, int steps, double one, double most) {
   Fed fed;
   for (int i = 0; i < steps; ++i) {
@@ -264,6 +254,24 @@ TEST_CASE("thread governor: a sudden slowdown on 2 threads starts a comparison a
   const int before = g.comparisons();
   feed(g, 12, 1.0, 3.0);  // load arrives: within a few steps it compares, and drops to 1 thread
   CHECK(g.comparisons() == before + 1);
+  CHECK(g.chosen() == 1);
+}
+
+TEST_CASE("thread governor: a slow warm-up step (threads waking up) does not end a trial") {
+  mlp::ThreadGovernor g(2);
+  feed(g, 3000, 1.0, 0.6);
+  REQUIRE(g.chosen() == 2);
+  // Load arrives: 2 threads now take 3.0; the trial's first step on 1 thread takes 9.0 (3x the
+  // current mean, under the warm-up limit of 4x), the next ones 1.0: the trial goes on, and switches.
+  bool first_on_one = true;
+  for (int i = 0; i < 12; ++i) {
+    double t = 3.0;
+    if (g.threads() == 1) {
+      t = first_on_one ? 9.0 : 1.0;
+      first_on_one = false;
+    }
+    g.record(t);
+  }
   CHECK(g.chosen() == 1);
 }
 

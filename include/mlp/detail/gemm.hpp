@@ -13,23 +13,30 @@
 // C is then computed by exactly the instructions of a single-threaded product: the same bits at any
 // thread count (tests/test_gemm.cpp checks this over many shapes), the same as Eigen's own product
 // on one thread, and no waiting inside a product. After the first call at a given size, a call
-// allocates nothing.
+// allocates nothing, at that or any smaller thread count.
 #pragma once
 
 #include "mlp/core/assert.hpp"
 #include "mlp/core/threads.hpp"
 #include "mlp/core/types.hpp"
 #include "mlp/detail/float_mode.hpp"
+#include "mlp/detail/parallel.hpp"
 
 #include <Eigen/Core>
 
 #include <algorithm>
 #include <cstddef>
+#include <memory>
+#include <new>
 #include <vector>
 
 #ifdef _OPENMP
 #include <omp.h>
 #endif
+
+// The same-bits argument above rests on Eigen 3.4's kernel (its blocking and its register block
+// of nr columns); another version has to be checked again (tests/test_gemm.cpp) before it is allowed.
+static_assert(EIGEN_WORLD_VERSION == 3 && EIGEN_MAJOR_VERSION == 4, "detail/gemm.hpp is written for Eigen 3.4");
 
 namespace mlp::detail {
 
@@ -46,7 +53,8 @@ EigenBlocking eigen_blocking(Index m, Index n, Index k) {
   return b;
 }
 
-// Packing buffers per thread, aligned as Eigen's packing routines need, grown only.
+// Packing buffers per thread, 64-byte aligned as the kernel's packet stores need, grown only.
+// (operator new, not Eigen's malloc-based allocator, so that allocation counters see them.)
 template <class S>
 class GemmBuffers {
  public:
@@ -54,17 +62,27 @@ class GemmBuffers {
     if (static_cast<int>(parts_.size()) < threads) parts_.resize(static_cast<std::size_t>(threads));
     for (int t = 0; t < threads; ++t) {
       Part& p = parts_[static_cast<std::size_t>(t)];
-      if (p.a.size() < a_size) p.a.resize(a_size);
-      if (p.b.size() < b_size) p.b.resize(b_size);
+      grow(p.a, p.a_size, a_size);
+      grow(p.b, p.b_size, b_size);
     }
   }
-  S* a(int thread) { return parts_[static_cast<std::size_t>(thread)].a.data(); }
-  S* b(int thread) { return parts_[static_cast<std::size_t>(thread)].b.data(); }
+  S* a(int thread) { return parts_[static_cast<std::size_t>(thread)].a.get(); }
+  S* b(int thread) { return parts_[static_cast<std::size_t>(thread)].b.get(); }
 
  private:
-  struct Part {
-    Vector<S> a, b;  // Eigen's allocator aligns them for the packet loads of the kernel
+  struct Free {
+    void operator()(S* p) const { ::operator delete(p, std::align_val_t{64}); }
   };
+  using Values = std::unique_ptr<S, Free>;
+  struct Part {
+    Values a, b;
+    Index a_size = 0, b_size = 0;
+  };
+  static void grow(Values& v, Index& have, Index need) {
+    if (have >= need) return;
+    v.reset(static_cast<S*>(::operator new(static_cast<std::size_t>(need) * sizeof(S), std::align_val_t{64})));
+    have = need;
+  }
   std::vector<Part> parts_;
 };
 
@@ -80,19 +98,6 @@ class FixedBlocking : public Eigen::internal::level3_blocking<S, S> {
     this->m_blockB = packed_b;
   }
 };
-
-// Threads for a product: thread_count(), unless the product is small or we already are in a parallel
-// region (a worker's product runs on that worker).
-inline int gemm_threads(Index m, Index n, Index k) {
-#ifdef _OPENMP
-  const double flops = 2.0 * static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k);
-  if (omp_in_parallel() || flops < 2e6) return 1;
-  return thread_count();
-#else
-  (void)m, (void)n, (void)k;
-  return 1;
-#endif
-}
 
 // Buffers for a product of this size on one thread, sized before the first product (so that the
 // first product allocates nothing either).
@@ -137,13 +142,14 @@ void gemm(Index m, Index n, Index k, const S* a, Index lda, bool transpose_a, co
              "gemm: leading dimension smaller than the rows");
   if (m == 0 || n == 0) return;
   const EigenBlocking blocking = eigen_blocking<S>(m, n, k);
-  // Parts are runs of whole 4-column blocks (the kernel's register block along n); the last part
-  // also takes the columns left over, exactly as the whole product would.
-  constexpr Index kUnit = 4;
+  // Parts are runs of whole register blocks of nr columns (4 in Eigen 3.4); the last part also
+  // takes the columns left over, exactly as the whole product would.
+  constexpr Index kUnit = Eigen::internal::gebp_traits<S, S>::nr;
   const Index units = std::max<Index>(1, n / kUnit);
-  const int parts = static_cast<int>(std::min<Index>(gemm_threads(m, n, k), units));
-  const Index widest = (units + parts - 1) / parts * kUnit + kUnit;
-  buffers.reserve(parts, blocking.kc * std::min(m, blocking.mc), blocking.kc * std::min({n, blocking.nc, widest}));
+  const int parts = static_cast<int>(std::min<Index>(product_threads(m, n, k, 2e6), units));
+  // Every part's buffers are sized for one part doing it all, so that a change of the thread count
+  // (the Trainer's governor) never grows them.
+  buffers.reserve(parts, blocking.kc * std::min(m, blocking.mc), blocking.kc * std::min(n, blocking.nc));
   const auto run = [&](int part, int thread) {
     const Index j0 = units * part / parts * kUnit;
     const Index j1 = part + 1 == parts ? n : units * (part + 1) / parts * kUnit;

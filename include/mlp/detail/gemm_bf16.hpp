@@ -19,6 +19,7 @@
 #include "mlp/detail/float_mode.hpp"
 #include "mlp/detail/gemm_bf16_kernel.hpp"
 #include "mlp/detail/gemm_bf16_pack.hpp"
+#include "mlp/detail/parallel.hpp"
 
 #include <algorithm>
 #include <cstddef>
@@ -216,18 +217,6 @@ inline void reserve_gemm_bf16(GemmWorkspace& ws, Index m, Index n, Index k) {
   ws.reserve(1, packed_a_words(m, k), packed_b_words(n, k));
 }
 
-// Threads for a product: thread_count(), unless the product is small or we already are in a parallel region.
-inline int gemm_bf16_threads(Index m, Index n, Index k) {
-#ifdef _OPENMP
-  const double flops = 2.0 * static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k);
-  if (omp_in_parallel() || flops < 4e6) return 1;
-  return thread_count();
-#else
-  (void)m, (void)n, (void)k;
-  return 1;
-#endif
-}
-
 // How C is shared among threads: the longer side is cut into parts of whole tiles (each thread
 // packs all of the other operand, so the shorter side's operand is the one packed twice), or of
 // half tiles of 16 rows when C has fewer 32-row tiles than threads.
@@ -267,7 +256,7 @@ inline void gemm_bf16(Index m, Index n, Index k, const float* a, Index lda, bool
   }
   const GemmProblem g{m, n, k, a, lda, transpose_a, b, ldb, transpose_b, c, ldc, accumulate};
   const bool fast = path == Bf16Path::Auto && gemm_bf16_fast_path_available();
-  const GemmSplit split(m, n, gemm_bf16_threads(m, n, k));
+  const GemmSplit split(m, n, product_threads(m, n, k, 4e6));
   const int parts = split.parts;
   const Index most = split.largest();
   ws.reserve(parts, packed_a_words(split.along_n ? m : most, k), packed_b_words(split.along_n ? most : n, k));

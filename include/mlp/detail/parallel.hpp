@@ -9,7 +9,24 @@
 
 #include <algorithm>
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 namespace mlp::detail {
+
+// Threads for a matrix product of m x n x k: thread_count(), or 1 when the product has fewer than
+// min_flops operations or we already are in a parallel region (a worker's product runs on it).
+inline int product_threads(Index m, Index n, Index k, double min_flops) {
+#ifdef _OPENMP
+  const double flops = 2.0 * static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k);
+  if (omp_in_parallel() || flops < min_flops) return 1;
+  return thread_count();
+#else
+  (void)m, (void)n, (void)k, (void)min_flops;
+  return 1;
+#endif
+}
 
 // fn(begin, end) for consecutive chunks covering [0, n).
 template <class Fn>

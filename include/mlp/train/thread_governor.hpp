@@ -6,7 +6,8 @@
 // and then, the configured count ("most") with 1 thread and keeps the faster:
 // - A comparison runs 1 + 3 steps on the other count (the first only warms up) against the mean
 //   of the 3 steps just before; the other count has to take less than 90% of the time to be taken.
-//   A step of the other count that takes more than twice that mean ends the comparison at once.
+//   A step of the other count that takes more than twice that mean (four times, for the warm-up
+//   step) ends the comparison at once.
 // - The next comparison comes after twice as many steps as the last (8 up to 512), and not before
 //   the steps since took 50 times what the last comparison's steps took, so comparing costs at
 //   most about 2% of the time.
@@ -15,7 +16,8 @@
 //
 // Every parallel pass of the library computes the same bits at any thread count
 // (core/threads.hpp), so this choice changes the speed of training, never its numbers.
-// Times are per sample, so a smaller last batch compares fairly.
+// The Trainer records only full-size batches whose loss was finite: a smaller last batch pays the
+// same fixed costs (the optimizer's update) for fewer samples, and would look like a slowdown.
 #pragma once
 
 #include <algorithm>
@@ -31,6 +33,7 @@ class ThreadGovernor {
   static constexpr int kLongestPeriod = 512;
   static constexpr double kSwitchBelow = 0.9; // the other count must take < 90% of the time
   static constexpr double kGiveUpAbove = 2.0; // a step of the other count this much slower ends a comparison
+  static constexpr double kGiveUpWarmUp = 4.0; // ... for its first step, which also wakes threads up
   static constexpr double kSlowdown = 1.5;    // the last steps this much slower: compare now
   static constexpr double kBudget = 50.0;     // time between comparisons, in multiples of the last one's
 
@@ -56,14 +59,14 @@ class ThreadGovernor {
   int comparisons() const { return comparisons_; }
   int switches() const { return switches_; }
 
-  // The wall time per sample of the step just run with threads().
-  void record(double seconds_per_sample) {
-    const double t = seconds_per_sample;
+  // The wall time of the step just run with threads() (steps of one batch size).
+  void record(double seconds) {
+    const double t = seconds;
     if (most_ == 1 || !(t >= 0.0) || t == std::numeric_limits<double>::infinity()) return;
     if (probing_) {
       probe_cost_ += t;
       ++probe_steps_;
-      if (t > kGiveUpAbove * current_mean_) {
+      if (t > (probe_steps_ == 1 ? kGiveUpWarmUp : kGiveUpAbove) * current_mean_) {
         finish_comparison(false);
       } else if (probe_steps_ > 1) {
         probe_sum_ += t;

@@ -103,7 +103,8 @@ class Trainer {
     const ThreadLimit limit(options_.adapt_threads ? governor_.threads() : thread_count());
     const auto start = std::chrono::steady_clock::now();
     StepResult r = step_on(batch);
-    if (options_.adapt_threads) governor_.record(seconds_since(start) / static_cast<double>(batch.size()));
+    full_batch_ = std::max(full_batch_, batch.size());
+    if (options_.adapt_threads && r.finite && batch.size() == full_batch_) governor_.record(seconds_since(start));
     return r;
   }
 
@@ -366,6 +367,7 @@ class Trainer {
   bool resumed_ = false;
   bool finished_ = false;       // a callback ended training (saved, so a resume ends too)
   ThreadGovernor governor_;
+  Index full_batch_ = 0;        // the largest batch seen: the governor times only those
 };
 
 }  // namespace mlp
