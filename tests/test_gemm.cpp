@@ -93,9 +93,10 @@ TEST_CASE("gemm: C = op(A) op(B) and C += op(A) op(B) match a long double triple
         for (Index p = 0; p < s.k; ++p) {
           const double a = s.ta ? o.a(p, i) : o.a(i, p), b = s.tb ? o.b(j, p) : o.b(p, j);
           const float af = s.ta ? of.a(p, i) : of.a(i, p), bf = s.tb ? of.b(j, p) : of.b(p, j);
-          sum += static_cast<long double>(a) * b;
-          sum_f += static_cast<long double>(af) * bf;
-          magnitude += std::abs(static_cast<long double>(a) * b);
+          const long double ab = static_cast<long double>(a) * static_cast<long double>(b);
+          sum += ab;
+          sum_f += static_cast<long double>(af) * static_cast<long double>(bf);
+          magnitude += std::abs(ab);
         }
         const double scale = static_cast<double>(magnitude) + 1e-30;
         worst = std::max(worst, std::abs(set(i, j) - static_cast<double>(sum)) / scale);
