@@ -19,7 +19,6 @@
 #include "mlp/core/assert.hpp"
 #include "mlp/core/threads.hpp"
 #include "mlp/core/types.hpp"
-#include "mlp/detail/float_mode.hpp"
 #include "mlp/detail/parallel.hpp"
 
 #include <Eigen/Core>
@@ -163,15 +162,10 @@ void gemm(Index m, Index n, Index k, const S* a, Index lda, bool transpose_a, co
   };
 #ifdef _OPENMP
   if (parts > 1) {
-    const unsigned mode = float_mode();  // workers take the caller's flush-to-zero setting
-    _Pragma("omp parallel num_threads(parts)")
-    {
-      const unsigned saved = float_mode();
-      set_float_mode(mode);
+    parallel_region(parts, [&] {
       const int thread = omp_get_thread_num();
       for (int part = thread; part < parts; part += omp_get_num_threads()) run(part, thread);
-      set_float_mode(saved);
-    }
+    });
     return;
   }
 #endif

@@ -28,6 +28,26 @@ inline int product_threads(Index m, Index n, Index k, double min_flops) {
 #endif
 }
 
+// body() on `threads` OpenMP threads (on the caller alone without OpenMP), each running with the
+// caller's flush-to-zero setting: MXCSR is per thread, and a result must not depend on which thread
+// computed it. A worksharing loop (`omp for`) inside body() shares its iterations among them.
+template <class Body>
+void parallel_region(int threads, Body&& body) {
+#ifdef _OPENMP
+  const unsigned mode = float_mode();
+  _Pragma("omp parallel num_threads(threads)")
+  {
+    const unsigned saved = float_mode();
+    set_float_mode(mode);
+    body();
+    set_float_mode(saved);
+  }
+#else
+  (void)threads;
+  body();
+#endif
+}
+
 // fn(begin, end) for consecutive chunks covering [0, n).
 template <class Fn>
 void for_each_chunk(Index n, Index chunk, Fn&& fn) {
@@ -35,15 +55,10 @@ void for_each_chunk(Index n, Index chunk, Fn&& fn) {
 #ifdef _OPENMP
   const int threads = thread_count();
   if (threads > 1 && chunks >= 2 * threads) {
-    const unsigned mode = float_mode();  // workers take the caller's flush-to-zero setting
-    _Pragma("omp parallel num_threads(threads)")
-    {
-      const unsigned saved = float_mode();
-      set_float_mode(mode);
+    parallel_region(threads, [&] {
       _Pragma("omp for schedule(static)")
       for (Index c = 0; c < chunks; ++c) fn(c * chunk, std::min(n, (c + 1) * chunk));
-      set_float_mode(saved);
-    }
+    });
     return;
   }
 #endif

@@ -7,7 +7,7 @@
 
 #include "mlp/core/threads.hpp"
 #include "mlp/core/types.hpp"
-#include "mlp/detail/float_mode.hpp"
+#include "mlp/detail/parallel.hpp"
 
 #include <algorithm>
 
@@ -29,16 +29,11 @@ void worker_chunks(Index n, Index size, Fn&& fn) {
 #ifdef _OPENMP
   const int workers = static_cast<int>(std::min<Index>(worker_count(), chunks));
   if (workers > 1) {
-    const unsigned mode = float_mode();  // workers take the caller's flush-to-zero setting
-    _Pragma("omp parallel num_threads(workers)")
-    {
-      const unsigned saved = float_mode();
-      set_float_mode(mode);
+    parallel_region(workers, [&] {
       const int worker = omp_get_thread_num();
       _Pragma("omp for schedule(dynamic, 1)")
       for (Index c = 0; c < chunks; ++c) fn(worker, c, c * size, std::min(n, (c + 1) * size));
-      set_float_mode(saved);
-    }
+    });
     return;
   }
 #endif
