@@ -208,15 +208,17 @@ class Conv2d final : public Layer<S> {
     for (std::size_t w = 0; w < workers; ++w) {
       if (cols_[w].size() < rows * K) cols_[w].resize(rows * K, 1);
       if (z_[w].size() < rows * out_) z_[w].resize(rows * out_, 1);
-      if (!bf16_) {
-        detail::reserve_gemm(buffers_[w], rows, out_, K);  // Z = cols W^T
-        detail::reserve_gemm(buffers_[w], out_, K, rows);  // dW = dZ^T cols
-        detail::reserve_gemm(buffers_[w], rows, K, out_);  // dcols = dZ W
-        continue;
-      }
-      detail::reserve_gemm_bf16(workspaces_[w], rows, out_, K);
-      detail::reserve_gemm_bf16(workspaces_[w], out_, K, rows);
-      detail::reserve_gemm_bf16(workspaces_[w], rows, K, out_);
+      // The packing buffers of the products that product() runs for this worker.
+      const auto reserve = [&](Index m, Index n, Index k) {
+        if (bf16_) {
+          detail::reserve_gemm_bf16(workspaces_[w], m, n, k);
+        } else {
+          detail::reserve_gemm(buffers_[w], m, n, k);
+        }
+      };
+      reserve(rows, out_, K);  // Z = cols W^T
+      reserve(out_, K, rows);  // dW = dZ^T cols
+      reserve(rows, K, out_);  // dcols = dZ W
     }
     return chunk;
   }
