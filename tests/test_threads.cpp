@@ -12,6 +12,7 @@
 #include <Eigen/Core>
 
 #include <limits>
+#include <memory>
 #include <vector>
 
 namespace {
@@ -118,6 +119,66 @@ TEST_CASE("threads: Conv2d, BatchNorm2d and the pools give the same bits at 1 an
       CHECK(grads[0] == grads[1]);
     }
   }
+}
+
+// The activations and Dropout split large matrices into ranges of columns on the threads. Each column
+// must come out exactly as from one Eigen pass over the whole matrix (Sigmoid's and Tanh's vectorized
+// and scalar paths round differently, so a split that moved an element from one path to the other
+// would show): 1003 rows (not a multiple of the vector width) by 130 columns makes 9 ranges, and the
+// input is strided (a block of a taller matrix), as a layer's input may be.
+TEST_CASE("threads: activations and Dropout give the bits of one whole-matrix pass at 1, 2 and 3 threads") {
+  const mlp::Matrix<float> tall = mlp_test::random_matrix<float>(1010, 130, 21, -4.0, 4.0);
+  const Eigen::Ref<const mlp::Matrix<float>> x = tall.topRows(1003);
+  const mlp::Matrix<float> dy_values = mlp_test::random_matrix<float>(1003, 130, 22);
+  const Eigen::Ref<const mlp::Matrix<float>> dy = dy_values;  // strided, as a layer sees it
+  struct Expected {
+    std::unique_ptr<mlp::Layer<float>> layer;
+    mlp::Matrix<float> y, dx;
+  };
+  std::vector<Expected> cases;
+  const auto add = [&](std::unique_ptr<mlp::Layer<float>> layer, const mlp::Matrix<float>& y, const mlp::Matrix<float>& dx) {
+    cases.push_back({std::move(layer), y, dx});
+  };
+  {
+    const mlp::Matrix<float> y = x.array().max(0.0F).matrix();
+    add(std::make_unique<mlp::ReLU<float>>(), y, (y.array() > 0.0F).select(dy.array(), 0.0F).matrix());
+  }
+  {
+    const mlp::Matrix<float> y = (x.array() > 0.0F).select(x.array(), 0.1F * x.array()).matrix();
+    add(std::make_unique<mlp::LeakyReLU<float>>(0.1), y,
+        (y.array() > 0.0F).select(dy.array(), 0.1F * dy.array()).matrix());
+  }
+  {
+    const mlp::Matrix<float> y = x.array().logistic().matrix();
+    add(std::make_unique<mlp::Sigmoid<float>>(), y, (dy.array() * y.array() * (1.0F - y.array())).matrix());
+  }
+  {
+    const mlp::Matrix<float> y = x.array().tanh().matrix();
+    add(std::make_unique<mlp::Tanh<float>>(), y, (dy.array() * (1.0F - y.array().square())).matrix());
+  }
+  for (auto& c : cases) {
+    INFO(c.layer->describe());
+    c.layer->bind(Shape::flat(1003));
+    for (const int threads : {1, 2, 3}) {
+      INFO(threads, " threads");
+      const ThreadCount scope(threads);
+      CHECK(mlp_test::same_bits(c.layer->forward(x, mlp::Mode::Train), c.y));
+      CHECK(mlp_test::same_bits(c.layer->backward(dy), c.dx));
+    }
+  }
+  std::vector<mlp::Matrix<float>> outputs;
+  for (const int threads : {1, 2, 3}) {
+    const ThreadCount scope(threads);
+    mlp::Dropout<float> dropout(0.3, 5);
+    dropout.bind(Shape::flat(1003));
+    outputs.push_back(dropout.forward(x, mlp::Mode::Train));
+    outputs.push_back(dropout.backward(dy));
+    // the draws of 1003 x 130 / 2 calls to next_u64
+    mlp::Rng reference(5);
+    for (Index k = 0; k < 1003 * 130 / 2; ++k) reference.next_u64();
+    CHECK(dropout.random_state() == reference.state());
+  }
+  for (std::size_t i = 2; i < outputs.size(); ++i) CHECK(mlp_test::same_bits(outputs[i], outputs[i % 2]));
 }
 
 // One sample is one chunk, so its products run on the threads themselves (10 MFLOP, more than the

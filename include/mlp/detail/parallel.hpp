@@ -1,5 +1,5 @@
-// Element-wise work (optimizer updates) split into cache-sized chunks, run on thread_count()
-// threads when the program is built with OpenMP. Every element is computed the same
+// Element-wise work (optimizer updates, activations) split into cache-sized chunks, run on
+// thread_count() threads when the program is built with OpenMP. Every element is computed the same
 // way whatever the thread count, so results do not depend on it.
 #pragma once
 
@@ -8,6 +8,7 @@
 #include "mlp/detail/float_mode.hpp"
 
 #include <algorithm>
+#include <utility>
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -63,6 +64,16 @@ void for_each_chunk(Index n, Index chunk, Fn&& fn) {
   }
 #endif
   for (Index c = 0; c < chunks; ++c) fn(c * chunk, std::min(n, (c + 1) * chunk));
+}
+
+// fn(begin, end) for ranges of whole columns of a matrix with `rows` rows, about 2^14 values each
+// (enough work to pay for a hand-off to another thread, few enough that a batch makes several).
+// Eigen vectorizes an expression over a strided matrix (an Eigen::Ref) column by column, so a
+// column-range pass computes every column exactly as a pass over the whole matrix does.
+template <class Fn>
+void for_each_column_range(Index rows, Index cols, Fn&& fn) {
+  constexpr Index kValues = Index{1} << 14;
+  for_each_chunk(cols, std::max<Index>(1, kValues / std::max<Index>(1, rows)), std::forward<Fn>(fn));
 }
 
 }  // namespace mlp::detail

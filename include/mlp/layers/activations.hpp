@@ -4,6 +4,7 @@
 
 #include "mlp/core/assert.hpp"
 #include "mlp/core/errors.hpp"
+#include "mlp/detail/parallel.hpp"
 #include "mlp/layers/layer.hpp"
 
 #include <cmath>
@@ -14,13 +15,32 @@ namespace mlp {
 
 namespace detail {
 
-// Shared plumbing: the output cache (the base class guarantees backward sees the same batch).
+// Shared plumbing: the output cache (the base class guarantees backward sees the same batch), and
+// passes over ranges of columns on the library's threads (detail::for_each_column_range: a large
+// activation, a CNN's, would otherwise leave the other cores idle; each column is computed as in one
+// pass over the whole matrix, so the bits do not depend on the thread count).
 template <class S>
 class Elementwise : public Layer<S> {
  protected:
-  void check_backward(const Eigen::Ref<const Matrix<S>>& dy) const {
+  // fn(y, x) on the same columns of y_ and x, as arrays; returns y_.
+  template <class Fn>
+  const Matrix<S>& forward_columns(const Eigen::Ref<const Matrix<S>>& x, Fn&& fn) {
+    y_.resize(x.rows(), x.cols());
+    detail::for_each_column_range(x.rows(), x.cols(), [&](Index begin, Index end) {
+      fn(y_.middleCols(begin, end - begin).array(), x.middleCols(begin, end - begin).array());
+    });
+    return y_;
+  }
+  // fn(dx, dy, y) on the same columns of dx_, dy and y_, as arrays; returns dx_.
+  template <class Fn>
+  const Matrix<S>& backward_columns(const Eigen::Ref<const Matrix<S>>& dy, Fn&& fn) {
     MLP_ASSERT(dy.rows() == y_.rows() && dy.cols() == y_.cols(), "activation backward shape");
-    (void)dy;
+    dx_.resize(dy.rows(), dy.cols());
+    detail::for_each_column_range(dy.rows(), dy.cols(), [&](Index begin, Index end) {
+      const Index n = end - begin;
+      fn(dx_.middleCols(begin, n).array(), dy.middleCols(begin, n).array(), y_.middleCols(begin, n).array());
+    });
+    return dx_;
   }
   Matrix<S> y_, dx_;  // both F x B
 };
@@ -37,15 +57,10 @@ class ReLU final : public detail::Elementwise<S> {
 
  protected:
   const Matrix<S>& forward_impl(const Eigen::Ref<const Matrix<S>>& x, Mode /*mode*/) override {
-    this->y_.resize(x.rows(), x.cols());
-    this->y_.array() = x.array().max(S(0));
-    return this->y_;
+    return this->forward_columns(x, [](auto y, auto in) { y = in.max(S(0)); });
   }
   const Matrix<S>& backward_impl(const Eigen::Ref<const Matrix<S>>& dy) override {
-    this->check_backward(dy);
-    this->dx_.resize(dy.rows(), dy.cols());
-    this->dx_.array() = (this->y_.array() > S(0)).select(dy.array(), S(0));
-    return this->dx_;
+    return this->backward_columns(dy, [](auto dx, auto g, auto y) { dx = (y > S(0)).select(g, S(0)); });
   }
 };
 
@@ -74,15 +89,10 @@ class LeakyReLU final : public detail::Elementwise<S> {
 
  protected:
   const Matrix<S>& forward_impl(const Eigen::Ref<const Matrix<S>>& x, Mode /*mode*/) override {
-    this->y_.resize(x.rows(), x.cols());
-    this->y_.array() = (x.array() > S(0)).select(x.array(), slope_ * x.array());
-    return this->y_;
+    return this->forward_columns(x, [&](auto y, auto in) { y = (in > S(0)).select(in, slope_ * in); });
   }
   const Matrix<S>& backward_impl(const Eigen::Ref<const Matrix<S>>& dy) override {
-    this->check_backward(dy);
-    this->dx_.resize(dy.rows(), dy.cols());
-    this->dx_.array() = (this->y_.array() > S(0)).select(dy.array(), slope_ * dy.array());
-    return this->dx_;
+    return this->backward_columns(dy, [&](auto dx, auto g, auto y) { dx = (y > S(0)).select(g, slope_ * g); });
   }
   S negative_slope() const { return slope_; }
 
@@ -100,15 +110,10 @@ class Sigmoid final : public detail::Elementwise<S> {
 
  protected:
   const Matrix<S>& forward_impl(const Eigen::Ref<const Matrix<S>>& x, Mode /*mode*/) override {
-    this->y_.resize(x.rows(), x.cols());
-    this->y_.array() = x.array().logistic();
-    return this->y_;
+    return this->forward_columns(x, [](auto y, auto in) { y = in.logistic(); });
   }
   const Matrix<S>& backward_impl(const Eigen::Ref<const Matrix<S>>& dy) override {
-    this->check_backward(dy);
-    this->dx_.resize(dy.rows(), dy.cols());
-    this->dx_.array() = dy.array() * this->y_.array() * (S(1) - this->y_.array());
-    return this->dx_;
+    return this->backward_columns(dy, [](auto dx, auto g, auto y) { dx = g * y * (S(1) - y); });
   }
 };
 
@@ -121,15 +126,10 @@ class Tanh final : public detail::Elementwise<S> {
 
  protected:
   const Matrix<S>& forward_impl(const Eigen::Ref<const Matrix<S>>& x, Mode /*mode*/) override {
-    this->y_.resize(x.rows(), x.cols());
-    this->y_.array() = x.array().tanh();
-    return this->y_;
+    return this->forward_columns(x, [](auto y, auto in) { y = in.tanh(); });
   }
   const Matrix<S>& backward_impl(const Eigen::Ref<const Matrix<S>>& dy) override {
-    this->check_backward(dy);
-    this->dx_.resize(dy.rows(), dy.cols());
-    this->dx_.array() = dy.array() * (S(1) - this->y_.array().square());
-    return this->dx_;
+    return this->backward_columns(dy, [](auto dx, auto g, auto y) { dx = g * (S(1) - y.square()); });
   }
 };
 
