@@ -44,3 +44,43 @@ TEST_CASE("JSON integers are range-checked before any conversion") {
   CHECK_THROWS_WITH_AS(mlp::app::RunConfig::from_json(config), doctest::Contains("is not a whole number from 1 to 1000000"),
                        mlp::InvalidArgument);
 }
+
+// The thread count changes no bit of a run of this version, so it is not part of what a run is; a
+// stored run of an older version (no bits_at_any_threads in its file) at 2 or more threads rounded
+// differently, and matches no run of this version.
+TEST_CASE("a run's configuration leaves out the thread count, except for an older version's run at 2+ threads") {
+  using mlp::app::Json;
+  using mlp::app::RunConfig;
+  RunConfig one, two;
+  two.threads = 2;
+  CHECK(one == two);
+  CHECK(one.difference(two).empty());
+  CHECK(RunConfig::from_json(two.to_json()).threads == 2);
+  CHECK(RunConfig::from_json(two.to_json()).bits_at_any_threads);
+  two.precision = mlp::MatmulPrecision::BFloat16;
+  CHECK(one != two);
+  CHECK(two.difference(one) == "precision bf16 here, fp32 there");
+
+  const auto older = [](int threads) {  // a config.json written before bits_at_any_threads existed
+    RunConfig c;
+    c.threads = threads;
+    const Json all = c.to_json();
+    Json j = Json::object();
+    for (const auto& [key, value] : all.members()) {
+      if (key != "bits_at_any_threads") j[key] = value;
+    }
+    return RunConfig::from_json(j);
+  };
+  CHECK_FALSE(older(2).bits_at_any_threads);
+  CHECK(older(1) == RunConfig());  // one thread: the products of then and now are the same bits
+  RunConfig now_two;
+  now_two.threads = 2;
+  CHECK(older(1) == now_two);
+  CHECK(older(2) != now_two);
+  CHECK(older(2) != RunConfig());
+  CHECK(older(2) == older(2));
+  CHECK(now_two.difference(older(2)) ==
+        "threads 2 there in a run of an older version, whose results depend on the thread count");
+  CHECK(older(3).difference(RunConfig()) ==
+        "threads 3 here in a run of an older version, whose results depend on the thread count");
+}

@@ -51,8 +51,8 @@ inline cxxopts::Options train_options() {
     ("patience", "early stopping patience on val_loss; 0 = no early stopping", d("0"))
     ("min-delta", "smallest val_loss decrease that counts as an improvement", d("0"))
     ("seed", "seed of weights, dropout and shuffling", d("42"))
-    ("threads", "threads for matrix products (part of the run: results differ in their last bits between "
-                "thread counts)", d("1"))
+    ("threads", "threads for matrix products and the other parallel passes (the results are the same bits at "
+                "any count, so a run may resume at another)", d("1"))
     ("precision", "matrix products: fp32, or bf16 (bfloat16 inputs, fp32 accumulation; fast with AVX512_BF16)",
      d("fp32"))
     ("out", "output folder", d("runs/train"))

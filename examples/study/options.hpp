@@ -23,7 +23,7 @@ struct StudyOptions {
   std::vector<std::uint64_t> seeds;
   int epochs = 0;        // 0: each experiment's own
   int jobs = 2;          // cells trained at a time
-  int cell_threads = 1;  // matrix-product threads of each cell (part of its configuration)
+  int cell_threads = 1;  // threads of each cell (recorded, but not part of its configuration: no bit depends on it)
   mlp::MatmulPrecision precision = mlp::MatmulPrecision::Float32;  // of every cell (part of its configuration)
   std::filesystem::path compare_to;  // another study's --out, compared with in the report; empty: none
   bool quick = false, force = false, list = false, report_only = false, no_report = false, slurm = false;
@@ -44,8 +44,8 @@ inline cxxopts::Options study_flags() {
     ("only", "comma-separated experiment ids (all their seeds) or cells such as l2/seed-43 (default: all)", d(""))
     ("epochs", "epochs of every run (default: 30, and 40 for best; 2 with --quick)", d("0"))
     ("threads", "cells trained in parallel, one thread each", d("2"))
-    ("cell-threads", "matrix-product threads of each cell (part of its configuration: results differ in their "
-                     "last bits between thread counts)", d("1"))
+    ("cell-threads", "threads of each cell (the results are the same bits at any count: finished cells are "
+                     "reused whatever count trained them)", d("1"))
     ("precision", "matrix products of every cell: fp32, or bf16 (bfloat16 inputs, fp32 accumulation; part of "
                   "each cell's configuration)", d("fp32"))
     ("compare-to", "the --out folder of another study (e.g. the same study in fp32): the report compares this "

@@ -158,14 +158,21 @@ inline RunResult run_training(const RunConfig& config, const PreparedData& data,
     const auto in = ContainerReader::open(trainer_options.checkpoint, kCheckpointMagic,
                                           kModelFormatVersion, "an mlp training checkpoint",
                                           mlp_file_kinds());
-    if (in.text("extra") != extra) {
-      std::string why = "another data split";
-      try {
-        why = config.difference(RunConfig::from_json(Json::parse(in.value("extra", "config"))));
-      } catch (const Error&) {
+    // The same run: the same identity() (the thread count may differ) and data split.
+    std::string why = "a configuration that cannot be read";
+    try {
+      const RunConfig stored = RunConfig::from_json(Json::parse(in.value("extra", "config")));
+      if (stored != config) {
+        why = config.difference(stored);
+      } else if (in.value("extra", "split_fingerprint") != extra.at("split_fingerprint")) {
+        why = "another data split";
+      } else {
+        why.clear();
       }
-      detail::fail("'", trainer_options.checkpoint.string(), "' belongs to a run with another configuration (",
-                   why.empty() ? "another data split" : why,
+    } catch (const Error&) {
+    }
+    if (!why.empty()) {
+      detail::fail("'", trainer_options.checkpoint.string(), "' belongs to a run with another configuration (", why,
                    "); resume with the same flags, or remove it, or use another output folder");
     }
     trainer.resume(trainer_options.checkpoint);

@@ -64,9 +64,13 @@ struct RunConfig {
   std::uint64_t split_seed = 42;
   Index validation = 10000;    // images carved out of the training set for validation
   Index train_limit = 0;       // use only the first N training (and N/5 validation) images; 0 = all
-  // Threads of the matrix products. Results differ in their last bits between thread counts, so
-  // the count is part of what a run is.
+  // Threads of the matrix products and the other parallel passes. They change no bit of the results
+  // (since the fourth performance round), so the count is recorded but is not part of what a run is
+  // (identity()): a run resumes, and a study reuses a cell, at any count. A stored run of an older
+  // version lacks bits_at_any_threads; at 2 or more threads its products rounded differently, so
+  // for it the count stays part of the run, and no run of this version matches it.
   int threads = 1;
+  bool bits_at_any_threads = true;
   // Precision of the matrix products: fp32, or bf16 inputs with fp32 accumulation (core/precision.hpp).
   MatmulPrecision precision = MatmulPrecision::Float32;
 
@@ -209,7 +213,20 @@ struct RunConfig {
     j["validation"] = validation;
     j["train_limit"] = train_limit;
     j["threads"] = threads;
+    j["bits_at_any_threads"] = bits_at_any_threads;
     j["precision"] = to_string(precision);
+    return j;
+  }
+
+  // What decides a run's results: to_json() without the thread count, which stays only for a run of
+  // an older version at 2 or more threads (see threads above).
+  Json identity() const {
+    const Json all = to_json();  // named: a range over a temporary's members would dangle
+    Json j = Json::object();
+    for (const auto& [key, value] : all.members()) {
+      if (key != "threads" && key != "bits_at_any_threads") j[key] = value;
+    }
+    if (!bits_at_any_threads && threads > 1) j["threads"] = threads;
     return j;
   }
 
@@ -248,27 +265,35 @@ struct RunConfig {
     c.validation = static_cast<Index>(j.at("validation").integer(1, kMaxCount));
     c.train_limit = static_cast<Index>(j.at("train_limit").integer(0, kMaxCount));
     c.threads = static_cast<int>(j.at("threads").integer(1, 1024));
+    c.bits_at_any_threads = j.contains("bits_at_any_threads") && j.at("bits_at_any_threads").boolean();
     c.precision = parse_matmul_precision(j.at("precision").string());
     c.validate();
     return c;
   }
 
-  // "threads 2 here, 1 there; precision bf16 here, fp32 there": what differs, for messages. Names
-  // such as bf16 or adam go unquoted, an empty text as "".
+  // "precision bf16 here, fp32 there; lr 0.01 here, 0.001 there": what differs in identity(), for
+  // messages. Names such as bf16 or adam go unquoted, an empty text as "".
   std::string difference(const RunConfig& other) const {
-    const Json a = to_json(), b = other.to_json();
+    const Json a = identity(), b = other.identity();
     auto text_of = [](const Json& v) {
       return v.type() == Json::Type::String && !v.string().empty() ? v.string() : v.dump(0);
     };
     std::string text;
+    auto add = [&text](const std::string& part) { text += (text.empty() ? "" : "; ") + part; };
     for (const auto& [key, value] : a.members()) {
       if (!b.contains(key) || b.at(key) == value) continue;
-      text += detail::concat(text.empty() ? "" : "; ", key, " ", text_of(value), " here, ", text_of(b.at(key)), " there");
+      add(detail::concat(key, " ", text_of(value), " here, ", text_of(b.at(key)), " there"));
     }
+    // Only an older version's run at 2 or more threads has its thread count in identity().
+    const auto older = [](const RunConfig& c, const char* where) {
+      return detail::concat("threads ", c.threads, " ", where, " in a run of an older version, whose results depend on "
+                            "the thread count");
+    };
+    if (a.contains("threads") != b.contains("threads")) add(a.contains("threads") ? older(*this, "here") : older(other, "there"));
     return text;
   }
 
-  bool operator==(const RunConfig& o) const { return to_json() == o.to_json(); }
+  bool operator==(const RunConfig& o) const { return identity() == o.identity(); }
   bool operator!=(const RunConfig& o) const { return !(*this == o); }
 };
 

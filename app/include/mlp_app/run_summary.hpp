@@ -124,7 +124,7 @@ inline TextSection run_metadata(const RunConfig& config, const PreparedData& dat
           {"split_seed", std::to_string(config.split_seed)},
           {"validation", std::to_string(config.validation)},
           {"split_fingerprint", data.split.fingerprint_hex()},
-          {"config", config.to_json().dump(0)}};
+          {"config", config.identity().dump(0)}};  // no thread count: the model is the same bytes at any
 }
 
 // The Standardizer stored in a model file's metadata.
