@@ -11,6 +11,8 @@
 
 #include <Eigen/Core>
 
+#include <cmath>
+#include <cstdint>
 #include <limits>
 #include <memory>
 #include <vector>
@@ -122,14 +124,15 @@ TEST_CASE("threads: Conv2d, BatchNorm2d and the pools give the same bits at 1 an
 }
 
 // The activations and Dropout split large matrices into ranges of columns on the threads. Each column
-// must come out exactly as from one Eigen pass over the whole matrix (Sigmoid's and Tanh's vectorized
-// and scalar paths round differently, so a split that moved an element from one path to the other
-// would show): 1003 rows (not a multiple of the vector width) by 130 columns makes 9 ranges, and the
-// input is strided (a block of a taller matrix), as a layer's input may be.
+// must come out exactly as from one Eigen pass over the whole matrix (a split that moved an element
+// between Eigen's vectorized and scalar paths could change its rounding in some builds): 1003 rows
+// (not a multiple of the vector width) by 131 columns make 9 ranges, and the input is strided (a
+// block of a taller matrix), as a layer's input may be. Dropout's mask, drawn in 8 ranges, must be
+// the generator's sequential draws, the last of an odd count included.
 TEST_CASE("threads: activations and Dropout give the bits of one whole-matrix pass at 1, 2 and 3 threads") {
-  const mlp::Matrix<float> tall = mlp_test::random_matrix<float>(1010, 130, 21, -4.0, 4.0);
+  const mlp::Matrix<float> tall = mlp_test::random_matrix<float>(1010, 131, 21, -4.0, 4.0);
   const Eigen::Ref<const mlp::Matrix<float>> x = tall.topRows(1003);
-  const mlp::Matrix<float> dy_values = mlp_test::random_matrix<float>(1003, 130, 22);
+  const mlp::Matrix<float> dy_values = mlp_test::random_matrix<float>(1003, 131, 22);
   const Eigen::Ref<const mlp::Matrix<float>> dy = dy_values;  // strided, as a layer sees it
   struct Expected {
     std::unique_ptr<mlp::Layer<float>> layer;
@@ -173,9 +176,18 @@ TEST_CASE("threads: activations and Dropout give the bits of one whole-matrix pa
     dropout.bind(Shape::flat(1003));
     outputs.push_back(dropout.forward(x, mlp::Mode::Train));
     outputs.push_back(dropout.backward(dy));
-    // the draws of 1003 x 130 / 2 calls to next_u64
+    // two draws per next_u64, element by element in memory order; the odd last one uses half a draw
     mlp::Rng reference(5);
-    for (Index k = 0; k < 1003 * 130 / 2; ++k) reference.next_u64();
+    const auto threshold = static_cast<std::uint64_t>(std::ldexp(0.7, 32));
+    const float* mask = dropout.mask().data();
+    Index wrong = 0;
+    for (Index i = 0; i < dropout.mask().size(); i += 2) {
+      const std::uint64_t bits = reference.next_u64();
+      wrong += (mask[i] != 0.0F) != ((bits & 0xffffffffULL) < threshold);
+      if (i + 1 < dropout.mask().size()) wrong += (mask[i + 1] != 0.0F) != ((bits >> 32) < threshold);
+    }
+    CHECK(dropout.mask().size() % 2 == 1);
+    CHECK(wrong == 0);
     CHECK(dropout.random_state() == reference.state());
   }
   for (std::size_t i = 2; i < outputs.size(); ++i) CHECK(mlp_test::same_bits(outputs[i], outputs[i % 2]));

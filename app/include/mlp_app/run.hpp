@@ -164,6 +164,7 @@ inline RunResult run_training(const RunConfig& config, const PreparedData& data,
       const RunConfig stored = RunConfig::from_json(Json::parse(in.value("extra", "config")));
       if (stored != config) {
         why = config.difference(stored);
+        if (why.empty()) why = "another configuration";
       } else if (in.value("extra", "split_fingerprint") != extra.at("split_fingerprint")) {
         why = "another data split";
       } else {

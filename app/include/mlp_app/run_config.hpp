@@ -66,9 +66,10 @@ struct RunConfig {
   Index train_limit = 0;       // use only the first N training (and N/5 validation) images; 0 = all
   // Threads of the matrix products and the other parallel passes. They change no bit of the results
   // (since the fourth performance round), so the count is recorded but is not part of what a run is
-  // (identity()): a run resumes, and a study reuses a cell, at any count. A stored run of an older
-  // version lacks bits_at_any_threads; at 2 or more threads its products rounded differently, so
-  // for it the count stays part of the run, and no run of this version matches it.
+  // (identity()): a run resumes, and a study reuses a cell, at any count. A stored run written before
+  // bits_at_any_threads existed lacks it; at 2 or more threads its bits may depend on the count
+  // (they did before the fourth round), so for it the count stays part of the run, and no run of
+  // this version matches it.
   int threads = 1;
   bool bits_at_any_threads = true;
   // Precision of the matrix products: fp32, or bf16 inputs with fp32 accumulation (core/precision.hpp).
@@ -286,8 +287,8 @@ struct RunConfig {
     }
     // Only an older version's run at 2 or more threads has its thread count in identity().
     const auto older = [](const RunConfig& c, const char* where) {
-      return detail::concat("threads ", c.threads, " ", where, " in a run of an older version, whose results depend on "
-                            "the thread count");
+      return detail::concat("threads ", c.threads, " ", where, " in a run of an older version, whose results may depend "
+                            "on the thread count: no run of this version matches it");
     };
     if (a.contains("threads") != b.contains("threads")) add(a.contains("threads") ? older(*this, "here") : older(other, "there"));
     return text;

@@ -49,13 +49,14 @@ void parallel_region(int threads, Body&& body) {
 #endif
 }
 
-// fn(begin, end) for consecutive chunks covering [0, n).
+// fn(begin, end) for consecutive chunks covering [0, n); on the calling thread alone inside a
+// parallel region (a layer run by a user's own OpenMP threads).
 template <class Fn>
 void for_each_chunk(Index n, Index chunk, Fn&& fn) {
   const Index chunks = (n + chunk - 1) / chunk;
 #ifdef _OPENMP
   const int threads = thread_count();
-  if (threads > 1 && chunks >= 2 * threads) {
+  if (threads > 1 && chunks >= 2 * threads && !omp_in_parallel()) {
     parallel_region(threads, [&] {
       _Pragma("omp for schedule(static)")
       for (Index c = 0; c < chunks; ++c) fn(c * chunk, std::min(n, (c + 1) * chunk));
