@@ -56,8 +56,8 @@ struct RunConfig {
   double gamma = 0.1;          // step: decay factor
   // Loop.
   int epochs = 30;
-  Index batch_size = 128;
   int patience = 0;            // early stopping on val_loss; 0 = off
+  Index batch_size = 128;
   double min_delta = 0.0;
   std::uint64_t seed = 42;     // weights, dropout masks, shuffling
   // Data protocol.
