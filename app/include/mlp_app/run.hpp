@@ -158,20 +158,15 @@ inline RunResult run_training(const RunConfig& config, const PreparedData& data,
     const auto in = ContainerReader::open(trainer_options.checkpoint, kCheckpointMagic,
                                           kModelFormatVersion, "an mlp training checkpoint",
                                           mlp_file_kinds());
-    // The same run: the same identity() (the thread count may differ) and data split.
-    std::string why = "a configuration that cannot be read";
-    try {
-      const RunConfig stored = RunConfig::from_json(Json::parse(in.value("extra", "config")));
-      if (stored != config) {
-        why = config.difference(stored);
-        if (why.empty()) why = "another configuration";
-      } else if (in.value("extra", "split_fingerprint") != extra.at("split_fingerprint")) {
-        why = "another data split";
-      } else {
-        why.clear();
+    const std::string why = [&]() -> std::string {
+      try {
+        return run_mismatch(config, extra.at("split_fingerprint"),
+                            RunConfig::from_json(Json::parse(in.value("extra", "config"))),
+                            in.value("extra", "split_fingerprint"));
+      } catch (const Error&) {
+        return "a configuration that cannot be read";
       }
-    } catch (const Error&) {
-    }
+    }();
     if (!why.empty()) {
       detail::fail("'", trainer_options.checkpoint.string(), "' belongs to a run with another configuration (", why,
                    "); resume with the same flags, or remove it, or use another output folder");

@@ -124,7 +124,7 @@ inline TextSection run_metadata(const RunConfig& config, const PreparedData& dat
           {"split_seed", std::to_string(config.split_seed)},
           {"validation", std::to_string(config.validation)},
           {"split_fingerprint", data.split.fingerprint_hex()},
-          {"config", config.identity().dump(0)}};  // no thread count: the model is the same bytes at any
+          {"config", config.identity().dump(0)}};  // no thread count: the same model bytes at any count
 }
 
 // The Standardizer stored in a model file's metadata.
@@ -199,6 +199,19 @@ inline RunResult read_summary(const std::filesystem::path& out, const Json& s, c
 
 }  // namespace internal
 
+// Why a stored run (its configuration and data split) is another run than this configuration on
+// this split, for messages ("data split 1a2b3c4d there, 5e6f7a8b here", "precision bf16 here, fp32
+// there"); empty when it is the same run (the thread count may differ, RunConfig::identity).
+inline std::string run_mismatch(const RunConfig& config, const std::string& split_fingerprint,
+                                const RunConfig& stored, const std::string& stored_split) {
+  if (stored_split != split_fingerprint) {
+    return detail::concat("data split ", stored_split, " there, ", split_fingerprint, " here");
+  }
+  if (stored == config) return "";
+  const std::string difference = config.difference(stored);
+  return difference.empty() ? "another configuration" : difference;
+}
+
 // Looks at the run folder `out` for this configuration and data split. A summary that cannot be
 // read, or whose best model is missing or corrupt, is not a finished run (it is trained again).
 inline FolderRun inspect_run_folder(const std::filesystem::path& out, const RunConfig& config,
@@ -209,12 +222,9 @@ inline FolderRun inspect_run_folder(const std::filesystem::path& out, const RunC
   try {
     const Json s = Json::parse(read_text_file(out / "summary.json"));
     const RunConfig stored = RunConfig::from_json(s.at("config"));
-    const std::string stored_split = s.at("data").at("split_fingerprint").string();
-    if (stored != config || stored_split != split_fingerprint) {
+    f.difference = run_mismatch(config, split_fingerprint, stored, s.at("data").at("split_fingerprint").string());
+    if (!f.difference.empty()) {
       f.kind = FolderRun::Kind::OtherRun;
-      f.difference = stored_split != split_fingerprint
-                         ? detail::concat("data split ", stored_split, " there, ", split_fingerprint, " here")
-                         : config.difference(stored);
       return f;
     }
     f.result = internal::read_summary(out, s, config);

@@ -56,10 +56,7 @@ class Dropout final : public Layer<S> {
     }
     mask_.resize(x.rows(), x.cols());
     draw_mask();
-    detail::for_each_column_range(x.rows(), x.cols(), [&](Index begin, Index end) {
-      y_.middleCols(begin, end - begin).array() =
-          x.middleCols(begin, end - begin).array() * mask_.middleCols(begin, end - begin).array();
-    });
+    apply_mask(x, y_);
     return y_;
   }
 
@@ -69,15 +66,21 @@ class Dropout final : public Layer<S> {
     if (p_ == 0.0) {
       dx_ = dy;
     } else {
-      detail::for_each_column_range(dy.rows(), dy.cols(), [&](Index begin, Index end) {
-        dx_.middleCols(begin, end - begin).array() =
-            dy.middleCols(begin, end - begin).array() * mask_.middleCols(begin, end - begin).array();
-      });
+      apply_mask(dy, dx_);
     }
     return dx_;
   }
 
  private:
+  // out = in * mask_, element-wise, in ranges of columns on the library's threads (the same bits at
+  // any thread count: each column is computed as in one pass over the whole matrix).
+  void apply_mask(const Eigen::Ref<const Matrix<S>>& in, Matrix<S>& out) const {
+    detail::for_each_column_range(in.rows(), in.cols(), [&](Index begin, Index end) {
+      const Index n = end - begin;
+      out.middleCols(begin, n).array() = in.middleCols(begin, n).array() * mask_.middleCols(begin, n).array();
+    });
+  }
+
   // Two 32-bit draws per 64-bit output of the generator. SplitMix64's k-th output is a pure
   // function of state + k * gamma, so the loop has no dependency from one element to the next and
   // vectorizes and ranges of k can go to different threads; it yields exactly the numbers of k calls
