@@ -217,6 +217,58 @@ TEST_CASE("MaxPool2d forward equals a direct loop over several shapes") {
   }
 }
 
+TEST_CASE("The 2 x 2 max pool of stride 2 picks PyTorch's winner at every row width, with ties and NaN") {
+  // Its pass down runs short rows as padded runs of 8 or 16 values that spill into the next rows'
+  // outputs (detail/max_pool_kernels.hpp): output widths 1 to 8, 9 to 16 and wider take different
+  // code, and a spill that overwrote a finished row, or a tail row left out, would show here.
+  // Values from {0, 1, 2, NaN} make ties and NaN frequent; the reference scans each window in
+  // row-major order and takes a candidate that is larger or NaN (PyTorch's rule).
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  mlp::Rng rng(5);
+  for (const Index width : {2, 4, 14, 16, 18, 28, 32, 34, 40}) {
+    for (const Index height : {2, 6}) {
+      const Shape in{3, height, width};
+      mlp::MaxPool2d<float> pool(2);
+      pool.bind(in);
+      INFO("input " << in.str());
+      const Index batch = 3;
+      mlp::Matrix<float> x(in.size(), batch);
+      for (Index i = 0; i < x.size(); ++i) {
+        const auto draw = rng.below(9);
+        x.data()[i] = draw == 8 ? nan : static_cast<float>(draw % 3);
+      }
+      const mlp::Matrix<float> y = pool.forward(x, mlp::Mode::Train);
+      mlp::Matrix<float> dy(y.rows(), batch);
+      for (Index i = 0; i < dy.size(); ++i) dy.data()[i] = static_cast<float>(i + 1);
+      const mlp::Matrix<float> dx = pool.backward(dy);
+      const Shape out = pool.output_shape();
+      Index wrong = 0;
+      mlp::Matrix<float> expected_dx = mlp::Matrix<float>::Zero(in.size(), batch);
+      for (Index s = 0; s < batch; ++s)
+        for (Index ch = 0; ch < in.channels; ++ch)
+          for (Index oy = 0; oy < out.height; ++oy)
+            for (Index ox = 0; ox < out.width; ++ox) {
+              Index at = -1;
+              float best = -std::numeric_limits<float>::infinity();
+              for (Index ky = 0; ky < 2; ++ky)
+                for (Index kx = 0; kx < 2; ++kx) {
+                  const Index i = ch * in.pixels() + (2 * oy + ky) * width + 2 * ox + kx;
+                  if (at < 0 || x(i, s) > best || std::isnan(x(i, s))) {
+                    best = x(i, s);
+                    at = i;
+                  }
+                }
+              const Index o = ch * out.pixels() + oy * out.width + ox;
+              const bool same = std::isnan(best) ? std::isnan(y(o, s)) : y(o, s) == best;
+              wrong += same ? 0 : 1;
+              expected_dx(at, s) = dy(o, s);
+            }
+      CHECK(wrong == 0);
+      CHECK(dx == expected_dx);
+    }
+  }
+}
+
 TEST_CASE("Pooling layers default the stride to the kernel, describe themselves and rebuild from their configuration") {
   mlp::MaxPool2d<float> pool(2);
   CHECK(pool.stride() == Size2(2));

@@ -12,6 +12,7 @@
 
 #include "mlp/core/types.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -58,12 +59,44 @@ void take_larger(const S* __restrict row, std::int32_t at0, Index stride, Index 
   }
 }
 
+// The winner of two candidates whose indices are known to be in order (i_a < i_b), which is the
+// rule of beats() for that case: b wins when it is larger or NaN.
+template <class S>
+bool later_beats(S b, S a) {
+  return (b > a) | std::isnan(b);
+}
+
+// Output rows [first_block, blocks) of the pass down of max_pool_2x2 (see below), each row of OW
+// values as a run of exactly Width (Width = 0: OW) from `top`: a run of a fixed width compiles to a
+// few whole vector operations, where a loop over OW = 7 or 14 values runs scalar. A padded run
+// writes past its row into the next rows' outputs, which those rows then overwrite (rows go in
+// order); the caller keeps the last rows, whose runs would leave the sample, for Width = 0.
+template <Index Width, class S>
+void max_pool_down_rows(const S* __restrict h, const std::int32_t* __restrict hi, Index first_block, Index blocks,
+                        Index OW, S* __restrict y, std::int32_t* __restrict arg) {
+  const Index run = Width > 0 ? Width : OW;
+  for (Index blk = first_block; blk < blocks; ++blk) {
+    const S* top = h + 2 * blk * OW;
+    const S* bottom = top + OW;
+    const std::int32_t* top_i = hi + 2 * blk * OW;
+    const std::int32_t* bottom_i = top_i + OW;
+    S* yo = y + blk * OW;
+    std::int32_t* ao = arg + blk * OW;
+    for (Index ox = 0; ox < run; ++ox) {
+      const bool take = later_beats(bottom[ox], top[ox]);
+      yo[ox] = select_bits(take, bottom[ox], top[ox]);
+      ao[ox] = select_bits(take, bottom_i[ox], top_i[ox]);
+    }
+  }
+}
+
 // The usual 2 x 2 pool with stride 2 and no padding, over one sample of `planes` channels of
-// H x W with H and W even, in two passes over long contiguous runs instead of rows of W / 2:
+// H x W with H and W even, in two passes:
 //   1. across: for every pair of neighbouring pixels (2q, 2q + 1) of the sample, the winner and its
-//      index: h[q], hi[q] (H x W/2 per channel, consecutive over the whole sample);
+//      index: h[q], hi[q] (H x W/2 per channel, consecutive over the whole sample), one long loop;
 //   2. down: output row oy of a channel is the winner between rows 2 oy and 2 oy + 1 of h, which
-//      are rows 2b and 2b + 1 of h with b = c OH + oy.
+//      are rows 2b and 2b + 1 of h with b = c OH + oy (short rows: padded runs, see above).
+// In both passes the second candidate has the larger index, so later_beats() decides.
 // h and hi hold planes x H x W/2 values.
 template <class S>
 void max_pool_2x2(const S* __restrict x, Index planes, Index H, Index W, S* __restrict h,
@@ -71,18 +104,23 @@ void max_pool_2x2(const S* __restrict x, Index planes, Index H, Index W, S* __re
   const Index pairs = planes * H * W / 2, OW = W / 2, blocks = planes * H / 2;
   for (Index q = 0; q < pairs; ++q) {
     const S a = x[2 * q], b = x[2 * q + 1];
-    const bool take = beats(b, static_cast<std::int32_t>(2 * q + 1), a, static_cast<std::int32_t>(2 * q));
+    const bool take = later_beats(b, a);
     h[q] = select_bits(take, b, a);
     hi[q] = static_cast<std::int32_t>(2 * q) + static_cast<std::int32_t>(take);
   }
-  for (Index blk = 0; blk < blocks; ++blk) {
-    const S* top = h + 2 * blk * OW;
-    const std::int32_t* top_i = hi + 2 * blk * OW;
-    for (Index ox = 0; ox < OW; ++ox) {
-      const bool take = beats(top[OW + ox], top_i[OW + ox], top[ox], top_i[ox]);
-      y[blk * OW + ox] = select_bits(take, top[OW + ox], top[ox]);
-      arg[blk * OW + ox] = select_bits(take, top_i[OW + ox], top_i[ox]);
-    }
+  // Rows whose padded run stays inside the sample's outputs: blk OW + Width <= blocks OW.
+  const auto padded = [&](auto width) {
+    constexpr Index Width = decltype(width)::value;
+    const Index fit = std::clamp<Index>(blocks - (Width + OW - 1) / OW + 1, 0, blocks);
+    max_pool_down_rows<Width>(h, hi, 0, fit, OW, y, arg);
+    max_pool_down_rows<0>(h, hi, fit, blocks, OW, y, arg);
+  };
+  if (OW <= 8) {
+    padded(std::integral_constant<Index, 8>{});
+  } else if (OW <= 16) {
+    padded(std::integral_constant<Index, 16>{});
+  } else {
+    max_pool_down_rows<0>(h, hi, 0, blocks, OW, y, arg);
   }
 }
 
