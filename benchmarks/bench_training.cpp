@@ -2,6 +2,7 @@
 //
 //   bench_training [--models S,M,MBD,L,CNN] [--threads 1,2] [--epochs 6] [--data DIR] [--csv FILE]
 //                  [--train-limit N] [--breakdown] [--precision fp32,bf16] [--cpu-time] [--fixed-threads]
+//                  [--no-fusion]
 //
 // CNN is the study's convolutional network: conv 3x3 (1->32, padding 1) - BatchNorm2d - ReLU -
 // MaxPool2d(2) - conv 3x3 (32->64, padding 1) - BatchNorm2d - ReLU - MaxPool2d(2) - Flatten -
@@ -20,7 +21,8 @@
 // thread on a shared machine, the time the work took while it ran, however long it waited for the
 // core (at 2 threads it would add up both threads, idle waits included). The Trainer's thread
 // governor may run steps on 1 thread when that is faster (its choices are printed); --fixed-threads
-// turns it off.
+// turns it off. --no-fusion turns off Sequential's fusion of a ReLU into the BatchNorm before it
+// (Sequential::set_fuse_relu; the same bits either way), to measure what it saves.
 #include "../examples/common/cli.hpp"
 #include "../examples/common/threads.hpp"
 
@@ -124,7 +126,8 @@ double training_flops(mlp::Sequential<float>& model, mlp::Index samples) {
 }
 
 // Per layer: the median forward and backward time of a training step, in ms, measured by running
-// the steps of one epoch layer by layer (as Sequential does) with a timer around each call.
+// the steps of one epoch layer by layer (Sequential::forward_layer and backward_layer, fusion
+// included: a ReLU fused into the BatchNorm before it shows about 0) with a timer around each call.
 void print_breakdown(mlp::Sequential<float>& model, mlp::Optimizer<float>& optimizer, mlp::DataLoader<float>& loader,
                      int epoch, bool cpu_time) {
   const std::size_t n = model.size();
@@ -139,9 +142,9 @@ void print_breakdown(mlp::Sequential<float>& model, mlp::Optimizer<float>& optim
     for (std::size_t i = 0; i < n; ++i) {
       const Stopwatch t(cpu_time);
       if (i == 0) {
-        h = &model[0].forward(batch->x, mlp::Mode::Train);
-      } else if (!model[i].forward_in_place(*h, mlp::Mode::Train)) {
-        h = &model[i].forward(*h, mlp::Mode::Train);
+        h = &model.forward_layer(0, batch->x, mlp::Mode::Train);
+      } else {
+        h = &model.forward_layer(i, *h, mlp::Mode::Train);
       }
       fwd[i].push_back(t.seconds() * 1e3);
     }
@@ -151,7 +154,7 @@ void print_breakdown(mlp::Sequential<float>& model, mlp::Optimizer<float>& optim
     loss_ms.push_back(t.seconds() * 1e3);
     for (std::size_t i = n; i-- > 0;) {
       t.restart();
-      if (!model[i].backward_in_place(*g)) g = &model[i].backward(*g);
+      g = &model.backward_layer(i, *g);
       bwd[i].push_back(t.seconds() * 1e3);
     }
     t.restart();
@@ -214,6 +217,8 @@ int main(int argc, char** argv) {
        cxxopts::value<bool>()->default_value("false"))
       ("fixed-threads", "always use --threads threads (no thread governor; TrainerOptions::adapt_threads off)",
        cxxopts::value<bool>()->default_value("false"))
+      ("no-fusion", "compute a ReLU after a BatchNorm on its own (Sequential::set_fuse_relu(false))",
+       cxxopts::value<bool>()->default_value("false"))
       ("h,help", "print this help");
     const auto flags = options.parse(argc, argv);
     if (flags.count("help")) {
@@ -266,6 +271,7 @@ int main(int argc, char** argv) {
         for (const mlp::MatmulPrecision precision : precisions) {
           mlp::Sequential<float> model = build(m);
           model.set_matmul_precision(precision);
+          model.set_fuse_relu(!flags["no-fusion"].as<bool>());
           mlp::Adam<float> adam(model.parameters(), {1e-3});
           mlp::TrainerOptions trainer_options;
           trainer_options.flush_denormals = !flags["no-flush-denormals"].as<bool>();

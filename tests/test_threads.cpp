@@ -50,12 +50,13 @@ struct TrainedRun {
 };
 
 // Three epochs of Adam on blobs, with validation, at `threads` threads.
-TrainedRun train_cnn(int threads, mlp::MatmulPrecision precision) {
+TrainedRun train_cnn(int threads, mlp::MatmulPrecision precision, bool fuse_relu = true) {
   const ThreadCount scope(threads);
   const mlp_test::Blobs train = mlp_test::make_blobs(300, 144, 3, 7, 2.0f);
   const mlp_test::Blobs val = mlp_test::make_blobs(90, 144, 3, 8, 2.0f);
   mlp::Sequential<float> model = thread_cnn(5);
   model.set_matmul_precision(precision);
+  model.set_fuse_relu(fuse_relu);
   mlp::Adam<float> adam(model.parameters(), {2e-3});
   mlp::Trainer<float> trainer(model, adam);
   mlp::DataLoader<float> train_loader(train.x, train.y, {64, true, false, 3});
@@ -86,6 +87,13 @@ TEST_CASE("threads: a CNN trained at 1, 2 and 3 threads gives the same bits") {
       CHECK(a.parameters == b.parameters);
     }
   }
+}
+
+TEST_CASE("threads: the CNN with its ReLUs fused into the BatchNorms gives the bits of the unfused one at 2 threads") {
+  const TrainedRun fused = train_cnn(2, mlp::MatmulPrecision::Float32, true);
+  const TrainedRun plain = train_cnn(2, mlp::MatmulPrecision::Float32, false);
+  CHECK(fused.losses == plain.losses);
+  CHECK(fused.parameters == plain.parameters);
 }
 
 TEST_CASE("threads: Conv2d, BatchNorm2d and the pools give the same bits at 1 and 2 threads") {

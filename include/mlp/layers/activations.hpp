@@ -5,6 +5,7 @@
 #include "mlp/core/assert.hpp"
 #include "mlp/core/errors.hpp"
 #include "mlp/detail/parallel.hpp"
+#include "mlp/detail/relu_mask.hpp"
 #include "mlp/layers/layer.hpp"
 
 #include <cmath>
@@ -60,7 +61,12 @@ class ReLU final : public detail::Elementwise<S> {
     return this->forward_columns(x, [](auto y, auto in) { y = in.max(S(0)); });
   }
   const Matrix<S>& backward_impl(const Eigen::Ref<const Matrix<S>>& dy) override {
-    return this->backward_columns(dy, [](auto dx, auto g, auto y) { dx = (y > S(0)).select(g, S(0)); });
+    return this->backward_columns(dy, [](auto dx, auto g, auto y) {
+      for (Index j = 0; j < dx.cols(); ++j) {
+        detail::relu_mask(y.data() + j * y.outerStride(), g.data() + j * g.outerStride(),
+                          dx.data() + j * dx.outerStride(), dx.rows());
+      }
+    });
   }
 };
 

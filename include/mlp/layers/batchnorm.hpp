@@ -17,6 +17,7 @@
 #include "mlp/detail/channel_planes.hpp"
 #include "mlp/detail/column_sums.hpp"
 #include "mlp/detail/parallel.hpp"
+#include "mlp/detail/relu_mask.hpp"
 #include "mlp/layers/layer.hpp"
 
 #include <cmath>
@@ -100,6 +101,10 @@ class BatchNorm : public Layer<S> {
 
   void on_bind() override { pixels_ = this->input_shape().pixels(); }
 
+  // A following ReLU is applied to y in the same pass (Sequential's fusion, layers/layer.hpp), which
+  // saves the ReLU's pass over the batch forward; backward starts with the ReLU's mask of dy.
+  bool can_fuse_relu() const override { return true; }
+
   // Train: mu, var = mean and biased variance of each channel over its N = B x pixels values;
   //        xhat = (x - mu) / sqrt(var + eps);  y = gamma * xhat + beta;
   //        running_mean += m (mu - running_mean);  running_var += m (var * N/(N-1) - running_var).
@@ -112,7 +117,7 @@ class BatchNorm : public Layer<S> {
       if (pixels_ > 1) {
         for_each_channel([&](Index c) { affine_planes(x, c, scale_(c, 0), shift_(c, 0)); });
       } else {
-        y_.array() = (x.array().colwise() * scale_.col(0).array()).colwise() + shift_.col(0).array();
+        write(y_.array(), (x.array().colwise() * scale_.col(0).array()).colwise() + shift_.col(0).array());
       }
       return y_;
     }
@@ -146,10 +151,22 @@ class BatchNorm : public Layer<S> {
     } else {
       dx_.resize(0, 0);
     }
+    if (this->relu_fused()) {
+      // dL/d(our output) = dy where the ReLU let it through, in one pass over the whole batch (long
+      // contiguous runs stream faster than a channel's short blocks) into a matrix of dy's shape, so
+      // that the sums below read it exactly as they would read the ReLU's own dx.
+      masked_dy_.resize(dy.rows(), dy.cols());
+      detail::for_each_column_range(dy.rows(), dy.cols(), [&](Index begin, Index end) {
+        for (Index s = begin; s < end; ++s) {
+          detail::relu_mask(y_.col(s).data(), dy.col(s).data(), masked_dy_.col(s).data(), dy.rows());
+        }
+      });
+    }
+    const Eigen::Ref<const Matrix<S>> grad = this->relu_fused() ? Eigen::Ref<const Matrix<S>>(masked_dy_) : dy;
     if (pixels_ > 1) {
-      for_each_channel([&](Index c) { backward_planes(dy, c, count); });
+      for_each_channel([&](Index c) { backward_planes(grad, c, count); });
     } else {
-      backward_rows(dy, count);
+      backward_rows(grad, count);
     }
     return dx_;
   }
@@ -173,7 +190,7 @@ class BatchNorm : public Layer<S> {
     var_ /= n;
     inv_std_.array() = (var_.array() + eps_).sqrt().inverse();
     xhat_.array().colwise() *= inv_std_.col(0).array();
-    y_.array() = (xhat_.array().colwise() * gamma_.col(0).array()).colwise() + beta_.col(0).array();
+    write(y_.array(), (xhat_.array().colwise() * gamma_.col(0).array()).colwise() + beta_.col(0).array());
   }
   void backward_rows(const Eigen::Ref<const Matrix<S>>& dy, Index count) {
     const S n = S(count);
@@ -199,12 +216,22 @@ class BatchNorm : public Layer<S> {
     const S gamma = gamma_(c, 0), beta = beta_(c, 0);
     for (Index s = 0; s < x.cols(); ++s) {
       xhat_.col(s).segment(c * pixels_, pixels_).array() = (x.col(s).segment(c * pixels_, pixels_).array() - mean) * inv_std;
-      y_.col(s).segment(c * pixels_, pixels_).array() = xhat_.col(s).segment(c * pixels_, pixels_).array() * gamma + beta;
+      write(y_.col(s).segment(c * pixels_, pixels_).array(),
+            xhat_.col(s).segment(c * pixels_, pixels_).array() * gamma + beta);
     }
   }
   void affine_planes(const Eigen::Ref<const Matrix<S>>& x, Index c, S scale, S shift) {
     for (Index s = 0; s < x.cols(); ++s) {
-      y_.col(s).segment(c * pixels_, pixels_).array() = x.col(s).segment(c * pixels_, pixels_).array() * scale + shift;
+      write(y_.col(s).segment(c * pixels_, pixels_).array(), x.col(s).segment(c * pixels_, pixels_).array() * scale + shift);
+    }
+  }
+  // out = value, or with a fused ReLU max(value, 0), as ReLU computes it from a stored value.
+  template <class Out, class Value>
+  void write(Out&& out, const Value& value) const {
+    if (this->relu_fused()) {
+      out = value.max(S(0));
+    } else {
+      out = value;
     }
   }
   void backward_planes(const Eigen::Ref<const Matrix<S>>& dy, Index c, Index count) {
@@ -230,6 +257,7 @@ class BatchNorm : public Layer<S> {
   Matrix<S> batches_tracked_;                     // 1 x 1
   Matrix<S> mean_, var_, inv_std_, scale_, shift_;  // C x 1 scratch
   Matrix<S> xhat_, y_, dx_;                       // C * pixels x B
+  Matrix<S> masked_dy_;                           // C * pixels x B, with a fused ReLU only
 };
 
 }  // namespace detail

@@ -25,6 +25,9 @@
 
 namespace mlp {
 
+template <class S>
+class Sequential;
+
 // A view of one tensor owned by a layer: its value, its gradient (nullptr for buffers such as
 // BatchNorm's running statistics), its shape, and whether weight decay / L1 / L2 apply to it
 // (true for Linear and Conv2d weights only). Optimizer state is index-aligned with a list of these.
@@ -77,21 +80,14 @@ class Layer {
 
   // x: in.size() x B. Returns y: out.size() x B, a buffer the layer owns (valid until its next
   // forward). A layer not yet bound takes its input shape from x (a feature vector of x.rows()).
-  const Matrix<S>& forward(const Eigen::Ref<const Matrix<S>>& x, Mode mode) {
-    check_input(x);
-    cache_ = Cache::Failed;  // if forward_impl throws, backward is refused
-    const Matrix<S>& y = forward_impl(x, mode);
-    MLP_ASSERT(y.rows() == out_.size() && y.cols() == x.cols(), "layer output shape");
-    record_forward(mode, x.cols());
-    return y;
-  }
+  const Matrix<S>& forward(const Eigen::Ref<const Matrix<S>>& x, Mode mode) { return forward_as(x, mode, false); }
 
   // dy: out.size() x B, dL/dy for the batch of the last forward, which must have been in Train
   // mode. Overwrites the parameter gradients (there is no zero_grad); layers sum over the batch and
   // never average (the loss owns the 1/B). Returns dL/dx: in.size() x B, or an empty matrix when
   // input gradients are switched off.
   const Matrix<S>& backward(const Eigen::Ref<const Matrix<S>>& dy) {
-    check_backward(dy);
+    check_backward(dy, false);
     return backward_impl(dy);
   }
 
@@ -101,13 +97,14 @@ class Layer {
   bool forward_in_place(const Eigen::Ref<const Matrix<S>>& x, Mode mode) {
     if (!passes_through(mode)) return false;
     check_input(x);
+    relu_fused_ = false;
     record_forward(mode, x.cols());
     return true;
   }
   // After a Train forward: true (with backward()'s checks) when dL/dx is dy unchanged.
   bool backward_in_place(const Eigen::Ref<const Matrix<S>>& dy) {
     if (!passes_through(Mode::Train)) return false;
-    check_backward(dy);
+    check_backward(dy, false);
     return true;
   }
 
@@ -164,11 +161,55 @@ class Layer {
   // True when forward in this mode returns its input unchanged (and backward its dy).
   virtual bool passes_through(Mode /*mode*/) const { return false; }
 
+  // Fusion with a following ReLU, which only a Sequential arranges (Sequential::set_fuse_relu): a
+  // layer that can apply the ReLU to its output inside its own passes (BatchNorm) returns true, and
+  // then sees relu_fused() true in such a forward and in the backward of that batch, whose dy is
+  // then dL/d(ReLU output). Applying it must give the ReLU's bits exactly: y = out.max(0) forward,
+  // and dy masked by (y > 0) into a matrix of dy's shape before use.
+  virtual bool can_fuse_relu() const { return false; }
+  bool relu_fused() const { return relu_fused_; }
+
   bool input_grad_ = true;
 
  private:
   enum class Binding { None, Implicit, Explicit };
-  enum class Cache { None, Train, Eval, Failed };
+  // Absorbed: a ReLU whose work the layer before it did (fused by a Sequential).
+  enum class Cache { None, Train, Eval, Failed, Absorbed };
+
+  // The fused calls are the Sequential's alone: a layer used on its own always computes what its
+  // forward and backward say.
+  friend class Sequential<S>;
+  const Matrix<S>& forward_fused(const Eigen::Ref<const Matrix<S>>& x, Mode mode) { return forward_as(x, mode, true); }
+  const Matrix<S>& backward_fused(const Eigen::Ref<const Matrix<S>>& dy) {
+    check_backward(dy, true);
+    return backward_impl(dy);
+  }
+  // The ReLU side: its forward and backward are recorded and checked, and computed by the layer
+  // before it; its own backward() is refused after such a forward.
+  void absorb_forward(const Eigen::Ref<const Matrix<S>>& x, Mode mode) {
+    check_input(x);
+    relu_fused_ = false;
+    record_forward(mode, x.cols());
+    if (mode == Mode::Train) cache_ = Cache::Absorbed;
+  }
+  void absorb_backward(const Eigen::Ref<const Matrix<S>>& dy) {
+    if (cache_ != Cache::Absorbed) {
+      detail::fail<RuntimeError>(describe(), ": backward needs a forward in Train mode of the same "
+                                 "batch just before it, but ", cache_text());
+    }
+    check_shape(dy);
+  }
+
+  const Matrix<S>& forward_as(const Eigen::Ref<const Matrix<S>>& x, Mode mode, bool fused) {
+    check_input(x);
+    MLP_ASSERT(!fused || can_fuse_relu(), "forward_fused on a layer that cannot apply a ReLU");
+    cache_ = Cache::Failed;  // if forward_impl throws, backward is refused
+    relu_fused_ = fused;
+    const Matrix<S>& y = forward_impl(x, mode);
+    MLP_ASSERT(y.rows() == out_.size() && y.cols() == x.cols(), "layer output shape");
+    record_forward(mode, x.cols());
+    return y;
+  }
 
   // A layer used on its own binds itself: to the input its configuration implies, else (a
   // shape-preserving layer) to whatever feature vector it is given.
@@ -192,11 +233,19 @@ class Layer {
     cache_ = mode == Mode::Train ? Cache::Train : Cache::Eval;
     cached_batch_ = batch;
   }
-  void check_backward(const Eigen::Ref<const Matrix<S>>& dy) const {
+  void check_backward(const Eigen::Ref<const Matrix<S>>& dy, bool fused) const {
     if (cache_ != Cache::Train) {
       detail::fail<RuntimeError>(describe(), ": backward needs a forward in Train mode of the same "
                                  "batch just before it, but ", cache_text());
     }
+    if (fused != relu_fused_) {
+      detail::fail<RuntimeError>(describe(), fused ? ": a fused backward needs a fused forward"
+                                                   : ": the last forward also applied the ReLU after this layer (fused "
+                                                     "by a Sequential), so backward has to go through the Sequential too");
+    }
+    check_shape(dy);
+  }
+  void check_shape(const Eigen::Ref<const Matrix<S>>& dy) const {
     if (dy.rows() != out_.size() || dy.cols() != cached_batch_) {
       detail::fail<RuntimeError>(describe(), ": backward got dL/dy of ", shape_string(dy.rows(), dy.cols()),
                                  ", but the last forward produced ", shape_string(out_.size(), cached_batch_));
@@ -217,6 +266,9 @@ class Layer {
       case Cache::None: return "there was no forward since the layer was built or bound";
       case Cache::Eval: return "the last forward was in Eval mode";
       case Cache::Failed: return "the last forward failed";
+      case Cache::Absorbed:
+        return "the last forward was computed by the layer before it (a ReLU fused into it by a Sequential), so "
+               "backward has to go through the Sequential too";
       case Cache::Train: break;
     }
     return "";
@@ -226,6 +278,7 @@ class Layer {
   Binding binding_ = Binding::None;
   Cache cache_ = Cache::None;
   Index cached_batch_ = 0;
+  bool relu_fused_ = false;  // the last forward applied the following ReLU
 };
 
 }  // namespace mlp

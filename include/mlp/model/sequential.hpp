@@ -9,6 +9,7 @@
 #pragma once
 
 #include "mlp/core/errors.hpp"
+#include "mlp/layers/activations.hpp"
 #include "mlp/layers/layer.hpp"
 #include "mlp/model/state_dict.hpp"
 
@@ -61,11 +62,8 @@ class Sequential {
       identity_ = x;
       return identity_;
     }
-    const Matrix<S>* h = outputs_[0] = &layers_.front()->forward(x, mode);
-    for (std::size_t i = 1; i < layers_.size(); ++i) {
-      if (!layers_[i]->forward_in_place(*h, mode)) h = &layers_[i]->forward(*h, mode);
-      outputs_[i] = h;
-    }
+    const Matrix<S>* h = outputs_[0] = &step_forward(0, x, nullptr, mode);
+    for (std::size_t i = 1; i < layers_.size(); ++i) h = outputs_[i] = &step_forward(i, *h, h, mode);
     return *h;
   }
 
@@ -80,15 +78,42 @@ class Sequential {
       return identity_;
     }
     const Matrix<S>* g = &layers_.back()->backward(dy);
-    for (std::size_t i = layers_.size() - 1; i-- > 0;) {
-      if (layers_[i]->backward_in_place(*g)) {
-        if (i == 0 && !input_grad_) g = &empty_;
-      } else {
-        g = &layers_[i]->backward(*g);
-      }
-    }
+    for (std::size_t i = layers_.size() - 1; i-- > 0;) g = &backward_layer(i, *g);
     return *g;
   }
+
+  // Layer i's share of forward() and backward(), for tools that time the layers one at a time
+  // (bench_training --breakdown): forward_layer(0, x), then forward_layer(i, output of i - 1);
+  // backward_layer(n - 1, dL/d(output)) down to backward_layer(0, ...). Together they do exactly
+  // what forward() and backward() do, fusion included.
+  const Matrix<S>& forward_layer(std::size_t i, const Eigen::Ref<const Matrix<S>>& x, Mode mode) {
+    const Matrix<S>* same = nullptr;
+    if (i > 0) {
+      same = outputs_.at(i - 1);
+      detail::require(same != nullptr && same->data() == x.data() && same->rows() == x.rows() &&
+                          same->cols() == x.cols(),
+                      "Sequential::forward_layer(", i, ") takes what forward_layer(", i - 1, ") returned");
+    }
+    return *(outputs_.at(i) = &step_forward(i, x, same, mode));
+  }
+  const Matrix<S>& backward_layer(std::size_t i, const Matrix<S>& g) {
+    Layer<S>& layer = *layers_.at(i);
+    if (relu_absorbed(i)) {
+      layer.absorb_backward(g);
+      return g;
+    }
+    if (relu_fused_after(i)) return layer.backward_fused(g);
+    if (layer.backward_in_place(g)) return i == 0 && !input_grad_ ? empty_ : g;
+    return layer.backward(g);
+  }
+
+  // Fusion (on by default): a ReLU right after a layer that can apply it in its own passes
+  // (BatchNorm1d, BatchNorm2d) is computed by that layer, which saves a pass over the batch each
+  // way. The results are the same bits as without it. Both layers stay in the model, with their
+  // shapes and outputs as before; only their own backward() is refused after a fused forward
+  // (backward goes through the Sequential). Off: every layer computes on its own.
+  void set_fuse_relu(bool enabled) { fuse_relu_ = enabled; }
+  bool fuse_relu() const { return fuse_relu_; }
 
   // The first layer whose output in the last forward pass holds a NaN or infinity, or -1: where a
   // divergence shows first.
@@ -270,6 +295,26 @@ class Sequential {
 
   Shape input_;
   std::vector<std::unique_ptr<Layer<S>>> layers_;
+  // Layer i applies the ReLU at i + 1 (never the last layer: backward() starts from a Ref).
+  bool relu_fused_after(std::size_t i) const {
+    return fuse_relu_ && i + 2 < layers_.size() && layers_[i]->can_fuse_relu() &&
+           dynamic_cast<const ReLU<S>*>(layers_[i + 1].get()) != nullptr;
+  }
+  bool relu_absorbed(std::size_t i) const { return i > 0 && relu_fused_after(i - 1); }
+  // Layer i's forward on x; `same` is x as a matrix (every layer's input but the first's), which
+  // a layer that passes its input through returns.
+  const Matrix<S>& step_forward(std::size_t i, const Eigen::Ref<const Matrix<S>>& x, const Matrix<S>* same, Mode mode) {
+    Layer<S>& layer = *layers_[i];
+    if (relu_absorbed(i)) {
+      layer.absorb_forward(x, mode);
+      return *same;
+    }
+    if (relu_fused_after(i)) return layer.forward_fused(x, mode);
+    if (same != nullptr && layer.forward_in_place(x, mode)) return *same;
+    return layer.forward(x, mode);
+  }
+
+  bool fuse_relu_ = true;
   std::vector<const Matrix<S>*> outputs_;  // each layer's output buffer after the last forward
   Matrix<S> identity_;  // output of a network without layers
   Matrix<S> empty_;     // dL/dx when input gradients are off

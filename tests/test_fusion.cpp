@@ -1,0 +1,140 @@
+// Sequential's fusion of a ReLU into the BatchNorm before it (Sequential::set_fuse_relu): the same
+// bits as the layers computed one by one, forward and backward, in float and double, BatchNorm1d
+// and BatchNorm2d; where it does not apply; the per-layer steps; and the messages when a fused
+// pair's layers are driven on their own.
+#include "helpers.hpp"
+
+#include <mlp/mlp.hpp>
+
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <vector>
+
+namespace {
+
+using mlp::Index;
+using mlp::Shape;
+
+// Conv2d - BatchNorm2d - ReLU - MaxPool2d - Flatten - Linear - BatchNorm1d - ReLU - Linear: two
+// pairs that fuse. BatchNorm2d's weight and bias are moved off 1 and 0 so that the ReLU cuts.
+template <class S>
+mlp::Sequential<S> fusable(std::uint64_t seed) {
+  mlp::Rng rng(seed);
+  mlp::Sequential<S> model(Shape{2, 6, 6});
+  model.template emplace<mlp::Conv2d<S>>(2, 3, 3, rng, mlp::Conv2dOptions{1, 1});
+  auto& bn = model.template emplace<mlp::BatchNorm2d<S>>(3);
+  bn.weight() << S(0.5), S(-1.5), S(2);
+  bn.bias() << S(0.25), S(0.5), S(-0.75);
+  model.template emplace<mlp::ReLU<S>>();
+  model.template emplace<mlp::MaxPool2d<S>>(2);
+  model.template emplace<mlp::Flatten<S>>();
+  model.template emplace<mlp::Linear<S>>(27, 7, rng);
+  model.template emplace<mlp::BatchNorm1d<S>>(7);
+  model.template emplace<mlp::ReLU<S>>();
+  model.template emplace<mlp::Linear<S>>(7, 4, rng);
+  model.set_input_grad(true);
+  return model;
+}
+
+// Outputs of every layer, dL/dx and every parameter gradient after two Train steps and an Eval
+// forward, as one list of matrices.
+template <class S>
+std::vector<mlp::Matrix<S>> run(mlp::Sequential<S>& model) {
+  std::vector<mlp::Matrix<S>> out;
+  for (std::uint64_t step = 0; step < 2; ++step) {
+    const mlp::Matrix<S> x = mlp_test::random_matrix<S>(72, 10, 30 + step, -2.0, 2.0);
+    out.push_back(model.forward(x, mlp::Mode::Train));
+    const mlp::Matrix<S> dy = mlp_test::random_matrix<S>(4, 10, 40 + step);
+    out.push_back(model.backward(dy));
+    for (auto& p : model.parameters()) out.emplace_back(p.grad_map());
+  }
+  out.push_back(model.forward(mlp_test::random_matrix<S>(72, 5, 50, -2.0, 2.0), mlp::Mode::Eval));
+  for (auto& b : model.buffers()) out.emplace_back(b.value_map());
+  return out;
+}
+
+template <class S>
+void check_same_bits() {
+  mlp::Sequential<S> fused = fusable<S>(7), plain = fusable<S>(7);
+  CHECK(fused.fuse_relu());
+  plain.set_fuse_relu(false);
+  const auto a = run(fused), b = run(plain);
+  REQUIRE(a.size() == b.size());
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    INFO("matrix " << i);
+    CHECK(a[i] == b[i]);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("a ReLU fused into the BatchNorm before it gives the bits of the layers one by one") {
+  check_same_bits<float>();
+  check_same_bits<double>();
+}
+
+TEST_CASE("a NaN in a fused BatchNorm's output shows at the BatchNorm, as without fusion") {
+  // ReLU keeps a NaN (max(NaN, 0) is NaN), so first_non_finite_output() names the BatchNorm.
+  const mlp::Matrix<float> x = mlp_test::random_matrix<float>(72, 6, 8, -2.0, 2.0);
+  for (const bool fuse : {true, false}) {
+    INFO("fusion " << fuse);
+    mlp::Sequential<float> model = fusable<float>(3);
+    model.set_fuse_relu(fuse);
+    model.forward(x, mlp::Mode::Train);
+    CHECK(model.first_non_finite_output() == -1);
+    model.parameters()[2].value[1] = std::numeric_limits<float>::quiet_NaN();  // "1.weight", channel 1
+    model.forward(x, mlp::Mode::Train);
+    CHECK(model.first_non_finite_output() == 1);
+  }
+}
+
+TEST_CASE("fusion leaves a ReLU that ends the model, and one after a layer that cannot apply it, to themselves") {
+  mlp::Rng rng(4);
+  mlp::Sequential<double> model(Shape::flat(5));
+  model.emplace<mlp::Linear<double>>(5, 6, rng);
+  model.emplace<mlp::ReLU<double>>();  // after a Linear: not fused
+  model.emplace<mlp::BatchNorm1d<double>>(6);
+  model.emplace<mlp::ReLU<double>>();  // the last layer: not fused (backward starts there)
+  const mlp_test::MatrixD x = mlp_test::random_matrix(5, 8, 9);
+  model.forward(x, mlp::Mode::Train);
+  const mlp_test::MatrixD dy = mlp_test::random_matrix(6, 8, 10);
+  model.backward(dy);
+  // Every layer was computed on its own, so each one's own backward is still allowed.
+  CHECK_NOTHROW(model[3].backward(dy));
+  CHECK_NOTHROW(model[2].backward(model[3].backward(dy)));
+}
+
+TEST_CASE("a fused pair's layers refuse their own backward, and forward_layer takes only the previous output") {
+  mlp::Sequential<float> model = fusable<float>(5);
+  const mlp::Matrix<float> x = mlp_test::random_matrix<float>(72, 4, 8);
+  model.forward(x, mlp::Mode::Train);
+  const mlp::Matrix<float> dy = mlp::Matrix<float>::Ones(108, 4);
+  CHECK_THROWS_WITH_AS(model[1].backward(dy),
+                       "BatchNorm2d(3): the last forward also applied the ReLU after this layer (fused by a "
+                       "Sequential), so backward has to go through the Sequential too",
+                       mlp::RuntimeError);
+  CHECK_THROWS_WITH_AS(model[2].backward(dy),
+                       "ReLU: backward needs a forward in Train mode of the same batch just before it, but the "
+                       "last forward was computed by the layer before it (a ReLU fused into it by a Sequential), "
+                       "so backward has to go through the Sequential too",
+                       mlp::RuntimeError);
+  // Used on its own again, each layer computes (and may backpropagate) by itself.
+  const mlp::Matrix<float>& h = model[1].forward(mlp::Matrix<float>(model[0].forward(x, mlp::Mode::Train)), mlp::Mode::Train);
+  CHECK(h.minCoeff() < 0.0F);  // no ReLU applied
+  CHECK_NOTHROW(model[1].backward(dy));
+
+  // The per-layer steps do what forward() and backward() do, fusion included.
+  mlp::Sequential<float> stepped = fusable<float>(5), whole = fusable<float>(5);
+  const mlp::Matrix<float>* h1 = &stepped.forward_layer(0, x, mlp::Mode::Train);
+  for (std::size_t i = 1; i < stepped.size(); ++i) h1 = &stepped.forward_layer(i, *h1, mlp::Mode::Train);
+  CHECK(*h1 == whole.forward(x, mlp::Mode::Train));
+  const mlp::Matrix<float> g = mlp_test::random_matrix<float>(4, 4, 12);
+  const mlp::Matrix<float>* g1 = &g;
+  for (std::size_t i = stepped.size(); i-- > 0;) g1 = &stepped.backward_layer(i, *g1);
+  CHECK(*g1 == whole.backward(g));
+  CHECK_THROWS_WITH_AS(stepped.forward_layer(3, x, mlp::Mode::Train),
+                       "Sequential::forward_layer(3) takes what forward_layer(2) returned", mlp::InvalidArgument);
+}
