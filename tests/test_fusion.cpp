@@ -39,8 +39,8 @@ mlp::Sequential<S> fusable(std::uint64_t seed) {
   return model;
 }
 
-// Outputs of every layer, dL/dx and every parameter gradient after two Train steps and an Eval
-// forward, as one list of matrices.
+// The model's output, dL/dx and every parameter gradient after each of two Train steps, then an
+// Eval forward and the running statistics, as one list of matrices.
 template <class S>
 std::vector<mlp::Matrix<S>> run(mlp::Sequential<S>& model) {
   std::vector<mlp::Matrix<S>> out;
@@ -136,5 +136,51 @@ TEST_CASE("a fused pair's layers refuse their own backward, and forward_layer ta
   for (std::size_t i = stepped.size(); i-- > 0;) g1 = &stepped.backward_layer(i, *g1);
   CHECK(*g1 == whole.backward(g));
   CHECK_THROWS_WITH_AS(stepped.forward_layer(3, x, mlp::Mode::Train),
-                       "Sequential::forward_layer(3) takes what forward_layer(2) returned", mlp::InvalidArgument);
+                       "Sequential::forward_layer(3) takes what forward_layer(2) returned, right after it",
+                       mlp::InvalidArgument);
+  // A layer skipped: layer 1's output from the pass before does not count.
+  const mlp::Matrix<float>& first = stepped.forward_layer(0, x, mlp::Mode::Train);
+  CHECK_THROWS_AS(stepped.forward_layer(2, first, mlp::Mode::Train), mlp::InvalidArgument);
+  CHECK_THROWS_WITH_AS(stepped.forward_layer(9, x, mlp::Mode::Train),
+                       "Sequential::forward_layer(9) of a model of 9 layers", mlp::InvalidArgument);
+  CHECK_THROWS_WITH_AS(stepped.backward_layer(9, g), "Sequential::backward_layer(9) of a model of 9 layers",
+                       mlp::InvalidArgument);
+}
+
+TEST_CASE("backward follows the fusion its forward chose, and a layer's own forward in between is named") {
+  mlp::Sequential<float> model = fusable<float>(6), plain = fusable<float>(6);
+  plain.set_fuse_relu(false);
+  const mlp::Matrix<float> x = mlp_test::random_matrix<float>(72, 5, 13);
+  const mlp::Matrix<float> dy = mlp_test::random_matrix<float>(4, 5, 14);
+  model.forward(x, mlp::Mode::Train);
+  model.set_fuse_relu(false);  // after the forward: its backward is still the fused one
+  plain.forward(x, mlp::Mode::Train);
+  CHECK(model.backward(dy) == plain.backward(dy));
+  model.set_fuse_relu(true);
+  model.forward(x, mlp::Mode::Train);
+  model[2].forward(model[1].forward(mlp::Matrix<float>(model[0].forward(x, mlp::Mode::Train)), mlp::Mode::Train),
+                   mlp::Mode::Train);
+  CHECK_THROWS_WITH_AS(model.backward(dy),
+                       "ReLU: backward needs a forward in Train mode of the same batch just before it, but the last "
+                       "forward was the layer's own, not the Sequential's (the Sequential's backward follows the "
+                       "Sequential's forward)",
+                       mlp::RuntimeError);
+}
+
+TEST_CASE("a -infinity that a fused ReLU turns into 0 no longer shows in the BatchNorm's recorded output") {
+  // What the documentation says: the fused BatchNorm's recorded output is the ReLU's.
+  mlp::Rng rng(2);
+  mlp::Sequential<float> model(Shape::flat(3));
+  model.emplace<mlp::Linear<float>>(3, 2, rng);
+  auto& bn = model.emplace<mlp::BatchNorm1d<float>>(2);
+  model.emplace<mlp::ReLU<float>>();
+  model.emplace<mlp::Linear<float>>(2, 2, rng);
+  bn.bias()(0, 0) = -std::numeric_limits<float>::infinity();  // y = -inf in channel 0
+  const mlp::Matrix<float> x = mlp_test::random_matrix<float>(3, 4, 3);
+  model.forward(x, mlp::Mode::Train);
+  const int fused_first = model.first_non_finite_output();
+  model.set_fuse_relu(false);
+  model.forward(x, mlp::Mode::Train);
+  CHECK(model.first_non_finite_output() == 1);
+  CHECK(fused_first != 1);
 }

@@ -10,6 +10,7 @@
 // masks, which compilers neither turn back into branches nor stop vectorizing.
 #pragma once
 
+#include "mlp/core/assert.hpp"
 #include "mlp/core/types.hpp"
 
 #include <algorithm>
@@ -112,6 +113,7 @@ void max_pool_2x2(const S* __restrict x, Index planes, Index H, Index W, S* __re
   const auto padded = [&](auto width) {
     constexpr Index Width = decltype(width)::value;
     const Index fit = std::clamp<Index>(blocks - (Width + OW - 1) / OW + 1, 0, blocks);
+    MLP_ASSERT(fit == 0 || (fit - 1) * OW + Width <= blocks * OW, "max_pool_2x2: a padded run leaves the sample");
     max_pool_down_rows<Width>(h, hi, 0, fit, OW, y, arg);
     max_pool_down_rows<0>(h, hi, fit, blocks, OW, y, arg);
   };

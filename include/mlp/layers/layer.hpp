@@ -194,11 +194,14 @@ class Layer {
   }
   void absorb_backward(const Eigen::Ref<const Matrix<S>>& dy) {
     if (cache_ != Cache::Absorbed) {
-      detail::fail<RuntimeError>(describe(), ": backward needs a forward in Train mode of the same "
-                                 "batch just before it, but ", cache_text());
+      detail::fail<RuntimeError>(describe(), ": backward needs a forward in Train mode of the same batch just "
+                                 "before it, but ", cache_ == Cache::Train ? kOwnForward : cache_text());
     }
     check_shape(dy);
   }
+  static constexpr const char* kOwnForward =
+      "the last forward was the layer's own, not the Sequential's (the Sequential's backward follows the "
+      "Sequential's forward)";
 
   const Matrix<S>& forward_as(const Eigen::Ref<const Matrix<S>>& x, Mode mode, bool fused) {
     check_input(x);
@@ -238,10 +241,13 @@ class Layer {
       detail::fail<RuntimeError>(describe(), ": backward needs a forward in Train mode of the same "
                                  "batch just before it, but ", cache_text());
     }
-    if (fused != relu_fused_) {
-      detail::fail<RuntimeError>(describe(), fused ? ": a fused backward needs a fused forward"
-                                                   : ": the last forward also applied the ReLU after this layer (fused "
-                                                     "by a Sequential), so backward has to go through the Sequential too");
+    if (fused && !relu_fused_) {
+      detail::fail<RuntimeError>(describe(), ": backward needs a forward in Train mode of the same batch just "
+                                 "before it, but ", kOwnForward);
+    }
+    if (!fused && relu_fused_) {
+      detail::fail<RuntimeError>(describe(), ": the last forward also applied the ReLU after this layer (fused by "
+                                 "a Sequential), so backward has to go through the Sequential too");
     }
     check_shape(dy);
   }

@@ -8,6 +8,7 @@
 // given, from a first layer that implies one (Linear(784, ...) takes 784 features).
 #pragma once
 
+#include "mlp/core/assert.hpp"
 #include "mlp/core/errors.hpp"
 #include "mlp/layers/activations.hpp"
 #include "mlp/layers/layer.hpp"
@@ -49,6 +50,7 @@ class Sequential {
     layer->set_matmul_precision(precision_);
     layers_.push_back(std::move(layer));
     outputs_.push_back(nullptr);
+    fused_.push_back(false);
     return *layers_.back();
   }
   template <class L, class... Args>
@@ -64,6 +66,7 @@ class Sequential {
     }
     const Matrix<S>* h = outputs_[0] = &step_forward(0, x, nullptr, mode);
     for (std::size_t i = 1; i < layers_.size(); ++i) h = outputs_[i] = &step_forward(i, *h, h, mode);
+    stepped_ = layers_.size();
     return *h;
   }
 
@@ -83,35 +86,48 @@ class Sequential {
   }
 
   // Layer i's share of forward() and backward(), for tools that time the layers one at a time
-  // (bench_training --breakdown): forward_layer(0, x), then forward_layer(i, output of i - 1);
-  // backward_layer(n - 1, dL/d(output)) down to backward_layer(0, ...). Together they do exactly
-  // what forward() and backward() do, fusion included.
+  // (bench_training --breakdown): forward_layer(0, x), then forward_layer(i, output of i - 1) in
+  // order; backward_layer(n - 1, dL/d(output)) down to backward_layer(0, ...). Together they do what
+  // forward() and backward() do, fusion included. A layer that passes its input through returns g
+  // itself, so g has to outlive the result (a temporary is refused).
   const Matrix<S>& forward_layer(std::size_t i, const Eigen::Ref<const Matrix<S>>& x, Mode mode) {
+    detail::require(i < layers_.size(), "Sequential::forward_layer(", i, ") of a model of ", layers_.size(),
+                    " layers");
     const Matrix<S>* same = nullptr;
     if (i > 0) {
-      same = outputs_.at(i - 1);
-      detail::require(same != nullptr && same->data() == x.data() && same->rows() == x.rows() &&
+      same = outputs_[i - 1];
+      detail::require(stepped_ == i && same != nullptr && same->data() == x.data() && same->rows() == x.rows() &&
                           same->cols() == x.cols(),
-                      "Sequential::forward_layer(", i, ") takes what forward_layer(", i - 1, ") returned");
+                      "Sequential::forward_layer(", i, ") takes what forward_layer(", i - 1,
+                      ") returned, right after it");
     }
-    return *(outputs_.at(i) = &step_forward(i, x, same, mode));
+    const Matrix<S>& y = step_forward(i, x, same, mode);
+    outputs_[i] = &y;
+    stepped_ = i + 1;
+    return y;
   }
   const Matrix<S>& backward_layer(std::size_t i, const Matrix<S>& g) {
-    Layer<S>& layer = *layers_.at(i);
-    if (relu_absorbed(i)) {
+    detail::require(i < layers_.size(), "Sequential::backward_layer(", i, ") of a model of ", layers_.size(),
+                    " layers");
+    Layer<S>& layer = *layers_[i];
+    if (i + 1 == layers_.size()) return layer.backward(g);  // as backward() starts
+    if (i > 0 && fused_[i - 1]) {
       layer.absorb_backward(g);
       return g;
     }
-    if (relu_fused_after(i)) return layer.backward_fused(g);
+    if (fused_[i]) return layer.backward_fused(g);
     if (layer.backward_in_place(g)) return i == 0 && !input_grad_ ? empty_ : g;
     return layer.backward(g);
   }
+  const Matrix<S>& backward_layer(std::size_t i, Matrix<S>&& g) = delete;
 
   // Fusion (on by default): a ReLU right after a layer that can apply it in its own passes
-  // (BatchNorm1d, BatchNorm2d) is computed by that layer, which saves a pass over the batch each
-  // way. The results are the same bits as without it. Both layers stay in the model, with their
-  // shapes and outputs as before; only their own backward() is refused after a fused forward
-  // (backward goes through the Sequential). Off: every layer computes on its own.
+  // (BatchNorm1d, BatchNorm2d) is computed by that layer, which saves the ReLU's pass over the batch
+  // forward. The results are the same bits as without it. Both layers stay in the model with their
+  // shapes; the first's recorded output (first_non_finite_output, forward_layer) is then the
+  // ReLU's. Their own backward() is refused after a fused forward (backward goes through the
+  // Sequential). A forward decides, and its backward follows that decision. Off: every layer
+  // computes on its own.
   void set_fuse_relu(bool enabled) { fuse_relu_ = enabled; }
   bool fuse_relu() const { return fuse_relu_; }
 
@@ -295,26 +311,34 @@ class Sequential {
 
   Shape input_;
   std::vector<std::unique_ptr<Layer<S>>> layers_;
-  // Layer i applies the ReLU at i + 1 (never the last layer: backward() starts from a Ref).
-  bool relu_fused_after(std::size_t i) const {
+  // Layer i can apply the ReLU at i + 1 (never the last layer: backward() starts from a Ref).
+  bool relu_fusable_after(std::size_t i) const {
     return fuse_relu_ && i + 2 < layers_.size() && layers_[i]->can_fuse_relu() &&
            dynamic_cast<const ReLU<S>*>(layers_[i + 1].get()) != nullptr;
   }
-  bool relu_absorbed(std::size_t i) const { return i > 0 && relu_fused_after(i - 1); }
   // Layer i's forward on x; `same` is x as a matrix (every layer's input but the first's), which
-  // a layer that passes its input through returns.
+  // a layer that passes its input through returns. Records whether layer i applies the next ReLU.
   const Matrix<S>& step_forward(std::size_t i, const Eigen::Ref<const Matrix<S>>& x, const Matrix<S>* same, Mode mode) {
     Layer<S>& layer = *layers_[i];
-    if (relu_absorbed(i)) {
+    if (i > 0 && fused_[i - 1]) {
+      fused_[i] = false;
       layer.absorb_forward(x, mode);
       return *same;
     }
-    if (relu_fused_after(i)) return layer.forward_fused(x, mode);
+    fused_[i] = relu_fusable_after(i);
+    if (fused_[i]) {
+      const Matrix<S>& y = layer.forward_fused(x, mode);
+      // A user's layer that says it can apply the ReLU but does not would be silently wrong.
+      MLP_ASSERT(!(y.array() < S(0)).any(), "a layer with can_fuse_relu() left negative values in a fused forward");
+      return y;
+    }
     if (same != nullptr && layer.forward_in_place(x, mode)) return *same;
     return layer.forward(x, mode);
   }
 
   bool fuse_relu_ = true;
+  std::vector<char> fused_;                // per layer: its last forward applied the next layer's ReLU
+  std::size_t stepped_ = 0;                // layers run by the last forward or forward_layer calls
   std::vector<const Matrix<S>*> outputs_;  // each layer's output buffer after the last forward
   Matrix<S> identity_;  // output of a network without layers
   Matrix<S> empty_;     // dL/dx when input gradients are off
