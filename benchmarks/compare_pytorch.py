@@ -122,6 +122,25 @@ def run_child(cmd, env_extra=None):
     return out
 
 
+def check_blas():
+    """Debian's torch runs its matrix products on whatever libblas.so.3 the system selects: without
+    libopenblas0-pthread that is the reference BLAS, about 15 times slower, and every PyTorch time
+    (and ratio) would be meaningless. A 1024 x 1024 x 128 product on one thread tells them apart."""
+    code = ("import time, torch\n"
+            "torch.set_num_threads(1)\n"
+            "a, b = torch.randn(1024, 1024), torch.randn(1024, 128)\n"
+            "for _ in range(3): a @ b\n"
+            "start = time.perf_counter()\n"
+            "for _ in range(20): a @ b\n"
+            "print(2 * 1024 * 1024 * 128 * 20 / (time.perf_counter() - start) / 1e9)\n")
+    gflops = float(run_child([sys.executable, "-c", code], {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}))
+    if gflops < 30:
+        sys.exit(f"compare_pytorch: PyTorch multiplies matrices at {gflops:.1f} GFLOP/s on one core, so it runs on "
+                 "the reference BLAS and its times would be meaningless; install OpenBLAS "
+                 "(sudo apt-get install libopenblas0-pthread), or pass --any-blas to measure anyway")
+    return gflops
+
+
 def pytorch_configs(budget, model):
     if budget == 1:
         pools = [(1, 1, {})]
@@ -198,9 +217,13 @@ def main():
     ap.add_argument("--epochs", type=int, default=6, help="per measurement, the first is a warm-up")
     ap.add_argument("--data", default="/usr/share/datasets/fashion-mnist")
     ap.add_argument("--skip-memory", action="store_true")
+    ap.add_argument("--any-blas", action="store_true",
+                    help="measure even when PyTorch's matrix products are as slow as the reference BLAS's")
     args = ap.parse_args()
     if args.worker:
         return worker(args)
+    if not args.any_blas:
+        print(f"PyTorch's BLAS: {check_blas():.0f} GFLOP/s on one core (1024 x 1024 x 128)", flush=True)
 
     rows = []
     print(f"{'model':5} {'cores':>5} {'mlp s/epoch':>12} {'PyTorch s/epoch':>16} {'ratio':>6}  "
