@@ -193,10 +193,7 @@ class Layer {
     if (mode == Mode::Train) cache_ = Cache::Absorbed;
   }
   void absorb_backward(const Eigen::Ref<const Matrix<S>>& dy) {
-    if (cache_ != Cache::Absorbed) {
-      detail::fail<RuntimeError>(describe(), ": backward needs a forward in Train mode of the same batch just "
-                                 "before it, but ", cache_ == Cache::Train ? kOwnForward : cache_text());
-    }
+    if (cache_ != Cache::Absorbed) fail_no_forward(cache_ == Cache::Train ? kOwnForward : cache_text());
     check_shape(dy);
   }
   static constexpr const char* kOwnForward =
@@ -237,19 +234,17 @@ class Layer {
     cached_batch_ = batch;
   }
   void check_backward(const Eigen::Ref<const Matrix<S>>& dy, bool fused) const {
-    if (cache_ != Cache::Train) {
-      detail::fail<RuntimeError>(describe(), ": backward needs a forward in Train mode of the same "
-                                 "batch just before it, but ", cache_text());
-    }
-    if (fused && !relu_fused_) {
-      detail::fail<RuntimeError>(describe(), ": backward needs a forward in Train mode of the same batch just "
-                                 "before it, but ", kOwnForward);
-    }
+    if (cache_ != Cache::Train) fail_no_forward(cache_text());
+    if (fused && !relu_fused_) fail_no_forward(kOwnForward);
     if (!fused && relu_fused_) {
       detail::fail<RuntimeError>(describe(), ": the last forward also applied the ReLU after this layer (fused by "
                                  "a Sequential), so backward has to go through the Sequential too");
     }
     check_shape(dy);
+  }
+  [[noreturn]] void fail_no_forward(const char* why) const {
+    detail::fail<RuntimeError>(describe(), ": backward needs a forward in Train mode of the same batch just before "
+                               "it, but ", why);
   }
   void check_shape(const Eigen::Ref<const Matrix<S>>& dy) const {
     if (dy.rows() != out_.size() || dy.cols() != cached_batch_) {

@@ -64,9 +64,8 @@ class Sequential {
       identity_ = x;
       return identity_;
     }
-    const Matrix<S>* h = outputs_[0] = &step_forward(0, x, nullptr, mode);
-    for (std::size_t i = 1; i < layers_.size(); ++i) h = outputs_[i] = &step_forward(i, *h, h, mode);
-    stepped_ = layers_.size();
+    const Matrix<S>* h = &forward_layer(0, x, mode);
+    for (std::size_t i = 1; i < layers_.size(); ++i) h = &forward_layer(i, *h, mode);
     return *h;
   }
 
@@ -338,7 +337,7 @@ class Sequential {
 
   bool fuse_relu_ = true;
   std::vector<char> fused_;                // per layer: its last forward applied the next layer's ReLU
-  std::size_t stepped_ = 0;                // layers run by the last forward or forward_layer calls
+  std::size_t stepped_ = 0;                // layers run by the forward_layer calls of the current pass
   std::vector<const Matrix<S>*> outputs_;  // each layer's output buffer after the last forward
   Matrix<S> identity_;  // output of a network without layers
   Matrix<S> empty_;     // dL/dx when input gradients are off
