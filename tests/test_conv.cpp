@@ -163,50 +163,126 @@ TEST_CASE("Conv2d matches PyTorch: 3 x 3 kernel, padding 1, no bias") {
   CHECK(conv.parameters().size() == 1);
 }
 
-TEST_CASE("Conv2d forward equals a direct loop over many shapes, in float and double") {
+const mlp::ConvMethod kMethods[] = {mlp::ConvMethod::Lowered, mlp::ConvMethod::PerSample};
+
+const char* method_name(mlp::ConvMethod m) { return m == mlp::ConvMethod::Lowered ? "lowered" : "per sample"; }
+
+TEST_CASE("Conv2d forward equals a direct loop over many shapes, in float and double, by either method") {
   for (const ConvCase& c : kConvCases) {
-    auto layer = make_conv(c);
-    mlp::Conv2d<double>& conv = *layer;
-    INFO(conv.describe() << " on " << conv.input_shape().str());
-    const MatrixD x = mlp_test::random_matrix(conv.input_shape().size(), c.batch, 3);
-    const MatrixD expected = direct_conv(conv, x);
-    CHECK((conv.forward(x, mlp::Mode::Eval) - expected).cwiseAbs().maxCoeff() < 1e-12);
-    mlp::Rng rng(1);
-    mlp::Conv2d<float> single(c.in, c.out, c.kernel, rng, {c.stride, c.padding, c.bias});
-    single.weight() = conv.weight().cast<float>();
-    single.bias() = conv.bias().cast<float>();
-    single.bind(conv.input_shape());
-    const MatrixD y = single.forward(x.cast<float>(), mlp::Mode::Train).cast<double>();
-    CHECK((y - expected).cwiseAbs().maxCoeff() < 1e-5);
+    for (const mlp::ConvMethod method : kMethods) {
+      auto layer = make_conv(c);
+      mlp::Conv2d<double>& conv = *layer;
+      conv.set_method(method);
+      INFO(conv.describe() << " on " << conv.input_shape().str() << ", " << method_name(method));
+      const MatrixD x = mlp_test::random_matrix(conv.input_shape().size(), c.batch, 3);
+      const MatrixD expected = direct_conv(conv, x);
+      CHECK((conv.forward(x, mlp::Mode::Eval) - expected).cwiseAbs().maxCoeff() < 1e-12);
+      mlp::Rng rng(1);
+      mlp::Conv2d<float> single(c.in, c.out, c.kernel, rng, {c.stride, c.padding, c.bias});
+      single.weight() = conv.weight().cast<float>();
+      single.bias() = conv.bias().cast<float>();
+      single.bind(conv.input_shape());
+      single.set_method(method);
+      const MatrixD y = single.forward(x.cast<float>(), mlp::Mode::Train).cast<double>();
+      CHECK((y - expected).cwiseAbs().maxCoeff() < 1e-5);
+    }
   }
 }
 
-TEST_CASE("Conv2d gradients pass the finite-difference check over many shapes") {
+TEST_CASE("Conv2d gradients pass the finite-difference check over many shapes, by either method") {
   for (const ConvCase& c : kConvCases) {
-    auto layer = make_conv(c);
-    mlp::Conv2d<double>& conv = *layer;
-    INFO(conv.describe() << " on " << conv.input_shape().str() << ", batch " << c.batch);
-    const auto report = mlp_test::check_layer(conv, mlp_test::random_matrix(conv.input_shape().size(), c.batch, 5));
-    INFO(report.describe());
-    CHECK(report.max_rel_error < 1e-6);
-    CHECK(report.checked == conv.parameter_count() + conv.input_shape().size() * c.batch);
+    for (const mlp::ConvMethod method : kMethods) {
+      auto layer = make_conv(c);
+      mlp::Conv2d<double>& conv = *layer;
+      conv.set_method(method);
+      INFO(conv.describe() << " on " << conv.input_shape().str() << ", batch " << c.batch << ", "
+                           << method_name(method));
+      const auto report =
+          mlp_test::check_layer(conv, mlp_test::random_matrix(conv.input_shape().size(), c.batch, 5));
+      INFO(report.describe());
+      CHECK(report.max_rel_error < 1e-6);
+      CHECK(report.checked == conv.parameter_count() + conv.input_shape().size() * c.batch);
+    }
   }
+}
+
+// The two methods sum in different orders: float results agree to rounding. The shapes leave
+// remainders everywhere in the per-sample tiles (pixels not a multiple of a packet, channels not a
+// multiple of 8 or 4, taps not a multiple of 4) and make several chunks.
+TEST_CASE("Conv2d's per-sample and lowered methods agree in float, forward and backward") {
+  const std::vector<ConvCase> cases = {
+      {1, 32, 28, 28, {3}, {1}, {1}, true, 20}, {3, 13, 9, 7, {5, 3}, {2, 1}, {2, 1}, true, 19},
+      {2, 7, 6, 6, {1}, {1}, {0}, false, 5},    {4, 9, 11, 10, {5}, {1}, {2}, true, 33},
+      {1, 1, 3, 3, {3}, {1}, {1}, true, 2},
+  };
+  for (const ConvCase& c : cases) {
+    mlp::Rng rng(7);
+    mlp::Conv2d<float> lowered(c.in, c.out, c.kernel, rng, {c.stride, c.padding, c.bias});
+    mlp::Conv2d<float> per_sample(c.in, c.out, c.kernel, rng, {c.stride, c.padding, c.bias});
+    per_sample.weight() = lowered.weight();
+    per_sample.bias() = lowered.bias();
+    lowered.bind(Shape{c.in, c.height, c.width});
+    per_sample.bind(Shape{c.in, c.height, c.width});
+    lowered.set_method(mlp::ConvMethod::Lowered);
+    per_sample.set_method(mlp::ConvMethod::PerSample);
+    INFO(lowered.describe() << " on " << lowered.input_shape().str() << ", batch " << c.batch);
+    const mlp::Matrix<float> x = mlp_test::random_matrix<float>(lowered.input_shape().size(), c.batch, 11);
+    const mlp::Matrix<float> dy = mlp_test::random_matrix<float>(lowered.output_shape().size(), c.batch, 12);
+    // Relative to the largest value: a sum of many terms of either sign loses digits to cancellation.
+    const auto close = [](const mlp::Matrix<float>& a, const mlp::Matrix<float>& b) {
+      REQUIRE(a.rows() == b.rows());
+      REQUIRE(a.cols() == b.cols());
+      return (a - b).cwiseAbs().maxCoeff() <= 1e-5f * b.cwiseAbs().maxCoeff();
+    };
+    CHECK(close(per_sample.forward(x, mlp::Mode::Train), lowered.forward(x, mlp::Mode::Train)));
+    CHECK(close(per_sample.backward(dy), lowered.backward(dy)));
+    CHECK(close(per_sample.weight_grad(), lowered.weight_grad()));
+    CHECK(close(per_sample.bias_grad(), lowered.bias_grad()));
+  }
+}
+
+TEST_CASE("Conv2d picks the per-sample method for first layers, and not with bf16 products") {
+  mlp::Rng rng(1);
+  CHECK(mlp::Conv2d<float>(1, 32, 3, rng).method() == mlp::ConvMethod::PerSample);
+  CHECK(mlp::Conv2d<double>(3, 16, 5, rng).method() == mlp::ConvMethod::PerSample);
+  CHECK(mlp::Conv2d<float>(32, 64, 3, rng).method() == mlp::ConvMethod::Lowered);  // 32 channels
+  CHECK(mlp::Conv2d<float>(3, 64, 7, rng).method() == mlp::ConvMethod::Lowered);   // 147 taps
+  mlp::Conv2d<float> first(1, 8, 3, rng);
+  first.set_matmul_precision(mlp::MatmulPrecision::BFloat16);
+  CHECK(first.method() == mlp::ConvMethod::Lowered);
+  CHECK_THROWS_WITH_AS(first.set_method(mlp::ConvMethod::PerSample),
+                       "Conv2d(1, 8, kernel_size=(3, 3), stride=(1, 1)): bf16 products take the lowered method, "
+                       "not PerSample",
+                       mlp::InvalidArgument);
+  mlp::Conv2d<float> forced(1, 8, 3, rng);
+  forced.set_method(mlp::ConvMethod::PerSample);
+  CHECK_THROWS_WITH_AS(forced.set_matmul_precision(mlp::MatmulPrecision::BFloat16),
+                       "Conv2d(1, 8, kernel_size=(3, 3), stride=(1, 1)) was set to the PerSample method, which "
+                       "has no bf16 products",
+                       mlp::InvalidArgument);
+  forced.set_method(mlp::ConvMethod::Auto);
+  forced.set_matmul_precision(mlp::MatmulPrecision::BFloat16);
+  CHECK(forced.method() == mlp::ConvMethod::Lowered);
 }
 
 TEST_CASE("Conv2d as the first layer skips dL/dx and still computes its parameter gradients") {
-  auto layer = make_conv(kConvCases[3]);
-  mlp::Conv2d<double>& conv = *layer;
-  const MatrixD x = mlp_test::random_matrix(conv.input_shape().size(), 3, 2);
-  const MatrixD dy = mlp_test::random_matrix(conv.output_shape().size(), 3, 4);
-  conv.forward(x, mlp::Mode::Train);
-  const MatrixD dx = conv.backward(dy);
-  const MatrixD dweight = conv.weight_grad(), dbias = conv.bias_grad();
-  conv.set_input_grad(false);
-  conv.forward(x, mlp::Mode::Train);
-  CHECK(conv.backward(dy).size() == 0);
-  CHECK(conv.weight_grad() == dweight);
-  CHECK(conv.bias_grad() == dbias);
-  CHECK(dx.rows() == conv.input_shape().size());
+  for (const mlp::ConvMethod method : kMethods) {
+    INFO(method_name(method));
+    auto layer = make_conv(kConvCases[3]);
+    mlp::Conv2d<double>& conv = *layer;
+    conv.set_method(method);
+    const MatrixD x = mlp_test::random_matrix(conv.input_shape().size(), 3, 2);
+    const MatrixD dy = mlp_test::random_matrix(conv.output_shape().size(), 3, 4);
+    conv.forward(x, mlp::Mode::Train);
+    const MatrixD dx = conv.backward(dy);
+    const MatrixD dweight = conv.weight_grad(), dbias = conv.bias_grad();
+    conv.set_input_grad(false);
+    conv.forward(x, mlp::Mode::Train);
+    CHECK(conv.backward(dy).size() == 0);
+    CHECK(conv.weight_grad() == dweight);
+    CHECK(conv.bias_grad() == dbias);
+    CHECK(dx.rows() == conv.input_shape().size());
+  }
 }
 
 TEST_CASE("Conv2d describes itself as PyTorch does and rebuilds from its configuration") {

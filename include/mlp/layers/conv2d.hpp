@@ -14,14 +14,25 @@
 // bits whatever the thread count. Backward lowers x again rather than keeping the whole batch's
 // cols (9 x the input for a 3 x 3 kernel).
 //
+// A first layer (at most kPerSampleMaxChannels input channels, e.g. grey or RGB images, and at most
+// kPerSampleMaxTaps taps per output) works one sample at a time instead (ConvMethod::PerSample,
+// detail/conv_per_sample.hpp): with K that small the lowered product is bound by writing its
+// (n P) x O result, which then has to be copied into the output's layout. Per sample, tiles of
+// output channels and pixels are summed in registers and written once, in place; dL/dW is summed
+// in tiles of channels and taps; dL/dcols = dy W reads dy in place (one sample's dy is already the
+// P x O matrix that the lowered layout builds). The values agree with the lowered method to
+// rounding, not bit for bit; each method gives the same bits at any thread count.
+//
 // With MatmulPrecision::BFloat16 (float layers only) the three products of a chunk take bf16 inputs
 // and accumulate in fp32 (detail/gemm_bf16.hpp), on the worker's thread with the worker's packing
-// buffers; their bits depend on no thread count, a single sample's included.
+// buffers; their bits depend on no thread count, a single sample's included. bf16 always takes the
+// lowered method.
 #pragma once
 
 #include "mlp/core/assert.hpp"
 #include "mlp/core/errors.hpp"
 #include "mlp/core/random.hpp"
+#include "mlp/detail/conv_per_sample.hpp"
 #include "mlp/detail/gemm.hpp"
 #include "mlp/detail/gemm_bf16.hpp"
 #include "mlp/detail/im2col.hpp"
@@ -37,6 +48,13 @@
 #include <vector>
 
 namespace mlp {
+
+// How a Conv2d computes (the top of this file): Auto takes PerSample for an fp32 or double layer with
+// at most kPerSampleMaxChannels input channels and kPerSampleMaxTaps taps per output, Lowered
+// otherwise. The bounds are where PerSample measured faster (docs/performance.md, "first layers").
+enum class ConvMethod { Auto, Lowered, PerSample };
+inline constexpr Index kPerSampleMaxChannels = 4;
+inline constexpr Index kPerSampleMaxTaps = 100;
 
 struct Conv2dOptions {
   Size2 stride = 1;
@@ -99,11 +117,27 @@ class Conv2d final : public Layer<S> {
   void set_matmul_precision(MatmulPrecision precision) override {
     detail::require(precision == MatmulPrecision::Float32 || std::is_same_v<S, float>,
                     "bf16 matrix products are for float models (double models are for gradient checks)");
+    detail::require(precision == MatmulPrecision::Float32 || method_ != ConvMethod::PerSample,
+                    describe(), " was set to the PerSample method, which has no bf16 products");
     bf16_ = precision == MatmulPrecision::BFloat16;
   }
   // The kernel of the bf16 products: Bf16Path::Portable gives the same bits as the AVX512_BF16 one,
   // slowly (for tests and comparisons).
   void set_bf16_path(detail::Bf16Path path) { bf16_path_ = path; }
+  // Forces a method (for tests and comparisons); PerSample is refused with bf16 products, which
+  // always take the lowered method.
+  void set_method(ConvMethod method) {
+    detail::require(method != ConvMethod::PerSample || !bf16_,
+                    describe(), ": bf16 products take the lowered method, not PerSample");
+    method_ = method;
+  }
+  // The method forward and backward use now.
+  ConvMethod method() const {
+    if (bf16_) return ConvMethod::Lowered;
+    if (method_ != ConvMethod::Auto) return method_;
+    return in_ <= kPerSampleMaxChannels && weight_.cols() <= kPerSampleMaxTaps ? ConvMethod::PerSample
+                                                                             : ConvMethod::Lowered;
+  }
   // PyTorch's repr: "Conv2d(1, 32, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1))".
   std::string describe() const override {
     return detail::concat("Conv2d(", in_, ", ", out_, ", kernel_size=", window_.kernel.str(),
@@ -219,6 +253,7 @@ class Conv2d final : public Layer<S> {
       reserve(rows, out_, K);  // Z = cols W^T
       reserve(out_, K, rows);  // dW = dZ^T cols
       reserve(rows, K, out_);  // dcols = dZ W
+      reserve(window_.out_pixels(), K, out_);  // one sample's dcols = dy W (PerSample)
     }
     return chunk;
   }
@@ -239,6 +274,14 @@ class Conv2d final : public Layer<S> {
   void forward_chunk(const Eigen::Ref<const Matrix<S>>& x, int worker, Index first, Index n) {
     const Index P = window_.out_pixels(), rows = n * P;
     auto w = static_cast<std::size_t>(worker);
+    if (method() == ConvMethod::PerSample) {
+      for (Index s = first; s < first + n; ++s) {
+        detail::im2col(x, s, 1, window_, cols_[w].data(), P);
+        detail::taps_weighted_sum(cols_[w].data(), P, weight_.cols(), weight_.data(), out_, bias_.data(),
+                                  y_.col(s).data());
+      }
+      return;
+    }
     detail::im2col(x, first, n, window_, cols_[w].data(), rows);
     const Eigen::Map<const Matrix<S>> cols(cols_[w].data(), rows, weight_.cols());
     Eigen::Map<Matrix<S>> z(z_[w].data(), rows, out_);
@@ -253,6 +296,10 @@ class Conv2d final : public Layer<S> {
   void backward_chunk(const Eigen::Ref<const Matrix<S>>& dy, int worker, Index chunk, Index first, Index n) {
     const Index P = window_.out_pixels(), rows = n * P;
     auto w = static_cast<std::size_t>(worker);
+    if (method() == ConvMethod::PerSample) {
+      backward_per_sample(dy, w, chunk, first, n);
+      return;
+    }
     detail::im2col<S>(x_, first, n, window_, cols_[w].data(), rows);
     Eigen::Map<Matrix<S>> dz(z_[w].data(), rows, out_);
     for (Index s = 0; s < n; ++s) {
@@ -268,11 +315,31 @@ class Conv2d final : public Layer<S> {
     detail::col2im(cols_[w].data(), rows, first, n, window_, dx_);
   }
 
+  // Per sample s of the chunk: cols = im2col(x_s); dW += dy_s^T cols and db += dy_s^T 1, a dot
+  // product per output channel and tap; dcols = dy_s W with dy_s read in place as P x O; dx_s =
+  // col2im(dcols).
+  void backward_per_sample(const Eigen::Ref<const Matrix<S>>& dy, std::size_t w, Index chunk, Index first, Index n) {
+    const Index P = window_.out_pixels(), K = weight_.cols();
+    S* dweight = dweight_parts_.col(chunk).data();
+    S* dbias = dbias_parts_.col(chunk).data();
+    std::fill(dweight, dweight + weight_.size(), S(0));
+    std::fill(dbias, dbias + out_, S(0));
+    for (Index s = first; s < first + n; ++s) {
+      detail::im2col<S>(x_, s, 1, window_, cols_[w].data(), P);
+      const S* g = dy.col(s).data();
+      detail::taps_gradient(cols_[w].data(), P, K, g, out_, dweight, dbias);
+      if (!this->input_grad_) continue;
+      product(w, P, K, out_, g, P, false, weight_.data(), out_, false, cols_[w].data());
+      detail::col2im(cols_[w].data(), P, s, 1, window_, dx_);
+    }
+  }
+
   Index in_, out_;
   bool has_bias_;
   detail::Window2d window_;           // kernel, stride, padding; sizes once bound
   Index max_chunk_ = 1;               // samples lowered at a time, at most
   bool bf16_ = false;                 // products with bfloat16 inputs (float layers only)
+  ConvMethod method_ = ConvMethod::Auto;
   detail::Bf16Path bf16_path_ = detail::Bf16Path::Auto;
   Matrix<S> weight_, bias_;           // out x (in kh kw), out x 1 (zero, not a parameter, without bias)
   Matrix<S> dweight_, dbias_;         // same shapes
