@@ -184,3 +184,135 @@ TEST_CASE("a -infinity that a fused ReLU turns into 0 no longer shows in the Bat
   CHECK(model.first_non_finite_output() == 1);
   CHECK(fused_first != 1);
 }
+
+namespace {
+
+// BatchNorm2d - ReLU - MaxPool2d(3, stride 2, padding 1): overlapping windows, so a pixel can be
+// the maximum of several and collect several terms - Flatten - Linear.
+template <class S>
+mlp::Sequential<S> overlapping_pool(std::uint64_t seed) {
+  mlp::Rng rng(seed);
+  mlp::Sequential<S> model(Shape{3, 7, 6});
+  auto& bn = model.template emplace<mlp::BatchNorm2d<S>>(3);
+  bn.weight() << S(0.5), S(-1.5), S(2);
+  bn.bias() << S(-0.5), S(0.5), S(-1.75);
+  model.template emplace<mlp::ReLU<S>>();
+  model.template emplace<mlp::MaxPool2d<S>>(mlp::Size2(3), mlp::Size2(2), mlp::Size2(1));
+  model.template emplace<mlp::Flatten<S>>();
+  model.template emplace<mlp::Linear<S>>(model.output_shape().size(), 3, rng);
+  model.set_input_grad(true);
+  return model;
+}
+
+template <class S>
+void check_masked_pool_bits() {
+  mlp::Sequential<S> fused = overlapping_pool<S>(3), plain = overlapping_pool<S>(3);
+  plain.set_fuse_relu(false);
+  for (std::uint64_t step = 0; step < 2; ++step) {
+    INFO("step " << step);
+    const mlp::Matrix<S> x = mlp_test::random_matrix<S>(126, 6, 60 + step, -2.0, 2.0);
+    CHECK(mlp_test::same_bits(fused.forward(x, mlp::Mode::Train), plain.forward(x, mlp::Mode::Train)));
+    const mlp::Matrix<S> dy = mlp_test::random_matrix<S>(3, 6, 70 + step);
+    const mlp::Matrix<S> dx = fused.backward(dy);
+    CHECK(mlp_test::same_bits(dx, plain.backward(dy)));
+    CHECK(dx.cwiseAbs().maxCoeff() > S(0));
+    const auto a = fused.parameters(), b = plain.parameters();
+    for (std::size_t i = 0; i < a.size(); ++i) CHECK(mlp_test::same_bits(mlp::Matrix<S>(a[i].grad_map()), mlp::Matrix<S>(b[i].grad_map())));
+  }
+}
+
+// A user's layer that can mask for a ReLU before it: y = x; dx = dy, or (x > 0 ? dy : 0) when asked.
+// It records what it was asked.
+template <class S>
+class MaskingIdentity final : public mlp::Layer<S> {
+ public:
+  std::string_view kind() const override { return "MaskingIdentity"; }
+  mlp::LayerConfig config() const override { return {}; }
+  bool can_mask_relu_gradient() const override { return true; }
+  int masked_backwards = 0, plain_backwards = 0;
+
+ protected:
+  const mlp::Matrix<S>& forward_impl(const Eigen::Ref<const mlp::Matrix<S>>& x, mlp::Mode) override {
+    y_ = x;
+    return y_;
+  }
+  const mlp::Matrix<S>& backward_impl(const Eigen::Ref<const mlp::Matrix<S>>& dy) override {
+    if (this->relu_masking()) {
+      ++masked_backwards;
+      dx_ = (y_.array() > S(0)).select(dy, mlp::Matrix<S>::Zero(dy.rows(), dy.cols()));
+    } else {
+      ++plain_backwards;
+      dx_ = dy;
+    }
+    return dx_;
+  }
+
+ private:
+  mlp::Matrix<S> y_, dx_;
+};
+
+// Linear - BatchNorm1d - ReLU - MaskingIdentity (after a fused pair) - ReLU (not fused: after a layer
+// that cannot apply it) - MaskingIdentity - Linear.
+void build_masking_model(mlp::Sequential<double>& model) {
+  mlp::Rng rng(8);
+  model.emplace<mlp::Linear<double>>(4, 5, rng);
+  auto& bn = model.emplace<mlp::BatchNorm1d<double>>(5);
+  bn.bias() << -0.5, 0.5, -1.0, 0.25, 0.0;
+  model.emplace<mlp::ReLU<double>>();
+  model.emplace<MaskingIdentity<double>>();
+  model.emplace<mlp::ReLU<double>>();
+  model.emplace<MaskingIdentity<double>>();
+  model.emplace<mlp::Linear<double>>(5, 2, rng);
+  model.set_input_grad(true);
+}
+
+}  // namespace
+
+TEST_CASE("a MaxPool2d after a fused BatchNorm2d + ReLU masks dL/dx for the ReLU: the same bits, windows overlapping") {
+  check_masked_pool_bits<float>();
+  check_masked_pool_bits<double>();
+}
+
+TEST_CASE("a user's layer after a fused pair is asked to mask for the ReLU, and only there") {
+  mlp::Sequential<double> model(Shape::flat(4)), plain(Shape::flat(4));
+  build_masking_model(model);
+  build_masking_model(plain);
+  plain.set_fuse_relu(false);
+  auto& after_fused = dynamic_cast<MaskingIdentity<double>&>(model[3]);
+  auto& after_plain = dynamic_cast<MaskingIdentity<double>&>(model[5]);
+  const mlp_test::MatrixD x = mlp_test::random_matrix(4, 7, 21), dy = mlp_test::random_matrix(2, 7, 22);
+  model.forward(x, mlp::Mode::Train);
+  plain.forward(x, mlp::Mode::Train);
+  CHECK(mlp_test::same_bits(model.backward(dy), plain.backward(dy)));
+  CHECK(after_fused.masked_backwards == 1);
+  CHECK(after_fused.plain_backwards == 0);
+  CHECK(after_plain.masked_backwards == 0);
+  CHECK(after_plain.plain_backwards == 1);
+  // Fusion off: nobody is asked.
+  model.set_fuse_relu(false);
+  model.forward(x, mlp::Mode::Train);
+  model.backward(dy);
+  CHECK(after_fused.masked_backwards == 1);
+  CHECK(after_fused.plain_backwards == 1);
+}
+
+TEST_CASE("a fused BatchNorm masks by itself when backward_layer hands it a dL/dy the pool did not mask") {
+  mlp::Sequential<float> fused = fusable<float>(9), plain = fusable<float>(9);
+  plain.set_fuse_relu(false);
+  const mlp::Matrix<float> x = mlp_test::random_matrix<float>(72, 6, 23), g = mlp_test::random_matrix<float>(4, 6, 24);
+  fused.forward(x, mlp::Mode::Train);
+  plain.forward(x, mlp::Mode::Train);
+  // Down to the pool (layer 3) in both; the fused model's pool masked its dL/dx, the plain one's not.
+  const mlp::Matrix<float>* a = &g;
+  const mlp::Matrix<float>* b = &g;
+  for (std::size_t i = fused.size(); i-- > 3;) {
+    a = &fused.backward_layer(i, *a);
+    b = &plain.backward_layer(i, *b);
+  }
+  CHECK(*a != *b);  // the mask cut something
+  // The pool's unmasked dL/dx, handed to the fused pair by hand: the BatchNorm must mask it.
+  const mlp::Matrix<float> unmasked = *b;
+  const mlp::Matrix<float>& through_relu = fused.backward_layer(2, unmasked);
+  const mlp::Matrix<float> expected = plain.backward_layer(1, plain.backward_layer(2, *b));
+  CHECK(mlp_test::same_bits(mlp::Matrix<float>(fused.backward_layer(1, through_relu)), expected));
+}

@@ -151,7 +151,8 @@ class BatchNorm : public Layer<S> {
     } else {
       dx_.resize(0, 0);
     }
-    if (this->relu_fused()) {
+    const bool mask = this->relu_fused() && !this->relu_gradient_masked();
+    if (mask) {
       // dL/d(our output) = dy where the ReLU let it through, in one pass over the whole batch (long
       // contiguous runs stream faster than a channel's short blocks) into a matrix of dy's shape, so
       // that the sums below read it exactly as they would read the ReLU's own dx.
@@ -162,7 +163,7 @@ class BatchNorm : public Layer<S> {
         }
       });
     }
-    const Eigen::Ref<const Matrix<S>> grad = this->relu_fused() ? Eigen::Ref<const Matrix<S>>(masked_dy_) : dy;
+    const Eigen::Ref<const Matrix<S>> grad = mask ? Eigen::Ref<const Matrix<S>>(masked_dy_) : dy;
     if (pixels_ > 1) {
       for_each_channel([&](Index c) { backward_planes(grad, c, count); });
     } else {

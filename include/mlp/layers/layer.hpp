@@ -165,9 +165,20 @@ class Layer {
   // layer that can apply the ReLU to its output inside its own passes (BatchNorm) returns true, and
   // then sees relu_fused() true in such a forward and in the backward of that batch, whose dy is
   // then dL/d(ReLU output). Applying it must give the ReLU's bits exactly: y = out.max(0) forward,
-  // and dy masked by (y > 0) into a matrix of dy's shape before use.
+  // and dy masked by (y > 0) into a matrix of dy's shape before use (unless relu_gradient_masked()).
   virtual bool can_fuse_relu() const { return false; }
   bool relu_fused() const { return relu_fused_; }
+  // With a fused ReLU, true in the backward whose dy the layer after the ReLU already masked by
+  // (y > 0) (see can_mask_relu_gradient): the layer then skips its own mask pass.
+  bool relu_gradient_masked() const { return relu_gradient_masked_; }
+
+  // A layer that can return its dL/dx already masked by (x > 0), the backward mask of a ReLU
+  // before it, at no extra pass (MaxPool2d: only a window's maximum receives gradient, and the
+  // maximum's sign is the pooled output's) returns true; a Sequential then asks for that in the
+  // backward after a fused BatchNorm + ReLU, and relu_masking() is true in it. The values must be
+  // exactly the ReLU's mask applied to the layer's own dL/dx.
+  virtual bool can_mask_relu_gradient() const { return false; }
+  bool relu_masking() const { return relu_masking_; }
 
   bool input_grad_ = true;
 
@@ -180,10 +191,27 @@ class Layer {
   // forward and backward say.
   friend class Sequential<S>;
   const Matrix<S>& forward_fused(const Eigen::Ref<const Matrix<S>>& x, Mode mode) { return forward_as(x, mode, true); }
-  const Matrix<S>& backward_fused(const Eigen::Ref<const Matrix<S>>& dy) {
+  // masked: dy is already masked by (y > 0), by the layer after the ReLU (backward_relu_masked).
+  const Matrix<S>& backward_fused(const Eigen::Ref<const Matrix<S>>& dy, bool masked) {
     check_backward(dy, true);
+    const FlagScope scope(relu_gradient_masked_, masked);
     return backward_impl(dy);
   }
+  // The layer after a fused ReLU: its dL/dx masked by (x > 0).
+  const Matrix<S>& backward_relu_masked(const Eigen::Ref<const Matrix<S>>& dy) {
+    MLP_ASSERT(can_mask_relu_gradient(), "backward_relu_masked on a layer that cannot mask");
+    check_backward(dy, false);
+    const FlagScope scope(relu_masking_, true);
+    return backward_impl(dy);
+  }
+  // Sets a flag for the duration of a call (also when it throws).
+  struct FlagScope {
+    FlagScope(bool& flag, bool value) : flag_(flag) { flag_ = value; }
+    ~FlagScope() { flag_ = false; }
+    FlagScope(const FlagScope&) = delete;
+    FlagScope& operator=(const FlagScope&) = delete;
+    bool& flag_;
+  };
   // The ReLU side: its forward and backward are recorded and checked, and computed by the layer
   // before it; its own backward() is refused after such a forward.
   void absorb_forward(const Eigen::Ref<const Matrix<S>>& x, Mode mode) {
@@ -280,6 +308,8 @@ class Layer {
   Cache cache_ = Cache::None;
   Index cached_batch_ = 0;
   bool relu_fused_ = false;  // the last forward applied the following ReLU
+  bool relu_gradient_masked_ = false;  // in a fused backward: dy is already masked
+  bool relu_masking_ = false;          // in backward_relu_masked
 };
 
 }  // namespace mlp

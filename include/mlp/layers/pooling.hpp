@@ -12,6 +12,7 @@
 #include "mlp/core/errors.hpp"
 #include "mlp/detail/max_pool_kernels.hpp"
 #include "mlp/detail/parallel.hpp"
+#include "mlp/detail/relu_mask.hpp"
 #include "mlp/detail/window2d.hpp"
 #include "mlp/detail/worker_chunks.hpp"
 #include "mlp/layers/layer.hpp"
@@ -143,12 +144,26 @@ class MaxPool2d final : public detail::Pool2d<S> {
     return y_;
   }
 
-  // dx[argmax[j]] += dy[j] for every output j of the sample; 0 elsewhere.
+  // Only a window's maximum receives gradient, and it is x[argmax[j]] = y[j]: a ReLU before the
+  // pool has its backward mask (x > 0) read off y, so a Sequential lets the pool apply it.
+  bool can_mask_relu_gradient() const override { return true; }
+
+  // dx[argmax[j]] += dy[j] for every output j of the sample; 0 elsewhere. Masking for a ReLU
+  // before: += (y[j] > 0 ? dy[j] : 0), the ReLU's mask of x at argmax[j] (0 + 0 elsewhere).
   const Matrix<S>& backward_impl(const Eigen::Ref<const Matrix<S>>& dy) override {
     dx_.resize(this->input_shape().size(), dy.cols());
+    const bool mask = this->relu_masking();
+    if (mask) masked_dy_.resize(dy.rows(), dy.cols());
     this->for_each_sample(dy.cols(), [&](Index s) {
+      const S* g = dy.col(s).data();
+      if (mask) {  // a vectorized pass over the (smaller) output first: a branch in the scatter mispredicts
+        detail::relu_mask(y_.col(s).data(), g, masked_dy_.col(s).data(), dy.rows());
+        g = masked_dy_.col(s).data();
+      }
+      const std::int32_t* arg = argmax_.col(s).data();
+      S* dx = dx_.col(s).data();
       dx_.col(s).setZero();
-      for (Index j = 0; j < dy.rows(); ++j) dx_(argmax_(j, s), s) += dy(j, s);
+      for (Index j = 0; j < dy.rows(); ++j) dx[arg[j]] += g[j];
     });
     return dx_;
   }
@@ -211,6 +226,7 @@ class MaxPool2d final : public detail::Pool2d<S> {
 
   using IndexMatrix = Eigen::Matrix<std::int32_t, Eigen::Dynamic, Eigen::Dynamic>;
   Matrix<S> y_, dx_;                  // out x B, in x B
+  Matrix<S> masked_dy_;               // out x B: dy masked for a ReLU before the pool (relu_masking())
   IndexMatrix argmax_;                // out x B: where each maximum came from in its sample's column
   std::vector<Matrix<S>> across_;     // per worker: C H W / 2, the pass across of max_pool_2x2
   std::vector<IndexMatrix> across_at_;

@@ -51,6 +51,7 @@ class Sequential {
     layers_.push_back(std::move(layer));
     outputs_.push_back(nullptr);
     fused_.push_back(false);
+    masks_.push_back(false);
     return *layers_.back();
   }
   template <class L, class... Args>
@@ -114,7 +115,17 @@ class Sequential {
       layer.absorb_backward(g);
       return g;
     }
-    if (fused_[i]) return layer.backward_fused(g);
+    // Trusted only when g is what the layer after the ReLU returned masked in this backward pass.
+    if (fused_[i]) {
+      const bool masked = masked_grad_ != nullptr && masked_grad_ == &g;
+      masked_grad_ = nullptr;
+      return layer.backward_fused(g, masked);
+    }
+    if (masks_[i]) {
+      const Matrix<S>& dx = layer.backward_relu_masked(g);
+      masked_grad_ = &dx;
+      return dx;
+    }
     if (layer.backward_in_place(g)) return i == 0 && !input_grad_ ? empty_ : g;
     return layer.backward(g);
   }
@@ -319,11 +330,16 @@ class Sequential {
   // a layer that passes its input through returns. Records whether layer i applies the next ReLU.
   const Matrix<S>& step_forward(std::size_t i, const Eigen::Ref<const Matrix<S>>& x, const Matrix<S>* same, Mode mode) {
     Layer<S>& layer = *layers_[i];
+    if (i == 0) masked_grad_ = nullptr;
+    masks_[i] = false;
     if (i > 0 && fused_[i - 1]) {
       fused_[i] = false;
       layer.absorb_forward(x, mode);
       return *same;
     }
+    // After a fused layer and its ReLU, a layer that can mask its dL/dx for that ReLU does, which
+    // saves the fused layer's mask pass (never the last layer: backward() starts with its own).
+    masks_[i] = i >= 2 && fused_[i - 2] && i + 1 < layers_.size() && layer.can_mask_relu_gradient();
     fused_[i] = relu_fusable_after(i);
     if (fused_[i]) {
       const Matrix<S>& y = layer.forward_fused(x, mode);
@@ -337,6 +353,8 @@ class Sequential {
 
   bool fuse_relu_ = true;
   std::vector<char> fused_;                // per layer: its last forward applied the next layer's ReLU
+  std::vector<char> masks_;                // per layer: its backward masks dL/dx for the fused ReLU before it
+  const Matrix<S>* masked_grad_ = nullptr;  // the masked dL/dx returned last in this backward pass
   std::size_t stepped_ = 0;                // layers run by the forward_layer calls of the current pass
   std::vector<const Matrix<S>*> outputs_;  // each layer's output buffer after the last forward
   Matrix<S> identity_;  // output of a network without layers
