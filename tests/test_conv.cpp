@@ -73,6 +73,10 @@ const std::vector<ConvCase> kConvCases = {
     {3, 2, 5, 3, {5, 3}, {3, 1}, {2, 1}, false, 2}, {2, 2, 3, 4, {3}, {1}, {1}, true, 20},
 };
 
+const mlp::ConvMethod kMethods[] = {mlp::ConvMethod::Lowered, mlp::ConvMethod::PerSample};
+
+const char* method_name(mlp::ConvMethod m) { return m == mlp::ConvMethod::Lowered ? "lowered" : "per sample"; }
+
 }  // namespace
 
 TEST_CASE("Conv2d matches PyTorch: rectangular kernel, stride 2 x 1, padding, bias, two samples") {
@@ -163,10 +167,6 @@ TEST_CASE("Conv2d matches PyTorch: 3 x 3 kernel, padding 1, no bias") {
   CHECK(conv.parameters().size() == 1);
 }
 
-const mlp::ConvMethod kMethods[] = {mlp::ConvMethod::Lowered, mlp::ConvMethod::PerSample};
-
-const char* method_name(mlp::ConvMethod m) { return m == mlp::ConvMethod::Lowered ? "lowered" : "per sample"; }
-
 TEST_CASE("Conv2d forward equals a direct loop over many shapes, in float and double, by either method") {
   for (const ConvCase& c : kConvCases) {
     for (const mlp::ConvMethod method : kMethods) {
@@ -247,6 +247,11 @@ TEST_CASE("Conv2d picks the per-sample method for first layers, and not with bf1
   CHECK(mlp::Conv2d<double>(3, 16, 5, rng).method() == mlp::ConvMethod::PerSample);
   CHECK(mlp::Conv2d<float>(32, 64, 3, rng).method() == mlp::ConvMethod::Lowered);  // 32 channels
   CHECK(mlp::Conv2d<float>(3, 64, 7, rng).method() == mlp::ConvMethod::Lowered);   // 147 taps
+  mlp::Conv2d<float> large(3, 16, 3, rng, {1, 1});
+  large.bind(Shape{3, 32, 32});
+  CHECK(large.method() == mlp::ConvMethod::PerSample);
+  large.bind(Shape{3, 224, 224});  // one sample's lowering: 50,176 x 27 values, more than the caches hold
+  CHECK(large.method() == mlp::ConvMethod::Lowered);
   mlp::Conv2d<float> first(1, 8, 3, rng);
   first.set_matmul_precision(mlp::MatmulPrecision::BFloat16);
   CHECK(first.method() == mlp::ConvMethod::Lowered);
@@ -263,6 +268,16 @@ TEST_CASE("Conv2d picks the per-sample method for first layers, and not with bf1
   forced.set_method(mlp::ConvMethod::Auto);
   forced.set_matmul_precision(mlp::MatmulPrecision::BFloat16);
   CHECK(forced.method() == mlp::ConvMethod::Lowered);
+
+  // A model switches all its layers or none: the Conv2d before a refusing one stays fp32 (and so
+  // per sample, which bf16 would have made lowered).
+  mlp::Sequential<float> model(Shape{1, 8, 8});
+  auto& first_conv = model.emplace<mlp::Conv2d<float>>(1, 2, 3, rng);
+  auto& refusing = model.emplace<mlp::Conv2d<float>>(2, 2, 3, rng);
+  refusing.set_method(mlp::ConvMethod::PerSample);
+  CHECK_THROWS_AS(model.set_matmul_precision(mlp::MatmulPrecision::BFloat16), mlp::InvalidArgument);
+  CHECK(model.matmul_precision() == mlp::MatmulPrecision::Float32);
+  CHECK(first_conv.method() == mlp::ConvMethod::PerSample);
 }
 
 TEST_CASE("Conv2d as the first layer skips dL/dx and still computes its parameter gradients") {

@@ -210,12 +210,17 @@ void check_masked_pool_bits() {
   plain.set_fuse_relu(false);
   for (std::uint64_t step = 0; step < 2; ++step) {
     INFO("step " << step);
-    const mlp::Matrix<S> x = mlp_test::random_matrix<S>(126, 6, 60 + step, -2.0, 2.0);
+    mlp::Matrix<S> x = mlp_test::random_matrix<S>(126, 6, 60 + step, -2.0, 2.0);
+    if (step == 1) x(5, 2) = std::numeric_limits<S>::quiet_NaN();  // a NaN through one channel's statistics
     CHECK(mlp_test::same_bits(fused.forward(x, mlp::Mode::Train), plain.forward(x, mlp::Mode::Train)));
+    // The test would be blind to a pool that does not mask unless some windows are all cut to 0.
+    const mlp::Matrix<S> pooled = fused[2].forward(fused[1].forward(fused[0].forward(x, mlp::Mode::Train), mlp::Mode::Train), mlp::Mode::Train);
+    CHECK((pooled.array() == S(0)).any());
+    fused.forward(x, mlp::Mode::Train);
     const mlp::Matrix<S> dy = mlp_test::random_matrix<S>(3, 6, 70 + step);
     const mlp::Matrix<S> dx = fused.backward(dy);
     CHECK(mlp_test::same_bits(dx, plain.backward(dy)));
-    CHECK(dx.cwiseAbs().maxCoeff() > S(0));
+    if (step == 0) CHECK(dx.cwiseAbs().maxCoeff() > S(0));
     const auto a = fused.parameters(), b = plain.parameters();
     for (std::size_t i = 0; i < a.size(); ++i) CHECK(mlp_test::same_bits(mlp::Matrix<S>(a[i].grad_map()), mlp::Matrix<S>(b[i].grad_map())));
   }
@@ -315,4 +320,24 @@ TEST_CASE("a fused BatchNorm masks by itself when backward_layer hands it a dL/d
   const mlp::Matrix<float>& through_relu = fused.backward_layer(2, unmasked);
   const mlp::Matrix<float> expected = plain.backward_layer(1, plain.backward_layer(2, *b));
   CHECK(mlp_test::same_bits(mlp::Matrix<float>(fused.backward_layer(1, through_relu)), expected));
+}
+
+TEST_CASE("the pool's own backward in between ends the BatchNorm's trust in its masked dL/dx") {
+  mlp::Sequential<float> fused = fusable<float>(11), plain = fusable<float>(11);
+  plain.set_fuse_relu(false);
+  const mlp::Matrix<float> x = mlp_test::random_matrix<float>(72, 6, 25), g = mlp_test::random_matrix<float>(4, 6, 26);
+  fused.forward(x, mlp::Mode::Train);
+  plain.forward(x, mlp::Mode::Train);
+  const mlp::Matrix<float>* a = &g;
+  const mlp::Matrix<float>* b = &g;
+  for (std::size_t i = fused.size(); i-- > 4;) {
+    a = &fused.backward_layer(i, *a);
+    b = &plain.backward_layer(i, *b);
+  }
+  const mlp::Matrix<float> into_pool = *a;
+  fused.backward_layer(3, into_pool);  // masked, into the pool's dL/dx buffer
+  // The pool's own backward writes the same buffer again, unmasked.
+  const mlp::Matrix<float>& unmasked = fused[3].backward(into_pool);
+  const mlp::Matrix<float> expected = plain.backward_layer(1, plain.backward_layer(2, plain.backward_layer(3, *b)));
+  CHECK(mlp_test::same_bits(mlp::Matrix<float>(fused.backward_layer(1, fused.backward_layer(2, unmasked))), expected));
 }

@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <limits>
 #include <memory>
+#include <utility>
 #include <vector>
 
 namespace {
@@ -99,15 +100,22 @@ TEST_CASE("threads: the CNN with its ReLUs fused into the BatchNorms gives the b
 TEST_CASE("threads: Conv2d, BatchNorm2d and the pools give the same bits at 1 and 2 threads") {
   mlp::Rng rng(3);
   mlp::Sequential<float> model(Shape{3, 10, 9});
-  model.emplace<mlp::Conv2d<float>>(3, 6, Size2{3, 2}, rng, mlp::Conv2dOptions{{2, 1}, {1, 0}});
+  auto& conv = model.emplace<mlp::Conv2d<float>>(3, 6, Size2{3, 2}, rng, mlp::Conv2dOptions{{2, 1}, {1, 0}});
   model.emplace<mlp::BatchNorm2d<float>>(6);
   model.emplace<mlp::MaxPool2d<float>>(2);
   model.emplace<mlp::AvgPool2d<float>>(Size2{1, 2});
   model.set_input_grad(true);
-  for (const auto precision : {mlp::MatmulPrecision::Float32, mlp::MatmulPrecision::BFloat16}) {
+  const std::pair<mlp::MatmulPrecision, mlp::ConvMethod> configs[] = {
+      {mlp::MatmulPrecision::Float32, mlp::ConvMethod::Lowered},
+      {mlp::MatmulPrecision::Float32, mlp::ConvMethod::PerSample},
+      {mlp::MatmulPrecision::BFloat16, mlp::ConvMethod::Auto}};
+  for (const auto& [precision, method] : configs) {
+    conv.set_method(method);
     model.set_matmul_precision(precision);
+    CHECK(conv.method() == (method == mlp::ConvMethod::PerSample ? method : mlp::ConvMethod::Lowered));
     for (const Index batch : {Index{37}, Index{1}}) {
-      INFO(mlp::to_string(precision), ", batch ", batch);
+      INFO(mlp::to_string(precision), ", ", conv.method() == mlp::ConvMethod::PerSample ? "per sample" : "lowered",
+           ", batch ", batch);
       const mlp::Matrix<float> x = mlp_test::random_matrix<float>(3 * 10 * 9, batch, 11);
       std::vector<mlp::Matrix<float>> outputs;
       std::vector<mlp::Matrix<float>> input_grads;

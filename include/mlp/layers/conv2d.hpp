@@ -14,8 +14,8 @@
 // bits whatever the thread count. Backward lowers x again rather than keeping the whole batch's
 // cols (9 x the input for a 3 x 3 kernel).
 //
-// A first layer (at most kPerSampleMaxChannels input channels, e.g. grey or RGB images, and at most
-// kPerSampleMaxTaps taps per output) works one sample at a time instead (ConvMethod::PerSample,
+// A first layer (at most kPerSampleMaxChannels input channels, e.g. grey or RGB images, at most
+// kPerSampleMaxTaps taps per output, on small images) works one sample at a time instead (ConvMethod::PerSample,
 // detail/conv_per_sample.hpp): with K that small the lowered product is bound by writing its
 // (n P) x O result, which then has to be copied into the output's layout. Per sample, tiles of
 // output channels and pixels are summed in registers and written once, in place; dL/dW is summed
@@ -50,11 +50,14 @@
 namespace mlp {
 
 // How a Conv2d computes (the top of this file): Auto takes PerSample for an fp32 or double layer with
-// at most kPerSampleMaxChannels input channels and kPerSampleMaxTaps taps per output, Lowered
-// otherwise. The bounds are where PerSample measured faster (docs/performance.md, "first layers").
+// at most kPerSampleMaxChannels input channels, kPerSampleMaxTaps taps per output and
+// kPerSampleMaxValues values in one sample's lowering (P x K, which the kernels read from cache
+// many times over), Lowered otherwise. The bounds are where PerSample measured faster
+// (docs/performance.md, "First layers, one sample at a time"; benchmarks/bench_conv).
 enum class ConvMethod { Auto, Lowered, PerSample };
 inline constexpr Index kPerSampleMaxChannels = 4;
 inline constexpr Index kPerSampleMaxTaps = 100;
+inline constexpr Index kPerSampleMaxValues = Index{1} << 17;  // 512 KiB of floats
 
 struct Conv2dOptions {
   Size2 stride = 1;
@@ -131,12 +134,14 @@ class Conv2d final : public Layer<S> {
                     describe(), ": bf16 products take the lowered method, not PerSample");
     method_ = method;
   }
-  // The method forward and backward use now.
+  // The method forward and backward use now (with Auto, final once the layer is bound: the image
+  // size counts).
   ConvMethod method() const {
     if (bf16_) return ConvMethod::Lowered;
     if (method_ != ConvMethod::Auto) return method_;
-    return in_ <= kPerSampleMaxChannels && weight_.cols() <= kPerSampleMaxTaps ? ConvMethod::PerSample
-                                                                             : ConvMethod::Lowered;
+    const bool small = in_ <= kPerSampleMaxChannels && weight_.cols() <= kPerSampleMaxTaps &&
+                       (!this->bound() || window_.out_pixels() * weight_.cols() <= kPerSampleMaxValues);
+    return small ? ConvMethod::PerSample : ConvMethod::Lowered;
   }
   // PyTorch's repr: "Conv2d(1, 32, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1))".
   std::string describe() const override {
@@ -253,7 +258,9 @@ class Conv2d final : public Layer<S> {
       reserve(rows, out_, K);  // Z = cols W^T
       reserve(out_, K, rows);  // dW = dZ^T cols
       reserve(rows, K, out_);  // dcols = dZ W
-      reserve(window_.out_pixels(), K, out_);  // one sample's dcols = dy W (PerSample)
+      // One sample's dcols = dy W (PerSample). Both methods' buffers are sized whichever runs, so
+      // that set_method between steps allocates nothing.
+      reserve(window_.out_pixels(), K, out_);
     }
     return chunk;
   }

@@ -88,6 +88,7 @@ class Layer {
   // input gradients are switched off.
   const Matrix<S>& backward(const Eigen::Ref<const Matrix<S>>& dy) {
     check_backward(dy, false);
+    masked_output_ = nullptr;  // the buffer may be overwritten unmasked
     return backward_impl(dy);
   }
 
@@ -105,6 +106,7 @@ class Layer {
   bool backward_in_place(const Eigen::Ref<const Matrix<S>>& dy) {
     if (!passes_through(Mode::Train)) return false;
     check_backward(dy, false);
+    masked_output_ = nullptr;
     return true;
   }
 
@@ -197,20 +199,26 @@ class Layer {
     const FlagScope scope(relu_gradient_masked_, masked);
     return backward_impl(dy);
   }
-  // The layer after a fused ReLU: its dL/dx masked by (x > 0).
+  // The layer after a fused ReLU: its dL/dx masked by (x > 0). The result is remembered as masked
+  // until the layer's next forward or backward, so that the fused layer trusts only it.
   const Matrix<S>& backward_relu_masked(const Eigen::Ref<const Matrix<S>>& dy) {
     MLP_ASSERT(can_mask_relu_gradient(), "backward_relu_masked on a layer that cannot mask");
     check_backward(dy, false);
+    masked_output_ = nullptr;
     const FlagScope scope(relu_masking_, true);
-    return backward_impl(dy);
+    const Matrix<S>& dx = backward_impl(dy);
+    masked_output_ = &dx;
+    return dx;
   }
-  // Sets a flag for the duration of a call (also when it throws).
+  bool returned_masked(const Matrix<S>& g) const { return masked_output_ == &g; }
+  // Sets a flag for the duration of a call (also when it throws), then restores it.
   struct FlagScope {
-    FlagScope(bool& flag, bool value) : flag_(flag) { flag_ = value; }
-    ~FlagScope() { flag_ = false; }
+    FlagScope(bool& flag, bool value) : flag_(flag), before_(flag) { flag_ = value; }
+    ~FlagScope() { flag_ = before_; }
     FlagScope(const FlagScope&) = delete;
     FlagScope& operator=(const FlagScope&) = delete;
     bool& flag_;
+    bool before_;
   };
   // The ReLU side: its forward and backward are recorded and checked, and computed by the layer
   // before it; its own backward() is refused after such a forward.
@@ -232,6 +240,7 @@ class Layer {
     check_input(x);
     MLP_ASSERT(!fused || can_fuse_relu(), "forward_fused on a layer that cannot apply a ReLU");
     cache_ = Cache::Failed;  // if forward_impl throws, backward is refused
+    masked_output_ = nullptr;
     relu_fused_ = fused;
     const Matrix<S>& y = forward_impl(x, mode);
     MLP_ASSERT(y.rows() == out_.size() && y.cols() == x.cols(), "layer output shape");
@@ -310,6 +319,7 @@ class Layer {
   bool relu_fused_ = false;  // the last forward applied the following ReLU
   bool relu_gradient_masked_ = false;  // in a fused backward: dy is already masked
   bool relu_masking_ = false;          // in backward_relu_masked
+  const Matrix<S>* masked_output_ = nullptr;  // what backward_relu_masked returned, while it is that
 };
 
 }  // namespace mlp

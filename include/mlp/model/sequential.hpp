@@ -115,17 +115,12 @@ class Sequential {
       layer.absorb_backward(g);
       return g;
     }
-    // Trusted only when g is what the layer after the ReLU returned masked in this backward pass.
+    // Trusted only when g is what the layer after the ReLU returned masked and has not touched since.
     if (fused_[i]) {
-      const bool masked = masked_grad_ != nullptr && masked_grad_ == &g;
-      masked_grad_ = nullptr;
+      const bool masked = i + 2 < layers_.size() && masks_[i + 2] && layers_[i + 2]->returned_masked(g);
       return layer.backward_fused(g, masked);
     }
-    if (masks_[i]) {
-      const Matrix<S>& dx = layer.backward_relu_masked(g);
-      masked_grad_ = &dx;
-      return dx;
-    }
+    if (masks_[i]) return layer.backward_relu_masked(g);
     if (layer.backward_in_place(g)) return i == 0 && !input_grad_ ? empty_ : g;
     return layer.backward(g);
   }
@@ -157,8 +152,15 @@ class Sequential {
   bool input_grad() const { return input_grad_; }
 
   // The precision of every layer's matrix products (see core/precision.hpp).
+  // All layers or none: a layer that refuses (a double model, a Conv2d forced to PerSample) leaves
+  // the model as it was.
   void set_matmul_precision(MatmulPrecision precision) {
-    for (auto& layer : layers_) layer->set_matmul_precision(precision);
+    try {
+      for (auto& layer : layers_) layer->set_matmul_precision(precision);
+    } catch (...) {
+      for (auto& layer : layers_) layer->set_matmul_precision(precision_);
+      throw;
+    }
     precision_ = precision;
   }
   MatmulPrecision matmul_precision() const { return precision_; }
@@ -330,7 +332,6 @@ class Sequential {
   // a layer that passes its input through returns. Records whether layer i applies the next ReLU.
   const Matrix<S>& step_forward(std::size_t i, const Eigen::Ref<const Matrix<S>>& x, const Matrix<S>* same, Mode mode) {
     Layer<S>& layer = *layers_[i];
-    if (i == 0) masked_grad_ = nullptr;
     masks_[i] = false;
     if (i > 0 && fused_[i - 1]) {
       fused_[i] = false;
@@ -354,7 +355,6 @@ class Sequential {
   bool fuse_relu_ = true;
   std::vector<char> fused_;                // per layer: its last forward applied the next layer's ReLU
   std::vector<char> masks_;                // per layer: its backward masks dL/dx for the fused ReLU before it
-  const Matrix<S>* masked_grad_ = nullptr;  // the masked dL/dx returned last in this backward pass
   std::size_t stepped_ = 0;                // layers run by the forward_layer calls of the current pass
   std::vector<const Matrix<S>*> outputs_;  // each layer's output buffer after the last forward
   Matrix<S> identity_;  // output of a network without layers
