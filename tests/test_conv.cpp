@@ -250,7 +250,7 @@ TEST_CASE("Conv2d picks the per-sample method for first layers, and not with bf1
   mlp::Conv2d<float> large(3, 16, 3, rng, {1, 1});
   large.bind(Shape{3, 32, 32});
   CHECK(large.method() == mlp::ConvMethod::PerSample);
-  large.bind(Shape{3, 224, 224});  // one sample's lowering: 50,176 x 27 values, more than the caches hold
+  large.bind(Shape{3, 224, 224});  // one sample's lowering: 50,176 x 27 values, beyond what was measured
   CHECK(large.method() == mlp::ConvMethod::Lowered);
   mlp::Conv2d<float> first(1, 8, 3, rng);
   first.set_matmul_precision(mlp::MatmulPrecision::BFloat16);

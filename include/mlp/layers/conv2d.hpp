@@ -51,13 +51,14 @@ namespace mlp {
 
 // How a Conv2d computes (the top of this file): Auto takes PerSample for an fp32 or double layer with
 // at most kPerSampleMaxChannels input channels, kPerSampleMaxTaps taps per output and
-// kPerSampleMaxValues values in one sample's lowering (P x K, which the kernels read from cache
-// many times over), Lowered otherwise. The bounds are where PerSample measured faster
-// (docs/performance.md, "First layers, one sample at a time"; benchmarks/bench_conv).
+// kPerSampleMaxValues values in one sample's lowering (P x K, which the kernels read many times
+// over), Lowered otherwise. PerSample measured faster up to 3 x 112 x 112 images (338,688 values)
+// and 75 taps, and even with 147 (docs/performance.md, "First layers, one sample at a time";
+// benchmarks/bench_conv); beyond what was measured, Auto keeps the lowered method.
 enum class ConvMethod { Auto, Lowered, PerSample };
 inline constexpr Index kPerSampleMaxChannels = 4;
 inline constexpr Index kPerSampleMaxTaps = 100;
-inline constexpr Index kPerSampleMaxValues = Index{1} << 17;  // 512 KiB of floats
+inline constexpr Index kPerSampleMaxValues = Index{1} << 19;  // 2 MiB of floats
 
 struct Conv2dOptions {
   Size2 stride = 1;
