@@ -109,7 +109,9 @@ TEST_CASE("threads: Conv2d, BatchNorm2d and the pools give the same bits at 1 an
       {mlp::MatmulPrecision::Float32, mlp::ConvMethod::Lowered},
       {mlp::MatmulPrecision::Float32, mlp::ConvMethod::PerSample},
       {mlp::MatmulPrecision::BFloat16, mlp::ConvMethod::Auto}};
-  for (const auto& [precision, method] : configs) {
+  for (const auto& config : configs) {
+    const mlp::MatmulPrecision precision = config.first;  // named copies: clang 14 cannot capture bindings
+    const mlp::ConvMethod method = config.second;
     conv.set_method(method);
     model.set_matmul_precision(precision);
     CHECK(conv.method() == (method == mlp::ConvMethod::PerSample ? method : mlp::ConvMethod::Lowered));
