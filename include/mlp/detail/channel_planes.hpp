@@ -29,14 +29,4 @@ double plane_squared_deviation(const Eigen::MatrixBase<A>& a, Index c, Index pix
   return sum;
 }
 
-// sum of a * b over channel c
-template <class A, class B>
-double plane_dot(const Eigen::MatrixBase<A>& a, const Eigen::MatrixBase<B>& b, Index c, Index pixels) {
-  double sum = 0.0;
-  for (Index s = 0; s < a.cols(); ++s) {
-    sum += static_cast<double>(a.col(s).segment(c * pixels, pixels).dot(b.col(s).segment(c * pixels, pixels)));
-  }
-  return sum;
-}
-
 }  // namespace mlp::detail

@@ -105,6 +105,11 @@ class BatchNorm : public Layer<S> {
   // saves the ReLU's pass over the batch forward; backward starts with the ReLU's mask of dy.
   bool can_fuse_relu() const override { return true; }
 
+  // An image's xhat is not written when the Sequential keeps the input for backward: backward
+  // computes it again from x, exactly as forward did, which saves writing (and reading for the
+  // write) a matrix the size of the batch.
+  bool can_read_kept_input() const override { return pixels_ > 1; }
+
   // Train: mu, var = mean and biased variance of each channel over its N = B x pixels values;
   //        xhat = (x - mu) / sqrt(var + eps);  y = gamma * xhat + beta;
   //        running_mean += m (mu - running_mean);  running_var += m (var * N/(N-1) - running_var).
@@ -128,10 +133,15 @@ class BatchNorm : public Layer<S> {
                                     this->input_shape().described(),
                                     " (use a larger batch, or drop a last batch of 1 with drop_last)");
     }
-    xhat_.resize(x.rows(), x.cols());
     if (pixels_ > 1) {
+      if (this->kept_input() == nullptr) {
+        xhat_.resize(x.rows(), x.cols());
+      } else {
+        xhat_.resize(0, 0);  // from a use on its own
+      }
       for_each_channel([&](Index c) { normalize_planes(x, c, count); });
     } else {
+      xhat_.resize(x.rows(), x.cols());
       normalize_rows(x, count);
     }
     batches_tracked_(0, 0) += S(1);
@@ -165,7 +175,13 @@ class BatchNorm : public Layer<S> {
     }
     const Eigen::Ref<const Matrix<S>> grad = mask ? Eigen::Ref<const Matrix<S>>(masked_dy_) : dy;
     if (pixels_ > 1) {
-      for_each_channel([&](Index c) { backward_planes(grad, c, count); });
+      // xhat = (source - shift) * scale: x again, or the stored xhat as (xhat - 0) * 1, which is
+      // xhat exactly, so that both give the same bits.
+      const Matrix<S>* x = this->kept_input();
+      for_each_channel([&](Index c) {
+        backward_planes(grad, x != nullptr ? *x : xhat_, x != nullptr ? mean_(c, 0) : S(0),
+                        x != nullptr ? inv_std_(c, 0) : S(1), c, count);
+      });
     } else {
       backward_rows(grad, count);
     }
@@ -204,8 +220,8 @@ class BatchNorm : public Layer<S> {
     dx_.array().colwise() *= scale_.col(0).array();
   }
 
-  // An image: channel c's statistics over its B blocks of pixels, then xhat and y block by block
-  // (the channel's values are still in cache from the two passes before).
+  // An image: channel c's statistics over its B blocks of pixels, then xhat (unless the input is
+  // kept) and y block by block (the channel's values are still in cache from the two passes before).
   void normalize_planes(const Eigen::Ref<const Matrix<S>>& x, Index c, Index count) {
     const double n = static_cast<double>(count);
     const S mean = static_cast<S>(detail::plane_sum(x, c, pixels_) / n);
@@ -215,10 +231,11 @@ class BatchNorm : public Layer<S> {
     var_(c, 0) = var;
     inv_std_(c, 0) = inv_std;
     const S gamma = gamma_(c, 0), beta = beta_(c, 0);
+    const bool store = this->kept_input() == nullptr;
     for (Index s = 0; s < x.cols(); ++s) {
-      xhat_.col(s).segment(c * pixels_, pixels_).array() = (x.col(s).segment(c * pixels_, pixels_).array() - mean) * inv_std;
-      write(y_.col(s).segment(c * pixels_, pixels_).array(),
-            xhat_.col(s).segment(c * pixels_, pixels_).array() * gamma + beta);
+      const auto xhat = (x.col(s).segment(c * pixels_, pixels_).array() - mean) * inv_std;
+      if (store) xhat_.col(s).segment(c * pixels_, pixels_).array() = xhat;
+      write(y_.col(s).segment(c * pixels_, pixels_).array(), xhat * gamma + beta);
     }
   }
   void affine_planes(const Eigen::Ref<const Matrix<S>>& x, Index c, S scale, S shift) {
@@ -235,17 +252,23 @@ class BatchNorm : public Layer<S> {
       out = value;
     }
   }
-  void backward_planes(const Eigen::Ref<const Matrix<S>>& dy, Index c, Index count) {
+  // Channel c, with xhat = (source - shift) * scale (see backward_impl).
+  void backward_planes(const Eigen::Ref<const Matrix<S>>& dy, const Matrix<S>& source, S shift, S scale, Index c,
+                       Index count) {
+    const auto xhat = [&](Index s) { return (source.col(s).segment(c * pixels_, pixels_).array() - shift) * scale; };
     const S dbeta = static_cast<S>(detail::plane_sum(dy, c, pixels_));
-    const S dgamma = static_cast<S>(detail::plane_dot(dy, xhat_, c, pixels_));
+    double dot = 0.0;
+    for (Index s = 0; s < dy.cols(); ++s) {
+      dot += static_cast<double>((dy.col(s).segment(c * pixels_, pixels_).array() * xhat(s)).sum());
+    }
+    const S dgamma = static_cast<S>(dot);
     dbeta_(c, 0) = dbeta;
     dgamma_(c, 0) = dgamma;
     if (!this->input_grad_) return;
     const S n = S(count), k = gamma_(c, 0) * inv_std_(c, 0) / n;
     for (Index s = 0; s < dy.cols(); ++s) {
       dx_.col(s).segment(c * pixels_, pixels_).array() =
-          k * (n * dy.col(s).segment(c * pixels_, pixels_).array() - dbeta -
-               xhat_.col(s).segment(c * pixels_, pixels_).array() * dgamma);
+          k * (n * dy.col(s).segment(c * pixels_, pixels_).array() - dbeta - xhat(s) * dgamma);
     }
   }
 
@@ -257,7 +280,7 @@ class BatchNorm : public Layer<S> {
   Matrix<S> running_mean_, running_var_;          // C x 1
   Matrix<S> batches_tracked_;                     // 1 x 1
   Matrix<S> mean_, var_, inv_std_, scale_, shift_;  // C x 1 scratch
-  Matrix<S> xhat_, y_, dx_;                       // C * pixels x B
+  Matrix<S> xhat_, y_, dx_;                       // C * pixels x B (xhat_ unused for an image whose input is kept)
   Matrix<S> masked_dy_;                           // C * pixels x B, with a fused ReLU only
 };
 

@@ -193,11 +193,19 @@ class Conv2d final : public Layer<S> {
     workspaces_.clear();
   }
 
+  // A Sequential's layer lowers its input again in backward instead of copying it.
+  bool can_read_kept_input() const override { return true; }
+
   // Per chunk of n samples: cols = im2col(x): (n P) x K;  Z = cols W^T: (n P) x O;
-  // y[o * P + p, s] = Z[s * P + p, o] + b[o]. In Train mode x is kept for backward.
+  // y[o * P + p, s] = Z[s * P + p, o] + b[o]. In Train mode x is kept for backward (copied, unless
+  // the Sequential keeps it).
   const Matrix<S>& forward_impl(const Eigen::Ref<const Matrix<S>>& x, Mode mode) override {
     y_.resize(this->output_shape().size(), x.cols());
-    if (mode == Mode::Train) x_ = x;
+    if (mode == Mode::Train && this->kept_input() == nullptr) {
+      x_ = x;
+    } else if (mode == Mode::Train) {
+      x_.resize(0, 0);  // a copy from a use on its own is not needed any more
+    }
     const Index chunk = prepare_workers(x.cols());
     detail::worker_chunks(x.cols(), chunk, [&](int worker, Index /*chunk*/, Index begin, Index end) {
       forward_chunk(x, worker, begin, end - begin);
@@ -231,6 +239,9 @@ class Conv2d final : public Layer<S> {
   }
 
  private:
+  // The input of the last Train forward.
+  const Matrix<S>& input() const { return this->kept_input() != nullptr ? *this->kept_input() : x_; }
+
   // The chunk size for a batch (at most half of it, see the top of the file), and one scratch
   // pair per worker sized for a full chunk (with bf16, packing buffers too, sized here because
   // dynamic scheduling may give a worker its first full chunk in any later step); grown only when
@@ -308,7 +319,7 @@ class Conv2d final : public Layer<S> {
       backward_per_sample(dy, w, chunk, first, n);
       return;
     }
-    detail::im2col<S>(x_, first, n, window_, cols_[w].data(), rows);
+    detail::im2col<S>(input(), first, n, window_, cols_[w].data(), rows);
     Eigen::Map<Matrix<S>> dz(z_[w].data(), rows, out_);
     for (Index s = 0; s < n; ++s) {
       for (Index o = 0; o < out_; ++o) dz.col(o).segment(s * P, P) = dy.col(first + s).segment(o * P, P);
@@ -333,7 +344,7 @@ class Conv2d final : public Layer<S> {
     std::fill(dweight, dweight + weight_.size(), S(0));
     std::fill(dbias, dbias + out_, S(0));
     for (Index s = first; s < first + n; ++s) {
-      detail::im2col<S>(x_, s, 1, window_, cols_[w].data(), P);
+      detail::im2col<S>(input(), s, 1, window_, cols_[w].data(), P);
       const S* g = dy.col(s).data();
       detail::taps_gradient(cols_[w].data(), P, K, g, out_, dweight, dbias);
       if (!this->input_grad_) continue;
@@ -353,7 +364,7 @@ class Conv2d final : public Layer<S> {
   Matrix<S> dweight_, dbias_;         // same shapes
   Matrix<S> dweight_parts_;           // (out in kh kw) x chunks: each chunk's dW
   Matrix<S> dbias_parts_;             // out x chunks
-  Matrix<S> x_;                       // in.size() x B, the input of the last Train forward
+  Matrix<S> x_;                       // in.size() x B, the input of the last Train forward (unless kept)
   Matrix<S> y_;                       // out.size() x B
   Matrix<S> dx_;                      // in.size() x B
   std::vector<Matrix<S>> cols_, z_;   // per worker: (chunk P) x K and (chunk P) x O, flat

@@ -6,7 +6,9 @@
 //   - shapes: bind(input) fixes the input shape and asks the layer for its output shape;
 //   - the training protocol: backward() is only allowed after a forward(., Mode::Train) of the same
 //     batch with no other forward in between (an Eval forward would have overwritten the caches
-//     backward reads). Anything else is an mlp::RuntimeError, never silently wrong gradients.
+//     backward reads), and, for a layer that reads its input again (can_read_kept_input), with no
+//     forward of the layer that owns that input either. Anything else is an mlp::RuntimeError,
+//     never silently wrong gradients.
 // A layer implements forward_impl / backward_impl; they may assume the checks above have passed.
 #pragma once
 
@@ -78,8 +80,8 @@ class Layer {
   Layer& operator=(const Layer&) = delete;
   virtual ~Layer() = default;
 
-  // x: in.size() x B. Returns y: out.size() x B, a buffer the layer owns (valid until its next
-  // forward). A layer not yet bound takes its input shape from x (a feature vector of x.rows()).
+  // x: in.size() x B. Returns y: out.size() x B, a buffer the layer owns, unchanged until its next
+  // forward (backward must not write it: a layer after it may read it in its backward). A layer not yet bound takes its input shape from x (a feature vector of x.rows()).
   const Matrix<S>& forward(const Eigen::Ref<const Matrix<S>>& x, Mode mode) { return forward_as(x, mode, false); }
 
   // dy: out.size() x B, dL/dy for the batch of the last forward, which must have been in Train
@@ -98,7 +100,9 @@ class Layer {
   bool forward_in_place(const Eigen::Ref<const Matrix<S>>& x, Mode mode) {
     if (!passes_through(mode)) return false;
     check_input(x);
+    ++forwards_;
     relu_fused_ = false;
+    kept_input_ = nullptr;
     record_forward(mode, x.cols());
     return true;
   }
@@ -182,6 +186,15 @@ class Layer {
   virtual bool can_mask_relu_gradient() const { return false; }
   bool relu_masking() const { return relu_masking_; }
 
+  // Reading the input again in backward, which only a Sequential arranges: a layer that would
+  // otherwise keep its input, or something computed from it, for backward (Linear and Conv2d copy
+  // x, BatchNorm2d writes x normalized) returns true. In a Train forward whose input is the output
+  // buffer of an earlier layer of the same Sequential, kept_input() is then that buffer, in the
+  // forward and in its backward (nullptr otherwise), and the layer may read it in backward instead
+  // of keeping its own copy. A backward after the buffer's owner ran another forward is refused.
+  virtual bool can_read_kept_input() const { return false; }
+  const Matrix<S>* kept_input() const { return kept_input_; }
+
   bool input_grad_ = true;
 
  private:
@@ -193,6 +206,10 @@ class Layer {
   // forward and backward say.
   friend class Sequential<S>;
   const Matrix<S>& forward_fused(const Eigen::Ref<const Matrix<S>>& x, Mode mode) { return forward_as(x, mode, true); }
+  // kept: the matrix x views, the output buffer of `owner` (see can_read_kept_input).
+  const Matrix<S>& forward_kept(const Matrix<S>& kept, const Layer& owner, Mode mode, bool fused) {
+    return forward_as(kept, mode, fused, &kept, &owner);
+  }
   // masked: dy is already masked by (y > 0), by the layer after the ReLU (backward_relu_masked).
   const Matrix<S>& backward_fused(const Eigen::Ref<const Matrix<S>>& dy, bool masked) {
     check_backward(dy, true);
@@ -224,7 +241,9 @@ class Layer {
   // before it; its own backward() is refused after such a forward.
   void absorb_forward(const Eigen::Ref<const Matrix<S>>& x, Mode mode) {
     check_input(x);
+    ++forwards_;
     relu_fused_ = false;
+    kept_input_ = nullptr;
     record_forward(mode, x.cols());
     if (mode == Mode::Train) cache_ = Cache::Absorbed;
   }
@@ -236,12 +255,21 @@ class Layer {
       "the last forward was the layer's own, not the Sequential's (the Sequential's backward follows the "
       "Sequential's forward)";
 
-  const Matrix<S>& forward_as(const Eigen::Ref<const Matrix<S>>& x, Mode mode, bool fused) {
+  const Matrix<S>& forward_as(const Eigen::Ref<const Matrix<S>>& x, Mode mode, bool fused,
+                              const Matrix<S>* kept = nullptr, const Layer* owner = nullptr) {
     check_input(x);
-    MLP_ASSERT(!fused || can_fuse_relu(), "forward_fused on a layer that cannot apply a ReLU");
+    MLP_ASSERT(!fused || can_fuse_relu(), "a fused forward on a layer that cannot apply a ReLU");
     cache_ = Cache::Failed;  // if forward_impl throws, backward is refused
+    ++forwards_;
     masked_output_ = nullptr;
     relu_fused_ = fused;
+    kept_input_ = nullptr;
+    if (kept != nullptr && mode == Mode::Train && can_read_kept_input()) {
+      MLP_ASSERT(owner != nullptr && owner != this && kept->data() == x.data(), "forward_kept: not the owner's buffer");
+      kept_input_ = kept;
+      kept_owner_ = owner;
+      kept_owner_forwards_ = owner->forwards_;
+    }
     const Matrix<S>& y = forward_impl(x, mode);
     MLP_ASSERT(y.rows() == out_.size() && y.cols() == x.cols(), "layer output shape");
     record_forward(mode, x.cols());
@@ -276,6 +304,11 @@ class Layer {
     if (!fused && relu_fused_) {
       detail::fail<RuntimeError>(describe(), ": the last forward also applied the ReLU after this layer (fused by "
                                  "a Sequential), so backward has to go through the Sequential too");
+    }
+    if (kept_input_ != nullptr && kept_owner_->forwards_ != kept_owner_forwards_) {
+      detail::fail<RuntimeError>(describe(), ": backward reads the input of its last forward, the output of ",
+                                 kept_owner_->describe(), ", which has run another forward since (run the "
+                                 "Sequential's forward again before its backward)");
     }
     check_shape(dy);
   }
@@ -320,6 +353,10 @@ class Layer {
   bool relu_gradient_masked_ = false;  // in a fused backward: dy is already masked
   bool relu_masking_ = false;          // in backward_relu_masked
   const Matrix<S>* masked_output_ = nullptr;  // what backward_relu_masked returned, while it is that
+  std::uint64_t forwards_ = 0;                // forwards run, failed ones included
+  const Matrix<S>* kept_input_ = nullptr;     // see can_read_kept_input
+  const Layer* kept_owner_ = nullptr;         // the layer whose output buffer kept_input_ is
+  std::uint64_t kept_owner_forwards_ = 0;     // its forwards_ when this layer's forward read it
 };
 
 }  // namespace mlp

@@ -148,7 +148,10 @@ class Linear final : public Layer<S> {
     return Shape::flat(out_features());
   }
 
-  // y = W x + b. In Train mode x is kept for backward.
+  // A Sequential's layer reads its input again in backward instead of copying it.
+  bool can_read_kept_input() const override { return true; }
+
+  // y = W x + b. In Train mode x is kept for backward (copied, unless the Sequential keeps it).
   const Matrix<S>& forward_impl(const Eigen::Ref<const Matrix<S>>& x, Mode mode) override {
     // Start from the bias and accumulate the product onto it: the GEMM adds into its
     // destination, so this saves both the zeroing pass of `y = W x` and a separate bias pass.
@@ -156,13 +159,18 @@ class Linear final : public Layer<S> {
     y_.colwise() = bias_.col(0);
     product(out_features(), x.cols(), in_features(), weight_.data(), out_features(), false, x.data(), x.outerStride(),
             false, y_.data(), true);
-    if (mode == Mode::Train) x_ = x;
+    if (mode == Mode::Train && this->kept_input() == nullptr) {
+      x_ = x;
+    } else if (mode == Mode::Train) {
+      x_.resize(0, 0);  // a copy from a use on its own is not needed any more
+    }
     return y_;
   }
 
   // dW = dy x^T, db = dy 1 (sum over the batch), dx = W^T dy.
   const Matrix<S>& backward_impl(const Eigen::Ref<const Matrix<S>>& dy) override {
-    product(out_features(), in_features(), dy.cols(), dy.data(), dy.outerStride(), false, x_.data(), in_features(),
+    const Matrix<S>& x = this->kept_input() != nullptr ? *this->kept_input() : x_;
+    product(out_features(), in_features(), dy.cols(), dy.data(), dy.outerStride(), false, x.data(), in_features(),
             true, dweight_.data(), false);
     if (has_bias_) detail::sum_columns(dy, dbias_);
     if (this->input_grad_) {
@@ -201,7 +209,7 @@ class Linear final : public Layer<S> {
   detail::GemmBuffers<S> buffers_;   // the packing buffers of the products in S
   Matrix<S> weight_, bias_;    // out x in, out x 1 (zero, and not a parameter, without bias)
   Matrix<S> dweight_, dbias_;  // same shapes
-  Matrix<S> x_;                // in x B, the input of the last Train forward
+  Matrix<S> x_;                // in x B, the input of the last Train forward (unless kept)
   Matrix<S> y_;                // out x B
   Matrix<S> dx_;               // in x B
 };

@@ -50,6 +50,7 @@ class Sequential {
     layer->set_matmul_precision(precision_);
     layers_.push_back(std::move(layer));
     outputs_.push_back(nullptr);
+    owners_.push_back(0);
     fused_.push_back(false);
     masks_.push_back(false);
     return *layers_.back();
@@ -103,6 +104,7 @@ class Sequential {
     }
     const Matrix<S>& y = step_forward(i, x, same, mode);
     outputs_[i] = &y;
+    owners_[i] = &y == same ? owners_[i - 1] : i;
     stepped_ = i + 1;
     return y;
   }
@@ -342,14 +344,17 @@ class Sequential {
     // saves the fused layer's mask pass (never the last layer: backward() starts with its own).
     masks_[i] = i >= 2 && fused_[i - 2] && i + 1 < layers_.size() && layer.can_mask_relu_gradient();
     fused_[i] = relu_fusable_after(i);
-    if (fused_[i]) {
-      const Matrix<S>& y = layer.forward_fused(x, mode);
-      // A user's layer that says it can apply the ReLU but does not would be silently wrong.
-      MLP_ASSERT(!(y.array() < S(0)).any(), "a layer with can_fuse_relu() left negative values in a fused forward");
-      return y;
-    }
-    if (same != nullptr && layer.forward_in_place(x, mode)) return *same;
-    return layer.forward(x, mode);
+    if (same != nullptr && !fused_[i] && layer.forward_in_place(x, mode)) return *same;
+    // Every input but the first is an earlier layer's output buffer, which nothing changes before
+    // this layer's backward unless that layer runs forward again (this layer's backward is then
+    // refused).
+    const Matrix<S>& y = same != nullptr ? layer.forward_kept(*same, *layers_[owners_[i - 1]], mode, fused_[i])
+                         : fused_[i]     ? layer.forward_fused(x, mode)
+                                         : layer.forward(x, mode);
+    // A user's layer that says it can apply the ReLU but does not would be silently wrong.
+    MLP_ASSERT(!fused_[i] || !(y.array() < S(0)).any(),
+               "a layer with can_fuse_relu() left negative values in a fused forward");
+    return y;
   }
 
   bool fuse_relu_ = true;
@@ -357,6 +362,7 @@ class Sequential {
   std::vector<char> masks_;                // per layer: its backward masks dL/dx for the fused ReLU before it
   std::size_t stepped_ = 0;                // layers run by the forward_layer calls of the current pass
   std::vector<const Matrix<S>*> outputs_;  // each layer's output buffer after the last forward
+  std::vector<std::size_t> owners_;        // per layer: the layer that owns that buffer (it or one before)
   Matrix<S> identity_;  // output of a network without layers
   Matrix<S> empty_;     // dL/dx when input gradients are off
   bool input_grad_ = false;
