@@ -278,6 +278,39 @@ TEST_CASE("a MaxPool2d after a fused BatchNorm2d + ReLU masks dL/dx for the ReLU
   check_masked_pool_bits<double>();
 }
 
+TEST_CASE("a 2 x 2 MaxPool2d after a fused BatchNorm2d + ReLU masks dL/dx for the ReLU: the same bits at every row width") {
+  // The usual pool has a backward of its own that writes each window once, in padded runs of 8 or
+  // 16 outputs (detail/max_pool_kernels.hpp): output rows of 1, 7, 8, 14 and 20 values.
+  for (const Shape in : {Shape{3, 2, 2}, Shape{3, 4, 14}, Shape{2, 6, 16}, Shape{3, 2, 28}, Shape{2, 4, 40}}) {
+    INFO("input " << in.str());
+    const auto build = [&](mlp::Sequential<float>& model) {
+      mlp::Rng rng(8);
+      auto& bn = model.emplace<mlp::BatchNorm2d<float>>(in.channels);
+      bn.weight().col(0).setLinSpaced(0.5f, -1.5f);
+      bn.bias().col(0).setLinSpaced(-0.5f, 0.25f);
+      model.emplace<mlp::ReLU<float>>();
+      model.emplace<mlp::MaxPool2d<float>>(2);
+      model.emplace<mlp::Flatten<float>>();
+      model.emplace<mlp::Linear<float>>(model.output_shape().size(), 3, rng);
+      model.set_input_grad(true);
+    };
+    mlp::Sequential<float> fused(in), plain(in);
+    build(fused);
+    build(plain);
+    plain.set_fuse_relu(false);
+    const mlp::Matrix<float> x = mlp_test::random_matrix<float>(in.size(), 5, 61, -2.0, 2.0);
+    // Blind unless some windows are all cut to 0 by the ReLU.
+    const mlp::Matrix<float> pooled =
+        fused[2].forward(fused[1].forward(fused[0].forward(x, mlp::Mode::Train), mlp::Mode::Train), mlp::Mode::Train);
+    CHECK((pooled.array() == 0.0f).any());
+    CHECK(mlp_test::same_bits(fused.forward(x, mlp::Mode::Train), plain.forward(x, mlp::Mode::Train)));
+    const mlp::Matrix<float> dy = mlp_test::random_matrix<float>(3, 5, 71);
+    const mlp::Matrix<float> dx = fused.backward(dy);
+    CHECK(mlp_test::same_bits(dx, plain.backward(dy)));
+    CHECK(dx.cwiseAbs().maxCoeff() > 0.0f);
+  }
+}
+
 TEST_CASE("a user's layer after a fused pair is asked to mask for the ReLU, and only there") {
   mlp::Sequential<double> model(Shape::flat(4)), plain(Shape::flat(4));
   build_masking_model(model);

@@ -126,4 +126,56 @@ void max_pool_2x2(const S* __restrict x, Index planes, Index H, Index W, S* __re
   }
 }
 
+// Blocks [first_block, blocks) of max_pool_2x2_backward (below): window row blk covers input rows
+// 2 blk and 2 blk + 1 of the sample, one run of exactly Width outputs each (Width = 0: OW), padded
+// as in max_pool_down_rows. A padded top run writes into the bottom row, which its own run then
+// overwrites, and a padded bottom run into the next block's top row, which the next block
+// overwrites; the caller keeps the last blocks, whose runs would leave the sample, for Width = 0.
+template <bool Masked, Index Width, class S>
+void max_pool_2x2_backward_rows(const S* __restrict g, const S* __restrict y, const std::int32_t* __restrict arg,
+                                Index first_block, Index blocks, Index OW, S* dx) {
+  const Index run = Width > 0 ? Width : OW, W = 2 * OW;
+  for (Index blk = first_block; blk < blocks; ++blk) {
+    const S* gb = g + blk * OW;
+    const S* yb = y + (Masked ? blk * OW : 0);
+    const std::int32_t* ab = arg + blk * OW;
+    const auto top0 = static_cast<std::int32_t>(2 * blk * W);  // the window's top-left index at ox = 0
+    for (int row = 0; row < 2; ++row) {
+      S* out = dx + (2 * blk + row) * W;
+      const std::int32_t left0 = top0 + row * static_cast<std::int32_t>(W);
+      for (Index ox = 0; ox < run; ++ox) {
+        const S v = (Masked ? select_bits(yb[ox] > S(0), gb[ox], S(0)) : gb[ox]) + S(0);
+        const std::int32_t left = left0 + static_cast<std::int32_t>(2 * ox);
+        out[2 * ox] = select_bits(ab[ox] == left, v, S(0));
+        out[2 * ox + 1] = select_bits(ab[ox] == left + 1, v, S(0));
+      }
+    }
+  }
+}
+
+// Backward of max_pool_2x2 for one sample: every input pixel lies in exactly one window, so each
+// dx value is written once, g[j] at the window's maximum and 0 at its other three pixels, instead
+// of zeroing dx and scattering into it. Masked (a ReLU before the pool): g[j] is taken as 0 where
+// y[j] <= 0, as relu_mask() does. The "+ S(0)" keeps the bits of the scatter this replaces,
+// dx = 0 + g (a -0 gradient becomes +0).
+template <bool Masked, class S>
+void max_pool_2x2_backward(const S* __restrict g, const S* __restrict y, const std::int32_t* __restrict arg,
+                           Index planes, Index H, Index W, S* __restrict dx) {
+  const Index OW = W / 2, blocks = planes * H / 2;
+  const auto padded = [&](auto width) {
+    constexpr Index Width = decltype(width)::value;
+    // Blocks whose padded runs read and write inside the sample: blk OW + Width <= blocks OW.
+    const Index fit = std::clamp<Index>(blocks - (Width + OW - 1) / OW + 1, 0, blocks);
+    max_pool_2x2_backward_rows<Masked, Width>(g, y, arg, 0, fit, OW, dx);
+    max_pool_2x2_backward_rows<Masked, 0>(g, y, arg, fit, blocks, OW, dx);
+  };
+  if (OW <= 8) {
+    padded(std::integral_constant<Index, 8>{});
+  } else if (OW <= 16) {
+    padded(std::integral_constant<Index, 16>{});
+  } else {
+    max_pool_2x2_backward_rows<Masked, 0>(g, y, arg, 0, blocks, OW, dx);
+  }
+}
+
 }  // namespace mlp::detail

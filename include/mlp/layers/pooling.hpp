@@ -127,8 +127,7 @@ class MaxPool2d final : public detail::Pool2d<S> {
     y_.resize(this->output_shape().size(), x.cols());
     argmax_.resize(y_.rows(), x.cols());
     const detail::Window2d& g = this->window_;
-    if (g.kernel == Size2(2) && g.stride == Size2(2) && g.padding == Size2(0) && g.in_h % 2 == 0 &&
-        g.in_w % 2 == 0) {
+    if (pairs()) {
       pool_pairs(x);
       return y_;
     }
@@ -153,6 +152,20 @@ class MaxPool2d final : public detail::Pool2d<S> {
   const Matrix<S>& backward_impl(const Eigen::Ref<const Matrix<S>>& dy) override {
     dx_.resize(this->input_shape().size(), dy.cols());
     const bool mask = this->relu_masking();
+    if (pairs()) {
+      const detail::Window2d& w = this->window_;
+      this->for_each_sample(dy.cols(), [&](Index s) {
+        const S* g = dy.col(s).data();
+        if (mask) {
+          detail::max_pool_2x2_backward<true>(g, y_.col(s).data(), argmax_.col(s).data(), w.channels, w.in_h, w.in_w,
+                                              dx_.col(s).data());
+        } else {
+          detail::max_pool_2x2_backward<false>(g, y_.col(s).data(), argmax_.col(s).data(), w.channels, w.in_h,
+                                               w.in_w, dx_.col(s).data());
+        }
+      });
+      return dx_;
+    }
     if (mask) masked_dy_.resize(dy.rows(), dy.cols());
     this->for_each_sample(dy.cols(), [&](Index s) {
       const S* g = dy.col(s).data();
@@ -169,6 +182,13 @@ class MaxPool2d final : public detail::Pool2d<S> {
   }
 
  private:
+  // The usual 2 x 2 pool of stride 2 on even sizes, which has kernels of its own.
+  bool pairs() const {
+    const detail::Window2d& g = this->window_;
+    return g.kernel == Size2(2) && g.stride == Size2(2) && g.padding == Size2(0) && g.in_h % 2 == 0 &&
+           g.in_w % 2 == 0;
+  }
+
   // A row of outputs at a time: start each at -infinity with the index of its clipped window's
   // first pixel, then let every tap of the window, in row-major order, compete.
   template <Index Stride>
