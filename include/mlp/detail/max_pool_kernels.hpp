@@ -157,7 +157,7 @@ void max_pool_2x2_backward_rows(const S* __restrict g, const S* __restrict y, co
 // dx value is written once, g[j] at the window's maximum and 0 at its other three pixels, instead
 // of zeroing dx and scattering into it. Masked (a ReLU before the pool): g[j] is taken as 0 where
 // y[j] <= 0, as relu_mask() does. The "+ S(0)" keeps the bits of the scatter this replaces,
-// dx = 0 + g (a -0 gradient becomes +0).
+// dx = 0 + g (a -0 gradient becomes +0; -ffast-math would drop it).
 template <bool Masked, class S>
 void max_pool_2x2_backward(const S* __restrict g, const S* __restrict y, const std::int32_t* __restrict arg,
                            Index planes, Index H, Index W, S* __restrict dx) {
