@@ -7,9 +7,10 @@
 // Why not simply `C.noalias() += A * B`: Eigen's own threads split a product in a way that changes
 // how each element's sum is blocked (its blocking depends on the thread count), and they wait for
 // each other in spin loops, so a product slows to a crawl when another process takes one of the
-// cores. Here the caller's threads each compute whole columns of C with Eigen's single-threaded
-// kernel and their own packing buffers, and every part uses the blocking of the whole product
-// (kc, mc, nc) with boundaries on multiples of the kernel's 4-column register block. Each element of
+// cores. Here the caller's threads each compute whole columns of C (whole rows for a C taller than
+// wide) with Eigen's single-threaded kernel and their own packing buffers, and every part uses the
+// blocking of the whole product (kc, mc, nc) with boundaries on multiples of the kernel's register
+// block (4 columns, or 3 packets of rows). Each element of
 // C is then computed by exactly the instructions of a single-threaded product: the same bits at any
 // thread count (tests/test_gemm.cpp checks this over many shapes), the same as Eigen's own product
 // on one thread, and no waiting inside a product. After the first call at a given size, a call
@@ -141,23 +142,43 @@ void gemm(Index m, Index n, Index k, const S* a, Index lda, bool transpose_a, co
              "gemm: leading dimension smaller than the rows");
   if (m == 0 || n == 0) return;
   const EigenBlocking blocking = eigen_blocking<S>(m, n, k);
-  // Parts are runs of whole register blocks of nr columns (4 in Eigen 3.4); the last part also
-  // takes the columns left over, exactly as the whole product would.
-  constexpr Index kUnit = Eigen::internal::gebp_traits<S, S>::nr;
-  const Index units = std::max<Index>(1, n / kUnit);
-  const int parts = static_cast<int>(std::min<Index>(product_threads(m, n, k, 2e6), units));
+  // Parts are runs of whole register blocks: nr columns (4 in Eigen 3.4), or, for a C at least
+  // twice as tall as wide whose rows split evenly (within 10%), mr rows (3 packets: 48 floats with
+  // AVX-512). Then each part packs only its share of the larger operand (A for a tall C: the
+  // weights in Linear's forward and dL/dx, the lowered input in Conv2d's forward), which two column
+  // parts would both pack whole. The last part also takes what is left over, exactly as the whole
+  // product would: every element sees the register block and depth blocks it would see in one
+  // product, so the bits do not depend on the split.
+  using Traits = Eigen::internal::gebp_traits<S, S>;
+  const int threads = product_threads(m, n, k, 2e6);
+  struct Split {
+    Index unit, extent, units;
+    int parts;
+    Split(Index unit_, Index extent_, int threads_)
+        : unit(unit_), extent(extent_), units(std::max<Index>(1, extent_ / unit_)),
+          parts(static_cast<int>(std::min<Index>(threads_, units))) {}
+    Index lo(int part) const { return units * part / parts * unit; }
+    Index hi(int part) const { return part + 1 == parts ? extent : lo(part + 1); }
+    // The largest part against an even share: rows come in blocks of 48, so 256 rows split 96 + 160.
+    double imbalance() const { return static_cast<double>(hi(parts - 1) - lo(parts - 1)) * parts / extent; }
+  };
+  const Split by_rows(Traits::mr, m, threads);
+  const bool along_m = m >= 2 * n && by_rows.parts == threads && by_rows.imbalance() <= 1.1;
+  const Split split = along_m ? by_rows : Split(Traits::nr, n, threads);
+  const int parts = split.parts;
   // Every part's buffers are sized for one part doing it all, so that a change of the thread count
   // (the Trainer's governor) never grows them.
   buffers.reserve(parts, blocking.kc * std::min(m, blocking.mc), blocking.kc * std::min(n, blocking.nc));
   const auto run = [&](int part, int thread) {
-    const Index j0 = units * part / parts * kUnit;
-    const Index j1 = part + 1 == parts ? n : units * (part + 1) / parts * kUnit;
-    S* c0 = c + j0 * ldc;
+    const Index lo = split.lo(part), hi = split.hi(part);
+    const Index rows = along_m ? hi - lo : m, cols = along_m ? n : hi - lo;
+    S* c0 = along_m ? c + lo : c + lo * ldc;
     if (!accumulate)
-      for (Index j = 0; j < j1 - j0; ++j) std::fill(c0 + j * ldc, c0 + j * ldc + m, S(0));
+      for (Index j = 0; j < cols; ++j) std::fill(c0 + j * ldc, c0 + j * ldc + rows, S(0));
     if (k == 0) return;
-    const S* b0 = transpose_b ? b + j0 : b + j0 * ldb;
-    gemm_impl::run_part(transpose_a, transpose_b, m, j1 - j0, k, a, lda, b0, ldb, c0, ldc, blocking,
+    const S* a0 = !along_m ? a : transpose_a ? a + lo * lda : a + lo;
+    const S* b0 = along_m ? b : transpose_b ? b + lo : b + lo * ldb;
+    gemm_impl::run_part(transpose_a, transpose_b, rows, cols, k, a0, lda, b0, ldb, c0, ldc, blocking,
                         buffers.a(thread), buffers.b(thread));
   };
 #ifdef _OPENMP
