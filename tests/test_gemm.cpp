@@ -16,7 +16,7 @@
 #include <sstream>
 #include <vector>
 
-// In a namespace of their own: the unity build puts this file next to test_gemm_bf16.cpp.
+// In a namespace of their own: a unity build can put this file next to test_gemm_bf16.cpp.
 namespace gemm_test {
 
 using mlp::Index;
