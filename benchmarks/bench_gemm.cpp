@@ -1,12 +1,13 @@
-// bench_gemm: the bf16 GEMM (mlp::detail::gemm_bf16) and the library's fp32 GEMM (mlp::detail::gemm,
-// Eigen's kernel on the library's threads) against Eigen's own fp32 product, side by side.
+// bench_gemm: the bf16 GEMM (mlp::detail::gemm_bf16) and the library's fp32 GEMM (mlp::detail::gemm:
+// its own kernel on a CPU with AVX512F, Eigen's kernel on the library's threads elsewhere) against
+// Eigen's own fp32 product, side by side.
 //
 //   bench_gemm [--shapes all|L|M|CNN|<name>,...] [--threads 1,2] [--rounds 5] [--ms 40] [--portable]
 //              [--step]
 //
 // For each shape (the products of a training step of the MLPs L and M and of a small CNN, batch 128)
-// and each thread count: Eigen fp32 GFLOP/s, the library's fp32 GFLOP/s (the same bits as Eigen's on
-// one thread, at any thread count), bf16 GFLOP/s and the bf16/Eigen ratio. The three alternate in
+// and each thread count: Eigen fp32 GFLOP/s, the library's fp32 GFLOP/s (the same bits at any thread
+// count), bf16 GFLOP/s and the bf16/Eigen ratio. The three alternate in
 // `rounds` rounds of about `ms` milliseconds each, and each reports its best round, so that a busy
 // moment on a shared machine hits both. "L step" sums the times of L's products (forward, dW, and
 // dx except for the first layer). --portable also times the portable fallback (much slower). The
@@ -169,8 +170,8 @@ double peak_gflops(int threads) {
 
 // A training step of the MLP L (784-1024-1024-1024-10, ReLU, batch 128, Adam) written out with the
 // library's conventions (y = b, y += W x; dW = dy x^T, db = sum dy, dx = W^T dy; mlp::Adam), with
-// its matrix products done by Eigen in fp32 or by gemm_bf16: what the bf16 products can give a
-// whole step once Linear uses them. The loss gradient is a stand-in (logits / B), as cheap as the
+// its matrix products done in fp32 by detail::gemm (what Linear runs: the library's own kernel on a
+// CPU with AVX512F) or by gemm_bf16: what the bf16 products give a whole step. The loss gradient is a stand-in (logits / B), as cheap as the
 // real one.
 class LStep {
  public:
@@ -232,16 +233,14 @@ class LStep {
     if (bf16) {
       mlp::detail::gemm_bf16(c.rows(), c.cols(), ta ? a.rows() : a.cols(), a.data(), a.rows(), ta, b.data(),
                              b.rows(), tb, c.data(), c.rows(), accumulate, ws_);
-    } else if (accumulate) {
-      c.noalias() += a * b;  // (only W x is accumulated)
-    } else if (ta) {
-      c.noalias() = a.transpose() * b;
     } else {
-      c.noalias() = a * b.transpose();
+      mlp::detail::gemm(c.rows(), c.cols(), ta ? a.rows() : a.cols(), a.data(), a.rows(), ta, b.data(), b.rows(), tb,
+                        c.data(), c.rows(), accumulate, buffers_);
     }
   }
 
   std::vector<Dense> layers_;
+  mlp::detail::GemmBuffers<float> buffers_;
   mlp::Matrix<float> x_, dy_;
   std::unique_ptr<mlp::Adam<float>> adam_;
   mlp::detail::GemmWorkspace ws_;

@@ -174,7 +174,8 @@ void print_breakdown(mlp::Sequential<float>& model, mlp::Optimizer<float>& optim
 }
 
 // The GEMM peak: a 2048^3 float product, the faster of Eigen's own (its threads) and the library's
-// (detail::gemm, whose parts run Eigen's single-threaded kernel), best of 5.
+// (detail::gemm: its own fp32 kernel on a CPU with AVX512F, Eigen's single-threaded kernel in parts
+// elsewhere), best of 5.
 double gemm_gflops(bool cpu_time) {
   const mlp::Index n = 2048;
   mlp::Matrix<float> a = mlp::Matrix<float>::Random(n, n), b = mlp::Matrix<float>::Random(n, n), c(n, n);

@@ -1,7 +1,9 @@
-// detail::gemm, the products of Linear and Conv2d in float and double: correct against a plain
-// triple loop in long double, and the same bits at 1, 2 and 3 threads and as Eigen's own
-// single-threaded product, over shapes that exercise every edge of the kernel (rows not a multiple
-// of the register block, columns not a multiple of 4, depths above Eigen's kc, strided operands).
+// detail::gemm, the products of Linear and Conv2d in float and double, with both kernels (the
+// library's own fp32 kernel where the CPU has AVX512F, and Eigen's): correct against a plain triple
+// loop in long double, and the same bits at 1, 2 and 3 threads; the own kernel gives exactly a
+// chain of std::fma over k, and Eigen's kernel the bits of Eigen's own single-threaded product.
+// The shapes exercise every edge of the kernels (rows not a multiple of either register block,
+// columns not a multiple of 4 or 12, depths above either kc, strided operands).
 #include "alloc_counter.hpp"
 #include "helpers.hpp"
 
@@ -12,6 +14,8 @@
 
 #include <Eigen/Core>
 
+#include <cmath>
+#include <limits>
 #include <random>
 #include <sstream>
 #include <vector>
@@ -20,6 +24,7 @@
 namespace gemm_test {
 
 using mlp::Index;
+using mlp::detail::GemmKernel;
 
 struct Shape3 {
   Index m, n, k;
@@ -64,13 +69,28 @@ Operands<S> make(const Shape3& s, std::uint64_t seed) {
 }
 
 template <class S>
-mlp::Matrix<S> product(const Shape3& s, const Operands<S>& o, int threads, bool accumulate = false) {
+mlp::Matrix<S> product(const Shape3& s, const Operands<S>& o, int threads, bool accumulate = false,
+                       GemmKernel kernel = GemmKernel::Auto) {
   const mlp::Matrix<S> start = mlp_test::random_matrix<S>(s.m, s.n, 99);
   mlp::Matrix<S> c = start;
   mlp::detail::GemmBuffers<S> buffers;
   const mlp::ThreadLimit limit(threads);
   mlp::detail::gemm<S>(s.m, s.n, s.k, o.a.data(), o.lda, s.ta, o.b.data(), o.ldb, s.tb, c.data(), s.m, accumulate,
-                       buffers);
+                       buffers, kernel);
+  return c;
+}
+
+// The own kernel's definition: per element, acc = C (accumulate) or +0, then acc = fma(a, b, acc)
+// over k in order.
+mlp::Matrix<float> fma_chain(const Shape3& s, const Operands<float>& o, bool accumulate) {
+  mlp::Matrix<float> c = mlp_test::random_matrix<float>(s.m, s.n, 99);
+  for (Index j = 0; j < s.n; ++j) {
+    for (Index i = 0; i < s.m; ++i) {
+      float acc = accumulate ? c(i, j) : 0.0f;
+      for (Index p = 0; p < s.k; ++p) acc = std::fma(s.ta ? o.a(p, i) : o.a(i, p), s.tb ? o.b(j, p) : o.b(p, j), acc);
+      c(i, j) = acc;
+    }
+  }
   return c;
 }
 
@@ -85,7 +105,7 @@ TEST_CASE("gemm: C = op(A) op(B) and C += op(A) op(B) match a long double triple
     Operands<float> of{o.a.cast<float>(), o.b.cast<float>(), o.lda, o.ldb};
     const mlp::Matrix<double> c0 = mlp_test::random_matrix<double>(s.m, s.n, 99);
     const mlp::Matrix<double> set = product(s, o, 1), added = product(s, o, 1, true);
-    const mlp::Matrix<float> set_f = product(s, of, 1);
+    const mlp::Matrix<float> set_f = product(s, of, 1), set_eigen = product(s, of, 1, false, GemmKernel::Eigen);
     double worst = 0.0, worst_f = 0.0;
     for (Index j = 0; j < s.n; ++j) {
       for (Index i = 0; i < s.m; ++i) {
@@ -102,6 +122,7 @@ TEST_CASE("gemm: C = op(A) op(B) and C += op(A) op(B) match a long double triple
         worst = std::max(worst, std::abs(set(i, j) - static_cast<double>(sum)) / scale);
         worst = std::max(worst, std::abs(added(i, j) - c0(i, j) - static_cast<double>(sum)) / (scale + std::abs(c0(i, j))));
         worst_f = std::max(worst_f, std::abs(static_cast<double>(set_f(i, j)) - static_cast<double>(sum_f)) / scale);
+        worst_f = std::max(worst_f, std::abs(static_cast<double>(set_eigen(i, j)) - static_cast<double>(sum_f)) / scale);
       }
     }
     CHECK(worst < 1e-14);   // a few double roundings relative to sum |a b|
@@ -109,20 +130,28 @@ TEST_CASE("gemm: C = op(A) op(B) and C += op(A) op(B) match a long double triple
   }
 }
 
-TEST_CASE("gemm: the same bits at 1, 2 and 3 threads, and as Eigen's own product on one thread") {
+TEST_CASE("gemm: the same bits at 1, 2 and 3 threads; the own kernel gives a chain of std::fma, Eigen's kernel Eigen's own product") {
   std::uint64_t seed = 100;
   for (const Shape3& s : shapes()) {
     INFO(describe(s));
     const Operands<float> o = make<float>(s, seed += 2);
     const ThreadCount eigen(3);  // thread_count() is then 3 unless limited
-    const mlp::Matrix<float> one = product(s, o, 1);
-    CHECK(mlp_test::same_bits(one, product(s, o, 2)));
-    CHECK(mlp_test::same_bits(one, product(s, o, 3)));
-    CHECK(mlp_test::same_bits(product(s, o, 1, true), product(s, o, 2, true)));
+    for (const GemmKernel kernel : {GemmKernel::Auto, GemmKernel::Eigen}) {
+      INFO((kernel == GemmKernel::Auto ? "Auto" : "Eigen"));
+      const mlp::Matrix<float> one = product(s, o, 1, false, kernel);
+      CHECK(mlp_test::same_bits(one, product(s, o, 2, false, kernel)));
+      CHECK(mlp_test::same_bits(one, product(s, o, 3, false, kernel)));
+      CHECK(mlp_test::same_bits(product(s, o, 1, true, kernel), product(s, o, 2, true, kernel)));
+    }
     const Operands<double> d = make<double>(s, seed);  // the double products of the gradient checks
     CHECK(mlp_test::same_bits(product(s, d, 1), product(s, d, 2)));
 
-    // What Linear and Conv2d computed before (Eigen's product), on one thread.
+    if (mlp::detail::gemm_f32_kernel_available()) {
+      CHECK(mlp_test::same_bits(product(s, o, 2), fma_chain(s, o, false)));
+      CHECK(mlp_test::same_bits(product(s, o, 2, true), fma_chain(s, o, true)));
+    }
+
+    // What Linear and Conv2d computed with Eigen's product, on one thread.
     const ThreadCount single(1);
     const Eigen::Map<const mlp::Matrix<float>, 0, Eigen::OuterStride<>> a(
         o.a.data(), s.ta ? s.k : s.m, s.ta ? s.m : s.k, Eigen::OuterStride<>(o.lda));
@@ -135,9 +164,77 @@ TEST_CASE("gemm: the same bits at 1, 2 and 3 threads, and as Eigen's own product
     if (!s.ta && !s.tb) eigen_product.noalias() = a * b;
     // Eigen computes tiny products (m + n + k < 20) coefficient by coefficient, and a single
     // column or row as a matrix-vector product: other sums, so only the GEMM-sized ones compare.
-    if (s.m + s.n + s.k >= 20 && s.n > 1 && s.m > 1) CHECK(mlp_test::same_bits(one, eigen_product));
+    if (s.m + s.n + s.k >= 20 && s.n > 1 && s.m > 1) {
+      CHECK(mlp_test::same_bits(product(s, o, 1, false, GemmKernel::Eigen), eigen_product));
+    }
   }
 }
+
+TEST_CASE("gemm: an infinity or NaN in A or B reaches only its own row or column of C, and nothing past C's rows") {
+  // The own kernel pads partial tiles with zeros (inf x 0 there would be NaN) and masks its stores
+  // to C's rows; C here has guard rows below it (ldc > m) that must keep their values.
+  for (const Shape3& s : {Shape3{37, 13, 50, false, false}, Shape3{50, 25, 40, true, true}, Shape3{17, 7, 33, false, true}}) {
+    INFO(describe(s));
+    Operands<float> o = make<float>(s, 5);
+    const float inf = std::numeric_limits<float>::infinity(), guard = 12345.0f;
+    (s.ta ? o.a(3, s.m - 1) : o.a(s.m - 1, 3)) = inf;  // the last row of op(A): its tile is padded below it
+    (s.tb ? o.b(0, 5) : o.b(5, 0)) = std::numeric_limits<float>::quiet_NaN();  // the first column of op(B)
+    for (const GemmKernel kernel : {GemmKernel::Auto, GemmKernel::Eigen}) {
+      const Index ldc = s.m + 5;
+      mlp::Matrix<float> c = mlp::Matrix<float>::Constant(ldc, s.n, guard);
+      mlp::detail::GemmBuffers<float> buffers;
+      mlp::detail::gemm<float>(s.m, s.n, s.k, o.a.data(), o.lda, s.ta, o.b.data(), o.ldb, s.tb, c.data(), ldc, false,
+                               buffers, kernel);
+      for (Index j = 0; j < s.n; ++j) {
+        for (Index i = 0; i < ldc; ++i) {
+          if (i >= s.m) {
+            CHECK(c(i, j) == guard);
+          } else if (j == 0) {
+            CHECK(std::isnan(c(i, j)));
+          } else if (i != s.m - 1) {
+            CHECK(std::isfinite(c(i, j)));
+          }
+        }
+      }
+    }
+    if (mlp::detail::gemm_f32_kernel_available()) CHECK(mlp_test::same_bits(product(s, o, 1), fma_chain(s, o, false)));
+  }
+}
+
+#ifdef MLP_HAVE_AVX512F_CODE
+TEST_CASE("gemm: the own kernel's blocks of k, rows and columns, with operands stored without spare rows") {
+  if (!mlp::detail::gemm_f32_kernel_available()) {
+    MESSAGE("this CPU has no AVX512F: the library's own fp32 kernel is not tested here");
+    return;
+  }
+  CHECK(mlp::detail::cpu_has_avx512f());
+  // Small blocks, so that a product of a few dozen rows and columns takes several blocks of k
+  // (17 deep: not a multiple of the 16-value transposes), of rows (64) and of columns (24).
+  const mlp::detail::F32Blocking small{17, 64, 24};
+  std::uint64_t seed = 300;
+  for (const Shape3& s : {Shape3{100, 50, 70, false, false}, Shape3{65, 37, 35, true, false},
+                          Shape3{33, 49, 18, false, true}, Shape3{130, 25, 52, true, true}, Shape3{1, 1, 1, false, false}}) {
+    INFO(describe(s));
+    // lda and ldb equal to the stored rows: a read past an operand's last column leaves its allocation.
+    const Index a_rows = s.ta ? s.k : s.m, b_rows = s.tb ? s.n : s.k;
+    const Operands<float> o{mlp_test::random_matrix<float>(a_rows, s.ta ? s.m : s.k, seed),
+                            mlp_test::random_matrix<float>(b_rows, s.tb ? s.k : s.n, seed + 1), a_rows, b_rows};
+    seed += 2;
+    for (const bool accumulate : {false, true}) {
+      mlp::Matrix<float> c = mlp_test::random_matrix<float>(s.m, s.n, 99);
+      std::vector<float> pa(static_cast<std::size_t>(small.a_floats(s.m, s.k))),
+          pb(static_cast<std::size_t>(small.b_floats(s.n, s.k)));
+      const mlp::detail::GemmProblem g{s.m, s.n, s.k, o.a.data(), o.lda, s.ta, o.b.data(), o.ldb, s.tb,
+                                       c.data(), s.m, accumulate};
+      // Two blocks of C, as two threads would compute them.
+      const Index half = s.m / 2;
+      mlp::detail::gemm_f32_block(g, 0, half, 0, s.n, pa.data(), pb.data(), small);
+      mlp::detail::gemm_f32_block(g, half, s.m, 0, s.n, pa.data(), pb.data(), small);
+      CHECK(mlp_test::same_bits(c, fma_chain(s, o, accumulate)));
+    }
+  }
+}
+#endif
 
 TEST_CASE("gemm: trivial sizes, and no allocation once the buffers have grown") {
   mlp::detail::GemmBuffers<float> buffers;
@@ -164,6 +261,16 @@ TEST_CASE("gemm: trivial sizes, and no allocation once the buffers have grown") 
                              big.m, true, buffers);
   }
   CHECK(probe.count() == 0);
+
+  // Sized beforehand (as Conv2d sizes its workers' buffers), the first product on one thread
+  // allocates nothing either.
+  mlp::detail::GemmBuffers<float> sized;
+  mlp::detail::reserve_gemm(sized, big.m, big.n, big.k);
+  const mlp::ThreadLimit single(1);
+  const mlp_test::AllocationProbe first;
+  mlp::detail::gemm<float>(big.m, big.n, big.k, o.a.data(), o.lda, false, o.b.data(), o.ldb, false, out.data(),
+                           big.m, false, sized);
+  CHECK(first.count() == 0);
 }
 
 TEST_CASE("threads: ThreadLimit caps thread_count() on its thread, and nested limits restore") {

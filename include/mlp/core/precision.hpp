@@ -1,4 +1,5 @@
-// The precision of the matrix products of Linear and Conv2d. Float32 is Eigen's fp32 GEMM.
+// The precision of the matrix products of Linear and Conv2d. Float32 is the library's fp32 GEMM
+// (detail/gemm.hpp: its own kernel on CPUs with AVX512F, Eigen's elsewhere).
 // BFloat16 rounds the products' inputs to bfloat16 (8 significant bits) and accumulates in fp32
 // (detail/gemm_bf16.hpp): about twice the speed on CPUs with AVX512_BF16, the same numbers (much
 // slower) elsewhere. Weights, gradients, optimizer state and the loss stay fp32 ("master weights").

@@ -1,8 +1,13 @@
-// Matrix products in the layers' own precision (float or double), on Eigen's GEMM kernel:
+// Matrix products in the layers' own precision (float or double):
 //
 //     C = op(A) op(B)   or   C += op(A) op(B),     op(X) = X or X^T,   all column-major,
 //
 // C is m x n, op(A) m x k, op(B) k x n; lda, ldb, ldc are the column strides.
+//
+// Float products on a CPU with AVX512F run the library's own kernel (gemm_f32_kernel.hpp): each
+// element is one chain of fused multiply-adds in the order of k, whatever the blocking or the
+// threads. Everything else (double, or a CPU without AVX-512, or GemmKernel::Eigen) runs Eigen's
+// kernel, as follows.
 //
 // Why not simply `C.noalias() += A * B`: Eigen's own threads split a product in a way that changes
 // how each element's sum is blocked (its blocking depends on the thread count), and they wait for
@@ -20,6 +25,8 @@
 #include "mlp/core/assert.hpp"
 #include "mlp/core/threads.hpp"
 #include "mlp/core/types.hpp"
+#include "mlp/detail/cpu_features.hpp"
+#include "mlp/detail/gemm_f32_kernel.hpp"
 #include "mlp/detail/parallel.hpp"
 
 #include <Eigen/Core>
@@ -28,6 +35,7 @@
 #include <cstddef>
 #include <memory>
 #include <new>
+#include <type_traits>
 #include <vector>
 
 #ifdef _OPENMP
@@ -39,6 +47,19 @@
 static_assert(EIGEN_WORLD_VERSION == 3 && EIGEN_MAJOR_VERSION == 4, "detail/gemm.hpp is written for Eigen 3.4");
 
 namespace mlp::detail {
+
+// Which kernel a float product runs: Auto takes the library's own on a CPU with AVX512F and Eigen's
+// elsewhere; Eigen always takes Eigen's (for comparisons). Double products always run Eigen's.
+enum class GemmKernel { Auto, Eigen };
+
+// Whether a float product with GemmKernel::Auto runs the library's own kernel on this machine.
+inline bool gemm_f32_kernel_available() {
+#ifdef MLP_HAVE_AVX512F_CODE
+  return cpu_has_avx512f();
+#else
+  return false;
+#endif
+}
 
 // Eigen's blocking of one product: depth, rows and columns per packed block.
 struct EigenBlocking {
@@ -99,15 +120,70 @@ class FixedBlocking : public Eigen::internal::level3_blocking<S, S> {
   }
 };
 
-// Buffers for a product of this size on one thread, sized before the first product (so that the
-// first product allocates nothing either).
+// Buffers for a product of this size on one thread, with either kernel, sized before the first
+// product (so that the first product allocates nothing either).
 template <class S>
 void reserve_gemm(GemmBuffers<S>& buffers, Index m, Index n, Index k) {
   const EigenBlocking b = eigen_blocking<S>(m, n, k);
-  buffers.reserve(1, b.kc * std::min(m, b.mc), b.kc * std::min(n, b.nc));
+  Index a = b.kc * std::min(m, b.mc), bb = b.kc * std::min(n, b.nc);
+  if (std::is_same_v<S, float> && k > 0 && gemm_f32_kernel_available()) {
+    const F32Blocking f;
+    a = std::max(a, f.a_floats(m, k));
+    bb = std::max(bb, f.b_floats(n, k));
+  }
+  buffers.reserve(1, a, bb);
 }
 
 namespace gemm_impl {
+
+// C's rows (or columns) cut into `parts` runs of whole units (a kernel's register block); the last
+// part also takes what is left over.
+struct Split {
+  Index unit, extent, units;
+  int parts;
+  Split(Index unit_, Index extent_, int threads_)
+      : unit(unit_), extent(extent_), units(std::max<Index>(1, extent_ / unit_)),
+        parts(static_cast<int>(std::min<Index>(threads_, units))) {}
+  Index lo(int part) const { return units * part / parts * unit; }
+  Index hi(int part) const { return part + 1 == parts ? extent : lo(part + 1); }
+  // The largest part against an even share (with Eigen's 48-row blocks, 256 rows split 96 + 160).
+  double imbalance() const { return static_cast<double>(hi(parts - 1) - lo(parts - 1)) * parts / extent; }
+};
+
+// run(part, thread) for parts 0 .. parts-1 on min(parts, thread_count()) threads.
+template <class Run>
+void run_parts(int parts, Run&& run) {
+#ifdef _OPENMP
+  if (parts > 1) {
+    parallel_region(parts, [&] {
+      const int thread = omp_get_thread_num();
+      for (int part = thread; part < parts; part += omp_get_num_threads()) run(part, thread);
+    });
+    return;
+  }
+#endif
+  MLP_ASSERT(parts == 1, "run_parts: several parts without OpenMP");
+  (void)parts;
+  run(0, 0);
+}
+
+#ifdef MLP_HAVE_AVX512F_CODE
+// The library's own kernel (gemm_f32_kernel.hpp): the longer side of C is cut between the threads
+// in whole tiles, so that each thread packs only its share of the larger operand; any cut gives the
+// same bits.
+inline void gemm_f32(const GemmProblem& g, GemmBuffers<float>& buffers) {
+  const F32Blocking bl;
+  const bool along_m = g.m >= g.n;
+  const Split split(along_m ? kF32Mr : kF32Nr, along_m ? g.m : g.n, product_threads(g.m, g.n, g.k, 2e6));
+  // Every part's buffers are sized for one part doing it all (see gemm below).
+  buffers.reserve(split.parts, bl.a_floats(g.m, g.k), bl.b_floats(g.n, g.k));
+  run_parts(split.parts, [&](int part, int thread) {
+    const Index lo = split.lo(part), hi = split.hi(part);
+    gemm_f32_block(g, along_m ? lo : 0, along_m ? hi : g.m, along_m ? 0 : lo, along_m ? g.n : hi,
+                   buffers.a(thread), buffers.b(thread), bl);
+  });
+}
+#endif
 
 template <class S, int AOrder, int BOrder>
 void run_part(Index m, Index n, Index k, const S* a, Index lda, const S* b, Index ldb, S* c, Index ldc,
@@ -135,12 +211,21 @@ void run_part(bool ta, bool tb, Index m, Index n, Index k, const S* a, Index lda
 // or B.
 template <class S>
 void gemm(Index m, Index n, Index k, const S* a, Index lda, bool transpose_a, const S* b, Index ldb, bool transpose_b,
-          S* c, Index ldc, bool accumulate, GemmBuffers<S>& buffers) {
+          S* c, Index ldc, bool accumulate, GemmBuffers<S>& buffers, GemmKernel kernel = GemmKernel::Auto) {
   MLP_ASSERT(m >= 0 && n >= 0 && k >= 0, "gemm: negative size");
   MLP_ASSERT(ldc >= std::max<Index>(1, m) && lda >= std::max<Index>(1, transpose_a ? k : m) &&
                  ldb >= std::max<Index>(1, transpose_b ? n : k),
              "gemm: leading dimension smaller than the rows");
   if (m == 0 || n == 0) return;
+#ifdef MLP_HAVE_AVX512F_CODE
+  if constexpr (std::is_same_v<S, float>) {
+    if (k > 0 && kernel == GemmKernel::Auto && gemm_f32_kernel_available()) {
+      gemm_impl::gemm_f32({m, n, k, a, lda, transpose_a, b, ldb, transpose_b, c, ldc, accumulate}, buffers);
+      return;
+    }
+  }
+#endif
+  (void)kernel;
   const EigenBlocking blocking = eigen_blocking<S>(m, n, k);
   // Parts are runs of whole register blocks: nr columns (4 in Eigen 3.4), or, for a C at least
   // twice as tall as wide whose rows split evenly (within 10%), mr rows (3 packets: 48 floats with
@@ -150,18 +235,8 @@ void gemm(Index m, Index n, Index k, const S* a, Index lda, bool transpose_a, co
   // product would: every element sees the register block and depth blocks it would see in one
   // product, so the bits do not depend on the split.
   using Traits = Eigen::internal::gebp_traits<S, S>;
+  using gemm_impl::Split;
   const int threads = product_threads(m, n, k, 2e6);
-  struct Split {
-    Index unit, extent, units;
-    int parts;
-    Split(Index unit_, Index extent_, int threads_)
-        : unit(unit_), extent(extent_), units(std::max<Index>(1, extent_ / unit_)),
-          parts(static_cast<int>(std::min<Index>(threads_, units))) {}
-    Index lo(int part) const { return units * part / parts * unit; }
-    Index hi(int part) const { return part + 1 == parts ? extent : lo(part + 1); }
-    // The largest part against an even share: rows come in blocks of 48, so 256 rows split 96 + 160.
-    double imbalance() const { return static_cast<double>(hi(parts - 1) - lo(parts - 1)) * parts / extent; }
-  };
   const Split by_rows(Traits::mr, m, threads);
   const bool along_m = m >= 2 * n && by_rows.parts == threads && by_rows.imbalance() <= 1.1;
   const Split split = along_m ? by_rows : Split(Traits::nr, n, threads);
@@ -181,16 +256,7 @@ void gemm(Index m, Index n, Index k, const S* a, Index lda, bool transpose_a, co
     gemm_impl::run_part(transpose_a, transpose_b, rows, cols, k, a0, lda, b0, ldb, c0, ldc, blocking,
                         buffers.a(thread), buffers.b(thread));
   };
-#ifdef _OPENMP
-  if (parts > 1) {
-    parallel_region(parts, [&] {
-      const int thread = omp_get_thread_num();
-      for (int part = thread; part < parts; part += omp_get_num_threads()) run(part, thread);
-    });
-    return;
-  }
-#endif
-  run(0, 0);
+  gemm_impl::run_parts(parts, run);
 }
 
 }  // namespace mlp::detail

@@ -19,6 +19,7 @@
 #include "mlp/detail/float_mode.hpp"
 #include "mlp/detail/gemm_bf16_kernel.hpp"
 #include "mlp/detail/gemm_bf16_pack.hpp"
+#include "mlp/detail/gemm_operands.hpp"
 #include "mlp/detail/parallel.hpp"
 
 #include <algorithm>
@@ -65,19 +66,6 @@ struct GemmBlocking {
     const Index size = (k + blocks - 1) / blocks;
     return size + (size & 1);
   }
-};
-
-struct GemmProblem {
-  Index m, n, k;
-  const float* a;
-  Index lda;
-  bool transpose_a;
-  const float* b;
-  Index ldb;
-  bool transpose_b;
-  float* c;
-  Index ldc;
-  bool accumulate;
 };
 
 // Packing buffers of every thread; they only grow (at most 0.9 MB per thread with the default
@@ -135,18 +123,6 @@ class DefaultFloatMode {
   unsigned saved_;
   bool enabled_;
 };
-
-// Rows i.. (count of them) of op(A), k values pc.. (kc of them).
-inline PanelSource a_block(const GemmProblem& g, Index i, Index rows, Index pc, Index kc) {
-  return g.transpose_a ? PanelSource{g.a + pc + i * g.lda, g.lda, 1, rows, kc}
-                       : PanelSource{g.a + i + pc * g.lda, 1, g.lda, rows, kc};
-}
-
-// Columns j.. (count of them) of op(B), k values pc.. (kc of them).
-inline PanelSource b_block(const GemmProblem& g, Index j, Index cols, Index pc, Index kc) {
-  return g.transpose_b ? PanelSource{g.b + j + pc * g.ldb, 1, g.ldb, cols, kc}
-                       : PanelSource{g.b + pc + j * g.ldb, g.ldb, 1, cols, kc};
-}
 
 // Packs ceil(s.count / width) panels of `width` entries one after the other (a block of A or B).
 inline void pack_block(const PanelSource& s, Index width, std::uint32_t* dst, bool fast) {

@@ -1,0 +1,206 @@
+// The fp32 GEMM for CPUs with AVX-512 (detail::gemm runs it for float products there; Eigen's kernel
+// runs elsewhere, and for double):
+//
+//     C = op(A) op(B)   or   C += op(A) op(B),     op(X) = X or X^T,   all column-major float.
+//
+// Every element of C is one chain of fused multiply-adds in the order of k:
+//
+//     acc = C (accumulate) or +0;   for p = 0 .. k-1: acc = fma(op(A)(i, p), op(B)(p, j), acc);   C = acc
+//
+// The fp32 accumulator goes to C and back between blocks of k without rounding, so the bits depend
+// neither on the blocking, nor on how C is split between threads, nor on the thread count; a plain
+// std::fma loop over k gives them too (tests/test_gemm.cpp compares bit for bit).
+//
+// Why not Eigen's kernel (a 48 x 4 register block on AVX-512): this one, a 32 x 12 block (24 zmm
+// accumulators; per value of k, 2 loads of A, 12 broadcasts of B and 24 FMAs) with its own packing and
+// blocking, measured faster on an Intel Xeon: L's products 1.28x together on one thread and 1.42x on
+// two, the CNN's 1.07-1.17x, M's largest within noise of Eigen's on one thread (docs/performance.md,
+// "The tenth round"). And its bits need no argument about Eigen's blocking to be the same at any
+// thread count.
+//
+// Blocking as usual (Goto): a kc-deep block of B (kc x nc) is packed once and swept by blocks of A
+// (mc x kc, in L2); a micro-panel of B (kc x 12, in L1) is reused down the whole block of A.
+#pragma once
+
+#include "mlp/core/assert.hpp"
+#include "mlp/core/types.hpp"
+#include "mlp/detail/avx512_transpose.hpp"
+#include "mlp/detail/cpu_features.hpp"
+#include "mlp/detail/gemm_operands.hpp"
+
+#include <algorithm>
+#include <array>
+#include <utility>
+
+#ifdef MLP_HAVE_AVX512F_CODE
+#include <immintrin.h>
+#endif
+
+namespace mlp::detail {
+
+inline constexpr Index kF32Mr = 32;  // rows of a tile (two zmm)
+inline constexpr Index kF32Nr = 12;  // columns of a tile
+
+struct F32Blocking {
+  Index kc = 320;   // most values of k per block; k is cut into equal blocks (288 stays whole)
+  Index mc = 256;   // rows of A per packed block (a multiple of kF32Mr)
+  Index nc = 1536;  // columns of B per packed block (a multiple of kF32Nr)
+
+  Index kc_for(Index k) const {
+    if (k <= 0) return 0;
+    const Index blocks = (k + kc - 1) / kc;
+    return (k + blocks - 1) / blocks;
+  }
+  // Floats of packing buffer one thread needs for a block of rows x cols of C.
+  Index a_floats(Index rows, Index k) const { return std::min(mc, round_up(rows, kF32Mr)) * kc_for(k); }
+  Index b_floats(Index cols, Index k) const { return std::min(nc, round_up(cols, kF32Nr)) * kc_for(k); }
+
+ private:
+  static Index round_up(Index x, Index unit) { return (x + unit - 1) / unit * unit; }
+};
+
+#ifdef MLP_HAVE_AVX512F_CODE
+MLP_AVX512F_TARGET inline __mmask16 f32_lanes(Index n) {
+  return n >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << std::max<Index>(n, 0)) - 1u);
+}
+
+// Packing: ceil(count / width) panels one after the other, each kc rows of `width` floats; row p of
+// panel q holds X(q width + e, p) for e < width, +0 beyond count (padding only ever meets rows or
+// columns of C that are not stored).
+
+// Entries contiguous (se == 1: A as stored, B transposed): each value of k is read once, contiguously,
+// and spread over the panels.
+MLP_AVX512F_TARGET inline void pack_f32_entries(const PanelSource& s, Index width, float* dst) {
+  const Index panels = (s.count + width - 1) / width;
+  for (Index p = 0; p < s.kc; ++p) {
+    const float* x = s.src + p * s.sk;
+    if (p + 8 < s.kc) {  // the hardware prefetchers do not keep up with these columns
+      for (Index e = 0; e < s.count; e += 16) _mm_prefetch(reinterpret_cast<const char*>(x + 8 * s.sk + e), _MM_HINT_T0);
+    }
+    for (Index q = 0; q < panels; ++q) {
+      float* row = dst + (q * s.kc + p) * width;
+      for (Index e0 = 0; e0 < width; e0 += 16) {
+        const Index e = q * width + e0;
+        const __m512 v = _mm512_maskz_loadu_ps(f32_lanes(s.count - e), x + e);
+        if (width - e0 >= 16) {
+          _mm512_storeu_ps(row + e0, v);
+        } else {
+          _mm512_mask_storeu_ps(row + e0, f32_lanes(width - e0), v);
+        }
+      }
+    }
+  }
+}
+
+// k contiguous (sk == 1: A transposed, B as stored): 16 entries by 16 values of k are transposed at once.
+MLP_AVX512F_TARGET inline void pack_f32_k(const PanelSource& s, Index width, float* dst) {
+  for (Index e = 0; e < s.count; e += width) {
+    const Index count = std::min(width, s.count - e);
+    float* panel = dst + e * s.kc;
+    for (Index p0 = 0; p0 < s.kc; p0 += 16) {
+      const Index rows = std::min<Index>(16, s.kc - p0);
+      const __mmask16 load = f32_lanes(rows);
+      for (Index e0 = 0; e0 < width; e0 += 16) {
+        __m512i r[16];
+        for (Index i = 0; i < 16; ++i) {
+          r[i] = e0 + i < count ? _mm512_castps_si512(_mm512_maskz_loadu_ps(load, s.src + (e + e0 + i) * s.se + p0))
+                                : _mm512_setzero_si512();
+        }
+        transpose_16x16(r);
+        const __mmask16 store = f32_lanes(width - e0);
+        for (Index q = 0; q < rows; ++q) _mm512_mask_storeu_ps(panel + (p0 + q) * width + e0, store, _mm512_castsi512_ps(r[q]));
+      }
+    }
+  }
+}
+
+MLP_AVX512F_TARGET inline void pack_f32(const PanelSource& s, Index width, float* dst) {
+  MLP_ASSERT(s.se == 1 || s.sk == 1, "pack_f32: neither entries nor k contiguous");
+  if (s.se == 1) {
+    pack_f32_entries(s, width, dst);
+  } else {
+    pack_f32_k(s, width, dst);
+  }
+}
+
+// C[0:m, 0:N] (column-major, ldc) from a packed panel of A (kc rows of 32) and one of B (kc rows
+// of 12), with MV zmm of rows (16 or 32 rows, `m` of them valid).
+template <int MV, int N>
+MLP_AVX512F_TARGET void f32_tile(Index kc, const float* a, const float* b, float* c, Index ldc, Index m, bool load_c) {
+  __mmask16 rows[MV];
+  for (int v = 0; v < MV; ++v) rows[v] = f32_lanes(m - Index{16} * v);
+  const bool full = m == Index{16} * MV;  // plain loads and stores (masked stores are slower on AMD)
+  __m512 acc[MV][N];
+#pragma GCC unroll 12
+  for (int j = 0; j < N; ++j) {
+    for (int v = 0; v < MV; ++v) {
+      const float* cv = c + j * ldc + Index{16} * v;
+      acc[v][j] = !load_c ? _mm512_setzero_ps() : full ? _mm512_loadu_ps(cv) : _mm512_maskz_loadu_ps(rows[v], cv);
+    }
+  }
+#pragma GCC unroll 2
+  for (Index p = 0; p < kc; ++p) {
+    const float* ap = a + p * kF32Mr;
+    const float* bp = b + p * kF32Nr;
+    __m512 av[MV];
+    for (int v = 0; v < MV; ++v) av[v] = _mm512_loadu_ps(ap + Index{16} * v);
+#pragma GCC unroll 12
+    for (int j = 0; j < N; ++j) {
+      const __m512 bj = _mm512_set1_ps(bp[j]);
+      for (int v = 0; v < MV; ++v) acc[v][j] = _mm512_fmadd_ps(av[v], bj, acc[v][j]);
+    }
+  }
+  if (full) {
+#pragma GCC unroll 12
+    for (int j = 0; j < N; ++j)
+      for (int v = 0; v < MV; ++v) _mm512_storeu_ps(c + j * ldc + Index{16} * v, acc[v][j]);
+  } else {
+#pragma GCC unroll 12
+    for (int j = 0; j < N; ++j)
+      for (int v = 0; v < MV; ++v) _mm512_mask_storeu_ps(c + j * ldc + Index{16} * v, rows[v], acc[v][j]);
+  }
+}
+
+using F32TileFn = void (*)(Index, const float*, const float*, float*, Index, Index, bool);
+
+template <int MV, int... N>
+constexpr std::array<F32TileFn, sizeof...(N)> f32_tile_table(std::integer_sequence<int, N...>) {
+  return {&f32_tile<MV, N + 1>...};
+}
+
+// One tile: C[0:m, 0:n], m <= kF32Mr, n <= kF32Nr.
+inline void f32_tile_any(Index kc, const float* a, const float* b, float* c, Index ldc, Index m, Index n,
+                         bool load_c) {
+  static constexpr auto one = f32_tile_table<1>(std::make_integer_sequence<int, kF32Nr>{});
+  static constexpr auto two = f32_tile_table<2>(std::make_integer_sequence<int, kF32Nr>{});
+  (m > 16 ? two : one)[static_cast<std::size_t>(n - 1)](kc, a, b, c, ldc, m, load_c);
+}
+
+// C[i0:i1, j0:j1] of the product, on the calling thread, with packing buffers of at least
+// bl.a_floats(i1 - i0, k) and bl.b_floats(j1 - j0, k) floats. Only on a CPU with AVX512F
+// (cpu_has_avx512f()). Any split of C into such blocks gives the same bits (the top of the file).
+inline void gemm_f32_block(const GemmProblem& g, Index i0, Index i1, Index j0, Index j1, float* pa, float* pb,
+                           const F32Blocking& bl = {}) {
+  MLP_ASSERT(g.k > 0 && 0 <= i0 && i0 <= i1 && i1 <= g.m && 0 <= j0 && j0 <= j1 && j1 <= g.n,
+             "gemm_f32_block: block outside C");
+  MLP_ASSERT(bl.mc % kF32Mr == 0 && bl.nc % kF32Nr == 0 && bl.kc >= 1, "gemm_f32_block: bad blocking");
+  const Index kc_max = bl.kc_for(g.k);
+  for (Index jc = j0; jc < j1; jc += bl.nc) {
+    const Index nc = std::min(bl.nc, j1 - jc);
+    for (Index pc = 0; pc < g.k; pc += kc_max) {
+      const Index kc = std::min(kc_max, g.k - pc);
+      pack_f32(b_block(g, jc, nc, pc, kc), kF32Nr, pb);
+      for (Index ic = i0; ic < i1; ic += bl.mc) {
+        const Index mc = std::min(bl.mc, i1 - ic);
+        pack_f32(a_block(g, ic, mc, pc, kc), kF32Mr, pa);
+        for (Index jr = 0; jr < nc; jr += kF32Nr)
+          for (Index ir = 0; ir < mc; ir += kF32Mr)
+            f32_tile_any(kc, pa + ir * kc, pb + jr * kc, g.c + (ic + ir) + (jc + jr) * g.ldc, g.ldc,
+                         std::min(kF32Mr, mc - ir), std::min(kF32Nr, nc - jr), g.accumulate || pc > 0);
+      }
+    }
+  }
+}
+#endif
+
+}  // namespace mlp::detail
