@@ -12,6 +12,7 @@
 #pragma once
 
 #include "mlp/core/types.hpp"
+#include "mlp/detail/avx512_tiles.hpp"
 #include "mlp/detail/bf16.hpp"
 #include "mlp/detail/cpu_features.hpp"
 
@@ -76,21 +77,8 @@ inline void tile_portable(Index kp, const std::uint32_t* a, const std::uint32_t*
 template <int MV, int N>
 MLP_AVX512BF16_TARGET void tile_avx512(Index kp, const std::uint32_t* a, const std::uint32_t* b, float* c,
                                        Index ldc, Index m, bool load_c) {
-  __mmask16 rows[MV];
-  for (int v = 0; v < MV; ++v) {
-    const Index left = m - Index{16} * v;
-    rows[v] = left >= 16 ? static_cast<__mmask16>(0xFFFF)
-                         : static_cast<__mmask16>((1u << (left > 0 ? left : 0)) - 1u);
-  }
-  const bool full = m == Index{16} * MV;  // plain loads and stores (masked stores are slower on AMD)
   __m512 acc[MV][N];
-#pragma GCC unroll 12
-  for (int j = 0; j < N; ++j) {
-    for (int v = 0; v < MV; ++v) {
-      const float* cv = c + j * ldc + Index{16} * v;
-      acc[v][j] = !load_c ? _mm512_setzero_ps() : full ? _mm512_loadu_ps(cv) : _mm512_maskz_loadu_ps(rows[v], cv);
-    }
-  }
+  load_c_tile(acc, c, ldc, m, load_c);
   for (Index p = 0; p < kp; ++p) {
     const std::uint32_t* ap = a + p * kMr;
     const std::uint32_t* bp = b + p * kNr;
@@ -102,15 +90,7 @@ MLP_AVX512BF16_TARGET void tile_avx512(Index kp, const std::uint32_t* a, const s
       for (int v = 0; v < MV; ++v) acc[v][j] = _mm512_dpbf16_ps(acc[v][j], av[v], bj);
     }
   }
-  if (full) {
-#pragma GCC unroll 12
-    for (int j = 0; j < N; ++j)
-      for (int v = 0; v < MV; ++v) _mm512_storeu_ps(c + j * ldc + Index{16} * v, acc[v][j]);
-  } else {
-#pragma GCC unroll 12
-    for (int j = 0; j < N; ++j)
-      for (int v = 0; v < MV; ++v) _mm512_mask_storeu_ps(c + j * ldc + Index{16} * v, rows[v], acc[v][j]);
-  }
+  store_c_tile(acc, c, ldc, m);
 }
 
 using TileFn = void (*)(Index, const std::uint32_t*, const std::uint32_t*, float*, Index, Index, bool);

@@ -14,7 +14,7 @@
 
 #include "mlp/core/types.hpp"
 #include "mlp/detail/bf16.hpp"
-#include "mlp/detail/avx512_transpose.hpp"
+#include "mlp/detail/avx512_tiles.hpp"
 #include "mlp/detail/cpu_features.hpp"
 #include "mlp/detail/gemm_operands.hpp"
 
@@ -40,10 +40,6 @@ inline void pack_panel_portable(const PanelSource& s, Index width, std::uint32_t
 }
 
 #ifdef MLP_HAVE_AVX512BF16_CODE
-MLP_AVX512BF16_TARGET inline __mmask16 first_lanes(Index n) {
-  return n >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << std::max<Index>(n, 0)) - 1u);
-}
-
 // bf16 of (lo[0..15], hi[0..15]) as 16 words: word i = (bf16(lo[i]), bf16(hi[i])).
 MLP_AVX512BF16_TARGET inline __m512i interleave_bf16(__m512 lo, __m512 hi) {
   const __m512i order = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8,

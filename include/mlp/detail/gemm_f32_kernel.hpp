@@ -24,7 +24,7 @@
 
 #include "mlp/core/assert.hpp"
 #include "mlp/core/types.hpp"
-#include "mlp/detail/avx512_transpose.hpp"
+#include "mlp/detail/avx512_tiles.hpp"
 #include "mlp/detail/cpu_features.hpp"
 #include "mlp/detail/gemm_operands.hpp"
 
@@ -60,10 +60,6 @@ struct F32Blocking {
 };
 
 #ifdef MLP_HAVE_AVX512F_CODE
-MLP_AVX512F_TARGET inline __mmask16 f32_lanes(Index n) {
-  return n >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << std::max<Index>(n, 0)) - 1u);
-}
-
 // Packing: ceil(count / width) panels one after the other, each kc rows of `width` floats; row p of
 // panel q holds X(q width + e, p) for e < width, +0 beyond count (padding only ever meets rows or
 // columns of C that are not stored).
@@ -81,11 +77,11 @@ MLP_AVX512F_TARGET inline void pack_f32_entries(const PanelSource& s, Index widt
       float* row = dst + (q * s.kc + p) * width;
       for (Index e0 = 0; e0 < width; e0 += 16) {
         const Index e = q * width + e0;
-        const __m512 v = _mm512_maskz_loadu_ps(f32_lanes(s.count - e), x + e);
+        const __m512 v = _mm512_maskz_loadu_ps(first_lanes(s.count - e), x + e);
         if (width - e0 >= 16) {
           _mm512_storeu_ps(row + e0, v);
         } else {
-          _mm512_mask_storeu_ps(row + e0, f32_lanes(width - e0), v);
+          _mm512_mask_storeu_ps(row + e0, first_lanes(width - e0), v);
         }
       }
     }
@@ -99,7 +95,7 @@ MLP_AVX512F_TARGET inline void pack_f32_k(const PanelSource& s, Index width, flo
     float* panel = dst + e * s.kc;
     for (Index p0 = 0; p0 < s.kc; p0 += 16) {
       const Index rows = std::min<Index>(16, s.kc - p0);
-      const __mmask16 load = f32_lanes(rows);
+      const __mmask16 load = first_lanes(rows);
       for (Index e0 = 0; e0 < width; e0 += 16) {
         __m512i r[16];
         for (Index i = 0; i < 16; ++i) {
@@ -107,7 +103,7 @@ MLP_AVX512F_TARGET inline void pack_f32_k(const PanelSource& s, Index width, flo
                                 : _mm512_setzero_si512();
         }
         transpose_16x16(r);
-        const __mmask16 store = f32_lanes(width - e0);
+        const __mmask16 store = first_lanes(width - e0);
         for (Index q = 0; q < rows; ++q) _mm512_mask_storeu_ps(panel + (p0 + q) * width + e0, store, _mm512_castsi512_ps(r[q]));
       }
     }
@@ -127,17 +123,8 @@ MLP_AVX512F_TARGET inline void pack_f32(const PanelSource& s, Index width, float
 // of 12), with MV zmm of rows (16 or 32 rows, `m` of them valid).
 template <int MV, int N>
 MLP_AVX512F_TARGET void f32_tile(Index kc, const float* a, const float* b, float* c, Index ldc, Index m, bool load_c) {
-  __mmask16 rows[MV];
-  for (int v = 0; v < MV; ++v) rows[v] = f32_lanes(m - Index{16} * v);
-  const bool full = m == Index{16} * MV;  // plain loads and stores (masked stores are slower on AMD)
   __m512 acc[MV][N];
-#pragma GCC unroll 12
-  for (int j = 0; j < N; ++j) {
-    for (int v = 0; v < MV; ++v) {
-      const float* cv = c + j * ldc + Index{16} * v;
-      acc[v][j] = !load_c ? _mm512_setzero_ps() : full ? _mm512_loadu_ps(cv) : _mm512_maskz_loadu_ps(rows[v], cv);
-    }
-  }
+  load_c_tile(acc, c, ldc, m, load_c);
 #pragma GCC unroll 2
   for (Index p = 0; p < kc; ++p) {
     const float* ap = a + p * kF32Mr;
@@ -150,15 +137,7 @@ MLP_AVX512F_TARGET void f32_tile(Index kc, const float* a, const float* b, float
       for (int v = 0; v < MV; ++v) acc[v][j] = _mm512_fmadd_ps(av[v], bj, acc[v][j]);
     }
   }
-  if (full) {
-#pragma GCC unroll 12
-    for (int j = 0; j < N; ++j)
-      for (int v = 0; v < MV; ++v) _mm512_storeu_ps(c + j * ldc + Index{16} * v, acc[v][j]);
-  } else {
-#pragma GCC unroll 12
-    for (int j = 0; j < N; ++j)
-      for (int v = 0; v < MV; ++v) _mm512_mask_storeu_ps(c + j * ldc + Index{16} * v, rows[v], acc[v][j]);
-  }
+  store_c_tile(acc, c, ldc, m);
 }
 
 using F32TileFn = void (*)(Index, const float*, const float*, float*, Index, Index, bool);
