@@ -64,13 +64,15 @@ MatrixD direct_conv(const mlp::Conv2d<double>& conv, const MatrixD& x) {
 
 // Square, rectangular, strided, padded, 1 x 1, whole-image and odd-sized cases; the "same"
 // 3 x 3 cases take the contiguous im2col path, the others the row-by-row one; a batch of 20
-// makes several chunks.
+// makes several chunks. The last one wrote past a sample's lowering once (a tap whose first
+// output lay beyond the last pixel).
 const std::vector<ConvCase> kConvCases = {
     {1, 1, 5, 5, {3}, {1}, {0}, true, 2},        {2, 3, 6, 5, {3, 2}, {2, 1}, {1, 0}, true, 2},
     {3, 2, 7, 7, {3}, {2}, {1}, false, 2},       {2, 2, 4, 5, {3}, {1}, {1}, true, 3},
     {2, 4, 5, 5, {1}, {1}, {0}, true, 2},        {1, 2, 5, 4, {2, 3}, {1, 2}, {1, 1}, true, 2},
     {2, 2, 3, 3, {3}, {1}, {2}, true, 2},        {2, 3, 4, 6, {4, 6}, {1}, {0}, true, 2},
     {3, 2, 5, 3, {5, 3}, {3, 1}, {2, 1}, false, 2}, {2, 2, 3, 4, {3}, {1}, {1}, true, 20},
+    {2, 2, 3, 2, {7}, {1}, {3}, true, 2},  // padding as large as the image: whole taps in the padding
 };
 
 const mlp::ConvMethod kMethods[] = {mlp::ConvMethod::Lowered, mlp::ConvMethod::PerSample};

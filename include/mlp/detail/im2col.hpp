@@ -10,9 +10,12 @@
 #pragma once
 
 #include "mlp/core/types.hpp"
+#include "mlp/detail/contiguous_tap.hpp"
+#include "mlp/detail/im2col_avx512.hpp"
 #include "mlp/detail/window2d.hpp"
 
 #include <algorithm>
+#include <type_traits>
 
 namespace mlp::detail {
 
@@ -39,44 +42,23 @@ void scatter_row(const S* in, S* row, Index offset, Index stride, Index first, I
   }
 }
 
-// With stride 1 and an output as wide as the input ("same" padding along x, the usual 3 x 3
-// with padding 1), output pixel o of a tap reads input pixel o + shift, shift = dy W + dx, for
-// every row of the tap that lies inside the image: a whole tap is then ONE contiguous run, except
-// for the -dx or dx columns at the left or right edge that wrap into the neighbouring row and
-// must be zero. Much faster than row by row for small images (rows of 14 or 28 pixels).
-struct ContiguousTap {
-  Index begin = 0, end = 0;   // outputs [begin, end) copy input [begin + shift, end + shift)
-  Index shift = 0;
-  Index row0 = 0, row1 = 0;   // output rows inside the image
-  Index dx = 0;               // column offset: |dx| edge columns per row are padding
-};
-
-inline bool taps_contiguous(const Window2d& g) { return g.stride.h == 1 && g.stride.w == 1 && g.out_w == g.in_w; }
-
-inline ContiguousTap contiguous_tap(const Window2d& g, Index ky, Index kx) {
-  ContiguousTap t;
-  const Index dy = ky - g.padding.h;
-  t.dx = kx - g.padding.w;
-  t.shift = dy * g.in_w + t.dx;
-  t.row0 = std::clamp<Index>(-dy, 0, g.out_h);
-  t.row1 = std::clamp<Index>(g.in_h - dy, t.row0, g.out_h);
-  t.begin = std::max(t.row0 * g.out_w, -t.shift);
-  t.end = std::max(t.begin, std::min(t.row1 * g.out_w, g.in_pixels() - t.shift));
-  return t;
-}
-
 // Zeroes the edge columns of rows [row0, row1) that a contiguous tap wraps into the next row.
 template <class S>
 void zero_wrapped(S* out, const ContiguousTap& t, Index width) {
-  const Index from = t.dx < 0 ? 0 : width - t.dx, to = t.dx < 0 ? -t.dx : width;
   if (t.dx == 0) return;
+  // |dx| may exceed the width (a 7 x 7 kernel with padding 3 on a 2-pixel-wide image): every column
+  const Index from = t.dx < 0 ? 0 : std::max<Index>(0, width - t.dx);  // of the row is padding then
+  const Index to = t.dx < 0 ? std::min(width, -t.dx) : width;
   for (Index oy = t.row0; oy < t.row1; ++oy) std::fill(out + oy * width + from, out + oy * width + to, S(0));
 }
 
 // cols (count * P rows, C * kh * kw columns, leading dimension ld >= count * P) from samples
-// [first, first + count) of x. Column by column: each writes one contiguous run.
+// [first, first + count) of x. Column by column: each writes one contiguous run. im2col below runs
+// this, or for float images with contiguous taps on a CPU with AVX512F the same copies with
+// masked vector loads (im2col_avx512.hpp).
 template <class S>
-void im2col(const Eigen::Ref<const Matrix<S>>& x, Index first, Index count, const Window2d& g, S* cols, Index ld) {
+void im2col_portable(const Eigen::Ref<const Matrix<S>>& x, Index first, Index count, const Window2d& g, S* cols,
+                     Index ld) {
   const Index P = g.out_pixels();
   for (Index c = 0; c < g.channels; ++c) {
     for (Index ky = 0; ky < g.kernel.h; ++ky) {
@@ -115,10 +97,11 @@ void im2col(const Eigen::Ref<const Matrix<S>>& x, Index first, Index count, cons
 }
 
 // dx.col(first + s) = col2im of rows [s * P, (s + 1) * P) of cols, for s in [0, count): the
-// columns of dx are overwritten (each image is zeroed, then every tap adds into it). cols is
-// scratch: entries that fall into the padding may be zeroed on the way.
+// columns of dx are overwritten (each image is zeroed, then every tap adds into it, in tap order).
+// cols is scratch: entries that fall into the padding may be zeroed on the way. col2im below runs
+// this, or the same sums gathered in registers (im2col_avx512.hpp), bit for bit.
 template <class S>
-void col2im(S* cols, Index ld, Index first, Index count, const Window2d& g, Matrix<S>& dx) {
+void col2im_portable(S* cols, Index ld, Index first, Index count, const Window2d& g, Matrix<S>& dx) {
   const Index P = g.out_pixels();
   for (Index s = 0; s < count; ++s) {
     for (Index c = 0; c < g.channels; ++c) {
@@ -144,6 +127,40 @@ void col2im(S* cols, Index ld, Index first, Index count, const Window2d& g, Matr
       }
     }
   }
+}
+
+// Whether im2col and col2im of `count` samples take the AVX-512 loops for this window (float
+// images, run-time check). Not for fewer than 3 planes in all: the masks then cost as much as the
+// loads they save (a grey first layer, one sample at a time, measured 0.86-1.0x).
+inline bool im2col_vectorized(const Window2d& g, Index count) {
+#ifdef MLP_HAVE_AVX512F_CODE
+  return taps_contiguous(g) && g.channels * count >= 3 && g.taps() <= kTapMaskCapacity && g.in_pixels() < kTapMaskMaxPixels &&
+         g.out_pixels() < kTapMaskMaxPixels && cpu_has_avx512f();
+#else
+  (void)g;
+  (void)count;
+  return false;
+#endif
+}
+
+template <class S>
+void im2col(const Eigen::Ref<const Matrix<S>>& x, Index first, Index count, const Window2d& g, S* cols, Index ld) {
+#ifdef MLP_HAVE_AVX512F_CODE
+  if constexpr (std::is_same_v<S, float>) {
+    if (im2col_vectorized(g, count)) return im2col_contiguous_avx512(x.data(), x.outerStride(), first, count, g, cols, ld);
+  }
+#endif
+  im2col_portable(x, first, count, g, cols, ld);
+}
+
+template <class S>
+void col2im(S* cols, Index ld, Index first, Index count, const Window2d& g, Matrix<S>& dx) {
+#ifdef MLP_HAVE_AVX512F_CODE
+  if constexpr (std::is_same_v<S, float>) {
+    if (im2col_vectorized(g, count)) return col2im_contiguous_avx512(cols, ld, first, count, g, dx.data(), dx.rows());
+  }
+#endif
+  col2im_portable(cols, ld, first, count, g, dx);
 }
 
 }  // namespace mlp::detail

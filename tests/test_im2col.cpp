@@ -1,0 +1,116 @@
+// im2col and col2im: the AVX-512 loops for contiguous taps (detail/im2col_avx512.hpp) give the
+// portable loops' bits, on "same" windows of every awkward kind: images narrower than a vector,
+// taps that lie wholly in the padding, rows of padding above and below, several samples at an
+// offset in the batch, and a leading dimension with room to spare (which neither may touch).
+#include <doctest/doctest.h>
+
+#include <mlp/detail/im2col.hpp>
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <random>
+#include <vector>
+
+using mlp::Index;
+using mlp::Shape;
+using mlp::Size2;
+
+namespace {
+
+struct LoweringCase {
+  Index channels, height, width;
+  Size2 kernel, padding;  // kernel.w = 2 padding.w + 1: the output is as wide as the input
+  Index first, count;     // samples [first, first + count) of a batch of first + count + 1
+};
+
+// Values with the sums' corner cases sprinkled in: -0, infinities, a NaN.
+std::vector<float> lowering_values(Index size, std::uint32_t seed) {
+  std::mt19937 gen(seed);
+  std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
+  std::vector<float> v(static_cast<std::size_t>(size));
+  for (auto& x : v) x = uniform(gen);
+  for (std::size_t i = 0; i < v.size(); i += 37) v[i] = -0.0f;
+  if (v.size() > 100) {
+    v[50] = std::numeric_limits<float>::infinity();
+    v[75] = -std::numeric_limits<float>::infinity();
+    v[99] = std::numeric_limits<float>::quiet_NaN();
+  }
+  return v;
+}
+
+// Equal bits, except that any two NaNs are equal (which NaN a sum of several returns depends on
+// the order of an addition's operands, which the compiler may swap).
+bool same_floats(const float* a, const float* b, Index size, Index& where) {
+  for (where = 0; where < size; ++where) {
+    if (std::isnan(a[where]) && std::isnan(b[where])) continue;
+    if (std::memcmp(a + where, b + where, sizeof(float)) != 0) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+TEST_CASE("im2col and col2im: the AVX-512 loops give the portable loops' bits") {
+  const std::vector<LoweringCase> cases = {
+      {32, 14, 14, {3}, {1}, 0, 4},        // the study's second convolution
+      {1, 28, 28, {3}, {1}, 3, 3},         // a grey first layer, several samples
+      {3, 5, 5, {3}, {1}, 1, 2},           // 25 pixels: one whole vector and a part
+      {2, 6, 1, {3, 1}, {1, 0}, 0, 3},     // one pixel wide
+      {2, 3, 2, {7}, {3}, 2, 2},           // |dx| up to 3 on a 2-pixel row: taps wholly padding
+      {2, 4, 7, {3, 5}, {0, 2}, 1, 2},     // output shorter than the input
+      {1, 5, 9, {3}, {3, 1}, 0, 3},        // rows of padding above and below
+      {4, 7, 7, {5}, {2}, 5, 1},           // 5 x 5 on 7 x 7: taps that start mid-row
+      {3, 40, 40, {3}, {1}, 0, 2},         // 1,600 pixels: many vectors per tap
+      {2, 9, 17, {1}, {0}, 0, 3},          // 1 x 1
+  };
+  if (!mlp::detail::cpu_has_avx512f()) {
+    MESSAGE("this CPU has no AVX512F: im2col and col2im run the portable loops only");
+    return;
+  }
+  for (const LoweringCase& c : cases) {
+    mlp::detail::Window2d g;
+    g.kernel = c.kernel;
+    g.padding = c.padding;
+    g.bind("test", Shape{c.channels, c.height, c.width});
+    const Index P = g.out_pixels(), K = c.channels * g.taps(), batch = c.first + c.count + 1;
+    const Index ld = c.count * P + 5;  // room to spare after each column
+    INFO("channels ", c.channels, ", image ", c.height, " x ", c.width, ", kernel ", c.kernel.str(), ", padding ",
+         c.padding.str(), ", samples ", c.count);
+    REQUIRE(mlp::detail::im2col_vectorized(g, c.count));
+
+    const std::vector<float> x_values = lowering_values(c.channels * g.in_pixels() * batch, 7);
+    const mlp::Matrix<float> x = Eigen::Map<const mlp::Matrix<float>>(x_values.data(), c.channels * g.in_pixels(), batch);
+    std::vector<float> portable(static_cast<std::size_t>(ld * K), 12345.0f), vectorized = portable;
+    mlp::detail::im2col_portable<float>(x, c.first, c.count, g, portable.data(), ld);
+    mlp::detail::im2col<float>(x, c.first, c.count, g, vectorized.data(), ld);
+    Index where = 0;
+    CHECK_MESSAGE(same_floats(portable.data(), vectorized.data(), ld * K, where), "im2col differs at ", where);
+
+    const std::vector<float> cols = lowering_values(ld * K, 11);
+    std::vector<float> cols_portable = cols, cols_vectorized = cols;  // col2im_portable may zero padding entries
+    mlp::Matrix<float> dx_portable = mlp::Matrix<float>::Constant(x.rows(), batch, 54321.0f), dx_vectorized = dx_portable;
+    mlp::detail::col2im_portable(cols_portable.data(), ld, c.first, c.count, g, dx_portable);
+    mlp::detail::col2im(cols_vectorized.data(), ld, c.first, c.count, g, dx_vectorized);
+    CHECK_MESSAGE(same_floats(dx_portable.data(), dx_vectorized.data(), dx_portable.size(), where),
+                  "col2im differs at ", where);
+    // the vector loops leave cols as they found it
+    CHECK(std::memcmp(cols_vectorized.data(), cols.data(), cols.size() * sizeof(float)) == 0);
+  }
+}
+
+TEST_CASE("im2col and col2im keep the portable loops for strided windows, outputs narrower than the input, and a lone grey plane") {
+  const auto window = [](Index channels, Size2 kernel, Size2 stride, Size2 padding) {
+    mlp::detail::Window2d g;
+    g.kernel = kernel;
+    g.stride = stride;
+    g.padding = padding;
+    g.bind("test", Shape{channels, 8, 8});
+    return g;
+  };
+  CHECK_FALSE(mlp::detail::im2col_vectorized(window(4, {3}, {2}, {1}), 4));  // stride 2
+  CHECK_FALSE(mlp::detail::im2col_vectorized(window(4, {3}, {1}, {0}), 4));  // output 6 wide
+  CHECK_FALSE(mlp::detail::im2col_vectorized(window(1, {3}, {1}, {1}), 1));  // one plane: masks cost more
+  CHECK(mlp::detail::im2col_vectorized(window(1, {3}, {1}, {1}), 3) == mlp::detail::cpu_has_avx512f());
+}
