@@ -64,6 +64,7 @@ TEST_CASE("im2col and col2im: the AVX-512 loops give the portable loops' bits") 
       {4, 7, 7, {5}, {2}, 5, 1},           // 5 x 5 on 7 x 7: taps that start mid-row
       {3, 40, 40, {3}, {1}, 0, 2},         // 1,600 pixels: many vectors per tap
       {2, 9, 17, {1}, {0}, 0, 3},          // 1 x 1
+      {2, 30, 30, {11}, {5}, 1, 2},        // 121 taps: the masks come in blocks of 33 vectors
   };
   if (!mlp::detail::cpu_has_avx512f()) {
     MESSAGE("this CPU has no AVX512F: im2col and col2im run the portable loops only");
@@ -100,7 +101,7 @@ TEST_CASE("im2col and col2im: the AVX-512 loops give the portable loops' bits") 
   }
 }
 
-TEST_CASE("im2col and col2im keep the portable loops for strided windows, outputs narrower than the input, and a lone grey plane") {
+TEST_CASE("im2col and col2im keep the portable loops for strided windows, narrower outputs, a lone plane, huge kernels") {
   const auto window = [](Index channels, Size2 kernel, Size2 stride, Size2 padding) {
     mlp::detail::Window2d g;
     g.kernel = kernel;
@@ -112,5 +113,6 @@ TEST_CASE("im2col and col2im keep the portable loops for strided windows, output
   CHECK_FALSE(mlp::detail::im2col_vectorized(window(4, {3}, {2}, {1}), 4));  // stride 2
   CHECK_FALSE(mlp::detail::im2col_vectorized(window(4, {3}, {1}, {0}), 4));  // output 6 wide
   CHECK_FALSE(mlp::detail::im2col_vectorized(window(1, {3}, {1}, {1}), 1));  // one plane: masks cost more
+  CHECK_FALSE(mlp::detail::im2col_vectorized(window(4, {17}, {1}, {8}), 4));  // 289 taps
   CHECK(mlp::detail::im2col_vectorized(window(1, {3}, {1}, {1}), 3) == mlp::detail::cpu_has_avx512f());
 }

@@ -134,8 +134,8 @@ void col2im_portable(S* cols, Index ld, Index first, Index count, const Window2d
 // loads they save (a grey first layer, one sample at a time, measured 0.86-1.0x).
 inline bool im2col_vectorized(const Window2d& g, Index count) {
 #ifdef MLP_HAVE_AVX512F_CODE
-  return taps_contiguous(g) && g.channels * count >= 3 && g.taps() <= kTapMaskCapacity && g.in_pixels() < kTapMaskMaxPixels &&
-         g.out_pixels() < kTapMaskMaxPixels && cpu_has_avx512f();
+  return taps_contiguous(g) && g.channels * count >= 3 && g.taps() <= kTapMaskMaxTaps &&
+         g.in_pixels() < kTapMaskMaxPixels && g.out_pixels() < kTapMaskMaxPixels && cpu_has_avx512f();
 #else
   (void)g;
   (void)count;

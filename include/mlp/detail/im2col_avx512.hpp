@@ -10,7 +10,7 @@
 // col2im gathers: each 16 input pixels sum their taps in a register, in the portable order (tap
 // by tap, from +0), and are stored once. A tap whose pixel lies in the padding adds +0 here and
 // nothing there; an accumulator that starts at +0 is never -0 in round-to-nearest, so adding +0
-// changes no bit (tests/test_conv.cpp compares both paths bit for bit).
+// changes no bit (tests/test_im2col.cpp compares both paths bit for bit).
 #pragma once
 
 #include "mlp/core/types.hpp"
@@ -20,7 +20,6 @@
 #include "mlp/detail/window2d.hpp"
 
 #include <algorithm>
-
 #include <cstdint>
 
 #ifdef MLP_HAVE_AVX512F_CODE
@@ -29,9 +28,10 @@
 namespace mlp::detail {
 
 // Masks one call keeps (8 KiB on the stack): taps x vectors of 16 pixels per block of pixels. A
-// kernel with more taps than this, or an image of 2^30 pixels or more (the lanes' pixel numbers
-// are 32-bit), takes the portable loops.
+// kernel with more than kTapMaskMaxTaps taps (16 x 16), or an image of 2^30 pixels or more (the
+// lanes' pixel numbers are 32-bit), takes the portable loops.
 inline constexpr Index kTapMaskCapacity = 4096;
+inline constexpr Index kTapMaskMaxTaps = 256;
 inline constexpr Index kTapMaskMaxPixels = Index{1} << 30;
 
 // masks[v]: the lanes of the 16 outputs o0 + 16 v .. o0 + 16 v + 15 (v < vectors) that read inside
@@ -77,7 +77,7 @@ MLP_AVX512F_TARGET inline void im2col_contiguous_avx512(const float* x, Index ld
                                                         const Window2d& g, float* cols, Index ld) {
   const Index P = g.out_pixels(), HW = g.in_pixels(), taps = g.taps(), block = tap_mask_block(g);
   __mmask16 masks[kTapMaskCapacity];
-  Index shifts[kTapMaskCapacity];
+  Index shifts[kTapMaskMaxTaps];
   for (Index t = 0; t < taps; ++t) shifts[t] = contiguous_tap(g, t / g.kernel.w, t % g.kernel.w).shift;
   for (Index o0 = 0; o0 < P; o0 += 16 * block) {
     const Index vectors = std::min(block, (P - o0 + 15) / 16);
@@ -112,7 +112,7 @@ MLP_AVX512F_TARGET inline void col2im_contiguous_avx512(const float* cols, Index
                                                         const Window2d& g, float* dx, Index lddx) {
   const Index P = g.out_pixels(), HW = g.in_pixels(), taps = g.taps(), block = tap_mask_block(g);
   __mmask16 masks[kTapMaskCapacity];
-  Index shifts[kTapMaskCapacity];
+  Index shifts[kTapMaskMaxTaps];
   for (Index t = 0; t < taps; ++t) shifts[t] = contiguous_tap(g, t / g.kernel.w, t % g.kernel.w).shift;
   for (Index q0 = 0; q0 < HW; q0 += 16 * block) {
     const Index vectors = std::min(block, (HW - q0 + 15) / 16);
