@@ -68,36 +68,55 @@ inline const float* shifted(const float* p, Index offset) {
                                         static_cast<std::uintptr_t>(offset * static_cast<Index>(sizeof(float))));
 }
 
-// Vectors of 16 pixels per block, so that every tap's masks for a block fit kTapMaskCapacity.
-inline Index tap_mask_block(const Window2d& g) { return std::max<Index>(1, kTapMaskCapacity / g.taps()); }
+// Every tap's masks for one block of pixels, and every tap's shift: what both loops below prepare
+// before they move any data. A block holds at most `block` vectors of 16 pixels, so that every
+// tap's masks for it fit kTapMaskCapacity.
+struct TapMaskBlock {
+  Index taps, block;
+  Index shifts[kTapMaskMaxTaps];
+  __mmask16 masks[kTapMaskCapacity];
+
+  explicit TapMaskBlock(const Window2d& g) : taps(g.taps()), block(std::max<Index>(1, kTapMaskCapacity / g.taps())) {
+    for (Index t = 0; t < taps; ++t) shifts[t] = contiguous_tap(g, t / g.kernel.w, t % g.kernel.w).shift;
+  }
+  // The masks of `vectors` vectors from pixel p0: of the outputs p0.. (im2col), or with
+  // by_input of the outputs that read the input pixels p0.., i.e. p0 - shift.. (col2im).
+  MLP_AVX512F_TARGET void fill(const Window2d& g, Index p0, Index vectors, bool by_input) {
+    for (Index t = 0; t < taps; ++t) {
+      tap_masks(contiguous_tap(g, t / g.kernel.w, t % g.kernel.w), g.out_w, by_input ? p0 - shifts[t] : p0,
+                vectors, masks + t * block);
+    }
+  }
+  const __mmask16* of(Index t) const { return masks + t * block; }
+};
+
+// out[0..16) = value, only the first `left` lanes when fewer than 16 pixels are left.
+MLP_AVX512F_TARGET __attribute__((always_inline)) inline void store_pixels(float* out, Index left, __m512 value) {
+  if (left >= 16) {
+    _mm512_storeu_ps(out, value);
+  } else {
+    _mm512_mask_storeu_ps(out, first_lanes(left), value);
+  }
+}
 
 // im2col.hpp's im2col for contiguous taps: column (c kh + ky) kw + kx of cols, rows s P .. s P + P - 1
 // for sample first + s. A channel at a time, so that its pixels stay in L1 over its taps.
 MLP_AVX512F_TARGET inline void im2col_contiguous_avx512(const float* x, Index ldx, Index first, Index count,
                                                         const Window2d& g, float* cols, Index ld) {
-  const Index P = g.out_pixels(), HW = g.in_pixels(), taps = g.taps(), block = tap_mask_block(g);
-  __mmask16 masks[kTapMaskCapacity];
-  Index shifts[kTapMaskMaxTaps];
-  for (Index t = 0; t < taps; ++t) shifts[t] = contiguous_tap(g, t / g.kernel.w, t % g.kernel.w).shift;
-  for (Index o0 = 0; o0 < P; o0 += 16 * block) {
-    const Index vectors = std::min(block, (P - o0 + 15) / 16);
-    for (Index t = 0; t < taps; ++t) {
-      tap_masks(contiguous_tap(g, t / g.kernel.w, t % g.kernel.w), g.out_w, o0, vectors, masks + t * block);
-    }
+  const Index P = g.out_pixels(), HW = g.in_pixels(), taps = g.taps();
+  TapMaskBlock m(g);
+  for (Index o0 = 0; o0 < P; o0 += 16 * m.block) {
+    const Index vectors = std::min(m.block, (P - o0 + 15) / 16);
+    m.fill(g, o0, vectors, false);
     for (Index c = 0; c < g.channels; ++c) {
       for (Index t = 0; t < taps; ++t) {
-        const __mmask16* tap_mask = masks + t * block;
+        const __mmask16* tap_mask = m.of(t);
         for (Index s = 0; s < count; ++s) {
-          const float* source = x + (first + s) * ldx + c * HW + shifts[t];
+          const float* source = x + (first + s) * ldx + c * HW + m.shifts[t];
           float* out = cols + (c * taps + t) * ld + s * P;
           for (Index v = 0; v < vectors; ++v) {
             const Index o = o0 + 16 * v;
-            const __m512 value = _mm512_maskz_loadu_ps(tap_mask[v], shifted(source, o));
-            if (P - o >= 16) {
-              _mm512_storeu_ps(out + o, value);
-            } else {
-              _mm512_mask_storeu_ps(out + o, first_lanes(P - o), value);
-            }
+            store_pixels(out + o, P - o, _mm512_maskz_loadu_ps(tap_mask[v], shifted(source, o)));
           }
         }
       }
@@ -110,16 +129,11 @@ MLP_AVX512F_TARGET inline void im2col_contiguous_avx512(const float* x, Index ld
 // reads q.
 MLP_AVX512F_TARGET inline void col2im_contiguous_avx512(const float* cols, Index ld, Index first, Index count,
                                                         const Window2d& g, float* dx, Index lddx) {
-  const Index P = g.out_pixels(), HW = g.in_pixels(), taps = g.taps(), block = tap_mask_block(g);
-  __mmask16 masks[kTapMaskCapacity];
-  Index shifts[kTapMaskMaxTaps];
-  for (Index t = 0; t < taps; ++t) shifts[t] = contiguous_tap(g, t / g.kernel.w, t % g.kernel.w).shift;
-  for (Index q0 = 0; q0 < HW; q0 += 16 * block) {
-    const Index vectors = std::min(block, (HW - q0 + 15) / 16);
-    for (Index t = 0; t < taps; ++t) {
-      tap_masks(contiguous_tap(g, t / g.kernel.w, t % g.kernel.w), g.out_w, q0 - shifts[t], vectors,
-                masks + t * block);
-    }
+  const Index P = g.out_pixels(), HW = g.in_pixels(), taps = g.taps();
+  TapMaskBlock m(g);
+  for (Index q0 = 0; q0 < HW; q0 += 16 * m.block) {
+    const Index vectors = std::min(m.block, (HW - q0 + 15) / 16);
+    m.fill(g, q0, vectors, true);
     for (Index s = 0; s < count; ++s) {
       for (Index c = 0; c < g.channels; ++c) {
         float* plane = dx + (first + s) * lddx + c * HW;
@@ -128,15 +142,11 @@ MLP_AVX512F_TARGET inline void col2im_contiguous_avx512(const float* cols, Index
           const Index q = q0 + 16 * v;
           __m512 sum = _mm512_setzero_ps();
           for (Index t = 0; t < taps; ++t) {
-            const __mmask16 lanes = masks[t * block + v];
+            const __mmask16 lanes = m.of(t)[v];
             if (lanes == 0) continue;  // would add +0 in every lane, which changes nothing
-            sum = _mm512_add_ps(sum, _mm512_maskz_loadu_ps(lanes, shifted(channel_cols + t * ld, q - shifts[t])));
+            sum = _mm512_add_ps(sum, _mm512_maskz_loadu_ps(lanes, shifted(channel_cols + t * ld, q - m.shifts[t])));
           }
-          if (HW - q >= 16) {
-            _mm512_storeu_ps(plane + q, sum);
-          } else {
-            _mm512_mask_storeu_ps(plane + q, first_lanes(HW - q), sum);
-          }
+          store_pixels(plane + q, HW - q, sum);
         }
       }
     }
