@@ -6,6 +6,8 @@
 #include <mlp/layers/pooling.hpp>
 
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 #include <limits>
 #include <vector>
 
@@ -272,6 +274,48 @@ TEST_CASE("The 2 x 2 max pool of stride 2 picks PyTorch's winner at every row wi
       CHECK(mlp_test::same_bits(dx, expected_dx));
     }
   }
+}
+
+TEST_CASE("The 2 x 2 max pool's one-pass AVX-512 loop gives the two passes' y and argmax bit for bit") {
+  // MaxPool2d<float> takes detail::max_pool_2x2_avx512 on a CPU with AVX512F and the two passes of
+  // detail::max_pool_2x2 elsewhere (and for double). Rows of 1 to 33 outputs cover one and several
+  // vectors and every tail; values from {+0, -0, 1, -1, +-inf, NaN with three payloads} make ties
+  // of equal and of differently signed zeros, and NaN everywhere in a window. Guard entries after
+  // each sample's outputs catch a store past the row's mask.
+#ifdef MLP_HAVE_AVX512F_CODE
+  if (!mlp::detail::cpu_has_avx512f()) {
+    MESSAGE("this CPU has no AVX512F: MaxPool2d runs the two passes only");
+    return;
+  }
+  const float inf = std::numeric_limits<float>::infinity();
+  const float values[] = {0.0f, -0.0f, 1.0f, -1.0f, inf, -inf, std::nanf("1"), -std::nanf("2"), std::nanf("7")};
+  mlp::Rng rng(11);
+  constexpr Index kGuard = 40;
+  Index cases = 0;
+  for (const Index width : {2, 4, 6, 14, 16, 28, 30, 32, 34, 62, 64, 66}) {
+    for (const Index height : {2, 4}) {
+      for (const Index planes : {1, 3}) {
+        INFO("planes " << planes << ", " << height << " x " << width);
+        const Index in = planes * height * width, out = in / 4;
+        std::vector<float> x(static_cast<std::size_t>(in));
+        for (float& v : x) v = values[rng.below(9)];
+        std::vector<float> h(static_cast<std::size_t>(in / 2)), y2(static_cast<std::size_t>(out + kGuard), 5.0f);
+        std::vector<std::int32_t> hi(h.size()), arg2(y2.size(), -7);
+        std::vector<float> y1 = y2;
+        std::vector<std::int32_t> arg1 = arg2;
+        mlp::detail::max_pool_2x2(x.data(), planes, height, width, h.data(), hi.data(), y2.data(), arg2.data());
+        mlp::detail::max_pool_2x2_avx512(x.data(), planes, height, width, y1.data(), arg1.data());
+        CHECK(std::memcmp(y1.data(), y2.data(), sizeof(float) * y1.size()) == 0);
+        CHECK(arg1 == arg2);
+        CHECK(y1[static_cast<std::size_t>(out)] == 5.0f);  // the guard (the two passes leave it too)
+        ++cases;
+      }
+    }
+  }
+  CHECK(cases == 48);
+#else
+  MESSAGE("built without AVX-512 code: MaxPool2d runs the two passes only");
+#endif
 }
 
 TEST_CASE("Pooling layers default the stride to the kernel, describe themselves and rebuild from their configuration") {

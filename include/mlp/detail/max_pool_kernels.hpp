@@ -1,4 +1,5 @@
-// The inner loops of MaxPool2d's forward pass. PyTorch's rule, which both follow: scanning a window
+// The inner loops of MaxPool2d's forward pass (for float on a CPU with AVX512F, the usual 2 x 2
+// pool runs max_pool_avx512.hpp's one-pass loop instead, with the same results). PyTorch's rule, which both follow: scanning a window
 // in row-major order, a candidate replaces the best so far when it is larger or NaN; so the first
 // maximum wins a tie and the last NaN wins over everything. Equivalently, with each candidate's
 // index in the image (which grows in row-major order inside a window), (v, i) beats (best, bi) when

@@ -10,6 +10,7 @@
 #pragma once
 
 #include "mlp/core/errors.hpp"
+#include "mlp/detail/max_pool_avx512.hpp"
 #include "mlp/detail/max_pool_kernels.hpp"
 #include "mlp/detail/parallel.hpp"
 #include "mlp/detail/relu_mask.hpp"
@@ -23,6 +24,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 namespace mlp {
@@ -221,10 +223,22 @@ class MaxPool2d final : public detail::Pool2d<S> {
     }
   }
 
-  // The usual 2 x 2 pool of stride 2 on even sizes (detail::max_pool_2x2), samples in chunks on
-  // the library's threads, each worker with its own scratch for the pass across.
+  // The usual 2 x 2 pool of stride 2 on even sizes, samples in chunks on the library's threads: in
+  // one pass for float on a CPU with AVX512F (detail::max_pool_2x2_avx512), else in two
+  // (detail::max_pool_2x2), each worker with its own scratch for the pass across. Same bits.
   void pool_pairs(const Eigen::Ref<const Matrix<S>>& x) {
     const detail::Window2d& g = this->window_;
+#ifdef MLP_HAVE_AVX512F_CODE
+    if constexpr (std::is_same_v<S, float>) {
+      if (detail::cpu_has_avx512f()) {
+        this->for_each_sample(x.cols(), [&](Index s) {
+          detail::max_pool_2x2_avx512(x.col(s).data(), g.channels, g.in_h, g.in_w, y_.col(s).data(),
+                                      argmax_.col(s).data());
+        });
+        return;
+      }
+    }
+#endif
     const auto workers = static_cast<std::size_t>(detail::worker_count());
     if (across_.size() < workers) {  // grown only: the Trainer may change the thread count between steps
       across_.resize(workers);

@@ -1,0 +1,75 @@
+// MaxPool2d's usual 2 x 2 pool of stride 2 (no padding, even H and W) for float images on a CPU with
+// AVX512F, in one pass: MaxPool2d runs it there instead of the two passes of max_pool_2x2
+// (max_pool_kernels.hpp), and it gives exactly their y and argmax.
+//
+// Why: the two passes write the winners of the pairs across (half the input, with their indices)
+// and read them back for the pass down; here each 16 outputs of a window row are decided in
+// registers from the two input rows and stored once. The rows of 14 and 28 pixels of the study's
+// CNN are one or two masked loads each.
+//
+// The same decisions as the two passes: for the pair across (a, b) of each input row, b wins when
+// it is larger or NaN (later_beats), index 2 ox + (b won); then the bottom row's winner wins over
+// the top row's when it is larger or NaN. A mask blend copies the winner's bits, as select_bits
+// does, so -0, +0 and NaN payloads come through unchanged.
+#pragma once
+
+#include "mlp/core/types.hpp"
+#include "mlp/detail/avx512_tiles.hpp"
+#include "mlp/detail/cpu_features.hpp"
+
+#include <cstdint>
+
+#ifdef MLP_HAVE_AVX512F_CODE
+#include <immintrin.h>
+
+namespace mlp::detail {
+
+// Lanes where b beats a that it follows in the window (later_beats: larger, or NaN).
+MLP_AVX512F_TARGET inline __mmask16 later_beats_lanes(__m512 b, __m512 a) {
+  return static_cast<__mmask16>(_mm512_cmp_ps_mask(b, a, _CMP_GT_OQ) | _mm512_cmp_ps_mask(b, b, _CMP_UNORD_Q));
+}
+
+// The winners of the pairs across 16 outputs of one input row: `row` points at the pair of output 0,
+// `pairs` (<= 16) outputs are valid. Returns the winners; `second` gets the lanes where the right
+// pixel of the pair won.
+MLP_AVX512F_TARGET inline __m512 pair_winners(const float* row, Index pairs, __mmask16& second) {
+  const __m512i evens = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  const __m512i odds = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+  const __m512 lo = _mm512_maskz_loadu_ps(first_lanes(2 * pairs), row);
+  const __m512 hi = _mm512_maskz_loadu_ps(first_lanes(2 * pairs - 16), row + 16);
+  const __m512 left = _mm512_permutex2var_ps(lo, evens, hi);
+  const __m512 right = _mm512_permutex2var_ps(lo, odds, hi);
+  second = later_beats_lanes(right, left);
+  return _mm512_mask_blend_ps(second, left, right);
+}
+
+// One sample of `planes` channels of H x W (both even): y and arg (indices into the sample's
+// column) as max_pool_2x2 gives them. Window row b of the sample (b < planes H / 2) reads input rows
+// 2 b and 2 b + 1, which are consecutive over the channels.
+MLP_AVX512F_TARGET inline void max_pool_2x2_avx512(const float* x, Index planes, Index H, Index W, float* y,
+                                                   std::int32_t* arg) {
+  const Index OW = W / 2, blocks = planes * H / 2;
+  const __m512i twice = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  const __m512i one = _mm512_set1_epi32(1);
+  for (Index b = 0; b < blocks; ++b) {
+    const float* top = x + 2 * b * W;
+    for (Index ox = 0; ox < OW; ox += 16) {
+      const Index count = OW - ox < 16 ? OW - ox : 16;
+      __mmask16 top_second, bottom_second;
+      const __m512 t = pair_winners(top + 2 * ox, count, top_second);
+      const __m512 d = pair_winners(top + W + 2 * ox, count, bottom_second);
+      // Input indices of the top-left pixels of these windows, then of each row's winner.
+      const __m512i left = _mm512_add_epi32(_mm512_set1_epi32(static_cast<int>(2 * b * W + 2 * ox)), twice);
+      const __m512i ti = _mm512_mask_add_epi32(left, top_second, left, one);
+      const __m512i below = _mm512_add_epi32(left, _mm512_set1_epi32(static_cast<int>(W)));
+      const __m512i di = _mm512_mask_add_epi32(below, bottom_second, below, one);
+      const __mmask16 down = later_beats_lanes(d, t);
+      const __mmask16 store = first_lanes(count);
+      _mm512_mask_storeu_ps(y + b * OW + ox, store, _mm512_mask_blend_ps(down, t, d));
+      _mm512_mask_storeu_epi32(arg + b * OW + ox, store, _mm512_mask_blend_epi32(down, ti, di));
+    }
+  }
+}
+
+}  // namespace mlp::detail
+#endif
