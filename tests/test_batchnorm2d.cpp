@@ -4,6 +4,8 @@
 #include "torch_reference.hpp"
 
 #include <mlp/layers/batchnorm.hpp>
+#include <mlp/layers/pooling.hpp>
+#include <mlp/model/sequential.hpp>
 
 #include <cmath>
 #include <cstring>
@@ -12,6 +14,7 @@
 using mlp::Index;
 using mlp::Shape;
 using mlp_test::MatrixD;
+using mlp_test::ThreadCount;
 using mlp_test::check_values;
 using mlp_test::filled;
 using mlp_test::ref_dy;
@@ -79,9 +82,13 @@ TEST_CASE("BatchNorm2d gradients pass the finite-difference check over several s
   struct Case {
     Shape in;
     Index batch;
+    double tolerance = 1e-6;
   };
+  // {100, 4, 4}: channels in groups of 96 and 4 (detail::channel_group). Its loss sums 3,200
+  // outputs, whose round-off in the central differences reaches a few 1e-9 (absolute), which the
+  // floor of 1e-3 turns into a few 1e-6; an error in the formula would be of the gradient's size.
   for (const Case& c : {Case{{3, 3, 4}, 2}, Case{{2, 5, 3}, 3}, Case{{1, 2, 2}, 4}, Case{{4, 1, 3}, 2},
-                        Case{{2, 7, 5}, 1}}) {
+                        Case{{2, 7, 5}, 1}, Case{{100, 4, 4}, 2, 2e-5}}) {
     mlp::BatchNorm2d<double> bn(c.in.channels);
     bn.bind(c.in);
     bn.weight() = mlp_test::random_matrix(c.in.channels, 1, 8, 0.5, 2.0);
@@ -89,8 +96,87 @@ TEST_CASE("BatchNorm2d gradients pass the finite-difference check over several s
     INFO(c.in.str() << ", batch " << c.batch);
     const auto report = mlp_test::check_layer(bn, mlp_test::random_matrix(c.in.size(), c.batch, 10, -2.0, 2.0));
     INFO(report.describe());
-    CHECK(report.max_rel_error < 1e-6);
+    CHECK(report.max_rel_error < c.tolerance);
     CHECK(report.checked == 2 * c.in.channels + c.in.size() * c.batch);
+  }
+}
+
+TEST_CASE("BatchNorm2d's groups of channels give the bits of one channel at a time, at 1 and 2 threads") {
+  // An image's channels go in groups of about 1536 values per sample (detail::channel_group), each
+  // pass over a group sample by sample. Every channel must still come out exactly as the layer
+  // computed it one channel at a time: each block of pixels summed in float, the block sums added
+  // in double in sample order. The reference here does that, channel by channel, with the same
+  // expressions; and Eval's affine map. Shapes (groups at 1 thread / at 2): 6, 6, 1 / 3 x 4, 1
+  // channels (14 x 14); 15, 15, 10 / 10 x 4 (10 x 10); 4, 4, 1 / 2 x 4, 1 (3 x 3); one channel per
+  // group (40 x 40); 9 x 7, 1 (the study's second BatchNorm); alone (xhat stored) and inside a
+  // Sequential (x kept, xhat formed again in backward).
+  struct Case {
+    Shape in;
+    Index group, group_at_two_threads;
+  };
+  for (const Case& c : {Case{{13, 14, 14}, 6, 3}, Case{{40, 10, 10}, 15, 10}, Case{{9, 3, 3}, 4, 2},
+                        Case{{3, 40, 40}, 1, 1}, Case{{64, 14, 14}, 7, 7}}) {
+    const Index C = c.in.channels, P = c.in.pixels(), B = 6;
+    CHECK(mlp::detail::channel_group(C, P, 1) == c.group);
+    CHECK(mlp::detail::channel_group(C, P, 2) == c.group_at_two_threads);
+    const mlp::Matrix<float> x = mlp_test::random_matrix<float>(c.in.size(), B, 31, -3.0, 5.0);
+    const mlp::Matrix<float> dy = mlp_test::random_matrix<float>(c.in.size(), B, 32);
+    const mlp::Matrix<float> gamma = mlp_test::random_matrix<float>(C, 1, 33, 0.5, 2.0);
+    const mlp::Matrix<float> beta = mlp_test::random_matrix<float>(C, 1, 34);
+    // The reference, one channel at a time.
+    mlp::Matrix<float> y(x.rows(), B), dx(x.rows(), B), dgamma(C, 1), dbeta(C, 1);
+    const double n = static_cast<double>(B * P);
+    for (Index ch = 0; ch < C; ++ch) {
+      double sum = 0.0;
+      for (Index s = 0; s < B; ++s) sum += static_cast<double>(x.col(s).segment(ch * P, P).sum());
+      const auto mean = static_cast<float>(sum / n);
+      double squares = 0.0;
+      for (Index s = 0; s < B; ++s) {
+        squares += static_cast<double>((x.col(s).segment(ch * P, P).array() - mean).square().sum());
+      }
+      const auto var = static_cast<float>(squares / n);
+      const float inv_std = 1.0f / std::sqrt(var + 1e-5f);
+      const auto xhat = [&](Index s) { return (x.col(s).segment(ch * P, P).array() - mean) * inv_std; };
+      for (Index s = 0; s < B; ++s) y.col(s).segment(ch * P, P).array() = xhat(s) * gamma(ch, 0) + beta(ch, 0);
+      double db = 0.0, dg = 0.0;
+      for (Index s = 0; s < B; ++s) db += static_cast<double>(dy.col(s).segment(ch * P, P).sum());
+      for (Index s = 0; s < B; ++s) dg += static_cast<double>((dy.col(s).segment(ch * P, P).array() * xhat(s)).sum());
+      dbeta(ch, 0) = static_cast<float>(db);
+      dgamma(ch, 0) = static_cast<float>(dg);
+      const float nf = static_cast<float>(B * P), k = gamma(ch, 0) * inv_std / nf;
+      for (Index s = 0; s < B; ++s) {
+        dx.col(s).segment(ch * P, P).array() =
+            k * (nf * dy.col(s).segment(ch * P, P).array() - dbeta(ch, 0) - xhat(s) * dgamma(ch, 0));
+      }
+    }
+    for (const bool kept : {false, true}) {
+      for (const int threads : {1, 2}) {
+        INFO(c.in.str() << (kept ? ", inside a Sequential" : ", alone") << ", " << threads << " thread(s)");
+        const ThreadCount scope(threads);
+        // Inside a Sequential, after AvgPool2d(1) (which passes x through exactly), the BatchNorm
+        // reads its input again in backward instead of storing xhat.
+        mlp::Sequential<float> model(c.in);
+        if (kept) model.emplace<mlp::AvgPool2d<float>>(1);
+        auto& bn = model.emplace<mlp::BatchNorm2d<float>>(C);
+        bn.weight() = gamma;
+        bn.bias() = beta;
+        model.set_input_grad(true);
+        CHECK(mlp_test::same_bits(model.forward(x, mlp::Mode::Train), y));
+        CHECK(mlp_test::same_bits(model.backward(dy), dx));
+        CHECK(mlp_test::same_bits(bn.weight_grad(), dgamma));
+        CHECK(mlp_test::same_bits(bn.bias_grad(), dbeta));
+        // Eval: y = x scale + shift per channel, from the running statistics this step updated.
+        const mlp::Matrix<float> scale = (gamma.array() / (bn.running_var().array() + 1e-5f).sqrt()).matrix();
+        const mlp::Matrix<float> shift = (beta.array() - bn.running_mean().array() * scale.array()).matrix();
+        mlp::Matrix<float> eval(x.rows(), B);
+        for (Index ch = 0; ch < C; ++ch) {
+          for (Index s = 0; s < B; ++s) {
+            eval.col(s).segment(ch * P, P).array() = x.col(s).segment(ch * P, P).array() * scale(ch, 0) + shift(ch, 0);
+          }
+        }
+        CHECK(mlp_test::same_bits(model.forward(x, mlp::Mode::Eval), eval));
+      }
+    }
   }
 }
 

@@ -6,9 +6,9 @@
 //   the running variance is updated with the UNBIASED one; weight (gamma) starts at 1, bias (beta)
 //   at 0, running_mean at 0, running_var at 1, num_batches_tracked at 0.
 // A feature vector's statistics are row sums over the batch (contiguous column additions); an
-// image's are formed a channel at a time over the channel's contiguous blocks of pixels
-// (detail/channel_planes.hpp), channels spread over the library's threads (thread_count()), each
-// channel computed the same way whatever the thread count.
+// image's are formed a few channels at a time over the channels' contiguous blocks of pixels
+// (detail/channel_planes.hpp), groups of channels spread over the library's threads
+// (thread_count()), each channel computed the same way whatever the group and the thread count.
 // The derivation of backward is in docs/derivations.md.
 #pragma once
 
@@ -24,6 +24,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace mlp {
@@ -120,7 +121,7 @@ class BatchNorm : public Layer<S> {
       scale_.array() = gamma_.array() / (running_var_.array() + eps_).sqrt();
       shift_.array() = beta_.array() - running_mean_.array() * scale_.array();
       if (pixels_ > 1) {
-        for_each_channel([&](Index c) { affine_planes(x, c, scale_(c, 0), shift_(c, 0)); });
+        for_each_channel_group([&](Index c0, Index c1) { affine_planes(x, c0, c1); });
       } else {
         write(y_.array(), (x.array().colwise() * scale_.col(0).array()).colwise() + shift_.col(0).array());
       }
@@ -139,7 +140,8 @@ class BatchNorm : public Layer<S> {
       } else {
         xhat_.resize(0, 0);  // from a use on its own
       }
-      for_each_channel([&](Index c) { normalize_planes(x, c, count); });
+      block_sums_.resize(x.cols(), num_features());
+      for_each_channel_group([&](Index c0, Index c1) { normalize_planes(x, c0, c1, count); });
     } else {
       xhat_.resize(x.rows(), x.cols());
       normalize_rows(x, count);
@@ -178,9 +180,10 @@ class BatchNorm : public Layer<S> {
       // xhat = (source - shift) * scale: x again, or the stored xhat as (xhat - 0) * 1, which is
       // xhat exactly, so that both give the same bits.
       const Matrix<S>* x = this->kept_input();
-      for_each_channel([&](Index c) {
-        backward_planes(grad, x != nullptr ? *x : xhat_, x != nullptr ? mean_(c, 0) : S(0),
-                        x != nullptr ? inv_std_(c, 0) : S(1), c, count);
+      block_sums_.resize(dy.cols(), num_features());
+      block_dots_.resize(dy.cols(), num_features());
+      for_each_channel_group([&](Index c0, Index c1) {
+        backward_planes(grad, x != nullptr ? *x : xhat_, x != nullptr, c0, c1, count);
       });
     } else {
       backward_rows(grad, count);
@@ -189,12 +192,12 @@ class BatchNorm : public Layer<S> {
   }
 
  private:
-  // fn(c) for every channel, channels spread over the library's threads (thread_count()).
+  // fn(c0, c1) for groups of channels [c0, c1) of an image (detail::channel_group), the groups
+  // spread over the library's threads.
   template <class Fn>
-  void for_each_channel(Fn&& fn) const {
-    detail::for_each_chunk(num_features(), 1, [&](Index begin, Index end) {
-      for (Index c = begin; c < end; ++c) fn(c);
-    });
+  void for_each_channel_group(Fn&& fn) const {
+    const Index group = detail::channel_group(num_features(), pixels_, thread_count());
+    detail::for_each_chunk(num_features(), group, std::forward<Fn>(fn));
   }
 
   // A feature vector (pixels 1): the statistics are row sums over the batch, contiguous columns.
@@ -220,28 +223,35 @@ class BatchNorm : public Layer<S> {
     dx_.array().colwise() *= scale_.col(0).array();
   }
 
-  // An image: channel c's statistics over its B blocks of pixels, then xhat (unless the input is
-  // kept) and y block by block (the channel's values are still in cache from the two passes before).
-  void normalize_planes(const Eigen::Ref<const Matrix<S>>& x, Index c, Index count) {
+  // An image, channels [c0, c1): each channel's mean, then its variance, from its B blocks of
+  // pixels (a block sum per sample, added in double in sample order), then xhat (unless the input
+  // is kept) and y block by block (the group's values are still in cache from the passes before).
+  void normalize_planes(const Eigen::Ref<const Matrix<S>>& x, Index c0, Index c1, Index count) {
     const double n = static_cast<double>(count);
-    const S mean = static_cast<S>(detail::plane_sum(x, c, pixels_) / n);
-    const S var = static_cast<S>(detail::plane_squared_deviation(x, c, pixels_, mean) / n);
-    const S inv_std = S(1) / std::sqrt(var + eps_);
-    mean_(c, 0) = mean;
-    var_(c, 0) = var;
-    inv_std_(c, 0) = inv_std;
-    const S gamma = gamma_(c, 0), beta = beta_(c, 0);
+    const Index B = x.cols();
+    detail::for_each_block(x, c0, c1, pixels_,
+                           [&](Index s, Index c, const auto& block) { block_sums_(s, c) = block.sum(); });
+    for (Index c = c0; c < c1; ++c) {
+      mean_(c, 0) = static_cast<S>(detail::sum_in_order(block_sums_.col(c).data(), B) / n);
+    }
+    detail::for_each_block(x, c0, c1, pixels_, [&](Index s, Index c, const auto& block) {
+      block_sums_(s, c) = (block.array() - mean_(c, 0)).square().sum();
+    });
+    for (Index c = c0; c < c1; ++c) {
+      var_(c, 0) = static_cast<S>(detail::sum_in_order(block_sums_.col(c).data(), B) / n);
+      inv_std_(c, 0) = S(1) / std::sqrt(var_(c, 0) + eps_);
+    }
     const bool store = this->kept_input() == nullptr;
-    for (Index s = 0; s < x.cols(); ++s) {
-      const auto xhat = (x.col(s).segment(c * pixels_, pixels_).array() - mean) * inv_std;
+    detail::for_each_block(x, c0, c1, pixels_, [&](Index s, Index c, const auto& block) {
+      const auto xhat = (block.array() - mean_(c, 0)) * inv_std_(c, 0);
       if (store) xhat_.col(s).segment(c * pixels_, pixels_).array() = xhat;
-      write(y_.col(s).segment(c * pixels_, pixels_).array(), xhat * gamma + beta);
-    }
+      write(y_.col(s).segment(c * pixels_, pixels_).array(), xhat * gamma_(c, 0) + beta_(c, 0));
+    });
   }
-  void affine_planes(const Eigen::Ref<const Matrix<S>>& x, Index c, S scale, S shift) {
-    for (Index s = 0; s < x.cols(); ++s) {
-      write(y_.col(s).segment(c * pixels_, pixels_).array(), x.col(s).segment(c * pixels_, pixels_).array() * scale + shift);
-    }
+  void affine_planes(const Eigen::Ref<const Matrix<S>>& x, Index c0, Index c1) {
+    detail::for_each_block(x, c0, c1, pixels_, [&](Index s, Index c, const auto& block) {
+      write(y_.col(s).segment(c * pixels_, pixels_).array(), block.array() * scale_(c, 0) + shift_(c, 0));
+    });
   }
   // out = value, or with a fused ReLU max(value, 0), as ReLU computes it from a stored value.
   template <class Out, class Value>
@@ -252,24 +262,31 @@ class BatchNorm : public Layer<S> {
       out = value;
     }
   }
-  // Channel c, with xhat = (source - shift) * scale (see backward_impl).
-  void backward_planes(const Eigen::Ref<const Matrix<S>>& dy, const Matrix<S>& source, S shift, S scale, Index c,
-                       Index count) {
-    const auto xhat = [&](Index s) { return (source.col(s).segment(c * pixels_, pixels_).array() - shift) * scale; };
-    const S dbeta = static_cast<S>(detail::plane_sum(dy, c, pixels_));
-    double dot = 0.0;
-    for (Index s = 0; s < dy.cols(); ++s) {
-      dot += static_cast<double>((dy.col(s).segment(c * pixels_, pixels_).array() * xhat(s)).sum());
+  // Channels [c0, c1), with xhat = (source - shift) * scale: source x with the channel's mean and
+  // inv_std, or the stored xhat with 0 and 1 (see backward_impl). The sums of dy and of dy * xhat
+  // per block in one pass, each added in double in sample order, then dx block by block.
+  void backward_planes(const Eigen::Ref<const Matrix<S>>& dy, const Matrix<S>& source, bool from_x, Index c0,
+                       Index c1, Index count) {
+    const auto xhat = [&](Index s, Index c) {
+      return (source.col(s).segment(c * pixels_, pixels_).array() - (from_x ? mean_(c, 0) : S(0))) *
+             (from_x ? inv_std_(c, 0) : S(1));
+    };
+    const Index B = dy.cols();
+    detail::for_each_block(dy, c0, c1, pixels_, [&](Index s, Index c, const auto& block) {
+      block_sums_(s, c) = block.sum();
+      block_dots_(s, c) = (block.array() * xhat(s, c)).sum();
+    });
+    for (Index c = c0; c < c1; ++c) {
+      dbeta_(c, 0) = static_cast<S>(detail::sum_in_order(block_sums_.col(c).data(), B));
+      dgamma_(c, 0) = static_cast<S>(detail::sum_in_order(block_dots_.col(c).data(), B));
     }
-    const S dgamma = static_cast<S>(dot);
-    dbeta_(c, 0) = dbeta;
-    dgamma_(c, 0) = dgamma;
     if (!this->input_grad_) return;
-    const S n = S(count), k = gamma_(c, 0) * inv_std_(c, 0) / n;
-    for (Index s = 0; s < dy.cols(); ++s) {
+    const S n = S(count);
+    detail::for_each_block(dy, c0, c1, pixels_, [&](Index s, Index c, const auto& block) {
+      const S k = gamma_(c, 0) * inv_std_(c, 0) / n;
       dx_.col(s).segment(c * pixels_, pixels_).array() =
-          k * (n * dy.col(s).segment(c * pixels_, pixels_).array() - dbeta - xhat(s) * dgamma);
-    }
+          k * (n * block.array() - dbeta_(c, 0) - xhat(s, c) * dgamma_(c, 0));
+    });
   }
 
   S eps_;
@@ -282,6 +299,7 @@ class BatchNorm : public Layer<S> {
   Matrix<S> mean_, var_, inv_std_, scale_, shift_;  // C x 1 scratch
   Matrix<S> xhat_, y_, dx_;                       // C * pixels x B (xhat_ unused for an image whose input is kept)
   Matrix<S> masked_dy_;                           // C * pixels x B, with a fused ReLU only
+  Matrix<S> block_sums_, block_dots_;             // B x C: an image's sums per sample and channel
 };
 
 }  // namespace detail
