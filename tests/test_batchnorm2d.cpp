@@ -3,6 +3,7 @@
 #include "helpers.hpp"
 #include "torch_reference.hpp"
 
+#include <mlp/layers/activations.hpp>
 #include <mlp/layers/batchnorm.hpp>
 #include <mlp/layers/pooling.hpp>
 #include <mlp/model/sequential.hpp>
@@ -84,7 +85,8 @@ TEST_CASE("BatchNorm2d gradients pass the finite-difference check over several s
     Index batch;
     double tolerance = 1e-6;
   };
-  // {100, 4, 4}: channels in groups of 96 and 4 (detail::channel_group). Its loss sums 3,200
+  // {100, 4, 4}: channels in groups of 96 and 4 at 1 thread, 4 of 25 at 2 (detail::channel_group),
+  // whatever the thread count of the run. Its loss sums 3,200
   // outputs, whose round-off in the central differences reaches a few 1e-9 (absolute), which the
   // floor of 1e-3 turns into a few 1e-6; an error in the formula would be of the gradient's size.
   for (const Case& c : {Case{{3, 3, 4}, 2}, Case{{2, 5, 3}, 3}, Case{{1, 2, 2}, 4}, Case{{4, 1, 3}, 2},
@@ -106,15 +108,16 @@ TEST_CASE("BatchNorm2d's groups of channels give the bits of one channel at a ti
   // pass over a group sample by sample. Every channel must still come out exactly as the layer
   // computed it one channel at a time: each block of pixels summed in float, the block sums added
   // in double in sample order. The reference here does that, channel by channel, with the same
-  // expressions; and Eval's affine map. Shapes (groups at 1 thread / at 2): 6, 6, 1 / 3 x 4, 1
-  // channels (14 x 14); 15, 15, 10 / 10 x 4 (10 x 10); 4, 4, 1 / 2 x 4, 1 (3 x 3); one channel per
-  // group (40 x 40); 9 x 7, 1 (the study's second BatchNorm); alone (xhat stored) and inside a
-  // Sequential (x kept, xhat formed again in backward).
+  // expressions; and Eval's affine map. Shapes (groups at 1 thread / at 2): 7, 6 / 3 x 4, 1
+  // channels (14 x 14); 15, 15, 10 / 10 x 4 (10 x 10); 9 / 2 x 4, 1 (3 x 3); one channel per group
+  // (40 x 40); 9 x 7, 1 (the study's second BatchNorm). Alone (xhat stored) and inside a Sequential
+  // (x kept, xhat formed again in backward), there also with a ReLU after it, which the Sequential
+  // fuses into it (y = max(., 0), and backward masks dL/dy by y > 0 first).
   struct Case {
     Shape in;
     Index group, group_at_two_threads;
   };
-  for (const Case& c : {Case{{13, 14, 14}, 6, 3}, Case{{40, 10, 10}, 15, 10}, Case{{9, 3, 3}, 4, 2},
+  for (const Case& c : {Case{{13, 14, 14}, 7, 3}, Case{{40, 10, 10}, 15, 10}, Case{{9, 3, 3}, 9, 2},
                         Case{{3, 40, 40}, 1, 1}, Case{{64, 14, 14}, 7, 7}}) {
     const Index C = c.in.channels, P = c.in.pixels(), B = 6;
     CHECK(mlp::detail::channel_group(C, P, 1) == c.group);
@@ -123,55 +126,83 @@ TEST_CASE("BatchNorm2d's groups of channels give the bits of one channel at a ti
     const mlp::Matrix<float> dy = mlp_test::random_matrix<float>(c.in.size(), B, 32);
     const mlp::Matrix<float> gamma = mlp_test::random_matrix<float>(C, 1, 33, 0.5, 2.0);
     const mlp::Matrix<float> beta = mlp_test::random_matrix<float>(C, 1, 34);
-    // The reference, one channel at a time.
-    mlp::Matrix<float> y(x.rows(), B), dx(x.rows(), B), dgamma(C, 1), dbeta(C, 1);
-    const double n = static_cast<double>(B * P);
-    for (Index ch = 0; ch < C; ++ch) {
-      double sum = 0.0;
-      for (Index s = 0; s < B; ++s) sum += static_cast<double>(x.col(s).segment(ch * P, P).sum());
-      const auto mean = static_cast<float>(sum / n);
-      double squares = 0.0;
-      for (Index s = 0; s < B; ++s) {
-        squares += static_cast<double>((x.col(s).segment(ch * P, P).array() - mean).square().sum());
+    // The reference, one channel at a time; with a ReLU after the layer, y = max(., 0) and the sums
+    // and dL/dx take dL/dy where y > 0 and +0 elsewhere.
+    struct Expected {
+      mlp::Matrix<float> y, dx, dgamma, dbeta;
+    };
+    const auto reference = [&](bool relu) {
+      Expected e{mlp::Matrix<float>(x.rows(), B), mlp::Matrix<float>(x.rows(), B), mlp::Matrix<float>(C, 1),
+                 mlp::Matrix<float>(C, 1)};
+      const double n = static_cast<double>(B * P);
+      for (Index ch = 0; ch < C; ++ch) {
+        double sum = 0.0;
+        for (Index s = 0; s < B; ++s) sum += static_cast<double>(x.col(s).segment(ch * P, P).sum());
+        const auto mean = static_cast<float>(sum / n);
+        double squares = 0.0;
+        for (Index s = 0; s < B; ++s) {
+          squares += static_cast<double>((x.col(s).segment(ch * P, P).array() - mean).square().sum());
+        }
+        const auto var = static_cast<float>(squares / n);
+        const float inv_std = 1.0f / std::sqrt(var + 1e-5f);
+        const auto xhat = [&](Index s) { return (x.col(s).segment(ch * P, P).array() - mean) * inv_std; };
+        for (Index s = 0; s < B; ++s) {
+          if (relu) {
+            e.y.col(s).segment(ch * P, P).array() = (xhat(s) * gamma(ch, 0) + beta(ch, 0)).max(0.0f);
+          } else {
+            e.y.col(s).segment(ch * P, P).array() = xhat(s) * gamma(ch, 0) + beta(ch, 0);
+          }
+        }
+        mlp::Matrix<float> g = dy;
+        if (relu) {
+          for (Index i = 0; i < g.size(); ++i) g.data()[i] = e.y.data()[i] > 0.0f ? dy.data()[i] : 0.0f;
+        }
+        double db = 0.0, dg = 0.0;
+        for (Index s = 0; s < B; ++s) db += static_cast<double>(g.col(s).segment(ch * P, P).sum());
+        for (Index s = 0; s < B; ++s) dg += static_cast<double>((g.col(s).segment(ch * P, P).array() * xhat(s)).sum());
+        e.dbeta(ch, 0) = static_cast<float>(db);
+        e.dgamma(ch, 0) = static_cast<float>(dg);
+        const float nf = static_cast<float>(B * P), k = gamma(ch, 0) * inv_std / nf;
+        for (Index s = 0; s < B; ++s) {
+          e.dx.col(s).segment(ch * P, P).array() =
+              k * (nf * g.col(s).segment(ch * P, P).array() - e.dbeta(ch, 0) - xhat(s) * e.dgamma(ch, 0));
+        }
       }
-      const auto var = static_cast<float>(squares / n);
-      const float inv_std = 1.0f / std::sqrt(var + 1e-5f);
-      const auto xhat = [&](Index s) { return (x.col(s).segment(ch * P, P).array() - mean) * inv_std; };
-      for (Index s = 0; s < B; ++s) y.col(s).segment(ch * P, P).array() = xhat(s) * gamma(ch, 0) + beta(ch, 0);
-      double db = 0.0, dg = 0.0;
-      for (Index s = 0; s < B; ++s) db += static_cast<double>(dy.col(s).segment(ch * P, P).sum());
-      for (Index s = 0; s < B; ++s) dg += static_cast<double>((dy.col(s).segment(ch * P, P).array() * xhat(s)).sum());
-      dbeta(ch, 0) = static_cast<float>(db);
-      dgamma(ch, 0) = static_cast<float>(dg);
-      const float nf = static_cast<float>(B * P), k = gamma(ch, 0) * inv_std / nf;
-      for (Index s = 0; s < B; ++s) {
-        dx.col(s).segment(ch * P, P).array() =
-            k * (nf * dy.col(s).segment(ch * P, P).array() - dbeta(ch, 0) - xhat(s) * dgamma(ch, 0));
-      }
-    }
-    for (const bool kept : {false, true}) {
+      return e;
+    };
+    const Expected plain = reference(false), rectified = reference(true);
+    for (const int setup : {0, 1, 2}) {  // alone, kept input, kept input and a fused ReLU
+      const bool kept = setup > 0, relu = setup == 2;
+      const Expected& expected = relu ? rectified : plain;
       for (const int threads : {1, 2}) {
-        INFO(c.in.str() << (kept ? ", inside a Sequential" : ", alone") << ", " << threads << " thread(s)");
+        INFO(c.in.str() << (kept ? ", inside a Sequential" : ", alone") << (relu ? " with a ReLU" : "") << ", "
+                        << threads << " thread(s)");
         const ThreadCount scope(threads);
         // Inside a Sequential, after AvgPool2d(1) (which passes x through exactly), the BatchNorm
         // reads its input again in backward instead of storing xhat.
         mlp::Sequential<float> model(c.in);
         if (kept) model.emplace<mlp::AvgPool2d<float>>(1);
         auto& bn = model.emplace<mlp::BatchNorm2d<float>>(C);
+        if (relu) model.emplace<mlp::ReLU<float>>();
         bn.weight() = gamma;
         bn.bias() = beta;
         model.set_input_grad(true);
-        CHECK(mlp_test::same_bits(model.forward(x, mlp::Mode::Train), y));
-        CHECK(mlp_test::same_bits(model.backward(dy), dx));
-        CHECK(mlp_test::same_bits(bn.weight_grad(), dgamma));
-        CHECK(mlp_test::same_bits(bn.bias_grad(), dbeta));
+        CHECK(mlp_test::same_bits(model.forward(x, mlp::Mode::Train), expected.y));
+        CHECK(mlp_test::same_bits(model.backward(dy), expected.dx));
+        CHECK(mlp_test::same_bits(bn.weight_grad(), expected.dgamma));
+        CHECK(mlp_test::same_bits(bn.bias_grad(), expected.dbeta));
         // Eval: y = x scale + shift per channel, from the running statistics this step updated.
         const mlp::Matrix<float> scale = (gamma.array() / (bn.running_var().array() + 1e-5f).sqrt()).matrix();
         const mlp::Matrix<float> shift = (beta.array() - bn.running_mean().array() * scale.array()).matrix();
         mlp::Matrix<float> eval(x.rows(), B);
         for (Index ch = 0; ch < C; ++ch) {
           for (Index s = 0; s < B; ++s) {
-            eval.col(s).segment(ch * P, P).array() = x.col(s).segment(ch * P, P).array() * scale(ch, 0) + shift(ch, 0);
+            const auto affine = x.col(s).segment(ch * P, P).array() * scale(ch, 0) + shift(ch, 0);
+            if (relu) {
+              eval.col(s).segment(ch * P, P).array() = affine.max(0.0f);
+            } else {
+              eval.col(s).segment(ch * P, P).array() = affine;
+            }
           }
         }
         CHECK(mlp_test::same_bits(model.forward(x, mlp::Mode::Eval), eval));

@@ -23,11 +23,12 @@ namespace mlp::detail {
 inline constexpr Index kChannelGroupValues = 1536;
 
 // Channels per group for images of `pixels` pixels: about kChannelGroupValues values per sample,
-// but at least two groups per thread when there are enough channels, which for_each_chunk needs
-// before it uses the threads (with a few large groups the work would stay on one thread).
+// but with several threads at least two groups per thread when there are enough channels, which
+// for_each_chunk needs before it uses the threads (with a few large groups the work would stay on
+// one thread).
 inline Index channel_group(Index channels, Index pixels, int threads) {
   const Index by_size = kChannelGroupValues / std::max<Index>(pixels, 1);
-  const Index by_threads = channels / (2 * Index{std::max(threads, 1)});
+  const Index by_threads = threads > 1 ? channels / (2 * Index{threads}) : channels;
   return std::max<Index>(1, std::min({by_size, by_threads, channels}));
 }
 
