@@ -17,6 +17,7 @@
 #include "mlp/detail/avx512_tiles.hpp"
 #include "mlp/detail/cpu_features.hpp"
 
+#include <algorithm>
 #include <cstdint>
 
 #ifdef MLP_HAVE_AVX512F_CODE
@@ -29,12 +30,16 @@ MLP_AVX512F_TARGET inline __mmask16 later_beats_lanes(__m512 b, __m512 a) {
   return static_cast<__mmask16>(_mm512_cmp_ps_mask(b, a, _CMP_GT_OQ) | _mm512_cmp_ps_mask(b, b, _CMP_UNORD_Q));
 }
 
+// 0, 2, 4, ..., 30: lane i's pair of pixels starts at 2 i.
+MLP_AVX512F_TARGET inline __m512i pair_starts() {
+  return _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+}
+
 // The winners of the pairs across 16 outputs of one input row: `row` points at the pair of output 0,
 // `pairs` (<= 16) outputs are valid. Returns the winners; `second` gets the lanes where the right
 // pixel of the pair won.
 MLP_AVX512F_TARGET inline __m512 pair_winners(const float* row, Index pairs, __mmask16& second) {
-  const __m512i evens = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-  const __m512i odds = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+  const __m512i evens = pair_starts(), odds = _mm512_add_epi32(evens, _mm512_set1_epi32(1));
   const __m512 lo = _mm512_maskz_loadu_ps(first_lanes(2 * pairs), row);
   const __m512 hi = _mm512_maskz_loadu_ps(first_lanes(2 * pairs - 16), row + 16);
   const __m512 left = _mm512_permutex2var_ps(lo, evens, hi);
@@ -49,12 +54,11 @@ MLP_AVX512F_TARGET inline __m512 pair_winners(const float* row, Index pairs, __m
 MLP_AVX512F_TARGET inline void max_pool_2x2_avx512(const float* x, Index planes, Index H, Index W, float* y,
                                                    std::int32_t* arg) {
   const Index OW = W / 2, blocks = planes * H / 2;
-  const __m512i twice = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-  const __m512i one = _mm512_set1_epi32(1);
+  const __m512i twice = pair_starts(), one = _mm512_set1_epi32(1);
   for (Index b = 0; b < blocks; ++b) {
     const float* top = x + 2 * b * W;
     for (Index ox = 0; ox < OW; ox += 16) {
-      const Index count = OW - ox < 16 ? OW - ox : 16;
+      const Index count = std::min<Index>(OW - ox, 16);
       __mmask16 top_second, bottom_second;
       const __m512 t = pair_winners(top + 2 * ox, count, top_second);
       const __m512 d = pair_winners(top + W + 2 * ox, count, bottom_second);
