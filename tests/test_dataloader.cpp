@@ -2,9 +2,12 @@
 #include "helpers.hpp"
 
 #include <mlp/data/dataloader.hpp>
+#include <mlp/detail/byte_lookup.hpp>
 
 #include <algorithm>
+#include <cstring>
 #include <numeric>
+#include <random>
 
 namespace {
 
@@ -88,6 +91,83 @@ TEST_CASE("image batches are standardized per channel with the loader's lookup t
   CHECK(batch->x(2, 0) == doctest::Approx((104 / 255.0 - 0.5) / 0.25));
   CHECK(batch->x(3, 1) == doctest::Approx((102 / 255.0 - 0.5) / 0.25));
   CHECK(!loader.next());
+}
+
+TEST_CASE("lookup_bytes copies the table's entries for every byte value and run length") {
+  std::vector<float> table(256);
+  for (int i = 0; i < 256; ++i) table[static_cast<std::size_t>(i)] = -1.5f + 0.37f * static_cast<float>(i);
+  table[3] = -0.0f;  // bit patterns must come through as they are
+  table[200] = std::numeric_limits<float>::quiet_NaN();
+  std::vector<std::uint8_t> bytes(300);
+  for (std::size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<std::uint8_t>((i * 149 + 7) % 256);
+  constexpr float kGuard = 12345.0f;
+  // Every length up to 70 (whole vectors of 16, tails of 4-byte groups, 1-3 odd bytes) from
+  // offsets 0-3; the loop over lengths to 300 covers all 256 values.
+  for (mlp::Index offset = 0; offset < 4; ++offset) {
+    for (mlp::Index n = 0; n <= 296; n += n < 70 ? 1 : 29) {
+      // The input ends at its last byte, so that AddressSanitizer sees any read past it.
+      const std::vector<std::uint8_t> input(bytes.begin(), bytes.begin() + offset + n);
+      std::vector<float> out(static_cast<std::size_t>(n) + 1, kGuard);
+      mlp::detail::lookup_bytes(input.data() + offset, n, table.data(), out.data());
+      bool same = true;
+      for (mlp::Index i = 0; i < n; ++i) {
+        const float want = table[bytes[static_cast<std::size_t>(offset + i)]];
+        same = same && std::memcmp(&out[static_cast<std::size_t>(i)], &want, sizeof(float)) == 0;
+      }
+      INFO("offset ", offset, ", n ", n);
+      CHECK(same);
+      CHECK(out.back() == kGuard);  // nothing written past out[n - 1]
+    }
+  }
+}
+
+TEST_CASE("image batches hold the table's entries bit for bit, per channel, at 1 and 2 threads") {
+  // 3 channels of 27 x 29 pixels (runs that end in every kind of tail), batches of 50 of 120
+  // samples: at 2 threads the loader splits each batch into several column ranges.
+  mlp::Dataset d;
+  d.name = "rgb";
+  d.shape = {3, 27, 29};
+  d.class_names = {"a", "b"};
+  const mlp::Index n = 120, rows = d.shape.channels * d.shape.pixels_per_channel();
+  d.pixels.resize(rows, n);
+  d.labels.resize(n);
+  std::mt19937 gen(11);
+  for (mlp::Index i = 0; i < n; ++i) {
+    for (mlp::Index r = 0; r < rows; ++r) d.pixels(r, i) = static_cast<std::uint8_t>(gen() % 256);
+    d.labels[i] = static_cast<int>(gen() % 2);
+  }
+  mlp::Standardizer st;
+  st.pixels_per_channel = 27 * 29;
+  st.mean = {0.1, 0.5, 0.3};
+  st.stddev = {0.2, 0.25, 0.7};
+  const std::vector<float> table = st.lookup_table<float>();
+  std::vector<mlp::Index> all(static_cast<std::size_t>(n));
+  std::iota(all.begin(), all.end(), mlp::Index{0});
+  for (int threads : {1, 2}) {
+    const mlp_test::ThreadCount scope(threads);
+    mlp::DataLoader<float> loader(d, all, st, {50, true, false, 9});
+    std::vector<mlp::Index> order = all;
+    mlp::Rng rng(mlp::derive_seed(9, "shuffle", 0));
+    mlp::shuffle(order, rng);
+    loader.start_epoch(0);
+    mlp::Index seen = 0;
+    bool same = true;
+    while (auto batch = loader.next()) {
+      for (mlp::Index j = 0; j < batch->size(); ++j) {
+        const mlp::Index sample = order[static_cast<std::size_t>(seen + j)];
+        same = same && batch->y[j] == d.labels[sample];
+        for (mlp::Index r = 0; r < rows; ++r) {
+          const float want = table[static_cast<std::size_t>(r / st.pixels_per_channel * 256 + d.pixels(r, sample))];
+          const float got = batch->x(r, j);
+          same = same && std::memcmp(&got, &want, sizeof(float)) == 0;
+        }
+      }
+      seen += batch->size();
+    }
+    INFO("threads ", threads);
+    CHECK(same);
+    CHECK(seen == n);
+  }
 }
 
 TEST_CASE("iterating the loader allocates nothing after the first batch") {

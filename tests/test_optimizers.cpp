@@ -9,8 +9,12 @@
 #include <mlp/optim/rmsprop.hpp>
 #include <mlp/optim/sgd.hpp>
 
+#include <mlp/detail/vector_blocks.hpp>
+
 #include <cmath>
+#include <cstring>
 #include <memory>
+#include <random>
 
 using mlp_test::MatrixD;
 using ld = long double;
@@ -274,4 +278,158 @@ TEST_CASE("AdamW is its own optimizer with PyTorch's default weight decay; names
   mlp::Adagrad<double> ada(p.refs(), {});
   CHECK(rms.name() == "rmsprop");
   CHECK(ada.name() == "adagrad");
+}
+
+namespace {
+
+// The statements of Adam's update (coupled weight decay) over [begin, end) of the arrays.
+template <class S>
+void adam_like_statements(S* w, S* m, S* v, const S* g, mlp::Index begin, mlp::Index end) {
+  using A = Eigen::Map<Eigen::Array<S, Eigen::Dynamic, 1>>;
+  const mlp::Index n = end - begin;
+  A wa(w + begin, n), ma(m + begin, n), va(v + begin, n);
+  const Eigen::Map<const Eigen::Array<S, Eigen::Dynamic, 1>> ga(g + begin, n);
+  const S b1 = S(0.9), b2 = S(0.999), wd = S(0.01), eps = S(1e-8), step = S(0.0013), k = S(1.7);
+  ma = b1 * ma + (S(1) - b1) * (ga + wd * wa);
+  va = b2 * va + (S(1) - b2) * (ga + wd * wa).square();
+  wa -= step * ma / (va.sqrt() * k + eps);
+}
+
+template <class S>
+void check_vector_blocks() {
+  const mlp::Index size = 6000;
+  std::mt19937 gen(5);
+  std::uniform_real_distribution<double> value(-2.0, 2.0);
+  // Four arrays in one aligned allocation; each starts `shift` elements past its aligned slot.
+  Eigen::Matrix<S, Eigen::Dynamic, 1> storage(4 * (size + 64));
+  for (mlp::Index i = 0; i < storage.size(); ++i) storage[i] = static_cast<S>(value(gen));
+  storage = storage.cwiseAbs().eval().cwiseMax(S(0.01));
+  for (mlp::Index shift : {0, 1, 3, 7, 9}) {
+    for (bool equal : {true, false}) {
+      for (mlp::Index begin : {0, 5, 4096}) {
+        for (mlp::Index end : {begin + 1, begin + 17, begin + 700, size}) {
+          for (mlp::Index block : {16, 512}) {
+            auto slot = [&](Eigen::Matrix<S, Eigen::Dynamic, 1>& data, int a) {
+              return data.data() + a * (size + 64) + shift + (equal || a != 1 ? 0 : 1);
+            };
+            Eigen::Matrix<S, Eigen::Dynamic, 1> whole = storage, blocked = storage;
+            adam_like_statements(slot(whole, 0), slot(whole, 1), slot(whole, 2), slot(whole, 3), begin, end);
+            mlp::Index covered = begin, blocks = 0;
+            S* w = slot(blocked, 0);
+            S* m = slot(blocked, 1);
+            S* v = slot(blocked, 2);
+            const S* g = slot(blocked, 3);
+            mlp::detail::for_each_vector_block<S>(begin, end, block, {w, m, v}, [&](mlp::Index b, mlp::Index e) {
+              CHECK(b == covered);
+              CHECK(e > b);
+              covered = e;
+              ++blocks;
+              adam_like_statements(w, m, v, g, b, e);
+            });
+            INFO("shift ", shift, ", equal ", equal, ", [", begin, ", ", end, "), block ", block);
+            CHECK(covered == end);
+            if (!equal) CHECK(blocks == 1);  // unequally aligned arrays run as one block
+            if (equal && end - begin > 2 * block) CHECK(blocks > 1);
+            CHECK(std::memcmp(whole.data(), blocked.data(), sizeof(S) * static_cast<std::size_t>(whole.size())) == 0);
+          }
+        }
+      }
+    }
+  }
+}
+
+// Adam's update as it was before the blocks: the statements over whole chunks of 4,096.
+struct AdamHyper {
+  double lr, beta1, beta2, eps, weight_decay;
+};
+// w, m, v and g point at n floats each.
+void adam_by_chunks(float* w, float* m, float* v, const float* g, mlp::Index n_all, int t, const AdamHyper& h,
+                    bool decay, bool decoupled) {
+  const double bc1 = 1.0 - std::pow(h.beta1, t), bc2 = 1.0 - std::pow(h.beta2, t);
+  const float step_size = static_cast<float>(h.lr / bc1), inv_sqrt_bc2 = static_cast<float>(1.0 / std::sqrt(bc2));
+  const float b1 = static_cast<float>(h.beta1), b2 = static_cast<float>(h.beta2), eps = static_cast<float>(h.eps);
+  const float wd = decay ? static_cast<float>(h.weight_decay) : 0.0f;
+  const float shrink = 1.0f - static_cast<float>(h.lr) * wd;
+  for (mlp::Index begin = 0; begin < n_all; begin += 4096) {
+    const mlp::Index n = std::min<mlp::Index>(4096, n_all - begin);
+    Eigen::Map<mlp::Array<float>> wa(w + begin, n), ma(m + begin, n), va(v + begin, n);
+    const Eigen::Map<const mlp::Array<float>> ga(g + begin, n);
+    if (wd != 0.0f && decoupled) wa *= shrink;
+    if (wd != 0.0f && !decoupled) {
+      ma = b1 * ma + (1.0f - b1) * (ga + wd * wa);
+      va = b2 * va + (1.0f - b2) * (ga + wd * wa).square();
+    } else {
+      ma = b1 * ma + (1.0f - b1) * ga;
+      va = b2 * va + (1.0f - b2) * ga.square();
+    }
+    wa -= step_size * ma / (va.sqrt() * inv_sqrt_bc2 + eps);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("for_each_vector_block: statements run block by block give the bits of the whole range") {
+  check_vector_blocks<float>();
+  check_vector_blocks<double>();
+}
+
+// The bits of the blocks against whole chunks are for_each_vector_block's test above (the same
+// statements compiled once, run both ways). Here the update is checked against whole chunks written
+// in this file: bit for bit where the compiler cannot fuse a product into a multiply-add (no FMA),
+// within 2 ulp where it can, since it may fuse differently in this file's copy of the statements.
+// And the blocks split the same way at 1 and 2 threads.
+TEST_CASE("Adam and AdamW block by block compute whole chunks' update, the same bits at 1 and 2 threads") {
+  // A weight of 3 chunks and a bit (its storage aligned as the optimizer's state or one float off)
+  // and a bias; 3 steps with changing gradients.
+  const mlp::Index rows = 61, cols = 150;
+  const auto n = static_cast<std::size_t>(rows * cols);
+  for (bool decoupled : {false, true}) {
+    for (mlp::Index shift : {0, 1}) {
+      std::vector<float> at_one_thread;
+      for (int threads : {1, 2}) {
+        const mlp_test::ThreadCount scope(threads);
+        Eigen::VectorXf w_store = Eigen::VectorXf::LinSpaced(rows * cols + 16, -1.0f, 1.3f);
+        Eigen::VectorXf g_store(rows * cols + 16), b(7), gb(7);
+        b.setConstant(0.25f);
+        mlp::TensorRef<float> wr{"w", w_store.data() + shift, g_store.data() + shift, rows, cols, true};
+        mlp::TensorRef<float> br{"b", b.data(), gb.data(), 7, 1, false};
+        const AdamHyper hyper{0.003, 0.9, 0.999, 1e-8, 0.05};
+        std::unique_ptr<mlp::Optimizer<float>> adam;
+        const std::vector<mlp::TensorRef<float>> refs{wr, br};
+        if (decoupled) {
+          adam = std::make_unique<mlp::AdamW<float>>(refs, mlp::AdamWOptions{0.003, 0.9, 0.999, 1e-8, 0.05});
+        } else {
+          adam = std::make_unique<mlp::Adam<float>>(refs, mlp::AdamOptions{0.003, 0.9, 0.999, 1e-8, 0.05});
+        }
+        // The reference's arrays are aligned as the optimizer's: w and g shifted as wr, m and v as its state.
+        Eigen::VectorXf w_ref = w_store, g_ref(rows * cols + 16), m_ref = Eigen::VectorXf::Zero(rows * cols);
+        Eigen::VectorXf v_ref = m_ref, bw = b, bm = Eigen::VectorXf::Zero(7), bv = bm, bg(7);
+        for (int t = 1; t <= 3; ++t) {
+          for (std::size_t i = 0; i < n; ++i) {
+            wr.grad[i] = g_ref[shift + static_cast<mlp::Index>(i)] = std::sin(0.37f * static_cast<float>(i) + static_cast<float>(t));
+          }
+          for (mlp::Index i = 0; i < 7; ++i) bg[i] = gb[i] = 0.1f * static_cast<float>(i) - 0.2f;
+          adam->step();
+          adam_by_chunks(w_ref.data() + shift, m_ref.data(), v_ref.data(), g_ref.data() + shift, rows * cols, t, hyper, true, decoupled);
+          adam_by_chunks(bw.data(), bm.data(), bv.data(), bg.data(), 7, t, hyper, false, decoupled);
+        }
+        const float* w = w_ref.data() + shift;
+        INFO("decoupled ", decoupled, ", shift ", shift, ", threads ", threads);
+#ifdef __FMA__
+        float worst = 0.0f;
+        for (std::size_t i = 0; i < n; ++i) worst = std::max(worst, std::abs(w[i] - wr.value[i]) / std::abs(w[i]));
+        for (std::size_t i = 0; i < 7; ++i) worst = std::max(worst, std::abs(bw[i] - b[static_cast<mlp::Index>(i)]) / std::abs(bw[i]));
+        CHECK(worst <= 2.0f * std::numeric_limits<float>::epsilon());
+#else
+        CHECK(std::memcmp(w, wr.value, sizeof(float) * n) == 0);
+        CHECK(std::memcmp(bw.data(), b.data(), sizeof(float) * 7) == 0);
+#endif
+        if (threads == 1) {
+          at_one_thread.assign(wr.value, wr.value + n);
+        } else {
+          CHECK(std::memcmp(at_one_thread.data(), wr.value, sizeof(float) * n) == 0);
+        }
+      }
+    }
+  }
 }
