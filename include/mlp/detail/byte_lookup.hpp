@@ -14,6 +14,7 @@
 #include "mlp/detail/cpu_features.hpp"
 
 #include <cstdint>
+#include <cstring>
 #include <type_traits>
 
 #ifdef MLP_HAVE_AVX512F_CODE
@@ -39,7 +40,8 @@ MLP_AVX512F_TARGET inline void load_byte_table(const float* table, ByteTable16& 
 
 // The entries for 16 bytes.
 MLP_AVX512F_TARGET inline __m512 lookup_16_bytes(const ByteTable16& t, __m128i bytes) {
-  const __m512i index = _mm512_cvtepu8_epi32(bytes);
+  // The maskz form: the plain one starts from an "undefined" register, which GCC 12 -O2 warns about.
+  const __m512i index = _mm512_maskz_cvtepu8_epi32(static_cast<__mmask16>(0xFFFF), bytes);
   // permutex2var reads the index's low 5 bits: entry (index mod 32) of each run of 32.
   __m512 of_run[8];
   for (int r = 0; r < 8; ++r) of_run[r] = _mm512_permutex2var_ps(t.run[2 * r], index, t.run[2 * r + 1]);
@@ -61,14 +63,13 @@ MLP_AVX512F_TARGET inline void lookup_bytes_avx512(const std::uint8_t* bytes, In
   for (; i + 16 <= n; i += 16) {
     _mm512_storeu_ps(out + i, lookup_16_bytes(t, _mm_loadu_si128(reinterpret_cast<const __m128i*>(bytes + i))));
   }
-  // The tail's whole groups of 4 bytes by a masked load of 32-bit lanes (AVX512F has no byte mask),
-  // its last 1-3 bytes one by one: nothing past bytes[n - 1] is read.
-  const Index whole = (n - i) / 4 * 4;
-  if (whole > 0) {
-    const __m128i tail = _mm512_castsi512_si128(_mm512_maskz_loadu_epi32(first_lanes(whole / 4), bytes + i));
-    _mm512_mask_storeu_ps(out + i, first_lanes(whole), lookup_16_bytes(t, tail));
+  // The tail through a copy: nothing past bytes[n - 1] is read.
+  if (i < n) {
+    std::uint8_t tail[16] = {};
+    std::memcpy(tail, bytes + i, static_cast<std::size_t>(n - i));
+    _mm512_mask_storeu_ps(out + i, first_lanes(n - i),
+                          lookup_16_bytes(t, _mm_loadu_si128(reinterpret_cast<const __m128i*>(tail))));
   }
-  for (i += whole; i < n; ++i) out[i] = table[bytes[i]];
 }
 #endif
 
