@@ -35,7 +35,7 @@ struct ByteTable16 {
 };
 
 MLP_AVX512F_TARGET inline void load_byte_table(const float* table, ByteTable16& t) {
-  for (int r = 0; r < 16; ++r) t.run[r] = _mm512_loadu_ps(table + 16 * r);
+  for (std::size_t r = 0; r < 16; ++r) t.run[r] = _mm512_loadu_ps(table + 16 * r);
 }
 
 // The entries for 16 bytes.
@@ -44,12 +44,12 @@ MLP_AVX512F_TARGET inline __m512 lookup_16_bytes(const ByteTable16& t, __m128i b
   const __m512i index = _mm512_maskz_cvtepu8_epi32(static_cast<__mmask16>(0xFFFF), bytes);
   // permutex2var reads the index's low 5 bits: entry (index mod 32) of each run of 32.
   __m512 of_run[8];
-  for (int r = 0; r < 8; ++r) of_run[r] = _mm512_permutex2var_ps(t.run[2 * r], index, t.run[2 * r + 1]);
+  for (std::size_t r = 0; r < 8; ++r) of_run[r] = _mm512_permutex2var_ps(t.run[2 * r], index, t.run[2 * r + 1]);
   const __mmask16 bit5 = _mm512_test_epi32_mask(index, _mm512_set1_epi32(32));
   const __mmask16 bit6 = _mm512_test_epi32_mask(index, _mm512_set1_epi32(64));
   const __mmask16 bit7 = _mm512_test_epi32_mask(index, _mm512_set1_epi32(128));
   __m512 of_64[4];
-  for (int r = 0; r < 4; ++r) of_64[r] = _mm512_mask_blend_ps(bit5, of_run[2 * r], of_run[2 * r + 1]);
+  for (std::size_t r = 0; r < 4; ++r) of_64[r] = _mm512_mask_blend_ps(bit5, of_run[2 * r], of_run[2 * r + 1]);
   const __m512 low = _mm512_mask_blend_ps(bit6, of_64[0], of_64[1]);
   const __m512 high = _mm512_mask_blend_ps(bit6, of_64[2], of_64[3]);
   return _mm512_mask_blend_ps(bit7, low, high);
