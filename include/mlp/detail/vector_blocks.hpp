@@ -4,7 +4,8 @@
 // Why the blocks start where they do: Eigen vectorizes a statement on an unaligned Map with a scalar
 // head up to the first element aligned for its packets, whole packets, then a scalar tail; an
 // element computed in a scalar head can round differently from one computed in a packet (a compiler
-// contracts a * b + c into a fused multiply-add in one and not the other). Every block after the
+// contracts a * b + c into a fused multiply-add in one and not the other; tests/test_optimizers.cpp
+// sees differences in builds without FMA too). Every block after the
 // first starts at an element aligned for Eigen's packets in all the arrays and, but for the last,
 // holds whole packets: each block's head is the range's head, its packets are the range's packets
 // and the last block's tail is the range's tail. Arrays that are not equally aligned (or not aligned
