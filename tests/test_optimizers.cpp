@@ -379,9 +379,11 @@ TEST_CASE("for_each_vector_block: statements run block by block give the bits of
 // within 2 ulp where it can, since it may fuse differently in this file's copy of the statements.
 // And the blocks split the same way at 1 and 2 threads.
 TEST_CASE("Adam and AdamW block by block compute whole chunks' update, the same bits at 1 and 2 threads") {
-  // A weight of 3 chunks and a bit (its storage aligned as the optimizer's state or one float off)
-  // and a bias; 3 steps with changing gradients.
-  const mlp::Index rows = 61, cols = 150;
+  // A weight of 3 chunks and a bit (its storage aligned as the optimizer's state or one float off),
+  // a bias and a weight of 5 chunks; 3 steps with changing gradients. At 2 threads the first two run
+  // whole, each on one thread, and the last one's chunks are split between the threads
+  // (detail::for_each_item_chunk).
+  const mlp::Index rows = 61, cols = 150, wide_cols = 330;
   const auto n = static_cast<std::size_t>(rows * cols);
   for (bool decoupled : {false, true}) {
     for (mlp::Index shift : {0, 1}) {
@@ -391,11 +393,13 @@ TEST_CASE("Adam and AdamW block by block compute whole chunks' update, the same 
         Eigen::VectorXf w_store = Eigen::VectorXf::LinSpaced(rows * cols + 16, -1.0f, 1.3f);
         Eigen::VectorXf g_store(rows * cols + 16), b(7), gb(7);
         b.setConstant(0.25f);
+        Eigen::VectorXf w2 = Eigen::VectorXf::LinSpaced(rows * wide_cols, 0.7f, 0.2f), g2(rows * wide_cols);
         mlp::TensorRef<float> wr{"w", w_store.data() + shift, g_store.data() + shift, rows, cols, true};
         mlp::TensorRef<float> br{"b", b.data(), gb.data(), 7, 1, false};
+        mlp::TensorRef<float> w2r{"w2", w2.data(), g2.data(), rows, wide_cols, true};
         const AdamHyper hyper{0.003, 0.9, 0.999, 1e-8, 0.05};
         std::unique_ptr<mlp::Optimizer<float>> adam;
-        const std::vector<mlp::TensorRef<float>> refs{wr, br};
+        const std::vector<mlp::TensorRef<float>> refs{wr, br, w2r};
         if (decoupled) {
           adam = std::make_unique<mlp::AdamW<float>>(refs, mlp::AdamWOptions{0.003, 0.9, 0.999, 1e-8, 0.05});
         } else {
@@ -404,14 +408,17 @@ TEST_CASE("Adam and AdamW block by block compute whole chunks' update, the same 
         // The reference's arrays are aligned as the optimizer's: w and g shifted as wr, m and v as its state.
         Eigen::VectorXf w_ref = w_store, g_ref(rows * cols + 16), m_ref = Eigen::VectorXf::Zero(rows * cols);
         Eigen::VectorXf v_ref = m_ref, bw = b, bm = Eigen::VectorXf::Zero(7), bv = bm, bg(7);
+        Eigen::VectorXf w2_ref = w2, m2_ref = Eigen::VectorXf::Zero(rows * wide_cols), v2_ref = m2_ref;
         for (int t = 1; t <= 3; ++t) {
           for (std::size_t i = 0; i < n; ++i) {
             wr.grad[i] = g_ref[shift + static_cast<mlp::Index>(i)] = std::sin(0.37f * static_cast<float>(i) + static_cast<float>(t));
           }
           for (mlp::Index i = 0; i < 7; ++i) bg[i] = gb[i] = 0.1f * static_cast<float>(i) - 0.2f;
+          for (mlp::Index i = 0; i < g2.size(); ++i) g2[i] = std::cos(0.11f * static_cast<float>(i) - static_cast<float>(t));
           adam->step();
           adam_by_chunks(w_ref.data() + shift, m_ref.data(), v_ref.data(), g_ref.data() + shift, rows * cols, t, hyper, true, decoupled);
           adam_by_chunks(bw.data(), bm.data(), bv.data(), bg.data(), 7, t, hyper, false, decoupled);
+          adam_by_chunks(w2_ref.data(), m2_ref.data(), v2_ref.data(), g2.data(), g2.size(), t, hyper, true, decoupled);
         }
         const float* w = w_ref.data() + shift;
         INFO("decoupled ", decoupled, ", shift ", shift, ", threads ", threads);
@@ -419,15 +426,20 @@ TEST_CASE("Adam and AdamW block by block compute whole chunks' update, the same 
         float worst = 0.0f;
         for (std::size_t i = 0; i < n; ++i) worst = std::max(worst, std::abs(w[i] - wr.value[i]) / std::abs(w[i]));
         for (std::size_t i = 0; i < 7; ++i) worst = std::max(worst, std::abs(bw[i] - b[static_cast<mlp::Index>(i)]) / std::abs(bw[i]));
+        for (mlp::Index i = 0; i < w2.size(); ++i) worst = std::max(worst, std::abs(w2_ref[i] - w2[i]) / std::abs(w2_ref[i]));
         CHECK(worst <= 2.0f * std::numeric_limits<float>::epsilon());
 #else
         CHECK(std::memcmp(w, wr.value, sizeof(float) * n) == 0);
         CHECK(std::memcmp(bw.data(), b.data(), sizeof(float) * 7) == 0);
+        CHECK(std::memcmp(w2_ref.data(), w2.data(), sizeof(float) * static_cast<std::size_t>(w2.size())) == 0);
 #endif
+        std::vector<float> all(wr.value, wr.value + n);
+        all.insert(all.end(), b.data(), b.data() + 7);
+        all.insert(all.end(), w2.data(), w2.data() + w2.size());
         if (threads == 1) {
-          at_one_thread.assign(wr.value, wr.value + n);
+          at_one_thread = all;
         } else {
-          CHECK(std::memcmp(at_one_thread.data(), wr.value, sizeof(float) * n) == 0);
+          CHECK(std::memcmp(at_one_thread.data(), all.data(), sizeof(float) * all.size()) == 0);
         }
       }
     }

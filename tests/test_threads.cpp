@@ -11,12 +11,17 @@
 
 #include <Eigen/Core>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
 #include <memory>
 #include <utility>
 #include <vector>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 namespace {
 
@@ -76,6 +81,100 @@ TrainedRun train_cnn(int threads, mlp::MatmulPrecision precision, bool fuse_relu
 }
 
 }  // namespace
+
+TEST_CASE("threads: for_each_item_chunk runs every chunk once, large items split, small ones whole on one thread") {
+  // Items of 0, 5, 4 chunks + 3, 100, 9 chunks and 1 element, chunks of 16.
+  const std::vector<Index> sizes{0, 5, 4 * 16 + 3, 100, 9 * 16, 1};
+  const auto size_of = [&](std::size_t i) { return sizes[i]; };
+  struct Call {
+    std::size_t item;
+    Index begin, end;
+    int thread;
+  };
+  for (int threads : {1, 2, 3}) {
+    const ThreadCount scope(threads);
+    std::vector<std::vector<Call>> by_thread(4);
+    mlp::detail::for_each_item_chunk(sizes.size(), size_of, 16, [&](std::size_t item, Index begin, Index end) {
+      int thread = 0;
+#ifdef _OPENMP
+      thread = omp_get_thread_num();
+#endif
+      by_thread[static_cast<std::size_t>(thread)].push_back({item, begin, end, thread});
+    });
+    // Every chunk exactly once, each thread's calls in item and chunk order.
+    std::vector<std::vector<Index>> begins(sizes.size());
+    for (const auto& calls : by_thread) {
+      for (std::size_t k = 0; k < calls.size(); ++k) {
+        const Call& c = calls[k];
+        CHECK(c.begin % 16 == 0);
+        CHECK(c.end == std::min(sizes[c.item], c.begin + 16));
+        if (k > 0) CHECK((calls[k - 1].item < c.item || (calls[k - 1].item == c.item && calls[k - 1].end == c.begin)));
+        begins[c.item].push_back(c.begin);
+      }
+    }
+    for (std::size_t i = 0; i < sizes.size(); ++i) {
+      std::sort(begins[i].begin(), begins[i].end());
+      const Index chunks = (sizes[i] + 15) / 16;
+      REQUIRE(static_cast<Index>(begins[i].size()) == chunks);
+      for (Index c = 0; c < chunks; ++c) CHECK(begins[i][static_cast<std::size_t>(c)] == 16 * c);
+    }
+#ifdef _OPENMP
+    const auto thread_of = [&](std::size_t item, Index begin) {
+      for (const auto& calls : by_thread) {
+        for (const Call& c : calls) {
+          if (c.item == item && c.begin == begin) return c.thread;
+        }
+      }
+      return -1;
+    };
+    INFO("threads ", threads);
+    if (threads == 1) {
+      CHECK(by_thread[0].size() == 1 + 5 + 7 + 9 + 1);
+    } else if (threads == 2) {
+      // Small items (fewer than 4 chunks) take turns: 0 (no chunks) on thread 0, 5 elements on thread 1,
+      // 4 chunks + 3 (5 chunks) is split 2 + 3, 100 elements (7 chunks) 3 + 4, 9 chunks 4 + 5, and
+      // the last small item (1 element) goes to thread 0.
+      CHECK(thread_of(1, 0) == 1);
+      for (Index c = 0; c < 5; ++c) CHECK(thread_of(2, 16 * c) == (c < 2 ? 0 : 1));
+      for (Index c = 0; c < 7; ++c) CHECK(thread_of(3, 16 * c) == (c < 3 ? 0 : 1));
+      for (Index c = 0; c < 9; ++c) CHECK(thread_of(4, 16 * c) == (c < 4 ? 0 : 1));
+      CHECK(thread_of(5, 0) == 0);
+    } else {
+      // 3 threads: items of 6 chunks or more are split in thirds (100 elements: 2 + 2 + 3, 9 chunks:
+      // 3 + 3 + 3); the smaller ones run whole, in turns (0 chunks, 5 elements, 5 chunks, 1 element).
+      CHECK(thread_of(1, 0) == 1);
+      for (Index c = 0; c < 5; ++c) CHECK(thread_of(2, 16 * c) == 2);
+      for (Index c = 0; c < 7; ++c) CHECK(thread_of(3, 16 * c) == (c < 2 ? 0 : c < 4 ? 1 : 2));
+      for (Index c = 0; c < 9; ++c) CHECK(thread_of(4, 16 * c) == static_cast<int>(c / 3));
+      CHECK(thread_of(5, 0) == 0);
+    }
+#endif
+  }
+  // With fewer chunks than 2 per thread, and inside a parallel region of the caller's own, everything
+  // runs on the calling thread.
+  const ThreadCount scope(2);
+  int calls = 0;
+  mlp::detail::for_each_item_chunk(1, [](std::size_t) { return Index{40}; }, 16, [&](std::size_t, Index, Index) {
+#ifdef _OPENMP
+    CHECK(omp_get_thread_num() == 0);
+#endif
+    ++calls;
+  });
+  CHECK(calls == 3);
+#ifdef _OPENMP
+  int inside = 0, team = 1;
+#pragma omp parallel num_threads(2) reduction(+ : inside)
+  {
+#pragma omp single
+    team = omp_get_num_threads();
+    const int me = omp_get_thread_num();
+    mlp::detail::for_each_item_chunk(sizes.size(), size_of, 16, [&](std::size_t, Index, Index) {
+      if (omp_get_thread_num() == me) ++inside;
+    });
+  }
+  CHECK(inside == team * (1 + 5 + 7 + 9 + 1));
+#endif
+}
 
 TEST_CASE("threads: a CNN trained at 1, 2 and 3 threads gives the same bits") {
   for (const auto precision : {mlp::MatmulPrecision::Float32, mlp::MatmulPrecision::BFloat16}) {

@@ -8,6 +8,7 @@
 #include "mlp/detail/float_mode.hpp"
 
 #include <algorithm>
+#include <cstddef>
 #include <utility>
 
 #ifdef _OPENMP
@@ -65,6 +66,44 @@ void for_each_chunk(Index n, Index chunk, Fn&& fn) {
   }
 #endif
   for (Index c = 0; c < chunks; ++c) fn(c * chunk, std::min(n, (c + 1) * chunk));
+}
+
+// fn(item, begin, end) for the chunks [c * chunk, min(n, (c + 1) * chunk)) covering [0, n) of every
+// item 0 .. items - 1, where n = size_of(item), all in one parallel region: one hand-off to the
+// threads per call instead of one per item, and no thread waits for another between items (an
+// optimizer's step over many tensors, most of them small). An item of at least 2 chunks per thread
+// has its chunks cut into consecutive runs, one per thread; a smaller one runs whole on one thread,
+// the next small item on the next thread. Every chunk is computed on its own, so results do not
+// depend on the thread count.
+template <class SizeOf, class Fn>
+void for_each_item_chunk(std::size_t items, SizeOf&& size_of, Index chunk, Fn&& fn) {
+  const auto chunks_of = [&](std::size_t item) { return (size_of(item) + chunk - 1) / chunk; };
+  const auto run = [&](std::size_t item, Index first, Index last) {
+    const Index n = size_of(item);
+    for (Index c = first; c < last; ++c) fn(item, c * chunk, std::min(n, (c + 1) * chunk));
+  };
+#ifdef _OPENMP
+  const int threads = thread_count();
+  Index total = 0;
+  for (std::size_t i = 0; i < items; ++i) total += chunks_of(i);
+  if (threads > 1 && total >= 2 * threads && !omp_in_parallel()) {
+    parallel_region(threads, [&] {
+      const int thread = omp_get_thread_num(), team = omp_get_num_threads();
+      int small_turn = 0;  // the thread that runs the next small item
+      for (std::size_t i = 0; i < items; ++i) {
+        const Index chunks = chunks_of(i);
+        if (chunks >= 2 * team) {
+          run(i, chunks * thread / team, chunks * (thread + 1) / team);
+        } else {
+          if (small_turn == thread) run(i, 0, chunks);
+          small_turn = (small_turn + 1) % team;
+        }
+      }
+    });
+    return;
+  }
+#endif
+  for (std::size_t i = 0; i < items; ++i) run(i, 0, chunks_of(i));
 }
 
 // fn(begin, end) for ranges of whole columns of a matrix with `rows` rows, about 2^14 values each
