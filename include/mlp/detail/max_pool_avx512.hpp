@@ -36,12 +36,14 @@ MLP_AVX512F_TARGET inline __m512i pair_starts() {
 }
 
 // The winners of the pairs across 16 outputs of one input row: `row` points at the pair of output 0,
-// `pairs` (<= 16) outputs are valid. Returns the winners; `second` gets the lanes where the right
-// pixel of the pair won.
-MLP_AVX512F_TARGET inline __m512 pair_winners(const float* row, Index pairs, __mmask16& second) {
+// `lo` and `hi` select the valid floats of its first and second 16 (first_lanes(2 pairs) and
+// first_lanes(2 pairs - 16) for `pairs` <= 16 valid outputs). Returns the winners; `second` gets the
+// lanes where the right pixel of the pair won.
+MLP_AVX512F_TARGET inline __m512 pair_winners(const float* row, __mmask16 lo_lanes, __mmask16 hi_lanes,
+                                              __mmask16& second) {
   const __m512i evens = pair_starts(), odds = _mm512_add_epi32(evens, _mm512_set1_epi32(1));
-  const __m512 lo = _mm512_maskz_loadu_ps(first_lanes(2 * pairs), row);
-  const __m512 hi = _mm512_maskz_loadu_ps(first_lanes(2 * pairs - 16), row + 16);
+  const __m512 lo = _mm512_maskz_loadu_ps(lo_lanes, row);
+  const __m512 hi = _mm512_maskz_loadu_ps(hi_lanes, row + 16);
   const __m512 left = _mm512_permutex2var_ps(lo, evens, hi);
   const __m512 right = _mm512_permutex2var_ps(lo, odds, hi);
   second = later_beats_lanes(right, left);
@@ -50,27 +52,43 @@ MLP_AVX512F_TARGET inline __m512 pair_winners(const float* row, Index pairs, __m
 
 // One sample of `planes` channels of H x W (both even): y and arg (indices into the sample's
 // column) as max_pool_2x2 gives them. Window row b of the sample (b < planes H / 2) reads input rows
-// 2 b and 2 b + 1, which are consecutive over the channels.
+// 2 b and 2 b + 1, which are consecutive over the channels; its outputs are cut into groups of 16,
+// the last one shorter, whose masks are computed once. A group's outputs are stored whole (16
+// floats and indices) while that stays inside the sample's output: the lanes past a short group
+// are written over by the groups after it, which this loop stores later (AMD's CPUs store under a
+// mask much more slowly than without).
 MLP_AVX512F_TARGET inline void max_pool_2x2_avx512(const float* x, Index planes, Index H, Index W, float* y,
                                                    std::int32_t* arg) {
-  const Index OW = W / 2, blocks = planes * H / 2;
+  const Index OW = W / 2, blocks = planes * H / 2, outputs = blocks * OW;
+  const Index last_group = (OW - 1) / 16 * 16, last_count = OW - last_group;
+  const __mmask16 last_lo = first_lanes(2 * last_count), last_hi = first_lanes(2 * last_count - 16);
+  const __mmask16 last_store = first_lanes(last_count), all = first_lanes(16);
   const __m512i twice = pair_starts(), one = _mm512_set1_epi32(1);
   for (Index b = 0; b < blocks; ++b) {
     const float* top = x + 2 * b * W;
     for (Index ox = 0; ox < OW; ox += 16) {
-      const Index count = std::min<Index>(OW - ox, 16);
+      const bool last = ox == last_group;
+      const __mmask16 lo_lanes = last ? last_lo : all, hi_lanes = last ? last_hi : all;
       __mmask16 top_second, bottom_second;
-      const __m512 t = pair_winners(top + 2 * ox, count, top_second);
-      const __m512 d = pair_winners(top + W + 2 * ox, count, bottom_second);
+      const __m512 t = pair_winners(top + 2 * ox, lo_lanes, hi_lanes, top_second);
+      const __m512 d = pair_winners(top + W + 2 * ox, lo_lanes, hi_lanes, bottom_second);
       // Input indices of the top-left pixels of these windows, then of each row's winner.
       const __m512i left = _mm512_add_epi32(_mm512_set1_epi32(static_cast<int>(2 * b * W + 2 * ox)), twice);
       const __m512i ti = _mm512_mask_add_epi32(left, top_second, left, one);
       const __m512i below = _mm512_add_epi32(left, _mm512_set1_epi32(static_cast<int>(W)));
       const __m512i di = _mm512_mask_add_epi32(below, bottom_second, below, one);
       const __mmask16 down = later_beats_lanes(d, t);
-      const __mmask16 store = first_lanes(count);
-      _mm512_mask_storeu_ps(y + b * OW + ox, store, _mm512_mask_blend_ps(down, t, d));
-      _mm512_mask_storeu_epi32(arg + b * OW + ox, store, _mm512_mask_blend_epi32(down, ti, di));
+      const __m512 winner = _mm512_mask_blend_ps(down, t, d);
+      const __m512i at = _mm512_mask_blend_epi32(down, ti, di);
+      const Index o = b * OW + ox;
+      if (o + 16 <= outputs) {
+        _mm512_storeu_ps(y + o, winner);
+        _mm512_storeu_si512(arg + o, at);
+      } else {
+        const __mmask16 store = last ? last_store : all;
+        _mm512_mask_storeu_ps(y + o, store, winner);
+        _mm512_mask_storeu_epi32(arg + o, store, at);
+      }
     }
   }
 }
