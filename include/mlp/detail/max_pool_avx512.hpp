@@ -50,6 +50,9 @@ MLP_AVX512F_TARGET inline __m512 pair_winners(const float* row, __mmask16 lo_lan
   return _mm512_mask_blend_ps(second, left, right);
 }
 
+// How many window rows ahead max_pool_2x2_avx512 prefetches its input.
+constexpr Index kPoolPrefetchRows = 4;
+
 // One sample of `planes` channels of H x W (both even): y and arg (indices into the sample's
 // column) as max_pool_2x2 gives them. Window row b of the sample (b < planes H / 2) reads input rows
 // 2 b and 2 b + 1, which are consecutive over the channels; its outputs are cut into groups of 16,
@@ -66,6 +69,12 @@ MLP_AVX512F_TARGET inline void max_pool_2x2_avx512(const float* x, Index planes,
   const __m512i twice = pair_starts(), one = _mm512_set1_epi32(1);
   for (Index b = 0; b < blocks; ++b) {
     const float* top = x + 2 * b * W;
+    // The input rows of a window row a few ahead (within the sample), asked for now: on the Zen 5
+    // this loop took 2.5 times as long without (the hardware's prefetch kept the core waiting).
+    const float* ahead = x + 2 * std::min(b + kPoolPrefetchRows, blocks - 1) * W;
+    for (Index line = 0; line < 2 * W; line += 16) {
+      _mm_prefetch(reinterpret_cast<const char*>(ahead + line), _MM_HINT_T0);
+    }
     for (Index ox = 0; ox < OW; ox += 16) {
       const bool last = ox == last_group;
       const __mmask16 lo_lanes = last ? last_lo : all, hi_lanes = last ? last_hi : all;
