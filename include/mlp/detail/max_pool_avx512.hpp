@@ -36,8 +36,8 @@ MLP_AVX512F_TARGET inline __m512i pair_starts() {
 }
 
 // The winners of the pairs across 16 outputs of one input row: `row` points at the pair of output 0,
-// `lo` and `hi` select the valid floats of its first and second 16 (first_lanes(2 pairs) and
-// first_lanes(2 pairs - 16) for `pairs` <= 16 valid outputs). Returns the winners; `second` gets the
+// `lo_lanes` and `hi_lanes` select the valid floats of its first and second 16 (first_lanes(2 pairs)
+// and first_lanes(2 pairs - 16) for `pairs` <= 16 valid outputs). Returns the winners; `second` gets the
 // lanes where the right pixel of the pair won.
 MLP_AVX512F_TARGET inline __m512 pair_winners(const float* row, __mmask16 lo_lanes, __mmask16 hi_lanes,
                                               __mmask16& second) {
@@ -58,8 +58,8 @@ constexpr Index kPoolPrefetchRows = 4;
 // 2 b and 2 b + 1, which are consecutive over the channels; its outputs are cut into groups of 16,
 // the last one shorter, whose masks are computed once. A group's outputs are stored whole (16
 // floats and indices) while that stays inside the sample's output: the lanes past a short group
-// are written over by the groups after it, which this loop stores later (AMD's CPUs store under a
-// mask much more slowly than without).
+// are written over by the groups after it, which this loop stores later (masked stores are slow on
+// AMD's CPUs, as avx512_tiles.hpp notes).
 MLP_AVX512F_TARGET inline void max_pool_2x2_avx512(const float* x, Index planes, Index H, Index W, float* y,
                                                    std::int32_t* arg) {
   const Index OW = W / 2, blocks = planes * H / 2, outputs = blocks * OW;

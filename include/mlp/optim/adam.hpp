@@ -54,10 +54,11 @@ class AdamUpdate : public Optimizer<S> {
     this->check_hyper(o_.weight_decay >= 0.0, detail::concat(name, " weight_decay has to be >= 0").c_str(), o_.weight_decay);
   }
 
-  // Chunks of 4,096 elements share the threads, all tensors in one parallel region (for_each_item_chunk); within a chunk the three statements run on blocks
-  // of about 512 elements (8 KB of w, g, m and v), so that each element is read from memory once and
-  // the statements after the first find it in the L1 cache: memory, not arithmetic, limits this
-  // update. The blocks give the same bits as whole chunks (for_each_vector_block).
+  // Chunks of 4,096 elements share the threads, all tensors in one parallel region
+  // (for_each_item_chunk); within a chunk the three statements run on blocks of about 512 elements
+  // (8 KB of w, g, m and v), so that each element is read from memory once and the statements after
+  // the first find it in the L1 cache: memory, not arithmetic, limits this update. The blocks give
+  // the same bits as whole chunks (for_each_vector_block).
   void update() override {
     const auto t = static_cast<double>(this->steps_);
     const double bc1 = 1.0 - std::pow(o_.beta1, t);
