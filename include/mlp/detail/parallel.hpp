@@ -50,24 +50,6 @@ void parallel_region(int threads, Body&& body) {
 #endif
 }
 
-// fn(begin, end) for consecutive chunks covering [0, n); on the calling thread alone inside a
-// parallel region (a layer run by a user's own OpenMP threads).
-template <class Fn>
-void for_each_chunk(Index n, Index chunk, Fn&& fn) {
-  const Index chunks = (n + chunk - 1) / chunk;
-#ifdef _OPENMP
-  const int threads = thread_count();
-  if (threads > 1 && chunks >= 2 * threads && !omp_in_parallel()) {
-    parallel_region(threads, [&] {
-      _Pragma("omp for schedule(static)")
-      for (Index c = 0; c < chunks; ++c) fn(c * chunk, std::min(n, (c + 1) * chunk));
-    });
-    return;
-  }
-#endif
-  for (Index c = 0; c < chunks; ++c) fn(c * chunk, std::min(n, (c + 1) * chunk));
-}
-
 // fn(item, begin, end) for the chunks [c * chunk, min(n, (c + 1) * chunk)) covering [0, n) of every
 // item 0 .. items - 1, where n = size_of(item), all in one parallel region: one hand-off to the
 // threads per call instead of one per item, and no thread waits for another between items (an
@@ -104,6 +86,15 @@ void for_each_item_chunk(std::size_t items, SizeOf&& size_of, Index chunk, Fn&& 
   }
 #endif
   for (std::size_t i = 0; i < items; ++i) run(i, 0, chunks_of(i));
+}
+
+// fn(begin, end) for consecutive chunks covering [0, n): one item of for_each_item_chunk, so cut
+// into one run of chunks per thread, or all on the calling thread when there are fewer than 2
+// chunks per thread or it is inside a parallel region (a layer run by a user's own OpenMP threads).
+template <class Fn>
+void for_each_chunk(Index n, Index chunk, Fn&& fn) {
+  for_each_item_chunk(1, [n](std::size_t) { return n; }, chunk,
+                      [&](std::size_t, Index begin, Index end) { fn(begin, end); });
 }
 
 // fn(begin, end) for ranges of whole columns of a matrix with `rows` rows, about 2^14 values each
