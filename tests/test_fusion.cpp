@@ -18,10 +18,12 @@ namespace {
 using mlp::Index;
 using mlp::Shape;
 
-// Conv2d - BatchNorm2d - ReLU - MaxPool2d - Flatten - Linear - BatchNorm1d - ReLU - Linear: two
-// pairs that fuse. BatchNorm2d's weight and bias are moved off 1 and 0 so that the ReLU cuts.
+// Conv2d - BatchNorm2d - ReLU - MaxPool2d(pool) - Flatten - Linear - BatchNorm1d - ReLU - Linear:
+// two pairs that fuse; with the 2 x 2 pool (pool 2) the BatchNorm2d also hands its planes to the
+// pool, with a 3 x 3 one (pool 3) the pool masks for the ReLU instead. BatchNorm2d's weight and
+// bias are moved off 1 and 0 so that the ReLU cuts.
 template <class S>
-mlp::Sequential<S> fusable(std::uint64_t seed) {
+mlp::Sequential<S> fusable(std::uint64_t seed, Index pool = 2) {
   mlp::Rng rng(seed);
   mlp::Sequential<S> model(Shape{2, 6, 6});
   model.template emplace<mlp::Conv2d<S>>(2, 3, 3, rng, mlp::Conv2dOptions{1, 1});
@@ -29,9 +31,9 @@ mlp::Sequential<S> fusable(std::uint64_t seed) {
   bn.weight() << S(0.5), S(-1.5), S(2);
   bn.bias() << S(0.25), S(0.5), S(-0.75);
   model.template emplace<mlp::ReLU<S>>();
-  model.template emplace<mlp::MaxPool2d<S>>(2);
+  model.template emplace<mlp::MaxPool2d<S>>(pool);
   model.template emplace<mlp::Flatten<S>>();
-  model.template emplace<mlp::Linear<S>>(27, 7, rng);
+  model.template emplace<mlp::Linear<S>>(3 * (6 / pool) * (6 / pool), 7, rng);
   model.template emplace<mlp::BatchNorm1d<S>>(7);
   model.template emplace<mlp::ReLU<S>>();
   model.template emplace<mlp::Linear<S>>(7, 4, rng);
@@ -57,8 +59,8 @@ std::vector<mlp::Matrix<S>> run(mlp::Sequential<S>& model) {
 }
 
 template <class S>
-void check_same_bits() {
-  mlp::Sequential<S> fused = fusable<S>(7), plain = fusable<S>(7);
+void check_same_bits(Index pool) {
+  mlp::Sequential<S> fused = fusable<S>(7, pool), plain = fusable<S>(7, pool);
   CHECK(fused.fuse_relu());
   plain.set_fuse_relu(false);
   const auto a = run(fused), b = run(plain);
@@ -72,8 +74,15 @@ void check_same_bits() {
 }  // namespace
 
 TEST_CASE("a ReLU fused into the BatchNorm before it gives the bits of the layers one by one") {
-  check_same_bits<float>();
-  check_same_bits<double>();
+  for (const Index pool : {2, 3}) {  // planes handed on to the pool, or not
+    INFO("pool " << pool);
+    for (const int threads : {1, 2}) {
+      INFO("threads " << threads);
+      const mlp_test::ThreadCount scope(threads);
+      check_same_bits<float>(pool);
+      check_same_bits<double>(pool);
+    }
+  }
 }
 
 TEST_CASE("a NaN in a fused BatchNorm's output shows at the BatchNorm, as without fusion") {
@@ -335,7 +344,11 @@ TEST_CASE("a user's layer after a fused pair is asked to mask for the ReLU, and 
 }
 
 TEST_CASE("a fused BatchNorm masks by itself when backward_layer hands it a dL/dy the pool did not mask") {
-  mlp::Sequential<float> fused = fusable<float>(9), plain = fusable<float>(9);
+  // With the 2 x 2 pool the BatchNorm handed its planes on and never wrote the output the mask
+  // reads: it computes it again.
+  for (const Index pool : {2, 3}) {
+  INFO("pool " << pool);
+  mlp::Sequential<float> fused = fusable<float>(9, pool), plain = fusable<float>(9, pool);
   plain.set_fuse_relu(false);
   const mlp::Matrix<float> x = mlp_test::random_matrix<float>(72, 6, 23), g = mlp_test::random_matrix<float>(4, 6, 24);
   fused.forward(x, mlp::Mode::Train);
@@ -353,10 +366,13 @@ TEST_CASE("a fused BatchNorm masks by itself when backward_layer hands it a dL/d
   const mlp::Matrix<float>& through_relu = fused.backward_layer(2, unmasked);
   const mlp::Matrix<float> expected = plain.backward_layer(1, plain.backward_layer(2, *b));
   CHECK(mlp_test::same_bits(mlp::Matrix<float>(fused.backward_layer(1, through_relu)), expected));
+  }
 }
 
 TEST_CASE("the pool's own backward in between ends the BatchNorm's trust in its masked dL/dx") {
-  mlp::Sequential<float> fused = fusable<float>(11), plain = fusable<float>(11);
+  for (const Index pool : {2, 3}) {
+  INFO("pool " << pool);
+  mlp::Sequential<float> fused = fusable<float>(11, pool), plain = fusable<float>(11, pool);
   plain.set_fuse_relu(false);
   const mlp::Matrix<float> x = mlp_test::random_matrix<float>(72, 6, 25), g = mlp_test::random_matrix<float>(4, 6, 26);
   fused.forward(x, mlp::Mode::Train);
@@ -373,4 +389,94 @@ TEST_CASE("the pool's own backward in between ends the BatchNorm's trust in its 
   const mlp::Matrix<float>& unmasked = fused[3].backward(into_pool);
   const mlp::Matrix<float> expected = plain.backward_layer(1, plain.backward_layer(2, plain.backward_layer(3, *b)));
   CHECK(mlp_test::same_bits(mlp::Matrix<float>(fused.backward_layer(1, fused.backward_layer(2, unmasked))), expected));
+  }
+}
+
+namespace {
+
+// A user's layer that takes planes: y = x, computed from the planes it is handed when a
+// Sequential arranges that; dx = dy, masked for a ReLU before when asked. It records which
+// channels of which samples it was handed.
+template <class S>
+class PlaneCopy final : public mlp::Layer<S> {
+ public:
+  std::string_view kind() const override { return "PlaneCopy"; }
+  bool can_mask_relu_gradient() const override { return true; }
+  bool can_take_planes() const override { return true; }
+  mlp::Matrix<int> handed;  // channels x samples: times handed
+
+ protected:
+  const mlp::Matrix<S>& begin_planes(Index batch) override {
+    y_.resize(this->input_shape().size(), batch);
+    handed.setZero(this->input_shape().channels, batch);
+    return y_;
+  }
+  void take_planes(Index sample, Index first, Index count, const S* planes) override {
+    const Index pixels = this->input_shape().pixels();
+    y_.col(sample).segment(first * pixels, count * pixels) = Eigen::Map<const mlp::Matrix<S>>(planes, count * pixels, 1);
+    handed.col(sample).segment(first, count).array() += 1;
+  }
+  const mlp::Matrix<S>& forward_impl(const Eigen::Ref<const mlp::Matrix<S>>& x, mlp::Mode) override {
+    y_ = x;
+    return y_;
+  }
+  const mlp::Matrix<S>& backward_impl(const Eigen::Ref<const mlp::Matrix<S>>& dy) override {
+    dx_ = this->relu_masking() ? mlp::Matrix<S>((y_.array() > S(0)).select(dy, S(0))) : mlp::Matrix<S>(dy);
+    return dx_;
+  }
+
+ private:
+  mlp::Matrix<S> y_, dx_;
+};
+
+// BatchNorm2d (first: it stores xhat, its input is not kept) - ReLU - PlaneCopy - Flatten - Linear.
+template <class S>
+mlp::Sequential<S> copying(std::uint64_t seed) {
+  mlp::Rng rng(seed);
+  mlp::Sequential<S> model(Shape{5, 3, 4});
+  auto& bn = model.template emplace<mlp::BatchNorm2d<S>>(5);
+  bn.weight().col(0).setLinSpaced(S(0.5), S(-1.5));
+  bn.bias().col(0).setLinSpaced(S(-0.5), S(0.25));
+  model.template emplace<mlp::ReLU<S>>();
+  model.template emplace<PlaneCopy<S>>();
+  model.template emplace<mlp::Flatten<S>>();
+  model.template emplace<mlp::Linear<S>>(60, 3, rng);
+  model.set_input_grad(true);
+  return model;
+}
+
+}  // namespace
+
+TEST_CASE("a user's layer after a fused BatchNorm2d + ReLU is handed each channel of each sample once, with the same bits") {
+  for (const int threads : {1, 2}) {
+    INFO("threads " << threads);
+    const mlp_test::ThreadCount scope(threads);
+    mlp::Sequential<double> fused = copying<double>(4), plain = copying<double>(4);
+    plain.set_fuse_relu(false);
+    auto& taker = dynamic_cast<PlaneCopy<double>&>(fused[2]);
+    const mlp_test::MatrixD x = mlp_test::random_matrix(60, 7, 31, -2.0, 2.0), g = mlp_test::random_matrix(3, 7, 32);
+    for (const mlp::Mode mode : {mlp::Mode::Eval, mlp::Mode::Train}) {
+      CHECK(mlp_test::same_bits(fused.forward(x, mode), plain.forward(x, mode)));
+      CHECK(taker.handed.size() == 35);
+      CHECK((taker.handed.array() == 1).all());
+    }
+    CHECK(mlp_test::same_bits(fused.backward(g), plain.backward(g)));
+    const auto a = fused.parameters(), b = plain.parameters();
+    for (std::size_t i = 0; i < a.size(); ++i) {
+      CHECK(mlp_test::same_bits(mlp::Matrix<double>(a[i].grad_map()), mlp::Matrix<double>(b[i].grad_map())));
+    }
+    // By hand, a dL/dy the taker did not mask: the BatchNorm computes its output again, from the
+    // xhat it stored (its input, the caller's, was not kept).
+    fused.forward(x, mlp::Mode::Train);
+    plain.forward(x, mlp::Mode::Train);
+    const mlp_test::MatrixD* down_fused = &g;
+    const mlp_test::MatrixD* down_plain = &g;
+    for (std::size_t i = fused.size(); i-- > 3;) {
+      down_fused = &fused.backward_layer(i, *down_fused);
+      down_plain = &plain.backward_layer(i, *down_plain);
+    }
+    const mlp_test::MatrixD unmasked = plain.backward_layer(2, *down_plain);
+    const mlp_test::MatrixD expected = plain.backward_layer(0, plain.backward_layer(1, unmasked));
+    CHECK(mlp_test::same_bits(mlp_test::MatrixD(fused.backward_layer(0, fused.backward_layer(1, unmasked))), expected));
+  }
 }

@@ -54,14 +54,14 @@ MLP_AVX512F_TARGET inline __m512 pair_winners(const float* row, __mmask16 lo_lan
 constexpr Index kPoolPrefetchRows = 4;
 
 // One sample of `planes` channels of H x W (both even): y and arg (indices into the sample's
-// column) as max_pool_2x2 gives them. Window row b of the sample (b < planes H / 2) reads input rows
+// column, plus `base`) as max_pool_2x2 gives them. Window row b of the sample (b < planes H / 2) reads input rows
 // 2 b and 2 b + 1, which are consecutive over the channels; its outputs are cut into groups of 16,
 // the last one shorter, whose masks are computed once. A group's outputs are stored whole (16
 // floats and indices) while that stays inside the sample's output: the lanes past a short group
 // are written over by the groups after it, which this loop stores later (masked stores are slow on
 // AMD's CPUs, as avx512_tiles.hpp notes).
 MLP_AVX512F_TARGET inline void max_pool_2x2_avx512(const float* x, Index planes, Index H, Index W, float* y,
-                                                   std::int32_t* arg) {
+                                                   std::int32_t* arg, std::int32_t base = 0) {
   const Index OW = W / 2, blocks = planes * H / 2, outputs = blocks * OW;
   const Index last_group = (OW - 1) / 16 * 16, last_count = OW - last_group;
   const __mmask16 last_lo = first_lanes(2 * last_count), last_hi = first_lanes(2 * last_count - 16);
@@ -82,7 +82,7 @@ MLP_AVX512F_TARGET inline void max_pool_2x2_avx512(const float* x, Index planes,
       const __m512 t = pair_winners(top + 2 * ox, lo_lanes, hi_lanes, top_second);
       const __m512 d = pair_winners(top + W + 2 * ox, lo_lanes, hi_lanes, bottom_second);
       // Input indices of the top-left pixels of these windows, then of each row's winner.
-      const __m512i left = _mm512_add_epi32(_mm512_set1_epi32(static_cast<int>(2 * b * W + 2 * ox)), twice);
+      const __m512i left = _mm512_add_epi32(_mm512_set1_epi32(base + static_cast<int>(2 * b * W + 2 * ox)), twice);
       const __m512i ti = _mm512_mask_add_epi32(left, top_second, left, one);
       const __m512i below = _mm512_add_epi32(left, _mm512_set1_epi32(static_cast<int>(W)));
       const __m512i di = _mm512_mask_add_epi32(below, bottom_second, below, one);
@@ -98,6 +98,75 @@ MLP_AVX512F_TARGET inline void max_pool_2x2_avx512(const float* x, Index planes,
         _mm512_mask_storeu_ps(y + o, store, winner);
         _mm512_mask_storeu_epi32(arg + o, store, at);
       }
+    }
+  }
+}
+
+// 16 floats of dx from `at` on, of which the first `valid` belong to this window row (none: no
+// store). A store may run past them while everything it passes is stored again later
+// (`overwritten`) and it stays inside the `total` values of dx.
+MLP_AVX512F_TARGET inline void put_gradient(float* dx, Index at, Index valid, Index total, bool overwritten,
+                                            __m512 v) {
+  if (valid <= 0) return;
+  if (valid >= 16 || (overwritten && at + 16 <= total)) {
+    _mm512_storeu_ps(dx + at, v);
+  } else {
+    _mm512_mask_storeu_ps(dx + at, first_lanes(valid), v);
+  }
+}
+
+// Backward of the 2 x 2 pool for `planes` channels of H x W (both even), as max_pool_2x2_backward
+// (max_pool_kernels.hpp) computes it, with the same bits: each window's 4 pixels get
+// (Masked: y > 0 ? g : 0) + 0 at its maximum (arg, an index into dx plus `base`) and +0 elsewhere.
+// A group of 16 outputs of a window row is loaded once and each value spread over the two
+// pixels below it in a register (a permute), 4 stores of 16 pixels per group. When a window row
+// is one group (W <= 32, the study's CNN), the stores of its last lanes run on into pixels that
+// later stores of this loop write (the bottom row, then the next window row), as the pool's
+// forward does; otherwise the last group of a row stores under a mask.
+template <bool Masked>
+MLP_AVX512F_TARGET inline void max_pool_2x2_backward_avx512(const float* g, const float* y, const std::int32_t* arg,
+                                                            Index planes, Index H, Index W, float* dx,
+                                                            std::int32_t base = 0) {
+  const Index OW = W / 2, blocks = planes * H / 2, total = planes * H * W;
+  const Index last_group = (OW - 1) / 16 * 16, last_count = OW - last_group;
+  const bool one_group = OW <= 16;
+  const __mmask16 last_in = first_lanes(last_count), all = first_lanes(16);
+  const __m512i lower = _mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
+  const __m512i upper = _mm512_add_epi32(lower, _mm512_set1_epi32(8));
+  const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  const __m512i sixteen = _mm512_set1_epi32(16), row = _mm512_set1_epi32(static_cast<int>(W));
+  const __m512 zero = _mm512_setzero_ps();
+  for (Index b = 0; b < blocks; ++b) {
+    // The inputs of the window row 16 ahead (within the range), as max_pool_2x2_backward_rows asks.
+    const Index ahead = std::min(b + 16, blocks - 1) * OW;
+    _mm_prefetch(reinterpret_cast<const char*>(g + ahead), _MM_HINT_T0);
+    if (Masked) _mm_prefetch(reinterpret_cast<const char*>(y + ahead), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(arg + ahead), _MM_HINT_T0);
+    for (Index ox = 0; ox < OW; ox += 16) {
+      const bool last = ox == last_group;
+      const Index n = last ? last_count : 16, o = b * OW + ox;
+      const __mmask16 in = last ? last_in : all;
+      __m512 v = _mm512_maskz_loadu_ps(in, g + o);
+      if (Masked) v = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(_mm512_maskz_loadu_ps(in, y + o), zero, _CMP_GT_OQ), v);
+      v = _mm512_add_ps(v, zero);
+      const __m512i a = _mm512_maskz_loadu_epi32(in, arg + o);
+      // (The maskz forms: the plain ones start from an undefined register, which GCC warns about.)
+      const __m512 v_lo = _mm512_maskz_permutexvar_ps(all, lower, v), v_hi = _mm512_maskz_permutexvar_ps(all, upper, v);
+      const __m512i a_lo = _mm512_maskz_permutexvar_epi32(all, lower, a);
+      const __m512i a_hi = _mm512_maskz_permutexvar_epi32(all, upper, a);
+      const Index at = 2 * b * W + 2 * ox;  // the window's top-left pixel in dx
+      const __m512i top_lo = _mm512_add_epi32(_mm512_set1_epi32(base + static_cast<int>(at)), iota);
+      const __m512i top_hi = _mm512_add_epi32(top_lo, sixteen);
+      const __m512i bottom_lo = _mm512_add_epi32(top_lo, row), bottom_hi = _mm512_add_epi32(top_hi, row);
+      const bool overwritten = one_group;  // see the top of the function
+      put_gradient(dx, at, 2 * n, total, overwritten,
+                   _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(a_lo, top_lo), v_lo));
+      put_gradient(dx, at + 16, 2 * n - 16, total, overwritten,
+                   _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(a_hi, top_hi), v_hi));
+      put_gradient(dx, at + W, 2 * n, total, overwritten,
+                   _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(a_lo, bottom_lo), v_lo));
+      put_gradient(dx, at + W + 16, 2 * n - 16, total, overwritten,
+                   _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(a_hi, bottom_hi), v_hi));
     }
   }
 }

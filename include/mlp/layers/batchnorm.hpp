@@ -111,12 +111,16 @@ class BatchNorm : public Layer<S> {
   // write) a matrix the size of the batch.
   bool can_read_kept_input() const override { return pixels_ > 1; }
 
+  // An image's output is computed a plane (channel of a sample) at a time, so it can be handed to
+  // a pool after the fused ReLU instead of being written (Layer::can_feed_planes).
+  bool can_feed_planes() const override { return pixels_ > 1; }
+
   // Train: mu, var = mean and biased variance of each channel over its N = B x pixels values;
   //        xhat = (x - mu) / sqrt(var + eps);  y = gamma * xhat + beta;
   //        running_mean += m (mu - running_mean);  running_var += m (var * N/(N-1) - running_var).
   // Eval:  y = gamma * (x - running_mean) / sqrt(running_var + eps) + beta; nothing is updated.
   const Matrix<S>& forward_impl(const Eigen::Ref<const Matrix<S>>& x, Mode mode) override {
-    y_.resize(x.rows(), x.cols());
+    y_.resize(x.rows(), x.cols());  // not written when planes are handed on: its pages are never touched
     if (mode == Mode::Eval) {
       scale_.array() = gamma_.array() / (running_var_.array() + eps_).sqrt();
       shift_.array() = beta_.array() - running_mean_.array() * scale_.array();
@@ -164,6 +168,7 @@ class BatchNorm : public Layer<S> {
       dx_.resize(0, 0);
     }
     const bool mask = this->relu_fused() && !this->relu_gradient_masked();
+    if (mask && this->feeds_planes()) write_output();  // y_, which the mask reads, was not written
     if (mask) {
       // dL/d(our output) = dy where the ReLU let it through, in one pass over the whole batch (long
       // contiguous runs stream faster than a channel's short blocks) into a matrix of dy's shape, so
@@ -194,9 +199,15 @@ class BatchNorm : public Layer<S> {
  private:
   // fn(c0, c1) for groups of channels [c0, c1) of an image (detail::channel_group), the groups
   // spread over the library's threads.
+  // With planes handed on, each group also gets a scratch column of its own (see output_block).
   template <class Fn>
-  void for_each_channel_group(Fn&& fn) const {
+  void for_each_channel_group(Fn&& fn) {
     const Index group = detail::channel_group(num_features(), pixels_, thread_count());
+    if (this->feeds_planes()) {
+      plane_scratch_.resize(kScratchAlign * (group * pixels_ / kScratchAlign + 2),
+                            (num_features() + group - 1) / group);
+    }
+    scratch_group_ = group;
     detail::for_each_chunk(num_features(), group, std::forward<Fn>(fn));
   }
 
@@ -245,13 +256,53 @@ class BatchNorm : public Layer<S> {
     detail::for_each_block(x, c0, c1, pixels_, [&](Index s, Index c, const auto& block) {
       const auto xhat = (block.array() - mean_(c, 0)) * inv_std_(c, 0);
       if (store) xhat_.col(s).segment(c * pixels_, pixels_).array() = xhat;
-      write(y_.col(s).segment(c * pixels_, pixels_).array(), xhat * gamma_(c, 0) + beta_(c, 0));
+      output_block(s, c, c0, c1, [&](auto&& out) { write(out.array(), xhat * gamma_(c, 0) + beta_(c, 0)); });
     });
   }
   void affine_planes(const Eigen::Ref<const Matrix<S>>& x, Index c0, Index c1) {
     detail::for_each_block(x, c0, c1, pixels_, [&](Index s, Index c, const auto& block) {
-      write(y_.col(s).segment(c * pixels_, pixels_).array(), block.array() * scale_(c, 0) + shift_(c, 0));
+      output_block(s, c, c0, c1, [&](auto&& out) { write(out.array(), block.array() * scale_(c, 0) + shift_(c, 0)); });
     });
+  }
+  // fn(out) with out the output block of channel c of sample s, in the group [c0, c1): y_'s, or,
+  // when planes are handed on, the group's scratch, whose planes of sample s are handed to the
+  // taker after the last one. The scratch starts where y_'s block of (s, c0) would modulo
+  // kScratchAlign values: Eigen's loops go value by value up to an aligned address, then in
+  // vectors, so each value takes the same path as in y_ (where a compiler contracts a multiply-add
+  // in one path and not the other, the two paths round differently).
+  template <class Fn>
+  void output_block(Index s, Index c, Index c0, Index c1, Fn&& fn) {
+    if (!this->feeds_planes()) {
+      fn(y_.col(s).segment(c * pixels_, pixels_));
+      return;
+    }
+    auto out = scratch_planes(s, c, c0, 1);
+    fn(out);
+    if (c + 1 == c1) this->hand_planes(s, c0, c1 - c0, scratch_planes(s, c0, c0, c1 - c0).data());
+  }
+  // y_ as the Train forward that handed its planes on would have written it, from the same
+  // values: its input again (or xhat_, stored when the input was not kept), its statistics.
+  void write_output() {
+    const Matrix<S>* x = this->kept_input();
+    for_each_channel_group([&](Index c0, Index c1) {
+      for (Index s = 0; s < y_.cols(); ++s) {
+        for (Index c = c0; c < c1; ++c) {
+          auto out = y_.col(s).segment(c * pixels_, pixels_).array();
+          if (x != nullptr) {
+            write(out, (x->col(s).segment(c * pixels_, pixels_).array() - mean_(c, 0)) * inv_std_(c, 0) * gamma_(c, 0) +
+                           beta_(c, 0));
+          } else {
+            write(out, xhat_.col(s).segment(c * pixels_, pixels_).array() * gamma_(c, 0) + beta_(c, 0));
+          }
+        }
+      }
+    });
+  }
+  // Planes [c, c + count) of sample s in the scratch of the group starting at c0.
+  auto scratch_planes(Index s, Index c, Index c0, Index count) {
+    MLP_ASSERT(c0 % scratch_group_ == 0 && c + count - c0 <= scratch_group_, "a group's scratch");
+    const Index offset = (s * num_features() * pixels_ + c0 * pixels_) % kScratchAlign + (c - c0) * pixels_;
+    return plane_scratch_.col(c0 / scratch_group_).segment(offset, count * pixels_);
   }
   // out = value, or with a fused ReLU max(value, 0), as ReLU computes it from a stored value.
   template <class Out, class Value>
@@ -300,6 +351,11 @@ class BatchNorm : public Layer<S> {
   Matrix<S> xhat_, y_, dx_;                       // C * pixels x B (xhat_ unused for an image whose input is kept)
   Matrix<S> masked_dy_;                           // C * pixels x B, with a fused ReLU only
   Matrix<S> block_sums_, block_dots_;             // B x C: an image's sums per sample and channel
+  // Planes handed on: a group's planes of one sample start at any of kScratchAlign offsets (64
+  // bytes of floats; a multiple of every packet's alignment).
+  static constexpr Index kScratchAlign = 16;
+  Matrix<S> plane_scratch_;  // a column per channel group: its planes of one sample
+  Index scratch_group_ = 1;  // channels per group
 };
 
 }  // namespace detail

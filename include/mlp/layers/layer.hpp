@@ -103,6 +103,7 @@ class Layer {
     ++forwards_;
     relu_fused_ = false;
     kept_input_ = nullptr;
+    plane_taker_ = nullptr;
     record_forward(mode, x.cols());
     return true;
   }
@@ -186,6 +187,32 @@ class Layer {
   virtual bool can_mask_relu_gradient() const { return false; }
   bool relu_masking() const { return relu_masking_; }
 
+  // Planes handed on, which only a Sequential arranges after a fused ReLU (layer, ReLU, taker): a
+  // layer that computes its output one channel plane at a time (BatchNorm2d) returns true from
+  // can_feed_planes(), and a layer that computes its output from one input plane at a time and
+  // can mask its dL/dx for the ReLU (MaxPool2d's 2 x 2 pool) from can_take_planes(). In the
+  // forward the feeder then hands each sample's planes of its ReLU'd output to the taker while
+  // they are in cache (hand_planes(); feeds_planes() is true), instead of writing its output for
+  // the taker to read back: that output is never written. The taker's state after it must be
+  // exactly what its own forward of that output leaves, so backward goes as after a fused pair;
+  // should the feeder's backward need its output after all (a dy the taker did not mask), it
+  // computes it again.
+  virtual bool can_feed_planes() const { return false; }
+  virtual bool can_take_planes() const { return false; }
+  bool feeds_planes() const { return plane_taker_ != nullptr; }
+  void hand_planes(Index sample, Index first, Index count, const S* planes) const {
+    plane_taker_->take_planes(sample, first, count, planes);
+  }
+  // The taker's side (called only when can_take_planes()): size the output for a batch of `batch`
+  // and return it, before the feeder's forward; then take channels [first, first + count) of
+  // sample `sample` (count planes of input_shape().pixels() values, one after the other) and
+  // compute the outputs that depend on them (called from several threads at once, for different
+  // channels).
+  virtual const Matrix<S>& begin_planes(Index /*batch*/) { fail_planes(); }
+  virtual void take_planes(Index /*sample*/, Index /*first*/, Index /*count*/, const S* /*planes*/) {
+    fail_planes();
+  }
+
   // Reading the input again in backward, which only a Sequential arranges: a layer that would
   // otherwise keep its input, or something computed from it, for backward (Linear and Conv2d copy
   // x, BatchNorm2d writes x normalized) returns true. In a Train forward whose input is the output
@@ -205,10 +232,32 @@ class Layer {
   // The fused calls are the Sequential's alone: a layer used on its own always computes what its
   // forward and backward say.
   friend class Sequential<S>;
-  const Matrix<S>& forward_fused(const Eigen::Ref<const Matrix<S>>& x, Mode mode) { return forward_as(x, mode, true); }
+  // taker: the layer after the ReLU, which takes the planes (see can_feed_planes), or nullptr.
+  const Matrix<S>& forward_fused(const Eigen::Ref<const Matrix<S>>& x, Mode mode, Layer* taker) {
+    return forward_as(x, mode, true, nullptr, nullptr, taker);
+  }
   // kept: the matrix x views, the output buffer of `owner` (see can_read_kept_input).
-  const Matrix<S>& forward_kept(const Matrix<S>& kept, const Layer& owner, Mode mode, bool fused) {
-    return forward_as(kept, mode, fused, &kept, &owner);
+  const Matrix<S>& forward_kept(const Matrix<S>& kept, const Layer& owner, Mode mode, bool fused, Layer* taker) {
+    return forward_as(kept, mode, fused, &kept, &owner, taker);
+  }
+  // The taker's forward, in two halves around the feeder's: its output is sized first, and its
+  // input (the ReLU's output, never written) is checked and the forward recorded after.
+  const Matrix<S>& begin_taking(Index batch) {
+    MLP_ASSERT(can_take_planes(), "begin_taking on a layer that cannot take planes");
+    ++forwards_;
+    cache_ = Cache::Failed;  // until absorb_taken
+    masked_output_ = nullptr;
+    relu_fused_ = false;
+    kept_input_ = nullptr;
+    plane_taker_ = nullptr;
+    taken_output_ = &begin_planes(batch);
+    return *taken_output_;
+  }
+  const Matrix<S>& absorb_taken(const Eigen::Ref<const Matrix<S>>& x, Mode mode) {
+    check_input(x);
+    MLP_ASSERT(taken_output_ != nullptr && taken_output_->cols() == x.cols(), "absorb_taken without begin_taking");
+    record_forward(mode, x.cols());
+    return *taken_output_;
   }
   // masked: dy is already masked by (y > 0), by the layer after the ReLU (backward_relu_masked).
   const Matrix<S>& backward_fused(const Eigen::Ref<const Matrix<S>>& dy, bool masked) {
@@ -244,6 +293,7 @@ class Layer {
     ++forwards_;
     relu_fused_ = false;
     kept_input_ = nullptr;
+    plane_taker_ = nullptr;
     record_forward(mode, x.cols());
     if (mode == Mode::Train) cache_ = Cache::Absorbed;
   }
@@ -256,14 +306,17 @@ class Layer {
       "Sequential's forward)";
 
   const Matrix<S>& forward_as(const Eigen::Ref<const Matrix<S>>& x, Mode mode, bool fused,
-                              const Matrix<S>* kept = nullptr, const Layer* owner = nullptr) {
+                              const Matrix<S>* kept = nullptr, const Layer* owner = nullptr, Layer* taker = nullptr) {
     check_input(x);
     MLP_ASSERT(!fused || can_fuse_relu(), "a fused forward on a layer that cannot apply a ReLU");
+    MLP_ASSERT(taker == nullptr || (fused && can_feed_planes() && taker->taken_output_ != nullptr),
+               "planes handed on without a fused ReLU, a feeder or a taker that began");
     cache_ = Cache::Failed;  // if forward_impl throws, backward is refused
     ++forwards_;
     masked_output_ = nullptr;
     relu_fused_ = fused;
     kept_input_ = nullptr;
+    plane_taker_ = taker;
     if (kept != nullptr && mode == Mode::Train && can_read_kept_input()) {
       MLP_ASSERT(owner != nullptr && owner != this && kept->data() == x.data(), "forward_kept: not the owner's buffer");
       kept_input_ = kept;
@@ -297,6 +350,9 @@ class Layer {
   void record_forward(Mode mode, Index batch) {
     cache_ = mode == Mode::Train ? Cache::Train : Cache::Eval;
     cached_batch_ = batch;
+  }
+  [[noreturn]] void fail_planes() const {
+    detail::fail<RuntimeError>(describe(), " cannot take planes (can_take_planes() is false)");
   }
   void check_backward(const Eigen::Ref<const Matrix<S>>& dy, bool fused) const {
     if (cache_ != Cache::Train) fail_no_forward(cache_text());
@@ -357,6 +413,8 @@ class Layer {
   const Matrix<S>* kept_input_ = nullptr;     // see can_read_kept_input
   const Layer* kept_owner_ = nullptr;         // the layer whose output buffer kept_input_ is
   std::uint64_t kept_owner_forwards_ = 0;     // its forwards_ when this layer's forward read it
+  Layer* plane_taker_ = nullptr;              // see can_feed_planes
+  const Matrix<S>* taken_output_ = nullptr;   // as a taker: what begin_planes returned
 };
 
 }  // namespace mlp

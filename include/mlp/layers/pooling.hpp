@@ -149,6 +149,39 @@ class MaxPool2d final : public detail::Pool2d<S> {
   // pool has its backward mask (x > 0) read off y, so a Sequential lets the pool apply it.
   bool can_mask_relu_gradient() const override { return true; }
 
+  // The usual 2 x 2 pool takes its input a few channels of a sample at a time from a BatchNorm2d +
+  // ReLU before it (Layer::can_feed_planes): a plane's outputs depend on that plane alone. The
+  // forward's kernels run on those planes, with the indices offset to the sample's column, so y
+  // and argmax are the same bits, and backward is the pool's own.
+  bool can_take_planes() const override { return pairs(); }
+  const Matrix<S>& begin_planes(Index batch) override {
+    y_.resize(this->output_shape().size(), batch);
+    argmax_.resize(y_.rows(), batch);
+    const detail::Window2d& g = this->window_;
+    if (!avx512()) {  // the two passes' scratch for one sample: channels are taken on one thread each
+      plane_across_.resize(g.channels * g.in_pixels() / 2, 1);
+      plane_across_at_.resize(plane_across_.rows(), 1);
+    }
+    return y_;
+  }
+  void take_planes(Index s, Index first, Index count, const S* planes) override {
+    const detail::Window2d& g = this->window_;
+    S* y = y_.col(s).data() + first * g.out_pixels();
+    std::int32_t* arg = argmax_.col(s).data() + first * g.out_pixels();
+    const auto base = static_cast<std::int32_t>(first * g.in_pixels());
+#ifdef MLP_HAVE_AVX512F_CODE
+    if constexpr (std::is_same_v<S, float>) {
+      if (avx512()) {
+        detail::max_pool_2x2_avx512(planes, count, g.in_h, g.in_w, y, arg, base);
+        return;
+      }
+    }
+#endif
+    const Index across = first * g.in_pixels() / 2;
+    detail::max_pool_2x2(planes, count, g.in_h, g.in_w, plane_across_.data() + across,
+                         plane_across_at_.data() + across, y, arg, base);
+  }
+
   // dx[argmax[j]] += dy[j] for every output j of the sample; 0 elsewhere. Masking for a ReLU
   // before: += (y[j] > 0 ? dy[j] : 0), the ReLU's mask of x at argmax[j] (0 + 0 elsewhere).
   const Matrix<S>& backward_impl(const Eigen::Ref<const Matrix<S>>& dy) override {
@@ -157,14 +190,7 @@ class MaxPool2d final : public detail::Pool2d<S> {
     if (pairs()) {
       const detail::Window2d& w = this->window_;
       this->for_each_sample(dy.cols(), [&](Index s) {
-        const S* g = dy.col(s).data();
-        if (mask) {
-          detail::max_pool_2x2_backward<true>(g, y_.col(s).data(), argmax_.col(s).data(), w.channels, w.in_h, w.in_w,
-                                              dx_.col(s).data());
-        } else {
-          detail::max_pool_2x2_backward<false>(g, y_.col(s).data(), argmax_.col(s).data(), w.channels, w.in_h,
-                                               w.in_w, dx_.col(s).data());
-        }
+        pairs_backward(mask, dy.col(s).data(), y_.col(s).data(), argmax_.col(s).data(), w.channels, dx_.col(s).data(), 0);
       });
       return dx_;
     }
@@ -184,6 +210,37 @@ class MaxPool2d final : public detail::Pool2d<S> {
   }
 
  private:
+  // Whether the usual 2 x 2 pool runs detail::max_pool_2x2_avx512 (float on a CPU with AVX512F).
+  static bool avx512() {
+#ifdef MLP_HAVE_AVX512F_CODE
+    if constexpr (std::is_same_v<S, float>) return detail::cpu_has_avx512f();
+#endif
+    return false;
+  }
+  // dL/dx of `planes` channels of the usual 2 x 2 pool from their g, y and argmax (arg values
+  // index dx plus `base`), masked for a ReLU before or not: in one AVX-512 loop where the forward
+  // has one, else detail::max_pool_2x2_backward. Same bits.
+  void pairs_backward(bool mask, const S* g, const S* y, const std::int32_t* arg, Index planes, S* dx,
+                      std::int32_t base) const {
+    const detail::Window2d& w = this->window_;
+#ifdef MLP_HAVE_AVX512F_CODE
+    if constexpr (std::is_same_v<S, float>) {
+      if (avx512()) {
+        if (mask) {
+          detail::max_pool_2x2_backward_avx512<true>(g, y, arg, planes, w.in_h, w.in_w, dx, base);
+        } else {
+          detail::max_pool_2x2_backward_avx512<false>(g, y, arg, planes, w.in_h, w.in_w, dx, base);
+        }
+        return;
+      }
+    }
+#endif
+    if (mask) {
+      detail::max_pool_2x2_backward<true>(g, y, arg, planes, w.in_h, w.in_w, dx, base);
+    } else {
+      detail::max_pool_2x2_backward<false>(g, y, arg, planes, w.in_h, w.in_w, dx, base);
+    }
+  }
   // The usual 2 x 2 pool of stride 2 on even sizes, which has kernels of its own.
   bool pairs() const {
     const detail::Window2d& g = this->window_;
@@ -264,6 +321,8 @@ class MaxPool2d final : public detail::Pool2d<S> {
   IndexMatrix argmax_;                // out x B: where each maximum came from in its sample's column
   std::vector<Matrix<S>> across_;     // per worker: C H W / 2, the pass across of max_pool_2x2
   std::vector<IndexMatrix> across_at_;
+  Matrix<S> plane_across_;            // C H W / 2: the pass across of taken planes, at their channels' place
+  IndexMatrix plane_across_at_;
 };
 
 template <class S = float>

@@ -53,6 +53,7 @@ class Sequential {
     owners_.push_back(0);
     fused_.push_back(false);
     masks_.push_back(false);
+    planes_.push_back(false);
     return *layers_.back();
   }
   template <class L, class... Args>
@@ -133,8 +134,12 @@ class Sequential {
   // forward. The results are the same bits as without it. Both layers stay in the model with their
   // shapes; the first's recorded output (first_non_finite_output, forward_layer) is then the
   // ReLU's. Their own backward() is refused after a fused forward (backward goes through the
-  // Sequential). A forward decides, and its backward follows that decision. Off: every layer
-  // computes on its own.
+  // Sequential). When the layer after the ReLU takes its input a plane at a time (MaxPool2d's
+  // 2 x 2 pool after BatchNorm2d, see Layer::can_feed_planes), the fused layer hands it the planes
+  // of the ReLU's output instead of writing that output, which is then never written:
+  // forward_layer returns the fused layer's and the ReLU's output buffer as it was, and
+  // first_non_finite_output() looks at the taker's output for them. A forward decides, and its
+  // backward follows that decision. Off: every layer computes on its own.
   void set_fuse_relu(bool enabled) { fuse_relu_ = enabled; }
   bool fuse_relu() const { return fuse_relu_; }
 
@@ -142,7 +147,10 @@ class Sequential {
   // divergence shows first.
   int first_non_finite_output() const {
     for (std::size_t i = 0; i < outputs_.size(); ++i) {
-      if (outputs_[i] != nullptr && !outputs_[i]->allFinite()) return static_cast<int>(i);
+      // An output never written (planes handed on) holds a NaN or +infinity exactly when the
+      // taker's does: the pool's maximum keeps both, and the ReLU before it makes -infinity 0.
+      if (outputs_[i] == nullptr || planes_[i] || (i > 0 && planes_[i - 1])) continue;
+      if (!outputs_[i]->allFinite()) return static_cast<int>(i >= 2 && planes_[i - 2] ? i - 2 : i);
     }
     return -1;
   }
@@ -335,6 +343,12 @@ class Sequential {
   const Matrix<S>& step_forward(std::size_t i, const Eigen::Ref<const Matrix<S>>& x, const Matrix<S>* same, Mode mode) {
     Layer<S>& layer = *layers_[i];
     masks_[i] = false;
+    planes_[i] = false;
+    if (i >= 2 && planes_[i - 2]) {  // the taker, whose output the layer two before computed
+      fused_[i] = false;
+      masks_[i] = true;  // the planes' condition: never the last layer, and it can mask
+      return layer.absorb_taken(x, mode);
+    }
     if (i > 0 && fused_[i - 1]) {
       fused_[i] = false;
       layer.absorb_forward(x, mode);
@@ -344,15 +358,25 @@ class Sequential {
     // saves the fused layer's mask pass (never the last layer: backward() starts with its own).
     masks_[i] = i >= 2 && fused_[i - 2] && i + 1 < layers_.size() && layer.can_mask_relu_gradient();
     fused_[i] = relu_fusable_after(i);
+    // The same, and the layer after the ReLU takes planes and masks for the ReLU (never the last
+    // layer either).
+    planes_[i] = fused_[i] && i + 3 < layers_.size() && layer.can_feed_planes() &&
+                 layers_[i + 2]->can_take_planes() && layers_[i + 2]->can_mask_relu_gradient();
     if (same != nullptr && !fused_[i] && layer.forward_in_place(x, mode)) return *same;
+    Layer<S>* taker = nullptr;
+    if (planes_[i]) {
+      taker = layers_[i + 2].get();
+      taker->begin_taking(x.cols());
+    }
     // Every input but the first is an earlier layer's output buffer, which nothing changes before
     // this layer's backward unless that layer runs forward again (this layer's backward is then
     // refused).
-    const Matrix<S>& y = same != nullptr ? layer.forward_kept(*same, *layers_[owners_[i - 1]], mode, fused_[i])
-                         : fused_[i]     ? layer.forward_fused(x, mode)
-                                         : layer.forward(x, mode);
+    const Matrix<S>& y = same != nullptr
+                             ? layer.forward_kept(*same, *layers_[owners_[i - 1]], mode, fused_[i], taker)
+                         : fused_[i] ? layer.forward_fused(x, mode, taker)
+                                     : layer.forward(x, mode);
     // A user's layer that says it can apply the ReLU but does not would be silently wrong.
-    MLP_ASSERT(!fused_[i] || !(y.array() < S(0)).any(),
+    MLP_ASSERT(!fused_[i] || planes_[i] || !(y.array() < S(0)).any(),
                "a layer with can_fuse_relu() left negative values in a fused forward");
     return y;
   }
@@ -360,6 +384,7 @@ class Sequential {
   bool fuse_relu_ = true;
   std::vector<char> fused_;                // per layer: its last forward applied the next layer's ReLU
   std::vector<char> masks_;                // per layer: its backward masks dL/dx for the fused ReLU before it
+  std::vector<char> planes_;               // per layer: its last forward handed planes to the layer two after it
   std::size_t stepped_ = 0;                // layers run by the forward_layer calls of the current pass
   std::vector<const Matrix<S>*> outputs_;  // each layer's output buffer after the last forward
   std::vector<std::size_t> owners_;        // per layer: the layer that owns that buffer (it or one before)
