@@ -70,7 +70,10 @@ struct Conv2dOptions {
 template <class S = float>
 class Conv2d final : public Layer<S> {
  public:
-  Conv2d(Index in_channels, Index out_channels, Size2 kernel, Rng& rng, Conv2dOptions options = {})
+  // options by reference: g++ 12.2 (Debian 12) with AVX-512 enabled at -O2 builds a by-value
+  // Conv2dOptions{} on the stack with its padding set to the stride's 1 (GCC bug 108599), which
+  // silently padded every such layer.
+  Conv2d(Index in_channels, Index out_channels, Size2 kernel, Rng& rng, const Conv2dOptions& options = {})
       : in_(in_channels), out_(out_channels), has_bias_(options.bias) {
     window_.kernel = kernel;
     window_.stride = options.stride;
