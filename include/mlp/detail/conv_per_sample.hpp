@@ -12,13 +12,59 @@
 
 #include "mlp/core/types.hpp"
 
+#include <cstdint>
+#include <type_traits>
+
+#if defined(__SSE__)
+#include <immintrin.h>
+#endif
+
 namespace mlp::detail {
+
+namespace conv_per_sample_impl {
+
+// v at `at`, an output packet: with Stream, streamed (a non-temporal store) where it is a float
+// packet of the build's vectors at an address aligned for it; else stored as usual. Same values;
+// stream_fence() after the last streamed one, before another thread reads them.
+template <bool Stream, class S, class Packet>
+void store_output(S* at, const Packet& v) {
+  // The build's float packet, by its size (a vector type as a template argument loses its attributes).
+  constexpr Index L = Eigen::internal::packet_traits<S>::size;
+  constexpr bool floats = Stream && std::is_same_v<S, float> && sizeof(Packet) == L * sizeof(float);
+  const bool aligned = reinterpret_cast<std::uintptr_t>(at) % (L * sizeof(S)) == 0;
+#if defined(__AVX512F__)
+  if constexpr (floats && L == 16) {
+    if (aligned) return _mm512_stream_ps(at, v);
+  }
+#endif
+#if defined(__AVX__)
+  if constexpr (floats && L == 8) {
+    if (aligned) return _mm256_stream_ps(at, v);
+  }
+#endif
+#if defined(__SSE__)
+  if constexpr (floats && L == 4) {
+    if (aligned) return _mm_stream_ps(at, v);
+  }
+#endif
+  static_cast<void>(aligned);
+  Eigen::internal::pstoreu(at, v);
+}
+
+}  // namespace conv_per_sample_impl
+
+// Orders the streamed stores of store_output before what follows (other threads' reads).
+inline void stream_fence() {
+#if defined(__SSE__)
+  _mm_sfence();
+#endif
+}
 
 namespace conv_per_sample_impl {
 
 // Output channels [o0, o0 + N), pixels [p, p + R L): out_o[p..] = bias_o + sum_k W(o, k) cols(p.., k),
 // N x R accumulators; each loaded packet of cols serves N channels, each broadcast weight R packets.
-template <int N, int R, class S>
+template <bool Stream, int N, int R, class S>
 void taps_tile(const S* cols, Index P, Index K, const S* w, Index w_stride, const S* bias, Index o0, Index p,
                S* out) {
   using Eigen::internal::pmadd;
@@ -40,19 +86,19 @@ void taps_tile(const S* cols, Index P, Index K, const S* w, Index w_stride, cons
   for (int i = 0; i < N; ++i) {
     const Packet b = pset1<Packet>(bias[o0 + i]);
     for (int r = 0; r < R; ++r) {
-      Eigen::internal::pstoreu(out + (o0 + i) * P + p + r * L, Eigen::internal::padd(acc[i][r], b));
+      store_output<Stream>(out + (o0 + i) * P + p + r * L, Eigen::internal::padd(acc[i][r], b));
     }
   }
 }
 
 // Output channels [o0, o0 + N) over all P pixels: tiles of R packets, then single packets, then the
 // pixels left over one at a time.
-template <int N, int R, class S>
+template <bool Stream, int N, int R, class S>
 void taps_channels(const S* cols, Index P, Index K, const S* w, Index w_stride, const S* bias, Index o0, S* out) {
   constexpr Index L = Eigen::internal::packet_traits<S>::size;
   Index p = 0;
-  for (; p + R * L <= P; p += R * L) taps_tile<N, R>(cols, P, K, w, w_stride, bias, o0, p, out);
-  for (; p + L <= P; p += L) taps_tile<N, 1>(cols, P, K, w, w_stride, bias, o0, p, out);
+  for (; p + R * L <= P; p += R * L) taps_tile<Stream, N, R>(cols, P, K, w, w_stride, bias, o0, p, out);
+  for (; p + L <= P; p += L) taps_tile<Stream, N, 1>(cols, P, K, w, w_stride, bias, o0, p, out);
   for (; p < P; ++p) {
     for (Index i = o0; i < o0 + N; ++i) {
       S a = S(0);
@@ -65,14 +111,15 @@ void taps_channels(const S* cols, Index P, Index K, const S* w, Index w_stride, 
 }  // namespace conv_per_sample_impl
 
 // One sample's output, O planes of P pixels: out[o P + p] = bias[o] + sum_k W(o, k) cols(p, k), a
-// multiply-add per tap in tap order starting from zero, the bias added last. Tiles of 8 channels x
+// multiply-add per tap in tap order starting from zero, the bias added last (with Stream, whole
+// packets streamed: call stream_fence() before other threads read out). Tiles of 8 channels x
 // 1 packet of pixels (measured fastest of 1x4, 2x4, 4x3, 4x2, 8x1, 8x2, 12x1 and 16x1 for 9 to 75
 // taps): each loaded packet of cols serves 8 multiply-adds, and 8 chains hide their latency.
-template <class S>
+template <bool Stream = false, class S>
 void taps_weighted_sum(const S* cols, Index P, Index K, const S* w, Index O, const S* bias, S* out) {
   Index o = 0;
-  for (; o + 8 <= O; o += 8) conv_per_sample_impl::taps_channels<8, 1>(cols, P, K, w, O, bias, o, out);
-  for (; o < O; ++o) conv_per_sample_impl::taps_channels<1, 4>(cols, P, K, w, O, bias, o, out);
+  for (; o + 8 <= O; o += 8) conv_per_sample_impl::taps_channels<Stream, 8, 1>(cols, P, K, w, O, bias, o, out);
+  for (; o < O; ++o) conv_per_sample_impl::taps_channels<Stream, 1, 4>(cols, P, K, w, O, bias, o, out);
 }
 
 namespace conv_per_sample_impl {
