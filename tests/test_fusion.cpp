@@ -413,7 +413,8 @@ class PlaneCopy final : public mlp::Layer<S> {
   }
   void take_planes(Index sample, Index first, Index count, const S* planes) override {
     const Index pixels = this->input_shape().pixels();
-    y_.col(sample).segment(first * pixels, count * pixels) = Eigen::Map<const mlp::Matrix<S>>(planes, count * pixels, 1);
+    y_.col(sample).segment(first * pixels, count * pixels) =
+        Eigen::Map<const mlp::Matrix<S>>(planes, count * pixels, 1);
     handed.col(sample).segment(first, count).array() += 1;
   }
   const mlp::Matrix<S>& forward_impl(const Eigen::Ref<const mlp::Matrix<S>>& x, mlp::Mode) override {
@@ -447,7 +448,7 @@ mlp::Sequential<S> copying(std::uint64_t seed) {
 
 }  // namespace
 
-TEST_CASE("a user's layer after a fused BatchNorm2d + ReLU is handed each channel of each sample once, with the same bits") {
+TEST_CASE("a user's layer after a fused BatchNorm2d + ReLU is handed each sample's channels once, same bits") {
   for (const int threads : {1, 2}) {
     INFO("threads " << threads);
     const mlp_test::ThreadCount scope(threads);

@@ -319,11 +319,12 @@ TEST_CASE("The 2 x 2 max pool's one-pass AVX-512 loop gives the two passes' y an
 #endif
 }
 
-TEST_CASE("The 2 x 2 max pool's AVX-512 backward gives the two-pass kernels' dx bit for bit, masked or not") {
-  // MaxPool2d<float>'s backward (and the planes a BatchNorm2d hands it, with indices offset by
-  // `base`) take detail::max_pool_2x2_backward_avx512 on a CPU with AVX512F. Rows of 1 to 33
-  // outputs (one window row in one group of 16 or in several), gradients and outputs with -0, NaN
-  // and infinities; guard entries after dx catch a store past the last window row.
+TEST_CASE("The 2 x 2 max pool's AVX-512 backward gives the portable loop's dx bit for bit, masked or not") {
+  // MaxPool2d<float>'s backward takes detail::max_pool_2x2_backward_avx512 on a CPU with AVX512F,
+  // and both forward kernels take an index base (the planes a BatchNorm2d hands the pool start
+  // inside a sample). Rows of 1 to 33 outputs (one window row in one group of 16 or in several),
+  // gradients and outputs with -0, NaN and infinities; guard entries after dx catch a store past
+  // the last window row.
 #ifdef MLP_HAVE_AVX512F_CODE
   if (!mlp::detail::cpu_has_avx512f()) {
     MESSAGE("this CPU has no AVX512F: MaxPool2d runs the portable backward only");
@@ -351,19 +352,21 @@ TEST_CASE("The 2 x 2 max pool's AVX-512 backward gives the two-pass kernels' dx 
           mlp::detail::max_pool_2x2_avx512(x.data(), planes, height, width, y1.data(), arg1.data(), base);
           CHECK(std::memcmp(y1.data(), y.data(), sizeof(float) * y.size()) == 0);
           CHECK(arg1 == arg);
+          std::vector<std::int32_t> arg0 = arg;  // the backward's indices start at the planes' first pixel
+          for (std::int32_t& a : arg0) a -= base;
           for (const bool masked : {false, true}) {
             INFO("masked " << masked);
             std::vector<float> dx1(static_cast<std::size_t>(in + kGuard), 5.0f), dx2 = dx1;
             if (masked) {
-              mlp::detail::max_pool_2x2_backward<true>(g.data(), y.data(), arg.data(), planes, height, width,
-                                                       dx2.data(), base);
-              mlp::detail::max_pool_2x2_backward_avx512<true>(g.data(), y.data(), arg.data(), planes, height, width,
-                                                              dx1.data(), base);
+              mlp::detail::max_pool_2x2_backward<true>(g.data(), y.data(), arg0.data(), planes, height, width,
+                                                       dx2.data());
+              mlp::detail::max_pool_2x2_backward_avx512<true>(g.data(), y.data(), arg0.data(), planes, height,
+                                                              width, dx1.data());
             } else {
-              mlp::detail::max_pool_2x2_backward<false>(g.data(), y.data(), arg.data(), planes, height, width,
-                                                        dx2.data(), base);
-              mlp::detail::max_pool_2x2_backward_avx512<false>(g.data(), y.data(), arg.data(), planes, height, width,
-                                                               dx1.data(), base);
+              mlp::detail::max_pool_2x2_backward<false>(g.data(), y.data(), arg0.data(), planes, height, width,
+                                                        dx2.data());
+              mlp::detail::max_pool_2x2_backward_avx512<false>(g.data(), y.data(), arg0.data(), planes, height,
+                                                               width, dx1.data());
             }
             CHECK(std::memcmp(dx1.data(), dx2.data(), sizeof(float) * dx1.size()) == 0);
             CHECK(dx1[static_cast<std::size_t>(in)] == 5.0f);  // the guard

@@ -53,10 +53,10 @@ MLP_AVX512F_TARGET inline __m512 pair_winners(const float* row, __mmask16 lo_lan
 // How many window rows ahead max_pool_2x2_avx512 prefetches its input.
 constexpr Index kPoolPrefetchRows = 4;
 
-// One sample of `planes` channels of H x W (both even): y and arg (indices into the sample's
-// column, plus `base`) as max_pool_2x2 gives them. Window row b of the sample (b < planes H / 2) reads input rows
-// 2 b and 2 b + 1, which are consecutive over the channels; its outputs are cut into groups of 16,
-// the last one shorter, whose masks are computed once. A group's outputs are stored whole (16
+// One sample of `planes` channels of H x W (both even): y and arg (indices into x, plus `base`) as
+// max_pool_2x2 gives them. Window row b of the sample (b < planes H / 2) reads input rows 2 b and
+// 2 b + 1, which are consecutive over the channels; its outputs are cut into groups of 16, the
+// last one shorter, whose masks are computed once. A group's outputs are stored whole (16
 // floats and indices) while that stays inside the sample's output: the lanes past a short group
 // are written over by the groups after it, which this loop stores later (masked stores are slow on
 // AMD's CPUs, as avx512_tiles.hpp notes).
@@ -117,7 +117,7 @@ MLP_AVX512F_TARGET inline void put_gradient(float* dx, Index at, Index valid, In
 
 // Backward of the 2 x 2 pool for `planes` channels of H x W (both even), as max_pool_2x2_backward
 // (max_pool_kernels.hpp) computes it, with the same bits: each window's 4 pixels get
-// (Masked: y > 0 ? g : 0) + 0 at its maximum (arg, an index into dx plus `base`) and +0 elsewhere.
+// (Masked: y > 0 ? g : 0) + 0 at its maximum (arg, an index into dx) and +0 elsewhere.
 // A group of 16 outputs of a window row is loaded once and each value spread over the two
 // pixels below it in a register (a permute), 4 stores of 16 pixels per group. When a window row
 // is one group (W <= 32, the study's CNN), the stores of its last lanes run on into pixels that
@@ -125,8 +125,7 @@ MLP_AVX512F_TARGET inline void put_gradient(float* dx, Index at, Index valid, In
 // forward does; otherwise the last group of a row stores under a mask.
 template <bool Masked>
 MLP_AVX512F_TARGET inline void max_pool_2x2_backward_avx512(const float* g, const float* y, const std::int32_t* arg,
-                                                            Index planes, Index H, Index W, float* dx,
-                                                            std::int32_t base = 0) {
+                                                            Index planes, Index H, Index W, float* dx) {
   const Index OW = W / 2, blocks = planes * H / 2, total = planes * H * W;
   const Index last_group = (OW - 1) / 16 * 16, last_count = OW - last_group;
   const bool one_group = OW <= 16;
@@ -155,7 +154,7 @@ MLP_AVX512F_TARGET inline void max_pool_2x2_backward_avx512(const float* g, cons
       const __m512i a_lo = _mm512_maskz_permutexvar_epi32(all, lower, a);
       const __m512i a_hi = _mm512_maskz_permutexvar_epi32(all, upper, a);
       const Index at = 2 * b * W + 2 * ox;  // the window's top-left pixel in dx
-      const __m512i top_lo = _mm512_add_epi32(_mm512_set1_epi32(base + static_cast<int>(at)), iota);
+      const __m512i top_lo = _mm512_add_epi32(_mm512_set1_epi32(static_cast<int>(at)), iota);
       const __m512i top_hi = _mm512_add_epi32(top_lo, sixteen);
       const __m512i bottom_lo = _mm512_add_epi32(top_lo, row), bottom_hi = _mm512_add_epi32(top_hi, row);
       const bool overwritten = one_group;  // see the top of the function

@@ -135,7 +135,7 @@ void max_pool_2x2(const S* __restrict x, Index planes, Index H, Index W, S* __re
 // overwrites; the caller keeps the last blocks, whose runs would leave the sample, for Width = 0.
 template <bool Masked, Index Width, class S>
 void max_pool_2x2_backward_rows(const S* __restrict g, const S* __restrict y, const std::int32_t* __restrict arg,
-                                Index first_block, Index blocks, Index OW, S* dx, std::int32_t base) {
+                                Index first_block, Index blocks, Index OW, S* dx) {
   const Index run = Width > 0 ? Width : OW, W = 2 * OW;
   for (Index blk = first_block; blk < blocks; ++blk) {
     const S* gb = g + blk * OW;
@@ -147,7 +147,7 @@ void max_pool_2x2_backward_rows(const S* __restrict g, const S* __restrict y, co
     __builtin_prefetch(g + ahead);
     if (Masked) __builtin_prefetch(y + ahead);
     __builtin_prefetch(arg + ahead);
-    const auto top0 = base + static_cast<std::int32_t>(2 * blk * W);  // the window's top-left index at ox = 0
+    const auto top0 = static_cast<std::int32_t>(2 * blk * W);  // the window's top-left index at ox = 0
     for (int row = 0; row < 2; ++row) {
       S* out = dx + (2 * blk + row) * W;
       const std::int32_t left0 = top0 + row * static_cast<std::int32_t>(W);
@@ -165,25 +165,24 @@ void max_pool_2x2_backward_rows(const S* __restrict g, const S* __restrict y, co
 // dx value is written once, g[j] at the window's maximum and 0 at its other three pixels, instead
 // of zeroing dx and scattering into it. Masked (a ReLU before the pool): g[j] is taken as 0 where
 // y[j] <= 0, as relu_mask() does. The "+ S(0)" keeps the bits of the scatter this replaces,
-// dx = 0 + g (a -0 gradient becomes +0; -ffast-math would drop it). arg holds indices into dx plus
-// `base`.
+// dx = 0 + g (a -0 gradient becomes +0; -ffast-math would drop it).
 template <bool Masked, class S>
 void max_pool_2x2_backward(const S* __restrict g, const S* __restrict y, const std::int32_t* __restrict arg,
-                           Index planes, Index H, Index W, S* __restrict dx, std::int32_t base = 0) {
+                           Index planes, Index H, Index W, S* __restrict dx) {
   const Index OW = W / 2, blocks = planes * H / 2;
   const auto padded = [&](auto width) {
     constexpr Index Width = decltype(width)::value;
     // Blocks whose padded runs read and write inside the sample: blk OW + Width <= blocks OW.
     const Index fit = std::clamp<Index>(blocks - (Width + OW - 1) / OW + 1, 0, blocks);
-    max_pool_2x2_backward_rows<Masked, Width>(g, y, arg, 0, fit, OW, dx, base);
-    max_pool_2x2_backward_rows<Masked, 0>(g, y, arg, fit, blocks, OW, dx, base);
+    max_pool_2x2_backward_rows<Masked, Width>(g, y, arg, 0, fit, OW, dx);
+    max_pool_2x2_backward_rows<Masked, 0>(g, y, arg, fit, blocks, OW, dx);
   };
   if (OW <= 8) {
     padded(std::integral_constant<Index, 8>{});
   } else if (OW <= 16) {
     padded(std::integral_constant<Index, 16>{});
   } else {
-    max_pool_2x2_backward_rows<Masked, 0>(g, y, arg, 0, blocks, OW, dx, base);
+    max_pool_2x2_backward_rows<Masked, 0>(g, y, arg, 0, blocks, OW, dx);
   }
 }
 

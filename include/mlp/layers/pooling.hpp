@@ -190,7 +190,8 @@ class MaxPool2d final : public detail::Pool2d<S> {
     if (pairs()) {
       const detail::Window2d& w = this->window_;
       this->for_each_sample(dy.cols(), [&](Index s) {
-        pairs_backward(mask, dy.col(s).data(), y_.col(s).data(), argmax_.col(s).data(), w.channels, dx_.col(s).data(), 0);
+        pairs_backward(mask, dy.col(s).data(), y_.col(s).data(), argmax_.col(s).data(), w.channels,
+                       dx_.col(s).data());
       });
       return dx_;
     }
@@ -217,28 +218,27 @@ class MaxPool2d final : public detail::Pool2d<S> {
 #endif
     return false;
   }
-  // dL/dx of `planes` channels of the usual 2 x 2 pool from their g, y and argmax (arg values
-  // index dx plus `base`), masked for a ReLU before or not: in one AVX-512 loop where the forward
-  // has one, else detail::max_pool_2x2_backward. Same bits.
-  void pairs_backward(bool mask, const S* g, const S* y, const std::int32_t* arg, Index planes, S* dx,
-                      std::int32_t base) const {
+  // dL/dx of `planes` channels of the usual 2 x 2 pool from their g, y and argmax, masked for a
+  // ReLU before or not: in one AVX-512 loop where the forward has one, else
+  // detail::max_pool_2x2_backward. Same bits.
+  void pairs_backward(bool mask, const S* g, const S* y, const std::int32_t* arg, Index planes, S* dx) const {
     const detail::Window2d& w = this->window_;
 #ifdef MLP_HAVE_AVX512F_CODE
     if constexpr (std::is_same_v<S, float>) {
       if (avx512()) {
         if (mask) {
-          detail::max_pool_2x2_backward_avx512<true>(g, y, arg, planes, w.in_h, w.in_w, dx, base);
+          detail::max_pool_2x2_backward_avx512<true>(g, y, arg, planes, w.in_h, w.in_w, dx);
         } else {
-          detail::max_pool_2x2_backward_avx512<false>(g, y, arg, planes, w.in_h, w.in_w, dx, base);
+          detail::max_pool_2x2_backward_avx512<false>(g, y, arg, planes, w.in_h, w.in_w, dx);
         }
         return;
       }
     }
 #endif
     if (mask) {
-      detail::max_pool_2x2_backward<true>(g, y, arg, planes, w.in_h, w.in_w, dx, base);
+      detail::max_pool_2x2_backward<true>(g, y, arg, planes, w.in_h, w.in_w, dx);
     } else {
-      detail::max_pool_2x2_backward<false>(g, y, arg, planes, w.in_h, w.in_w, dx, base);
+      detail::max_pool_2x2_backward<false>(g, y, arg, planes, w.in_h, w.in_w, dx);
     }
   }
   // The usual 2 x 2 pool of stride 2 on even sizes, which has kernels of its own.
