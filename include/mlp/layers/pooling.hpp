@@ -168,18 +168,10 @@ class MaxPool2d final : public detail::Pool2d<S> {
     const detail::Window2d& g = this->window_;
     S* y = y_.col(s).data() + first * g.out_pixels();
     std::int32_t* arg = argmax_.col(s).data() + first * g.out_pixels();
-    const auto base = static_cast<std::int32_t>(first * g.in_pixels());
-#ifdef MLP_HAVE_AVX512F_CODE
-    if constexpr (std::is_same_v<S, float>) {
-      if (avx512()) {
-        detail::max_pool_2x2_avx512(planes, count, g.in_h, g.in_w, y, arg, base);
-        return;
-      }
-    }
-#endif
     const Index across = first * g.in_pixels() / 2;
-    detail::max_pool_2x2(planes, count, g.in_h, g.in_w, plane_across_.data() + across,
-                         plane_across_at_.data() + across, y, arg, base);
+    pairs_forward(planes, count, y, arg, static_cast<std::int32_t>(first * g.in_pixels()),
+                  avx512() ? nullptr : plane_across_.data() + across,
+                  avx512() ? nullptr : plane_across_at_.data() + across);
   }
 
   // dx[argmax[j]] += dy[j] for every output j of the sample; 0 elsewhere. Masking for a ReLU
@@ -217,6 +209,22 @@ class MaxPool2d final : public detail::Pool2d<S> {
     if constexpr (std::is_same_v<S, float>) return detail::cpu_has_avx512f();
 #endif
     return false;
+  }
+  // y and argmax of `planes` channels of the usual 2 x 2 pool from their input x (indices into x
+  // plus `base`): in one AVX-512 loop (h and hi unused), else in the two passes of
+  // detail::max_pool_2x2 with h and hi as the pass across (planes H W / 2 values each). Same bits.
+  void pairs_forward(const S* x, Index planes, S* y, std::int32_t* arg, std::int32_t base, S* h,
+                     std::int32_t* hi) const {
+    const detail::Window2d& w = this->window_;
+#ifdef MLP_HAVE_AVX512F_CODE
+    if constexpr (std::is_same_v<S, float>) {
+      if (avx512()) {
+        detail::max_pool_2x2_avx512(x, planes, w.in_h, w.in_w, y, arg, base);
+        return;
+      }
+    }
+#endif
+    detail::max_pool_2x2(x, planes, w.in_h, w.in_w, h, hi, y, arg, base);
   }
   // dL/dx of `planes` channels of the usual 2 x 2 pool from their g, y and argmax, masked for a
   // ReLU before or not: in one AVX-512 loop where the forward has one, else
@@ -285,17 +293,12 @@ class MaxPool2d final : public detail::Pool2d<S> {
   // (detail::max_pool_2x2), each worker with its own scratch for the pass across. Same bits.
   void pool_pairs(const Eigen::Ref<const Matrix<S>>& x) {
     const detail::Window2d& g = this->window_;
-#ifdef MLP_HAVE_AVX512F_CODE
-    if constexpr (std::is_same_v<S, float>) {
-      if (detail::cpu_has_avx512f()) {
-        this->for_each_sample(x.cols(), [&](Index s) {
-          detail::max_pool_2x2_avx512(x.col(s).data(), g.channels, g.in_h, g.in_w, y_.col(s).data(),
-                                      argmax_.col(s).data());
-        });
-        return;
-      }
+    if (avx512()) {
+      this->for_each_sample(x.cols(), [&](Index s) {
+        pairs_forward(x.col(s).data(), g.channels, y_.col(s).data(), argmax_.col(s).data(), 0, nullptr, nullptr);
+      });
+      return;
     }
-#endif
     const auto workers = static_cast<std::size_t>(detail::worker_count());
     if (across_.size() < workers) {  // grown only: the Trainer may change the thread count between steps
       across_.resize(workers);
@@ -309,8 +312,8 @@ class MaxPool2d final : public detail::Pool2d<S> {
     detail::worker_chunks(x.cols(), chunk, [&](int worker, Index /*chunk*/, Index begin, Index end) {
       const auto w = static_cast<std::size_t>(worker);
       for (Index s = begin; s < end; ++s) {
-        detail::max_pool_2x2(x.col(s).data(), g.channels, g.in_h, g.in_w, across_[w].data(), across_at_[w].data(),
-                             y_.col(s).data(), argmax_.col(s).data());
+        pairs_forward(x.col(s).data(), g.channels, y_.col(s).data(), argmax_.col(s).data(), 0, across_[w].data(),
+                      across_at_[w].data());
       }
     });
   }
