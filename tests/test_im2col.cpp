@@ -4,6 +4,8 @@
 // offset in the batch, and a leading dimension with room to spare (which neither may touch).
 #include <doctest/doctest.h>
 
+#include <mlp/detail/conv_forward_avx512.hpp>
+#include <mlp/detail/gemm.hpp>
 #include <mlp/detail/im2col.hpp>
 
 #include <cmath>
@@ -115,4 +117,73 @@ TEST_CASE("im2col and col2im keep the portable loops for strided windows, narrow
   CHECK_FALSE(mlp::detail::im2col_vectorized(window(1, {3}, {1}, {1}), 1));  // one plane: masks cost more
   CHECK_FALSE(mlp::detail::im2col_vectorized(window(4, {17}, {1}, {8}), 4));  // 289 taps
   CHECK(mlp::detail::im2col_vectorized(window(1, {3}, {1}, {1}), 3) == mlp::detail::cpu_has_avx512f());
+}
+
+// Conv2d's fused forward (detail/conv_forward_avx512.hpp): cols packed straight from the images,
+// each tile stored into the output's layout with the bias, gives im2col + gemm + copy's bits, on
+// chunks whose vectors of 16 rows run from one sample into the next, with several blocks of k, a
+// partial last tile of channels, and more channels than one packed block of B.
+TEST_CASE("Conv2d's fused forward gives im2col, the product and the bias copy's bits") {
+  struct ForwardCase {
+    LoweringCase lowering;
+    Index out;
+  };
+  const std::vector<ForwardCase> cases = {
+      {{32, 14, 14, {3}, {1}, 0, 4}, 64},   // the study's second convolution: 196 pixels per sample
+      {{32, 14, 14, {3}, {1}, 2, 3}, 13},   // a last chunk of 3 samples, 13 channels (tiles of 12 and 1)
+      {{40, 5, 5, {3}, {1}, 1, 7}, 5},      // 25 pixels (under 2 vectors), K = 360: two blocks of k
+      {{3, 4, 4, {3}, {1}, 0, 3}, 1540},    // 16 pixels: no vector crosses; 1,540 channels: two blocks of B
+      {{2, 9, 17, {1}, {0}, 1, 2}, 24},     // 1 x 1
+      {{4, 7, 7, {5}, {2}, 0, 11}, 33},     // 5 x 5, 49 pixels, 11 samples: 539 rows, three blocks of rows
+      {{1, 28, 28, {3}, {1}, 2, 3}, 32},    // a grey first layer lowered in chunks
+  };
+  if (!mlp::detail::gemm_f32_kernel_available()) {
+    MESSAGE("this CPU has no AVX512F: Conv2d's forward lowers into cols and runs the product there");
+    return;
+  }
+  for (const ForwardCase& fc : cases) {
+    const LoweringCase& c = fc.lowering;
+    mlp::detail::Window2d g;
+    g.kernel = c.kernel;
+    g.padding = c.padding;
+    g.bind("test", Shape{c.channels, c.height, c.width});
+    const Index P = g.out_pixels(), K = c.channels * g.taps(), rows = c.count * P, batch = c.first + c.count + 1;
+    INFO("channels ", c.channels, ", image ", c.height, " x ", c.width, ", kernel ", c.kernel.str(), ", samples ",
+         c.count, ", out ", fc.out);
+    REQUIRE(mlp::detail::conv_forward_fused(g, c.count));
+
+    const std::vector<float> x_values = lowering_values(c.channels * g.in_pixels() * batch, 3);
+    const mlp::Matrix<float> x =
+        Eigen::Map<const mlp::Matrix<float>>(x_values.data(), c.channels * g.in_pixels(), batch);
+    const std::vector<float> w_values = lowering_values(fc.out * K, 5);
+    const mlp::Matrix<float> weight = Eigen::Map<const mlp::Matrix<float>>(w_values.data(), fc.out, K);
+    for (const bool zero_bias : {true, false}) {  // a layer without bias adds its zeros (-0 + 0 is +0)
+      mlp::Matrix<float> bias = mlp::Matrix<float>::Zero(fc.out, 1);
+      if (!zero_bias) bias.setRandom();
+      // what Conv2d's forward did before: cols, z = cols W^T, y = z + b block by block
+      std::vector<float> cols(static_cast<std::size_t>(rows * K)), z(static_cast<std::size_t>(rows * fc.out));
+      mlp::detail::GemmBuffers<float> buffers;
+      mlp::detail::im2col<float>(x, c.first, c.count, g, cols.data(), rows);
+      mlp::detail::gemm(rows, fc.out, K, cols.data(), rows, false, weight.data(), fc.out, true, z.data(), rows,
+                        false, buffers);
+      mlp::Matrix<float> expected = mlp::Matrix<float>::Constant(fc.out * P, batch, 777.0f), fused = expected;
+      for (Index s = 0; s < c.count; ++s) {
+        for (Index o = 0; o < fc.out; ++o) {
+          for (Index p = 0; p < P; ++p) {
+            expected(o * P + p, c.first + s) = z[static_cast<std::size_t>(o * rows + s * P + p)] + bias(o, 0);
+          }
+        }
+      }
+      mlp::detail::ChunkTapMasks masks;
+      mlp::detail::build_chunk_tap_masks(g, c.count + 2, masks);  // built for a larger chunk, as Conv2d may
+      const mlp::detail::F32Blocking bl;
+      std::vector<float> pa(static_cast<std::size_t>(bl.a_floats(rows, K)));
+      std::vector<float> pb(static_cast<std::size_t>(bl.b_floats(fc.out, K)));
+      mlp::detail::conv_forward_avx512(x.data(), x.rows(), c.first, c.count, g, masks, weight.data(), fc.out,
+                                       bias.data(), fused.data(), fused.rows(), pa.data(), pb.data());
+      Index where = 0;
+      CHECK_MESSAGE(same_floats(expected.data(), fused.data(), expected.size(), where), "differs at ", where,
+                    " (zero bias: ", zero_bias, ")");
+    }
+  }
 }

@@ -121,10 +121,11 @@ MLP_AVX512F_TARGET inline void pack_f32(const PanelSource& s, Index width, float
 
 // C[0:m, 0:N] (column-major, ldc) from a packed panel of A (kc rows of 32) and one of B (kc rows
 // of 12), with MV zmm of rows (16 or 32 rows, `m` of them valid).
+// acc[v][j] += the kc products of the panels' row 16 v.. and column j, in the order of k (what
+// every tile of the fp32 products runs between loading and storing its accumulators).
 template <int MV, int N>
-MLP_AVX512F_TARGET void f32_tile(Index kc, const float* a, const float* b, float* c, Index ldc, Index m, bool load_c) {
-  __m512 acc[MV][N];
-  load_c_tile(acc, c, ldc, m, load_c);
+MLP_AVX512F_TARGET __attribute__((always_inline)) inline void f32_tile_sums(__m512 (&acc)[MV][N], Index kc,
+                                                                           const float* a, const float* b) {
 #pragma GCC unroll 2
   for (Index p = 0; p < kc; ++p) {
     const float* ap = a + p * kF32Mr;
@@ -137,6 +138,13 @@ MLP_AVX512F_TARGET void f32_tile(Index kc, const float* a, const float* b, float
       for (int v = 0; v < MV; ++v) acc[v][j] = _mm512_fmadd_ps(av[v], bj, acc[v][j]);
     }
   }
+}
+
+template <int MV, int N>
+MLP_AVX512F_TARGET void f32_tile(Index kc, const float* a, const float* b, float* c, Index ldc, Index m, bool load_c) {
+  __m512 acc[MV][N];
+  load_c_tile(acc, c, ldc, m, load_c);
+  f32_tile_sums(acc, kc, a, b);
   store_c_tile(acc, c, ldc, m);
 }
 

@@ -12,7 +12,10 @@
 // stays in cache and memory does not grow with the batch. Every chunk's results land in places
 // fixed by the chunk, and a product's bits depend on no thread count, so the results are the same
 // bits whatever the thread count. Backward lowers x again rather than keeping the whole batch's
-// cols (9 x the input for a 3 x 3 kernel).
+// cols (9 x the input for a 3 x 3 kernel). On a CPU with AVX512F, a float layer whose taps are
+// contiguous runs (stride 1, "same" width) does not write cols or Z in forward: the product packs
+// cols straight from the images and stores its tiles into y with the bias added
+// (detail/conv_forward_avx512.hpp), with the same bits.
 //
 // A first layer (at most kPerSampleMaxChannels input channels, e.g. grey or RGB images, at most
 // kPerSampleMaxTaps taps per output, on small images) works one sample at a time instead (ConvMethod::PerSample,
@@ -32,6 +35,7 @@
 #include "mlp/core/assert.hpp"
 #include "mlp/core/errors.hpp"
 #include "mlp/core/random.hpp"
+#include "mlp/detail/conv_forward_avx512.hpp"
 #include "mlp/detail/conv_per_sample.hpp"
 #include "mlp/detail/gemm.hpp"
 #include "mlp/detail/gemm_bf16.hpp"
@@ -192,6 +196,7 @@ class Conv2d final : public Layer<S> {
     max_chunk_ = std::clamp<Index>((Index{1} << 18) / (window_.out_pixels() * weight_.cols()), 1, 16);
     cols_.clear();
     z_.clear();
+    tap_masks_ = {};
     buffers_.clear();
     workspaces_.clear();
   }
@@ -277,7 +282,18 @@ class Conv2d final : public Layer<S> {
       // that set_method between steps allocates nothing.
       reserve(window_.out_pixels(), K, out_);
     }
+#ifdef MLP_HAVE_AVX512F_CODE
+    if (fused_forward(chunk) && !tap_masks_.fits(window_, chunk)) detail::build_chunk_tap_masks(window_, chunk, tap_masks_);
+#endif
     return chunk;
+  }
+
+  // Whether the forward of a chunk of n samples packs cols straight from the images and writes y
+  // from the product's tiles (detail/conv_forward_avx512.hpp; float, fp32 products on the library's
+  // own kernel, contiguous taps).
+  bool fused_forward(Index n) const {
+    return std::is_same_v<S, float> && !bf16_ && detail::gemm_f32_kernel_available() &&
+           detail::conv_forward_fused(window_, n);
   }
 
   // C (m x n, column stride m) = op(A) op(B), in S or with bf16 inputs and fp32 accumulation, on the
@@ -316,6 +332,15 @@ class Conv2d final : public Layer<S> {
       if (stream) detail::stream_fence();
       return;
     }
+#ifdef MLP_HAVE_AVX512F_CODE
+    if constexpr (std::is_same_v<S, float>) {
+      if (fused_forward(n)) {
+        detail::conv_forward_avx512(x.data(), x.outerStride(), first, n, window_, tap_masks_, weight_.data(), out_,
+                                    bias_.data(), y_.data(), y_.rows(), buffers_[w].a(0), buffers_[w].b(0));
+        return;
+      }
+    }
+#endif
     detail::im2col(x, first, n, window_, cols_[w].data(), rows);
     const Eigen::Map<const Matrix<S>> cols(cols_[w].data(), rows, weight_.cols());
     Eigen::Map<Matrix<S>> z(z_[w].data(), rows, out_);
@@ -385,6 +410,7 @@ class Conv2d final : public Layer<S> {
   std::vector<Matrix<S>> cols_, z_;   // per worker: (chunk P) x K and (chunk P) x O, flat
   std::vector<detail::GemmBuffers<S>> buffers_;    // per worker: the products' packing buffers
   std::vector<detail::GemmWorkspace> workspaces_;  // per worker: the bf16 products' packing buffers
+  detail::ChunkTapMasks tap_masks_;                // the fused forward's masks, shared by the workers
 };
 
 }  // namespace mlp

@@ -1,0 +1,233 @@
+// Conv2d's lowered forward product for float images with contiguous taps on a CPU with AVX512F,
+// without writing cols or z: for a chunk of n samples starting at `first`,
+//
+//     y[o P + p, first + s] = (sum over q of cols(s P + p, q) W(o, q), in the order of q) + b[o],
+//
+// the product and the bias add of im2col + gemm (gemm_f32_kernel.hpp) + copy, with the same bits:
+// - the panels of A (cols) are packed straight from the images, with im2col_avx512.hpp's masked
+//   loads (the same values, +0 in the padding), instead of im2col writing cols for the packing to
+//   read back (9 x the chunk's input for a 3 x 3 kernel: 0.9 MB per chunk of the study's second
+//   layer, the 0.65-0.75 ms per step that im2col cost there);
+// - each tile of C goes straight into the output's layout (a sample's P x O block, column stride P)
+//   with the bias added to its finished sum, instead of into z for a copy that added the bias.
+// The chunk's rows (s P + p) run on from one sample into the next inside a vector of 16 rows when P
+// is not a multiple of 16: such a vector is loaded and stored in two masked parts, one per sample.
+// Each element of C is still one chain of fused multiply-adds in the order of k, so the bits are the
+// gemm's (tests/test_im2col.cpp compares them with im2col + gemm + copy).
+#pragma once
+
+#include "mlp/core/assert.hpp"
+#include "mlp/core/types.hpp"
+#include "mlp/detail/avx512_tiles.hpp"
+#include "mlp/detail/contiguous_tap.hpp"
+#include "mlp/detail/cpu_features.hpp"
+#include "mlp/detail/gemm_f32_kernel.hpp"
+#include "mlp/detail/gemm_operands.hpp"
+#include "mlp/detail/im2col.hpp"
+#include "mlp/detail/window2d.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cstdint>
+#include <utility>
+#include <vector>
+
+namespace mlp::detail {
+
+// Which lanes of each vector of 16 rows of a chunk's cols read inside the image, for each tap of the
+// kernel: `here` for the rows of the vector's first sample, `next` for the rows that run on into the
+// following sample (none unless the vector crosses the end of a sample). Built once per layer and
+// chunk size (Conv2d keeps it), read by all workers.
+struct ChunkTapMasks {
+  Index taps = 0, samples = 0, vectors = 0;
+  std::vector<std::uint16_t> here, next;  // vectors x taps, tap fastest
+
+  bool fits(const Window2d& g, Index chunk) const { return taps == g.taps() && samples >= chunk && vectors > 0; }
+};
+
+// Whether the forward of a chunk of `count` samples may take conv_forward_avx512: im2col's
+// AVX-512 loops apply (im2col_vectorized), and a vector of 16 rows crosses at most one sample's
+// end (P >= 16).
+inline bool conv_forward_fused(const Window2d& g, Index count) {
+  return g.out_pixels() >= 16 && im2col_vectorized(g, count);
+}
+
+#ifdef MLP_HAVE_AVX512F_CODE
+
+MLP_AVX512F_TARGET inline void build_chunk_tap_masks(const Window2d& g, Index samples, ChunkTapMasks& m) {
+  const Index P = g.out_pixels(), taps = g.taps();
+  m.taps = taps;
+  m.samples = samples;
+  m.vectors = (samples * P + 15) / 16;
+  m.here.assign(static_cast<std::size_t>(m.vectors * taps), 0);
+  m.next.assign(static_cast<std::size_t>(m.vectors * taps), 0);
+  for (Index v = 0; v < m.vectors; ++v) {
+    const Index o = 16 * v % P;
+    for (Index t = 0; t < taps; ++t) {
+      const ContiguousTap tap = contiguous_tap(g, t / g.kernel.w, t % g.kernel.w);
+      __mmask16 mask = 0;
+      tap_masks(tap, g.out_w, o, 1, &mask);
+      m.here[static_cast<std::size_t>(v * taps + t)] = mask;
+      if (o + 16 > P) {
+        tap_masks(tap, g.out_w, o - P, 1, &mask);  // lanes before the sample's first pixel are off
+        m.next[static_cast<std::size_t>(v * taps + t)] = mask;
+      }
+    }
+  }
+}
+
+namespace conv_forward_impl {
+
+// Rows i0 .. i0 + mc of the chunk's cols, values pc .. pc + kc of k, packed as pack_f32 packs A
+// (panels of kF32Mr rows, +0 past the chunk's last row), read from the images.
+MLP_AVX512F_TARGET inline void pack_cols(const float* x, Index ldx, Index first, Index count, const Window2d& g,
+                                         const ChunkTapMasks& masks, const Index* shifts, Index i0, Index mc,
+                                         Index pc, Index kc, float* dst) {
+  const Index P = g.out_pixels(), HW = g.in_pixels(), taps = g.taps(), rows = count * P;
+  for (Index q = 0; q * kF32Mr < mc; ++q) {
+    float* panel = dst + q * kc * kF32Mr;
+    for (Index half = 0; half < 2; ++half) {
+      const Index r0 = i0 + q * kF32Mr + 16 * half;
+      float* out = panel + 16 * half;
+      if (r0 >= rows) {
+        for (Index p = 0; p < kc; ++p) _mm512_storeu_ps(out + p * kF32Mr, _mm512_setzero_ps());
+        continue;
+      }
+      const Index s = r0 / P, o = r0 - s * P;
+      const float* here = x + (first + s) * ldx;  // the lanes of this sample read pixel o + lane + shift
+      const bool cross = o + 16 > P && s + 1 < count;
+      const std::uint16_t* here_mask = masks.here.data() + (r0 / 16) * taps;
+      const std::uint16_t* next_mask = masks.next.data() + (r0 / 16) * taps;
+      Index c = pc / taps, t = pc % taps;
+      for (Index p = 0; p < kc; ++p) {
+        const Index at = o + c * HW + shifts[t];
+        __m512 v = _mm512_maskz_loadu_ps(here_mask[t], shifted(here, at));
+        // the next sample's lanes: pixel o + lane - P of that sample, ldx floats on
+        if (cross) v = _mm512_mask_loadu_ps(v, next_mask[t], shifted(here, at + ldx - P));
+        _mm512_storeu_ps(out + p * kF32Mr, v);
+        if (++t == taps) {
+          t = 0;
+          ++c;
+        }
+      }
+    }
+  }
+}
+
+// Where a tile's rows go in y: the vector of 16 rows from chunk row r0 (m of them valid) starts at
+// pixel o of sample s; `here` lanes stay in s, `next` lanes run on into s + 1.
+struct RowVector {
+  float* at;  // pixel o of channel 0 of sample first + s
+  Index next_offset;
+  __mmask16 here, next;
+};
+
+// p + offset floats, as an address only (only the lanes inside the output are stored there).
+inline float* shifted_out(float* p, Index offset) {
+  return reinterpret_cast<float*>(reinterpret_cast<std::uintptr_t>(p) +  // NOLINT
+                                  static_cast<std::uintptr_t>(offset * static_cast<Index>(sizeof(float))));
+}
+
+inline RowVector row_vector(float* y, Index ldy, Index first, Index P, Index r0, Index valid) {
+  const Index s = r0 / P, o = r0 - s * P;
+  const __mmask16 lanes = first_lanes(valid), in_sample = first_lanes(P - o);
+  return {y + (first + s) * ldy + o, ldy - P, static_cast<__mmask16>(lanes & in_sample),
+          static_cast<__mmask16>(lanes & ~in_sample)};
+}
+
+// C tile of rows r0.. (m valid, MV vectors) and output channels j0 .. j0 + N: accumulated over this
+// block of k (onto what earlier blocks stored when load_c), then stored into y, plus bias[j] when
+// this is the last block of k (bias null before: the unfinished sum is stored as it is).
+template <int MV, int N>
+MLP_AVX512F_TARGET void tile(Index kc, const float* a, const float* b, float* y, Index ldy, Index first, Index P,
+                             Index r0, Index j0, Index m, bool load_c, const float* bias) {
+  RowVector rv[MV];
+  for (int v = 0; v < MV; ++v) rv[v] = row_vector(y, ldy, first, P, r0 + Index{16} * v, m - Index{16} * v);
+  __m512 acc[MV][N];
+#pragma GCC unroll 12
+  for (int j = 0; j < N; ++j) {
+    for (int v = 0; v < MV; ++v) {
+      float* c = rv[v].at + (j0 + j) * P;
+      acc[v][j] = _mm512_setzero_ps();
+      if (load_c) {
+        acc[v][j] = _mm512_maskz_loadu_ps(rv[v].here, c);
+        if (rv[v].next != 0) acc[v][j] = _mm512_mask_loadu_ps(acc[v][j], rv[v].next, shifted(c, rv[v].next_offset));
+      }
+    }
+  }
+  f32_tile_sums(acc, kc, a, b);
+#pragma GCC unroll 12
+  for (int j = 0; j < N; ++j) {
+    const __m512 add = bias != nullptr ? _mm512_set1_ps(bias[j0 + j]) : _mm512_setzero_ps();
+    for (int v = 0; v < MV; ++v) {
+      float* c = rv[v].at + (j0 + j) * P;
+      // z + b, one rounding, as the copy added it (a layer without bias adds its zeros too)
+      const __m512 value = bias != nullptr ? _mm512_add_ps(acc[v][j], add) : acc[v][j];
+      if (rv[v].here == 0xFFFF) {
+        _mm512_storeu_ps(c, value);  // whole vectors in one sample (masked stores are slower on AMD)
+      } else {
+        _mm512_mask_storeu_ps(c, rv[v].here, value);
+        if (rv[v].next != 0) _mm512_mask_storeu_ps(shifted_out(c, rv[v].next_offset), rv[v].next, value);
+      }
+    }
+  }
+}
+
+using TileFn = void (*)(Index, const float*, const float*, float*, Index, Index, Index, Index, Index, Index, bool,
+                        const float*);
+
+template <int MV, int... N>
+constexpr std::array<TileFn, sizeof...(N)> tile_table(std::integer_sequence<int, N...>) {
+  return {&tile<MV, N + 1>...};
+}
+
+}  // namespace conv_forward_impl
+
+// y's columns first .. first + count (each out x P, channel-major) = the convolution of those samples
+// of x with weight (out x K, K = C kh kw) plus bias (out values), on the calling thread, with packing
+// buffers pa (F32Blocking::a_floats(count P, K) floats) and pb (b_floats(out, K)) and masks built by
+// build_chunk_tap_masks for at least `count` samples. Only when conv_forward_fused(g, count).
+MLP_AVX512F_TARGET inline void conv_forward_avx512(const float* x, Index ldx, Index first, Index count,
+                                                   const Window2d& g, const ChunkTapMasks& masks,
+                                                   const float* weight, Index out, const float* bias, float* y,
+                                                   Index ldy, float* pa, float* pb) {
+  MLP_ASSERT(conv_forward_fused(g, count) && masks.fits(g, count), "conv_forward_avx512: unsupported window");
+  static constexpr auto one = conv_forward_impl::tile_table<1>(std::make_integer_sequence<int, kF32Nr>{});
+  static constexpr auto two = conv_forward_impl::tile_table<2>(std::make_integer_sequence<int, kF32Nr>{});
+  const Index P = g.out_pixels(), rows = count * P, K = g.channels * g.taps();
+  Index shifts[kTapMaskMaxTaps];
+  for (Index t = 0; t < g.taps(); ++t) shifts[t] = contiguous_tap(g, t / g.kernel.w, t % g.kernel.w).shift;
+  // The packing reads all the channels of a sample at once, as many streams as channels, which
+  // the hardware prefetchers do not follow: the chunk's images are fetched in order first.
+  const char* x_begin = reinterpret_cast<const char*>(x + first * ldx);  // NOLINT
+  const char* x_end = reinterpret_cast<const char*>(x + (first + count - 1) * ldx + g.channels * g.in_pixels());  // NOLINT
+  for (const char* line = x_begin; line < x_end; line += 64) _mm_prefetch(line, _MM_HINT_T1);
+  const F32Blocking bl;
+  const Index kc_max = bl.kc_for(K);
+  // B = W^T (K x out): entry j of k value p is weight(j, p)
+  const GemmProblem wt{rows, out, K, nullptr, 0, false, weight, out, true, y, ldy, false};
+  for (Index jc = 0; jc < out; jc += bl.nc) {
+    const Index nc = std::min(bl.nc, out - jc);
+    for (Index pc = 0; pc < K; pc += kc_max) {
+      const Index kc = std::min(kc_max, K - pc);
+      const bool last = pc + kc == K;
+      pack_f32(b_block(wt, jc, nc, pc, kc), kF32Nr, pb);
+      for (Index ic = 0; ic < rows; ic += bl.mc) {
+        const Index mc = std::min(bl.mc, rows - ic);
+        conv_forward_impl::pack_cols(x, ldx, first, count, g, masks, shifts, ic, mc, pc, kc, pa);
+        for (Index jr = 0; jr < nc; jr += kF32Nr) {
+          for (Index ir = 0; ir < mc; ir += kF32Mr) {
+            const Index m = std::min(kF32Mr, mc - ir), n = std::min(kF32Nr, nc - jr);
+            (m > 16 ? two : one)[static_cast<std::size_t>(n - 1)](kc, pa + ir * kc, pb + jr * kc, y, ldy, first, P,
+                                                                   ic + ir, jc + jr, m, pc > 0,
+                                                                   last ? bias : nullptr);
+          }
+        }
+      }
+    }
+  }
+}
+
+#endif
+
+}  // namespace mlp::detail
