@@ -4,7 +4,7 @@
 // offset in the batch, and a leading dimension with room to spare (which neither may touch).
 #include <doctest/doctest.h>
 
-#include <mlp/detail/conv_forward_avx512.hpp>
+#include <mlp/detail/conv_lowered_avx512.hpp>
 #include <mlp/detail/gemm.hpp>
 #include <mlp/detail/im2col.hpp>
 
@@ -119,11 +119,12 @@ TEST_CASE("im2col and col2im keep the portable loops for strided windows, narrow
   CHECK(mlp::detail::im2col_vectorized(window(1, {3}, {1}, {1}), 3) == mlp::detail::cpu_has_avx512f());
 }
 
-// Conv2d's fused forward (detail/conv_forward_avx512.hpp): cols packed straight from the images,
-// each tile stored into the output's layout with the bias, gives im2col + gemm + copy's bits, on
-// chunks whose vectors of 16 rows run from one sample into the next, with several blocks of k, a
-// partial last tile of channels, and more channels than one packed block of B.
-TEST_CASE("Conv2d's fused forward gives im2col, the product and the bias copy's bits") {
+// Conv2d's fused products (detail/conv_lowered_avx512.hpp): cols packed straight from the images;
+// forward stores each tile into the output's layout with the bias and gives im2col + gemm + copy's
+// bits, dL/dW gives im2col + gemm's, on chunks whose vectors of 16 rows run from one sample into
+// the next, with several blocks of k, a partial last tile of channels, and more channels (forward)
+// or taps (dL/dW) than one packed block of B.
+TEST_CASE("Conv2d's fused forward and dL/dW give the bits of im2col and the products") {
   struct ForwardCase {
     LoweringCase lowering;
     Index out;
@@ -136,6 +137,7 @@ TEST_CASE("Conv2d's fused forward gives im2col, the product and the bias copy's 
       {{2, 9, 17, {1}, {0}, 1, 2}, 24},     // 1 x 1
       {{4, 7, 7, {5}, {2}, 0, 11}, 33},     // 5 x 5, 49 pixels, 11 samples: 539 rows, three blocks of rows
       {{1, 28, 28, {3}, {1}, 2, 3}, 32},    // a grey first layer lowered in chunks
+      {{200, 4, 4, {3}, {1}, 0, 3}, 40},    // K = 1,800: two blocks of cols' columns in dL/dW
   };
   if (!mlp::detail::gemm_f32_kernel_available()) {
     MESSAGE("this CPU has no AVX512F: Conv2d's forward lowers into cols and runs the product there");
@@ -150,7 +152,7 @@ TEST_CASE("Conv2d's fused forward gives im2col, the product and the bias copy's 
     const Index P = g.out_pixels(), K = c.channels * g.taps(), rows = c.count * P, batch = c.first + c.count + 1;
     INFO("channels ", c.channels, ", image ", c.height, " x ", c.width, ", kernel ", c.kernel.str(), ", samples ",
          c.count, ", out ", fc.out);
-    REQUIRE(mlp::detail::conv_forward_fused(g, c.count));
+    REQUIRE(mlp::detail::conv_lowered_fused(g, c.count));
 
     const std::vector<float> x_values = lowering_values(c.channels * g.in_pixels() * batch, 3);
     const mlp::Matrix<float> x =
@@ -185,5 +187,21 @@ TEST_CASE("Conv2d's fused forward gives im2col, the product and the bias copy's 
       CHECK_MESSAGE(same_floats(expected.data(), fused.data(), expected.size(), where), "differs at ", where,
                     " (zero bias: ", zero_bias, ")");
     }
+    // dL/dW = dz^T cols, with cols packed from the images too
+    const std::vector<float> dz = lowering_values(rows * fc.out, 9);
+    std::vector<float> cols(static_cast<std::size_t>(rows * K));
+    mlp::detail::im2col<float>(x, c.first, c.count, g, cols.data(), rows);
+    mlp::detail::GemmBuffers<float> buffers;
+    mlp::Matrix<float> expected(fc.out, K), fused = mlp::Matrix<float>::Constant(fc.out, K, 777.0f);
+    mlp::detail::gemm(fc.out, K, rows, dz.data(), rows, true, cols.data(), rows, false, expected.data(), fc.out,
+                      false, buffers);
+    mlp::detail::ChunkTapMasks masks;
+    mlp::detail::build_chunk_tap_masks(g, c.count, masks);
+    std::vector<float> pa(static_cast<std::size_t>(mlp::detail::weight_grad_a_floats(fc.out, rows)));
+    std::vector<float> pb(static_cast<std::size_t>(mlp::detail::weight_grad_b_floats(K, rows)));
+    mlp::detail::conv_weight_grad_avx512(x.data(), x.rows(), c.first, c.count, g, masks, dz.data(), rows, fc.out,
+                                         fused.data(), pa.data(), pb.data());
+    Index where = 0;
+    CHECK_MESSAGE(same_floats(expected.data(), fused.data(), expected.size(), where), "dL/dW differs at ", where);
   }
 }

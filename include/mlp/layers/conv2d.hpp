@@ -13,9 +13,9 @@
 // fixed by the chunk, and a product's bits depend on no thread count, so the results are the same
 // bits whatever the thread count. Backward lowers x again rather than keeping the whole batch's
 // cols (9 x the input for a 3 x 3 kernel). On a CPU with AVX512F, a float layer whose taps are
-// contiguous runs (stride 1, "same" width) does not write cols or Z in forward: the product packs
-// cols straight from the images and stores its tiles into y with the bias added
-// (detail/conv_forward_avx512.hpp), with the same bits.
+// contiguous runs (stride 1, "same" width) does not write cols for forward or for dW: those products
+// pack cols straight from the images, and forward stores its tiles into y with the bias added
+// (detail/conv_lowered_avx512.hpp), with the same bits.
 //
 // A first layer (at most kPerSampleMaxChannels input channels, e.g. grey or RGB images, at most
 // kPerSampleMaxTaps taps per output, on small images) works one sample at a time instead (ConvMethod::PerSample,
@@ -35,7 +35,7 @@
 #include "mlp/core/assert.hpp"
 #include "mlp/core/errors.hpp"
 #include "mlp/core/random.hpp"
-#include "mlp/detail/conv_forward_avx512.hpp"
+#include "mlp/detail/conv_lowered_avx512.hpp"
 #include "mlp/detail/conv_per_sample.hpp"
 #include "mlp/detail/gemm.hpp"
 #include "mlp/detail/gemm_bf16.hpp"
@@ -283,17 +283,22 @@ class Conv2d final : public Layer<S> {
       reserve(window_.out_pixels(), K, out_);
     }
 #ifdef MLP_HAVE_AVX512F_CODE
-    if (fused_forward(chunk) && !tap_masks_.fits(window_, chunk)) detail::build_chunk_tap_masks(window_, chunk, tap_masks_);
+    if (fused_lowering(chunk)) {
+      if (!tap_masks_.fits(window_, chunk)) detail::build_chunk_tap_masks(window_, chunk, tap_masks_);
+      for (std::size_t w = 0; w < workers; ++w) {
+        buffers_[w].reserve(1, detail::weight_grad_a_floats(out_, rows), detail::weight_grad_b_floats(K, rows));
+      }
+    }
 #endif
     return chunk;
   }
 
-  // Whether the forward of a chunk of n samples packs cols straight from the images and writes y
-  // from the product's tiles (detail/conv_forward_avx512.hpp; float, fp32 products on the library's
-  // own kernel, contiguous taps).
-  bool fused_forward(Index n) const {
+  // Whether the forward and dW products of a chunk of n samples pack cols straight from the images
+  // (detail/conv_lowered_avx512.hpp; float, fp32 products on the library's own kernel, contiguous
+  // taps).
+  bool fused_lowering(Index n) const {
     return std::is_same_v<S, float> && !bf16_ && detail::gemm_f32_kernel_available() &&
-           detail::conv_forward_fused(window_, n);
+           detail::conv_lowered_fused(window_, n);
   }
 
   // C (m x n, column stride m) = op(A) op(B), in S or with bf16 inputs and fp32 accumulation, on the
@@ -334,7 +339,7 @@ class Conv2d final : public Layer<S> {
     }
 #ifdef MLP_HAVE_AVX512F_CODE
     if constexpr (std::is_same_v<S, float>) {
-      if (fused_forward(n)) {
+      if (fused_lowering(n)) {
         detail::conv_forward_avx512(x.data(), x.outerStride(), first, n, window_, tap_masks_, weight_.data(), out_,
                                     bias_.data(), y_.data(), y_.rows(), buffers_[w].a(0), buffers_[w].b(0));
         return;
@@ -359,14 +364,27 @@ class Conv2d final : public Layer<S> {
       backward_per_sample(dy, w, chunk, first, n);
       return;
     }
-    detail::im2col<S>(input(), first, n, window_, cols_[w].data(), rows);
     Eigen::Map<Matrix<S>> dz(z_[w].data(), rows, out_);
     for (Index s = 0; s < n; ++s) {
       for (Index o = 0; o < out_; ++o) dz.col(o).segment(s * P, P) = dy.col(first + s).segment(o * P, P);
     }
     Eigen::Map<Matrix<S>> cols(cols_[w].data(), rows, weight_.cols());
     Eigen::Map<Matrix<S>> dweight(dweight_parts_.col(chunk).data(), out_, weight_.cols());
-    product(w, out_, weight_.cols(), rows, dz.data(), rows, true, cols.data(), rows, false, dweight.data());
+    bool dweight_done = false;
+#ifdef MLP_HAVE_AVX512F_CODE
+    if constexpr (std::is_same_v<S, float>) {
+      if (fused_lowering(n)) {
+        const Matrix<S>& x = input();
+        detail::conv_weight_grad_avx512(x.data(), x.rows(), first, n, window_, tap_masks_, dz.data(), rows, out_,
+                                        dweight.data(), buffers_[w].a(0), buffers_[w].b(0));
+        dweight_done = true;
+      }
+    }
+#endif
+    if (!dweight_done) {
+      detail::im2col<S>(input(), first, n, window_, cols.data(), rows);
+      product(w, out_, weight_.cols(), rows, dz.data(), rows, true, cols.data(), rows, false, dweight.data());
+    }
     if (has_bias_) dbias_parts_.col(chunk) = dz.colwise().sum().transpose();
     if (!this->input_grad_) return;
     // cols is free again: it now holds dL/dcols
@@ -410,7 +428,7 @@ class Conv2d final : public Layer<S> {
   std::vector<Matrix<S>> cols_, z_;   // per worker: (chunk P) x K and (chunk P) x O, flat
   std::vector<detail::GemmBuffers<S>> buffers_;    // per worker: the products' packing buffers
   std::vector<detail::GemmWorkspace> workspaces_;  // per worker: the bf16 products' packing buffers
-  detail::ChunkTapMasks tap_masks_;                // the fused forward's masks, shared by the workers
+  detail::ChunkTapMasks tap_masks_;                // the fused products' masks, shared by the workers
 };
 
 }  // namespace mlp

@@ -1,19 +1,19 @@
-// Conv2d's lowered forward product for float images with contiguous taps on a CPU with AVX512F,
-// without writing cols or z: for a chunk of n samples starting at `first`,
+// Two of Conv2d's lowered products for float images with contiguous taps on a CPU with AVX512F,
+// without im2col writing cols (9 x the chunk's input for a 3 x 3 kernel: 0.9 MB per chunk of the
+// study's second layer) for the packing to read back: the panels of cols are packed straight from
+// the images, with im2col_avx512.hpp's masked loads (the same values, +0 in the padding). For a
+// chunk of n samples from `first`:
 //
-//     y[o P + p, first + s] = (sum over q of cols(s P + p, q) W(o, q), in the order of q) + b[o],
+//   forward:  y[o P + p, first + s] = (sum over q of cols(s P + p, q) W(o, q), in the order of q) + b[o]
+//             each tile of C going straight into the output's layout (a sample's P x O block, column
+//             stride P) with the bias added to its finished sum, instead of into z for a copy that
+//             added the bias;
+//   dL/dW:    dW = dZ^T cols, cols as the second operand (transposed while packing).
 //
-// the product and the bias add of im2col + gemm (gemm_f32_kernel.hpp) + copy, with the same bits:
-// - the panels of A (cols) are packed straight from the images, with im2col_avx512.hpp's masked
-//   loads (the same values, +0 in the padding), instead of im2col writing cols for the packing to
-//   read back (9 x the chunk's input for a 3 x 3 kernel: 0.9 MB per chunk of the study's second
-//   layer, the 0.65-0.75 ms per step that im2col cost there);
-// - each tile of C goes straight into the output's layout (a sample's P x O block, column stride P)
-//   with the bias added to its finished sum, instead of into z for a copy that added the bias.
 // The chunk's rows (s P + p) run on from one sample into the next inside a vector of 16 rows when P
-// is not a multiple of 16: such a vector is loaded and stored in two masked parts, one per sample.
-// Each element of C is still one chain of fused multiply-adds in the order of k, so the bits are the
-// gemm's (tests/test_im2col.cpp compares them with im2col + gemm + copy).
+// is not a multiple of 16: such a vector is loaded (and stored) in two masked parts, one per sample.
+// Each element of C is still one chain of fused multiply-adds in the order of k, so the bits are
+// those of im2col + gemm (gemm_f32_kernel.hpp) + copy (tests/test_im2col.cpp compares them).
 #pragma once
 
 #include "mlp/core/assert.hpp"
@@ -45,10 +45,10 @@ struct ChunkTapMasks {
   bool fits(const Window2d& g, Index chunk) const { return taps == g.taps() && samples >= chunk && vectors > 0; }
 };
 
-// Whether the forward of a chunk of `count` samples may take conv_forward_avx512: im2col's
+// Whether a chunk of `count` samples may take conv_forward_avx512 and conv_weight_grad_avx512: im2col's
 // AVX-512 loops apply (im2col_vectorized), and a vector of 16 rows crosses at most one sample's
 // end (P >= 16).
-inline bool conv_forward_fused(const Window2d& g, Index count) {
+inline bool conv_lowered_fused(const Window2d& g, Index count) {
   return g.out_pixels() >= 16 && im2col_vectorized(g, count);
 }
 
@@ -76,7 +76,16 @@ MLP_AVX512F_TARGET inline void build_chunk_tap_masks(const Window2d& g, Index sa
   }
 }
 
-namespace conv_forward_impl {
+// The packing reads all the channels of a sample at once, as many streams as channels, which the
+// hardware prefetchers do not follow: the chunk's images are fetched in order first (into L2).
+MLP_AVX512F_TARGET inline void prefetch_images(const float* x, Index ldx, Index first, Index count,
+                                               const Window2d& g) {
+  const char* begin = reinterpret_cast<const char*>(x + first * ldx);                                  // NOLINT
+  const char* end = reinterpret_cast<const char*>(x + (first + count - 1) * ldx + g.channels * g.in_pixels());  // NOLINT
+  for (const char* line = begin; line < end; line += 64) _mm_prefetch(line, _MM_HINT_T1);
+}
+
+namespace conv_lowered_impl {
 
 // Rows i0 .. i0 + mc of the chunk's cols, values pc .. pc + kc of k, packed as pack_f32 packs A
 // (panels of kF32Mr rows, +0 past the chunk's last row), read from the images.
@@ -181,27 +190,23 @@ constexpr std::array<TileFn, sizeof...(N)> tile_table(std::integer_sequence<int,
   return {&tile<MV, N + 1>...};
 }
 
-}  // namespace conv_forward_impl
+}  // namespace conv_lowered_impl
 
 // y's columns first .. first + count (each out x P, channel-major) = the convolution of those samples
 // of x with weight (out x K, K = C kh kw) plus bias (out values), on the calling thread, with packing
 // buffers pa (F32Blocking::a_floats(count P, K) floats) and pb (b_floats(out, K)) and masks built by
-// build_chunk_tap_masks for at least `count` samples. Only when conv_forward_fused(g, count).
+// build_chunk_tap_masks for at least `count` samples. Only when conv_lowered_fused(g, count).
 MLP_AVX512F_TARGET inline void conv_forward_avx512(const float* x, Index ldx, Index first, Index count,
                                                    const Window2d& g, const ChunkTapMasks& masks,
                                                    const float* weight, Index out, const float* bias, float* y,
                                                    Index ldy, float* pa, float* pb) {
-  MLP_ASSERT(conv_forward_fused(g, count) && masks.fits(g, count), "conv_forward_avx512: unsupported window");
-  static constexpr auto one = conv_forward_impl::tile_table<1>(std::make_integer_sequence<int, kF32Nr>{});
-  static constexpr auto two = conv_forward_impl::tile_table<2>(std::make_integer_sequence<int, kF32Nr>{});
+  MLP_ASSERT(conv_lowered_fused(g, count) && masks.fits(g, count), "conv_forward_avx512: unsupported window");
+  static constexpr auto one = conv_lowered_impl::tile_table<1>(std::make_integer_sequence<int, kF32Nr>{});
+  static constexpr auto two = conv_lowered_impl::tile_table<2>(std::make_integer_sequence<int, kF32Nr>{});
   const Index P = g.out_pixels(), rows = count * P, K = g.channels * g.taps();
   Index shifts[kTapMaskMaxTaps];
   for (Index t = 0; t < g.taps(); ++t) shifts[t] = contiguous_tap(g, t / g.kernel.w, t % g.kernel.w).shift;
-  // The packing reads all the channels of a sample at once, as many streams as channels, which
-  // the hardware prefetchers do not follow: the chunk's images are fetched in order first.
-  const char* x_begin = reinterpret_cast<const char*>(x + first * ldx);  // NOLINT
-  const char* x_end = reinterpret_cast<const char*>(x + (first + count - 1) * ldx + g.channels * g.in_pixels());  // NOLINT
-  for (const char* line = x_begin; line < x_end; line += 64) _mm_prefetch(line, _MM_HINT_T1);
+  prefetch_images(x, ldx, first, count, g);
   const F32Blocking bl;
   const Index kc_max = bl.kc_for(K);
   // B = W^T (K x out): entry j of k value p is weight(j, p)
@@ -214,13 +219,107 @@ MLP_AVX512F_TARGET inline void conv_forward_avx512(const float* x, Index ldx, In
       pack_f32(b_block(wt, jc, nc, pc, kc), kF32Nr, pb);
       for (Index ic = 0; ic < rows; ic += bl.mc) {
         const Index mc = std::min(bl.mc, rows - ic);
-        conv_forward_impl::pack_cols(x, ldx, first, count, g, masks, shifts, ic, mc, pc, kc, pa);
+        conv_lowered_impl::pack_cols(x, ldx, first, count, g, masks, shifts, ic, mc, pc, kc, pa);
         for (Index jr = 0; jr < nc; jr += kF32Nr) {
           for (Index ir = 0; ir < mc; ir += kF32Mr) {
             const Index m = std::min(kF32Mr, mc - ir), n = std::min(kF32Nr, nc - jr);
             (m > 16 ? two : one)[static_cast<std::size_t>(n - 1)](kc, pa + ir * kc, pb + jr * kc, y, ldy, first, P,
                                                                    ic + ir, jc + jr, m, pc > 0,
                                                                    last ? bias : nullptr);
+          }
+        }
+      }
+    }
+  }
+}
+
+// The fused dL/dW's blocks of k (the chunk's rows): whole vectors of 16 rows, so that each vector's
+// masks apply, about F32Blocking's size. Any blocking of k gives the same bits (gemm_f32_kernel.hpp).
+inline Index weight_grad_kc(Index rows) {
+  const F32Blocking bl;
+  const Index blocks = (rows + bl.kc - 1) / bl.kc;
+  return ((rows + blocks - 1) / blocks + 15) / 16 * 16;
+}
+
+// Packing buffer floats conv_weight_grad_avx512 needs: for A (dL/dZ^T, out rows) and for B (cols).
+inline Index weight_grad_a_floats(Index out, Index rows) {
+  return std::min(F32Blocking{}.mc, (out + kF32Mr - 1) / kF32Mr * kF32Mr) * weight_grad_kc(rows);
+}
+inline Index weight_grad_b_floats(Index K, Index rows) {
+  return std::min(F32Blocking{}.nc, (K + kF32Nr - 1) / kF32Nr * kF32Nr) * weight_grad_kc(rows);
+}
+
+namespace conv_lowered_impl {
+
+// Columns j0 .. j0 + nc of the chunk's cols (taps), rows pc .. pc + kc (pc a multiple of 16), packed
+// as pack_f32 packs B (panels of kF32Nr columns, +0 past the last), read from the images: 16 rows of
+// 16 taps are loaded as in pack_cols and transposed.
+MLP_AVX512F_TARGET inline void pack_cols_transposed(const float* x, Index ldx, Index first, Index count,
+                                                    const Window2d& g, const ChunkTapMasks& masks,
+                                                    const Index* shifts, Index j0, Index nc, Index pc, Index kc,
+                                                    float* dst) {
+  const Index P = g.out_pixels(), HW = g.in_pixels(), taps = g.taps();
+  for (Index e = 0; e < nc; e += kF32Nr) {
+    const Index width = std::min(kF32Nr, nc - e);
+    float* panel = dst + e * kc;
+    for (Index p0 = 0; p0 < kc; p0 += 16) {
+      const Index r0 = pc + p0, s = r0 / P, o = r0 - s * P;
+      const float* here = x + (first + s) * ldx;
+      const bool cross = o + 16 > P && s + 1 < count;
+      const std::uint16_t* here_mask = masks.here.data() + (r0 / 16) * taps;
+      const std::uint16_t* next_mask = masks.next.data() + (r0 / 16) * taps;
+      __m512i r[16];
+      for (Index i = 0; i < 16; ++i) {
+        if (i >= width) {
+          r[i] = _mm512_setzero_si512();
+          continue;
+        }
+        const Index q = j0 + e + i, c = q / taps, t = q % taps, at = o + c * HW + shifts[t];
+        __m512 v = _mm512_maskz_loadu_ps(here_mask[t], shifted(here, at));
+        if (cross) v = _mm512_mask_loadu_ps(v, next_mask[t], shifted(here, at + ldx - P));
+        r[i] = _mm512_castps_si512(v);
+      }
+      transpose_16x16(r);
+      const Index values = std::min<Index>(16, kc - p0);
+      for (Index k = 0; k < values; ++k) {
+        _mm512_mask_storeu_ps(panel + (p0 + k) * kF32Nr, first_lanes(kF32Nr), _mm512_castsi512_ps(r[k]));
+      }
+    }
+  }
+}
+
+}  // namespace conv_lowered_impl
+
+// dweight (out x K, column stride out) = dz^T cols for the chunk of `count` samples of x from
+// `first`, dz being the chunk's dL/dZ (count P x out, column stride ldz), on the calling thread:
+// the product detail::gemm computes from im2col's cols, with the same bits, with cols packed
+// straight from the images. pa, pb: weight_grad_a_floats(out, count P), weight_grad_b_floats(K,
+// count P) floats; masks as for conv_forward_avx512.
+MLP_AVX512F_TARGET inline void conv_weight_grad_avx512(const float* x, Index ldx, Index first, Index count,
+                                                       const Window2d& g, const ChunkTapMasks& masks,
+                                                       const float* dz, Index ldz, Index out, float* dweight,
+                                                       float* pa, float* pb) {
+  MLP_ASSERT(conv_lowered_fused(g, count) && masks.fits(g, count), "conv_weight_grad_avx512: unsupported window");
+  const Index rows = count * g.out_pixels(), K = g.channels * g.taps();
+  Index shifts[kTapMaskMaxTaps];
+  for (Index t = 0; t < g.taps(); ++t) shifts[t] = contiguous_tap(g, t / g.kernel.w, t % g.kernel.w).shift;
+  prefetch_images(x, ldx, first, count, g);
+  const F32Blocking bl;
+  const Index kc_max = weight_grad_kc(rows);
+  // A = dz^T (out x rows): entry i of k value p is dz(p, i)
+  const GemmProblem dzt{out, K, rows, dz, ldz, true, nullptr, 0, false, dweight, out, false};
+  for (Index jc = 0; jc < K; jc += bl.nc) {
+    const Index nc = std::min(bl.nc, K - jc);
+    for (Index pc = 0; pc < rows; pc += kc_max) {
+      const Index kc = std::min(kc_max, rows - pc);
+      conv_lowered_impl::pack_cols_transposed(x, ldx, first, count, g, masks, shifts, jc, nc, pc, kc, pb);
+      for (Index ic = 0; ic < out; ic += bl.mc) {
+        const Index mc = std::min(bl.mc, out - ic);
+        pack_f32(a_block(dzt, ic, mc, pc, kc), kF32Mr, pa);
+        for (Index jr = 0; jr < nc; jr += kF32Nr) {
+          for (Index ir = 0; ir < mc; ir += kF32Mr) {
+            f32_tile_any(kc, pa + ir * kc, pb + jr * kc, dweight + (ic + ir) + (jc + jr) * out, out,
+                         std::min(kF32Mr, mc - ir), std::min(kF32Nr, nc - jr), pc > 0);
           }
         }
       }
