@@ -33,11 +33,11 @@ struct ConvShape {
 };
 
 // The study's first layer, a 5 x 5 one, RGB first layers (CIFAR-10 size), 4 channels, a 7 x 7 with
-// 147 taps, two inner layers (32 and 8 input channels), and first layers on 112 x 112 images (one
-// sample's lowering: 112,896 and 338,688 values).
-const ConvShape kShapes[] = {{1, 32, 28, 3, 1},  {1, 16, 28, 5, 2}, {3, 32, 32, 3, 1},   {3, 16, 32, 5, 2},
-                             {4, 32, 28, 3, 1},  {3, 64, 32, 7, 3}, {32, 64, 14, 1, 0},  {8, 16, 14, 3, 1},
-                             {1, 16, 112, 3, 1}, {3, 16, 112, 3, 1}};
+// 147 taps, three inner layers (the study's second layer, a 1 x 1 one, 8 input channels), and first
+// layers on 112 x 112 images (one sample's lowering: 112,896 and 338,688 values).
+const ConvShape kShapes[] = {{1, 32, 28, 3, 1},  {1, 16, 28, 5, 2},  {3, 32, 32, 3, 1},  {3, 16, 32, 5, 2},
+                             {4, 32, 28, 3, 1},  {3, 64, 32, 7, 3},  {32, 64, 14, 3, 1}, {32, 64, 14, 1, 0},
+                             {8, 16, 14, 3, 1},  {1, 16, 112, 3, 1}, {3, 16, 112, 3, 1}};
 
 double ms_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
