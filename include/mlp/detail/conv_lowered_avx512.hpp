@@ -87,6 +87,30 @@ MLP_AVX512F_TARGET inline void prefetch_images(const float* x, Index ldx, Index 
 
 namespace conv_lowered_impl {
 
+// The 16 rows of the chunk's cols from row r0 (a multiple of 16): lane i is pixel o + i of sample
+// first + s, or, when the rows run on into the next sample, pixel o + i - P of that one.
+struct ColsVector {
+  const float* image;  // sample first + s
+  Index o, next_offset;
+  const std::uint16_t* here_masks;  // per tap
+  const std::uint16_t* next_masks;
+  bool cross;
+
+  // Column c taps + t of these rows (+0 in the padding and past the chunk's last row).
+  MLP_AVX512F_TARGET __m512 load(Index c, Index t, Index HW, const Index* shifts) const {
+    const Index at = o + c * HW + shifts[t];
+    const __m512 v = _mm512_maskz_loadu_ps(here_masks[t], shifted(image, at));
+    return cross ? _mm512_mask_loadu_ps(v, next_masks[t], shifted(image, at + next_offset)) : v;
+  }
+};
+
+inline ColsVector cols_vector(const float* x, Index ldx, Index first, Index count, Index P,
+                              const ChunkTapMasks& masks, Index r0) {
+  const Index s = r0 / P, o = r0 - s * P, m = (r0 / 16) * masks.taps;
+  return {x + (first + s) * ldx, o, ldx - P, masks.here.data() + m, masks.next.data() + m,
+          o + 16 > P && s + 1 < count};
+}
+
 // Rows i0 .. i0 + mc of the chunk's cols, values pc .. pc + kc of k, packed as pack_f32 packs A
 // (panels of kF32Mr rows, +0 past the chunk's last row), read from the images.
 MLP_AVX512F_TARGET inline void pack_cols(const float* x, Index ldx, Index first, Index count, const Window2d& g,
@@ -102,18 +126,10 @@ MLP_AVX512F_TARGET inline void pack_cols(const float* x, Index ldx, Index first,
         for (Index p = 0; p < kc; ++p) _mm512_storeu_ps(out + p * kF32Mr, _mm512_setzero_ps());
         continue;
       }
-      const Index s = r0 / P, o = r0 - s * P;
-      const float* here = x + (first + s) * ldx;  // the lanes of this sample read pixel o + lane + shift
-      const bool cross = o + 16 > P && s + 1 < count;
-      const std::uint16_t* here_mask = masks.here.data() + (r0 / 16) * taps;
-      const std::uint16_t* next_mask = masks.next.data() + (r0 / 16) * taps;
+      const ColsVector rows16 = cols_vector(x, ldx, first, count, P, masks, r0);
       Index c = pc / taps, t = pc % taps;
       for (Index p = 0; p < kc; ++p) {
-        const Index at = o + c * HW + shifts[t];
-        __m512 v = _mm512_maskz_loadu_ps(here_mask[t], shifted(here, at));
-        // the next sample's lanes: pixel o + lane - P of that sample, ldx floats on
-        if (cross) v = _mm512_mask_loadu_ps(v, next_mask[t], shifted(here, at + ldx - P));
-        _mm512_storeu_ps(out + p * kF32Mr, v);
+        _mm512_storeu_ps(out + p * kF32Mr, rows16.load(c, t, HW, shifts));
         if (++t == taps) {
           t = 0;
           ++c;
@@ -263,22 +279,13 @@ MLP_AVX512F_TARGET inline void pack_cols_transposed(const float* x, Index ldx, I
     const Index width = std::min(kF32Nr, nc - e);
     float* panel = dst + e * kc;
     for (Index p0 = 0; p0 < kc; p0 += 16) {
-      const Index r0 = pc + p0, s = r0 / P, o = r0 - s * P;
-      const float* here = x + (first + s) * ldx;
-      const bool cross = o + 16 > P && s + 1 < count;
-      const std::uint16_t* here_mask = masks.here.data() + (r0 / 16) * taps;
-      const std::uint16_t* next_mask = masks.next.data() + (r0 / 16) * taps;
+      const ColsVector rows16 = cols_vector(x, ldx, first, count, P, masks, pc + p0);
       __m512i r[16];
-      for (Index i = 0; i < 16; ++i) {
-        if (i >= width) {
-          r[i] = _mm512_setzero_si512();
-          continue;
-        }
-        const Index q = j0 + e + i, c = q / taps, t = q % taps, at = o + c * HW + shifts[t];
-        __m512 v = _mm512_maskz_loadu_ps(here_mask[t], shifted(here, at));
-        if (cross) v = _mm512_mask_loadu_ps(v, next_mask[t], shifted(here, at + ldx - P));
-        r[i] = _mm512_castps_si512(v);
+      for (Index i = 0; i < width; ++i) {
+        const Index q = j0 + e + i;
+        r[i] = _mm512_castps_si512(rows16.load(q / taps, q % taps, HW, shifts));
       }
+      for (Index i = width; i < 16; ++i) r[i] = _mm512_setzero_si512();
       transpose_16x16(r);
       const Index values = std::min<Index>(16, kc - p0);
       for (Index k = 0; k < values; ++k) {

@@ -119,10 +119,9 @@ MLP_AVX512F_TARGET inline void pack_f32(const PanelSource& s, Index width, float
   }
 }
 
-// C[0:m, 0:N] (column-major, ldc) from a packed panel of A (kc rows of 32) and one of B (kc rows
-// of 12), with MV zmm of rows (16 or 32 rows, `m` of them valid).
-// acc[v][j] += the kc products of the panels' row 16 v.. and column j, in the order of k (what
-// every tile of the fp32 products runs between loading and storing its accumulators).
+// acc[v][j] += the kc products of a packed panel of A (kc rows of 32) and one of B (kc rows of 12)
+// for rows 16 v .. 16 v + 15 and column j, in the order of k (what every tile of the fp32 products
+// runs between loading and storing its accumulators).
 template <int MV, int N>
 MLP_AVX512F_TARGET __attribute__((always_inline)) inline void f32_tile_sums(__m512 (&acc)[MV][N], Index kc,
                                                                            const float* a, const float* b) {
@@ -140,6 +139,8 @@ MLP_AVX512F_TARGET __attribute__((always_inline)) inline void f32_tile_sums(__m5
   }
 }
 
+// C[0:m, 0:N] (column-major, ldc) from a packed panel of A and one of B, with MV zmm of rows (16 or
+// 32 rows, `m` of them valid).
 template <int MV, int N>
 MLP_AVX512F_TARGET void f32_tile(Index kc, const float* a, const float* b, float* c, Index ldc, Index m, bool load_c) {
   __m512 acc[MV][N];
