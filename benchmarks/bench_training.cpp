@@ -2,7 +2,7 @@
 //
 //   bench_training [--models S,M,MBD,L,CNN] [--threads 1,2] [--epochs 6] [--data DIR] [--csv FILE]
 //                  [--train-limit N] [--breakdown] [--precision fp32,bf16] [--cpu-time] [--fixed-threads]
-//                  [--no-fusion]
+//                  [--no-fusion] [--optimizer adam|sgd|rmsprop|adagrad]
 //
 // CNN is the study's convolutional network: conv 3x3 (1->32, padding 1) - BatchNorm2d - ReLU -
 // MaxPool2d(2) - conv 3x3 (32->64, padding 1) - BatchNorm2d - ReLU - MaxPool2d(2) - Flatten -
@@ -10,7 +10,8 @@
 // backward and the optimizer step (medians over the steps of one epoch after the warm-up).
 //
 // FashionMNIST's 50,000 training images preloaded (as bytes; each batch is converted on the fly,
-// which is counted), batch 128, reshuffled every epoch, Adam lr 1e-3, softmax cross-entropy. Time per
+// which is counted), batch 128, reshuffled every epoch, Adam lr 1e-3 (--optimizer: SGD lr 0.01 with
+// momentum 0.9, RMSprop lr 1e-3, Adagrad lr 0.01), softmax cross-entropy. Time per
 // training epoch (forward, backward and update over the 50,000 images; no validation), the median of
 // the epochs after the first (warm-up). Also prints the achieved GFLOP/s of the training step and the
 // machine's single-precision GEMM rate (a 2048 x 2048 x 2048 product, the faster of Eigen's and the
@@ -33,7 +34,10 @@
 #include <mlp/layers/pooling.hpp>
 #include <mlp/losses/softmax_cross_entropy.hpp>
 #include <mlp/model/parameterized_mlp.hpp>
+#include <mlp/optim/adagrad.hpp>
 #include <mlp/optim/adam.hpp>
+#include <mlp/optim/rmsprop.hpp>
+#include <mlp/optim/sgd.hpp>
 #include <mlp/train/trainer.hpp>
 
 #include <algorithm>
@@ -44,6 +48,10 @@
 #include <ctime>
 #include <fstream>
 #include <iostream>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
 
 namespace {
 
@@ -125,6 +133,14 @@ double training_flops(mlp::Sequential<float>& model, mlp::Index samples) {
   return flops * static_cast<double>(samples);
 }
 
+// The optimizer --optimizer names (checked before), with the benchmark's settings.
+std::unique_ptr<mlp::Optimizer<float>> make_optimizer(const std::string& name, std::vector<mlp::TensorRef<float>> params) {
+  if (name == "sgd") return std::make_unique<mlp::SGD<float>>(std::move(params), mlp::SGDOptions{0.01, 0.9, false, 0.0});
+  if (name == "rmsprop") return std::make_unique<mlp::RMSprop<float>>(std::move(params), mlp::RMSpropOptions{1e-3});
+  if (name == "adagrad") return std::make_unique<mlp::Adagrad<float>>(std::move(params), mlp::AdagradOptions{0.01});
+  return std::make_unique<mlp::Adam<float>>(std::move(params), mlp::AdamOptions{1e-3});
+}
+
 // Per layer: the median forward and backward time of a training step, in ms, measured by running
 // the steps of one epoch layer by layer (Sequential::forward_layer and backward_layer, fusion
 // included: a ReLU fused into the BatchNorm before it shows about 0) with a timer around each call.
@@ -169,7 +185,8 @@ void print_breakdown(mlp::Sequential<float>& model, mlp::Optimizer<float>& optim
                 median(bwd[i]), 100.0 * (median(fwd[i]) + median(bwd[i])) / total);
   }
   std::printf("     %-48s %8.3f %8s %5.1f%%\n", "softmax cross-entropy", median(loss_ms), "", 100.0 * median(loss_ms) / total);
-  std::printf("     %-48s %8.3f %8s %5.1f%%\n", "Adam step", median(step_ms), "", 100.0 * median(step_ms) / total);
+  const std::string step = std::string(optimizer.name()) + " step";
+  std::printf("     %-48s %8.3f %8s %5.1f%%\n", step.c_str(), median(step_ms), "", 100.0 * median(step_ms) / total);
   std::printf("     %-48s %8.3f\n", "total", total);
 }
 
@@ -220,6 +237,7 @@ int main(int argc, char** argv) {
        cxxopts::value<bool>()->default_value("false"))
       ("no-fusion", "compute a ReLU after a BatchNorm on its own (Sequential::set_fuse_relu(false))",
        cxxopts::value<bool>()->default_value("false"))
+      ("optimizer", "adam, sgd (momentum 0.9), rmsprop or adagrad", cxxopts::value<std::string>()->default_value("adam"))
       ("h,help", "print this help");
     const auto flags = options.parse(argc, argv);
     if (flags.count("help")) {
@@ -239,6 +257,10 @@ int main(int argc, char** argv) {
       models.push_back(*it);
     }
     const auto thread_counts = cli::parse_sizes(flags["threads"].as<std::string>(), "threads");
+    const std::string optimizer_name = flags["optimizer"].as<std::string>();
+    if (optimizer_name != "adam" && optimizer_name != "sgd" && optimizer_name != "rmsprop" && optimizer_name != "adagrad") {
+      throw cli::UsageError("--optimizer: unknown optimizer '" + optimizer_name + "' (adam, sgd, rmsprop or adagrad)");
+    }
     // Opened before the data is read and anything measured: an unwritable path fails at once.
     const std::string csv_path = flags["csv"].as<std::string>();
     std::ofstream csv;
@@ -273,11 +295,11 @@ int main(int argc, char** argv) {
           mlp::Sequential<float> model = build(m);
           model.set_matmul_precision(precision);
           model.set_fuse_relu(!flags["no-fusion"].as<bool>());
-          mlp::Adam<float> adam(model.parameters(), {1e-3});
+          const std::unique_ptr<mlp::Optimizer<float>> optimizer = make_optimizer(optimizer_name, model.parameters());
           mlp::TrainerOptions trainer_options;
           trainer_options.flush_denormals = !flags["no-flush-denormals"].as<bool>();
           trainer_options.adapt_threads = !flags["fixed-threads"].as<bool>();
-          mlp::Trainer<float> trainer(model, adam, trainer_options);
+          mlp::Trainer<float> trainer(model, *optimizer, trainer_options);
           mlp::DataLoader<float> loader(data.data.train, data.split.train, data.standardizer, {128, true, false, 42});
           std::vector<double> times;
           for (int e = 0; e < epochs; ++e) {
@@ -304,7 +326,7 @@ int main(int argc, char** argv) {
                 << mlp::to_string(precision) << std::endl;
             if (!csv) throw mlp::IoError("cannot write to '" + csv_path + "'");
           }
-          if (flags["breakdown"].as<bool>()) print_breakdown(model, adam, loader, epochs, cpu_time);
+          if (flags["breakdown"].as<bool>()) print_breakdown(model, *optimizer, loader, epochs, cpu_time);
         }
       }
     }

@@ -1,7 +1,9 @@
 // im2col and col2im: the AVX-512 loops for contiguous taps (detail/im2col_avx512.hpp) give the
 // portable loops' bits, on "same" windows of every awkward kind: images narrower than a vector,
 // taps that lie wholly in the padding, rows of padding above and below, several samples at an
-// offset in the batch, and a leading dimension with room to spare (which neither may touch).
+// offset in the batch, and a leading dimension with room to spare (which neither may touch). And
+// Conv2d's products that read the images instead of cols (detail/conv_lowered_avx512.hpp) give the
+// bits of im2col and the products.
 #include <doctest/doctest.h>
 
 #include <mlp/detail/conv_lowered_avx512.hpp>

@@ -13,6 +13,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <random>
 
@@ -441,6 +442,67 @@ TEST_CASE("Adam and AdamW block by block compute whole chunks' update, the same 
         } else {
           CHECK(std::memcmp(at_one_thread.data(), all.data(), sizeof(float) * all.size()) == 0);
         }
+      }
+    }
+  }
+}
+
+// SGD, RMSprop and Adagrad update on the library's threads in blocks, as Adam does
+// (Optimizer::for_each_block): the same bits at 1 and 2 threads. (That the blocks compute what
+// the statements over whole tensors computed before is for_each_vector_block's test above; the
+// rules themselves are checked against PyTorch's above.)
+TEST_CASE("SGD, RMSprop and Adagrad give the same bits at 1 and 2 threads") {
+  using Make = std::function<std::unique_ptr<mlp::Optimizer<float>>(const std::vector<mlp::TensorRef<float>>&)>;
+  struct Case {
+    const char* name;
+    Make make;
+  };
+  const auto sgd = [](mlp::SGDOptions o) -> Make {
+    return [o](const auto& refs) { return std::make_unique<mlp::SGD<float>>(refs, o); };
+  };
+  const auto rmsprop = [](mlp::RMSpropOptions o) -> Make {
+    return [o](const auto& refs) { return std::make_unique<mlp::RMSprop<float>>(refs, o); };
+  };
+  const auto adagrad = [](mlp::AdagradOptions o) -> Make {
+    return [o](const auto& refs) { return std::make_unique<mlp::Adagrad<float>>(refs, o); };
+  };
+  const std::vector<Case> cases = {
+      {"SGD, decay", sgd({0.05, 0.0, false, 0.01})},
+      {"SGD momentum", sgd({0.05, 0.9, false, 0.0})},
+      {"SGD Nesterov, decay", sgd({0.05, 0.9, true, 0.01})},
+      {"RMSprop", rmsprop({0.01, 0.99, 1e-8, 0.0, 0.0, false})},
+      {"RMSprop centered, momentum, decay", rmsprop({0.01, 0.9, 1e-8, 0.01, 0.8, true})},
+      {"Adagrad, lr decay", adagrad({0.05, 0.01, 0.0, 0.1, 1e-10})},
+      {"Adagrad, decay", adagrad({0.05, 0.0, 0.01, 0.0, 1e-10})},
+  };
+  // A weight of 5 chunks and a bit (split between the threads: detail::for_each_item_chunk) and a
+  // bias (whole on one thread); 3 steps with changing gradients.
+  const mlp::Index rows = 61, cols = 340;
+  for (const Case& c : cases) {
+    std::vector<float> at_one_thread;
+    for (int threads : {1, 2}) {
+      const mlp_test::ThreadCount scope(threads);
+      mlp::Matrix<float> w = mlp::Matrix<float>::Zero(rows, cols), gw(rows, cols), b(7, 1), gb(7, 1);
+      for (mlp::Index i = 0; i < w.size(); ++i) w.data()[i] = std::sin(0.13f * static_cast<float>(i));
+      b.setConstant(0.25f);
+      const std::vector<mlp::TensorRef<float>> refs{{"w", w.data(), gw.data(), rows, cols, true},
+                                                    {"b", b.data(), gb.data(), 7, 1, false}};
+      auto blocked = c.make(refs);
+      for (int t = 1; t <= 3; ++t) {
+        for (mlp::Index i = 0; i < gw.size(); ++i) {
+          gw.data()[i] = std::cos(0.07f * static_cast<float>(i) + static_cast<float>(t));
+        }
+        for (mlp::Index i = 0; i < 7; ++i) gb(i, 0) = 0.1f * static_cast<float>(i) - 0.2f;
+        blocked->step();
+      }
+      std::vector<float> all(w.data(), w.data() + w.size());
+      all.insert(all.end(), b.data(), b.data() + 7);
+      INFO(c.name, ", threads ", threads);
+      for (float v : all) REQUIRE(std::isfinite(v));
+      if (threads == 1) {
+        at_one_thread = all;
+      } else {
+        CHECK(std::memcmp(at_one_thread.data(), all.data(), sizeof(float) * all.size()) == 0);
       }
     }
   }

@@ -16,20 +16,23 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstddef>
 #include <initializer_list>
+#include <utility>
 
 namespace mlp::detail {
 
-// fn(b, e) for consecutive blocks [b, e) covering [begin, end) of `arrays` (each indexed from its
-// element 0), about `block` elements each.
+// fn(b, e) for consecutive blocks [b, e) covering [begin, end) of the `count` arrays at `arrays`
+// (each indexed from its element 0; count >= 1), about `block` elements each.
 template <class S, class Fn>
-void for_each_vector_block(Index begin, Index end, Index block, std::initializer_list<const S*> arrays, Fn&& fn) {
+void for_each_vector_block(Index begin, Index end, Index block, const S* const* arrays, std::size_t count,
+                           Fn&& fn) {
   // The alignment Eigen's vectorized loops look for on a Map: its packet's size (16, 32 or 64 bytes).
   constexpr std::uintptr_t kLine = Eigen::internal::packet_traits<S>::size * sizeof(S);
   constexpr Index kPerLine = static_cast<Index>(kLine / sizeof(S));
-  const std::uintptr_t offset = reinterpret_cast<std::uintptr_t>(*arrays.begin()) % kLine;
+  const std::uintptr_t offset = reinterpret_cast<std::uintptr_t>(arrays[0]) % kLine;
   bool shared = offset % sizeof(S) == 0 && block >= kPerLine;
-  for (const S* a : arrays) shared = shared && reinterpret_cast<std::uintptr_t>(a) % kLine == offset;
+  for (std::size_t a = 0; a < count; ++a) shared = shared && reinterpret_cast<std::uintptr_t>(arrays[a]) % kLine == offset;
   if (!shared) {
     if (begin < end) fn(begin, end);
     return;
@@ -42,6 +45,11 @@ void for_each_vector_block(Index begin, Index end, Index block, std::initializer
     fn(b, e);
     b = e;
   }
+}
+
+template <class S, class Fn>
+void for_each_vector_block(Index begin, Index end, Index block, std::initializer_list<const S*> arrays, Fn&& fn) {
+  for_each_vector_block<S>(begin, end, block, arrays.begin(), arrays.size(), std::forward<Fn>(fn));
 }
 
 }  // namespace mlp::detail

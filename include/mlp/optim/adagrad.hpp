@@ -7,6 +7,8 @@
 
 #include "mlp/optim/optimizer.hpp"
 
+#include <array>
+
 namespace mlp {
 
 struct AdagradOptions {
@@ -40,23 +42,26 @@ class Adagrad final : public Optimizer<S> {
   }
 
  protected:
+  // On the library's threads in blocks (Optimizer::for_each_block).
   void update() override {
     const S clr = static_cast<S>(this->lr_ / (1.0 + static_cast<double>(this->steps_ - 1) * o_.lr_decay));
-    const S eps = static_cast<S>(o_.eps);
+    const S eps = static_cast<S>(o_.eps), weight_decay = static_cast<S>(o_.weight_decay);
     auto& sums = this->buffer(0, static_cast<S>(o_.initial_accumulator_value));
-    for (std::size_t i = 0; i < this->params_.size(); ++i) {
-      const auto& p = this->params_[i];
-      auto w = p.value_map().array();
-      const S wd = p.decay ? static_cast<S>(o_.weight_decay) : S(0);
-      auto s = sums[i].array();
+    const auto& params = this->params_;
+    const auto written = [&](std::size_t i) { return std::array<const S*, 2>{params[i].value, sums[i].data()}; };
+    this->template for_each_block<2>(written, [&](std::size_t i, Index begin, Index end) {
+      const Index n = end - begin;
+      const S wd = params[i].decay ? weight_decay : S(0);
+      Eigen::Map<Array<S>> w(params[i].value + begin, n), s(sums[i].data() + begin, n);
+      const Eigen::Map<const Array<S>> grad(params[i].grad + begin, n);
       if (wd != S(0)) {
-        s += (p.grad_map().array() + wd * w).square();
-        w -= clr * (p.grad_map().array() + wd * w) / (s.sqrt() + eps);
+        s += (grad + wd * w).square();
+        w -= clr * (grad + wd * w) / (s.sqrt() + eps);
       } else {
-        s += p.grad_map().array().square();
-        w -= clr * p.grad_map().array() / (s.sqrt() + eps);
+        s += grad.square();
+        w -= clr * grad / (s.sqrt() + eps);
       }
-    }
+    });
   }
   std::vector<std::string> buffer_names() const override { return {"sum"}; }
 

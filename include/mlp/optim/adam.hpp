@@ -8,10 +8,9 @@
 // advances once per step() for all tensors together.
 #pragma once
 
-#include "mlp/detail/parallel.hpp"
-#include "mlp/detail/vector_blocks.hpp"
 #include "mlp/optim/optimizer.hpp"
 
+#include <array>
 #include <cmath>
 
 namespace mlp {
@@ -54,11 +53,7 @@ class AdamUpdate : public Optimizer<S> {
     this->check_hyper(o_.weight_decay >= 0.0, detail::concat(name, " weight_decay has to be >= 0").c_str(), o_.weight_decay);
   }
 
-  // Chunks of 4,096 elements share the threads, all tensors in one parallel region
-  // (for_each_item_chunk); within a chunk the three statements run on blocks of about 512 elements
-  // (8 KB of w, g, m and v), so that each element is read from memory once and the statements after
-  // the first find it in the L1 cache: memory, not arithmetic, limits this update. The blocks give
-  // the same bits as whole chunks (for_each_vector_block).
+  // On the library's threads in blocks (Optimizer::for_each_block).
   void update() override {
     const auto t = static_cast<double>(this->steps_);
     const double bc1 = 1.0 - std::pow(o_.beta1, t);
@@ -72,28 +67,24 @@ class AdamUpdate : public Optimizer<S> {
     auto& v_all = this->buffer(1);
     const auto& params = this->params_;
     const S lr = static_cast<S>(this->lr_), weight_decay = static_cast<S>(o_.weight_decay);
-    const auto size_of = [&](std::size_t i) { return params[i].size(); };
-    detail::for_each_item_chunk(params.size(), size_of, 4096, [&](std::size_t i, Index chunk_begin, Index chunk_end) {
+    const auto written = [&](std::size_t i) {
+      return std::array<const S*, 3>{params[i].value, m_all[i].data(), v_all[i].data()};
+    };
+    this->template for_each_block<3>(written, [&](std::size_t i, Index begin, Index end) {
       const S wd = params[i].decay ? weight_decay : S(0);
       const S shrink = S(1) - lr * wd;  // AdamW's decoupled decay
-      S* const w_data = params[i].value;
-      const S* const g_data = params[i].grad;
-      S* const m_data = m_all[i].data();
-      S* const v_data = v_all[i].data();
-      detail::for_each_vector_block<S>(chunk_begin, chunk_end, 512, {w_data, m_data, v_data}, [&](Index begin, Index end) {
-        const Index n = end - begin;
-        Eigen::Map<Array<S>> w(w_data + begin, n), m(m_data + begin, n), v(v_data + begin, n);
-        const Eigen::Map<const Array<S>> g(g_data + begin, n);
-        if (wd != S(0) && decoupled) w *= shrink;
-        if (wd != S(0) && !decoupled) {
-          m = b1 * m + (S(1) - b1) * (g + wd * w);
-          v = b2 * v + (S(1) - b2) * (g + wd * w).square();
-        } else {
-          m = b1 * m + (S(1) - b1) * g;
-          v = b2 * v + (S(1) - b2) * g.square();
-        }
-        w -= step_size * m / (v.sqrt() * inv_sqrt_bc2 + eps);
-      });
+      const Index n = end - begin;
+      Eigen::Map<Array<S>> w(params[i].value + begin, n), m(m_all[i].data() + begin, n), v(v_all[i].data() + begin, n);
+      const Eigen::Map<const Array<S>> g(params[i].grad + begin, n);
+      if (wd != S(0) && decoupled) w *= shrink;
+      if (wd != S(0) && !decoupled) {
+        m = b1 * m + (S(1) - b1) * (g + wd * w);
+        v = b2 * v + (S(1) - b2) * (g + wd * w).square();
+      } else {
+        m = b1 * m + (S(1) - b1) * g;
+        v = b2 * v + (S(1) - b2) * g.square();
+      }
+      w -= step_size * m / (v.sqrt() * inv_sqrt_bc2 + eps);
     });
   }
   std::vector<std::string> buffer_names() const override { return {"exp_avg", "exp_avg_sq"}; }

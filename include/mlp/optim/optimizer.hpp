@@ -8,6 +8,8 @@
 #pragma once
 
 #include "mlp/core/errors.hpp"
+#include "mlp/detail/parallel.hpp"
+#include "mlp/detail/vector_blocks.hpp"
 #include "mlp/layers/layer.hpp"
 #include "mlp/model/state_dict.hpp"
 
@@ -113,6 +115,25 @@ class Optimizer {
     return buffers_[b];
   }
   bool has_buffer(std::size_t b) const { return !buffers_[b].empty(); }
+
+  // fn(i, begin, end) over every parameter tensor i in blocks [begin, end) of its elements, on the
+  // library's threads: chunks of 4,096 elements of all tensors share the threads in one parallel
+  // region (detail::for_each_item_chunk), and within a chunk the update's statements run on blocks
+  // of about 512 elements (8 KB per array), so that each element is read from memory once and the
+  // statements after the first find it in the L1 cache: memory, not arithmetic, limits these
+  // updates. `written(i)` gives the N arrays the statements write for tensor i (its value, its
+  // buffers): the blocks start where Eigen's loops over them would start whole packets, so every
+  // element is computed as by the whole chunk (detail::for_each_vector_block), at any thread count.
+  // Buffers have to exist before (buffer()); none may be created inside fn.
+  template <std::size_t N, class Written, class Fn>
+  void for_each_block(Written&& written, Fn&& fn) {
+    const auto size_of = [&](std::size_t i) { return params_[i].size(); };
+    detail::for_each_item_chunk(params_.size(), size_of, 4096, [&](std::size_t i, Index chunk_begin, Index chunk_end) {
+      const std::array<const S*, N> arrays = written(i);
+      detail::for_each_vector_block<S>(chunk_begin, chunk_end, 512, arrays.data(), N,
+                                       [&](Index begin, Index end) { fn(i, begin, end); });
+    });
+  }
 
   static void check_hyper(bool ok, const char* what, double value) {
     detail::require(ok, what, ", but got ", value);

@@ -7,6 +7,8 @@
 
 #include "mlp/optim/optimizer.hpp"
 
+#include <array>
+
 namespace mlp {
 
 struct RMSpropOptions {
@@ -41,35 +43,45 @@ class RMSprop final : public Optimizer<S> {
   }
 
  protected:
+  // On the library's threads in blocks (Optimizer::for_each_block).
   void update() override {
     const S lr = static_cast<S>(this->lr_), alpha = static_cast<S>(o_.alpha);
     const S eps = static_cast<S>(o_.eps), mu = static_cast<S>(o_.momentum);
+    const S weight_decay = static_cast<S>(o_.weight_decay);
+    const bool centered = o_.centered, momentum = o_.momentum > 0.0;
+    // the buffers this update uses, created before the threads
     auto& v_all = this->buffer(0);
-    for (std::size_t i = 0; i < this->params_.size(); ++i) {
-      const auto& p = this->params_[i];
-      auto w = p.value_map().array();
-      const auto grad = p.grad_map().array();
-      const S wd = p.decay ? static_cast<S>(o_.weight_decay) : S(0);
-      auto v = v_all[i].array();
+    std::vector<Matrix<S>>* a_all = centered ? &this->buffer(1) : nullptr;
+    std::vector<Matrix<S>>* b_all = momentum ? &this->buffer(2) : nullptr;
+    const auto& params = this->params_;
+    const auto written = [&](std::size_t i) {
+      return std::array<const S*, 4>{params[i].value, v_all[i].data(), centered ? (*a_all)[i].data() : params[i].value,
+                                     momentum ? (*b_all)[i].data() : params[i].value};
+    };
+    this->template for_each_block<4>(written, [&](std::size_t i, Index begin, Index end) {
+      const Index n = end - begin;
+      const S wd = params[i].decay ? weight_decay : S(0);
+      Eigen::Map<Array<S>> w(params[i].value + begin, n), v(v_all[i].data() + begin, n);
+      const Eigen::Map<const Array<S>> grad(params[i].grad + begin, n);
       v = alpha * v + (S(1) - alpha) * (grad + wd * w).square();
       // Expressions, not temporaries: every line below is one fused element-wise pass.
       auto apply = [&](const auto& denom) {
-        if (o_.momentum > 0.0) {
-          auto b = this->buffer(2)[i].array();
+        if (momentum) {
+          Eigen::Map<Array<S>> b((*b_all)[i].data() + begin, n);
           b = mu * b + (grad + wd * w) / denom;
           w -= lr * b;
         } else {
           w -= lr * (grad + wd * w) / denom;
         }
       };
-      if (o_.centered) {
-        auto a = this->buffer(1)[i].array();
+      if (centered) {
+        Eigen::Map<Array<S>> a((*a_all)[i].data() + begin, n);
         a = alpha * a + (S(1) - alpha) * (grad + wd * w);
         apply((v - a.square()).sqrt() + eps);
       } else {
         apply(v.sqrt() + eps);
       }
-    }
+    });
   }
   std::vector<std::string> buffer_names() const override {
     return {"square_avg", "grad_avg", "momentum_buffer"};

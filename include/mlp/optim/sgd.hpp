@@ -8,6 +8,8 @@
 
 #include "mlp/optim/optimizer.hpp"
 
+#include <array>
+
 namespace mlp {
 
 struct SGDOptions {
@@ -35,34 +37,42 @@ class SGD final : public Optimizer<S> {
   }
 
  protected:
+  // On the library's threads in blocks (Optimizer::for_each_block).
   void update() override {
     const S lr = static_cast<S>(this->lr_), mu = static_cast<S>(o_.momentum);
+    const S weight_decay = static_cast<S>(o_.weight_decay);
+    const bool momentum = o_.momentum != 0.0, nesterov = o_.nesterov;
     const bool first = !this->has_buffer(0);
-    for (std::size_t i = 0; i < this->params_.size(); ++i) {
-      const auto& p = this->params_[i];
-      auto w = p.value_map().array();
-      const auto grad = p.grad_map().array();
-      const S wd = p.decay ? static_cast<S>(o_.weight_decay) : S(0);
-      if (o_.momentum == 0.0) {
+    std::vector<Matrix<S>>* b_all = momentum ? &this->buffer(0) : nullptr;  // created before the threads
+    const auto& params = this->params_;
+    const auto written = [&](std::size_t i) {
+      return std::array<const S*, 2>{params[i].value, momentum ? (*b_all)[i].data() : params[i].value};
+    };
+    this->template for_each_block<2>(written, [&](std::size_t i, Index begin, Index end) {
+      const Index n = end - begin;
+      const S wd = params[i].decay ? weight_decay : S(0);
+      Eigen::Map<Array<S>> w(params[i].value + begin, n);
+      const Eigen::Map<const Array<S>> grad(params[i].grad + begin, n);
+      if (!momentum) {
         if (wd != S(0)) {
           w -= lr * (grad + wd * w);
         } else {
           w -= lr * grad;
         }
-        continue;
+        return;
       }
-      auto b = this->buffer(0)[i].array();
+      Eigen::Map<Array<S>> b((*b_all)[i].data() + begin, n);
       if (first) {
         b = grad + wd * w;
       } else {
         b = mu * b + grad + wd * w;
       }
-      if (o_.nesterov) {
+      if (nesterov) {
         w -= lr * ((grad + wd * w) + mu * b);
       } else {
         w -= lr * b;
       }
-    }
+    });
   }
   std::vector<std::string> buffer_names() const override { return {"momentum_buffer"}; }
 
