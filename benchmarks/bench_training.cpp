@@ -134,8 +134,11 @@ double training_flops(mlp::Sequential<float>& model, mlp::Index samples) {
 }
 
 // The optimizer --optimizer names (checked before), with the benchmark's settings.
-std::unique_ptr<mlp::Optimizer<float>> make_optimizer(const std::string& name, std::vector<mlp::TensorRef<float>> params) {
-  if (name == "sgd") return std::make_unique<mlp::SGD<float>>(std::move(params), mlp::SGDOptions{0.01, 0.9, false, 0.0});
+std::unique_ptr<mlp::Optimizer<float>> make_optimizer(const std::string& name,
+                                                      std::vector<mlp::TensorRef<float>> params) {
+  if (name == "sgd") {
+    return std::make_unique<mlp::SGD<float>>(std::move(params), mlp::SGDOptions{0.01, 0.9, false, 0.0});
+  }
   if (name == "rmsprop") return std::make_unique<mlp::RMSprop<float>>(std::move(params), mlp::RMSpropOptions{1e-3});
   if (name == "adagrad") return std::make_unique<mlp::Adagrad<float>>(std::move(params), mlp::AdagradOptions{0.01});
   return std::make_unique<mlp::Adam<float>>(std::move(params), mlp::AdamOptions{1e-3});
@@ -237,7 +240,8 @@ int main(int argc, char** argv) {
        cxxopts::value<bool>()->default_value("false"))
       ("no-fusion", "compute a ReLU after a BatchNorm on its own (Sequential::set_fuse_relu(false))",
        cxxopts::value<bool>()->default_value("false"))
-      ("optimizer", "adam, sgd (momentum 0.9), rmsprop or adagrad", cxxopts::value<std::string>()->default_value("adam"))
+      ("optimizer", "adam, sgd (momentum 0.9), rmsprop or adagrad",
+       cxxopts::value<std::string>()->default_value("adam"))
       ("h,help", "print this help");
     const auto flags = options.parse(argc, argv);
     if (flags.count("help")) {
@@ -258,7 +262,8 @@ int main(int argc, char** argv) {
     }
     const auto thread_counts = cli::parse_sizes(flags["threads"].as<std::string>(), "threads");
     const std::string optimizer_name = flags["optimizer"].as<std::string>();
-    if (optimizer_name != "adam" && optimizer_name != "sgd" && optimizer_name != "rmsprop" && optimizer_name != "adagrad") {
+    const std::vector<std::string> optimizers = {"adam", "sgd", "rmsprop", "adagrad"};
+    if (std::find(optimizers.begin(), optimizers.end(), optimizer_name) == optimizers.end()) {
       throw cli::UsageError("--optimizer: unknown optimizer '" + optimizer_name + "' (adam, sgd, rmsprop or adagrad)");
     }
     // Opened before the data is read and anything measured: an unwritable path fails at once.

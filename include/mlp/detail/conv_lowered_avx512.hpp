@@ -80,8 +80,9 @@ MLP_AVX512F_TARGET inline void build_chunk_tap_masks(const Window2d& g, Index sa
 // hardware prefetchers do not follow: the chunk's images are fetched in order first (into L2).
 MLP_AVX512F_TARGET inline void prefetch_images(const float* x, Index ldx, Index first, Index count,
                                                const Window2d& g) {
-  const char* begin = reinterpret_cast<const char*>(x + first * ldx);                                  // NOLINT
-  const char* end = reinterpret_cast<const char*>(x + (first + count - 1) * ldx + g.channels * g.in_pixels());  // NOLINT
+  const float* last = x + (first + count - 1) * ldx + g.channels * g.in_pixels();  // past the last image
+  const char* begin = reinterpret_cast<const char*>(x + first * ldx);  // NOLINT
+  const char* end = reinterpret_cast<const char*>(last);               // NOLINT
   for (const char* line = begin; line < end; line += 64) _mm_prefetch(line, _MM_HINT_T1);
 }
 

@@ -15,8 +15,8 @@
 #include "mlp/core/types.hpp"
 
 #include <algorithm>
-#include <cstdint>
 #include <cstddef>
+#include <cstdint>
 #include <initializer_list>
 #include <utility>
 
@@ -32,7 +32,9 @@ void for_each_vector_block(Index begin, Index end, Index block, const S* const* 
   constexpr Index kPerLine = static_cast<Index>(kLine / sizeof(S));
   const std::uintptr_t offset = reinterpret_cast<std::uintptr_t>(arrays[0]) % kLine;
   bool shared = offset % sizeof(S) == 0 && block >= kPerLine;
-  for (std::size_t a = 0; a < count; ++a) shared = shared && reinterpret_cast<std::uintptr_t>(arrays[a]) % kLine == offset;
+  for (std::size_t a = 0; a < count; ++a) {
+    shared = shared && reinterpret_cast<std::uintptr_t>(arrays[a]) % kLine == offset;
+  }
   if (!shared) {
     if (begin < end) fn(begin, end);
     return;
