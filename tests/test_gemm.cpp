@@ -80,13 +80,13 @@ mlp::Matrix<S> product(const Shape3& s, const Operands<S>& o, int threads, bool 
   return c;
 }
 
-// The own kernel's definition: per element, acc = C (accumulate) or +0, then acc = fma(a, b, acc)
-// over k in order.
-mlp::Matrix<float> fma_chain(const Shape3& s, const Operands<float>& o, bool accumulate) {
+// The own kernel's definition: per element, acc = C (accumulate), its row's value of `rows`, or +0,
+// then acc = fma(a, b, acc) over k in order.
+mlp::Matrix<float> fma_chain(const Shape3& s, const Operands<float>& o, bool accumulate, const float* rows = nullptr) {
   mlp::Matrix<float> c = mlp_test::random_matrix<float>(s.m, s.n, 99);
   for (Index j = 0; j < s.n; ++j) {
     for (Index i = 0; i < s.m; ++i) {
-      float acc = accumulate ? c(i, j) : 0.0f;
+      float acc = accumulate ? c(i, j) : rows != nullptr ? rows[i] : 0.0f;
       for (Index p = 0; p < s.k; ++p) acc = std::fma(s.ta ? o.a(p, i) : o.a(i, p), s.tb ? o.b(j, p) : o.b(p, j), acc);
       c(i, j) = acc;
     }
@@ -170,6 +170,62 @@ TEST_CASE("gemm: the same bits at 1, 2 and 3 threads; the own kernel gives a cha
   }
 }
 
+// A bias for m rows: random, with -0, an infinity, a NaN and a subnormal among them.
+template <class S>
+mlp::Matrix<S> some_rows(Index m, std::uint64_t seed) {
+  mlp::Matrix<S> r = mlp_test::random_matrix<S>(m, 1, seed);
+  const S special[] = {S(-0.0), std::numeric_limits<S>::infinity(), std::numeric_limits<S>::quiet_NaN(),
+                       std::numeric_limits<S>::denorm_min()};
+  for (Index i = 0; i < 4 && 5 * i < m; ++i) r(5 * i) = special[i];
+  return r;
+}
+
+// C = r 1^T + op(A) op(B) with gemm_onto_rows, on `threads` threads.
+template <class S>
+mlp::Matrix<S> onto_rows(const Shape3& s, const Operands<S>& o, const mlp::Matrix<S>& r, int threads,
+                         GemmKernel kernel = GemmKernel::Auto) {
+  mlp::Matrix<S> c = mlp_test::random_matrix<S>(s.m, s.n, 99);  // overwritten
+  mlp::detail::GemmBuffers<S> buffers;
+  const mlp::ThreadLimit limit(threads);
+  mlp::detail::gemm_onto_rows<S>(s.m, s.n, s.k, o.a.data(), o.lda, s.ta, o.b.data(), o.ldb, s.tb, r.data(), c.data(),
+                                 s.m, buffers, kernel);
+  return c;
+}
+
+// What Linear computed before gemm_onto_rows: C's columns filled with r, the product accumulated onto them.
+template <class S>
+mlp::Matrix<S> filled_then_accumulated(const Shape3& s, const Operands<S>& o, const mlp::Matrix<S>& r,
+                                       GemmKernel kernel = GemmKernel::Auto) {
+  mlp::Matrix<S> c(s.m, s.n);
+  c.colwise() = r.col(0);
+  mlp::detail::GemmBuffers<S> buffers;
+  const mlp::ThreadLimit limit(1);
+  mlp::detail::gemm<S>(s.m, s.n, s.k, o.a.data(), o.lda, s.ta, o.b.data(), o.ldb, s.tb, c.data(), s.m, true, buffers,
+                       kernel);
+  return c;
+}
+
+TEST_CASE("gemm_onto_rows: C = r 1^T + op(A) op(B) has the bits of C filled with r and accumulated onto, at 1, 2 and 3 threads") {
+  std::uint64_t seed = 500;
+  const ThreadCount eigen(3);
+  for (const Shape3& s : shapes()) {
+    INFO(describe(s));
+    const Operands<float> o = make<float>(s, seed += 3);
+    const mlp::Matrix<float> r = some_rows<float>(s.m, seed + 2);
+    for (const GemmKernel kernel : {GemmKernel::Auto, GemmKernel::Eigen}) {
+      INFO((kernel == GemmKernel::Auto ? "Auto" : "Eigen"));
+      const mlp::Matrix<float> expected = filled_then_accumulated(s, o, r, kernel);
+      for (const int threads : {1, 2, 3}) CHECK(mlp_test::same_bits(onto_rows(s, o, r, threads, kernel), expected));
+    }
+    if (mlp::detail::gemm_f32_kernel_available()) {
+      CHECK(mlp_test::same_bits(onto_rows(s, o, r, 2), fma_chain(s, o, false, r.data())));
+    }
+    const Operands<double> d = make<double>(s, seed);
+    const mlp::Matrix<double> rd = some_rows<double>(s.m, seed + 2);
+    CHECK(mlp_test::same_bits(onto_rows(s, d, rd, 2), filled_then_accumulated(s, d, rd)));
+  }
+}
+
 TEST_CASE("gemm: an infinity or NaN in A or B reaches only its own row or column of C, and nothing past C's rows") {
   // The own kernel pads partial tiles with zeros (inf x 0 there would be NaN) and masks its stores
   // to C's rows; C here has guard rows below it (ldc > m) that must keep their values.
@@ -220,17 +276,20 @@ TEST_CASE("gemm: the own kernel's blocks of k, rows and columns, with operands s
     const Operands<float> o{mlp_test::random_matrix<float>(a_rows, s.ta ? s.m : s.k, seed),
                             mlp_test::random_matrix<float>(b_rows, s.tb ? s.k : s.n, seed + 1), a_rows, b_rows};
     seed += 2;
-    for (const bool accumulate : {false, true}) {
+    const mlp::Matrix<float> r = some_rows<float>(s.m, seed);
+    for (const int start : {0, 1, 2}) {  // +0, C, the rows
+      const bool accumulate = start == 1;
+      const float* rows = start == 2 ? r.data() : nullptr;
       mlp::Matrix<float> c = mlp_test::random_matrix<float>(s.m, s.n, 99);
       std::vector<float> pa(static_cast<std::size_t>(small.a_floats(s.m, s.k))),
           pb(static_cast<std::size_t>(small.b_floats(s.n, s.k)));
       const mlp::detail::GemmProblem g{s.m, s.n, s.k, o.a.data(), o.lda, s.ta, o.b.data(), o.ldb, s.tb,
-                                       c.data(), s.m, accumulate};
+                                       c.data(), s.m, accumulate, rows};
       // Two blocks of C, as two threads would compute them.
       const Index half = s.m / 2;
       mlp::detail::gemm_f32_block(g, 0, half, 0, s.n, pa.data(), pb.data(), small);
       mlp::detail::gemm_f32_block(g, half, s.m, 0, s.n, pa.data(), pb.data(), small);
-      CHECK(mlp_test::same_bits(c, fma_chain(s, o, accumulate)));
+      CHECK(mlp_test::same_bits(c, fma_chain(s, o, accumulate, rows)));
     }
   }
 }
@@ -245,6 +304,9 @@ TEST_CASE("gemm: trivial sizes, and no allocation once the buffers have grown") 
   mlp::detail::gemm<float>(2, 3, 0, &one, 2, false, &one, 1, false, c.data(), 2, false, buffers);
   CHECK(c == std::vector<float>(6, 0.0f));  // k = 0: C = 0
   mlp::detail::gemm<float>(0, 3, 4, &one, 1, false, &one, 4, false, c.data(), 1, false, buffers);  // nothing to do
+  const float rows[2] = {3.0f, -2.0f};
+  mlp::detail::gemm_onto_rows<float>(2, 3, 0, &one, 2, false, &one, 1, false, rows, c.data(), 2, buffers);
+  CHECK(c == std::vector<float>{3.0f, -2.0f, 3.0f, -2.0f, 3.0f, -2.0f});  // k = 0: C = r 1^T
 
   const Shape3 big{300, 130, 700, false, false};
   const Operands<float> o = make<float>(big, 8);

@@ -305,6 +305,46 @@ TEST_CASE("gemm_bf16: the AVX512_BF16 path gives the bits of the portable path")
   }
 }
 
+TEST_CASE("gemm_bf16_onto_rows: C = r 1^T + op(A) op(B) has the bits of C filled with r and accumulated onto") {
+  // Both paths, at 1, 2 and 3 threads; r holds every special kind of float (denormals read as zero
+  // by the instruction, as when they stand in C).
+  const bool fast = mlp::detail::gemm_bf16_fast_path_available();
+  mlp::detail::GemmWorkspace ws;
+  std::uint64_t seed = 700;
+  const int saved = Eigen::nbThreads();
+  std::vector<Case> cases = shapes();
+  // Large enough to be split among threads: by columns, and by rows in several blocks of mc.
+  cases.push_back({300, 200, 150, false, false, false, 1});
+  cases.push_back({600, 40, 200, true, false, false, 0});
+  for (const Case& c : cases) {
+    if (c.accumulate) continue;
+    const Operands o = make(c, ++seed, Fill::Special);
+    mlp::Rng rng(seed);
+    std::vector<float> rows(static_cast<std::size_t>(c.m));
+    for (float& x : rows) x = draw(rng, Fill::Special);
+    for (const Bf16Path path : {Bf16Path::Portable, fast ? Bf16Path::Auto : Bf16Path::Portable}) {
+      std::vector<float> expected = o.c;
+      for (Index j = 0; j < c.n; ++j) std::copy(rows.begin(), rows.end(), expected.begin() + j * o.ldc);
+      mlp::detail::gemm_bf16(c.m, c.n, c.k, o.a.data(), o.lda, c.ta, o.b.data(), o.ldb, c.tb, expected.data(), o.ldc,
+                             true, ws, path);
+      for (const int threads : {1, 2, 3}) {
+        Eigen::setNbThreads(threads);
+        std::vector<float> got = o.c;
+        mlp::detail::gemm_bf16_onto_rows(c.m, c.n, c.k, o.a.data(), o.lda, c.ta, o.b.data(), o.ldb, c.tb, rows.data(),
+                                         got.data(), o.ldc, ws, path);
+        INFO(describe(c), path == Bf16Path::Auto ? " (AVX512_BF16)" : " (portable)", ", ", threads, " threads");
+        CHECK(difference(got, expected, o.ldc) == "");
+      }
+      Eigen::setNbThreads(saved);
+    }
+  }
+  // k = 0: C = r 1^T.
+  std::vector<float> c(6, 5.0f);
+  const float one = 1.0f, r[2] = {3.0f, -2.0f};
+  mlp::detail::gemm_bf16_onto_rows(2, 3, 0, &one, 2, false, &one, 1, false, r, c.data(), 2, ws);
+  CHECK(c == std::vector<float>{3.0f, -2.0f, 3.0f, -2.0f, 3.0f, -2.0f});
+}
+
 TEST_CASE("gemm_bf16: special values propagate as the instruction does") {
   mlp::detail::GemmWorkspace ws;
   const Case c{3, 2, 4, false, false, true, 0};

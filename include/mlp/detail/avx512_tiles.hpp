@@ -21,10 +21,21 @@ MLP_AVX512F_TARGET inline __mmask16 first_lanes(Index n) {
 
 // A tile of C: MV zmm of rows (16 or 32 rows, `m` of them valid) by N columns, column-major with
 // column stride ldc. Whole tiles use plain loads and stores (masked stores are slower on AMD).
+// The accumulators start from C (load_c), else from the tile's rows of `rows` in every column
+// (a bias), else from +0.
 template <int MV, int N>
 MLP_AVX512F_TARGET __attribute__((always_inline)) inline void load_c_tile(__m512 (&acc)[MV][N], const float* c,
-                                                                         Index ldc, Index m, bool load_c) {
+                                                                         Index ldc, Index m, bool load_c,
+                                                                         const float* rows) {
   const bool full = m == Index{16} * MV;
+  if (!load_c && rows != nullptr) {
+    for (int v = 0; v < MV; ++v) {
+      const __m512 r = full ? _mm512_loadu_ps(rows + Index{16} * v)
+                            : _mm512_maskz_loadu_ps(first_lanes(m - Index{16} * v), rows + Index{16} * v);
+      for (int j = 0; j < N; ++j) acc[v][j] = r;
+    }
+    return;
+  }
 #pragma GCC unroll 12
   for (int j = 0; j < N; ++j) {
     for (int v = 0; v < MV; ++v) {

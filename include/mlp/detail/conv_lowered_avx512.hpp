@@ -315,7 +315,7 @@ MLP_AVX512F_TARGET inline void conv_weight_grad_avx512(const float* x, Index ldx
   const F32Blocking bl;
   const Index kc_max = weight_grad_kc(rows);
   // A = dz^T (out x rows): entry i of k value p is dz(p, i)
-  const GemmProblem dzt{out, K, rows, dz, ldz, true, nullptr, 0, false, dweight, out, false};
+  const GemmProblem dzt{out, K, rows, dz, ldz, true, nullptr, 0, false, dweight, out, false, nullptr};
   for (Index jc = 0; jc < K; jc += bl.nc) {
     const Index nc = std::min(bl.nc, K - jc);
     for (Index pc = 0; pc < rows; pc += kc_max) {

@@ -204,23 +204,22 @@ void run_part(bool ta, bool tb, Index m, Index n, Index k, const S* a, Index lda
   if (ta && tb) run_part<S, Row, Row>(m, n, k, a, lda, b, ldb, c, ldc, blocking, packed_a, packed_b);
 }
 
-}  // namespace gemm_impl
-
-// C = op(A) op(B) (accumulate: C += op(A) op(B)). a is m x k (k x m when transpose_a), b is k x n
-// (n x k when transpose_b), c is m x n. k == 0 sets C to zero (or leaves it). C must not overlap A
-// or B.
+// gemm and gemm_onto_rows: C = op(A) op(B), C += op(A) op(B) (accumulate) or C = r 1^T + op(A) op(B)
+// (rows: r, when not accumulating).
 template <class S>
-void gemm(Index m, Index n, Index k, const S* a, Index lda, bool transpose_a, const S* b, Index ldb, bool transpose_b,
-          S* c, Index ldc, bool accumulate, GemmBuffers<S>& buffers, GemmKernel kernel = GemmKernel::Auto) {
+void product(Index m, Index n, Index k, const S* a, Index lda, bool transpose_a, const S* b, Index ldb,
+             bool transpose_b, S* c, Index ldc, bool accumulate, const S* rows, GemmBuffers<S>& buffers,
+             GemmKernel kernel) {
   MLP_ASSERT(m >= 0 && n >= 0 && k >= 0, "gemm: negative size");
   MLP_ASSERT(ldc >= std::max<Index>(1, m) && lda >= std::max<Index>(1, transpose_a ? k : m) &&
                  ldb >= std::max<Index>(1, transpose_b ? n : k),
              "gemm: leading dimension smaller than the rows");
+  MLP_ASSERT(!(accumulate && rows != nullptr), "gemm: C both accumulated onto and started from rows");
   if (m == 0 || n == 0) return;
 #ifdef MLP_HAVE_AVX512F_CODE
   if constexpr (std::is_same_v<S, float>) {
     if (k > 0 && kernel == GemmKernel::Auto && gemm_f32_kernel_available()) {
-      gemm_impl::gemm_f32({m, n, k, a, lda, transpose_a, b, ldb, transpose_b, c, ldc, accumulate}, buffers);
+      gemm_f32({m, n, k, a, lda, transpose_a, b, ldb, transpose_b, c, ldc, accumulate, rows}, buffers);
       return;
     }
   }
@@ -235,7 +234,6 @@ void gemm(Index m, Index n, Index k, const S* a, Index lda, bool transpose_a, co
   // product would: every element sees the register block and depth blocks it would see in one
   // product, so the bits do not depend on the split.
   using Traits = Eigen::internal::gebp_traits<S, S>;
-  using gemm_impl::Split;
   const int threads = product_threads(m, n, k, 2e6);
   const Split by_rows(Traits::mr, m, threads);
   const bool along_m = m >= 2 * n && by_rows.parts == threads && by_rows.imbalance() <= 1.1;
@@ -246,17 +244,49 @@ void gemm(Index m, Index n, Index k, const S* a, Index lda, bool transpose_a, co
   buffers.reserve(parts, blocking.kc * std::min(m, blocking.mc), blocking.kc * std::min(n, blocking.nc));
   const auto run = [&](int part, int thread) {
     const Index lo = split.lo(part), hi = split.hi(part);
-    const Index rows = along_m ? hi - lo : m, cols = along_m ? n : hi - lo;
+    const Index part_rows = along_m ? hi - lo : m, cols = along_m ? n : hi - lo;
     S* c0 = along_m ? c + lo : c + lo * ldc;
-    if (!accumulate)
-      for (Index j = 0; j < cols; ++j) std::fill(c0 + j * ldc, c0 + j * ldc + rows, S(0));
+    if (!accumulate) {  // Eigen's kernel accumulates onto C
+      const S* r0 = rows == nullptr ? nullptr : along_m ? rows + lo : rows;
+      for (Index j = 0; j < cols; ++j) {
+        S* cj = c0 + j * ldc;
+        if (r0 == nullptr) {
+          std::fill(cj, cj + part_rows, S(0));
+        } else {
+          std::copy(r0, r0 + part_rows, cj);
+        }
+      }
+    }
     if (k == 0) return;
     const S* a0 = !along_m ? a : transpose_a ? a + lo * lda : a + lo;
     const S* b0 = along_m ? b : transpose_b ? b + lo : b + lo * ldb;
-    gemm_impl::run_part(transpose_a, transpose_b, rows, cols, k, a0, lda, b0, ldb, c0, ldc, blocking,
-                        buffers.a(thread), buffers.b(thread));
+    run_part(transpose_a, transpose_b, part_rows, cols, k, a0, lda, b0, ldb, c0, ldc, blocking, buffers.a(thread),
+             buffers.b(thread));
   };
-  gemm_impl::run_parts(parts, run);
+  run_parts(parts, run);
+}
+
+}  // namespace gemm_impl
+
+// C = op(A) op(B) (accumulate: C += op(A) op(B)). a is m x k (k x m when transpose_a), b is k x n
+// (n x k when transpose_b), c is m x n. k == 0 sets C to zero (or leaves it). C must not overlap A
+// or B.
+template <class S>
+void gemm(Index m, Index n, Index k, const S* a, Index lda, bool transpose_a, const S* b, Index ldb, bool transpose_b,
+          S* c, Index ldc, bool accumulate, GemmBuffers<S>& buffers, GemmKernel kernel = GemmKernel::Auto) {
+  gemm_impl::product(m, n, k, a, lda, transpose_a, b, ldb, transpose_b, c, ldc, accumulate, static_cast<const S*>(nullptr),
+                     buffers, kernel);
+}
+
+// C = r 1^T + op(A) op(B), r = rows[0 .. m): every element's sum starts from its row's value of r
+// instead of +0 (Linear's bias), the bits of filling C's columns with r and accumulating the
+// product onto them, without that pass over C (each tile starts from r in its registers).
+template <class S>
+void gemm_onto_rows(Index m, Index n, Index k, const S* a, Index lda, bool transpose_a, const S* b, Index ldb,
+                    bool transpose_b, const S* rows, S* c, Index ldc, GemmBuffers<S>& buffers,
+                    GemmKernel kernel = GemmKernel::Auto) {
+  MLP_ASSERT(rows != nullptr, "gemm_onto_rows: no rows");
+  gemm_impl::product(m, n, k, a, lda, transpose_a, b, ldb, transpose_b, c, ldc, false, rows, buffers, kernel);
 }
 
 }  // namespace mlp::detail

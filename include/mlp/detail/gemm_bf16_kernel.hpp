@@ -51,12 +51,14 @@ inline void dp_fma_column(float* acc, const float* a, float b, Index m) {
   for (Index i = 0; i < m; ++i) acc[i] = r[i];
 }
 
-// One tile for the portable path: C[0:m, 0:n] (column-major, ldc) from the packed panels.
+// One tile for the portable path: C[0:m, 0:n] (column-major, ldc) from the packed panels; the sums
+// start from C (load_c), else from `rows` (m values, the same in every column), else from +0.
 inline void tile_portable(Index kp, const std::uint32_t* a, const std::uint32_t* b, float* c, Index ldc,
-                          Index m, Index n, bool load_c) {
+                          Index m, Index n, bool load_c, const float* rows) {
   float acc[kNr][kMr], odd[kMr], even[kMr];
   for (Index j = 0; j < n; ++j)
-    for (Index i = 0; i < m; ++i) acc[j][i] = load_c ? denormal_as_zero(c[i + j * ldc]) : 0.0f;
+    for (Index i = 0; i < m; ++i)
+      acc[j][i] = load_c ? denormal_as_zero(c[i + j * ldc]) : rows != nullptr ? denormal_as_zero(rows[i]) : 0.0f;
   for (Index p = 0; p < kp; ++p) {
     for (Index i = 0; i < m; ++i) {
       odd[i] = from_bf16(static_cast<std::uint16_t>(a[p * kMr + i] >> 16));
@@ -76,9 +78,9 @@ inline void tile_portable(Index kp, const std::uint32_t* a, const std::uint32_t*
 // MV zmm of rows (16 or 32 rows; `m` of them valid) by N columns.
 template <int MV, int N>
 MLP_AVX512BF16_TARGET void tile_avx512(Index kp, const std::uint32_t* a, const std::uint32_t* b, float* c,
-                                       Index ldc, Index m, bool load_c) {
+                                       Index ldc, Index m, bool load_c, const float* rows) {
   __m512 acc[MV][N];
-  load_c_tile(acc, c, ldc, m, load_c);
+  load_c_tile(acc, c, ldc, m, load_c, rows);
   for (Index p = 0; p < kp; ++p) {
     const std::uint32_t* ap = a + p * kMr;
     const std::uint32_t* bp = b + p * kNr;
@@ -93,7 +95,7 @@ MLP_AVX512BF16_TARGET void tile_avx512(Index kp, const std::uint32_t* a, const s
   store_c_tile(acc, c, ldc, m);
 }
 
-using TileFn = void (*)(Index, const std::uint32_t*, const std::uint32_t*, float*, Index, Index, bool);
+using TileFn = void (*)(Index, const std::uint32_t*, const std::uint32_t*, float*, Index, Index, bool, const float*);
 
 template <int MV, int... N>
 constexpr std::array<TileFn, sizeof...(N)> tile_table(std::integer_sequence<int, N...>) {
@@ -102,10 +104,10 @@ constexpr std::array<TileFn, sizeof...(N)> tile_table(std::integer_sequence<int,
 
 // One tile for the AVX-512 path: C[0:m, 0:n], m <= kMr, n <= kNr.
 inline void tile_avx512_any(Index kp, const std::uint32_t* a, const std::uint32_t* b, float* c, Index ldc,
-                            Index m, Index n, bool load_c) {
+                            Index m, Index n, bool load_c, const float* rows) {
   static constexpr auto one = tile_table<1>(std::make_integer_sequence<int, kNr>{});
   static constexpr auto two = tile_table<2>(std::make_integer_sequence<int, kNr>{});
-  (m > 16 ? two : one)[static_cast<std::size_t>(n - 1)](kp, a, b, c, ldc, m, load_c);
+  (m > 16 ? two : one)[static_cast<std::size_t>(n - 1)](kp, a, b, c, ldc, m, load_c, rows);
 }
 #endif
 

@@ -17,6 +17,9 @@ struct GemmProblem {
   float* c;
   Index ldc;
   bool accumulate;
+  // When C is not accumulated onto: each element's chain starts from its row's value here (m of
+  // them, a bias) instead of +0, as if C held them in every column and were accumulated onto.
+  const float* row_start = nullptr;
 };
 
 // The source of a panel (or of a block of panels): where its elements are, how many hold data.

@@ -153,12 +153,11 @@ class Linear final : public Layer<S> {
 
   // y = W x + b. In Train mode x is kept for backward (copied, unless the Sequential keeps it).
   const Matrix<S>& forward_impl(const Eigen::Ref<const Matrix<S>>& x, Mode mode) override {
-    // Start from the bias and accumulate the product onto it: the GEMM adds into its
-    // destination, so this saves both the zeroing pass of `y = W x` and a separate bias pass.
+    // Each sum starts from its bias in the product's registers: no pass over y for the bias, and
+    // the bits of y = b, then y += W x.
     y_.resize(out_features(), x.cols());
-    y_.colwise() = bias_.col(0);
     product(out_features(), x.cols(), in_features(), weight_.data(), out_features(), false, x.data(), x.outerStride(),
-            false, y_.data(), true);
+            false, y_.data(), bias_.data());
     if (mode == Mode::Train && this->kept_input() == nullptr) {
       x_ = x;
     } else if (mode == Mode::Train) {
@@ -171,12 +170,12 @@ class Linear final : public Layer<S> {
   const Matrix<S>& backward_impl(const Eigen::Ref<const Matrix<S>>& dy) override {
     const Matrix<S>& x = this->kept_input() != nullptr ? *this->kept_input() : x_;
     product(out_features(), in_features(), dy.cols(), dy.data(), dy.outerStride(), false, x.data(), in_features(),
-            true, dweight_.data(), false);
+            true, dweight_.data());
     if (has_bias_) detail::sum_columns(dy, dbias_);
     if (this->input_grad_) {
       dx_.resize(in_features(), dy.cols());
       product(in_features(), dy.cols(), out_features(), weight_.data(), out_features(), true, dy.data(),
-              dy.outerStride(), false, dx_.data(), false);
+              dy.outerStride(), false, dx_.data());
     } else {
       dx_.resize(0, 0);
     }
@@ -184,17 +183,19 @@ class Linear final : public Layer<S> {
   }
 
  private:
-  // C (m x n, column stride m) = op(A) op(B) (or += with accumulate), in the layer's precision or with
-  // bf16 inputs and fp32 accumulation; the same bits at any thread count (detail/gemm.hpp).
+  // C (m x n, column stride m) = op(A) op(B), or r 1^T + op(A) op(B) given rows r (m of them), in the
+  // layer's precision or with bf16 inputs and fp32 accumulation; the same bits at any thread count
+  // (detail/gemm.hpp).
   void product(Index m, Index n, Index k, const S* a, Index lda, bool ta, const S* b, Index ldb, bool tb, S* c,
-               bool accumulate) {
+               const S* rows = nullptr) {
     if constexpr (std::is_same_v<S, float>) {
       if (bf16_) {
-        detail::gemm_bf16(m, n, k, a, lda, ta, b, ldb, tb, c, m, accumulate, workspace_);
-        return;
+        if (rows != nullptr) return detail::gemm_bf16_onto_rows(m, n, k, a, lda, ta, b, ldb, tb, rows, c, m, workspace_);
+        return detail::gemm_bf16(m, n, k, a, lda, ta, b, ldb, tb, c, m, false, workspace_);
       }
     }
-    detail::gemm(m, n, k, a, lda, ta, b, ldb, tb, c, m, accumulate, buffers_);
+    if (rows != nullptr) return detail::gemm_onto_rows(m, n, k, a, lda, ta, b, ldb, tb, rows, c, m, buffers_);
+    detail::gemm(m, n, k, a, lda, ta, b, ldb, tb, c, m, false, buffers_);
   }
 
   void initialize(Rng& rng, Init init) {
