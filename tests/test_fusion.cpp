@@ -11,6 +11,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <string>
 #include <vector>
 
 namespace {
@@ -104,7 +105,8 @@ TEST_CASE("fusion leaves a ReLU that ends the model, and one after a layer that 
   mlp::Rng rng(4);
   mlp::Sequential<double> model(Shape::flat(5));
   model.emplace<mlp::Linear<double>>(5, 6, rng);
-  model.emplace<mlp::ReLU<double>>();  // after a Linear: not fused
+  model.emplace<mlp::Tanh<double>>();
+  model.emplace<mlp::ReLU<double>>();  // after a Tanh: not fused
   model.emplace<mlp::BatchNorm1d<double>>(6);
   model.emplace<mlp::ReLU<double>>();  // the last layer: not fused (backward starts there)
   const mlp_test::MatrixD x = mlp_test::random_matrix(5, 8, 9);
@@ -112,8 +114,90 @@ TEST_CASE("fusion leaves a ReLU that ends the model, and one after a layer that 
   const mlp_test::MatrixD dy = mlp_test::random_matrix(6, 8, 10);
   model.backward(dy);
   // Every layer was computed on its own, so each one's own backward is still allowed.
-  CHECK_NOTHROW(model[3].backward(dy));
-  CHECK_NOTHROW(model[2].backward(model[3].backward(dy)));
+  CHECK_NOTHROW(model[4].backward(dy));
+  CHECK_NOTHROW(model[3].backward(model[4].backward(dy)));
+  CHECK_NOTHROW(model[2].backward(model[3].backward(model[4].backward(dy))));
+}
+
+namespace {
+
+// Linear - ReLU - Linear - ReLU - Linear - [BatchNorm1d -] ReLU - Linear: every Linear before a ReLU
+// applies it as its product finishes each element; the Linears after a fused ReLU mask their dL/dx
+// for it the same way (the middle ones do both), so the fused Linear before trusts it. Sizes that
+// leave partial tiles, products large enough to be split between threads, random biases.
+template <class S>
+mlp::Sequential<S> linear_chain(std::uint64_t seed, bool batch_norm) {
+  mlp::Rng rng(seed);
+  mlp::Sequential<S> model(Shape::flat(50));
+  model.template emplace<mlp::Linear<S>>(50, 300, rng);
+  model.template emplace<mlp::ReLU<S>>();
+  model.template emplace<mlp::Linear<S>>(300, 257, rng);
+  model.template emplace<mlp::ReLU<S>>();
+  model.template emplace<mlp::Linear<S>>(257, 33, rng);
+  if (batch_norm) model.template emplace<mlp::BatchNorm1d<S>>(33);
+  model.template emplace<mlp::ReLU<S>>();
+  model.template emplace<mlp::Linear<S>>(33, 5, rng);
+  for (auto& p : model.parameters()) {
+    if (p.name.find("bias") != std::string::npos) p.value_map() = mlp_test::random_matrix<S>(p.rows, p.cols, seed + 1);
+  }
+  model.set_input_grad(true);
+  return model;
+}
+
+template <class S>
+std::vector<mlp::Matrix<S>> run_chain(mlp::Sequential<S>& model) {
+  std::vector<mlp::Matrix<S>> out;
+  for (std::uint64_t step = 0; step < 2; ++step) {
+    const mlp::Matrix<S> x = mlp_test::random_matrix<S>(50, 70, 60 + step, -2.0, 2.0);
+    out.push_back(model.forward(x, mlp::Mode::Train));
+    out.push_back(model.backward(mlp_test::random_matrix<S>(5, 70, 70 + step)));
+    for (auto& p : model.parameters()) out.emplace_back(p.grad_map());
+  }
+  out.push_back(model.forward(mlp_test::random_matrix<S>(50, 9, 80, -2.0, 2.0), mlp::Mode::Eval));
+  return out;
+}
+
+template <class S>
+void check_chain(bool batch_norm, mlp::MatmulPrecision precision) {
+  mlp::Sequential<S> fused = linear_chain<S>(11, batch_norm), plain = linear_chain<S>(11, batch_norm);
+  fused.set_matmul_precision(precision);
+  plain.set_matmul_precision(precision);
+  plain.set_fuse_relu(false);
+  const auto a = run_chain(fused), b = run_chain(plain);
+  REQUIRE(a.size() == b.size());
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    INFO("matrix " << i);
+    CHECK(mlp_test::same_bits(a[i], b[i]));
+  }
+}
+
+}  // namespace
+
+TEST_CASE("a ReLU fused into the Linear before it, and a Linear masking for the ReLU before it, give the bits of the layers one by one") {
+  for (const bool batch_norm : {false, true}) {
+    INFO("batch norm " << batch_norm);
+    for (const int threads : {1, 2}) {
+      INFO("threads " << threads);
+      const mlp_test::ThreadCount scope(threads);
+      check_chain<float>(batch_norm, mlp::MatmulPrecision::Float32);
+      check_chain<float>(batch_norm, mlp::MatmulPrecision::BFloat16);
+      check_chain<double>(batch_norm, mlp::MatmulPrecision::Float32);
+    }
+  }
+}
+
+TEST_CASE("a NaN in a fused Linear's output shows at the Linear, as without fusion") {
+  const mlp::Matrix<float> x = mlp_test::random_matrix<float>(50, 6, 8, -2.0, 2.0);
+  for (const bool fuse : {true, false}) {
+    INFO("fusion " << fuse);
+    mlp::Sequential<float> model = linear_chain<float>(3, false);
+    model.set_fuse_relu(fuse);
+    model.forward(x, mlp::Mode::Train);
+    CHECK(model.first_non_finite_output() == -1);
+    model[2].parameters()[0].value[7] = std::numeric_limits<float>::quiet_NaN();  // a weight of the second Linear
+    model.forward(x, mlp::Mode::Train);
+    CHECK(model.first_non_finite_output() == 2);
+  }
 }
 
 TEST_CASE("a fused pair's layers refuse their own backward, and forward_layer takes only the previous output") {

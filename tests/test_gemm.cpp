@@ -14,6 +14,7 @@
 
 #include <Eigen/Core>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <random>
@@ -180,49 +181,74 @@ mlp::Matrix<S> some_rows(Index m, std::uint64_t seed) {
   return r;
 }
 
-// C = r 1^T + op(A) op(B) with gemm_onto_rows, on `threads` threads.
+// C = r 1^T + op(A) op(B) (r: rows, or +0 without), finished, with gemm_finished on `threads` threads.
 template <class S>
-mlp::Matrix<S> onto_rows(const Shape3& s, const Operands<S>& o, const mlp::Matrix<S>& r, int threads,
-                         GemmKernel kernel = GemmKernel::Auto) {
+mlp::Matrix<S> finished(const Shape3& s, const Operands<S>& o, const S* rows, const mlp::detail::GemmFinish<S>& finish,
+                        int threads, GemmKernel kernel = GemmKernel::Auto) {
   mlp::Matrix<S> c = mlp_test::random_matrix<S>(s.m, s.n, 99);  // overwritten
   mlp::detail::GemmBuffers<S> buffers;
   const mlp::ThreadLimit limit(threads);
-  mlp::detail::gemm_onto_rows<S>(s.m, s.n, s.k, o.a.data(), o.lda, s.ta, o.b.data(), o.ldb, s.tb, r.data(), c.data(),
-                                 s.m, buffers, kernel);
+  mlp::detail::gemm_finished<S>(s.m, s.n, s.k, o.a.data(), o.lda, s.ta, o.b.data(), o.ldb, s.tb, rows, c.data(), s.m,
+                                finish, buffers, kernel);
   return c;
 }
 
-// What Linear computed before gemm_onto_rows: C's columns filled with r, the product accumulated onto them.
+// What Linear and a ReLU computed before gemm_finished: C's columns filled with r (or zeros), the
+// product accumulated onto them, then a pass of the ReLU (std::max(c, 0)) or of its mask.
 template <class S>
-mlp::Matrix<S> filled_then_accumulated(const Shape3& s, const Operands<S>& o, const mlp::Matrix<S>& r,
-                                       GemmKernel kernel = GemmKernel::Auto) {
-  mlp::Matrix<S> c(s.m, s.n);
-  c.colwise() = r.col(0);
+mlp::Matrix<S> filled_accumulated_passed(const Shape3& s, const Operands<S>& o, const S* rows,
+                                         const mlp::detail::GemmFinish<S>& finish, GemmKernel kernel = GemmKernel::Auto) {
+  mlp::Matrix<S> c = mlp::Matrix<S>::Zero(s.m, s.n);
+  if (rows != nullptr) c.colwise() = Eigen::Map<const mlp::Matrix<S>>(rows, s.m, 1).col(0);
   mlp::detail::GemmBuffers<S> buffers;
   const mlp::ThreadLimit limit(1);
   mlp::detail::gemm<S>(s.m, s.n, s.k, o.a.data(), o.lda, s.ta, o.b.data(), o.ldb, s.tb, c.data(), s.m, true, buffers,
                        kernel);
+  using Kind = typename mlp::detail::GemmFinish<S>::Kind;
+  for (Index j = 0; j < s.n; ++j) {
+    for (Index i = 0; i < s.m; ++i) {
+      if (finish.kind == Kind::Relu) c(i, j) = std::max(c(i, j), S(0));
+      if (finish.kind == Kind::ReluMask) c(i, j) = finish.mask[i + j * finish.ld_mask] > S(0) ? c(i, j) : S(0);
+    }
+  }
   return c;
 }
 
-TEST_CASE("gemm_onto_rows: C = r 1^T + op(A) op(B) has the bits of C filled with r and accumulated onto, at 1, 2 and 3 threads") {
+TEST_CASE("gemm_finished: a bias start and a ReLU or its mask give the bits of the fill, the product and the pass, at 1 to 3 threads") {
+  using FinishF = mlp::detail::GemmFinish<float>;
+  using FinishD = mlp::detail::GemmFinish<double>;
   std::uint64_t seed = 500;
   const ThreadCount eigen(3);
   for (const Shape3& s : shapes()) {
     INFO(describe(s));
     const Operands<float> o = make<float>(s, seed += 3);
     const mlp::Matrix<float> r = some_rows<float>(s.m, seed + 2);
-    for (const GemmKernel kernel : {GemmKernel::Auto, GemmKernel::Eigen}) {
-      INFO((kernel == GemmKernel::Auto ? "Auto" : "Eigen"));
-      const mlp::Matrix<float> expected = filled_then_accumulated(s, o, r, kernel);
-      for (const int threads : {1, 2, 3}) CHECK(mlp_test::same_bits(onto_rows(s, o, r, threads, kernel), expected));
+    // The mask: a ReLU's output stored with 2 spare rows, half of it zeros, with -0 and a NaN.
+    mlp::Matrix<float> mask = mlp_test::random_matrix<float>(s.m + 2, s.n, seed + 4).cwiseMax(0.0f);
+    mask(0, 0) = -0.0f;
+    mask(s.m - 1, s.n - 1) = std::numeric_limits<float>::quiet_NaN();
+    const mlp::Matrix<double> maskd = mask.cast<double>();
+    const FinishF finishes[] = {FinishF{}, FinishF::relu(), FinishF::relu_mask(mask.data(), s.m + 2)};
+    for (const FinishF& finish : finishes) {
+      INFO("finish " << static_cast<int>(finish.kind));
+      for (const float* rows : {r.data(), static_cast<const float*>(nullptr)}) {
+        INFO((rows != nullptr ? "rows" : "no rows"));
+        for (const GemmKernel kernel : {GemmKernel::Auto, GemmKernel::Eigen}) {
+          INFO((kernel == GemmKernel::Auto ? "Auto" : "Eigen"));
+          const mlp::Matrix<float> expected = filled_accumulated_passed(s, o, rows, finish, kernel);
+          for (const int threads : {1, 3})  // (3 threads: uneven parts)
+            CHECK(mlp_test::same_bits(finished(s, o, rows, finish, threads, kernel), expected));
+        }
+      }
     }
     if (mlp::detail::gemm_f32_kernel_available()) {
-      CHECK(mlp_test::same_bits(onto_rows(s, o, r, 2), fma_chain(s, o, false, r.data())));
+      CHECK(mlp_test::same_bits(finished(s, o, r.data(), FinishF{}, 2), fma_chain(s, o, false, r.data())));
     }
     const Operands<double> d = make<double>(s, seed);
     const mlp::Matrix<double> rd = some_rows<double>(s.m, seed + 2);
-    CHECK(mlp_test::same_bits(onto_rows(s, d, rd, 2), filled_then_accumulated(s, d, rd)));
+    for (const FinishD& finish : {FinishD{}, FinishD::relu(), FinishD::relu_mask(maskd.data(), s.m + 2)}) {
+      CHECK(mlp_test::same_bits(finished(s, d, rd.data(), finish, 2), filled_accumulated_passed(s, d, rd.data(), finish)));
+    }
   }
 }
 
@@ -277,19 +303,28 @@ TEST_CASE("gemm: the own kernel's blocks of k, rows and columns, with operands s
                             mlp_test::random_matrix<float>(b_rows, s.tb ? s.k : s.n, seed + 1), a_rows, b_rows};
     seed += 2;
     const mlp::Matrix<float> r = some_rows<float>(s.m, seed);
+    const mlp::Matrix<float> mask = mlp_test::random_matrix<float>(s.m, s.n, seed + 7);
     for (const int start : {0, 1, 2}) {  // +0, C, the rows
-      const bool accumulate = start == 1;
-      const float* rows = start == 2 ? r.data() : nullptr;
-      mlp::Matrix<float> c = mlp_test::random_matrix<float>(s.m, s.n, 99);
-      std::vector<float> pa(static_cast<std::size_t>(small.a_floats(s.m, s.k))),
-          pb(static_cast<std::size_t>(small.b_floats(s.n, s.k)));
-      const mlp::detail::GemmProblem g{s.m, s.n, s.k, o.a.data(), o.lda, s.ta, o.b.data(), o.ldb, s.tb,
-                                       c.data(), s.m, accumulate, rows};
-      // Two blocks of C, as two threads would compute them.
-      const Index half = s.m / 2;
-      mlp::detail::gemm_f32_block(g, 0, half, 0, s.n, pa.data(), pb.data(), small);
-      mlp::detail::gemm_f32_block(g, half, s.m, 0, s.n, pa.data(), pb.data(), small);
-      CHECK(mlp_test::same_bits(c, fma_chain(s, o, accumulate, rows)));
+      for (const int kind : {0, 1, 2}) {  // no finish, a ReLU, a ReLU's mask
+        const bool accumulate = start == 1;
+        const float* rows = start == 2 ? r.data() : nullptr;
+        using Finish = mlp::detail::GemmFinish<float>;
+        const Finish finish = kind == 0 ? Finish{} : kind == 1 ? Finish::relu() : Finish::relu_mask(mask.data(), s.m);
+        mlp::Matrix<float> c = mlp_test::random_matrix<float>(s.m, s.n, 99);
+        std::vector<float> pa(static_cast<std::size_t>(small.a_floats(s.m, s.k))),
+            pb(static_cast<std::size_t>(small.b_floats(s.n, s.k)));
+        const mlp::detail::GemmProblem g{s.m, s.n, s.k, o.a.data(), o.lda, s.ta, o.b.data(), o.ldb, s.tb,
+                                         c.data(), s.m, accumulate, rows, finish};
+        // Two blocks of C, as two threads would compute them.
+        const Index half = s.m / 2;
+        mlp::detail::gemm_f32_block(g, 0, half, 0, s.n, pa.data(), pb.data(), small);
+        mlp::detail::gemm_f32_block(g, half, s.m, 0, s.n, pa.data(), pb.data(), small);
+        mlp::Matrix<float> expected = fma_chain(s, o, accumulate, rows);
+        for (Index j = 0; j < s.n; ++j)
+          for (Index i = 0; i < s.m; ++i) expected(i, j) = finish(expected(i, j), i, j);
+        INFO("start " << start << ", finish " << kind);
+        CHECK(mlp_test::same_bits(c, expected));
+      }
     }
   }
 }
@@ -305,8 +340,11 @@ TEST_CASE("gemm: trivial sizes, and no allocation once the buffers have grown") 
   CHECK(c == std::vector<float>(6, 0.0f));  // k = 0: C = 0
   mlp::detail::gemm<float>(0, 3, 4, &one, 1, false, &one, 4, false, c.data(), 1, false, buffers);  // nothing to do
   const float rows[2] = {3.0f, -2.0f};
-  mlp::detail::gemm_onto_rows<float>(2, 3, 0, &one, 2, false, &one, 1, false, rows, c.data(), 2, buffers);
+  mlp::detail::gemm_finished<float>(2, 3, 0, &one, 2, false, &one, 1, false, rows, c.data(), 2, {}, buffers);
   CHECK(c == std::vector<float>{3.0f, -2.0f, 3.0f, -2.0f, 3.0f, -2.0f});  // k = 0: C = r 1^T
+  mlp::detail::gemm_finished<float>(2, 3, 0, &one, 2, false, &one, 1, false, rows, c.data(), 2,
+                                    mlp::detail::GemmFinish<float>::relu(), buffers);
+  CHECK(c == std::vector<float>{3.0f, 0.0f, 3.0f, 0.0f, 3.0f, 0.0f});  // and finished
 
   const Shape3 big{300, 130, 700, false, false};
   const Operands<float> o = make<float>(big, 8);

@@ -10,6 +10,7 @@
 #include <mlp/core/random.hpp>
 #include <mlp/detail/gemm_bf16.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -305,9 +306,9 @@ TEST_CASE("gemm_bf16: the AVX512_BF16 path gives the bits of the portable path")
   }
 }
 
-TEST_CASE("gemm_bf16_onto_rows: C = r 1^T + op(A) op(B) has the bits of C filled with r and accumulated onto") {
+TEST_CASE("gemm_bf16_finished: a bias start and a ReLU or its mask give the bits of the fill, the product and the pass") {
   // Both paths, at 1, 2 and 3 threads; r holds every special kind of float (denormals read as zero
-  // by the instruction, as when they stand in C).
+  // by the instruction, as when they stand in C), and so does the mask.
   const bool fast = mlp::detail::gemm_bf16_fast_path_available();
   mlp::detail::GemmWorkspace ws;
   std::uint64_t seed = 700;
@@ -320,29 +321,48 @@ TEST_CASE("gemm_bf16_onto_rows: C = r 1^T + op(A) op(B) has the bits of C filled
     if (c.accumulate) continue;
     const Operands o = make(c, ++seed, Fill::Special);
     mlp::Rng rng(seed);
-    std::vector<float> rows(static_cast<std::size_t>(c.m));
+    std::vector<float> rows(static_cast<std::size_t>(c.m)), mask(static_cast<std::size_t>(o.ldc * c.n));
     for (float& x : rows) x = draw(rng, Fill::Special);
-    for (const Bf16Path path : {Bf16Path::Portable, fast ? Bf16Path::Auto : Bf16Path::Portable}) {
-      std::vector<float> expected = o.c;
-      for (Index j = 0; j < c.n; ++j) std::copy(rows.begin(), rows.end(), expected.begin() + j * o.ldc);
-      mlp::detail::gemm_bf16(c.m, c.n, c.k, o.a.data(), o.lda, c.ta, o.b.data(), o.ldb, c.tb, expected.data(), o.ldc,
-                             true, ws, path);
-      for (const int threads : {1, 2, 3}) {
-        Eigen::setNbThreads(threads);
-        std::vector<float> got = o.c;
-        mlp::detail::gemm_bf16_onto_rows(c.m, c.n, c.k, o.a.data(), o.lda, c.ta, o.b.data(), o.ldb, c.tb, rows.data(),
-                                         got.data(), o.ldc, ws, path);
-        INFO(describe(c), path == Bf16Path::Auto ? " (AVX512_BF16)" : " (portable)", ", ", threads, " threads");
-        CHECK(difference(got, expected, o.ldc) == "");
+    for (float& x : mask) x = draw(rng, Fill::Special);
+    using Finish = mlp::detail::GemmFinish<float>;
+    for (const Finish& finish : {Finish{}, Finish::relu(), Finish::relu_mask(mask.data(), o.ldc)}) {
+      for (const bool with_rows : {true, false}) {
+        for (const Bf16Path path : {Bf16Path::Portable, fast ? Bf16Path::Auto : Bf16Path::Portable}) {
+          std::vector<float> expected = o.c;
+          for (Index j = 0; j < c.n; ++j) {
+            for (Index i = 0; i < c.m; ++i) expected[static_cast<std::size_t>(i + j * o.ldc)] = with_rows ? rows[static_cast<std::size_t>(i)] : 0.0f;
+          }
+          mlp::detail::gemm_bf16(c.m, c.n, c.k, o.a.data(), o.lda, c.ta, o.b.data(), o.ldb, c.tb, expected.data(),
+                                 o.ldc, true, ws, path);
+          for (Index j = 0; j < c.n; ++j) {
+            for (Index i = 0; i < c.m; ++i) {
+              float& x = expected[static_cast<std::size_t>(i + j * o.ldc)];
+              if (finish.kind == Finish::Kind::Relu) x = std::max(x, 0.0f);
+              if (finish.kind == Finish::Kind::ReluMask) x = mask[static_cast<std::size_t>(i + j * o.ldc)] > 0.0f ? x : 0.0f;
+            }
+          }
+          for (const int threads : {1, 2, 3}) {
+            Eigen::setNbThreads(threads);
+            std::vector<float> got = o.c;
+            mlp::detail::gemm_bf16_finished(c.m, c.n, c.k, o.a.data(), o.lda, c.ta, o.b.data(), o.ldb, c.tb,
+                                            with_rows ? rows.data() : nullptr, got.data(), o.ldc, finish, ws, path);
+            INFO(describe(c), path == Bf16Path::Auto ? " (AVX512_BF16)" : " (portable)", ", ", threads,
+                 " threads, finish ", static_cast<int>(finish.kind), with_rows ? ", rows" : "");
+            CHECK(difference(got, expected, o.ldc) == "");
+          }
+          Eigen::setNbThreads(saved);
+        }
       }
-      Eigen::setNbThreads(saved);
     }
   }
-  // k = 0: C = r 1^T.
+  // k = 0: C = r 1^T, finished.
   std::vector<float> c(6, 5.0f);
   const float one = 1.0f, r[2] = {3.0f, -2.0f};
-  mlp::detail::gemm_bf16_onto_rows(2, 3, 0, &one, 2, false, &one, 1, false, r, c.data(), 2, ws);
+  mlp::detail::gemm_bf16_finished(2, 3, 0, &one, 2, false, &one, 1, false, r, c.data(), 2, {}, ws);
   CHECK(c == std::vector<float>{3.0f, -2.0f, 3.0f, -2.0f, 3.0f, -2.0f});
+  mlp::detail::gemm_bf16_finished(2, 3, 0, &one, 2, false, &one, 1, false, r, c.data(), 2,
+                                  mlp::detail::GemmFinish<float>::relu(), ws);
+  CHECK(c == std::vector<float>{3.0f, 0.0f, 3.0f, 0.0f, 3.0f, 0.0f});
 }
 
 TEST_CASE("gemm_bf16: special values propagate as the instruction does") {

@@ -6,6 +6,7 @@
 
 #include "mlp/core/types.hpp"
 #include "mlp/detail/cpu_features.hpp"
+#include "mlp/detail/gemm_operands.hpp"
 
 #include <algorithm>
 
@@ -32,6 +33,7 @@ MLP_AVX512F_TARGET __attribute__((always_inline)) inline void load_c_tile(__m512
     for (int v = 0; v < MV; ++v) {
       const __m512 r = full ? _mm512_loadu_ps(rows + Index{16} * v)
                             : _mm512_maskz_loadu_ps(first_lanes(m - Index{16} * v), rows + Index{16} * v);
+#pragma GCC unroll 12
       for (int j = 0; j < N; ++j) acc[v][j] = r;
     }
     return;
@@ -45,6 +47,45 @@ MLP_AVX512F_TARGET __attribute__((always_inline)) inline void load_c_tile(__m512
                           : _mm512_maskz_loadu_ps(first_lanes(m - Index{16} * v), cv);
     }
   }
+}
+
+// The finished tile (GemmFinish, its mask at the tile's element (0, 0); none without): a ReLU as
+// vmaxps(0, c), which returns c when either is a NaN or both are zeros, as std::max(c, 0); the mask
+// as the compare mask > 0 (false for a NaN) selecting c or +0. (A pointer: a GemmFinish passed by
+// value goes through memory, and reading it back stalled every tile.)
+template <int MV, int N>
+MLP_AVX512F_TARGET __attribute__((always_inline)) inline void finish_c_tile(__m512 (&acc)[MV][N],
+                                                                           const GemmFinish<float>* finish_or_none,
+                                                                           Index m) {
+  using Kind = GemmFinish<float>::Kind;
+  if (finish_or_none == nullptr) return;
+  const GemmFinish<float>& finish = *finish_or_none;
+  const __m512 zero = _mm512_setzero_ps();
+  constexpr __mmask16 kAll = 0xFFFF;  // the zero-masking form: GCC 12 warns about the plain one's undefined source
+  if (finish.kind == Kind::Relu) {
+#pragma GCC unroll 12
+    for (int j = 0; j < N; ++j)
+      for (int v = 0; v < MV; ++v) acc[v][j] = _mm512_maskz_max_ps(kAll, zero, acc[v][j]);
+  } else if (finish.kind == Kind::ReluMask) {
+#pragma GCC unroll 12
+    for (int j = 0; j < N; ++j) {
+      for (int v = 0; v < MV; ++v) {
+        const __m512 mv = _mm512_maskz_loadu_ps(first_lanes(m - Index{16} * v), finish.mask + j * finish.ld_mask + Index{16} * v);
+        acc[v][j] = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(mv, zero, _CMP_GT_OQ), acc[v][j]);
+      }
+    }
+  }
+}
+
+// The mask's lines of a tile, asked for before its sums: loaded only at the end, they would come
+// from memory one tile at a time while the FMAs wait.
+template <int MV, int N>
+MLP_AVX512F_TARGET __attribute__((always_inline)) inline void prefetch_finish(const GemmFinish<float>* finish) {
+  if (finish == nullptr || finish->kind != GemmFinish<float>::Kind::ReluMask) return;
+#pragma GCC unroll 12
+  for (int j = 0; j < N; ++j)
+    for (int v = 0; v < MV; ++v)
+      _mm_prefetch(reinterpret_cast<const char*>(finish->mask + j * finish->ld_mask + Index{16} * v), _MM_HINT_T0);
 }
 
 template <int MV, int N>

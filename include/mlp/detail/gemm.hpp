@@ -204,12 +204,12 @@ void run_part(bool ta, bool tb, Index m, Index n, Index k, const S* a, Index lda
   if (ta && tb) run_part<S, Row, Row>(m, n, k, a, lda, b, ldb, c, ldc, blocking, packed_a, packed_b);
 }
 
-// gemm and gemm_onto_rows: C = op(A) op(B), C += op(A) op(B) (accumulate) or C = r 1^T + op(A) op(B)
-// (rows: r, when not accumulating).
+// gemm and gemm_finished: C = op(A) op(B), C += op(A) op(B) (accumulate) or C = r 1^T + op(A) op(B)
+// (rows: r, when not accumulating), each element then finished.
 template <class S>
 void product(Index m, Index n, Index k, const S* a, Index lda, bool transpose_a, const S* b, Index ldb,
-             bool transpose_b, S* c, Index ldc, bool accumulate, const S* rows, GemmBuffers<S>& buffers,
-             GemmKernel kernel) {
+             bool transpose_b, S* c, Index ldc, bool accumulate, const S* rows, const GemmFinish<S>& finish,
+             GemmBuffers<S>& buffers, GemmKernel kernel) {
   MLP_ASSERT(m >= 0 && n >= 0 && k >= 0, "gemm: negative size");
   MLP_ASSERT(ldc >= std::max<Index>(1, m) && lda >= std::max<Index>(1, transpose_a ? k : m) &&
                  ldb >= std::max<Index>(1, transpose_b ? n : k),
@@ -219,7 +219,7 @@ void product(Index m, Index n, Index k, const S* a, Index lda, bool transpose_a,
 #ifdef MLP_HAVE_AVX512F_CODE
   if constexpr (std::is_same_v<S, float>) {
     if (k > 0 && kernel == GemmKernel::Auto && gemm_f32_kernel_available()) {
-      gemm_f32({m, n, k, a, lda, transpose_a, b, ldb, transpose_b, c, ldc, accumulate, rows}, buffers);
+      gemm_f32({m, n, k, a, lda, transpose_a, b, ldb, transpose_b, c, ldc, accumulate, rows, finish}, buffers);
       return;
     }
   }
@@ -257,11 +257,17 @@ void product(Index m, Index n, Index k, const S* a, Index lda, bool transpose_a,
         }
       }
     }
-    if (k == 0) return;
-    const S* a0 = !along_m ? a : transpose_a ? a + lo * lda : a + lo;
-    const S* b0 = along_m ? b : transpose_b ? b + lo : b + lo * ldb;
-    run_part(transpose_a, transpose_b, part_rows, cols, k, a0, lda, b0, ldb, c0, ldc, blocking, buffers.a(thread),
-             buffers.b(thread));
+    if (k > 0) {
+      const S* a0 = !along_m ? a : transpose_a ? a + lo * lda : a + lo;
+      const S* b0 = along_m ? b : transpose_b ? b + lo : b + lo * ldb;
+      run_part(transpose_a, transpose_b, part_rows, cols, k, a0, lda, b0, ldb, c0, ldc, blocking, buffers.a(thread),
+               buffers.b(thread));
+    }
+    if (finish.kind != GemmFinish<S>::Kind::None) {  // the part's own block, while it is in cache
+      const GemmFinish<S> block = finish.at(along_m ? lo : 0, along_m ? 0 : lo);
+      for (Index j = 0; j < cols; ++j)
+        for (Index i = 0; i < part_rows; ++i) c0[i + j * ldc] = block(c0[i + j * ldc], i, j);
+    }
   };
   run_parts(parts, run);
 }
@@ -275,18 +281,20 @@ template <class S>
 void gemm(Index m, Index n, Index k, const S* a, Index lda, bool transpose_a, const S* b, Index ldb, bool transpose_b,
           S* c, Index ldc, bool accumulate, GemmBuffers<S>& buffers, GemmKernel kernel = GemmKernel::Auto) {
   gemm_impl::product(m, n, k, a, lda, transpose_a, b, ldb, transpose_b, c, ldc, accumulate, static_cast<const S*>(nullptr),
-                     buffers, kernel);
+                     GemmFinish<S>{}, buffers, kernel);
 }
 
-// C = r 1^T + op(A) op(B), r = rows[0 .. m): every element's sum starts from its row's value of r
-// instead of +0 (Linear's bias), the bits of filling C's columns with r and accumulating the
-// product onto them, without that pass over C (each tile starts from r in its registers).
+// C = r 1^T + op(A) op(B) with r = rows[0 .. m) (+0 without rows), each element then finished
+// (GemmFinish: a ReLU, or a ReLU's backward mask). Every element's sum starts from its row's value
+// of r instead of +0 (Linear's bias) and is finished before it is stored: the bits of filling C's
+// columns with r, accumulating the product onto them and passing over C with the finish, without
+// those passes (each tile starts from r in its registers and finishes there; Eigen's kernel fills
+// and finishes each thread's own block of C).
 template <class S>
-void gemm_onto_rows(Index m, Index n, Index k, const S* a, Index lda, bool transpose_a, const S* b, Index ldb,
-                    bool transpose_b, const S* rows, S* c, Index ldc, GemmBuffers<S>& buffers,
-                    GemmKernel kernel = GemmKernel::Auto) {
-  MLP_ASSERT(rows != nullptr, "gemm_onto_rows: no rows");
-  gemm_impl::product(m, n, k, a, lda, transpose_a, b, ldb, transpose_b, c, ldc, false, rows, buffers, kernel);
+void gemm_finished(Index m, Index n, Index k, const S* a, Index lda, bool transpose_a, const S* b, Index ldb,
+                   bool transpose_b, const S* rows, S* c, Index ldc, const GemmFinish<S>& finish,
+                   GemmBuffers<S>& buffers, GemmKernel kernel = GemmKernel::Auto) {
+  gemm_impl::product(m, n, k, a, lda, transpose_a, b, ldb, transpose_b, c, ldc, false, rows, finish, buffers, kernel);
 }
 
 }  // namespace mlp::detail

@@ -143,12 +143,12 @@ inline void pack_block(const PanelSource& s, Index width, std::uint32_t* dst, bo
 }
 
 inline void run_tile(Index kp, const std::uint32_t* a, const std::uint32_t* b, float* c, Index ldc, Index m,
-                     Index n, bool load_c, const float* rows, bool fast) {
+                     Index n, bool load_c, const float* rows, const GemmFinish<float>* finish, bool fast) {
 #ifdef MLP_HAVE_AVX512BF16_CODE
-  if (fast) return tile_avx512_any(kp, a, b, c, ldc, m, n, load_c, rows);
+  if (fast) return tile_avx512_any(kp, a, b, c, ldc, m, n, load_c, rows, finish);
 #endif
   (void)fast;
-  tile_portable(kp, a, b, c, ldc, m, n, load_c, rows);
+  tile_portable(kp, a, b, c, ldc, m, n, load_c, rows, finish);
 }
 
 // Words of packing buffer one thread needs for a block of rows x cols of C.
@@ -179,11 +179,15 @@ inline void gemm_bf16_block(const GemmProblem& g, Index i0, Index i1, Index j0, 
         const Index mc = std::min(bl.mc, i1 - ic);
         pack_block(a_block(g, ic, mc, pc, kc), kMr, pa, fast);
         const float* rows = g.row_start != nullptr ? g.row_start + ic : nullptr;
-        for (Index jr = 0; jr < nc; jr += kNr)
-          for (Index ir = 0; ir < mc; ir += kMr)
+        const bool finish = pc + kc == g.k && g.finish.kind != GemmFinish<float>::Kind::None;
+        for (Index jr = 0; jr < nc; jr += kNr) {
+          for (Index ir = 0; ir < mc; ir += kMr) {
+            const GemmFinish<float> tile_finish = g.finish.at(ic + ir, jc + jr);
             run_tile(kp, pa + ir * kp, pb + jr * kp, g.c + (ic + ir) + (jc + jr) * g.ldc, g.ldc,
                      std::min(kMr, mc - ir), std::min(kNr, nc - jr), g.accumulate || pc > 0,
-                     rows != nullptr ? rows + ir : nullptr, fast);
+                     rows != nullptr ? rows + ir : nullptr, finish ? &tile_finish : nullptr, fast);
+          }
+        }
       }
     }
   }
@@ -218,11 +222,11 @@ struct GemmSplit {
 
 namespace gemm_bf16_impl {
 
-// gemm_bf16 and gemm_bf16_onto_rows: C = op(A) op(B), C += op(A) op(B) (accumulate) or
-// C = r 1^T + op(A) op(B) (rows: r, when not accumulating).
+// gemm_bf16 and gemm_bf16_finished: C = op(A) op(B), C += op(A) op(B) (accumulate) or
+// C = r 1^T + op(A) op(B) (rows: r, when not accumulating), each element then finished.
 inline void product(Index m, Index n, Index k, const float* a, Index lda, bool transpose_a, const float* b,
                     Index ldb, bool transpose_b, float* c, Index ldc, bool accumulate, const float* rows,
-                    GemmWorkspace& ws, Bf16Path path) {
+                    const GemmFinish<float>& finish, GemmWorkspace& ws, Bf16Path path) {
   MLP_ASSERT(m >= 0 && n >= 0 && k >= 0, "gemm_bf16: negative size");
   MLP_ASSERT(ldc >= std::max<Index>(1, m) && lda >= std::max<Index>(1, transpose_a ? k : m) &&
                  ldb >= std::max<Index>(1, transpose_b ? n : k),
@@ -230,16 +234,15 @@ inline void product(Index m, Index n, Index k, const float* a, Index lda, bool t
   MLP_ASSERT(!(accumulate && rows != nullptr), "gemm_bf16: C both accumulated onto and started from rows");
   if (m == 0 || n == 0) return;
   if (k == 0) {
-    for (Index j = 0; j < n && !accumulate; ++j) {
-      if (rows == nullptr) {
-        std::fill(c + j * ldc, c + j * ldc + m, 0.0f);
-      } else {
-        std::copy(rows, rows + m, c + j * ldc);
+    for (Index j = 0; j < n; ++j) {
+      for (Index i = 0; i < m; ++i) {
+        float& x = c[i + j * ldc];
+        x = finish(accumulate ? x : rows != nullptr ? rows[i] : 0.0f, i, j);
       }
     }
     return;
   }
-  const GemmProblem g{m, n, k, a, lda, transpose_a, b, ldb, transpose_b, c, ldc, accumulate, rows};
+  const GemmProblem g{m, n, k, a, lda, transpose_a, b, ldb, transpose_b, c, ldc, accumulate, rows, finish};
   const bool fast = path == Bf16Path::Auto && gemm_bf16_fast_path_available();
   const GemmSplit split(m, n, product_threads(m, n, k, 4e6));
   const int parts = split.parts;
@@ -274,16 +277,17 @@ inline void product(Index m, Index n, Index k, const float* a, Index lda, bool t
 inline void gemm_bf16(Index m, Index n, Index k, const float* a, Index lda, bool transpose_a, const float* b,
                       Index ldb, bool transpose_b, float* c, Index ldc, bool accumulate, GemmWorkspace& ws,
                       Bf16Path path = Bf16Path::Auto) {
-  gemm_bf16_impl::product(m, n, k, a, lda, transpose_a, b, ldb, transpose_b, c, ldc, accumulate, nullptr, ws, path);
+  gemm_bf16_impl::product(m, n, k, a, lda, transpose_a, b, ldb, transpose_b, c, ldc, accumulate, nullptr, {}, ws,
+                          path);
 }
 
-// C = r 1^T + op(A) op(B), r = rows[0 .. m): each element's chain starts from its row's value of r
-// (as gemm_onto_rows in gemm.hpp), the bits of filling C with r and accumulating onto it.
-inline void gemm_bf16_onto_rows(Index m, Index n, Index k, const float* a, Index lda, bool transpose_a,
-                                const float* b, Index ldb, bool transpose_b, const float* rows, float* c, Index ldc,
-                                GemmWorkspace& ws, Bf16Path path = Bf16Path::Auto) {
-  MLP_ASSERT(rows != nullptr, "gemm_bf16_onto_rows: no rows");
-  gemm_bf16_impl::product(m, n, k, a, lda, transpose_a, b, ldb, transpose_b, c, ldc, false, rows, ws, path);
+// C = r 1^T + op(A) op(B) with r = rows[0 .. m) (or +0 without rows), each element then finished
+// (as gemm_finished in gemm.hpp): the bits of filling C with r, accumulating onto it and passing
+// over C with the finish.
+inline void gemm_bf16_finished(Index m, Index n, Index k, const float* a, Index lda, bool transpose_a,
+                               const float* b, Index ldb, bool transpose_b, const float* rows, float* c, Index ldc,
+                               const GemmFinish<float>& finish, GemmWorkspace& ws, Bf16Path path = Bf16Path::Auto) {
+  gemm_bf16_impl::product(m, n, k, a, lda, transpose_a, b, ldb, transpose_b, c, ldc, false, rows, finish, ws, path);
 }
 
 }  // namespace mlp::detail

@@ -15,6 +15,7 @@
 #include "mlp/detail/avx512_tiles.hpp"
 #include "mlp/detail/bf16.hpp"
 #include "mlp/detail/cpu_features.hpp"
+#include "mlp/detail/gemm_operands.hpp"
 
 #include <array>
 #include <cmath>
@@ -52,9 +53,10 @@ inline void dp_fma_column(float* acc, const float* a, float b, Index m) {
 }
 
 // One tile for the portable path: C[0:m, 0:n] (column-major, ldc) from the packed panels; the sums
-// start from C (load_c), else from `rows` (m values, the same in every column), else from +0.
+// start from C (load_c), else from `rows` (m values, the same in every column), else from +0, and
+// are finished as `finish` says (at the tile's element (0, 0); none without).
 inline void tile_portable(Index kp, const std::uint32_t* a, const std::uint32_t* b, float* c, Index ldc,
-                          Index m, Index n, bool load_c, const float* rows) {
+                          Index m, Index n, bool load_c, const float* rows, const GemmFinish<float>* finish) {
   float acc[kNr][kMr], odd[kMr], even[kMr];
   for (Index j = 0; j < n; ++j)
     for (Index i = 0; i < m; ++i)
@@ -71,16 +73,18 @@ inline void tile_portable(Index kp, const std::uint32_t* a, const std::uint32_t*
     }
   }
   for (Index j = 0; j < n; ++j)
-    for (Index i = 0; i < m; ++i) c[i + j * ldc] = acc[j][i];
+    for (Index i = 0; i < m; ++i) c[i + j * ldc] = finish != nullptr ? (*finish)(acc[j][i], i, j) : acc[j][i];
 }
 
 #ifdef MLP_HAVE_AVX512BF16_CODE
 // MV zmm of rows (16 or 32 rows; `m` of them valid) by N columns.
 template <int MV, int N>
 MLP_AVX512BF16_TARGET void tile_avx512(Index kp, const std::uint32_t* a, const std::uint32_t* b, float* c,
-                                       Index ldc, Index m, bool load_c, const float* rows) {
+                                       Index ldc, Index m, bool load_c, const float* rows,
+                                       const GemmFinish<float>* finish) {
   __m512 acc[MV][N];
   load_c_tile(acc, c, ldc, m, load_c, rows);
+  prefetch_finish<MV, N>(finish);
   for (Index p = 0; p < kp; ++p) {
     const std::uint32_t* ap = a + p * kMr;
     const std::uint32_t* bp = b + p * kNr;
@@ -92,10 +96,12 @@ MLP_AVX512BF16_TARGET void tile_avx512(Index kp, const std::uint32_t* a, const s
       for (int v = 0; v < MV; ++v) acc[v][j] = _mm512_dpbf16_ps(acc[v][j], av[v], bj);
     }
   }
+  finish_c_tile(acc, finish, m);
   store_c_tile(acc, c, ldc, m);
 }
 
-using TileFn = void (*)(Index, const std::uint32_t*, const std::uint32_t*, float*, Index, Index, bool, const float*);
+using TileFn = void (*)(Index, const std::uint32_t*, const std::uint32_t*, float*, Index, Index, bool, const float*,
+                        const GemmFinish<float>*);
 
 template <int MV, int... N>
 constexpr std::array<TileFn, sizeof...(N)> tile_table(std::integer_sequence<int, N...>) {
@@ -104,10 +110,10 @@ constexpr std::array<TileFn, sizeof...(N)> tile_table(std::integer_sequence<int,
 
 // One tile for the AVX-512 path: C[0:m, 0:n], m <= kMr, n <= kNr.
 inline void tile_avx512_any(Index kp, const std::uint32_t* a, const std::uint32_t* b, float* c, Index ldc,
-                            Index m, Index n, bool load_c, const float* rows) {
+                            Index m, Index n, bool load_c, const float* rows, const GemmFinish<float>* finish) {
   static constexpr auto one = tile_table<1>(std::make_integer_sequence<int, kNr>{});
   static constexpr auto two = tile_table<2>(std::make_integer_sequence<int, kNr>{});
-  (m > 16 ? two : one)[static_cast<std::size_t>(n - 1)](kp, a, b, c, ldc, m, load_c, rows);
+  (m > 16 ? two : one)[static_cast<std::size_t>(n - 1)](kp, a, b, c, ldc, m, load_c, rows, finish);
 }
 #endif
 

@@ -140,17 +140,21 @@ MLP_AVX512F_TARGET __attribute__((always_inline)) inline void f32_tile_sums(__m5
 }
 
 // C[0:m, 0:N] (column-major, ldc) from a packed panel of A and one of B, with MV zmm of rows (16 or
-// 32 rows, `m` of them valid); the sums start as load_c_tile says.
+// 32 rows, `m` of them valid); the sums start as load_c_tile says and are finished as `finish`
+// says (at the tile's element (0, 0); only after the last block of k).
 template <int MV, int N>
 MLP_AVX512F_TARGET void f32_tile(Index kc, const float* a, const float* b, float* c, Index ldc, Index m, bool load_c,
-                                 const float* rows) {
+                                 const float* rows, const GemmFinish<float>* finish) {
   __m512 acc[MV][N];
   load_c_tile(acc, c, ldc, m, load_c, rows);
+  prefetch_finish<MV, N>(finish);
   f32_tile_sums(acc, kc, a, b);
+  finish_c_tile(acc, finish, m);
   store_c_tile(acc, c, ldc, m);
 }
 
-using F32TileFn = void (*)(Index, const float*, const float*, float*, Index, Index, bool, const float*);
+using F32TileFn = void (*)(Index, const float*, const float*, float*, Index, Index, bool, const float*,
+                           const GemmFinish<float>*);
 
 template <int MV, int... N>
 constexpr std::array<F32TileFn, sizeof...(N)> f32_tile_table(std::integer_sequence<int, N...>) {
@@ -159,10 +163,10 @@ constexpr std::array<F32TileFn, sizeof...(N)> f32_tile_table(std::integer_sequen
 
 // One tile: C[0:m, 0:n], m <= kF32Mr, n <= kF32Nr.
 inline void f32_tile_any(Index kc, const float* a, const float* b, float* c, Index ldc, Index m, Index n,
-                         bool load_c, const float* rows = nullptr) {
+                         bool load_c, const float* rows = nullptr, const GemmFinish<float>* finish = nullptr) {
   static constexpr auto one = f32_tile_table<1>(std::make_integer_sequence<int, kF32Nr>{});
   static constexpr auto two = f32_tile_table<2>(std::make_integer_sequence<int, kF32Nr>{});
-  (m > 16 ? two : one)[static_cast<std::size_t>(n - 1)](kc, a, b, c, ldc, m, load_c, rows);
+  (m > 16 ? two : one)[static_cast<std::size_t>(n - 1)](kc, a, b, c, ldc, m, load_c, rows, finish);
 }
 
 // C[i0:i1, j0:j1] of the product, on the calling thread, with packing buffers of at least
@@ -183,11 +187,15 @@ inline void gemm_f32_block(const GemmProblem& g, Index i0, Index i1, Index j0, I
         const Index mc = std::min(bl.mc, i1 - ic);
         pack_f32(a_block(g, ic, mc, pc, kc), kF32Mr, pa);
         const float* rows = g.row_start != nullptr ? g.row_start + ic : nullptr;
-        for (Index jr = 0; jr < nc; jr += kF32Nr)
-          for (Index ir = 0; ir < mc; ir += kF32Mr)
+        const bool finish = pc + kc == g.k && g.finish.kind != GemmFinish<float>::Kind::None;
+        for (Index jr = 0; jr < nc; jr += kF32Nr) {
+          for (Index ir = 0; ir < mc; ir += kF32Mr) {
+            const GemmFinish<float> tile_finish = g.finish.at(ic + ir, jc + jr);
             f32_tile_any(kc, pa + ir * kc, pb + jr * kc, g.c + (ic + ir) + (jc + jr) * g.ldc, g.ldc,
                          std::min(kF32Mr, mc - ir), std::min(kF32Nr, nc - jr), g.accumulate || pc > 0,
-                         rows != nullptr ? rows + ir : nullptr);
+                         rows != nullptr ? rows + ir : nullptr, finish ? &tile_finish : nullptr);
+          }
+        }
       }
     }
   }

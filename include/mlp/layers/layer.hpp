@@ -169,7 +169,7 @@ class Layer {
   virtual bool passes_through(Mode /*mode*/) const { return false; }
 
   // Fusion with a following ReLU, which only a Sequential arranges (Sequential::set_fuse_relu): a
-  // layer that can apply the ReLU to its output inside its own passes (BatchNorm) returns true, and
+  // layer that can apply the ReLU to its output inside its own passes (BatchNorm, Linear) returns true, and
   // then sees relu_fused() true in such a forward and in the backward of that batch, whose dy is
   // then dL/d(ReLU output). Applying it must give the ReLU's bits exactly: y = out.max(0) forward,
   // and dy masked by (y > 0) into a matrix of dy's shape before use (unless relu_gradient_masked()).
@@ -181,9 +181,10 @@ class Layer {
 
   // A layer that can return its dL/dx already masked by (x > 0), the backward mask of a ReLU
   // before it, at no extra pass (MaxPool2d: only a window's maximum receives gradient, and the
-  // maximum's sign is the pooled output's) returns true; a Sequential then asks for that in the
-  // backward after a fused BatchNorm + ReLU, and relu_masking() is true in it. The values must be
-  // exactly the ReLU's mask applied to the layer's own dL/dx.
+  // maximum's sign is the pooled output's; Linear: its product masks each element as it finishes
+  // it) returns true; a Sequential then asks for that in the backward after a fused layer + ReLU,
+  // and relu_masking() is true in it (also in a fused backward: a Linear between two ReLUs). The
+  // values must be exactly the ReLU's mask applied to the layer's own dL/dx.
   virtual bool can_mask_relu_gradient() const { return false; }
   bool relu_masking() const { return relu_masking_; }
 
@@ -260,16 +261,22 @@ class Layer {
     return *taken_output_;
   }
   // masked: dy is already masked by (y > 0), by the layer after the ReLU (backward_relu_masked).
-  const Matrix<S>& backward_fused(const Eigen::Ref<const Matrix<S>>& dy, bool masked) {
+  // mask_input: the layer also comes after a fused ReLU and masks its dL/dx for it (a Linear between
+  // two ReLUs), as backward_relu_masked.
+  const Matrix<S>& backward_fused(const Eigen::Ref<const Matrix<S>>& dy, bool masked, bool mask_input) {
     check_backward(dy, true);
     const FlagScope scope(relu_gradient_masked_, masked);
-    return backward_impl(dy);
+    return mask_input ? masked_backward(dy) : backward_impl(dy);
   }
-  // The layer after a fused ReLU: its dL/dx masked by (x > 0). The result is remembered as masked
-  // until the layer's next forward or backward, so that the fused layer trusts only it.
+  // The layer after a fused ReLU: its dL/dx masked by (x > 0).
   const Matrix<S>& backward_relu_masked(const Eigen::Ref<const Matrix<S>>& dy) {
-    MLP_ASSERT(can_mask_relu_gradient(), "backward_relu_masked on a layer that cannot mask");
     check_backward(dy, false);
+    return masked_backward(dy);
+  }
+  // The result is remembered as masked until the layer's next forward or backward, so that the
+  // fused layer before the ReLU trusts only it.
+  const Matrix<S>& masked_backward(const Eigen::Ref<const Matrix<S>>& dy) {
+    MLP_ASSERT(can_mask_relu_gradient(), "a masked backward on a layer that cannot mask");
     masked_output_ = nullptr;
     const FlagScope scope(relu_masking_, true);
     const Matrix<S>& dx = backward_impl(dy);

@@ -7,6 +7,8 @@
 #include "mlp/detail/column_sums.hpp"
 #include "mlp/detail/gemm.hpp"
 #include "mlp/detail/gemm_bf16.hpp"
+#include "mlp/detail/parallel.hpp"
+#include "mlp/detail/relu_mask.hpp"
 #include "mlp/layers/layer.hpp"
 
 #include <cmath>
@@ -150,14 +152,21 @@ class Linear final : public Layer<S> {
 
   // A Sequential's layer reads its input again in backward instead of copying it.
   bool can_read_kept_input() const override { return true; }
+  // A following ReLU is applied to each element of y as the product finishes it (Sequential's
+  // fusion, layers/layer.hpp), which saves the ReLU's pass forward; backward starts with the ReLU's
+  // mask of dy, unless the layer after the ReLU already masked it.
+  bool can_fuse_relu() const override { return true; }
+  // After a fused ReLU, dx = W^T dy is masked by (x > 0) as the product finishes each element,
+  // which saves the ReLU's mask pass backward.
+  bool can_mask_relu_gradient() const override { return true; }
 
   // y = W x + b. In Train mode x is kept for backward (copied, unless the Sequential keeps it).
   const Matrix<S>& forward_impl(const Eigen::Ref<const Matrix<S>>& x, Mode mode) override {
-    // Each sum starts from its bias in the product's registers: no pass over y for the bias, and
-    // the bits of y = b, then y += W x.
+    // Each sum starts from its bias in the product's registers and gets the fused ReLU there: no
+    // pass over y for either, and the bits of y = b, then y += W x, then y = y.max(0).
     y_.resize(out_features(), x.cols());
     product(out_features(), x.cols(), in_features(), weight_.data(), out_features(), false, x.data(), x.outerStride(),
-            false, y_.data(), bias_.data());
+            false, y_.data(), bias_.data(), this->relu_fused() ? detail::GemmFinish<S>::relu() : detail::GemmFinish<S>{});
     if (mode == Mode::Train && this->kept_input() == nullptr) {
       x_ = x;
     } else if (mode == Mode::Train) {
@@ -167,15 +176,30 @@ class Linear final : public Layer<S> {
   }
 
   // dW = dy x^T, db = dy 1 (sum over the batch), dx = W^T dy.
-  const Matrix<S>& backward_impl(const Eigen::Ref<const Matrix<S>>& dy) override {
+  const Matrix<S>& backward_impl(const Eigen::Ref<const Matrix<S>>& dy_out) override {
+    const bool mask = this->relu_fused() && !this->relu_gradient_masked();
+    if (mask) {
+      // dL/d(our output) = dy where the fused ReLU let it through, into a matrix of dy's shape, so
+      // that the products read it exactly as they would read the ReLU's own dx.
+      masked_dy_.resize(dy_out.rows(), dy_out.cols());
+      detail::for_each_column_range(dy_out.rows(), dy_out.cols(), [&](Index begin, Index end) {
+        for (Index s = begin; s < end; ++s) {
+          detail::relu_mask(y_.col(s).data(), dy_out.col(s).data(), masked_dy_.col(s).data(), dy_out.rows());
+        }
+      });
+    }
+    const Eigen::Ref<const Matrix<S>> dy = mask ? Eigen::Ref<const Matrix<S>>(masked_dy_) : dy_out;
     const Matrix<S>& x = this->kept_input() != nullptr ? *this->kept_input() : x_;
     product(out_features(), in_features(), dy.cols(), dy.data(), dy.outerStride(), false, x.data(), in_features(),
             true, dweight_.data());
     if (has_bias_) detail::sum_columns(dy, dbias_);
     if (this->input_grad_) {
+      // After a fused ReLU (x is its output), dx masked by (x > 0) as the ReLU's backward would.
       dx_.resize(in_features(), dy.cols());
       product(in_features(), dy.cols(), out_features(), weight_.data(), out_features(), true, dy.data(),
-              dy.outerStride(), false, dx_.data());
+              dy.outerStride(), false, dx_.data(), nullptr,
+              this->relu_masking() ? detail::GemmFinish<S>::relu_mask(x.data(), x.outerStride())
+                                   : detail::GemmFinish<S>{});
     } else {
       dx_.resize(0, 0);
     }
@@ -183,19 +207,15 @@ class Linear final : public Layer<S> {
   }
 
  private:
-  // C (m x n, column stride m) = op(A) op(B), or r 1^T + op(A) op(B) given rows r (m of them), in the
-  // layer's precision or with bf16 inputs and fp32 accumulation; the same bits at any thread count
-  // (detail/gemm.hpp).
+  // C (m x n, column stride m) = r 1^T + op(A) op(B) (r: m rows, or +0 without), each element then
+  // finished (a ReLU, or a ReLU's mask), in the layer's precision or with bf16 inputs and fp32
+  // accumulation; the same bits at any thread count (detail/gemm.hpp).
   void product(Index m, Index n, Index k, const S* a, Index lda, bool ta, const S* b, Index ldb, bool tb, S* c,
-               const S* rows = nullptr) {
+               const S* rows = nullptr, const detail::GemmFinish<S>& finish = {}) {
     if constexpr (std::is_same_v<S, float>) {
-      if (bf16_) {
-        if (rows != nullptr) return detail::gemm_bf16_onto_rows(m, n, k, a, lda, ta, b, ldb, tb, rows, c, m, workspace_);
-        return detail::gemm_bf16(m, n, k, a, lda, ta, b, ldb, tb, c, m, false, workspace_);
-      }
+      if (bf16_) return detail::gemm_bf16_finished(m, n, k, a, lda, ta, b, ldb, tb, rows, c, m, finish, workspace_);
     }
-    if (rows != nullptr) return detail::gemm_onto_rows(m, n, k, a, lda, ta, b, ldb, tb, rows, c, m, buffers_);
-    detail::gemm(m, n, k, a, lda, ta, b, ldb, tb, c, m, false, buffers_);
+    detail::gemm_finished(m, n, k, a, lda, ta, b, ldb, tb, rows, c, m, finish, buffers_);
   }
 
   void initialize(Rng& rng, Init init) {
@@ -213,6 +233,7 @@ class Linear final : public Layer<S> {
   Matrix<S> x_;                // in x B, the input of the last Train forward (unless kept)
   Matrix<S> y_;                // out x B
   Matrix<S> dx_;               // in x B
+  Matrix<S> masked_dy_;        // out x B, with a fused ReLU only
 };
 
 }  // namespace mlp

@@ -121,7 +121,7 @@ class Sequential {
     // Trusted only when g is what the layer after the ReLU returned masked and has not touched since.
     if (fused_[i]) {
       const bool masked = i + 2 < layers_.size() && masks_[i + 2] && layers_[i + 2]->returned_masked(g);
-      return layer.backward_fused(g, masked);
+      return layer.backward_fused(g, masked, masks_[i]);
     }
     if (masks_[i]) return layer.backward_relu_masked(g);
     if (layer.backward_in_place(g)) return i == 0 && !input_grad_ ? empty_ : g;
@@ -130,8 +130,9 @@ class Sequential {
   const Matrix<S>& backward_layer(std::size_t i, Matrix<S>&& g) = delete;
 
   // Fusion (on by default): a ReLU right after a layer that can apply it in its own passes
-  // (BatchNorm1d, BatchNorm2d) is computed by that layer, which saves the ReLU's pass over the batch
-  // forward. The results are the same bits as without it. Both layers stay in the model with their
+  // (BatchNorm1d, BatchNorm2d, Linear) is computed by that layer, which saves the ReLU's pass over the
+  // batch forward; a layer after the ReLU that can mask its dL/dx for it (Linear, MaxPool2d) saves
+  // the backward pass. The results are the same bits as without it. Both layers stay in the model with their
   // shapes; the first's recorded output (first_non_finite_output, forward_layer) is then the
   // ReLU's. Their own backward() is refused after a fused forward (backward goes through the
   // Sequential). When the layer after the ReLU takes its input a plane at a time (MaxPool2d's
