@@ -341,7 +341,8 @@ TEST_CASE("gemm_bf16_finished: a bias start and a ReLU or its mask give the bits
               if (finish.kind == Finish::Kind::ReluMask) x = mask[static_cast<std::size_t>(i + j * o.ldc)] > 0.0f ? x : 0.0f;
             }
           }
-          for (const int threads : {1, 2, 3}) {
+          for (const int threads : {1, 3}) {
+            if (threads > 1 && path == Bf16Path::Portable && fast) continue;  // the fast path checks the split
             Eigen::setNbThreads(threads);
             std::vector<float> got = o.c;
             mlp::detail::gemm_bf16_finished(c.m, c.n, c.k, o.a.data(), o.lda, c.ta, o.b.data(), o.ldb, c.tb,
