@@ -42,19 +42,20 @@ mlp::Sequential<S> fusable(std::uint64_t seed, Index pool = 2) {
   return model;
 }
 
-// The model's output, dL/dx and every parameter gradient after each of two Train steps, then an
-// Eval forward and the running statistics, as one list of matrices.
+// The model's output, dL/dx and every parameter gradient after each of two Train steps of `batch`
+// samples, then an Eval forward and the running statistics, as one list of matrices (inputs of
+// `in` values, outputs of `out_rows`).
 template <class S>
-std::vector<mlp::Matrix<S>> run(mlp::Sequential<S>& model) {
+std::vector<mlp::Matrix<S>> run(mlp::Sequential<S>& model, Index in = 72, Index out_rows = 4, Index batch = 10) {
   std::vector<mlp::Matrix<S>> out;
   for (std::uint64_t step = 0; step < 2; ++step) {
-    const mlp::Matrix<S> x = mlp_test::random_matrix<S>(72, 10, 30 + step, -2.0, 2.0);
+    const mlp::Matrix<S> x = mlp_test::random_matrix<S>(in, batch, 30 + step, -2.0, 2.0);
     out.push_back(model.forward(x, mlp::Mode::Train));
-    const mlp::Matrix<S> dy = mlp_test::random_matrix<S>(4, 10, 40 + step);
+    const mlp::Matrix<S> dy = mlp_test::random_matrix<S>(out_rows, batch, 40 + step);
     out.push_back(model.backward(dy));
     for (auto& p : model.parameters()) out.emplace_back(p.grad_map());
   }
-  out.push_back(model.forward(mlp_test::random_matrix<S>(72, 5, 50, -2.0, 2.0), mlp::Mode::Eval));
+  out.push_back(model.forward(mlp_test::random_matrix<S>(in, 5, 50, -2.0, 2.0), mlp::Mode::Eval));
   for (auto& b : model.buffers()) out.emplace_back(b.value_map());
   return out;
 }
@@ -145,25 +146,12 @@ mlp::Sequential<S> linear_chain(std::uint64_t seed, bool batch_norm) {
 }
 
 template <class S>
-std::vector<mlp::Matrix<S>> run_chain(mlp::Sequential<S>& model) {
-  std::vector<mlp::Matrix<S>> out;
-  for (std::uint64_t step = 0; step < 2; ++step) {
-    const mlp::Matrix<S> x = mlp_test::random_matrix<S>(50, 70, 60 + step, -2.0, 2.0);
-    out.push_back(model.forward(x, mlp::Mode::Train));
-    out.push_back(model.backward(mlp_test::random_matrix<S>(5, 70, 70 + step)));
-    for (auto& p : model.parameters()) out.emplace_back(p.grad_map());
-  }
-  out.push_back(model.forward(mlp_test::random_matrix<S>(50, 9, 80, -2.0, 2.0), mlp::Mode::Eval));
-  return out;
-}
-
-template <class S>
 void check_chain(bool batch_norm, mlp::MatmulPrecision precision) {
   mlp::Sequential<S> fused = linear_chain<S>(11, batch_norm), plain = linear_chain<S>(11, batch_norm);
   fused.set_matmul_precision(precision);
   plain.set_matmul_precision(precision);
   plain.set_fuse_relu(false);
-  const auto a = run_chain(fused), b = run_chain(plain);
+  const auto a = run(fused, 50, 5, 70), b = run(plain, 50, 5, 70);
   REQUIRE(a.size() == b.size());
   for (std::size_t i = 0; i < a.size(); ++i) {
     INFO("matrix " << i);

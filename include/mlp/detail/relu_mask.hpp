@@ -4,12 +4,24 @@
 #pragma once
 
 #include "mlp/core/types.hpp"
+#include "mlp/detail/parallel.hpp"
 
 namespace mlp::detail {
 
 template <class S>
 void relu_mask(const S* __restrict y, const S* __restrict g, S* __restrict out, Index n) {
   for (Index i = 0; i < n; ++i) out[i] = y[i] > S(0) ? g[i] : S(0);
+}
+
+// out = (y > 0) ? g : 0 over a whole batch (out resized to g's shape), columns shared by the
+// library's threads: a fused layer's dL/d(its output) from the ReLU's dy, read afterwards exactly
+// as the ReLU's own dx would be.
+template <class S>
+void relu_mask_batch(const Matrix<S>& y, const Eigen::Ref<const Matrix<S>>& g, Matrix<S>& out) {
+  out.resize(g.rows(), g.cols());
+  for_each_column_range(g.rows(), g.cols(), [&](Index begin, Index end) {
+    for (Index s = begin; s < end; ++s) relu_mask(y.col(s).data(), g.col(s).data(), out.col(s).data(), g.rows());
+  });
 }
 
 }  // namespace mlp::detail

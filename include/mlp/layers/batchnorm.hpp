@@ -173,12 +173,7 @@ class BatchNorm : public Layer<S> {
       // dL/d(our output) = dy where the ReLU let it through, in one pass over the whole batch (long
       // contiguous runs stream faster than a channel's short blocks) into a matrix of dy's shape, so
       // that the sums below read it exactly as they would read the ReLU's own dx.
-      masked_dy_.resize(dy.rows(), dy.cols());
-      detail::for_each_column_range(dy.rows(), dy.cols(), [&](Index begin, Index end) {
-        for (Index s = begin; s < end; ++s) {
-          detail::relu_mask(y_.col(s).data(), dy.col(s).data(), masked_dy_.col(s).data(), dy.rows());
-        }
-      });
+      detail::relu_mask_batch(y_, dy, masked_dy_);
     }
     const Eigen::Ref<const Matrix<S>> grad = mask ? Eigen::Ref<const Matrix<S>>(masked_dy_) : dy;
     if (pixels_ > 1) {

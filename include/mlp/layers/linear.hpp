@@ -7,7 +7,6 @@
 #include "mlp/detail/column_sums.hpp"
 #include "mlp/detail/gemm.hpp"
 #include "mlp/detail/gemm_bf16.hpp"
-#include "mlp/detail/parallel.hpp"
 #include "mlp/detail/relu_mask.hpp"
 #include "mlp/layers/layer.hpp"
 
@@ -178,16 +177,8 @@ class Linear final : public Layer<S> {
   // dW = dy x^T, db = dy 1 (sum over the batch), dx = W^T dy.
   const Matrix<S>& backward_impl(const Eigen::Ref<const Matrix<S>>& dy_out) override {
     const bool mask = this->relu_fused() && !this->relu_gradient_masked();
-    if (mask) {
-      // dL/d(our output) = dy where the fused ReLU let it through, into a matrix of dy's shape, so
-      // that the products read it exactly as they would read the ReLU's own dx.
-      masked_dy_.resize(dy_out.rows(), dy_out.cols());
-      detail::for_each_column_range(dy_out.rows(), dy_out.cols(), [&](Index begin, Index end) {
-        for (Index s = begin; s < end; ++s) {
-          detail::relu_mask(y_.col(s).data(), dy_out.col(s).data(), masked_dy_.col(s).data(), dy_out.rows());
-        }
-      });
-    }
+    // dL/d(our output) = dy where the fused ReLU let it through.
+    if (mask) detail::relu_mask_batch(y_, dy_out, masked_dy_);
     const Eigen::Ref<const Matrix<S>> dy = mask ? Eigen::Ref<const Matrix<S>>(masked_dy_) : dy_out;
     const Matrix<S>& x = this->kept_input() != nullptr ? *this->kept_input() : x_;
     product(out_features(), in_features(), dy.cols(), dy.data(), dy.outerStride(), false, x.data(), in_features(),

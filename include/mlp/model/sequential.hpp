@@ -130,12 +130,12 @@ class Sequential {
   const Matrix<S>& backward_layer(std::size_t i, Matrix<S>&& g) = delete;
 
   // Fusion (on by default): a ReLU right after a layer that can apply it in its own passes
-  // (BatchNorm1d, BatchNorm2d, Linear) is computed by that layer, which saves the ReLU's pass over the
-  // batch forward; a layer after the ReLU that can mask its dL/dx for it (Linear, MaxPool2d) saves
-  // the backward pass. The results are the same bits as without it. Both layers stay in the model with their
-  // shapes; the first's recorded output (first_non_finite_output, forward_layer) is then the
-  // ReLU's. Their own backward() is refused after a fused forward (backward goes through the
-  // Sequential). When the layer after the ReLU takes its input a plane at a time (MaxPool2d's
+  // (BatchNorm1d, BatchNorm2d, Linear) is computed by that layer, which saves the ReLU's pass over
+  // the batch forward; a layer after the ReLU that can mask its dL/dx for it (Linear, MaxPool2d)
+  // saves the backward pass. The results are the same bits as without it. Both layers stay in the
+  // model with their shapes; the first's recorded output (first_non_finite_output, forward_layer)
+  // is then the ReLU's. Their own backward() is refused after a fused forward (backward goes
+  // through the Sequential). When the layer after the ReLU takes its input a plane at a time (MaxPool2d's
   // 2 x 2 pool after BatchNorm2d, see Layer::can_feed_planes), the fused layer hands it the planes
   // of the ReLU's output instead of writing that output, which is then never written:
   // forward_layer returns the fused layer's and the ReLU's output buffer as it was, and
