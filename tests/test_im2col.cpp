@@ -126,7 +126,7 @@ TEST_CASE("im2col and col2im keep the portable loops for strided windows, narrow
 // bits, dL/dW gives im2col + gemm's, on chunks whose vectors of 16 rows run from one sample into
 // the next, with several blocks of k, a partial last tile of channels, and more channels (forward)
 // or taps (dL/dW) than one packed block of B.
-TEST_CASE("Conv2d's fused forward and dL/dW give the bits of im2col and the products") {
+TEST_CASE("Conv2d's fused forward, dL/dW and dL/dx give the bits of im2col, the products and col2im") {
   struct ForwardCase {
     LoweringCase lowering;
     Index out;
@@ -145,6 +145,7 @@ TEST_CASE("Conv2d's fused forward and dL/dW give the bits of im2col and the prod
     MESSAGE("this CPU has no AVX512F: Conv2d's forward lowers into cols and runs the product there");
     return;
   }
+  Index dx_cases = 0;
   for (const ForwardCase& fc : cases) {
     const LoweringCase& c = fc.lowering;
     mlp::detail::Window2d g;
@@ -205,5 +206,22 @@ TEST_CASE("Conv2d's fused forward and dL/dW give the bits of im2col and the prod
                                          fused.data(), pa.data(), pb.data());
     Index where = 0;
     CHECK_MESSAGE(same_floats(expected.data(), fused.data(), expected.size(), where), "dL/dW differs at ", where);
+    // dL/dx = col2im(dz W), a few channels' columns of dz W at a time
+    const std::vector<float> w_grad_values = lowering_values(fc.out * K, 11);
+    const mlp::Matrix<float> w = Eigen::Map<const mlp::Matrix<float>>(w_grad_values.data(), fc.out, K);
+    std::vector<float> dcols(static_cast<std::size_t>(rows * K), 0.0f);
+    mlp::detail::gemm(rows, K, fc.out, dz.data(), rows, false, w.data(), fc.out, false, dcols.data(), rows, false,
+                      buffers);
+    mlp::Matrix<float> dx_expected = mlp::Matrix<float>::Constant(x.rows(), batch, 777.0f), dx_fused = dx_expected;
+    mlp::detail::col2im(dcols.data(), rows, c.first, c.count, g, dx_expected);
+    std::vector<float> scratch(static_cast<std::size_t>(rows * K), 555.0f);
+    std::vector<float> pa_dx(static_cast<std::size_t>(mlp::detail::input_grad_a_floats(fc.out, rows)));
+    std::vector<float> pb_dx(static_cast<std::size_t>(mlp::detail::input_grad_b_floats(g, fc.out, rows)));
+    mlp::detail::conv_input_grad_avx512(dz.data(), rows, fc.out, w.data(), g, c.first, c.count, scratch.data(),
+                                        pa_dx.data(), pb_dx.data(), dx_fused.data(), dx_fused.rows());
+    CHECK_MESSAGE(same_floats(dx_expected.data(), dx_fused.data(), dx_expected.size(), where), "dL/dx differs at ",
+                  where, " (channels per group ", mlp::detail::input_grad_channels(g, rows), ")");
+    ++dx_cases;
   }
+  CHECK(dx_cases == static_cast<Index>(cases.size()));
 }

@@ -29,6 +29,7 @@
 #include <algorithm>
 #include <array>
 #include <cstdint>
+#include <numeric>
 #include <utility>
 #include <vector>
 
@@ -359,6 +360,54 @@ MLP_AVX512F_TARGET inline void conv_weight_grad_avx512(const float* x, Index ldx
         }
       }
     }
+  }
+}
+
+// Channels of dL/dx that conv_input_grad_avx512 computes together for chunks of `rows` rows: their
+// columns of dL/dcols (rows x channels taps) about 128 KiB, so that col2im reads them from L2, and
+// as many whole panels of kF32Nr columns as the tap count allows.
+inline Index input_grad_channels(const Window2d& g, Index rows) {
+  const Index taps = g.taps(), whole = kF32Nr / std::gcd(taps, kF32Nr);
+  const Index fit = (Index{1} << 15) / std::max<Index>(1, rows * taps);
+  return std::clamp<Index>(std::max<Index>(1, fit / whole) * whole, 1, g.channels);
+}
+// Packing buffer floats conv_input_grad_avx512 needs: for A (all of dL/dZ) and for B (a group's
+// columns of the weight).
+inline Index input_grad_a_floats(Index out, Index rows) { return (rows + kF32Mr - 1) / kF32Mr * kF32Mr * out; }
+inline Index input_grad_b_floats(const Window2d& g, Index out, Index rows) {
+  return (input_grad_channels(g, rows) * g.taps() + kF32Nr - 1) / kF32Nr * kF32Nr * out;
+}
+
+// dx's columns first .. first + count = col2im(dz W) for the chunk of `count` samples
+// whose dL/dZ is dz (count P x out, column stride ldz): the product detail::gemm computes into
+// cols followed by col2im, with the same bits, a few channels at a time (input_grad_channels):
+// their columns of dz W go into `cols` (count P x those columns, column stride count P) and are
+// added into dx at once, while in cache (the whole dL/dcols of a chunk of the study CNN's second
+// layer is 0.9 MB, and col2im read it back from L3). dz is packed once for all groups (pa:
+// input_grad_a_floats(out, count P)), each group's weight columns into pb
+// (input_grad_b_floats(g, out, count P)). Only when conv_lowered_fused(g, count).
+MLP_AVX512F_TARGET inline void conv_input_grad_avx512(const float* dz, Index ldz, Index out, const float* weight,
+                                                      const Window2d& g, Index first, Index count, float* cols,
+                                                      float* pa, float* pb, float* dx, Index lddx) {
+  MLP_ASSERT(conv_lowered_fused(g, count), "conv_input_grad_avx512: unsupported window");
+  const Index rows = count * g.out_pixels(), taps = g.taps(), K = g.channels * taps;
+  const Index group = input_grad_channels(g, rows);
+  // dL/dcols = dz W (rows x K); each element one chain over all out values of k (whatever the
+  // blocking of k, the same bits: gemm_f32_kernel.hpp)
+  const GemmProblem dcols{rows, K, out, dz, ldz, false, weight, out, false, cols, rows, false};
+  pack_f32(a_block(dcols, 0, rows, 0, out), kF32Mr, pa);
+  Window2d part = g;
+  for (Index c0 = 0; c0 < g.channels; c0 += group) {
+    part.channels = std::min(group, g.channels - c0);
+    const Index j0 = c0 * taps, nc = part.channels * taps;
+    pack_f32(b_block(dcols, j0, nc, 0, out), kF32Nr, pb);
+    for (Index jr = 0; jr < nc; jr += kF32Nr) {
+      for (Index ir = 0; ir < rows; ir += kF32Mr) {
+        f32_tile_any(out, pa + ir * out, pb + jr * out, cols + ir + jr * rows, rows, std::min(kF32Mr, rows - ir),
+                     std::min(kF32Nr, nc - jr), false);
+      }
+    }
+    col2im_contiguous_avx512(cols, rows, first, count, part, dx + c0 * g.in_pixels(), lddx);
   }
 }
 

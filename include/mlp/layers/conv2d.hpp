@@ -287,6 +287,8 @@ class Conv2d final : public Layer<S> {
       if (!tap_masks_.fits(window_, chunk)) detail::build_chunk_tap_masks(window_, chunk, tap_masks_);
       for (std::size_t w = 0; w < workers; ++w) {
         buffers_[w].reserve(1, detail::weight_grad_a_floats(out_, rows), detail::weight_grad_b_floats(K, rows));
+        buffers_[w].reserve(1, detail::input_grad_a_floats(out_, rows),
+                            detail::input_grad_b_floats(window_, out_, rows));
       }
     }
 #endif
@@ -387,6 +389,15 @@ class Conv2d final : public Layer<S> {
     }
     if (has_bias_) dbias_parts_.col(chunk) = dz.colwise().sum().transpose();
     if (!this->input_grad_) return;
+#ifdef MLP_HAVE_AVX512F_CODE
+    if constexpr (std::is_same_v<S, float>) {
+      if (fused_lowering(n)) {
+        detail::conv_input_grad_avx512(dz.data(), rows, out_, weight_.data(), window_, first, n, cols.data(),
+                                       buffers_[w].a(0), buffers_[w].b(0), dx_.data(), dx_.rows());
+        return;
+      }
+    }
+#endif
     // cols is free again: it now holds dL/dcols
     product(w, rows, weight_.cols(), out_, dz.data(), rows, false, weight_.data(), out_, false, cols.data());
     detail::col2im(cols_[w].data(), rows, first, n, window_, dx_);
