@@ -1,5 +1,5 @@
-// Two of Conv2d's lowered products for float images with contiguous taps on a CPU with AVX512F,
-// without im2col writing cols (9 x the chunk's input for a 3 x 3 kernel: 0.9 MB per chunk of the
+// Conv2d's lowered products for float images with contiguous taps on a CPU with AVX512F, without
+// im2col writing cols (9 x the chunk's input for a 3 x 3 kernel: 0.9 MB per chunk of the
 // study's second layer) for the packing to read back: the panels of cols are packed straight from
 // the images, with im2col_avx512.hpp's masked loads (the same values, +0 in the padding). For a
 // chunk of n samples from `first`:
@@ -8,12 +8,14 @@
 //             each tile of C going straight into the output's layout (a sample's P x O block, column
 //             stride P) with the bias added to its finished sum, instead of into z for a copy that
 //             added the bias;
-//   dL/dW:    dW = dZ^T cols, cols as the second operand (transposed while packing).
+//   dL/dW:    dW = dZ^T cols, cols as the second operand (transposed while packing);
+//   dL/dx:    col2im(dZ W), whose columns are computed and added into dx a few channels at a time,
+//             while they are in cache.
 //
 // The chunk's rows (s P + p) run on from one sample into the next inside a vector of 16 rows when P
 // is not a multiple of 16: such a vector is loaded (and stored) in two masked parts, one per sample.
 // Each element of C is still one chain of fused multiply-adds in the order of k, so the bits are
-// those of im2col + gemm (gemm_f32_kernel.hpp) + copy (tests/test_im2col.cpp compares them).
+// those of im2col + gemm (gemm_f32_kernel.hpp) + copy or col2im (tests/test_im2col.cpp compares them).
 #pragma once
 
 #include "mlp/core/assert.hpp"

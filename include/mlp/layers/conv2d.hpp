@@ -14,7 +14,8 @@
 // bits whatever the thread count. Backward lowers x again rather than keeping the whole batch's
 // cols (9 x the input for a 3 x 3 kernel). On a CPU with AVX512F, a float layer whose taps are
 // contiguous runs (stride 1, "same" width) does not write cols for forward or for dW: those products
-// pack cols straight from the images, and forward stores its tiles into y with the bias added
+// pack cols straight from the images, and forward stores its tiles into y with the bias added; dL/dx
+// computes dL/dcols a few channels at a time and adds them into dx while they are in cache
 // (detail/conv_lowered_avx512.hpp), with the same bits.
 //
 // A first layer (at most kPerSampleMaxChannels input channels, e.g. grey or RGB images, at most
