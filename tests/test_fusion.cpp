@@ -433,11 +433,13 @@ TEST_CASE("a fused BatchNorm masks by itself when backward_layer hands it a dL/d
     b = &plain.backward_layer(i, *b);
   }
   CHECK(*a != *b);  // the mask cut something
-  // The pool's unmasked dL/dx, handed to the fused pair by hand: the BatchNorm must mask it.
+  // The pool's unmasked dL/dx, handed to the fused pair by hand: the BatchNorm must mask it (its
+  // dL/dx is given to the Conv2d before it a sample at a time, see below).
   const mlp::Matrix<float> unmasked = *b;
   const mlp::Matrix<float>& through_relu = fused.backward_layer(2, unmasked);
-  const mlp::Matrix<float> expected = plain.backward_layer(1, plain.backward_layer(2, *b));
-  CHECK(mlp_test::same_bits(mlp::Matrix<float>(fused.backward_layer(1, through_relu)), expected));
+  const mlp::Matrix<float> expected = plain.backward_layer(0, plain.backward_layer(1, plain.backward_layer(2, *b)));
+  CHECK(mlp_test::same_bits(mlp::Matrix<float>(fused.backward_layer(0, fused.backward_layer(1, through_relu))),
+                            expected));
   }
 }
 
@@ -459,8 +461,11 @@ TEST_CASE("the pool's own backward in between ends the BatchNorm's trust in its 
   fused.backward_layer(3, into_pool);  // masked, into the pool's dL/dx buffer
   // The pool's own backward writes the same buffer again, unmasked.
   const mlp::Matrix<float>& unmasked = fused[3].backward(into_pool);
-  const mlp::Matrix<float> expected = plain.backward_layer(1, plain.backward_layer(2, plain.backward_layer(3, *b)));
-  CHECK(mlp_test::same_bits(mlp::Matrix<float>(fused.backward_layer(1, fused.backward_layer(2, unmasked))), expected));
+  const mlp::Matrix<float> expected =
+      plain.backward_layer(0, plain.backward_layer(1, plain.backward_layer(2, plain.backward_layer(3, *b))));
+  CHECK(mlp_test::same_bits(
+      mlp::Matrix<float>(fused.backward_layer(0, fused.backward_layer(1, fused.backward_layer(2, unmasked)))),
+      expected));
   }
 }
 
@@ -551,5 +556,126 @@ TEST_CASE("a user's layer after a fused BatchNorm2d + ReLU is handed each sample
     const mlp_test::MatrixD unmasked = plain.backward_layer(2, *down_plain);
     const mlp_test::MatrixD expected = plain.backward_layer(0, plain.backward_layer(1, unmasked));
     CHECK(mlp_test::same_bits(mlp_test::MatrixD(fused.backward_layer(0, fused.backward_layer(1, unmasked))), expected));
+  }
+}
+
+namespace {
+
+// A user's layer that takes dL/dy by samples: y = x, dx = dy, reading dy a sample at a time and
+// pulling each from the layer after it when a Sequential arranges that. It counts the pulls.
+template <class S>
+class SampleCopy final : public mlp::Layer<S> {
+ public:
+  std::string_view kind() const override { return "SampleCopy"; }
+  bool can_take_samples() const override { return true; }
+  Index pulled = 0;
+
+ protected:
+  const mlp::Matrix<S>& forward_impl(const Eigen::Ref<const mlp::Matrix<S>>& x, mlp::Mode) override {
+    y_ = x;
+    return y_;
+  }
+  const mlp::Matrix<S>& backward_impl(const Eigen::Ref<const mlp::Matrix<S>>& dy) override {
+    dx_.resize(dy.rows(), dy.cols());
+    for (Index s = 0; s < dy.cols(); ++s) {
+      if (this->pulls_samples()) {
+        this->pull_sample(s, dx_.col(s).data());
+        ++pulled;
+      } else {
+        dx_.col(s) = dy.col(s);
+      }
+    }
+    return dx_;
+  }
+
+ private:
+  mlp::Matrix<S> y_, dx_;
+};
+
+// SampleCopy - BatchNorm2d - ReLU - MaxPool2d(2) - Flatten - Linear, or with a Conv2d that computes
+// one sample at a time first.
+template <class S>
+mlp::Sequential<S> giving(std::uint64_t seed, bool conv) {
+  mlp::Rng rng(seed);
+  mlp::Sequential<S> model(Shape{3, 4, 6});
+  if (conv) {
+    model.template emplace<mlp::Conv2d<S>>(3, 4, 3, rng, mlp::Conv2dOptions{1, 1});
+  } else {
+    model.template emplace<SampleCopy<S>>();
+  }
+  const Index channels = conv ? 4 : 3;
+  auto& bn = model.template emplace<mlp::BatchNorm2d<S>>(channels);
+  bn.weight().col(0).setLinSpaced(S(0.5), S(-1.5));
+  bn.bias().col(0).setLinSpaced(S(-0.5), S(0.25));
+  model.template emplace<mlp::ReLU<S>>();
+  model.template emplace<mlp::MaxPool2d<S>>(2);
+  model.template emplace<mlp::Flatten<S>>();
+  model.template emplace<mlp::Linear<S>>(channels * 6, 3, rng);
+  model.set_input_grad(true);
+  return model;
+}
+
+}  // namespace
+
+TEST_CASE("a BatchNorm2d gives dL/dx a sample at a time to the layer before it that reads it so, same bits") {
+  for (const int threads : {1, 2}) {
+    INFO("threads " << threads);
+    const mlp_test::ThreadCount scope(threads);
+    mlp::Sequential<double> fused = giving<double>(5, false), plain = giving<double>(5, false);
+    plain.set_fuse_relu(false);
+    auto& taker = dynamic_cast<SampleCopy<double>&>(fused[0]);
+    auto& not_taker = dynamic_cast<SampleCopy<double>&>(plain[0]);
+    const mlp_test::MatrixD x = mlp_test::random_matrix(72, 7, 33, -2.0, 2.0), g = mlp_test::random_matrix(3, 7, 34);
+    CHECK(mlp_test::same_bits(fused.forward(x, mlp::Mode::Train), plain.forward(x, mlp::Mode::Train)));
+    CHECK(mlp_test::same_bits(fused.backward(g), plain.backward(g)));
+    CHECK(taker.pulled == 7);
+    CHECK(not_taker.pulled == 0);
+    const auto a = fused.parameters(), b = plain.parameters();
+    for (std::size_t i = 0; i < a.size(); ++i) {
+      CHECK(mlp_test::same_bits(mlp::Matrix<double>(a[i].grad_map()), mlp::Matrix<double>(b[i].grad_map())));
+    }
+    // By hand: what the BatchNorm's backward_layer returns is pulled from only by the layer before
+    // it; handed a copy of it (here the plain model's dL/dx, the same values), the layer reads it.
+    fused.forward(x, mlp::Mode::Train);
+    plain.forward(x, mlp::Mode::Train);
+    const mlp_test::MatrixD* down_fused = &g;
+    const mlp_test::MatrixD* down_plain = &g;
+    for (std::size_t i = fused.size(); i-- > 1;) {
+      down_fused = &fused.backward_layer(i, *down_fused);
+      down_plain = &plain.backward_layer(i, *down_plain);
+    }
+    const mlp_test::MatrixD copy = *down_plain;
+    const mlp_test::MatrixD expected = plain.backward_layer(0, *down_plain);
+    CHECK(mlp_test::same_bits(mlp_test::MatrixD(fused.backward_layer(0, copy)), expected));
+    CHECK(taker.pulled == 7);  // not pulled: the copy was read
+    // The BatchNorm's unwritten dL/dx, while the BatchNorm has run nothing since: pulled again.
+    CHECK(mlp_test::same_bits(fused.backward_layer(0, *down_fused), expected));
+    CHECK(taker.pulled == 14);
+  }
+}
+
+TEST_CASE("a first Conv2d that computes one sample at a time pulls dL/dy from the BatchNorm2d after it, same bits") {
+  for (const int threads : {1, 2}) {
+    INFO("threads " << threads);
+    const mlp_test::ThreadCount scope(threads);
+    for (const bool input_grad : {true, false}) {
+      INFO("input grad " << input_grad);
+      mlp::Sequential<float> fused = giving<float>(6, true), plain = giving<float>(6, true);
+      fused.set_input_grad(input_grad);
+      plain.set_input_grad(input_grad);
+      plain.set_fuse_relu(false);
+      REQUIRE(dynamic_cast<mlp::Conv2d<float>&>(fused[0]).method() == mlp::ConvMethod::PerSample);
+      for (std::uint64_t step = 0; step < 2; ++step) {
+        const mlp::Matrix<float> x = mlp_test::random_matrix<float>(72, 9, 35 + step, -2.0, 2.0);
+        const mlp::Matrix<float> g = mlp_test::random_matrix<float>(3, 9, 37 + step);
+        CHECK(mlp_test::same_bits(fused.forward(x, mlp::Mode::Train), plain.forward(x, mlp::Mode::Train)));
+        CHECK(mlp_test::same_bits(fused.backward(g), plain.backward(g)));
+        const auto a = fused.parameters(), b = plain.parameters();
+        for (std::size_t i = 0; i < a.size(); ++i) {
+          INFO(a[i].name);
+          CHECK(mlp_test::same_bits(mlp::Matrix<float>(a[i].grad_map()), mlp::Matrix<float>(b[i].grad_map())));
+        }
+      }
+    }
   }
 }

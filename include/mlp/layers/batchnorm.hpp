@@ -115,6 +115,15 @@ class BatchNorm : public Layer<S> {
   // a pool after the fused ReLU instead of being written (Layer::can_feed_planes).
   bool can_feed_planes() const override { return pixels_ > 1; }
 
+  // An image's dL/dx is, once backward has summed dy and dy * xhat, each sample's own computation,
+  // so a Conv2d before that reads dL/dy a sample at a time can take it sample by sample instead
+  // of it being written (Layer::can_give_samples).
+  bool can_give_samples() const override { return pixels_ > 1; }
+  void give_sample(Index s, S* column) const override {
+    MLP_ASSERT(given_.grad != nullptr, "give_sample without a backward that gave samples");
+    input_grad_planes(given_, s, 0, num_features(), column);
+  }
+
   // Train: mu, var = mean and biased variance of each channel over its N = B x pixels values;
   //        xhat = (x - mu) / sqrt(var + eps);  y = gamma * xhat + beta;
   //        running_mean += m (mu - running_mean);  running_var += m (var * N/(N-1) - running_var).
@@ -182,9 +191,11 @@ class BatchNorm : public Layer<S> {
       const Matrix<S>* x = this->kept_input();
       block_sums_.resize(dy.cols(), num_features());
       block_dots_.resize(dy.cols(), num_features());
-      for_each_channel_group([&](Index c0, Index c1) {
-        backward_planes(grad, x != nullptr ? *x : xhat_, x != nullptr, c0, c1, count);
-      });
+      const InputGradSource source{grad.data(), grad.outerStride(), x != nullptr ? x : &xhat_, x != nullptr,
+                                   S(count)};
+      const bool write = this->input_grad_ && !this->giving_samples();
+      for_each_channel_group([&](Index c0, Index c1) { backward_planes(source, dy.cols(), c0, c1, write); });
+      given_ = this->giving_samples() && this->input_grad_ ? source : InputGradSource{};
     } else {
       backward_rows(grad, count);
     }
@@ -308,31 +319,52 @@ class BatchNorm : public Layer<S> {
       out = value;
     }
   }
-  // Channels [c0, c1), with xhat = (source - shift) * scale: source x with the channel's mean and
-  // inv_std, or the stored xhat with 0 and 1 (see backward_impl). The sums of dy and of dy * xhat
-  // per block in one pass, each added in double in sample order, then dx block by block.
-  void backward_planes(const Eigen::Ref<const Matrix<S>>& dy, const Matrix<S>& source, bool from_x, Index c0,
-                       Index c1, Index count) {
-    const auto xhat = [&](Index s, Index c) {
-      return (source.col(s).segment(c * pixels_, pixels_).array() - (from_x ? mean_(c, 0) : S(0))) *
-             (from_x ? inv_std_(c, 0) : S(1));
-    };
-    const Index B = dy.cols();
-    detail::for_each_block(dy, c0, c1, pixels_, [&](Index s, Index c, const auto& block) {
-      block_sums_(s, c) = block.sum();
-      block_dots_(s, c) = (block.array() * xhat(s, c)).sum();
-    });
+  // What an image's dL/dx is computed from: dL/dy (dy as masked, with its column stride), and
+  // xhat = (source - shift) * scale: source x with the channel's mean and inv_std, or the stored
+  // xhat with 0 and 1 (see backward_impl); N values per channel.
+  struct InputGradSource {
+    const S* grad = nullptr;
+    Index grad_stride = 0;
+    const Matrix<S>* source = nullptr;
+    bool from_x = false;
+    S n = S(0);
+
+    auto dy(Index s, Index c, Index pixels) const {
+      return Eigen::Map<const Vector<S>>(grad + s * grad_stride + c * pixels, pixels);
+    }
+  };
+  auto xhat(const InputGradSource& in, Index s, Index c) const {
+    return (in.source->col(s).segment(c * pixels_, pixels_).array() - (in.from_x ? mean_(c, 0) : S(0))) *
+           (in.from_x ? inv_std_(c, 0) : S(1));
+  }
+  // Channels [c0, c1). The sums of dy and of dy * xhat per block in one pass, each added in double
+  // in sample order, then (write) dx block by block.
+  void backward_planes(const InputGradSource& in, Index B, Index c0, Index c1, bool write) {
+    for (Index s = 0; s < B; ++s) {
+      for (Index c = c0; c < c1; ++c) {
+        const auto block = in.dy(s, c, pixels_);
+        block_sums_(s, c) = block.sum();
+        block_dots_(s, c) = (block.array() * xhat(in, s, c)).sum();
+      }
+    }
     for (Index c = c0; c < c1; ++c) {
       dbeta_(c, 0) = static_cast<S>(detail::sum_in_order(block_sums_.col(c).data(), B));
       dgamma_(c, 0) = static_cast<S>(detail::sum_in_order(block_dots_.col(c).data(), B));
     }
-    if (!this->input_grad_) return;
-    const S n = S(count);
-    detail::for_each_block(dy, c0, c1, pixels_, [&](Index s, Index c, const auto& block) {
-      const S k = gamma_(c, 0) * inv_std_(c, 0) / n;
-      dx_.col(s).segment(c * pixels_, pixels_).array() =
-          k * (n * block.array() - dbeta_(c, 0) - xhat(s, c) * dgamma_(c, 0));
-    });
+    if (!write) return;
+    for (Index s = 0; s < B; ++s) input_grad_planes(in, s, c0, c1, dx_.col(s).data());
+  }
+  // dx = gamma * inv_std / N * (N dy - dbeta - xhat * dgamma) for channels [c0, c1) of sample s
+  // into `column` (the sample's column: channel c at c * pixels). The same code whether it writes
+  // dx_ or a column a Conv2d pulls (give_sample), so that both give the same bits where the
+  // columns start at the same offset from a 64-byte boundary (vectorized and scalar paths may
+  // round differently where a compiler contracts a multiply-add in one only).
+  void input_grad_planes(const InputGradSource& in, Index s, Index c0, Index c1, S* column) const {
+    for (Index c = c0; c < c1; ++c) {
+      const S k = gamma_(c, 0) * inv_std_(c, 0) / in.n;
+      Eigen::Map<Vector<S>>(column + c * pixels_, pixels_).array() =
+          k * (in.n * in.dy(s, c, pixels_).array() - dbeta_(c, 0) - xhat(in, s, c) * dgamma_(c, 0));
+    }
   }
 
   S eps_;
@@ -345,6 +377,7 @@ class BatchNorm : public Layer<S> {
   Matrix<S> mean_, var_, inv_std_, scale_, shift_;  // C x 1 scratch
   Matrix<S> xhat_, y_, dx_;                       // C * pixels x B (xhat_ unused for an image whose input is kept)
   Matrix<S> masked_dy_;                           // C * pixels x B, with a fused ReLU only
+  InputGradSource given_;                         // of the last backward that gave samples (else none)
   Matrix<S> block_sums_, block_dots_;             // B x C: an image's sums per sample and channel
   // Planes handed on: a group's planes of one sample start at any of kScratchAlign offsets (64
   // bytes of floats; a multiple of every packet's alignment).

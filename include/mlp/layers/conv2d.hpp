@@ -205,6 +205,10 @@ class Conv2d final : public Layer<S> {
   // A Sequential's layer lowers its input again in backward instead of copying it.
   bool can_read_kept_input() const override { return true; }
 
+  // One sample at a time, backward reads a sample's dL/dy at a time, so it can pull each from a
+  // BatchNorm2d after it instead of that layer writing the batch's (Layer::can_take_samples).
+  bool can_take_samples() const override { return method() == ConvMethod::PerSample; }
+
   // Per chunk of n samples: cols = im2col(x): (n P) x K;  Z = cols W^T: (n P) x O;
   // y[o * P + p, s] = Z[s * P + p, o] + b[o]. In Train mode x is kept for backward (copied, unless
   // the Sequential keeps it).
@@ -262,6 +266,7 @@ class Conv2d final : public Layer<S> {
       cols_.resize(workers);
       z_.resize(workers);
       buffers_.resize(workers);
+      pulled_.resize(workers);
     }
     if (bf16_ && workspaces_.size() < workers) workspaces_.resize(workers);
     const Index rows = chunk * window_.out_pixels(), K = weight_.cols();
@@ -282,6 +287,7 @@ class Conv2d final : public Layer<S> {
       // One sample's dcols = dy W (PerSample). Both methods' buffers are sized whichever runs, so
       // that set_method between steps allocates nothing.
       reserve(window_.out_pixels(), K, out_);
+      pulled_[w].resize(this->output_shape().size() + kPulledAlign, 1);
     }
 #ifdef MLP_HAVE_AVX512F_CODE
     if (fused_lowering(chunk)) {
@@ -416,6 +422,12 @@ class Conv2d final : public Layer<S> {
     for (Index s = first; s < first + n; ++s) {
       detail::im2col<S>(input(), s, 1, window_, cols_[w].data(), P);
       const S* g = dy.col(s).data();
+      if (this->pulls_samples()) {
+        // at dy's column's offset from a 64-byte boundary, where the giver's own dx would have it
+        S* pulled = pulled_[w].data() + (s * dy.outerStride()) % kPulledAlign;
+        this->pull_sample(s, pulled);
+        g = pulled;
+      }
       detail::taps_gradient(cols_[w].data(), P, K, g, out_, dweight, dbias);
       if (!this->input_grad_) continue;
       product(w, P, K, out_, g, P, false, weight_.data(), out_, false, cols_[w].data());
@@ -441,6 +453,8 @@ class Conv2d final : public Layer<S> {
   std::vector<detail::GemmBuffers<S>> buffers_;    // per worker: the products' packing buffers
   std::vector<detail::GemmWorkspace> workspaces_;  // per worker: the bf16 products' packing buffers
   detail::ChunkTapMasks tap_masks_;                // the fused products' masks, shared by the workers
+  static constexpr Index kPulledAlign = 16;        // 64 bytes of floats, a multiple of every packet's alignment
+  std::vector<Matrix<S>> pulled_;                  // per worker: a sample's dL/dy pulled from the layer after
 };
 
 }  // namespace mlp

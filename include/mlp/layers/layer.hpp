@@ -90,7 +90,7 @@ class Layer {
   // input gradients are switched off.
   const Matrix<S>& backward(const Eigen::Ref<const Matrix<S>>& dy) {
     check_backward(dy, false);
-    masked_output_ = nullptr;  // the buffer may be overwritten unmasked
+    forget_returned();  // the buffer may be overwritten unmasked, or written
     return backward_impl(dy);
   }
 
@@ -111,7 +111,7 @@ class Layer {
   bool backward_in_place(const Eigen::Ref<const Matrix<S>>& dy) {
     if (!passes_through(Mode::Train)) return false;
     check_backward(dy, false);
-    masked_output_ = nullptr;
+    forget_returned();
     return true;
   }
 
@@ -214,6 +214,27 @@ class Layer {
     fail_planes();
   }
 
+  // dL/dx given back a sample at a time, which only a Sequential arranges (fusion on, see
+  // Sequential::set_fuse_relu): a layer whose dL/dx is, once its backward has summed over the
+  // batch, a sample's own computation (BatchNorm2d) returns true from can_give_samples(), and a
+  // layer whose backward reads dL/dy one sample at a time (Conv2d one sample at a time) from
+  // can_take_samples(). When the taker comes right before the giver, the giver's backward then
+  // sums but does not write dL/dx (giving_samples() is true; it returns its dL/dx buffer as it
+  // was), and the taker's backward asks for each sample's dL/dy when it reads it (pull_sample();
+  // pulls_samples() is true), instead of the giver writing the whole batch's for the taker to read
+  // back. give_sample must write exactly the column the giver's backward would have written.
+  virtual bool can_give_samples() const { return false; }
+  virtual bool can_take_samples() const { return false; }
+  bool giving_samples() const { return giving_samples_; }
+  bool pulls_samples() const { return sample_giver_ != nullptr; }
+  void pull_sample(Index sample, S* column) const { sample_giver_->give_sample(sample, column); }
+  // The giver's side, after a backward in which giving_samples() was true and before its next
+  // forward or backward: sample `sample`'s column of that backward's dL/dx into `column`
+  // (input_shape().size() values; called from several threads at once, for different samples).
+  virtual void give_sample(Index /*sample*/, S* /*column*/) const {
+    detail::fail<RuntimeError>(describe(), " cannot give dL/dx by samples (can_give_samples() is false)");
+  }
+
   // Reading the input again in backward, which only a Sequential arranges: a layer that would
   // otherwise keep its input, or something computed from it, for backward (Linear and Conv2d copy
   // x, BatchNorm2d writes x normalized) returns true. In a Train forward whose input is the output
@@ -247,7 +268,7 @@ class Layer {
     MLP_ASSERT(can_take_planes(), "begin_taking on a layer that cannot take planes");
     ++forwards_;
     cache_ = Cache::Failed;  // until absorb_taken
-    masked_output_ = nullptr;
+    forget_returned();
     relu_fused_ = false;
     kept_input_ = nullptr;
     plane_taker_ = nullptr;
@@ -265,6 +286,7 @@ class Layer {
   // two ReLUs), as backward_relu_masked.
   const Matrix<S>& backward_fused(const Eigen::Ref<const Matrix<S>>& dy, bool masked, bool mask_input) {
     check_backward(dy, true);
+    forget_returned();
     const FlagScope scope(relu_gradient_masked_, masked);
     return mask_input ? masked_backward(dy) : backward_impl(dy);
   }
@@ -277,22 +299,44 @@ class Layer {
   // fused layer before the ReLU trusts only it.
   const Matrix<S>& masked_backward(const Eigen::Ref<const Matrix<S>>& dy) {
     MLP_ASSERT(can_mask_relu_gradient(), "a masked backward on a layer that cannot mask");
-    masked_output_ = nullptr;
+    forget_returned();
     const FlagScope scope(relu_masking_, true);
     const Matrix<S>& dx = backward_impl(dy);
     masked_output_ = &dx;
     return dx;
   }
+  // Any forward or backward overwrites (or leaves unwritten) what the last backward returned.
+  void forget_returned() {
+    masked_output_ = nullptr;
+    given_output_ = nullptr;
+  }
   bool returned_masked(const Matrix<S>& g) const { return masked_output_ == &g; }
-  // Sets a flag for the duration of a call (also when it throws), then restores it.
-  struct FlagScope {
-    FlagScope(bool& flag, bool value) : flag_(flag), before_(flag) { flag_ = value; }
-    ~FlagScope() { flag_ = before_; }
-    FlagScope(const FlagScope&) = delete;
-    FlagScope& operator=(const FlagScope&) = delete;
-    bool& flag_;
-    bool before_;
+  // g is the unwritten dL/dx of a backward that gave samples, and the layer has run nothing since.
+  bool gave_samples(const Matrix<S>& g) const { return given_output_ == &g; }
+  // The backward of layer i of a Sequential: `call` with giving_samples() as `give`, then, when it
+  // gave, its result remembered as unwritten; with `giver`, a backward that pulls from it.
+  template <class Call>
+  const Matrix<S>& backward_as(bool give, const Layer* giver, Call&& call) {
+    MLP_ASSERT(!give || can_give_samples(), "giving samples on a layer that cannot");
+    MLP_ASSERT(giver == nullptr || can_take_samples(), "pulling samples on a layer that cannot take them");
+    const FlagScope giving(giving_samples_, give);
+    const PointerScope pulling(sample_giver_, giver);
+    const Matrix<S>& dx = call();
+    if (give) given_output_ = &dx;
+    return dx;
+  }
+  // Sets a value for the duration of a call (also when it throws), then restores it.
+  template <class T>
+  struct Scoped {
+    Scoped(T& value, T during) : value_(value), before_(value) { value_ = during; }
+    ~Scoped() { value_ = before_; }
+    Scoped(const Scoped&) = delete;
+    Scoped& operator=(const Scoped&) = delete;
+    T& value_;
+    T before_;
   };
+  using FlagScope = Scoped<bool>;
+  using PointerScope = Scoped<const Layer*>;
   // The ReLU side: its forward and backward are recorded and checked, and computed by the layer
   // before it; its own backward() is refused after such a forward.
   void absorb_forward(const Eigen::Ref<const Matrix<S>>& x, Mode mode) {
@@ -320,7 +364,7 @@ class Layer {
                "planes handed on without a fused ReLU, a feeder or a taker that began");
     cache_ = Cache::Failed;  // if forward_impl throws, backward is refused
     ++forwards_;
-    masked_output_ = nullptr;
+    forget_returned();
     relu_fused_ = fused;
     kept_input_ = nullptr;
     plane_taker_ = taker;
@@ -416,6 +460,9 @@ class Layer {
   bool relu_gradient_masked_ = false;  // in a fused backward: dy is already masked
   bool relu_masking_ = false;          // in backward_relu_masked
   const Matrix<S>* masked_output_ = nullptr;  // what backward_relu_masked returned, while it is that
+  const Matrix<S>* given_output_ = nullptr;   // the unwritten dL/dx of a backward that gave samples, while it is that
+  bool giving_samples_ = false;               // in a backward whose dL/dx the layer before pulls
+  const Layer* sample_giver_ = nullptr;       // in a backward that pulls dL/dy from the layer after
   std::uint64_t forwards_ = 0;                // forwards run, failed ones included
   const Matrix<S>* kept_input_ = nullptr;     // see can_read_kept_input
   const Layer* kept_owner_ = nullptr;         // the layer whose output buffer kept_input_ is

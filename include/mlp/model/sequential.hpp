@@ -91,7 +91,8 @@ class Sequential {
   // (bench_training --breakdown): forward_layer(0, x), then forward_layer(i, output of i - 1) in
   // order; backward_layer(n - 1, dL/d(output)) down to backward_layer(0, ...). Together they do what
   // forward() and backward() do, fusion included. A layer that passes its input through returns g
-  // itself, so g has to outlive the result (a temporary is refused).
+  // itself, so g has to outlive the result (a temporary is refused); a BatchNorm2d that gives its
+  // dL/dx by samples (see set_fuse_relu) reads its g again in the backward_layer below it.
   const Matrix<S>& forward_layer(std::size_t i, const Eigen::Ref<const Matrix<S>>& x, Mode mode) {
     detail::require(i < layers_.size(), "Sequential::forward_layer(", i, ") of a model of ", layers_.size(),
                     " layers");
@@ -118,14 +119,20 @@ class Sequential {
       layer.absorb_backward(g);
       return g;
     }
-    // Trusted only when g is what the layer after the ReLU returned masked and has not touched since.
-    if (fused_[i]) {
-      const bool masked = i + 2 < layers_.size() && masks_[i + 2] && layers_[i + 2]->returned_masked(g);
-      return layer.backward_fused(g, masked, masks_[i]);
-    }
-    if (masks_[i]) return layer.backward_relu_masked(g);
-    if (layer.backward_in_place(g)) return i == 0 && !input_grad_ ? empty_ : g;
-    return layer.backward(g);
+    // Samples given to the layer before (see set_fuse_relu), and pulled from the layer after when g
+    // is what it gave and it has run nothing since.
+    const bool give = fuse_relu_ && i > 0 && layer.can_give_samples() && layers_[i - 1]->can_take_samples();
+    const Layer<S>* giver = layer.can_take_samples() && layers_[i + 1]->gave_samples(g) ? layers_[i + 1].get() : nullptr;
+    return layer.backward_as(give, giver, [&]() -> const Matrix<S>& {
+      // Trusted only when g is what the layer after the ReLU returned masked and has not touched since.
+      if (fused_[i]) {
+        const bool masked = i + 2 < layers_.size() && masks_[i + 2] && layers_[i + 2]->returned_masked(g);
+        return layer.backward_fused(g, masked, masks_[i]);
+      }
+      if (masks_[i]) return layer.backward_relu_masked(g);
+      if (layer.backward_in_place(g)) return i == 0 && !input_grad_ ? empty_ : g;
+      return layer.backward(g);
+    });
   }
   const Matrix<S>& backward_layer(std::size_t i, Matrix<S>&& g) = delete;
 
@@ -139,8 +146,12 @@ class Sequential {
   // 2 x 2 pool after BatchNorm2d, see Layer::can_feed_planes), the fused layer hands it the planes
   // of the ReLU's output instead of writing that output, which is then never written:
   // forward_layer returns the fused layer's and the ReLU's output buffer as it was, and
-  // first_non_finite_output() looks at the taker's output for them. A forward decides, and its
-  // backward follows that decision. Off: every layer computes on its own.
+  // first_non_finite_output() looks at the taker's output for them. A BatchNorm2d after a Conv2d
+  // that computes one sample at a time (a first layer) gives it dL/dx a sample at a time instead
+  // of writing it (Layer::can_give_samples): backward_layer returns the BatchNorm's dL/dx buffer
+  // unwritten, and the Conv2d's backward_layer computes each sample's from the BatchNorm's sums
+  // and the g the BatchNorm was given, so that g has to stay as it is until then. A forward
+  // decides, and its backward follows that decision. Off: every layer computes on its own.
   void set_fuse_relu(bool enabled) { fuse_relu_ = enabled; }
   bool fuse_relu() const { return fuse_relu_; }
 
