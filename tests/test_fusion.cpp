@@ -569,6 +569,7 @@ class SampleCopy final : public mlp::Layer<S> {
   std::string_view kind() const override { return "SampleCopy"; }
   bool can_take_samples() const override { return true; }
   Index pulled = 0;
+  bool forget_to_pull = false;  // misuse: reads dy as it is while pulls_samples() is true
 
  protected:
   const mlp::Matrix<S>& forward_impl(const Eigen::Ref<const mlp::Matrix<S>>& x, mlp::Mode) override {
@@ -578,7 +579,7 @@ class SampleCopy final : public mlp::Layer<S> {
   const mlp::Matrix<S>& backward_impl(const Eigen::Ref<const mlp::Matrix<S>>& dy) override {
     dx_.resize(dy.rows(), dy.cols());
     for (Index s = 0; s < dy.cols(); ++s) {
-      if (this->pulls_samples()) {
+      if (this->pulls_samples() && !forget_to_pull) {
         this->pull_sample(s, dx_.col(s).data());
         ++pulled;
       } else {
@@ -652,6 +653,21 @@ TEST_CASE("a BatchNorm2d gives dL/dx a sample at a time to the layer before it t
     CHECK(mlp_test::same_bits(fused.backward_layer(0, *down_fused), expected));
     CHECK(taker.pulled == 14);
   }
+}
+
+TEST_CASE("a layer that says it takes dL/dy by samples and does not pull them fails loudly") {
+  mlp::Sequential<double> model = giving<double>(5, false);
+  auto& taker = dynamic_cast<SampleCopy<double>&>(model[0]);
+  taker.forget_to_pull = true;
+  model.forward(mlp_test::random_matrix(72, 4, 33), mlp::Mode::Train);
+  CHECK_THROWS_WITH_AS(model.backward(mlp_test::random_matrix(3, 4, 34)),
+                       doctest::Contains("SampleCopy says it takes dL/dy by samples (can_take_samples()), but its "
+                                         "backward pulled 0 for a batch of 4 from BatchNorm2d(3)"),
+                       mlp::RuntimeError);
+  taker.forget_to_pull = false;
+  model.forward(mlp_test::random_matrix(72, 4, 33), mlp::Mode::Train);
+  CHECK_NOTHROW(model.backward(mlp_test::random_matrix(3, 4, 34)));
+  CHECK(taker.pulled == 4);
 }
 
 TEST_CASE("a first Conv2d that computes one sample at a time pulls dL/dy from the BatchNorm2d after it, same bits") {

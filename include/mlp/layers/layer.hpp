@@ -19,6 +19,7 @@
 #include "mlp/core/types.hpp"
 #include "mlp/layers/layer_config.hpp"
 
+#include <atomic>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -222,12 +223,17 @@ class Layer {
   // sums but does not write dL/dx (giving_samples() is true; it returns its dL/dx buffer as it
   // was), and the taker's backward asks for each sample's dL/dy when it reads it (pull_sample();
   // pulls_samples() is true), instead of the giver writing the whole batch's for the taker to read
-  // back. give_sample must write exactly the column the giver's backward would have written.
+  // back. give_sample must write exactly the column the giver's backward would have written, and a
+  // taker must pull every sample while pulls_samples() is true (fewer pulls than the batch's
+  // samples: its backward throws, naming both layers).
   virtual bool can_give_samples() const { return false; }
   virtual bool can_take_samples() const { return false; }
   bool giving_samples() const { return giving_samples_; }
   bool pulls_samples() const { return sample_giver_ != nullptr; }
-  void pull_sample(Index sample, S* column) const { sample_giver_->give_sample(sample, column); }
+  void pull_sample(Index sample, S* column) const {
+    sample_giver_->give_sample(sample, column);
+    sample_giver_->samples_given_.fetch_add(1, std::memory_order_relaxed);
+  }
   // The giver's side, after a backward in which giving_samples() was true and before its next
   // forward or backward: sample `sample`'s column of that backward's dL/dx into `column`
   // (input_shape().size() values; called from several threads at once, for different samples).
@@ -321,8 +327,16 @@ class Layer {
     MLP_ASSERT(giver == nullptr || can_take_samples(), "pulling samples on a layer that cannot take them");
     const FlagScope giving(giving_samples_, give);
     const PointerScope pulling(sample_giver_, giver);
+    if (giver != nullptr) giver->samples_given_.store(0, std::memory_order_relaxed);
     const Matrix<S>& dx = call();
     if (give) given_output_ = &dx;
+    // A taker that reads dL/dy without pulling it would read a buffer the giver never wrote.
+    if (giver != nullptr && giver->samples_given_.load(std::memory_order_relaxed) < cached_batch_) {
+      detail::fail<RuntimeError>(describe(), " says it takes dL/dy by samples (can_take_samples()), but its backward "
+                                 "pulled ", giver->samples_given_.load(std::memory_order_relaxed), " for a batch of ",
+                                 cached_batch_, " from ", giver->describe(), ", which did not write it (pull "
+                                 "every sample with pull_sample() while pulls_samples() is true)");
+    }
     return dx;
   }
   // Sets a value for the duration of a call (also when it throws), then restores it.
@@ -463,6 +477,7 @@ class Layer {
   const Matrix<S>* given_output_ = nullptr;   // the unwritten dL/dx of a backward that gave samples, while it is that
   bool giving_samples_ = false;               // in a backward whose dL/dx the layer before pulls
   const Layer* sample_giver_ = nullptr;       // in a backward that pulls dL/dy from the layer after
+  mutable std::atomic<Index> samples_given_{0};  // as a giver: pulls in the taker's backward
   std::uint64_t forwards_ = 0;                // forwards run, failed ones included
   const Matrix<S>* kept_input_ = nullptr;     // see can_read_kept_input
   const Layer* kept_owner_ = nullptr;         // the layer whose output buffer kept_input_ is
