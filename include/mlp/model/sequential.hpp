@@ -122,7 +122,8 @@ class Sequential {
     // Samples given to the layer before (see set_fuse_relu), and pulled from the layer after when g
     // is what it gave and it has run nothing since.
     const bool give = fuse_relu_ && i > 0 && layer.can_give_samples() && layers_[i - 1]->can_take_samples();
-    const Layer<S>* giver = layer.can_take_samples() && layers_[i + 1]->gave_samples(g) ? layers_[i + 1].get() : nullptr;
+    const Layer<S>* giver =
+        layer.can_take_samples() && layers_[i + 1]->gave_samples(g) ? layers_[i + 1].get() : nullptr;
     return layer.backward_as(give, giver, [&]() -> const Matrix<S>& {
       // Trusted only when g is what the layer after the ReLU returned masked and has not touched since.
       if (fused_[i]) {
