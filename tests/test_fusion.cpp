@@ -60,6 +60,26 @@ std::vector<mlp::Matrix<S>> run(mlp::Sequential<S>& model, Index in = 72, Index 
   return out;
 }
 
+// Every parameter gradient of the two models, bit for bit.
+template <class S>
+void check_same_gradients(mlp::Sequential<S>& a, mlp::Sequential<S>& b) {
+  const auto pa = a.parameters(), pb = b.parameters();
+  REQUIRE(pa.size() == pb.size());
+  for (std::size_t i = 0; i < pa.size(); ++i) {
+    INFO(pa[i].name);
+    CHECK(mlp_test::same_bits(mlp::Matrix<S>(pa[i].grad_map()), mlp::Matrix<S>(pb[i].grad_map())));
+  }
+}
+
+// backward_layer from the model's last layer down to layer `last`, starting from g: what layer
+// `last` returned.
+template <class S>
+const mlp::Matrix<S>& backward_down_to(mlp::Sequential<S>& model, const mlp::Matrix<S>& g, std::size_t last) {
+  const mlp::Matrix<S>* down = &g;
+  for (std::size_t i = model.size(); i-- > last;) down = &model.backward_layer(i, *down);
+  return *down;
+}
+
 template <class S>
 void check_same_bits(Index pool) {
   mlp::Sequential<S> fused = fusable<S>(7, pool), plain = fusable<S>(7, pool);
@@ -213,9 +233,7 @@ TEST_CASE("a fused pair's layers refuse their own backward, and forward_layer ta
   for (std::size_t i = 1; i < stepped.size(); ++i) h1 = &stepped.forward_layer(i, *h1, mlp::Mode::Train);
   CHECK(*h1 == whole.forward(x, mlp::Mode::Train));
   const mlp::Matrix<float> g = mlp_test::random_matrix<float>(4, 4, 12);
-  const mlp::Matrix<float>* g1 = &g;
-  for (std::size_t i = stepped.size(); i-- > 0;) g1 = &stepped.backward_layer(i, *g1);
-  CHECK(*g1 == whole.backward(g));
+  CHECK(backward_down_to(stepped, g, 0) == whole.backward(g));
   CHECK_THROWS_WITH_AS(stepped.forward_layer(3, x, mlp::Mode::Train),
                        "Sequential::forward_layer(3) takes what forward_layer(2) returned, right after it",
                        mlp::InvalidArgument);
@@ -302,8 +320,7 @@ void check_masked_pool_bits() {
     const mlp::Matrix<S> dx = fused.backward(dy);
     CHECK(mlp_test::same_bits(dx, plain.backward(dy)));
     if (step == 0) CHECK(dx.cwiseAbs().maxCoeff() > S(0));
-    const auto a = fused.parameters(), b = plain.parameters();
-    for (std::size_t i = 0; i < a.size(); ++i) CHECK(mlp_test::same_bits(mlp::Matrix<S>(a[i].grad_map()), mlp::Matrix<S>(b[i].grad_map())));
+    check_same_gradients(fused, plain);
   }
 }
 
@@ -426,18 +443,14 @@ TEST_CASE("a fused BatchNorm masks by itself when backward_layer hands it a dL/d
   fused.forward(x, mlp::Mode::Train);
   plain.forward(x, mlp::Mode::Train);
   // Down to the pool (layer 3) in both; the fused model's pool masked its dL/dx, the plain one's not.
-  const mlp::Matrix<float>* a = &g;
-  const mlp::Matrix<float>* b = &g;
-  for (std::size_t i = fused.size(); i-- > 3;) {
-    a = &fused.backward_layer(i, *a);
-    b = &plain.backward_layer(i, *b);
-  }
-  CHECK(*a != *b);  // the mask cut something
+  const mlp::Matrix<float>& a = backward_down_to(fused, g, 3);
+  const mlp::Matrix<float>& b = backward_down_to(plain, g, 3);
+  CHECK(a != b);  // the mask cut something
   // The pool's unmasked dL/dx, handed to the fused pair by hand: the BatchNorm must mask it (its
   // dL/dx is given to the Conv2d before it a sample at a time, see below).
-  const mlp::Matrix<float> unmasked = *b;
+  const mlp::Matrix<float> unmasked = b;
   const mlp::Matrix<float>& through_relu = fused.backward_layer(2, unmasked);
-  const mlp::Matrix<float> expected = plain.backward_layer(0, plain.backward_layer(1, plain.backward_layer(2, *b)));
+  const mlp::Matrix<float> expected = plain.backward_layer(0, plain.backward_layer(1, plain.backward_layer(2, b)));
   CHECK(mlp_test::same_bits(mlp::Matrix<float>(fused.backward_layer(0, fused.backward_layer(1, through_relu))),
                             expected));
   }
@@ -451,18 +464,14 @@ TEST_CASE("the pool's own backward in between ends the BatchNorm's trust in its 
   const mlp::Matrix<float> x = mlp_test::random_matrix<float>(72, 6, 25), g = mlp_test::random_matrix<float>(4, 6, 26);
   fused.forward(x, mlp::Mode::Train);
   plain.forward(x, mlp::Mode::Train);
-  const mlp::Matrix<float>* a = &g;
-  const mlp::Matrix<float>* b = &g;
-  for (std::size_t i = fused.size(); i-- > 4;) {
-    a = &fused.backward_layer(i, *a);
-    b = &plain.backward_layer(i, *b);
-  }
-  const mlp::Matrix<float> into_pool = *a;
+  const mlp::Matrix<float>& a = backward_down_to(fused, g, 4);
+  const mlp::Matrix<float>& b = backward_down_to(plain, g, 4);
+  const mlp::Matrix<float> into_pool = a;
   fused.backward_layer(3, into_pool);  // masked, into the pool's dL/dx buffer
   // The pool's own backward writes the same buffer again, unmasked.
   const mlp::Matrix<float>& unmasked = fused[3].backward(into_pool);
   const mlp::Matrix<float> expected =
-      plain.backward_layer(0, plain.backward_layer(1, plain.backward_layer(2, plain.backward_layer(3, *b))));
+      plain.backward_layer(0, plain.backward_layer(1, plain.backward_layer(2, plain.backward_layer(3, b))));
   CHECK(mlp_test::same_bits(
       mlp::Matrix<float>(fused.backward_layer(0, fused.backward_layer(1, fused.backward_layer(2, unmasked)))),
       expected));
@@ -539,21 +548,13 @@ TEST_CASE("a user's layer after a fused BatchNorm2d + ReLU is handed each sample
       CHECK((taker.handed.array() == 1).all());
     }
     CHECK(mlp_test::same_bits(fused.backward(g), plain.backward(g)));
-    const auto a = fused.parameters(), b = plain.parameters();
-    for (std::size_t i = 0; i < a.size(); ++i) {
-      CHECK(mlp_test::same_bits(mlp::Matrix<double>(a[i].grad_map()), mlp::Matrix<double>(b[i].grad_map())));
-    }
+    check_same_gradients(fused, plain);
     // By hand, a dL/dy the taker did not mask: the BatchNorm computes its output again, from the
     // xhat it stored (its input, the caller's, was not kept).
     fused.forward(x, mlp::Mode::Train);
     plain.forward(x, mlp::Mode::Train);
-    const mlp_test::MatrixD* down_fused = &g;
-    const mlp_test::MatrixD* down_plain = &g;
-    for (std::size_t i = fused.size(); i-- > 3;) {
-      down_fused = &fused.backward_layer(i, *down_fused);
-      down_plain = &plain.backward_layer(i, *down_plain);
-    }
-    const mlp_test::MatrixD unmasked = plain.backward_layer(2, *down_plain);
+    backward_down_to(fused, g, 3);
+    const mlp_test::MatrixD unmasked = plain.backward_layer(2, backward_down_to(plain, g, 3));
     const mlp_test::MatrixD expected = plain.backward_layer(0, plain.backward_layer(1, unmasked));
     CHECK(mlp_test::same_bits(mlp_test::MatrixD(fused.backward_layer(0, fused.backward_layer(1, unmasked))), expected));
   }
@@ -631,26 +632,19 @@ TEST_CASE("a BatchNorm2d gives dL/dx a sample at a time to the layer before it t
     CHECK(mlp_test::same_bits(fused.backward(g), plain.backward(g)));
     CHECK(taker.pulled == 7);
     CHECK(not_taker.pulled == 0);
-    const auto a = fused.parameters(), b = plain.parameters();
-    for (std::size_t i = 0; i < a.size(); ++i) {
-      CHECK(mlp_test::same_bits(mlp::Matrix<double>(a[i].grad_map()), mlp::Matrix<double>(b[i].grad_map())));
-    }
+    check_same_gradients(fused, plain);
     // By hand: what the BatchNorm's backward_layer returns is pulled from only by the layer before
     // it; handed a copy of it (here the plain model's dL/dx, the same values), the layer reads it.
     fused.forward(x, mlp::Mode::Train);
     plain.forward(x, mlp::Mode::Train);
-    const mlp_test::MatrixD* down_fused = &g;
-    const mlp_test::MatrixD* down_plain = &g;
-    for (std::size_t i = fused.size(); i-- > 1;) {
-      down_fused = &fused.backward_layer(i, *down_fused);
-      down_plain = &plain.backward_layer(i, *down_plain);
-    }
-    const mlp_test::MatrixD copy = *down_plain;
-    const mlp_test::MatrixD expected = plain.backward_layer(0, *down_plain);
+    const mlp_test::MatrixD& down_fused = backward_down_to(fused, g, 1);
+    const mlp_test::MatrixD& down_plain = backward_down_to(plain, g, 1);
+    const mlp_test::MatrixD copy = down_plain;
+    const mlp_test::MatrixD expected = plain.backward_layer(0, down_plain);
     CHECK(mlp_test::same_bits(mlp_test::MatrixD(fused.backward_layer(0, copy)), expected));
     CHECK(taker.pulled == 7);  // not pulled: the copy was read
     // The BatchNorm's unwritten dL/dx, while the BatchNorm has run nothing since: pulled again.
-    CHECK(mlp_test::same_bits(fused.backward_layer(0, *down_fused), expected));
+    CHECK(mlp_test::same_bits(fused.backward_layer(0, down_fused), expected));
     CHECK(taker.pulled == 14);
   }
 }
@@ -686,11 +680,7 @@ TEST_CASE("a first Conv2d that computes one sample at a time pulls dL/dy from th
         const mlp::Matrix<float> g = mlp_test::random_matrix<float>(3, 9, 37 + step);
         CHECK(mlp_test::same_bits(fused.forward(x, mlp::Mode::Train), plain.forward(x, mlp::Mode::Train)));
         CHECK(mlp_test::same_bits(fused.backward(g), plain.backward(g)));
-        const auto a = fused.parameters(), b = plain.parameters();
-        for (std::size_t i = 0; i < a.size(); ++i) {
-          INFO(a[i].name);
-          CHECK(mlp_test::same_bits(mlp::Matrix<float>(a[i].grad_map()), mlp::Matrix<float>(b[i].grad_map())));
-        }
+        check_same_gradients(fused, plain);
       }
     }
   }
