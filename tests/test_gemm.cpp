@@ -300,7 +300,9 @@ TEST_CASE("gemm: the own kernel's blocks of k, rows and columns, with operands s
   const mlp::detail::F32Blocking small{17, 64, 24};
   std::uint64_t seed = 300;
   for (const Shape3& s : {Shape3{100, 50, 70, false, false}, Shape3{65, 37, 35, true, false},
-                          Shape3{33, 49, 18, false, true}, Shape3{130, 25, 52, true, true}, Shape3{1, 1, 1, false, false}}) {
+                          Shape3{33, 49, 18, false, true}, Shape3{130, 25, 52, true, true}, Shape3{1, 1, 1, false, false},
+                          // B's columns 512 floats apart: copied by columns before the tiles read them
+                          Shape3{40, 30, 512, false, false}, Shape3{70, 13, 1024, true, false}}) {
     INFO(describe(s));
     // lda and ldb equal to the stored rows: a read past an operand's last column leaves its allocation.
     const Index a_rows = s.ta ? s.k : s.m, b_rows = s.tb ? s.n : s.k;

@@ -8,7 +8,7 @@
 //             each tile of C going straight into the output's layout (a sample's P x O block, column
 //             stride P) with the bias added to its finished sum, instead of into z for a copy that
 //             added the bias;
-//   dL/dW:    dW = dZ^T cols, cols as the second operand (transposed while packing);
+//   dL/dW:    dW = dZ^T cols, cols as the second operand (packed by columns, as it lies in the images);
 //   dL/dx:    col2im(dZ W), whose columns are computed and added into dx a few channels at a time,
 //             while they are in cache.
 //
@@ -286,10 +286,12 @@ inline Index weight_grad_b_floats(Index K, Index rows) {
 
 namespace conv_lowered_impl {
 
-// Columns j0 .. j0 + nc of the chunk's cols (taps), rows pc .. pc + kc (pc a multiple of 16), packed
-// as pack_f32 packs B (panels of kF32Nr columns, +0 past the last), read from the images: 16 rows of
-// 16 taps are loaded as in pack_cols and transposed.
-MLP_AVX512F_TARGET inline void pack_cols_transposed(const float* x, Index ldx, Index first, Index count,
+// Columns j0 .. j0 + nc of the chunk's cols (taps), rows pc .. pc + kc (pc a multiple of 16), as
+// f32_tile_sums_columns reads B: panels of kF32Nr columns (the last one narrower), each column's kc
+// values one after the other. Each 16 rows of a column are one load as in pack_cols and one store:
+// in panels by rows of k (pack_f32's B) they were transposed 16 x 16, which took most of the
+// packing's time.
+MLP_AVX512F_TARGET inline void pack_cols_by_columns(const float* x, Index ldx, Index first, Index count,
                                                     const Window2d& g, const ChunkTapMasks& masks,
                                                     const Index* shifts, Index j0, Index nc, Index pc, Index kc,
                                                     float* dst) {
@@ -307,20 +309,12 @@ MLP_AVX512F_TARGET inline void pack_cols_transposed(const float* x, Index ldx, I
     }
     for (Index p0 = 0; p0 < kc; p0 += 16) {
       const ColsVector rows16 = cols_vector(x, ldx, first, count, P, masks, pc + p0);
-      __m512i r[16];
-      if (width == kF32Nr) {  // constant bounds keep r in registers (a loop to `width` put it on the stack)
-#pragma GCC unroll 16
-        for (Index i = 0; i < kF32Nr; ++i) r[i] = _mm512_castps_si512(rows16.load_from(offset[i], tap[i]));
-#pragma GCC unroll 16
-        for (Index i = kF32Nr; i < 16; ++i) r[i] = _mm512_setzero_si512();
+      float* out = panel + p0;
+      if (p0 + 16 <= kc) {
+        for (Index i = 0; i < width; ++i) _mm512_storeu_ps(out + i * kc, rows16.load_from(offset[i], tap[i]));
       } else {
-        for (Index i = 0; i < width; ++i) r[i] = _mm512_castps_si512(rows16.load_from(offset[i], tap[i]));
-        for (Index i = width; i < 16; ++i) r[i] = _mm512_setzero_si512();
-      }
-      transpose_16x16(r);
-      const Index values = std::min<Index>(16, kc - p0);
-      for (Index k = 0; k < values; ++k) {
-        _mm512_mask_storeu_ps(panel + (p0 + k) * kF32Nr, first_lanes(kF32Nr), _mm512_castsi512_ps(r[k]));
+        const __mmask16 store = first_lanes(kc - p0);
+        for (Index i = 0; i < width; ++i) _mm512_mask_storeu_ps(out + i * kc, store, rows16.load_from(offset[i], tap[i]));
       }
     }
   }
@@ -350,14 +344,14 @@ MLP_AVX512F_TARGET inline void conv_weight_grad_avx512(const float* x, Index ldx
     const Index nc = std::min(bl.nc, K - jc);
     for (Index pc = 0; pc < rows; pc += kc_max) {
       const Index kc = std::min(kc_max, rows - pc);
-      conv_lowered_impl::pack_cols_transposed(x, ldx, first, count, g, masks, shifts, jc, nc, pc, kc, pb);
+      conv_lowered_impl::pack_cols_by_columns(x, ldx, first, count, g, masks, shifts, jc, nc, pc, kc, pb);
       for (Index ic = 0; ic < out; ic += bl.mc) {
         const Index mc = std::min(bl.mc, out - ic);
         pack_f32(a_block(dzt, ic, mc, pc, kc), kF32Mr, pa);
         for (Index jr = 0; jr < nc; jr += kF32Nr) {
           for (Index ir = 0; ir < mc; ir += kF32Mr) {
-            f32_tile_any(kc, pa + ir * kc, pb + jr * kc, dweight + (ic + ir) + (jc + jr) * out, out,
-                         std::min(kF32Mr, mc - ir), std::min(kF32Nr, nc - jr), pc > 0);
+            f32_tile_columns_any(kc, pa + ir * kc, pb + jr * kc, kc, dweight + (ic + ir) + (jc + jr) * out, out,
+                                 std::min(kF32Mr, mc - ir), std::min(kF32Nr, nc - jr), pc > 0);
           }
         }
       }

@@ -19,7 +19,8 @@
 // thread count.
 //
 // Blocking as usual (Goto): a kc-deep block of B (kc x nc) is packed once and swept by blocks of A
-// (mc x kc, in L2); a micro-panel of B (kc x 12, in L1) is reused down the whole block of A.
+// (mc x kc, in L2); a micro-panel of B (kc x 12, in L1) is reused down the whole block of A. B as
+// stored (k down its columns) is read where it is, by columns, instead (b_panels_for).
 #pragma once
 
 #include "mlp/core/assert.hpp"
@@ -110,6 +111,13 @@ MLP_AVX512F_TARGET inline void pack_f32_k(const PanelSource& s, Index width, flo
   }
 }
 
+// By columns (f32_tile_sums_columns), from a source with k contiguous (sk == 1): entry e's kc values
+// to dst + e kc, a copy.
+inline void pack_f32_columns(const PanelSource& s, float* dst) {
+  MLP_ASSERT(s.sk == 1, "pack_f32_columns: k not contiguous");
+  for (Index e = 0; e < s.count; ++e) std::copy_n(s.src + e * s.se, s.kc, dst + e * s.kc);
+}
+
 MLP_AVX512F_TARGET inline void pack_f32(const PanelSource& s, Index width, float* dst) {
   MLP_ASSERT(s.se == 1 || s.sk == 1, "pack_f32: neither entries nor k contiguous");
   if (s.se == 1) {
@@ -139,34 +147,90 @@ MLP_AVX512F_TARGET __attribute__((always_inline)) inline void f32_tile_sums(__m5
   }
 }
 
-// C[0:m, 0:N] (column-major, ldc) from a packed panel of A and one of B, with MV zmm of rows (16 or
-// 32 rows, `m` of them valid); the sums start as load_c_tile says and are finished as `finish`
-// says (at the tile's element (0, 0); only after the last block of k).
+// The same sums from a panel of B stored by columns: column j's kc values one after the other, ldb
+// floats apart (B's panel as its source holds it when k is contiguous there, so that packing it is a
+// copy instead of a transpose). The same fused multiply-adds in the same order: the same bits.
 template <int MV, int N>
-MLP_AVX512F_TARGET void f32_tile(Index kc, const float* a, const float* b, float* c, Index ldc, Index m, bool load_c,
-                                 const float* rows, const GemmFinish<float>* finish) {
+MLP_AVX512F_TARGET __attribute__((always_inline)) inline void f32_tile_sums_columns(__m512 (&acc)[MV][N], Index kc,
+                                                                                   const float* a, const float* b,
+                                                                                   Index ldb) {
+  // Four base pointers, each column then one or two strides from one of them: twelve pointers of
+  // their own would not fit the general registers next to the loop's.
+  const float* base[4] = {b, b + 3 * ldb, b + 6 * ldb, b + 9 * ldb};
+#pragma GCC unroll 2
+  for (Index p = 0; p < kc; ++p) {
+    const float* ap = a + p * kF32Mr;
+    __m512 av[MV];
+    for (int v = 0; v < MV; ++v) av[v] = _mm512_loadu_ps(ap + Index{16} * v);
+#pragma GCC unroll 12
+    for (int j = 0; j < N; ++j) {
+      const __m512 bj = _mm512_set1_ps(base[j / 3][(j % 3) * ldb + p]);
+      for (int v = 0; v < MV; ++v) acc[v][j] = _mm512_fmadd_ps(av[v], bj, acc[v][j]);
+    }
+  }
+}
+
+// C[0:m, 0:N] (column-major, ldc) from a packed panel of A and one of B (by rows of k, or by columns
+// ldb floats apart: f32_tile_sums_columns), with MV zmm of rows (16 or 32 rows, `m` of them valid);
+// the sums start as load_c_tile says and are finished as `finish` says (at the tile's element
+// (0, 0); only after the last block of k).
+template <int MV, int N, bool ByColumns>
+MLP_AVX512F_TARGET void f32_tile(Index kc, const float* a, const float* b, Index ldb, float* c, Index ldc, Index m,
+                                 bool load_c, const float* rows, const GemmFinish<float>* finish) {
   __m512 acc[MV][N];
   load_c_tile(acc, c, ldc, m, load_c, rows);
   prefetch_finish<MV, N>(finish);
-  f32_tile_sums(acc, kc, a, b);
+  if constexpr (ByColumns) {
+    f32_tile_sums_columns(acc, kc, a, b, ldb);
+  } else {
+    (void)ldb;
+    f32_tile_sums(acc, kc, a, b);
+  }
   finish_c_tile(acc, finish, m);
   store_c_tile(acc, c, ldc, m);
 }
 
-using F32TileFn = void (*)(Index, const float*, const float*, float*, Index, Index, bool, const float*,
+using F32TileFn = void (*)(Index, const float*, const float*, Index, float*, Index, Index, bool, const float*,
                            const GemmFinish<float>*);
 
-template <int MV, int... N>
+template <int MV, bool ByColumns, int... N>
 constexpr std::array<F32TileFn, sizeof...(N)> f32_tile_table(std::integer_sequence<int, N...>) {
-  return {&f32_tile<MV, N + 1>...};
+  return {&f32_tile<MV, N + 1, ByColumns>...};
 }
 
-// One tile: C[0:m, 0:n], m <= kF32Mr, n <= kF32Nr.
+template <bool ByColumns>
+inline void f32_tile_dispatch(Index kc, const float* a, const float* b, Index ldb, float* c, Index ldc, Index m,
+                              Index n, bool load_c, const float* rows, const GemmFinish<float>* finish) {
+  static constexpr auto one = f32_tile_table<1, ByColumns>(std::make_integer_sequence<int, kF32Nr>{});
+  static constexpr auto two = f32_tile_table<2, ByColumns>(std::make_integer_sequence<int, kF32Nr>{});
+  (m > 16 ? two : one)[static_cast<std::size_t>(n - 1)](kc, a, b, ldb, c, ldc, m, load_c, rows, finish);
+}
+
+// One tile: C[0:m, 0:n], m <= kF32Mr, n <= kF32Nr, from a panel of B by rows of k.
 inline void f32_tile_any(Index kc, const float* a, const float* b, float* c, Index ldc, Index m, Index n,
                          bool load_c, const float* rows = nullptr, const GemmFinish<float>* finish = nullptr) {
-  static constexpr auto one = f32_tile_table<1>(std::make_integer_sequence<int, kF32Nr>{});
-  static constexpr auto two = f32_tile_table<2>(std::make_integer_sequence<int, kF32Nr>{});
-  (m > 16 ? two : one)[static_cast<std::size_t>(n - 1)](kc, a, b, c, ldc, m, load_c, rows, finish);
+  f32_tile_dispatch<false>(kc, a, b, 0, c, ldc, m, n, load_c, rows, finish);
+}
+
+// The same from a panel of B by columns, ldb floats apart.
+inline void f32_tile_columns_any(Index kc, const float* a, const float* b, Index ldb, float* c, Index ldc, Index m,
+                                 Index n, bool load_c, const float* rows = nullptr,
+                                 const GemmFinish<float>* finish = nullptr) {
+  f32_tile_dispatch<true>(kc, a, b, ldb, c, ldc, m, n, load_c, rows, finish);
+}
+
+// How gemm_f32_block lays out B's panels. When k runs down B's columns (B as stored), the tiles read
+// them by columns (f32_tile_sums_columns): where they are, without packing (packing them by rows of
+// k transposed them 16 x 16: each thread of a product cut by rows did so for all of B, the study
+// CNN's Linear(3136, 128) forward 0.73-0.78 -> 0.63-0.66 ms per step on one thread, 0.54-0.62 ->
+// 0.42-0.45 on two); copied into place first when the columns are a multiple of 512 floats apart,
+// where the twelve columns of a tile would fall in one or two of L1's 64 sets (8 ways on some
+// AVX-512 CPUs). When B is stored transposed, its panels are packed by rows of k as before (a copy
+// in that layout).
+enum class BPanels { Rows, Columns, InPlace };
+inline BPanels b_panels_for(const GemmProblem& g) {
+  if (g.transpose_b) return BPanels::Rows;
+  return g.ldb % 512 == 0 ? BPanels::Columns : BPanels::InPlace;
 }
 
 // C[i0:i1, j0:j1] of the product, on the calling thread, with packing buffers of at least
@@ -178,11 +242,22 @@ inline void gemm_f32_block(const GemmProblem& g, Index i0, Index i1, Index j0, I
              "gemm_f32_block: block outside C");
   MLP_ASSERT(bl.mc % kF32Mr == 0 && bl.nc % kF32Nr == 0 && bl.kc >= 1, "gemm_f32_block: bad blocking");
   const Index kc_max = bl.kc_for(g.k);
+  const BPanels b_panels = b_panels_for(g);
+  const bool by_columns = b_panels != BPanels::Rows;
   for (Index jc = j0; jc < j1; jc += bl.nc) {
     const Index nc = std::min(bl.nc, j1 - jc);
     for (Index pc = 0; pc < g.k; pc += kc_max) {
       const Index kc = std::min(kc_max, g.k - pc);
-      pack_f32(b_block(g, jc, nc, pc, kc), kF32Nr, pb);
+      const float* bp = pb;  // the block's first panel, its columns ldb apart when by columns
+      Index ldb = kc;
+      if (b_panels == BPanels::Rows) {
+        pack_f32(b_block(g, jc, nc, pc, kc), kF32Nr, pb);
+      } else if (b_panels == BPanels::Columns) {
+        pack_f32_columns(b_block(g, jc, nc, pc, kc), pb);
+      } else {
+        bp = g.b + pc + jc * g.ldb;
+        ldb = g.ldb;
+      }
       for (Index ic = i0; ic < i1; ic += bl.mc) {
         const Index mc = std::min(bl.mc, i1 - ic);
         pack_f32(a_block(g, ic, mc, pc, kc), kF32Mr, pa);
@@ -191,9 +266,16 @@ inline void gemm_f32_block(const GemmProblem& g, Index i0, Index i1, Index j0, I
         for (Index jr = 0; jr < nc; jr += kF32Nr) {
           for (Index ir = 0; ir < mc; ir += kF32Mr) {
             const GemmFinish<float> tile_finish = g.finish.at(ic + ir, jc + jr);
-            f32_tile_any(kc, pa + ir * kc, pb + jr * kc, g.c + (ic + ir) + (jc + jr) * g.ldc, g.ldc,
-                         std::min(kF32Mr, mc - ir), std::min(kF32Nr, nc - jr), g.accumulate || pc > 0,
-                         rows != nullptr ? rows + ir : nullptr, finish ? &tile_finish : nullptr);
+            float* c = g.c + (ic + ir) + (jc + jr) * g.ldc;
+            const Index m = std::min(kF32Mr, mc - ir), n = std::min(kF32Nr, nc - jr);
+            const float* tile_rows = rows != nullptr ? rows + ir : nullptr;
+            const GemmFinish<float>* fin = finish ? &tile_finish : nullptr;
+            if (by_columns) {
+              f32_tile_columns_any(kc, pa + ir * kc, bp + jr * ldb, ldb, c, g.ldc, m, n, g.accumulate || pc > 0,
+                                   tile_rows, fin);
+            } else {
+              f32_tile_any(kc, pa + ir * kc, pb + jr * kc, c, g.ldc, m, n, g.accumulate || pc > 0, tile_rows, fin);
+            }
           }
         }
       }
