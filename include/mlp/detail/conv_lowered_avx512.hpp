@@ -171,9 +171,38 @@ inline RowVector row_vector(float* y, Index ldy, Index first, Index P, Index r0,
 // C tile of rows r0.. (m valid, MV vectors) and output channels j0 .. j0 + N: accumulated over this
 // block of k (onto what earlier blocks stored when load_c), then stored into y, plus bias[j] when
 // this is the last block of k (bias null before: the unfinished sum is stored as it is).
+// A tile's rows of cols read straight from the images (no vector of them crossing a sample's end):
+// vector v's values of k value p are the 16 pixels at base[v] + off[p] (as an address only), the
+// lanes of masks[v][tap[p]] (+0 elsewhere), exactly what pack_cols stores.
+struct ImageRows {
+  const float* base[2];
+  const std::uint16_t* masks[2];
+  const Index* off;
+  const Index* tap;
+};
+
+// f32_tile_sums with A's vectors loaded from the images.
 template <int MV, int N>
-MLP_AVX512F_TARGET void tile(Index kc, const float* a, const float* b, float* y, Index ldy, Index first, Index P,
-                             Index r0, Index j0, Index m, bool load_c, const float* bias) {
+MLP_AVX512F_TARGET __attribute__((always_inline)) inline void image_tile_sums(__m512 (&acc)[MV][N], Index kc,
+                                                                             const ImageRows& rows, const float* b) {
+#pragma GCC unroll 2
+  for (Index p = 0; p < kc; ++p) {
+    const Index at = rows.off[p], t = rows.tap[p];
+    const float* bp = b + p * kF32Nr;
+    __m512 av[MV];
+    for (int v = 0; v < MV; ++v) av[v] = _mm512_maskz_loadu_ps(rows.masks[v][t], shifted(rows.base[v], at));
+#pragma GCC unroll 12
+    for (int j = 0; j < N; ++j) {
+      const __m512 bj = _mm512_set1_ps(bp[j]);
+      for (int v = 0; v < MV; ++v) acc[v][j] = _mm512_fmadd_ps(av[v], bj, acc[v][j]);
+    }
+  }
+}
+
+template <int MV, int N, bool FromImages>
+MLP_AVX512F_TARGET void tile(Index kc, const float* a, const ImageRows* image_rows, const float* b, float* y,
+                             Index ldy, Index first, Index P, Index r0, Index j0, Index m, bool load_c,
+                             const float* bias) {
   RowVector rv[MV];
   for (int v = 0; v < MV; ++v) rv[v] = row_vector(y, ldy, first, P, r0 + Index{16} * v, m - Index{16} * v);
   __m512 acc[MV][N];
@@ -199,7 +228,13 @@ MLP_AVX512F_TARGET void tile(Index kc, const float* a, const float* b, float* y,
       if (rv[v].next != 0) __builtin_prefetch(shifted_out(c, rv[v].next_offset), 1);
     }
   }
-  f32_tile_sums(acc, kc, a, b);
+  if constexpr (FromImages) {
+    (void)a;
+    image_tile_sums(acc, kc, *image_rows, b);
+  } else {
+    (void)image_rows;
+    f32_tile_sums(acc, kc, a, b);
+  }
 #pragma GCC unroll 12
   for (int j = 0; j < N; ++j) {
     const __m512 add = bias != nullptr ? _mm512_set1_ps(bias[j0 + j]) : _mm512_setzero_ps();
@@ -217,12 +252,12 @@ MLP_AVX512F_TARGET void tile(Index kc, const float* a, const float* b, float* y,
   }
 }
 
-using TileFn = void (*)(Index, const float*, const float*, float*, Index, Index, Index, Index, Index, Index, bool,
-                        const float*);
+using TileFn = void (*)(Index, const float*, const ImageRows*, const float*, float*, Index, Index, Index, Index, Index,
+                        Index, bool, const float*);
 
-template <int MV, int... N>
+template <int MV, bool FromImages, int... N>
 constexpr std::array<TileFn, sizeof...(N)> tile_table(std::integer_sequence<int, N...>) {
-  return {&tile<MV, N + 1>...};
+  return {&tile<MV, N + 1, FromImages>...};
 }
 
 }  // namespace conv_lowered_impl
@@ -236,13 +271,16 @@ MLP_AVX512F_TARGET inline void conv_forward_avx512(const float* x, Index ldx, In
                                                    const float* weight, Index out, const float* bias, float* y,
                                                    Index ldy, float* pa, float* pb) {
   MLP_ASSERT(conv_lowered_fused(g, count) && masks.fits(g, count), "conv_forward_avx512: unsupported window");
-  static constexpr auto one = conv_lowered_impl::tile_table<1>(std::make_integer_sequence<int, kF32Nr>{});
-  static constexpr auto two = conv_lowered_impl::tile_table<2>(std::make_integer_sequence<int, kF32Nr>{});
-  const Index P = g.out_pixels(), rows = count * P, K = g.channels * g.taps();
+  static constexpr auto one = conv_lowered_impl::tile_table<1, false>(std::make_integer_sequence<int, kF32Nr>{});
+  static constexpr auto two = conv_lowered_impl::tile_table<2, false>(std::make_integer_sequence<int, kF32Nr>{});
+  static constexpr auto one_images = conv_lowered_impl::tile_table<1, true>(std::make_integer_sequence<int, kF32Nr>{});
+  static constexpr auto two_images = conv_lowered_impl::tile_table<2, true>(std::make_integer_sequence<int, kF32Nr>{});
+  const Index P = g.out_pixels(), rows = count * P, K = g.channels * g.taps(), HW = g.in_pixels(), taps = g.taps();
   Index shifts[kTapMaskMaxTaps];
   for (Index t = 0; t < g.taps(); ++t) shifts[t] = contiguous_tap(g, t / g.kernel.w, t % g.kernel.w).shift;
   prefetch_images(x, ldx, first, count, g);
-  const F32Blocking bl;
+  constexpr F32Blocking bl;
+  constexpr Index kMaxKc = bl.kc;
   const Index kc_max = bl.kc_for(K);
   // B = W^T (K x out): entry j of k value p is weight(j, p)
   const GemmProblem wt{rows, out, K, nullptr, 0, false, weight, out, true, y, ldy, false};
@@ -252,15 +290,56 @@ MLP_AVX512F_TARGET inline void conv_forward_avx512(const float* x, Index ldx, In
       const Index kc = std::min(kc_max, K - pc);
       const bool last = pc + kc == K;
       pack_f32(b_block(wt, jc, nc, pc, kc), kF32Nr, pb);
+      // Where each value of k reads in a channel plane, and its tap.
+      Index off[kMaxKc], tap[kMaxKc];
+      for (Index p = 0, c = pc / taps, t = pc % taps; p < kc; ++p) {
+        off[p] = c * HW + shifts[t];
+        tap[p] = t;
+        if (++t == taps) {
+          t = 0;
+          ++c;
+        }
+      }
       for (Index ic = 0; ic < rows; ic += bl.mc) {
         const Index mc = std::min(bl.mc, rows - ic);
-        conv_lowered_impl::pack_cols(x, ldx, first, count, g, masks, shifts, ic, mc, pc, kc, pa);
+        // A panel whose rows run on from one sample into the next is packed (its tiles would need
+        // two loads per vector); the others' tiles read the images themselves, while each tile's
+        // stretch of the channel planes is in L1 (the packed panels streamed from L2, and the
+        // packing took 14% of the forward).
+        static_assert(bl.mc / kF32Mr <= 64, "a panel's flag per bit");
+        std::uint64_t packed = 0;
+        for (Index ir = 0; ir < mc; ir += kF32Mr) {
+          const Index r0 = ic + ir;
+          bool cross = false;
+          for (Index v = 0; v < 2 && r0 + 16 * v < rows; ++v) {
+            cross = cross || conv_lowered_impl::cols_vector(x, ldx, first, count, P, masks, r0 + 16 * v).cross;
+          }
+          if (cross) {
+            packed |= std::uint64_t{1} << (ir / kF32Mr);
+            conv_lowered_impl::pack_cols(x, ldx, first, count, g, masks, shifts, r0, std::min(kF32Mr, mc - ir), pc,
+                                         kc, pa + ir * kc);
+          }
+        }
         for (Index jr = 0; jr < nc; jr += kF32Nr) {
           for (Index ir = 0; ir < mc; ir += kF32Mr) {
             const Index m = std::min(kF32Mr, mc - ir), n = std::min(kF32Nr, nc - jr);
-            (m > 16 ? two : one)[static_cast<std::size_t>(n - 1)](kc, pa + ir * kc, pb + jr * kc, y, ldy, first, P,
-                                                                   ic + ir, jc + jr, m, pc > 0,
-                                                                   last ? bias : nullptr);
+            const auto i = static_cast<std::size_t>(n - 1);
+            if ((packed >> (ir / kF32Mr)) & 1) {
+              (m > 16 ? two : one)[i](kc, pa + ir * kc, nullptr, pb + jr * kc, y, ldy, first, P, ic + ir, jc + jr, m,
+                                      pc > 0, last ? bias : nullptr);
+              continue;
+            }
+            conv_lowered_impl::ImageRows image_rows{};
+            image_rows.off = off;
+            image_rows.tap = tap;
+            for (Index v = 0; v < 2 && 16 * v < m; ++v) {
+              const conv_lowered_impl::ColsVector cv =
+                  conv_lowered_impl::cols_vector(x, ldx, first, count, P, masks, ic + ir + 16 * v);
+              image_rows.base[v] = shifted(cv.image, cv.o);
+              image_rows.masks[v] = cv.here_masks;
+            }
+            (m > 16 ? two_images : one_images)[i](kc, nullptr, &image_rows, pb + jr * kc, y, ldy, first, P, ic + ir,
+                                                  jc + jr, m, pc > 0, last ? bias : nullptr);
           }
         }
       }
