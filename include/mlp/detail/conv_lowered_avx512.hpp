@@ -168,9 +168,6 @@ inline RowVector row_vector(float* y, Index ldy, Index first, Index P, Index r0,
           static_cast<__mmask16>(lanes & ~in_sample)};
 }
 
-// C tile of rows r0.. (m valid, MV vectors) and output channels j0 .. j0 + N: accumulated over this
-// block of k (onto what earlier blocks stored when load_c), then stored into y, plus bias[j] when
-// this is the last block of k (bias null before: the unfinished sum is stored as it is).
 // A tile's rows of cols read straight from the images (no vector of them crossing a sample's end):
 // vector v's values of k value p are the 16 pixels at base[v] + off[p] (as an address only), the
 // lanes of masks[v][tap[p]] (+0 elsewhere), exactly what pack_cols stores.
@@ -199,6 +196,10 @@ MLP_AVX512F_TARGET __attribute__((always_inline)) inline void image_tile_sums(__
   }
 }
 
+// C tile of rows r0.. (m valid, MV vectors) and output channels j0 .. j0 + N, its rows of cols
+// packed (a) or read from the images (image_rows): accumulated over this block of k (onto what
+// earlier blocks stored when load_c), then stored into y, plus bias[j] when this is the last block
+// of k (bias null before: the unfinished sum is stored as it is).
 template <int MV, int N, bool FromImages>
 MLP_AVX512F_TARGET void tile(Index kc, const float* a, const ImageRows* image_rows, const float* b, float* y,
                              Index ldy, Index first, Index P, Index r0, Index j0, Index m, bool load_c,
