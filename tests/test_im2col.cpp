@@ -140,6 +140,8 @@ TEST_CASE("Conv2d's fused forward, dL/dW and dL/dx give the bits of im2col, the 
       {{4, 7, 7, {5}, {2}, 0, 11}, 33},     // 5 x 5, 49 pixels, 11 samples: 539 rows, three blocks of rows
       {{1, 28, 28, {3}, {1}, 2, 3}, 32},    // a grey first layer lowered in chunks
       {{200, 4, 4, {3}, {1}, 0, 3}, 40},    // K = 1,800: two blocks of cols' columns in dL/dW
+      {{8, 4, 5, {3}, {1}, 1, 3}, 12},      // 20 pixels: one tile holds a vector running on into the
+                                            // last sample and that sample's last vector
   };
   if (!mlp::detail::gemm_f32_kernel_available()) {
     MESSAGE("this CPU has no AVX512F: Conv2d's forward lowers into cols and runs the product there");
