@@ -516,15 +516,22 @@ class PlaneCopy final : public mlp::Layer<S> {
   mlp::Matrix<S> y_, dx_;
 };
 
+// A BatchNorm2d whose gamma and beta are moved off 1 and 0 so that the ReLU after it cuts, and
+// that ReLU.
+template <class S>
+void add_batch_norm_relu(mlp::Sequential<S>& model, Index channels) {
+  auto& bn = model.template emplace<mlp::BatchNorm2d<S>>(channels);
+  bn.weight().col(0).setLinSpaced(S(0.5), S(-1.5));
+  bn.bias().col(0).setLinSpaced(S(-0.5), S(0.25));
+  model.template emplace<mlp::ReLU<S>>();
+}
+
 // BatchNorm2d (first: it stores xhat, its input is not kept) - ReLU - PlaneCopy - Flatten - Linear.
 template <class S>
 mlp::Sequential<S> copying(std::uint64_t seed) {
   mlp::Rng rng(seed);
   mlp::Sequential<S> model(Shape{5, 3, 4});
-  auto& bn = model.template emplace<mlp::BatchNorm2d<S>>(5);
-  bn.weight().col(0).setLinSpaced(S(0.5), S(-1.5));
-  bn.bias().col(0).setLinSpaced(S(-0.5), S(0.25));
-  model.template emplace<mlp::ReLU<S>>();
+  add_batch_norm_relu(model, 5);
   model.template emplace<PlaneCopy<S>>();
   model.template emplace<mlp::Flatten<S>>();
   model.template emplace<mlp::Linear<S>>(60, 3, rng);
@@ -606,10 +613,7 @@ mlp::Sequential<S> giving(std::uint64_t seed, bool conv) {
     model.template emplace<SampleCopy<S>>();
   }
   const Index channels = conv ? 4 : 3;
-  auto& bn = model.template emplace<mlp::BatchNorm2d<S>>(channels);
-  bn.weight().col(0).setLinSpaced(S(0.5), S(-1.5));
-  bn.bias().col(0).setLinSpaced(S(-0.5), S(0.25));
-  model.template emplace<mlp::ReLU<S>>();
+  add_batch_norm_relu(model, channels);
   model.template emplace<mlp::MaxPool2d<S>>(2);
   model.template emplace<mlp::Flatten<S>>();
   model.template emplace<mlp::Linear<S>>(channels * 6, 3, rng);
