@@ -307,40 +307,38 @@ MLP_AVX512F_TARGET inline void conv_forward_avx512(const float* x, Index ldx, In
         // two loads per vector); the others' tiles read the images themselves, while each tile's
         // stretch of the channel planes is in L1 (the packed panels streamed from L2, and the
         // packing took 14% of the forward).
-        static_assert(bl.mc / kF32Mr <= 64, "a panel's flag per bit");
-        std::uint64_t packed = 0;
+        // Each panel's rows, worked out once for all the weight's panels: from the images, or
+        // packed (null off).
+        conv_lowered_impl::ImageRows panel_rows[bl.mc / kF32Mr];
         for (Index ir = 0; ir < mc; ir += kF32Mr) {
-          const Index r0 = ic + ir;
-          bool cross = false;
-          for (Index v = 0; v < 2 && r0 + 16 * v < rows; ++v) {
-            cross = cross || conv_lowered_impl::cols_vector(x, ldx, first, count, P, masks, r0 + 16 * v).cross;
+          conv_lowered_impl::ImageRows& r = panel_rows[ir / kF32Mr];
+          r = {};
+          r.off = off;
+          r.tap = tap;
+          for (Index v = 0; v < 2 && ir + 16 * v < mc; ++v) {
+            const conv_lowered_impl::ColsVector cv =
+                conv_lowered_impl::cols_vector(x, ldx, first, count, P, masks, ic + ir + 16 * v);
+            r.base[v] = shifted(cv.image, cv.o);
+            r.masks[v] = cv.here_masks;
+            if (cv.cross) r.off = nullptr;
           }
-          if (cross) {
-            packed |= std::uint64_t{1} << (ir / kF32Mr);
-            conv_lowered_impl::pack_cols(x, ldx, first, count, g, masks, shifts, r0, std::min(kF32Mr, mc - ir), pc,
-                                         kc, pa + ir * kc);
+          if (r.off == nullptr) {
+            conv_lowered_impl::pack_cols(x, ldx, first, count, g, masks, shifts, ic + ir, std::min(kF32Mr, mc - ir),
+                                         pc, kc, pa + ir * kc);
           }
         }
         for (Index jr = 0; jr < nc; jr += kF32Nr) {
           for (Index ir = 0; ir < mc; ir += kF32Mr) {
             const Index m = std::min(kF32Mr, mc - ir), n = std::min(kF32Nr, nc - jr);
             const auto i = static_cast<std::size_t>(n - 1);
-            if ((packed >> (ir / kF32Mr)) & 1) {
+            const conv_lowered_impl::ImageRows& r = panel_rows[ir / kF32Mr];
+            if (r.off == nullptr) {
               (m > 16 ? two : one)[i](kc, pa + ir * kc, nullptr, pb + jr * kc, y, ldy, first, P, ic + ir, jc + jr, m,
                                       pc > 0, last ? bias : nullptr);
-              continue;
+            } else {
+              (m > 16 ? two_images : one_images)[i](kc, nullptr, &r, pb + jr * kc, y, ldy, first, P, ic + ir,
+                                                    jc + jr, m, pc > 0, last ? bias : nullptr);
             }
-            conv_lowered_impl::ImageRows image_rows{};
-            image_rows.off = off;
-            image_rows.tap = tap;
-            for (Index v = 0; v < 2 && 16 * v < m; ++v) {
-              const conv_lowered_impl::ColsVector cv =
-                  conv_lowered_impl::cols_vector(x, ldx, first, count, P, masks, ic + ir + 16 * v);
-              image_rows.base[v] = shifted(cv.image, cv.o);
-              image_rows.masks[v] = cv.here_masks;
-            }
-            (m > 16 ? two_images : one_images)[i](kc, nullptr, &image_rows, pb + jr * kc, y, ldy, first, P, ic + ir,
-                                                  jc + jr, m, pc > 0, last ? bias : nullptr);
           }
         }
       }
