@@ -161,7 +161,9 @@ void print_breakdown(mlp::Sequential<float>& model, mlp::Optimizer<float>& optim
     for (std::size_t i = 0; i < n; ++i) {
       const Stopwatch t(cpu_time);
       if (i == 0) {
-        h = &model.forward_layer(0, batch->x, mlp::Mode::Train);
+        // as the Trainer does: a full batch kept for backward, not copied
+        h = batch->source.matrix != nullptr ? &model.forward_layer(0, batch->source, mlp::Mode::Train)
+                                            : &model.forward_layer(0, batch->x, mlp::Mode::Train);
       } else {
         h = &model.forward_layer(i, *h, mlp::Mode::Train);
       }

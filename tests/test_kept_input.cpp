@@ -215,3 +215,130 @@ TEST_CASE("the layers that can read their kept input do read it in a Sequential'
     CHECK(any);
   }
 }
+
+namespace {
+
+// A loader over `samples` random images of kept_image_model's input, in order, batches of 5.
+struct KeptLoader {
+  mlp::Matrix<float> x;
+  mlp::Labels y;
+  mlp::DataLoader<float> loader;
+  explicit KeptLoader(Index samples)
+      : x(mlp_test::random_matrix<float>(72, samples, 100, -2.0, 2.0)), y(mlp::Labels::Zero(samples)),
+        loader(x, y, {5, false, false, 0}) {}
+};
+
+}  // namespace
+
+TEST_CASE("a loader's full batch given with its version is the first layer's kept input, with the bits of a copy") {
+  KeptLoader data(12);
+  mlp::Sequential<float> kept = kept_image_model<float>(7), copied = kept_image_model<float>(7);
+  const mlp::Matrix<float> dy = mlp_test::random_matrix<float>(4, 5, 101);
+  for (int b = 0; b < 2; ++b) {
+    const auto batch = data.loader.next();
+    REQUIRE(batch.has_value());
+    REQUIRE(batch->source.matrix != nullptr);
+    CHECK(batch->source.current());
+    CHECK(batch->source.matrix->data() == batch->x.data());
+    CHECK(mlp_test::same_bits(kept.forward(batch->source, mlp::Mode::Train), copied.forward(batch->x, mlp::Mode::Train)));
+    CHECK(mlp_test::same_bits(kept.backward(dy), copied.backward(dy)));
+    const auto a = kept.parameters(), c = copied.parameters();
+    for (std::size_t p = 0; p < a.size(); ++p) {
+      INFO(a[p].name);
+      CHECK(mlp_test::same_bits(mlp::Matrix<float>(a[p].grad_map()), mlp::Matrix<float>(c[p].grad_map())));
+    }
+  }
+  // The last batch (2 of 5 samples) is not all of the loader's matrix: no source, and copied.
+  const auto last = data.loader.next();
+  REQUIRE(last.has_value());
+  CHECK(last->size() == 2);
+  CHECK(last->source.matrix == nullptr);
+}
+
+TEST_CASE("the first layer is given the loader's matrix as its kept input, in a Train forward only") {
+  KeptLoader data(10);
+  mlp::Rng rng(8);
+  mlp::Sequential<float> model(Shape::flat(72));
+  auto& first = model.emplace<KeptProbe<float>>();
+  model.emplace<mlp::Linear<float>>(72, 3, rng);
+  const auto batch = data.loader.next();
+  REQUIRE(batch.has_value());
+  model.forward(batch->source, mlp::Mode::Train);
+  model.backward(mlp_test::random_matrix<float>(3, 5, 102));
+  CHECK(first.in_forward == batch->source.matrix);
+  CHECK(first.in_backward == batch->source.matrix);
+  model.forward(batch->source, mlp::Mode::Eval);
+  CHECK(first.in_forward == nullptr);
+  model.forward(batch->x, mlp::Mode::Train);
+  CHECK(first.in_forward == nullptr);  // a plain matrix belongs to the caller
+  CHECK_THROWS_WITH_AS(model.forward_layer(1, batch->source, mlp::Mode::Train),
+                       "Sequential::forward_layer(1) got the model's input, which layer 0 takes",
+                       mlp::InvalidArgument);
+}
+
+TEST_CASE("the first layer refuses backward after the loader of its kept batch moved on") {
+  KeptLoader data(15);
+  mlp::Sequential<float> model = kept_image_model<float>(9);
+  const mlp::Matrix<float> dy = mlp_test::random_matrix<float>(4, 5, 103);
+  const std::string message =
+      "Conv2d(2, 3, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1)): backward reads the input of its last "
+      "forward, the model's input, which its owner has changed since (a DataLoader's batch: next() or "
+      "start_epoch() ran between the forward and the backward)";
+  const auto batch = data.loader.next();
+  model.forward(batch->source, mlp::Mode::Train);
+  const auto stale = batch->source;
+  const auto second = data.loader.next();
+  CHECK_THROWS_WITH_AS(model.backward(dy), message.c_str(), mlp::RuntimeError);
+  model.forward(second->source, mlp::Mode::Train);
+  data.loader.start_epoch(1);
+  CHECK_THROWS_WITH_AS(model.backward(dy), message.c_str(), mlp::RuntimeError);
+  // A batch whose loader has moved on is refused before any forward.
+  CHECK_THROWS_WITH_AS(model.forward(stale, mlp::Mode::Train),
+                       "Sequential::forward got a versioned input that its owner has changed since (a DataLoader's "
+                       "batch after the loader's next batch)",
+                       mlp::InvalidArgument);
+  CHECK_THROWS_AS(model.forward(mlp::VersionedMatrix<float>{}, mlp::Mode::Train), mlp::InvalidArgument);
+  const auto third = data.loader.next();
+  model.forward(third->source, mlp::Mode::Train);
+  CHECK_NOTHROW(model.backward(dy));
+}
+
+TEST_CASE("the first layer reads the loader's batch again in backward") {
+  // Changing the loader's matrix behind its version (which nothing in the library does) shows in
+  // the first convolution's weight gradient: it read the batch, not a copy.
+  KeptLoader data(5);
+  mlp::Sequential<float> model = kept_image_model<float>(10), reference = kept_image_model<float>(10);
+  const mlp::Matrix<float> dy = mlp_test::random_matrix<float>(4, 5, 104);
+  const auto batch = data.loader.next();
+  model.forward(batch->source, mlp::Mode::Train);
+  reference.forward(batch->x, mlp::Mode::Train);
+  const_cast<mlp::Matrix<float>*>(batch->source.matrix)->array() += 0.5f;
+  model.backward(dy);
+  reference.backward(dy);
+  CHECK(model.parameters()[0].grad_map() != reference.parameters()[0].grad_map());
+  CHECK(model.parameters()[1].grad_map() == reference.parameters()[1].grad_map());  // the bias does not read x
+}
+
+TEST_CASE("the Trainer keeps a loader's full batch and refuses a batch whose source is not its x") {
+  KeptLoader data(10);
+  mlp::Rng rng(11);
+  mlp::Sequential<float> model(Shape::flat(72));
+  auto& first = model.emplace<KeptProbe<float>>();
+  model.emplace<mlp::Linear<float>>(72, 3, rng);
+  mlp::SGD<float> sgd(model.parameters(), {0.1});
+  mlp::Trainer<float> trainer(model, sgd);
+  const auto batch = data.loader.next();
+  trainer.train_step(*batch);
+  CHECK(first.in_forward == batch->source.matrix);
+  CHECK(first.in_backward == batch->source.matrix);
+  // A batch put together by hand: without a source it is copied; with another matrix's it is refused.
+  const mlp::Matrix<float> other = mlp_test::random_matrix<float>(72, 5, 105);
+  mlp::Batch<float> own{{other.data(), 72, 5}, {data.y.data(), 5}, 0};
+  trainer.train_step(own);
+  CHECK(first.in_forward == nullptr);
+  own.source = batch->source;
+  CHECK_THROWS_WITH_AS(trainer.train_step(own),
+                       "Trainer: the batch's source is not its x as it is (a Batch has to come from its DataLoader's "
+                       "next(), or leave source empty)",
+                       mlp::InvalidArgument);
+}

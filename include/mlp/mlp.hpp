@@ -10,6 +10,7 @@
 #include "mlp/core/shape.hpp"
 #include "mlp/core/text_format.hpp"
 #include "mlp/core/types.hpp"
+#include "mlp/core/versioned_matrix.hpp"
 #include "mlp/data/cifar10.hpp"
 #include "mlp/data/dataloader.hpp"
 #include "mlp/data/dataset.hpp"

@@ -9,6 +9,7 @@
 
 #include "mlp/core/errors.hpp"
 #include "mlp/core/random.hpp"
+#include "mlp/core/versioned_matrix.hpp"
 #include "mlp/data/dataset.hpp"
 #include "mlp/data/transforms.hpp"
 #include "mlp/detail/byte_lookup.hpp"
@@ -35,6 +36,10 @@ struct Batch {
   Eigen::Map<const Matrix<S>> x;  // features x size
   Eigen::Map<const Labels> y;     // size
   Index index;                    // position of the batch within its epoch
+  // x as the loader's own matrix with the loader's version of it, when x is all of that matrix (a
+  // full batch), else empty: Sequential::forward(source, mode) keeps the batch for backward
+  // instead of copying it (the Trainer does), and backward after the loader's next batch is refused.
+  VersionedMatrix<S> source{};
   Index size() const { return x.cols(); }
 };
 
@@ -82,6 +87,7 @@ class DataLoader {
     }
     position_ = 0;
     batch_index_ = 0;
+    ++version_;
   }
 
   // Skips the first `batches` batches of the epoch (resuming in the middle of an epoch).
@@ -97,6 +103,7 @@ class DataLoader {
     const Index take = std::min(options_.batch_size, remaining);
     if (take == 0 || (options_.drop_last && take < options_.batch_size)) return std::nullopt;
     const Index* order = order_.data() + position_;
+    ++version_;  // x_ changes: a batch kept from before is not this one
     // Whole columns on the library's threads: each is a copy of table entries or of a column, the
     // same bits on any thread.
     detail::for_each_column_range(x_.rows(), take, [&](Index begin, Index end) {
@@ -111,7 +118,9 @@ class DataLoader {
       }
     });
     position_ += take;
-    return Batch<S>{{x_.data(), x_.rows(), take}, {y_.data(), take}, batch_index_++};
+    const VersionedMatrix<S> source =
+        take == x_.cols() ? VersionedMatrix<S>{&x_, &version_, version_} : VersionedMatrix<S>{};
+    return Batch<S>{{x_.data(), x_.rows(), take}, {y_.data(), take}, batch_index_++, source};
   }
 
   Index size() const { return static_cast<Index>(indices_.size()); }  // samples per epoch
@@ -175,6 +184,7 @@ class DataLoader {
   std::vector<S> table_;            // channels * 256 transformed byte values
   Index pixels_per_channel_ = 0;
   Matrix<S> x_;  // features x batch_size
+  std::uint64_t version_ = 0;  // moves on whenever x_ changes (Batch::source)
   Labels y_;
   Index position_ = 0;
   Index batch_index_ = 0;

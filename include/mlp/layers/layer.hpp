@@ -7,7 +7,8 @@
 //   - the training protocol: backward() is only allowed after a forward(., Mode::Train) of the same
 //     batch with no other forward in between (an Eval forward would have overwritten the caches
 //     backward reads), and, for a layer that reads its input again (can_read_kept_input), with no
-//     forward of the layer that owns that input either. Anything else is an mlp::RuntimeError,
+//     forward of the layer that owns that input (nor a next batch of the loader that owns the
+//     model's input) either. Anything else is an mlp::RuntimeError,
 //     never silently wrong gradients.
 // A layer implements forward_impl / backward_impl; they may assume the checks above have passed.
 #pragma once
@@ -17,6 +18,7 @@
 #include "mlp/core/precision.hpp"
 #include "mlp/core/shape.hpp"
 #include "mlp/core/types.hpp"
+#include "mlp/core/versioned_matrix.hpp"
 #include "mlp/layers/layer_config.hpp"
 
 #include <atomic>
@@ -103,7 +105,7 @@ class Layer {
     check_input(x);
     ++forwards_;
     relu_fused_ = false;
-    kept_input_ = nullptr;
+    kept_ = {};
     plane_taker_ = nullptr;
     record_forward(mode, x.cols());
     return true;
@@ -244,11 +246,13 @@ class Layer {
   // Reading the input again in backward, which only a Sequential arranges: a layer that would
   // otherwise keep its input, or something computed from it, for backward (Linear and Conv2d copy
   // x, BatchNorm2d writes x normalized) returns true. In a Train forward whose input is the output
-  // buffer of an earlier layer of the same Sequential, kept_input() is then that buffer, in the
-  // forward and in its backward (nullptr otherwise), and the layer may read it in backward instead
-  // of keeping its own copy. A backward after the buffer's owner ran another forward is refused.
+  // buffer of an earlier layer of the same Sequential, or the first layer's given with its version
+  // (Sequential::forward(const VersionedMatrix&, Mode): a DataLoader's full batch, as the Trainer
+  // gives it), kept_input() is then that matrix, in the forward and in its backward (nullptr
+  // otherwise), and the layer may read it in backward instead of keeping its own copy. A backward
+  // after the buffer's owner ran another forward (or the loader moved on) is refused.
   virtual bool can_read_kept_input() const { return false; }
-  const Matrix<S>* kept_input() const { return kept_input_; }
+  const Matrix<S>* kept_input() const { return kept_.matrix; }
 
   bool input_grad_ = true;
 
@@ -262,11 +266,15 @@ class Layer {
   friend class Sequential<S>;
   // taker: the layer after the ReLU, which takes the planes (see can_feed_planes), or nullptr.
   const Matrix<S>& forward_fused(const Eigen::Ref<const Matrix<S>>& x, Mode mode, Layer* taker) {
-    return forward_as(x, mode, true, nullptr, nullptr, taker);
+    return forward_as(x, mode, true, Kept{}, taker);
   }
   // kept: the matrix x views, the output buffer of `owner` (see can_read_kept_input).
   const Matrix<S>& forward_kept(const Matrix<S>& kept, const Layer& owner, Mode mode, bool fused, Layer* taker) {
-    return forward_as(kept, mode, fused, &kept, &owner, taker);
+    return forward_as(kept, mode, fused, Kept{&kept, &owner, &owner.forwards_, owner.forwards_}, taker);
+  }
+  // The same with the model's input, a matrix its owner keeps as it is while its version holds.
+  const Matrix<S>& forward_kept(const VersionedMatrix<S>& kept, Mode mode, bool fused, Layer* taker) {
+    return forward_as(*kept.matrix, mode, fused, Kept{kept.matrix, nullptr, kept.version, kept.value}, taker);
   }
   // The taker's forward, in two halves around the feeder's: its output is sized first, and its
   // input (the ReLU's output, never written) is checked and the forward recorded after.
@@ -276,7 +284,7 @@ class Layer {
     cache_ = Cache::Failed;  // until absorb_taken
     forget_returned();
     relu_fused_ = false;
-    kept_input_ = nullptr;
+    kept_ = {};
     plane_taker_ = nullptr;
     taken_output_ = &begin_planes(batch);
     return *taken_output_;
@@ -357,7 +365,7 @@ class Layer {
     check_input(x);
     ++forwards_;
     relu_fused_ = false;
-    kept_input_ = nullptr;
+    kept_ = {};
     plane_taker_ = nullptr;
     record_forward(mode, x.cols());
     if (mode == Mode::Train) cache_ = Cache::Absorbed;
@@ -370,8 +378,21 @@ class Layer {
       "the last forward was the layer's own, not the Sequential's (the Sequential's backward follows the "
       "Sequential's forward)";
 
-  const Matrix<S>& forward_as(const Eigen::Ref<const Matrix<S>>& x, Mode mode, bool fused,
-                              const Matrix<S>* kept = nullptr, const Layer* owner = nullptr, Layer* taker = nullptr) {
+  // An input read again in backward, and what tells that it is still what the forward read: the
+  // output buffer of `owner` while owner's forwards_ holds, or the model's input while its owner's
+  // version holds (owner null), in both cases at the same address with the same columns.
+  struct Kept {
+    const Matrix<S>* matrix = nullptr;
+    const Layer* owner = nullptr;
+    const std::uint64_t* version = nullptr;
+    std::uint64_t value = 0;
+    const S* data = nullptr;
+    Index cols = 0;
+    bool still() const { return *version == value && matrix->data() == data && matrix->cols() == cols; }
+  };
+
+  const Matrix<S>& forward_as(const Eigen::Ref<const Matrix<S>>& x, Mode mode, bool fused, Kept kept = {},
+                              Layer* taker = nullptr) {
     check_input(x);
     MLP_ASSERT(!fused || can_fuse_relu(), "a fused forward on a layer that cannot apply a ReLU");
     MLP_ASSERT(taker == nullptr || (fused && can_feed_planes() && taker->taken_output_ != nullptr),
@@ -380,13 +401,15 @@ class Layer {
     ++forwards_;
     forget_returned();
     relu_fused_ = fused;
-    kept_input_ = nullptr;
+    kept_ = {};
     plane_taker_ = taker;
-    if (kept != nullptr && mode == Mode::Train && can_read_kept_input()) {
-      MLP_ASSERT(owner != nullptr && owner != this && kept->data() == x.data(), "forward_kept: not the owner's buffer");
-      kept_input_ = kept;
-      kept_owner_ = owner;
-      kept_owner_forwards_ = owner->forwards_;
+    if (kept.matrix != nullptr && mode == Mode::Train && can_read_kept_input()) {
+      MLP_ASSERT(kept.owner != this && kept.matrix->data() == x.data() && kept.matrix->cols() == x.cols() &&
+                     *kept.version == kept.value,
+                 "forward_kept: not the owner's buffer as it is");
+      kept_ = kept;
+      kept_.data = x.data();
+      kept_.cols = x.cols();
     }
     const Matrix<S>& y = forward_impl(x, mode);
     MLP_ASSERT(y.rows() == out_.size() && y.cols() == x.cols(), "layer output shape");
@@ -426,9 +449,14 @@ class Layer {
       detail::fail<RuntimeError>(describe(), ": the last forward also applied the ReLU after this layer (fused by "
                                  "a Sequential), so backward has to go through the Sequential too");
     }
-    if (kept_input_ != nullptr && kept_owner_->forwards_ != kept_owner_forwards_) {
+    if (kept_.matrix != nullptr && !kept_.still()) {
+      if (kept_.owner == nullptr) {
+        detail::fail<RuntimeError>(describe(), ": backward reads the input of its last forward, the model's input, "
+                                   "which its owner has changed since (a DataLoader's batch: next() or "
+                                   "start_epoch() ran between the forward and the backward)");
+      }
       detail::fail<RuntimeError>(describe(), ": backward reads the input of its last forward, the output of ",
-                                 kept_owner_->describe(), ", which has run another forward since (run the "
+                                 kept_.owner->describe(), ", which has run another forward since (run the "
                                  "Sequential's forward again before its backward)");
     }
     check_shape(dy);
@@ -479,9 +507,7 @@ class Layer {
   const Layer* sample_giver_ = nullptr;       // in a backward that pulls dL/dy from the layer after
   mutable std::atomic<Index> samples_given_{0};  // as a giver: pulls in the taker's backward
   std::uint64_t forwards_ = 0;                // forwards run, failed ones included
-  const Matrix<S>* kept_input_ = nullptr;     // see can_read_kept_input
-  const Layer* kept_owner_ = nullptr;         // the layer whose output buffer kept_input_ is
-  std::uint64_t kept_owner_forwards_ = 0;     // its forwards_ when this layer's forward read it
+  Kept kept_;                                 // see can_read_kept_input
   Layer* plane_taker_ = nullptr;              // see can_feed_planes
   const Matrix<S>* taken_output_ = nullptr;   // as a taker: what begin_planes returned
 };

@@ -10,6 +10,7 @@
 
 #include "mlp/core/assert.hpp"
 #include "mlp/core/errors.hpp"
+#include "mlp/core/versioned_matrix.hpp"
 #include "mlp/layers/activations.hpp"
 #include "mlp/layers/layer.hpp"
 #include "mlp/model/state_dict.hpp"
@@ -71,6 +72,16 @@ class Sequential {
     for (std::size_t i = 1; i < layers_.size(); ++i) h = &forward_layer(i, *h, mode);
     return *h;
   }
+  // The same with an input its owner keeps as it is until backward (a DataLoader's batch:
+  // Batch::source): in Train mode the first layer then reads it again in backward instead of
+  // copying it (Layer::can_read_kept_input), and backward() after the owner changed it (the
+  // loader's next batch) is refused.
+  const Matrix<S>& forward(const VersionedMatrix<S>& x, Mode mode) {
+    if (layers_.empty()) return forward(checked_input(x), mode);
+    const Matrix<S>* h = &forward_layer(0, x, mode);
+    for (std::size_t i = 1; i < layers_.size(); ++i) h = &forward_layer(i, *h, mode);
+    return *h;
+  }
 
   // Eval-mode forward: what inference uses (BatchNorm uses running statistics, dropout is off).
   const Matrix<S>& predict(const Eigen::Ref<const Matrix<S>>& x) { return forward(x, Mode::Eval); }
@@ -94,21 +105,12 @@ class Sequential {
   // itself, so g has to outlive the result (a temporary is refused); a BatchNorm2d that gives its
   // dL/dx by samples (see set_fuse_relu) reads its g again in the backward_layer below it.
   const Matrix<S>& forward_layer(std::size_t i, const Eigen::Ref<const Matrix<S>>& x, Mode mode) {
-    detail::require(i < layers_.size(), "Sequential::forward_layer(", i, ") of a model of ", layers_.size(),
-                    " layers");
-    const Matrix<S>* same = nullptr;
-    if (i > 0) {
-      same = outputs_[i - 1];
-      detail::require(stepped_ == i && same != nullptr && same->data() == x.data() && same->rows() == x.rows() &&
-                          same->cols() == x.cols(),
-                      "Sequential::forward_layer(", i, ") takes what forward_layer(", i - 1,
-                      ") returned, right after it");
-    }
-    const Matrix<S>& y = step_forward(i, x, same, mode);
-    outputs_[i] = &y;
-    owners_[i] = &y == same ? owners_[i - 1] : i;
-    stepped_ = i + 1;
-    return y;
+    return forward_layer(i, x, mode, nullptr);
+  }
+  // forward_layer(0, x) with an input its owner keeps (see forward(const VersionedMatrix&, Mode)).
+  const Matrix<S>& forward_layer(std::size_t i, const VersionedMatrix<S>& x, Mode mode) {
+    detail::require(i == 0, "Sequential::forward_layer(", i, ") got the model's input, which layer 0 takes");
+    return forward_layer(0, checked_input(x), mode, &x);
   }
   const Matrix<S>& backward_layer(std::size_t i, const Matrix<S>& g) {
     detail::require(i < layers_.size(), "Sequential::backward_layer(", i, ") of a model of ", layers_.size(),
@@ -351,9 +353,36 @@ class Sequential {
     return fuse_relu_ && i + 2 < layers_.size() && layers_[i]->can_fuse_relu() &&
            dynamic_cast<const ReLU<S>*>(layers_[i + 1].get()) != nullptr;
   }
+  // source: the model's input as its owner keeps it (layer 0 only), or nullptr.
+  const Matrix<S>& forward_layer(std::size_t i, const Eigen::Ref<const Matrix<S>>& x, Mode mode,
+                                 const VersionedMatrix<S>* source) {
+    detail::require(i < layers_.size(), "Sequential::forward_layer(", i, ") of a model of ", layers_.size(),
+                    " layers");
+    const Matrix<S>* same = nullptr;
+    if (i > 0) {
+      same = outputs_[i - 1];
+      detail::require(stepped_ == i && same != nullptr && same->data() == x.data() && same->rows() == x.rows() &&
+                          same->cols() == x.cols(),
+                      "Sequential::forward_layer(", i, ") takes what forward_layer(", i - 1,
+                      ") returned, right after it");
+    }
+    const Matrix<S>& y = step_forward(i, x, same, mode, source);
+    outputs_[i] = &y;
+    owners_[i] = &y == same ? owners_[i - 1] : i;
+    stepped_ = i + 1;
+    return y;
+  }
+  // The matrix of a versioned input, refused when its owner has already changed it.
+  static const Matrix<S>& checked_input(const VersionedMatrix<S>& x) {
+    detail::require(x.current(), "Sequential::forward got a versioned input that its owner has changed since (",
+                    x.matrix == nullptr ? "no matrix" : "a DataLoader's batch after the loader's next batch",
+                    ")");
+    return *x.matrix;
+  }
   // Layer i's forward on x; `same` is x as a matrix (every layer's input but the first's), which
   // a layer that passes its input through returns. Records whether layer i applies the next ReLU.
-  const Matrix<S>& step_forward(std::size_t i, const Eigen::Ref<const Matrix<S>>& x, const Matrix<S>* same, Mode mode) {
+  const Matrix<S>& step_forward(std::size_t i, const Eigen::Ref<const Matrix<S>>& x, const Matrix<S>* same, Mode mode,
+                                const VersionedMatrix<S>* source) {
     Layer<S>& layer = *layers_[i];
     masks_[i] = false;
     planes_[i] = false;
@@ -384,10 +413,12 @@ class Sequential {
     // Every input but the first is an earlier layer's output buffer, which nothing changes before
     // this layer's backward unless that layer runs forward again (this layer's backward is then
     // refused).
+    // The first layer's input is kept likewise when its owner gives it with a version (source).
     const Matrix<S>& y = same != nullptr
                              ? layer.forward_kept(*same, *layers_[owners_[i - 1]], mode, fused_[i], taker)
-                         : fused_[i] ? layer.forward_fused(x, mode, taker)
-                                     : layer.forward(x, mode);
+                         : source != nullptr ? layer.forward_kept(*source, mode, fused_[i], taker)
+                         : fused_[i]         ? layer.forward_fused(x, mode, taker)
+                                             : layer.forward(x, mode);
     // A user's layer that says it can apply the ReLU but does not would be silently wrong.
     MLP_ASSERT(!fused_[i] || planes_[i] || !(y.array() < S(0)).any(),
                "a layer with can_fuse_relu() left negative values in a fused forward");

@@ -207,7 +207,10 @@ class Trainer {
     optimizer_.set_lr(r.lr);
     for (std::size_t i = 0; i < buffers_.size(); ++i) buffer_backup_[i] = buffers_[i].value_map();
     model_.random_states(random_backup_);
-    const Matrix<S>& logits = model_.forward(batch.x, Mode::Train);
+    // A loader's full batch stays as it is until the loader's next batch, after this step: the first
+    // layer keeps it for backward instead of copying it.
+    const Matrix<S>& logits = kept_source(batch) ? model_.forward(batch.source, Mode::Train)
+                                                 : model_.forward(batch.x, Mode::Train);
     r.loss = static_cast<double>(train_loss_.forward(logits, batch.y));
     r.plain_loss = train_loss_.plain_loss();
     if (options_.penalty.active()) r.penalty = options_.penalty.value(params_);
@@ -223,6 +226,17 @@ class Trainer {
     optimizer_.step();
     ++step_;
     return r;
+  }
+
+  // Whether batch.source is there and is batch.x (a Batch put together by hand may carry another).
+  static bool kept_source(const Batch<S>& batch) {
+    const VersionedMatrix<S>& source = batch.source;
+    if (source.matrix == nullptr) return false;
+    detail::require(source.current() && source.matrix->data() == batch.x.data() &&
+                        source.matrix->rows() == batch.x.rows() && source.matrix->cols() == batch.x.cols(),
+                    "Trainer: the batch's source is not its x as it is (a Batch has to come from its "
+                    "DataLoader's next(), or leave source empty)");
+    return true;
   }
 
   void check_optimizer_matches_model() const {
