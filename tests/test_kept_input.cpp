@@ -297,7 +297,10 @@ TEST_CASE("the first layer refuses backward after the loader of its kept batch m
                        "Sequential::forward got a versioned input that its owner has changed since (a DataLoader's "
                        "batch after the loader's next batch)",
                        mlp::InvalidArgument);
-  CHECK_THROWS_AS(model.forward(mlp::VersionedMatrix<float>{}, mlp::Mode::Train), mlp::InvalidArgument);
+  CHECK_THROWS_WITH_AS(model.forward(mlp::VersionedMatrix<float>{}, mlp::Mode::Train),
+                       "Sequential::forward got a versioned input without a matrix or version (a Batch's source is "
+                       "empty for a last partial batch: give its x)",
+                       mlp::InvalidArgument);
   const auto third = data.loader.next();
   model.forward(third->source, mlp::Mode::Train);
   CHECK_NOTHROW(model.backward(dy));

@@ -2,7 +2,8 @@
 // it holds what it held when `value` was read. A DataLoader's batches carry one (Batch::source), so
 // that a Sequential's first layer reads the batch again in backward instead of copying it
 // (Sequential::forward(const VersionedMatrix&, Mode)); a backward after the owner moved on is
-// refused instead of reading another batch.
+// refused instead of reading another batch. Like a Batch, it points into its owner, which has to
+// outlive the backward.
 #pragma once
 
 #include "mlp/core/types.hpp"

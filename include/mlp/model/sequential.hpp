@@ -374,9 +374,10 @@ class Sequential {
   }
   // The matrix of a versioned input, refused when its owner has already changed it.
   static const Matrix<S>& checked_input(const VersionedMatrix<S>& x) {
-    detail::require(x.current(), "Sequential::forward got a versioned input that its owner has changed since (",
-                    x.matrix == nullptr ? "no matrix" : "a DataLoader's batch after the loader's next batch",
-                    ")");
+    detail::require(x.matrix != nullptr && x.version != nullptr, "Sequential::forward got a versioned input "
+                    "without a matrix or version (a Batch's source is empty for a last partial batch: give its x)");
+    detail::require(x.current(), "Sequential::forward got a versioned input that its owner has changed since (a "
+                    "DataLoader's batch after the loader's next batch)");
     return *x.matrix;
   }
   // Layer i's forward on x; `same` is x as a matrix (every layer's input but the first's), which
