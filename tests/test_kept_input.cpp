@@ -304,6 +304,12 @@ TEST_CASE("the first layer refuses backward after the loader of its kept batch m
   const auto third = data.loader.next();
   model.forward(third->source, mlp::Mode::Train);
   CHECK_NOTHROW(model.backward(dy));
+  // A loader moved away between the forward and the backward leaves an empty matrix behind.
+  const auto fourth = data.loader.next();
+  model.forward(fourth->source, mlp::Mode::Train);
+  const mlp::DataLoader<float> moved(std::move(data.loader));
+  CHECK_THROWS_WITH_AS(model.backward(dy), message.c_str(), mlp::RuntimeError);
+  CHECK(moved.size() == 15);
 }
 
 TEST_CASE("the first layer reads the loader's batch again in backward") {
