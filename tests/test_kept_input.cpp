@@ -228,6 +228,15 @@ struct KeptLoader {
         loader(x, y, {5, false, false, 0}) {}
 };
 
+// A KeptProbe as the first layer (it records the kept input it is given), then a Linear(72, 3).
+mlp::Sequential<float> probe_first_model(std::uint64_t seed) {
+  mlp::Rng rng(seed);
+  mlp::Sequential<float> model(Shape::flat(72));
+  model.emplace<KeptProbe<float>>();
+  model.emplace<mlp::Linear<float>>(72, 3, rng);
+  return model;
+}
+
 }  // namespace
 
 TEST_CASE("a loader's full batch given with its version is the first layer's kept input, with the bits of a copy") {
@@ -257,10 +266,8 @@ TEST_CASE("a loader's full batch given with its version is the first layer's kep
 
 TEST_CASE("the first layer is given the loader's matrix as its kept input, in a Train forward only") {
   KeptLoader data(10);
-  mlp::Rng rng(8);
-  mlp::Sequential<float> model(Shape::flat(72));
-  auto& first = model.emplace<KeptProbe<float>>();
-  model.emplace<mlp::Linear<float>>(72, 3, rng);
+  mlp::Sequential<float> model = probe_first_model(8);
+  auto& first = dynamic_cast<KeptProbe<float>&>(model[0]);
   const auto batch = data.loader.next();
   REQUIRE(batch.has_value());
   model.forward(batch->source, mlp::Mode::Train);
@@ -330,10 +337,8 @@ TEST_CASE("the first layer reads the loader's batch again in backward") {
 
 TEST_CASE("the Trainer keeps a loader's full batch and refuses a batch whose source is not its x") {
   KeptLoader data(10);
-  mlp::Rng rng(11);
-  mlp::Sequential<float> model(Shape::flat(72));
-  auto& first = model.emplace<KeptProbe<float>>();
-  model.emplace<mlp::Linear<float>>(72, 3, rng);
+  mlp::Sequential<float> model = probe_first_model(11);
+  auto& first = dynamic_cast<KeptProbe<float>&>(model[0]);
   mlp::SGD<float> sgd(model.parameters(), {0.1});
   mlp::Trainer<float> trainer(model, sgd);
   const auto batch = data.loader.next();
