@@ -9,6 +9,7 @@
 
 #include "mlp/core/errors.hpp"
 #include "mlp/detail/parallel.hpp"
+#include "mlp/detail/prefetch.hpp"
 #include "mlp/detail/vector_blocks.hpp"
 #include "mlp/layers/layer.hpp"
 #include "mlp/model/state_dict.hpp"
@@ -124,14 +125,22 @@ class Optimizer {
   // updates. `written(i)` gives the N arrays the statements write for tensor i (its value, its
   // buffers): the blocks start where Eigen's loops over them would start whole packets, so every
   // element is computed as by the whole chunk (detail::for_each_vector_block), at any thread count.
+  // On more than one thread, each block's parameter values are asked for with the intent to write
+  // them before fn runs: the forward's products read a weight's lines on the other cores too (they
+  // cut it by rows, the update by runs of columns), and the update's last statement would otherwise
+  // wait for each line's copy there to be invalidated in turn (detail::prefetch_for_write). On one
+  // thread there is no such copy, and the hints only cost time.
   // Buffers have to exist before (buffer()); none may be created inside fn.
   template <std::size_t N, class Written, class Fn>
   void for_each_block(Written&& written, Fn&& fn) {
     const auto size_of = [&](std::size_t i) { return params_[i].size(); };
+    const bool other_cores = thread_count() > 1;
     detail::for_each_item_chunk(params_.size(), size_of, 4096, [&](std::size_t i, Index chunk_begin, Index chunk_end) {
       const std::array<const S*, N> arrays = written(i);
-      detail::for_each_vector_block<S>(chunk_begin, chunk_end, 512, arrays.data(), N,
-                                       [&](Index begin, Index end) { fn(i, begin, end); });
+      detail::for_each_vector_block<S>(chunk_begin, chunk_end, 512, arrays.data(), N, [&](Index begin, Index end) {
+        if (other_cores) detail::prefetch_for_write(params_[i].value + begin, end - begin);
+        fn(i, begin, end);
+      });
     });
   }
 
