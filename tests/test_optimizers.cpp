@@ -9,11 +9,13 @@
 #include <mlp/optim/rmsprop.hpp>
 #include <mlp/optim/sgd.hpp>
 
+#include <mlp/detail/prefetch.hpp>
 #include <mlp/detail/vector_blocks.hpp>
 
 #include <cmath>
 #include <cstring>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <random>
 
@@ -372,6 +374,20 @@ void adam_by_chunks(float* w, float* m, float* v, const float* g, mlp::Index n_a
 TEST_CASE("for_each_vector_block: statements run block by block give the bits of the whole range") {
   check_vector_blocks<float>();
   check_vector_blocks<double>();
+}
+
+// The optimizers' hint (on more than one thread) only asks for lines: a version that wrote them to
+// take them over (say += 0) would turn -0 into +0 and quiet a signaling NaN.
+TEST_CASE("prefetch_for_write leaves every value as it was, at any offset and length") {
+  std::vector<float> values(200);
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    values[i] = i % 3 == 0 ? -0.0f : i % 3 == 1 ? std::numeric_limits<float>::signaling_NaN() : 1e-41f;
+  }
+  std::vector<float> before = values;
+  for (mlp::Index offset = 0; offset < 20; ++offset) {
+    for (mlp::Index n = 0; n + offset <= 180; n += 7) mlp::detail::prefetch_for_write(values.data() + offset, n);
+  }
+  CHECK(std::memcmp(values.data(), before.data(), values.size() * sizeof(float)) == 0);
 }
 
 // The bits of the blocks against whole chunks are for_each_vector_block's test above (the same

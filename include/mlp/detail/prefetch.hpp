@@ -3,8 +3,6 @@
 
 #include "mlp/core/types.hpp"
 
-#include <cstdint>
-
 namespace mlp::detail {
 
 // Asks for every cache line of [p, p + n) with the intent to write it. A line that another core
@@ -14,11 +12,12 @@ namespace mlp::detail {
 template <class S>
 void prefetch_for_write(const S* p, Index n) {
 #if defined(__GNUC__) || defined(__clang__)
-  constexpr std::uintptr_t kLine = 64;
-  const auto end = reinterpret_cast<std::uintptr_t>(p + n);
-  for (std::uintptr_t at = reinterpret_cast<std::uintptr_t>(p) / kLine * kLine; at < end; at += kLine) {
-    __builtin_prefetch(reinterpret_cast<const void*>(at), 1, 3);
-  }
+  if (n <= 0) return;
+  // Every 64 bytes from p on falls in the next line; the last byte's line may come after them.
+  const char* const first = reinterpret_cast<const char*>(p);
+  const Index bytes = n * static_cast<Index>(sizeof(S));
+  for (Index b = 0; b < bytes; b += 64) __builtin_prefetch(first + b, 1, 3);
+  __builtin_prefetch(first + bytes - 1, 1, 3);
 #else
   (void)p, (void)n;
 #endif
