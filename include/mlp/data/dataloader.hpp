@@ -14,6 +14,7 @@
 #include "mlp/data/transforms.hpp"
 #include "mlp/detail/byte_lookup.hpp"
 #include "mlp/detail/parallel.hpp"
+#include "mlp/detail/prefetch.hpp"
 
 #include <algorithm>
 #include <cstdint>
@@ -111,7 +112,7 @@ class DataLoader {
         if (j + kPrefetchColumns < end) {
           Index bytes = 0;
           const char* ahead = column_bytes(order[j + kPrefetchColumns], bytes);
-          for (Index b = 0; b < bytes; b += 64) __builtin_prefetch(ahead + b);
+          detail::prefetch_lines<false>(ahead, bytes);
         }
         fill_column(j, order[j]);
         y_[j] = (*labels_)[order[j]];
@@ -149,7 +150,6 @@ class DataLoader {
 
   // Samples are read in shuffled order, each column a jump in a data set larger than the caches: the
   // hardware prefetchers only start within a column, so the next columns' lines are asked for early.
-  // (In the loop itself: GCC deletes calls of a function that only prefetches, as free of effects.)
   static constexpr Index kPrefetchColumns = 2;
   const char* column_bytes(Index sample, Index& bytes) const {
     if (dense_ != nullptr) {
