@@ -296,14 +296,19 @@ TEST_CASE("gemm: the own kernel's blocks of k, rows and columns, with operands s
   }
   CHECK(mlp::detail::cpu_has_avx512f());
   // Small blocks, so that a product of a few dozen rows and columns takes several blocks of k
-  // (17 deep: not a multiple of the 16-value transposes), of rows (64) and of columns (24).
-  const mlp::detail::F32Blocking small{17, 64, 24};
+  // (17 deep: not a multiple of the 16-value transposes), of rows (64) and of columns (24). Then
+  // blocks of more than 8 panels (320 rows, 120 columns), which A and B as stored and B transposed
+  // pack panel by panel (pack_f32_entries), a last panel partly filled.
+  const mlp::detail::F32Blocking few{17, 64, 24}, wide{17, 320, 120};
   std::uint64_t seed = 300;
-  for (const Shape3& s : {Shape3{100, 50, 70, false, false}, Shape3{65, 37, 35, true, false},
-                          Shape3{33, 49, 18, false, true}, Shape3{130, 25, 52, true, true}, Shape3{1, 1, 1, false, false},
-                          // B's columns 512 floats apart: copied by columns before the tiles read them
-                          Shape3{40, 30, 512, false, false}, Shape3{70, 13, 1024, true, false}}) {
-    INFO(describe(s));
+  for (const auto& [blocking, s] : std::vector<std::pair<mlp::detail::F32Blocking, Shape3>>{
+           {few, {100, 50, 70, false, false}}, {few, {65, 37, 35, true, false}}, {few, {33, 49, 18, false, true}},
+           {few, {130, 25, 52, true, true}}, {few, {1, 1, 1, false, false}},
+           // B's columns 512 floats apart: copied by columns before the tiles read them
+           {few, {40, 30, 512, false, false}}, {few, {70, 13, 1024, true, false}},
+           {wide, {600, 130, 20, false, true}}, {wide, {620, 250, 33, false, false}}, {wide, {600, 130, 20, true, true}}}) {
+    const mlp::detail::F32Blocking& small = blocking;  // the blocks of this case
+    INFO(describe(s) << ", blocks of " << small.mc << " rows and " << small.nc << " columns");
     // lda and ldb equal to the stored rows: a read past an operand's last column leaves its allocation.
     const Index a_rows = s.ta ? s.k : s.m, b_rows = s.tb ? s.n : s.k;
     const Operands<float> o{mlp_test::random_matrix<float>(a_rows, s.ta ? s.m : s.k, seed),
