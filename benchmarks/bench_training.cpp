@@ -159,8 +159,8 @@ std::unique_ptr<mlp::Optimizer<float>> make_optimizer(const std::string& name,
 // BatchNorm before it shows about 0) with a timer around each call.
 // Returns the same medians summed for the targets' verdict: the Linear and Conv2d layers (with the
 // passes fused into them), and the rest by kind.
-bench::StepBreakdown print_breakdown(mlp::Sequential<float>& model, mlp::Optimizer<float>& optimizer, mlp::DataLoader<float>& loader,
-                     int epoch, bool cpu_time) {
+bench::StepBreakdown print_breakdown(mlp::Sequential<float>& model, mlp::Optimizer<float>& optimizer,
+                                     mlp::DataLoader<float>& loader, int epoch, bool cpu_time) {
   const std::size_t n = model.size();
   std::vector<std::vector<double>> fwd(n), bwd(n);
   std::vector<double> next_ms, loss_ms, step_ms;
@@ -370,7 +370,9 @@ int main(int argc, char** argv) {
           }
           const double step_ms = 1e3 * s / static_cast<double>(loader.batches_per_epoch());
           bench::Measurement row{m.name, t, mlp::to_string(precision), step_ms, gflops / peak, peak, {}};
-          if (flags["breakdown"].as<bool>()) row.breakdown = print_breakdown(model, *optimizer, loader, epochs, cpu_time);
+          if (flags["breakdown"].as<bool>()) {
+            row.breakdown = print_breakdown(model, *optimizer, loader, epochs, cpu_time);
+          }
           measured.push_back(std::move(row));
         }
       }

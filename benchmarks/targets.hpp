@@ -45,7 +45,7 @@ namespace targets_impl {
 inline const char* plural(int threads) { return threads == 1 ? "thread " : "threads"; }
 
 // "matrix-product layers 0.660 ms at 88% of the peak; the rest 0.059 ms (8% of the step): adam step
-// 0.051, ...", with what the breakdown does not time (the Trainer's bookkeeping around a step).
+// 0.051, ...", with what the breakdown's medians do not account for.
 inline void print_why(std::FILE* out, const Measurement& m) {
   if (!m.breakdown) {
     std::fprintf(out, "      (--breakdown says where the step's time goes)\n");
@@ -53,9 +53,12 @@ inline void print_why(std::FILE* out, const Measurement& m) {
   }
   const StepBreakdown& b = *m.breakdown;
   std::vector<std::pair<std::string, double>> rest = b.rest;
+  // The epoch's mean step against the breakdown's medians (another epoch, each part's median):
+  // steps slower than the median (a noisy host) and the Trainer's bookkeeping; under 2%, noise.
   const double outside = m.step_ms - b.total_ms();
-  // The breakdown's medians come from another epoch than the step time: a small difference is noise.
-  if (outside > 0.02 * m.step_ms) rest.emplace_back("the trainer's own work (and noise)", outside);
+  if (outside > 0.02 * m.step_ms) {
+    rest.emplace_back("the epoch's mean step over the medians (slow steps, the Trainer)", outside);
+  }
   std::stable_sort(rest.begin(), rest.end(), [](const auto& x, const auto& y) { return x.second > y.second; });
   double rest_ms = 0.0;
   for (const auto& r : rest) rest_ms += r.second;
