@@ -301,13 +301,15 @@ TEST_CASE("gemm: the own kernel's blocks of k, rows and columns, with operands s
   // pack panel by panel (pack_f32_entries), a last panel partly filled.
   const mlp::detail::F32Blocking few{17, 64, 24}, wide{17, 320, 120};
   std::uint64_t seed = 300;
-  for (const auto& [blocking, s] : std::vector<std::pair<mlp::detail::F32Blocking, Shape3>>{
+  for (const auto& blocks_and_shape : std::vector<std::pair<mlp::detail::F32Blocking, Shape3>>{
            {few, {100, 50, 70, false, false}}, {few, {65, 37, 35, true, false}}, {few, {33, 49, 18, false, true}},
            {few, {130, 25, 52, true, true}}, {few, {1, 1, 1, false, false}},
            // B's columns 512 floats apart: copied by columns before the tiles read them
            {few, {40, 30, 512, false, false}}, {few, {70, 13, 1024, true, false}},
            {wide, {600, 130, 20, false, true}}, {wide, {620, 250, 33, false, false}}, {wide, {600, 130, 20, true, true}}}) {
-    const mlp::detail::F32Blocking& small = blocking;  // the blocks of this case
+    // (not a structured binding: doctest's INFO captures s in a lambda, which C++17 does not allow)
+    const mlp::detail::F32Blocking& small = blocks_and_shape.first;  // the blocks of this case
+    const Shape3& s = blocks_and_shape.second;
     INFO(describe(s) << ", blocks of " << small.mc << " rows and " << small.nc << " columns");
     // lda and ldb equal to the stored rows: a read past an operand's last column leaves its allocation.
     const Index a_rows = s.ta ? s.k : s.m, b_rows = s.tb ? s.n : s.k;
