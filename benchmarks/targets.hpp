@@ -62,10 +62,15 @@ inline void print_why(std::FILE* out, const Measurement& m) {
   std::stable_sort(rest.begin(), rest.end(), [](const auto& x, const auto& y) { return x.second > y.second; });
   double rest_ms = 0.0;
   for (const auto& r : rest) rest_ms += r.second;
-  const double product_rate = b.products_ms > 0.0 ? b.products_flops / (b.products_ms * 1e6) : 0.0;  // GFLOP/s
-  std::fprintf(out, "      matrix-product layers %.3f ms at %.0f%% of the peak; the rest %.3f ms (%.0f%% of the step)",
-               b.products_ms, 100.0 * product_rate / m.peak_gflops, rest_ms,
-               100.0 * rest_ms / (b.products_ms + rest_ms));
+  std::fprintf(out, "      matrix-product layers %.3f ms", b.products_ms);
+  if (b.products_ms > 0.0) {
+    const double rate = b.products_flops / (b.products_ms * 1e6);  // GFLOP/s
+    std::fprintf(out, " at %.0f%% of the peak", 100.0 * rate / m.peak_gflops);
+  }
+  std::fprintf(out, "; the rest %.3f ms", rest_ms);
+  if (b.products_ms + rest_ms > 0.0) {
+    std::fprintf(out, " (%.0f%% of the step)", 100.0 * rest_ms / (b.products_ms + rest_ms));
+  }
   const char* sep = ": ";
   for (const auto& r : rest) {
     if (r.second < 0.0005) continue;
@@ -90,6 +95,11 @@ inline void print_targets(std::FILE* out, const std::vector<Measurement>& rows) 
     const auto target = of_peak_target.find(m.model);
     if (target == of_peak_target.end() || m.precision != "fp32") continue;
     start();
+    if (!(m.peak_gflops > 0.0 && m.step_ms > 0.0 && std::isfinite(m.of_peak))) {
+      std::fprintf(out, "  %-4s %d %s fp32 step: no verdict (no step time or GEMM peak measured)\n", m.model.c_str(),
+                   m.threads, targets_impl::plural(m.threads));
+      continue;
+    }
     // judged as printed, to a tenth of a point: "85.0%" is never "missed by 0.0 points"
     const double percent = std::round(1000.0 * m.of_peak) / 10.0, want = 100.0 * target->second;
     std::fprintf(out, "  %-4s %d %s fp32 step at %.1f%% of the GEMM peak, target %.0f%%: ", m.model.c_str(), m.threads,
@@ -109,6 +119,11 @@ inline void print_targets(std::FILE* out, const std::vector<Measurement>& rows) 
     });
     if (fp32 == rows.end()) continue;
     start();
+    if (!(bf16.step_ms > 0.0 && fp32->step_ms > 0.0)) {
+      std::fprintf(out, "  %-4s %d %s bf16 step: no verdict (no step time measured)\n", bf16.model.c_str(),
+                   bf16.threads, targets_impl::plural(bf16.threads));
+      continue;
+    }
     const double speedup = std::round(100.0 * fp32->step_ms / bf16.step_ms) / 100.0;  // as printed
     std::fprintf(out, "  %-4s %d %s bf16 step %.2fx as fast as fp32, target %.1fx: ", bf16.model.c_str(), bf16.threads,
                  targets_impl::plural(bf16.threads), speedup, kBf16Speedup);

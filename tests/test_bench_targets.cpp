@@ -57,6 +57,23 @@ TEST_CASE("bench targets: models and precisions without a target print nothing")
             .find("bf16 step") == std::string::npos);
 }
 
+TEST_CASE("bench targets: no verdict without a step time or a GEMM peak") {
+  bench::Measurement no_peak = row("M", 1, "fp32", 0.7, 0.0);
+  no_peak.peak_gflops = 0.0;
+  const std::string text = verdicts({no_peak, row("L", 2, "fp32", 8.0, 0.7), row("L", 2, "bf16", 0.0, 0.0)});
+  CHECK(has(text, "  M    1 thread  fp32 step: no verdict (no step time or GEMM peak measured)\n"));
+  CHECK(has(text, "  L    2 threads bf16 step: no verdict (no step time measured)\n"));
+  CHECK(text.find("inf") == std::string::npos);
+  CHECK(text.find("nan") == std::string::npos);
+  // a breakdown without matrix-product time gives no share of the peak
+  bench::Measurement m = row("CNN", 1, "fp32", 10.0, 0.3);
+  bench::StepBreakdown b;
+  b.rest = {{"adam step", 10.0}};
+  m.breakdown = b;
+  CHECK(has(verdicts({m}),
+            "      matrix-product layers 0.000 ms; the rest 10.000 ms (100% of the step): adam step 10.000\n"));
+}
+
 TEST_CASE("bench targets: L's bf16 step against its fp32 step") {
   const std::string text = verdicts({row("L", 1, "fp32", 12.0, 0.80), row("L", 1, "bf16", 7.0, 1.37),
                                      row("L", 2, "fp32", 8.0, 0.65), row("L", 2, "bf16", 5.5, 0.95)});

@@ -297,8 +297,8 @@ TEST_CASE("gemm: the own kernel's blocks of k, rows and columns, with operands s
   CHECK(mlp::detail::cpu_has_avx512f());
   // Small blocks, so that a product of a few dozen rows and columns takes several blocks of k
   // (17 deep: not a multiple of the 16-value transposes), of rows (64) and of columns (24). Then
-  // blocks of more than 8 panels (320 rows, 120 columns), which A and B as stored and B transposed
-  // pack panel by panel (pack_f32_entries), a last panel partly filled.
+  // blocks of more than 8 panels (320 rows, 120 columns), which A as stored and B transposed pack
+  // panel by panel (pack_f32_entries), with a last panel partly filled (300 rows; 115 columns).
   const mlp::detail::F32Blocking few{17, 64, 24}, wide{17, 320, 120};
   std::uint64_t seed = 300;
   for (const auto& blocks_and_shape : std::vector<std::pair<mlp::detail::F32Blocking, Shape3>>{
@@ -306,7 +306,8 @@ TEST_CASE("gemm: the own kernel's blocks of k, rows and columns, with operands s
            {few, {130, 25, 52, true, true}}, {few, {1, 1, 1, false, false}},
            // B's columns 512 floats apart: copied by columns before the tiles read them
            {few, {40, 30, 512, false, false}}, {few, {70, 13, 1024, true, false}},
-           {wide, {600, 130, 20, false, true}}, {wide, {620, 250, 33, false, false}}, {wide, {600, 130, 20, true, true}}}) {
+           {wide, {600, 130, 20, false, true}}, {wide, {600, 115, 20, false, true}}, {wide, {620, 250, 33, false, false}},
+           {wide, {600, 130, 20, true, true}}}) {
     // (not a structured binding: doctest's INFO captures s in a lambda, which C++17 does not allow)
     const mlp::detail::F32Blocking& small = blocks_and_shape.first;  // the blocks of this case
     const Shape3& s = blocks_and_shape.second;

@@ -94,12 +94,14 @@ MLP_AVX512F_TARGET inline void pack_f32_entries_by_panel(const PanelSource& s, I
 // Panels up to which pack_f32_entries spreads each value of k over all of them.
 inline constexpr Index kF32SpreadPanels = 8;
 
-// Entries contiguous (se == 1: A as stored, B transposed). Into at most kF32SpreadPanels panels (A's:
-// mc / kF32Mr = 8), each value of k is read once, contiguously, and spread over the panels. Into more
-// (B's, 12 entries wide: 66 for the 784 columns of M's first dL/dW), the rows spread over them would
-// be stored kc x width floats apart, all in a few of L1's sets, evicting each other: that packing
-// took 56 us of M's 0.8 ms step at 1 thread, panel by panel 10-16 us (L's and the CNN's dL/dW too,
-// 74 -> 30 and 109 -> 31 us, their sources out of L2). A copy either way: the same bits.
+// Entries contiguous (se == 1: A as stored, B transposed). Into at most kF32SpreadPanels panels (A's
+// in gemm_f32_block: mc / kF32Mr = 8), each value of k is read once, contiguously, and spread over
+// the panels. Into more (B's, 12 entries wide: 66 for the 784 columns of M's first dL/dW; the 25
+// panels of a Conv2d chunk's dz in conv_input_grad_avx512), the rows spread over them would be
+// stored kc x width floats apart, all in a few of L1's sets, evicting each other: that packing took
+// 56 us of M's 0.8 ms step at 1 thread, panel by panel 10-16 us (L's and the CNN's dL/dW 74 -> 30
+// and 109 -> 31 us with their sources out of L2; the CNN's dz of 4 samples 15 -> 3.4 us in L2).
+// A copy either way: the same bits.
 MLP_AVX512F_TARGET inline void pack_f32_entries(const PanelSource& s, Index width, float* dst) {
   const Index panels = (s.count + width - 1) / width;
   if (panels > kF32SpreadPanels) {
