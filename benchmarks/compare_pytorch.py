@@ -19,7 +19,9 @@ fastest is compared. For the CNN, whose convolutions Debian's torch runs through
 on torch's own OpenMP threads, each of those settings is also tried with torch.backends.mkldnn off
 and with channels_last tensors (4 combinations): 8 settings per thread pool, too many to time for whole epochs (a
 PyTorch CNN epoch takes minutes here), so each is first screened on --screen-steps training steps
-and only the fastest (lowest median step) is timed over the epochs. The two systems run
+and only the fastest (lowest median step) is timed over the epochs. Every PyTorch setting runs
+with glibc's malloc keeping the memory PyTorch frees (KEEP_FREED_MEMORY below; --pytorch-malloc-defaults
+runs it without). The two systems run
 alternately within one invocation, model by model, so a noisy shared machine affects both;
 compare the ratios, not absolute times across runs.
 
@@ -141,7 +143,19 @@ def check_blas():
     return gflops
 
 
-def pytorch_configs(budget, model):
+# PyTorch allocates each step's activations and gradients anew and frees them after it. glibc's malloc
+# serves blocks of more than 128 KiB (at first) with mmap, returns them to the kernel when they are
+# freed, and trims the top of its heap, so every step faults those pages in again. On the Zen 5
+# virtual machine a page fault is slow: PyTorch's CNN step took 0.10-0.23 s at 2 threads with
+# glibc's defaults and 0.033-0.034 s with these two settings, M's step 6.1 against 2.1 ms at 1
+# thread (docs/performance.md, "The twenty-third round"). PyTorch's performance tuning guide
+# recommends a caching allocator (jemalloc, tcmalloc) for the same reason; these two environment
+# variables make glibc's malloc keep and reuse what is freed without installing one. (This
+# library allocates its buffers once and takes no page fault in a step.)
+KEEP_FREED_MEMORY = {"MALLOC_MMAP_THRESHOLD_": str(32 << 20), "MALLOC_TRIM_THRESHOLD_": str(1 << 40)}
+
+
+def pytorch_configs(budget, model, keep_freed_memory=True):
     if budget == 1:
         pools = [(1, 1, {})]
     else:
@@ -150,7 +164,8 @@ def pytorch_configs(budget, model):
     for torch_threads, blas_threads, extra in pools:
         for flush in (True, False):
             for no_mkldnn, channels_last in layouts:
-                env = {"OMP_NUM_THREADS": str(blas_threads), "OPENBLAS_NUM_THREADS": str(blas_threads), **extra}
+                env = {"OMP_NUM_THREADS": str(blas_threads), "OPENBLAS_NUM_THREADS": str(blas_threads), **extra,
+                       **(KEEP_FREED_MEMORY if keep_freed_memory else {})}
                 label = f"torch {torch_threads} + OpenBLAS {blas_threads}" + (" passive" if extra else "") + \
                         (", flush-denormal" if flush else "") + (", mkldnn off" if no_mkldnn else "") + \
                         (", channels_last" if channels_last else "")
@@ -164,8 +179,8 @@ def pytorch_command(model, epochs, torch_threads, data, flags, screen_steps=0):
             "--torch-threads", str(torch_threads), "--data", data, "--screen-steps", str(screen_steps)] + flags
 
 
-def measure_pytorch(model, budget, epochs, data, screen_steps):
-    configs = list(pytorch_configs(budget, model))
+def measure_pytorch(model, budget, epochs, data, screen_steps, keep_freed_memory):
+    configs = list(pytorch_configs(budget, model, keep_freed_memory))
     if model == "CNN" and screen_steps > 0:  # too slow to time every setting for whole epochs
         screened = []
         for label, torch_threads, flags, env in configs:
@@ -245,6 +260,9 @@ def main():
     ap.add_argument("--epochs", type=int, default=6, help="per measurement, the first is a warm-up")
     ap.add_argument("--data", default="/usr/share/datasets/fashion-mnist")
     ap.add_argument("--skip-memory", action="store_true")
+    ap.add_argument("--pytorch-malloc-defaults", action="store_true",
+                    help="time PyTorch with glibc's malloc as it comes, which hands freed blocks back to the "
+                         "kernel (see KEEP_FREED_MEMORY)")
     ap.add_argument("--any-blas", action="store_true",
                     help="measure even when PyTorch's matrix products are as slow as the reference BLAS's")
     args = ap.parse_args()
@@ -259,7 +277,8 @@ def main():
     for model in args.models.split(","):
         for budget in [int(b) for b in args.budgets.split(",")]:
             ours, gflops, peak = measure_ours(model, budget, args.epochs, args.data)
-            theirs, label = measure_pytorch(model, budget, args.epochs, args.data, args.screen_steps)
+            theirs, label = measure_pytorch(model, budget, args.epochs, args.data, args.screen_steps,
+                                            not args.pytorch_malloc_defaults)
             rows.append((model, budget, ours, theirs, peak))
             print(f"{model:5} {budget:5} {ours:12.3f} {theirs:16.3f} {theirs / ours:5.2f}x  {gflops:11.1f} "
                   f"{peak:11.0f}%  {label}", flush=True)
