@@ -17,15 +17,15 @@ the two pools for the core budget is tried (1 core: 1 + 1; 2 cores: torch 1 + BL
 BLAS 1, 2 + 2 with OMP_WAIT_POLICY=PASSIVE), each with torch.set_flush_denormal on and off, and the
 fastest is compared. For the CNN, whose convolutions Debian's torch runs through oneDNN (mkldnn)
 on torch's own OpenMP threads, each of those settings is also tried with torch.backends.mkldnn off
-and with channels_last tensors (4 combinations): 8 settings per thread pool, too many to time for whole epochs (a
-PyTorch CNN epoch takes minutes here), so each is first screened on --screen-steps training steps
-and only the fastest (lowest median step) is timed over the epochs. Every PyTorch setting runs
-with glibc's malloc keeping the memory PyTorch frees (KEEP_FREED_MEMORY below; --pytorch-malloc-defaults
-runs it without). The two systems run
-alternately within one invocation, model by model, so a noisy shared machine affects both;
-compare the ratios, not absolute times across runs.
+and with channels_last tensors (4 combinations): 8 settings per thread pool, too many to time for
+whole epochs, so each is first screened on --screen-steps training steps and only the fastest
+(lowest median step) is timed over the epochs. Every PyTorch setting runs with glibc's malloc
+keeping the memory PyTorch frees (KEEP_FREED_MEMORY below); --pytorch-malloc-defaults times PyTorch
+with glibc's defaults instead. The two systems run alternately within one invocation, model by
+model, so a noisy shared machine affects both; compare the ratios, not absolute times across runs.
 
-Also reports the peak memory (max RSS) of training M for two epochs with `train` and with PyTorch.
+Also reports the peak memory (max RSS) of training M for two epochs with `train` and with PyTorch
+(PyTorch with glibc's malloc defaults, its smaller footprint).
 """
 import argparse, gzip, json, os, statistics, subprocess, sys, time
 
@@ -144,14 +144,17 @@ def check_blas():
 
 
 # PyTorch allocates each step's activations and gradients anew and frees them after it. glibc's malloc
-# serves blocks of more than 128 KiB (at first) with mmap, returns them to the kernel when they are
-# freed, and trims the top of its heap, so every step faults those pages in again. On the Zen 5
-# virtual machine a page fault is slow: PyTorch's CNN step took 0.10-0.23 s at 2 threads with
-# glibc's defaults and 0.033-0.034 s with these two settings, M's step 6.1 against 2.1 ms at 1
-# thread (docs/performance.md, "The twenty-third round"). PyTorch's performance tuning guide
+# serves blocks of 128 KiB and more with mmap (a threshold it raises, up to 32 MiB, to the largest such
+# block freed so far), returns them to the kernel when they are freed, and trims the top of its heap,
+# so a step faults part of its pages in again: how much differs from process to process. On the Zen 5
+# virtual machine a page fault is slow: PyTorch's CNN step took 0.10-0.23 s at 2 threads with glibc's
+# defaults and 0.033-0.034 s with these two settings, M's step 6.1 against 2.1 ms at 1 thread
+# (glibc 2.36; docs/performance.md, "The twenty-third round"). PyTorch's performance tuning guide
 # recommends a caching allocator (jemalloc, tcmalloc) for the same reason; these two environment
-# variables make glibc's malloc keep and reuse what is freed without installing one. (This
-# library allocates its buffers once and takes no page fault in a step.)
+# variables make glibc's malloc keep and reuse what is freed without installing one. 32 MiB is the
+# largest mmap threshold mallopt(3) documents on 64-bit systems (older glibc ignores a larger one);
+# blocks of that size or more are still mapped and unmapped. (This library allocates its buffers
+# once and takes no page fault in a step.)
 KEEP_FREED_MEMORY = {"MALLOC_MMAP_THRESHOLD_": str(32 << 20), "MALLOC_TRIM_THRESHOLD_": str(1 << 40)}
 
 
@@ -261,8 +264,10 @@ def main():
     ap.add_argument("--data", default="/usr/share/datasets/fashion-mnist")
     ap.add_argument("--skip-memory", action="store_true")
     ap.add_argument("--pytorch-malloc-defaults", action="store_true",
-                    help="time PyTorch with glibc's malloc as it comes, which hands freed blocks back to the "
-                         "kernel (see KEEP_FREED_MEMORY)")
+                    help="time PyTorch with glibc's malloc defaults, which hand freed blocks back to the kernel; "
+                         "by default PyTorch runs with MALLOC_MMAP_THRESHOLD_=33554432 and "
+                         "MALLOC_TRIM_THRESHOLD_=1099511627776, so that freed memory is reused (MALLOC_* "
+                         "variables already in the environment are passed on either way)")
     ap.add_argument("--any-blas", action="store_true",
                     help="measure even when PyTorch's matrix products are as slow as the reference BLAS's")
     args = ap.parse_args()
@@ -272,6 +277,9 @@ def main():
         print(f"PyTorch's BLAS: {check_blas():.0f} GFLOP/s on one core (1024 x 1024 x 128)", flush=True)
 
     rows = []
+    print("PyTorch's malloc: " + ("glibc's defaults" if args.pytorch_malloc_defaults else
+                                  " ".join(f"{k}={v}" for k, v in KEEP_FREED_MEMORY.items()) +
+                                  " (freed memory reused)"), flush=True)
     print(f"{'model':5} {'cores':>5} {'mlp s/epoch':>12} {'PyTorch s/epoch':>16} {'ratio':>6}  "
           f"{'mlp GFLOP/s':>11} {'of GEMM peak':>12}  fastest PyTorch setting", flush=True)
     for model in args.models.split(","):
