@@ -243,6 +243,37 @@ TEST_CASE("Conv2d's per-sample and lowered methods agree in float, forward and b
   }
 }
 
+// A batch's last chunk of samples may need more packing buffer than a full one: a chunk of 16
+// samples of 21 pixels splits dL/dW's k into two blocks of 176 rows, the last 15 samples of a batch
+// of 31 take one block of 320; a last chunk of one sample (a batch of 33) takes more channels per
+// group in dL/dx. Both wrote past buffers sized for a full chunk once (found by a fuzzer; the
+// sanitizer build of the tests catches it); the gradients are checked against the double layer's.
+TEST_CASE("Conv2d's float gradients are right when the batch's last chunk is smaller than the others") {
+  for (const Index batch : {31, 33, 2, 1}) {
+    const ConvCase c{40, 33, 3, 7, {3}, {1}, {1}, true, batch};
+    auto reference = make_conv(c);
+    mlp::Rng rng(1);
+    mlp::Conv2d<float> conv(c.in, c.out, c.kernel, rng, {c.stride, c.padding, c.bias});
+    conv.weight() = reference->weight().cast<float>();
+    conv.bias() = reference->bias().cast<float>();
+    conv.bind(reference->input_shape());
+    conv.set_method(mlp::ConvMethod::Lowered);
+    INFO(conv.describe() << " on " << conv.input_shape().str() << ", batch " << batch);
+    const MatrixD x = mlp_test::random_matrix(conv.input_shape().size(), batch, 3);
+    const MatrixD dy = mlp_test::random_matrix(conv.output_shape().size(), batch, 4);
+    reference->forward(x, mlp::Mode::Train);
+    const MatrixD dx = reference->backward(dy);
+    conv.forward(x.cast<float>(), mlp::Mode::Train);
+    const MatrixD dx_float = conv.backward(dy.cast<float>()).cast<double>();
+    const auto close = [](const MatrixD& a, const MatrixD& b) {
+      return (a - b).cwiseAbs().maxCoeff() <= 1e-5 * b.cwiseAbs().maxCoeff();
+    };
+    CHECK(close(dx_float, dx));
+    CHECK(close(conv.weight_grad().cast<double>(), reference->weight_grad()));
+    CHECK(close(conv.bias_grad().cast<double>(), reference->bias_grad()));
+  }
+}
+
 TEST_CASE("Conv2d picks the per-sample method for first layers, and not with bf16 products") {
   mlp::Rng rng(1);
   CHECK(mlp::Conv2d<float>(1, 32, 3, rng).method() == mlp::ConvMethod::PerSample);

@@ -218,7 +218,7 @@ TEST_CASE("Conv2d's fused forward, dL/dW and dL/dx give the bits of im2col, the 
     mlp::detail::col2im(dcols.data(), rows, c.first, c.count, g, dx_expected);
     std::vector<float> scratch(static_cast<std::size_t>(rows * K), 555.0f);
     std::vector<float> pa_dx(static_cast<std::size_t>(mlp::detail::input_grad_a_floats(fc.out, rows)));
-    std::vector<float> pb_dx(static_cast<std::size_t>(mlp::detail::input_grad_b_floats(g, fc.out, rows)));
+    std::vector<float> pb_dx(static_cast<std::size_t>(mlp::detail::input_grad_b_floats(g, fc.out)));
     mlp::detail::conv_input_grad_avx512(dz.data(), rows, fc.out, w.data(), g, c.first, c.count, scratch.data(),
                                         pa_dx.data(), pb_dx.data(), dx_fused.data(), dx_fused.rows());
     CHECK_MESSAGE(same_floats(dx_expected.data(), dx_fused.data(), dx_expected.size(), where), "dL/dx differs at ",
@@ -226,4 +226,39 @@ TEST_CASE("Conv2d's fused forward, dL/dW and dL/dx give the bits of im2col, the 
     ++dx_cases;
   }
   CHECK(dx_cases == static_cast<Index>(cases.size()));
+}
+
+// Conv2d sizes the fused products' packing buffers once, for its full chunk of samples; a batch's
+// last chunk may be smaller and need more (weight_grad_kc and input_grad_channels do not grow with
+// the rows). The sizes must hold every chunk from one sample up to the full one.
+TEST_CASE("the fused products' packing buffer sizes hold every smaller chunk") {
+  Index checked = 0;
+  for (const Index pixels_side : {3, 4, 5, 7, 14, 28}) {
+    for (const Index channels : {1, 5, 40, 200}) {
+      mlp::detail::Window2d g;
+      g.kernel = Size2(3);
+      g.padding = Size2(1);
+      g.bind("test", Shape{channels, 3, pixels_side});
+      const Index P = g.out_pixels(), K = channels * g.taps();
+      for (const Index out : {1, 33, 300}) {
+        for (Index chunk = 1; chunk <= 16; ++chunk) {
+          const Index full = chunk * P;
+          for (Index count = 1; count <= chunk; ++count) {
+            const Index rows = count * P;
+            INFO("channels ", channels, ", 3 x ", pixels_side, ", out ", out, ", chunk ", chunk, ", count ", count);
+            const mlp::detail::F32Blocking bl;
+            const Index a_needed = std::min(bl.mc, (out + 31) / 32 * 32) * mlp::detail::weight_grad_kc(rows);
+            const Index b_needed = std::min(bl.nc, (K + 11) / 12 * 12) * mlp::detail::weight_grad_kc(rows);
+            CHECK(a_needed <= mlp::detail::weight_grad_a_floats(out, full));
+            CHECK(b_needed <= mlp::detail::weight_grad_b_floats(K, full));
+            const Index group = mlp::detail::input_grad_channels(g, rows);
+            CHECK((group * g.taps() + 11) / 12 * 12 * out <= mlp::detail::input_grad_b_floats(g, out));
+            CHECK(mlp::detail::input_grad_a_floats(out, rows) <= mlp::detail::input_grad_a_floats(out, full));
+            ++checked;
+          }
+        }
+      }
+    }
+  }
+  CHECK(checked > 1000);
 }

@@ -354,12 +354,22 @@ inline Index weight_grad_kc(Index rows) {
   return ((rows + blocks - 1) / blocks + 15) / 16 * 16;
 }
 
-// Packing buffer floats conv_weight_grad_avx512 needs: for A (dL/dZ^T, out rows) and for B (cols).
+// The largest weight_grad_kc of a chunk of at most `rows` rows. weight_grad_kc does not grow with
+// the rows (336 rows take two blocks of 176, 315 rows one of 320), so a batch's smaller last chunk
+// may need more than a full one: up to F32Blocking's kc (rounded up to whole vectors), and a chunk
+// of r <= kc rows takes r rounded up.
+inline Index weight_grad_kc_max(Index rows) {
+  const auto vectors = [](Index n) { return (n + 15) / 16 * 16; };
+  return std::min(vectors(rows), vectors(F32Blocking{}.kc));
+}
+
+// Packing buffer floats conv_weight_grad_avx512 needs for any chunk of at most `rows` rows: for A
+// (dL/dZ^T, out rows) and for B (cols).
 inline Index weight_grad_a_floats(Index out, Index rows) {
-  return std::min(F32Blocking{}.mc, (out + kF32Mr - 1) / kF32Mr * kF32Mr) * weight_grad_kc(rows);
+  return std::min(F32Blocking{}.mc, (out + kF32Mr - 1) / kF32Mr * kF32Mr) * weight_grad_kc_max(rows);
 }
 inline Index weight_grad_b_floats(Index K, Index rows) {
-  return std::min(F32Blocking{}.nc, (K + kF32Nr - 1) / kF32Nr * kF32Nr) * weight_grad_kc(rows);
+  return std::min(F32Blocking{}.nc, (K + kF32Nr - 1) / kF32Nr * kF32Nr) * weight_grad_kc_max(rows);
 }
 
 namespace conv_lowered_impl {
@@ -445,11 +455,12 @@ inline Index input_grad_channels(const Window2d& g, Index rows) {
   const Index fit = (Index{1} << 15) / std::max<Index>(1, rows * taps);
   return std::clamp<Index>(std::max<Index>(1, fit / whole) * whole, 1, g.channels);
 }
-// Packing buffer floats conv_input_grad_avx512 needs: for A (all of dL/dZ) and for B (a group's
-// columns of the weight).
+// Packing buffer floats conv_input_grad_avx512 needs for any chunk of at most `rows` rows: for A
+// (all of dL/dZ) and for B (a group's columns of the weight). A chunk of fewer rows takes more
+// channels per group (input_grad_channels), at most those of a chunk of one sample.
 inline Index input_grad_a_floats(Index out, Index rows) { return (rows + kF32Mr - 1) / kF32Mr * kF32Mr * out; }
-inline Index input_grad_b_floats(const Window2d& g, Index out, Index rows) {
-  return (input_grad_channels(g, rows) * g.taps() + kF32Nr - 1) / kF32Nr * kF32Nr * out;
+inline Index input_grad_b_floats(const Window2d& g, Index out) {
+  return (input_grad_channels(g, g.out_pixels()) * g.taps() + kF32Nr - 1) / kF32Nr * kF32Nr * out;
 }
 
 // dx's columns first .. first + count = col2im(dz W) for the chunk of `count` samples
@@ -459,7 +470,7 @@ inline Index input_grad_b_floats(const Window2d& g, Index out, Index rows) {
 // added into dx at once, while in cache (the whole dL/dcols of a chunk of the study CNN's second
 // layer is 0.9 MB, and col2im read it back from L3). dz is packed once for all groups (pa:
 // input_grad_a_floats(out, count P)), each group's weight columns into pb
-// (input_grad_b_floats(g, out, count P)). Only when conv_lowered_fused(g, count).
+// (input_grad_b_floats(g, out)). Only when conv_lowered_fused(g, count).
 MLP_AVX512F_TARGET inline void conv_input_grad_avx512(const float* dz, Index ldz, Index out, const float* weight,
                                                       const Window2d& g, Index first, Index count, float* cols,
                                                       float* pa, float* pb, float* dx, Index lddx) {

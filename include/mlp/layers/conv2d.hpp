@@ -294,8 +294,7 @@ class Conv2d final : public Layer<S> {
       if (!tap_masks_.fits(window_, chunk)) detail::build_chunk_tap_masks(window_, chunk, tap_masks_);
       for (std::size_t w = 0; w < workers; ++w) {
         buffers_[w].reserve(1, detail::weight_grad_a_floats(out_, rows), detail::weight_grad_b_floats(K, rows));
-        buffers_[w].reserve(1, detail::input_grad_a_floats(out_, rows),
-                            detail::input_grad_b_floats(window_, out_, rows));
+        buffers_[w].reserve(1, detail::input_grad_a_floats(out_, rows), detail::input_grad_b_floats(window_, out_));
       }
     }
 #endif
