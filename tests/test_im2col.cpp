@@ -247,12 +247,13 @@ TEST_CASE("the fused products' packing buffer sizes hold every smaller chunk") {
             const Index rows = count * P;
             INFO("channels ", channels, ", 3 x ", pixels_side, ", out ", out, ", chunk ", chunk, ", count ", count);
             const mlp::detail::F32Blocking bl;
-            const Index a_needed = std::min(bl.mc, (out + 31) / 32 * 32) * mlp::detail::weight_grad_kc(rows);
-            const Index b_needed = std::min(bl.nc, (K + 11) / 12 * 12) * mlp::detail::weight_grad_kc(rows);
+            const auto whole = [](Index n, Index unit) { return (n + unit - 1) / unit * unit; };
+            const Index a_needed = std::min(bl.mc, whole(out, mlp::detail::kF32Mr)) * mlp::detail::weight_grad_kc(rows);
+            const Index b_needed = std::min(bl.nc, whole(K, mlp::detail::kF32Nr)) * mlp::detail::weight_grad_kc(rows);
             CHECK(a_needed <= mlp::detail::weight_grad_a_floats(out, full));
             CHECK(b_needed <= mlp::detail::weight_grad_b_floats(K, full));
             const Index group = mlp::detail::input_grad_channels(g, rows);
-            CHECK((group * g.taps() + 11) / 12 * 12 * out <= mlp::detail::input_grad_b_floats(g, out));
+            CHECK(whole(group * g.taps(), mlp::detail::kF32Nr) * out <= mlp::detail::input_grad_b_floats(g, out));
             CHECK(mlp::detail::input_grad_a_floats(out, rows) <= mlp::detail::input_grad_a_floats(out, full));
             ++checked;
           }
