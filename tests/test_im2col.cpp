@@ -232,6 +232,9 @@ TEST_CASE("Conv2d's fused forward, dL/dW and dL/dx give the bits of im2col, the 
 // last chunk may be smaller and need more (weight_grad_kc and input_grad_channels do not grow with
 // the rows). The sizes must hold every chunk from one sample up to the full one.
 TEST_CASE("the fused products' packing buffer sizes hold every smaller chunk") {
+  using mlp::detail::kF32Mr;
+  using mlp::detail::kF32Nr;
+  using mlp::detail::round_up;
   Index checked = 0;
   for (const Index pixels_side : {3, 4, 5, 7, 14, 28}) {
     for (const Index channels : {1, 5, 40, 200}) {
@@ -247,13 +250,12 @@ TEST_CASE("the fused products' packing buffer sizes hold every smaller chunk") {
             const Index rows = count * P;
             INFO("channels ", channels, ", 3 x ", pixels_side, ", out ", out, ", chunk ", chunk, ", count ", count);
             const mlp::detail::F32Blocking bl;
-            const auto whole = [](Index n, Index unit) { return (n + unit - 1) / unit * unit; };
-            const Index a_needed = std::min(bl.mc, whole(out, mlp::detail::kF32Mr)) * mlp::detail::weight_grad_kc(rows);
-            const Index b_needed = std::min(bl.nc, whole(K, mlp::detail::kF32Nr)) * mlp::detail::weight_grad_kc(rows);
+            const Index a_needed = std::min(bl.mc, round_up(out, kF32Mr)) * mlp::detail::weight_grad_kc(rows);
+            const Index b_needed = std::min(bl.nc, round_up(K, kF32Nr)) * mlp::detail::weight_grad_kc(rows);
             CHECK(a_needed <= mlp::detail::weight_grad_a_floats(out, full));
             CHECK(b_needed <= mlp::detail::weight_grad_b_floats(K, full));
             const Index group = mlp::detail::input_grad_channels(g, rows);
-            CHECK(whole(group * g.taps(), mlp::detail::kF32Nr) * out <= mlp::detail::input_grad_b_floats(g, out));
+            CHECK(round_up(group * g.taps(), kF32Nr) * out <= mlp::detail::input_grad_b_floats(g, out));
             CHECK(mlp::detail::input_grad_a_floats(out, rows) <= mlp::detail::input_grad_a_floats(out, full));
             ++checked;
           }

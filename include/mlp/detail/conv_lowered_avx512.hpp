@@ -351,7 +351,7 @@ MLP_AVX512F_TARGET inline void conv_forward_avx512(const float* x, Index ldx, In
 inline Index weight_grad_kc(Index rows) {
   const F32Blocking bl;
   const Index blocks = (rows + bl.kc - 1) / bl.kc;
-  return ((rows + blocks - 1) / blocks + 15) / 16 * 16;
+  return round_up((rows + blocks - 1) / blocks, 16);
 }
 
 // The largest weight_grad_kc of a chunk of at most `rows` rows. weight_grad_kc does not grow with
@@ -359,17 +359,16 @@ inline Index weight_grad_kc(Index rows) {
 // may need more than a full one: up to F32Blocking's kc (rounded up to whole vectors), and a chunk
 // of r <= kc rows takes r rounded up.
 inline Index weight_grad_kc_max(Index rows) {
-  const auto vectors = [](Index n) { return (n + 15) / 16 * 16; };
-  return std::min(vectors(rows), vectors(F32Blocking{}.kc));
+  return std::min(round_up(rows, 16), round_up(F32Blocking{}.kc, 16));
 }
 
 // Packing buffer floats conv_weight_grad_avx512 needs for any chunk of at most `rows` rows: for A
 // (dL/dZ^T, out rows) and for B (cols).
 inline Index weight_grad_a_floats(Index out, Index rows) {
-  return std::min(F32Blocking{}.mc, (out + kF32Mr - 1) / kF32Mr * kF32Mr) * weight_grad_kc_max(rows);
+  return std::min(F32Blocking{}.mc, round_up(out, kF32Mr)) * weight_grad_kc_max(rows);
 }
 inline Index weight_grad_b_floats(Index K, Index rows) {
-  return std::min(F32Blocking{}.nc, (K + kF32Nr - 1) / kF32Nr * kF32Nr) * weight_grad_kc_max(rows);
+  return std::min(F32Blocking{}.nc, round_up(K, kF32Nr)) * weight_grad_kc_max(rows);
 }
 
 namespace conv_lowered_impl {
@@ -458,9 +457,9 @@ inline Index input_grad_channels(const Window2d& g, Index rows) {
 // Packing buffer floats conv_input_grad_avx512 needs for any chunk of at most `rows` rows: for A
 // (all of dL/dZ) and for B (a group's columns of the weight). A chunk of fewer rows takes more
 // channels per group (input_grad_channels), at most those of a chunk of one sample.
-inline Index input_grad_a_floats(Index out, Index rows) { return (rows + kF32Mr - 1) / kF32Mr * kF32Mr * out; }
+inline Index input_grad_a_floats(Index out, Index rows) { return round_up(rows, kF32Mr) * out; }
 inline Index input_grad_b_floats(const Window2d& g, Index out) {
-  return (input_grad_channels(g, g.out_pixels()) * g.taps() + kF32Nr - 1) / kF32Nr * kF32Nr * out;
+  return round_up(input_grad_channels(g, g.out_pixels()) * g.taps(), kF32Nr) * out;
 }
 
 // dx's columns first .. first + count = col2im(dz W) for the chunk of `count` samples

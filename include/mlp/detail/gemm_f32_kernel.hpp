@@ -42,6 +42,9 @@ namespace mlp::detail {
 inline constexpr Index kF32Mr = 32;  // rows of a tile (two zmm)
 inline constexpr Index kF32Nr = 12;  // columns of a tile
 
+// x rounded up to a multiple of unit (whole tiles, whole vectors).
+inline constexpr Index round_up(Index x, Index unit) { return (x + unit - 1) / unit * unit; }
+
 struct F32Blocking {
   Index kc = 320;   // most values of k per block; k is cut into equal blocks (288 stays whole)
   Index mc = 256;   // rows of A per packed block (a multiple of kF32Mr)
@@ -55,9 +58,6 @@ struct F32Blocking {
   // Floats of packing buffer one thread needs for a block of rows x cols of C.
   Index a_floats(Index rows, Index k) const { return std::min(mc, round_up(rows, kF32Mr)) * kc_for(k); }
   Index b_floats(Index cols, Index k) const { return std::min(nc, round_up(cols, kF32Nr)) * kc_for(k); }
-
- private:
-  static Index round_up(Index x, Index unit) { return (x + unit - 1) / unit * unit; }
 };
 
 #ifdef MLP_HAVE_AVX512F_CODE
