@@ -77,7 +77,7 @@ struct ModelSpec {
 class Draw {
  public:
   explicit Draw(std::uint64_t seed) : rng_(seed) {}
-  Index in(Index lo, Index hi) { return lo + static_cast<Index>(rng_.next_u64() % static_cast<std::uint64_t>(hi - lo + 1)); }
+  Index in(Index lo, Index hi) { return lo + static_cast<Index>(rng_.below(static_cast<std::uint64_t>(hi - lo + 1))); }
   bool chance(int percent) { return in(0, 99) < percent; }
   template <class T, std::size_t N>
   T pick(const T (&options)[N]) {
