@@ -347,7 +347,7 @@ int main(int argc, char** argv) {
           for (int e = 0; e < epochs; ++e) {
             loader.start_epoch(e);
             const Stopwatch watch(cpu_time);
-            while (auto batch = loader.next()) trainer.train_step(*batch);
+            while (auto batch = trainer.next_batch(loader)) trainer.train_step(*batch);
             times.push_back(watch.seconds());
             if (flags["per-epoch"].as<bool>()) std::printf("  %s epoch %d: %.3f s\n", m.name.c_str(), e + 1, times.back());
           }

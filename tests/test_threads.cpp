@@ -12,10 +12,15 @@
 #include <Eigen/Core>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <limits>
 #include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -500,4 +505,81 @@ TEST_CASE("thread governor: the Trainer leaves thread_count() as it found it") {
   CHECK(mlp::thread_count() == before);
   CHECK(trainer.thread_governor().most() == before);
   if (before > 1) CHECK(trainer.thread_governor().comparisons() >= 1);
+}
+
+namespace {
+
+// Stands for a core taken by another process: a training step on more than one thread sleeps 20 ms,
+// a thousand times a step of the model, so the governor moves the steps to 1 thread. Records the
+// thread count of every forward outside training (validation, evaluation).
+class SlowOnTwoThreads final : public mlp::Layer<float> {
+ public:
+  std::string_view kind() const override { return "SlowOnTwoThreads"; }
+  std::vector<int> eval_threads;
+
+ protected:
+  const mlp::Matrix<float>& forward_impl(const Eigen::Ref<const mlp::Matrix<float>>& x, mlp::Mode mode) override {
+    if (mode == mlp::Mode::Eval) eval_threads.push_back(mlp::thread_count());
+    if (mode == mlp::Mode::Train && mlp::thread_count() > 1) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    y_ = x;
+    return y_;
+  }
+  const mlp::Matrix<float>& backward_impl(const Eigen::Ref<const mlp::Matrix<float>>& dy) override {
+    dx_ = dy;
+    return dx_;
+  }
+
+ private:
+  mlp::Matrix<float> y_, dx_;
+};
+
+struct ThreadsSeen final : mlp::Callback<float> {
+  std::vector<int> batch_end, epoch_end;
+  std::string name() const override { return "threads seen"; }
+  void on_batch_end(mlp::TrainContext<float>& /*ctx*/) override { batch_end.push_back(mlp::thread_count()); }
+  void on_epoch_end(mlp::TrainContext<float>& /*ctx*/) override { epoch_end.push_back(mlp::thread_count()); }
+};
+
+}  // namespace
+
+// The loader, validation and the callbacks run parallel passes between the steps: left on 2 threads
+// while the steps run on 1 because a core is taken, each would wait for the thread that is not
+// running (M's epoch 9x as long as on 1 thread, docs/performance.md, "The twenty-sixth round").
+TEST_CASE("thread governor: once the steps run on 1 thread, validation, evaluate() and the callbacks do too") {
+  const ThreadCount scope(2);
+  if (mlp::thread_count() < 2) return;  // without OpenMP there is nothing to govern
+  const mlp_test::Blobs train = mlp_test::make_blobs(400, 8, 3, 5, 1.5f), val = mlp_test::make_blobs(60, 8, 3, 6, 1.5f);
+  mlp::Rng rng(7);
+  mlp::Sequential<float> model(mlp::Shape::flat(8));
+  model.emplace<mlp::Linear<float>>(8, 3, rng);
+  auto& slow = model.emplace<SlowOnTwoThreads>();
+  mlp::Adam<float> adam(model.parameters(), {1e-3});
+  mlp::Trainer<float> trainer(model, adam);
+  ThreadsSeen seen;
+  trainer.add_callback(seen);
+  mlp::DataLoader<float> train_loader(train.x, train.y, {10, true, false, 4});
+  mlp::DataLoader<float> val_loader(val.x, val.y, {20, false, false, 4});
+  trainer.fit(train_loader, &val_loader, 2);
+
+  // 40 steps an epoch: the governor compares after the first few and keeps 1 thread from then on.
+  REQUIRE(trainer.thread_governor().chosen() == 1);
+  CHECK(trainer.thread_governor().switches() == 1);
+  REQUIRE(slow.eval_threads.size() == 6);  // 3 validation batches after each epoch
+  for (int t : slow.eval_threads) CHECK(t == 1);
+  CHECK(seen.epoch_end == std::vector<int>{1, 1});
+  REQUIRE(seen.batch_end.size() == 80);
+  CHECK(seen.batch_end.front() == 2);  // before the first comparison
+  CHECK(std::count(seen.batch_end.begin(), seen.batch_end.end(), 1) >= 70);
+  CHECK(seen.batch_end.back() == 1);
+  CHECK(trainer.evaluate(val_loader).samples == 60);
+  CHECK(slow.eval_threads.back() == 1);
+  // The loader's next batch is the same batch whatever the thread count it is filled on.
+  train_loader.start_epoch(5);
+  const std::optional<mlp::Batch<float>> governed = trainer.next_batch(train_loader);
+  REQUIRE(governed.has_value());
+  const mlp::Matrix<float> x = governed->x;
+  train_loader.start_epoch(5);
+  const mlp::Matrix<float> again = train_loader.next()->x;
+  CHECK(mlp_test::same_bits(x, again));
+  CHECK(mlp::thread_count() == 2);  // every limit undone
 }

@@ -25,6 +25,7 @@
 #include <cmath>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -100,7 +101,7 @@ class Trainer {
   // what the forward pass moved (BatchNorm's running statistics, dropout generators) is put back.
   StepResult train_step(const Batch<S>& batch) {
     if (governor_.most() != thread_count()) governor_.reset(thread_count());
-    const ThreadLimit limit(options_.adapt_threads ? governor_.threads() : thread_count());
+    const ThreadLimit limit(step_threads());
     const auto start = std::chrono::steady_clock::now();
     StepResult r = step_on(batch);
     full_batch_ = std::max(full_batch_, batch.size());
@@ -111,8 +112,27 @@ class Trainer {
   // How the thread count of the steps was chosen (TrainerOptions::adapt_threads).
   const ThreadGovernor& thread_governor() const { return governor_; }
 
-  // Mean cross-entropy, accuracy and confusion matrix over a loader, in Eval mode.
-  EvalResult evaluate(DataLoader<S>& loader) { return mlp::evaluate(model_, loader); }
+  // The threads the next train_step() uses: the thread governor's choice (TrainerOptions::
+  // adapt_threads), or thread_count() without it.
+  int step_threads() const { return governed_threads(true); }
+
+  // The loader's next batch, filled on the threads the next step uses. The loader fills a batch on
+  // the library's threads; while the governor keeps the steps on 1 thread because another process
+  // has a core, a fill on 2 would wait for the thread that is not running, for up to a scheduler
+  // time slice, at every batch (M's epoch at 2 threads 9x as long as at 1, docs/performance.md,
+  // "The twenty-sixth round"). fit() takes its batches this way; a loop of one's own around
+  // train_step() should too.
+  std::optional<Batch<S>> next_batch(DataLoader<S>& loader) {
+    const ThreadLimit limit(step_threads());
+    return loader.next();
+  }
+
+  // Mean cross-entropy, accuracy and confusion matrix over a loader, in Eval mode, on the threads
+  // the governor chose for the steps (as next_batch() says why).
+  EvalResult evaluate(DataLoader<S>& loader) {
+    const ThreadLimit limit(governed_threads(false));
+    return mlp::evaluate(model_, loader);
+  }
 
   // Trains until `epochs` epochs are done (counting those of a resumed checkpoint) or a callback,
   // a non-finite loss or an interrupt stops it. `val` may be null (no validation metrics). What the
@@ -151,11 +171,15 @@ class Trainer {
                             batch_in_epoch_, " of ", batches_, "; that partial epoch is not logged)"));
         break;
       }
-      finish_epoch(val);
-      if (history_.diverged) break;
-      ctx.open_epoch_log(&history_.epochs.back(), &declared_);
-      for (auto* c : callbacks_) c->on_epoch_end(ctx);
-      ctx.close_epoch_log();
+      {
+        // Validation and what the callbacks do at the epoch's end, on the steps' threads (next_batch).
+        const ThreadLimit limit(governed_threads(false));
+        finish_epoch(val);
+        if (history_.diverged) break;
+        ctx.open_epoch_log(&history_.epochs.back(), &declared_);
+        for (auto* c : callbacks_) c->on_epoch_end(ctx);
+        ctx.close_epoch_log();
+      }
       lr_scale_ = ctx.lr_scale;
       if (ctx.stop_requested()) stop(ctx.stop_reason());
       if (!options_.checkpoint.empty()) save_checkpoint(options_.checkpoint);
@@ -198,6 +222,14 @@ class Trainer {
 
  private:
   enum class Outcome { Completed, StoppedInEpoch, Diverged, Interrupted };
+
+  // thread_count(), or what the governor chose when it governs that count: for the next step
+  // (next_step: the count it is trying during a comparison), or for the rest of the work.
+  int governed_threads(bool next_step) const {
+    const int most = thread_count();
+    if (!options_.adapt_threads || governor_.most() != most) return most;
+    return next_step ? governor_.threads() : governor_.chosen();
+  }
 
   StepResult step_on(const Batch<S>& batch) {
     const detail::FlushDenormals flush(options_.flush_denormals);
@@ -258,7 +290,7 @@ class Trainer {
     const auto start = std::chrono::steady_clock::now();
     train.start_epoch(epoch_);
     train.skip_batches(batch_in_epoch_);
-    while (auto batch = train.next()) {
+    while (auto batch = next_batch(train)) {
       const StepResult r = train_step(*batch);
       if (!r.finite) {
         history_.diverged = true;
@@ -283,7 +315,10 @@ class Trainer {
       ctx.running_loss = acc_.loss / static_cast<double>(acc_.samples);
       ctx.epoch_samples = acc_.samples;
       ctx.lr = r.lr;
-      for (auto* c : callbacks_) c->on_batch_end(ctx);
+      {
+        const ThreadLimit limit(governed_threads(false));
+        for (auto* c : callbacks_) c->on_batch_end(ctx);
+      }
       if (interrupt_ != nullptr && interrupt_->load()) {
         acc_.seconds += seconds_since(start);
         history_.interrupted = true;
