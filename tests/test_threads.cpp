@@ -447,9 +447,29 @@ TEST_CASE("thread governor: a sudden slowdown on 2 threads starts a comparison a
   feed(g, 3000, 1.0, 0.6);  // long quiet run: comparisons are rare by now
   CHECK(g.chosen() == 2);
   const int before = g.comparisons();
-  feed(g, 12, 1.0, 3.0);  // load arrives: within a few steps it compares, and drops to 1 thread
+  feed(g, 16, 1.0, 3.0);  // load arrives: within a few steps it compares, and drops to 1 thread
   CHECK(g.comparisons() == before + 1);
   CHECK(g.chosen() == 1);
+}
+
+TEST_CASE("thread governor: a slow moment on 2 threads that has passed by the end of the trial does not switch") {
+  mlp::ThreadGovernor g(2);
+  feed(g, 3000, 1.0, 0.6);
+  REQUIRE(g.chosen() == 2);
+  const int before = g.comparisons();
+  // One step on 2 threads takes 3.0 (the host was slow for a moment): the mean of the last 3 steps
+  // is over 1.5 times what it was, which starts a comparison at once. 1 thread takes 1.0 in the
+  // trial, less than 90% of that mean, but 2 threads, measured again after the trial, take 0.6 as
+  // before: no switch.
+  bool slow = true;
+  for (int i = 0; i < 12; ++i) {
+    const double t = g.threads() == 1 ? 1.0 : slow ? 3.0 : 0.6;
+    slow = false;
+    g.record(t);
+  }
+  CHECK(g.comparisons() == before + 1);
+  CHECK(g.chosen() == 2);
+  CHECK(g.switches() == 0);
 }
 
 TEST_CASE("thread governor: a slow warm-up step (threads waking up) does not end a trial") {
@@ -459,7 +479,7 @@ TEST_CASE("thread governor: a slow warm-up step (threads waking up) does not end
   // Load arrives: 2 threads now take 3.0; the trial's first step on 1 thread takes 9.0 (3x the
   // current mean, under the warm-up limit of 4x), the next ones 1.0: the trial goes on, and switches.
   bool first_on_one = true;
-  for (int i = 0; i < 12; ++i) {
+  for (int i = 0; i < 16; ++i) {
     double t = 3.0;
     if (g.threads() == 1) {
       t = first_on_one ? 9.0 : 1.0;
@@ -569,7 +589,7 @@ TEST_CASE("thread governor: once the steps run on 1 thread, validation, evaluate
   CHECK(seen.epoch_end == std::vector<int>{1, 1});
   REQUIRE(seen.batch_end.size() == 80);
   CHECK(seen.batch_end.front() == 2);  // before the first comparison
-  CHECK(std::count(seen.batch_end.begin(), seen.batch_end.end(), 1) >= 70);
+  CHECK(std::count(seen.batch_end.begin(), seen.batch_end.end(), 1) >= 60);
   CHECK(seen.batch_end.back() == 1);
   CHECK(trainer.evaluate(val_loader).samples == 60);
   CHECK(slow.eval_threads.back() == 1);

@@ -7,7 +7,12 @@
 // - A comparison runs 1 + 3 steps on the other count (the first only warms up) against the mean
 //   of the 3 steps just before; the other count has to take less than 90% of the time to be taken.
 //   A step of the other count that takes more than twice that mean (four times, for the warm-up
-//   step) ends the comparison at once.
+//   step) ends the comparison at once. When the other count did take less than 90%, 1 + 3 steps
+//   on the current count follow, and it is taken only if it also took less than 90% of those: the
+//   3 steps before may have been a slow moment of the machine that had passed (a comparison often
+//   starts because the last steps were slow, below). On a quiet but noisy virtual machine, M's
+//   steps went to 1 thread and back several times an epoch without this check, 0-10% of the epoch
+//   (docs/performance.md, "The twenty-sixth round").
 // - The next comparison comes after twice as many steps as the last (8 up to 512), and not before
 //   the steps since took 50 times what the last comparison's steps took, so comparing costs at
 //   most about 2% of the time.
@@ -43,7 +48,7 @@ class ThreadGovernor {
   void reset(int most) {
     most_ = std::max(1, most);
     current_ = most_;
-    probing_ = false;
+    probing_ = confirming_ = false;
     period_ = kFirstPeriod / 2;  // the first comparison comes early
     reference_ = std::numeric_limits<double>::infinity();
     probe_cost_ = elapsed_ = 0.0;
@@ -67,10 +72,27 @@ class ThreadGovernor {
       probe_cost_ += t;
       ++probe_steps_;
       if (t > (probe_steps_ == 1 ? kGiveUpWarmUp : kGiveUpAbove) * current_mean_) {
-        finish_comparison(false);
+        finish_comparison(false, current_mean_);
       } else if (probe_steps_ > 1) {
         probe_sum_ += t;
-        if (probe_steps_ == kMeasured + 1) finish_comparison(probe_sum_ / kMeasured < kSwitchBelow * current_mean_);
+        if (probe_steps_ == kMeasured + 1) {
+          if (probe_sum_ / kMeasured < kSwitchBelow * current_mean_) {
+            probing_ = false;  // the current count again, measured afresh
+            confirming_ = true;
+            confirm_steps_ = 0;
+            confirm_sum_ = 0.0;
+          } else {
+            finish_comparison(false, current_mean_);
+          }
+        }
+      }
+      return;
+    }
+    if (confirming_) {
+      if (++confirm_steps_ > 1) confirm_sum_ += t;  // the first warms up again
+      if (confirm_steps_ == kMeasured + 1) {
+        const double again = confirm_sum_ / kMeasured;
+        finish_comparison(probe_sum_ / kMeasured < kSwitchBelow * again, again);
       }
       return;
     }
@@ -96,8 +118,9 @@ class ThreadGovernor {
     probe_sum_ = probe_cost_ = 0.0;
   }
 
-  void finish_comparison(bool take_other) {
-    probing_ = false;
+  // current_mean: the current count's mean, measured again after the trial if it was.
+  void finish_comparison(bool take_other, double current_mean) {
+    probing_ = confirming_ = false;
     ++comparisons_;
     if (take_other) {
       current_ = other();
@@ -105,7 +128,7 @@ class ThreadGovernor {
       reference_ = probe_sum_ / kMeasured;
       period_ = kFirstPeriod;
     } else {
-      reference_ = current_mean_;
+      reference_ = current_mean;
       period_ = std::min(2 * period_, kLongestPeriod);
     }
     since_ = recent_count_ = 0;
@@ -113,9 +136,9 @@ class ThreadGovernor {
   }
 
   int most_ = 1, current_ = 1;
-  bool probing_ = false;
-  int probe_steps_ = 0;
-  double probe_sum_ = 0.0, probe_cost_ = 0.0, current_mean_ = 0.0;
+  bool probing_ = false, confirming_ = false;
+  int probe_steps_ = 0, confirm_steps_ = 0;
+  double probe_sum_ = 0.0, probe_cost_ = 0.0, current_mean_ = 0.0, confirm_sum_ = 0.0;
   int period_ = kFirstPeriod, since_ = 0;
   double elapsed_ = 0.0, reference_ = 0.0;
   std::array<double, kMeasured> recent_{};
