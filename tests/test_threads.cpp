@@ -476,17 +476,21 @@ TEST_CASE("thread governor: a slow warm-up step (threads waking up) does not end
   mlp::ThreadGovernor g(2);
   feed(g, 3000, 1.0, 0.6);
   REQUIRE(g.chosen() == 2);
-  // Load arrives: 2 threads now take 3.0; the trial's first step on 1 thread takes 9.0 (3x the
-  // current mean, under the warm-up limit of 4x), the next ones 1.0: the trial goes on, and switches.
+  const int before = g.comparisons();
+  // Load arrives: 2 threads now take 3.0. The first such step makes the mean of the last 3 steps
+  // (0.6, 0.6, 3.0) 1.4, over 1.5 times the reference, and a trial starts; its first step on 1
+  // thread takes 5.0 (3.6x that mean: over the limit of 2x for the other steps, under the warm-up's
+  // 4x), the next ones 1.0: the trial goes on, and this one comparison switches.
   bool first_on_one = true;
   for (int i = 0; i < 16; ++i) {
     double t = 3.0;
     if (g.threads() == 1) {
-      t = first_on_one ? 9.0 : 1.0;
+      t = first_on_one ? 5.0 : 1.0;
       first_on_one = false;
     }
     g.record(t);
   }
+  CHECK(g.comparisons() == before + 1);
   CHECK(g.chosen() == 1);
 }
 
@@ -529,8 +533,9 @@ TEST_CASE("thread governor: the Trainer leaves thread_count() as it found it") {
 
 namespace {
 
-// Stands for a core taken by another process: a training step on more than one thread sleeps 20 ms,
-// a thousand times a step of the model, so the governor moves the steps to 1 thread. Records the
+// Stands for a core taken by another process: a training step on more than one thread sleeps 50 ms,
+// thousands of times a step of the model (even under a sanitizer on a busy machine), so the
+// governor moves the steps to 1 thread at its first comparison. Records the
 // thread count of every forward outside training (validation, evaluation).
 class SlowOnTwoThreads final : public mlp::Layer<float> {
  public:
@@ -540,7 +545,7 @@ class SlowOnTwoThreads final : public mlp::Layer<float> {
  protected:
   const mlp::Matrix<float>& forward_impl(const Eigen::Ref<const mlp::Matrix<float>>& x, mlp::Mode mode) override {
     if (mode == mlp::Mode::Eval) eval_threads.push_back(mlp::thread_count());
-    if (mode == mlp::Mode::Train && mlp::thread_count() > 1) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    if (mode == mlp::Mode::Train && mlp::thread_count() > 1) std::this_thread::sleep_for(std::chrono::milliseconds(50));
     y_ = x;
     return y_;
   }
@@ -554,10 +559,26 @@ class SlowOnTwoThreads final : public mlp::Layer<float> {
 };
 
 struct ThreadsSeen final : mlp::Callback<float> {
-  std::vector<int> batch_end, epoch_end;
+  std::vector<int> train_begin, epoch_begin, batch_end, epoch_end;
   std::string name() const override { return "threads seen"; }
+  void on_train_begin(mlp::TrainContext<float>& /*ctx*/) override { train_begin.push_back(mlp::thread_count()); }
+  void on_epoch_begin(mlp::TrainContext<float>& /*ctx*/) override { epoch_begin.push_back(mlp::thread_count()); }
   void on_batch_end(mlp::TrainContext<float>& /*ctx*/) override { batch_end.push_back(mlp::thread_count()); }
   void on_epoch_end(mlp::TrainContext<float>& /*ctx*/) override { epoch_end.push_back(mlp::thread_count()); }
+};
+
+// A callback that trains a step of its own at each epoch's end (on another loader's batch), and
+// records which count the governor then takes as configured.
+struct StepInCallback final : mlp::Callback<float> {
+  mlp::Trainer<float>* trainer = nullptr;
+  mlp::DataLoader<float>* loader = nullptr;
+  std::vector<int> most_after;
+  std::string name() const override { return "step in callback"; }
+  void on_epoch_end(mlp::TrainContext<float>& /*ctx*/) override {
+    loader->start_epoch(0);
+    trainer->train_step(*loader->next());
+    most_after.push_back(trainer->thread_governor().most());
+  }
 };
 
 }  // namespace
@@ -579,11 +600,21 @@ TEST_CASE("thread governor: once the steps run on 1 thread, validation, evaluate
   trainer.add_callback(seen);
   mlp::DataLoader<float> train_loader(train.x, train.y, {10, true, false, 4});
   mlp::DataLoader<float> val_loader(val.x, val.y, {20, false, false, 4});
+  mlp::DataLoader<float> extra_loader(train.x, train.y, {10, true, false, 9});
+  StepInCallback stepping;
+  stepping.trainer = &trainer;
+  stepping.loader = &extra_loader;
+  trainer.add_callback(stepping);
   trainer.fit(train_loader, &val_loader, 2);
 
   // 40 steps an epoch: the governor compares after the first few and keeps 1 thread from then on.
   REQUIRE(trainer.thread_governor().chosen() == 1);
   CHECK(trainer.thread_governor().switches() == 1);
+  CHECK(trainer.step_threads() == 1);
+  // A step trained inside a callback (on 1 thread there) left the governor governing 2 threads.
+  CHECK(stepping.most_after == std::vector<int>{2, 2});
+  CHECK(seen.train_begin == std::vector<int>{2});  // before any comparison
+  CHECK(seen.epoch_begin == std::vector<int>{2, 1});
   REQUIRE(slow.eval_threads.size() == 6);  // 3 validation batches after each epoch
   for (int t : slow.eval_threads) CHECK(t == 1);
   CHECK(seen.epoch_end == std::vector<int>{1, 1});

@@ -10,9 +10,11 @@
 //   step) ends the comparison at once. When the other count did take less than 90%, 1 + 3 steps
 //   on the current count follow, and it is taken only if it also took less than 90% of those: the
 //   3 steps before may have been a slow moment of the machine that had passed (a comparison often
-//   starts because the last steps were slow, below). On a quiet but noisy virtual machine, M's
-//   steps went to 1 thread and back several times an epoch without this check, 0-10% of the epoch
-//   (docs/performance.md, "The twenty-sixth round").
+//   starts because the last steps were slow, below). Without this check, on a quiet but noisy
+//   virtual machine, M's and MBD's 2-thread steps switched to 1 thread and back up to 6 times in 5
+//   epochs, which made their epochs up to 14% longer (docs/performance.md, "The twenty-sixth
+//   round"). A comparison that does not switch after this check takes the mean just measured as
+//   the reference for the slowdown rule below.
 // - The next comparison comes after twice as many steps as the last (8 up to 512), and not before
 //   the steps since took 50 times what the last comparison's steps took, so comparing costs at
 //   most about 2% of the time.

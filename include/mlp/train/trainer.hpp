@@ -100,7 +100,8 @@ class Trainer {
   // One optimizer step on one batch. When the loss is not finite, nothing changes: no update, and
   // what the forward pass moved (BatchNorm's running statistics, dropout generators) is put back.
   StepResult train_step(const Batch<S>& batch) {
-    if (governor_.most() != thread_count()) governor_.reset(thread_count());
+    const int most = configured_threads();
+    if (governor_.most() != most) governor_.reset(most);
     const ThreadLimit limit(step_threads());
     const auto start = std::chrono::steady_clock::now();
     StepResult r = step_on(batch);
@@ -128,9 +129,9 @@ class Trainer {
   }
 
   // Mean cross-entropy, accuracy and confusion matrix over a loader, in Eval mode, on the threads
-  // the governor chose for the steps (as next_batch() says why).
+  // the governor chose for the steps (as next_batch() says why; after fit(), its last choice).
   EvalResult evaluate(DataLoader<S>& loader) {
-    const ThreadLimit limit(governed_threads(false));
+    const ChosenThreads chosen(*this);
     return mlp::evaluate(model_, loader);
   }
 
@@ -156,12 +157,16 @@ class Trainer {
     ctx.lr_scale = lr_scale_;
     ctx.resumed = resumed_;
     ctx.step = step_;
-    for (auto* c : callbacks_) c->on_train_begin(ctx);
+    {
+      const ChosenThreads chosen(*this);  // the callbacks, as the steps (next_batch says why)
+      for (auto* c : callbacks_) c->on_train_begin(ctx);
+    }
     if (finished_) ctx.request_stop(history_.stop_reason);
     while (epoch_ < epochs && !ctx.stop_requested()) {
       ctx.epoch = epoch_;
       if (batch_in_epoch_ == 0) {
         acc_ = {};
+        const ChosenThreads chosen(*this);
         for (auto* c : callbacks_) c->on_epoch_begin(ctx);
       }
       const Outcome outcome = run_batches(train, ctx);
@@ -173,7 +178,7 @@ class Trainer {
       }
       {
         // Validation and what the callbacks do at the epoch's end, on the steps' threads (next_batch).
-        const ThreadLimit limit(governed_threads(false));
+        const ChosenThreads chosen(*this);
         finish_epoch(val);
         if (history_.diverged) break;
         ctx.open_epoch_log(&history_.epochs.back(), &declared_);
@@ -185,7 +190,10 @@ class Trainer {
       if (!options_.checkpoint.empty()) save_checkpoint(options_.checkpoint);
     }
     if (history_.stop_reason.empty()) history_.stop_reason = detail::concat("completed ", epoch_, " epochs");
-    for (auto* c : callbacks_) c->on_train_end(ctx);
+    {
+      const ChosenThreads chosen(*this);
+      for (auto* c : callbacks_) c->on_train_end(ctx);
+    }
     return history_;
   }
 
@@ -223,13 +231,36 @@ class Trainer {
  private:
   enum class Outcome { Completed, StoppedInEpoch, Diverged, Interrupted };
 
-  // thread_count(), or what the governor chose when it governs that count: for the next step
+  // The count the steps may use: thread_count(), outside the Trainer's own ChosenThreads limits.
+  int configured_threads() const { return outside_threads_ > 0 ? outside_threads_ : thread_count(); }
+
+  // configured_threads(), or what the governor chose when it governs that count: for the next step
   // (next_step: the count it is trying during a comparison), or for the rest of the work.
   int governed_threads(bool next_step) const {
-    const int most = thread_count();
+    const int most = configured_threads();
     if (!options_.adapt_threads || governor_.most() != most) return most;
     return next_step ? governor_.threads() : governor_.chosen();
   }
+
+  // The work between the steps (validation, callbacks, evaluate) on the count the governor chose.
+  // Inside, configured_threads() stays the count outside: a train_step called there (by a callback)
+  // would otherwise take this limit for a new configured count and start the governor over.
+  class ChosenThreads {
+   public:
+    explicit ChosenThreads(Trainer& trainer)
+        : trainer_(trainer), saved_(trainer.outside_threads_), outside_(trainer.configured_threads()),
+          limit_(trainer.governed_threads(false)) {
+      trainer_.outside_threads_ = outside_;
+    }
+    ~ChosenThreads() { trainer_.outside_threads_ = saved_; }
+    ChosenThreads(const ChosenThreads&) = delete;
+    ChosenThreads& operator=(const ChosenThreads&) = delete;
+
+   private:
+    Trainer& trainer_;
+    int saved_, outside_;
+    ThreadLimit limit_;
+  };
 
   StepResult step_on(const Batch<S>& batch) {
     const detail::FlushDenormals flush(options_.flush_denormals);
@@ -316,7 +347,7 @@ class Trainer {
       ctx.epoch_samples = acc_.samples;
       ctx.lr = r.lr;
       {
-        const ThreadLimit limit(governed_threads(false));
+        const ChosenThreads chosen(*this);
         for (auto* c : callbacks_) c->on_batch_end(ctx);
       }
       if (interrupt_ != nullptr && interrupt_->load()) {
@@ -416,6 +447,7 @@ class Trainer {
   bool resumed_ = false;
   bool finished_ = false;       // a callback ended training (saved, so a resume ends too)
   ThreadGovernor governor_;
+  int outside_threads_ = 0;     // thread_count() outside the ChosenThreads in scope (0: none)
   Index full_batch_ = 0;        // the largest batch seen: the governor times only those
 };
 
