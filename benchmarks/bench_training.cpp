@@ -371,6 +371,11 @@ int main(int argc, char** argv) {
           const double step_ms = 1e3 * s / static_cast<double>(loader.batches_per_epoch());
           bench::Measurement row{m.name, t, mlp::to_string(precision), step_ms, gflops / peak, peak, {}};
           if (flags["breakdown"].as<bool>()) {
+            // on the count the governor chose for the steps: under load, 2 threads would show the
+            // passes that wait for a thread that is not running, which the epochs did not run
+            const int chosen = trainer_options.adapt_threads && governor.most() == t ? governor.chosen() : t;
+            const mlp::ThreadLimit on_chosen(chosen);
+            if (chosen != t) std::printf("  (layer by layer on %d thread(s), the thread governor's choice)\n", chosen);
             row.breakdown = print_breakdown(model, *optimizer, loader, epochs, cpu_time);
           }
           measured.push_back(std::move(row));

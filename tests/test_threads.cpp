@@ -442,6 +442,45 @@ TEST_CASE("thread governor: drops to 1 thread when 2 are much slower (a core is 
   CHECK(g.switches() == 2);
 }
 
+TEST_CASE("thread governor: with a core taken from the start, 1 thread is taken after 4 steps on 2") {
+  // Under benchmarks/bench_contention.sh L's 2-thread steps take about 7 times its 1-thread ones.
+  // 1 warm-up step and 3 measured, then the trial on 1 thread: it takes under half of each of those
+  // 3 steps, so it is taken without measuring 2 threads again (the governor before took 5 steps
+  // before the trial, and 4 after it).
+  mlp::ThreadGovernor g(2);
+  int on_two = 0;
+  for (int i = 0; i < 40 && g.switches() == 0; ++i) {
+    on_two += g.threads() == 2 ? 1 : 0;
+    g.record(g.threads() == 1 ? 1.0 : 7.0);
+  }
+  CHECK(g.chosen() == 1);
+  CHECK(g.comparisons() == 1);
+  CHECK(on_two == 4);
+  // The next comparison tries 2 threads, whose step costs 7: it comes only after the steps on 1
+  // thread took 50 times that, not 50 times the trial's 3 + 1 steps (as it did before).
+  int on_one = 0;
+  while (g.threads() == 1 && on_one < 1000) {
+    ++on_one;
+    g.record(1.0);
+  }
+  CHECK(on_one >= 350);
+  CHECK(on_one < 400);
+  // Only one slow step of the 3 (the mean is over twice the trial's, the fastest step is not):
+  // 2 threads are measured again before a switch, and kept.
+  mlp::ThreadGovernor h(2);
+  feed(h, 3000, 1.0, 0.6);
+  REQUIRE(h.chosen() == 2);
+  const int before = h.comparisons();
+  bool slow = true;
+  for (int i = 0; i < 12; ++i) {
+    h.record(h.threads() == 1 ? 0.9 : slow ? 5.0 : 0.6);
+    slow = false;
+  }
+  CHECK(h.comparisons() == before + 1);
+  CHECK(h.switches() == 0);
+  CHECK(h.chosen() == 2);
+}
+
 TEST_CASE("thread governor: a sudden slowdown on 2 threads starts a comparison at once") {
   mlp::ThreadGovernor g(2);
   feed(g, 3000, 1.0, 0.6);  // long quiet run: comparisons are rare by now

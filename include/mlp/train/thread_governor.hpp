@@ -7,17 +7,24 @@
 // - A comparison runs 1 + 3 steps on the other count (the first only warms up) against the mean
 //   of the 3 steps just before; the other count has to take less than 90% of the time to be taken.
 //   A step of the other count that takes more than twice that mean (four times, for the warm-up
-//   step) ends the comparison at once. When the other count did take less than 90%, 1 + 3 steps
-//   on the current count follow, and it is taken only if it also took less than 90% of those: the
-//   3 steps before may have been a slow moment of the machine that had passed (a comparison often
-//   starts because the last steps were slow, below). Without this check, on a quiet but noisy
-//   virtual machine, M's and MBD's 2-thread steps switched to 1 thread and back up to 6 times in 5
-//   epochs, which made their epochs up to 14% longer (docs/performance.md, "The twenty-sixth
-//   round"). A comparison that does not switch after this check takes the mean just measured as
-//   the reference for the slowdown rule below.
-// - The next comparison comes after twice as many steps as the last (8 up to 512), and not before
-//   the steps since took 50 times what the last comparison's steps took, so comparing costs at
-//   most about 2% of the time.
+//   step) ends the comparison at once.
+// - When the other count took less than 90%, 1 + 3 steps on the current count follow, and it is
+//   taken only if it also took less than 90% of those: the 3 steps before may have been a slow
+//   moment of the machine that had passed (a comparison often starts because the last steps were
+//   slow, below). Without this check, on a quiet but noisy virtual machine, M's and MBD's 2-thread
+//   steps switched to 1 thread and back up to 6 times in 5 epochs, which made their epochs up to
+//   14% longer (docs/performance.md, "The twenty-sixth round"). A comparison that does not switch
+//   after it takes the mean just measured as the reference for the slowdown rule below.
+// - The check is left out when the other count took less than half of each of the 3 steps before
+//   (of each: one slow step can make their mean). With a core taken, 2-thread steps take 5 to 70
+//   times as long as 1-thread ones, and the check's 4 steps made L's first epoch under load about
+//   0.4 s longer (docs/performance.md, "The twenty-seventh round"); on a quiet machine 1 thread
+//   takes 1.3-1.7 times as long as 2, so it would take 3 steps in a row 2.6-3.4 times as slow as
+//   usual.
+// - The first comparison comes as soon as 3 steps (after a warm-up step) are measured. The next
+//   comes after twice as many steps as the last (8 up to 512), and not before the steps since took
+//   50 times what the last comparison's steps took (after a switch, at least one step of the count
+//   left), so comparing costs at most about 2% of the time.
 // - On `most` threads, 3 steps 1.5 times slower than the reference (the load changed) start a
 //   comparison at once.
 //
@@ -39,6 +46,7 @@ class ThreadGovernor {
   static constexpr int kFirstPeriod = 8;      // steps between comparisons after a change
   static constexpr int kLongestPeriod = 512;
   static constexpr double kSwitchBelow = 0.9; // the other count must take < 90% of the time
+  static constexpr double kSwitchAtOnce = 0.5; // under 50% of each step before: taken without the check
   static constexpr double kGiveUpAbove = 2.0; // a step of the other count this much slower ends a comparison
   static constexpr double kGiveUpWarmUp = 4.0; // ... for its first step, which also wakes threads up
   static constexpr double kSlowdown = 1.5;    // the last steps this much slower: compare now
@@ -51,7 +59,7 @@ class ThreadGovernor {
     most_ = std::max(1, most);
     current_ = most_;
     probing_ = confirming_ = false;
-    period_ = kFirstPeriod / 2;  // the first comparison comes early
+    period_ = kMeasured;  // the first comparison as soon as 3 steps are measured
     reference_ = std::numeric_limits<double>::infinity();
     probe_cost_ = elapsed_ = 0.0;
     since_ = recent_count_ = 0;
@@ -78,7 +86,9 @@ class ThreadGovernor {
       } else if (probe_steps_ > 1) {
         probe_sum_ += t;
         if (probe_steps_ == kMeasured + 1) {
-          if (probe_sum_ / kMeasured < kSwitchBelow * current_mean_) {
+          if (probe_sum_ / kMeasured < kSwitchAtOnce * current_fastest_) {
+            finish_comparison(true, current_mean_);
+          } else if (probe_sum_ / kMeasured < kSwitchBelow * current_mean_) {
             probing_ = false;  // the current count again, measured afresh
             confirming_ = true;
             confirm_steps_ = 0;
@@ -105,17 +115,19 @@ class ThreadGovernor {
     double sum = 0.0;
     for (double r : recent_) sum += r;
     const double mean = sum / kMeasured;
+    const double fastest = *std::min_element(recent_.begin(), recent_.end());
     const bool due = since_ > period_ && elapsed_ >= kBudget * probe_cost_;
     const bool slowed = current_ == most_ && mean > kSlowdown * reference_;
-    if (due || slowed) start_comparison(mean);
+    if (due || slowed) start_comparison(mean, fastest);
   }
 
  private:
   int other() const { return current_ == most_ ? 1 : most_; }
 
-  void start_comparison(double current_mean) {
+  void start_comparison(double current_mean, double current_fastest) {
     probing_ = true;
     current_mean_ = current_mean;
+    current_fastest_ = current_fastest;
     probe_steps_ = 0;
     probe_sum_ = probe_cost_ = 0.0;
   }
@@ -129,6 +141,10 @@ class ThreadGovernor {
       ++switches_;
       reference_ = probe_sum_ / kMeasured;
       period_ = kFirstPeriod;
+      // The next comparison tries the count just left, which costs at least one of its steps: the
+      // budget counts that, not the steps of the trial that won (M under load: a 2-thread step is
+      // 70 times a 1-thread one, and the next comparison came after 0.18 s, to cost 0.056 s).
+      probe_cost_ = std::max(probe_cost_, current_mean);
     } else {
       reference_ = current_mean;
       period_ = std::min(2 * period_, kLongestPeriod);
@@ -140,7 +156,7 @@ class ThreadGovernor {
   int most_ = 1, current_ = 1;
   bool probing_ = false, confirming_ = false;
   int probe_steps_ = 0, confirm_steps_ = 0;
-  double probe_sum_ = 0.0, probe_cost_ = 0.0, current_mean_ = 0.0, confirm_sum_ = 0.0;
+  double probe_sum_ = 0.0, probe_cost_ = 0.0, current_mean_ = 0.0, current_fastest_ = 0.0, confirm_sum_ = 0.0;
   int period_ = kFirstPeriod, since_ = 0;
   double elapsed_ = 0.0, reference_ = 0.0;
   std::array<double, kMeasured> recent_{};
