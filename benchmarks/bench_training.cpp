@@ -377,6 +377,7 @@ int main(int argc, char** argv) {
             const mlp::ThreadLimit on_chosen(chosen);
             if (chosen != t) std::printf("  (layer by layer on %d thread(s), the thread governor's choice)\n", chosen);
             row.breakdown = print_breakdown(model, *optimizer, loader, epochs, cpu_time);
+            row.breakdown->threads = chosen;
           }
           measured.push_back(std::move(row));
         }

@@ -20,6 +20,7 @@ namespace bench {
 struct StepBreakdown {
   double products_ms = 0.0;     // the Linear and Conv2d layers, forward and backward
   double products_flops = 0.0;  // their matrix products' floating-point operations per step
+  int threads = 0;              // the count the layer pass ran on, if not the row's (the governor's choice)
   // Everything else by kind (a layer's kind, the data loader, the loss, the optimizer's step).
   std::vector<std::pair<std::string, double>> rest;
   double total_ms() const {
@@ -63,7 +64,10 @@ inline void print_why(std::FILE* out, const Measurement& m) {
   double rest_ms = 0.0;
   for (const auto& r : rest) rest_ms += r.second;
   std::fprintf(out, "      matrix-product layers %.3f ms", b.products_ms);
-  if (b.products_ms > 0.0) {
+  if (b.threads > 0 && b.threads != m.threads) {
+    // the peak was measured on m.threads threads
+    std::fprintf(out, " (on %d thread%s, the thread governor's choice)", b.threads, b.threads == 1 ? "" : "s");
+  } else if (b.products_ms > 0.0) {
     const double rate = b.products_flops / (b.products_ms * 1e6);  // GFLOP/s
     std::fprintf(out, " at %.0f%% of the peak", 100.0 * rate / m.peak_gflops);
   }

@@ -98,4 +98,8 @@ TEST_CASE("bench targets: a breakdown says where a missed step's time went") {
   // within 2% of the step, the difference between the epoch and the breakdown is noise: not listed
   m.step_ms = 26.3;
   CHECK(verdicts({m}).find("mean step over the medians") == std::string::npos);
+  // a layer pass on the count the thread governor chose is not judged against another count's peak
+  m.threads = 2;
+  m.breakdown->threads = 1;
+  CHECK(has(verdicts({m}), "      matrix-product layers 20.000 ms (on 1 thread, the thread governor's choice); the rest"));
 }

@@ -416,6 +416,13 @@ Fed feed(mlp::ThreadGovernor& g, int steps, double one, double most) {
   return fed;
 }
 
+// Feeds steps of `one` seconds while the governor stays on 1 thread (up to `most` steps): how many.
+int steps_on_one(mlp::ThreadGovernor& g, double one, int most) {
+  int steps = 0;
+  for (; g.threads() == 1 && steps < most; ++steps) g.record(one);
+  return steps;
+}
+
 }  // namespace
 
 TEST_CASE("thread governor: stays on 2 threads while they are faster, and comparing costs little") {
@@ -458,11 +465,7 @@ TEST_CASE("thread governor: with a core taken from the start, 1 thread is taken 
   CHECK(on_two == 4);
   // The next comparison tries 2 threads, whose step costs 7: it comes only after the steps on 1
   // thread took 50 times that, not 50 times the trial's 3 + 1 steps (as it did before).
-  int on_one = 0;
-  while (g.threads() == 1 && on_one < 1000) {
-    ++on_one;
-    g.record(1.0);
-  }
+  const int on_one = steps_on_one(g, 1.0, 1000);
   CHECK(on_one >= 350);
   CHECK(on_one < 400);
   // Only one slow step of the 3 (the mean is over twice the trial's, the fastest step is not):
@@ -470,6 +473,7 @@ TEST_CASE("thread governor: with a core taken from the start, 1 thread is taken 
   mlp::ThreadGovernor h(2);
   feed(h, 3000, 1.0, 0.6);
   REQUIRE(h.chosen() == 2);
+  REQUIRE(h.threads() == 2);
   const int before = h.comparisons();
   bool slow = true;
   for (int i = 0; i < 12; ++i) {
@@ -479,6 +483,31 @@ TEST_CASE("thread governor: with a core taken from the start, 1 thread is taken 
   CHECK(h.comparisons() == before + 1);
   CHECK(h.switches() == 0);
   CHECK(h.chosen() == 2);
+}
+
+TEST_CASE("thread governor: one very slow step while 2 threads are measured again does not hold 1 thread for long") {
+  // Load arrives (2 threads now take 3.0, 1 thread 1.0): a comparison, then the check on 2 threads,
+  // where one step takes 300 (the host stopped the process). 1 thread is taken (its 1.0 is under 90%
+  // of the check's mean), and the next try of 2 threads is due after 50 times the trial's 3 + 1
+  // steps (200 steps of 1.0), not 50 times that mean (about 5,000).
+  mlp::ThreadGovernor g(2);
+  feed(g, 3000, 1.0, 0.6);
+  REQUIRE(g.chosen() == 2);
+  REQUIRE(g.threads() == 2);
+  bool tried = false;
+  int checked = 0;
+  for (int i = 0; i < 40 && g.switches() == 0; ++i) {
+    if (g.threads() == 1) {
+      tried = true;
+      g.record(1.0);
+    } else {
+      checked += tried ? 1 : 0;
+      g.record(checked == 3 ? 300.0 : 3.0);
+    }
+  }
+  REQUIRE(g.switches() == 1);
+  CHECK(checked == 4);
+  CHECK(steps_on_one(g, 1.0, 10000) < 300);
 }
 
 TEST_CASE("thread governor: a sudden slowdown on 2 threads starts a comparison at once") {

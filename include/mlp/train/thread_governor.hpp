@@ -15,16 +15,16 @@
 //   steps switched to 1 thread and back up to 6 times in 5 epochs, which made their epochs up to
 //   14% longer (docs/performance.md, "The twenty-sixth round"). A comparison that does not switch
 //   after it takes the mean just measured as the reference for the slowdown rule below.
-// - The check is left out when the other count took less than half of each of the 3 steps before
-//   (of each: one slow step can make their mean). With a core taken, 2-thread steps take 5 to 70
-//   times as long as 1-thread ones, and the check's 4 steps made L's first epoch under load about
-//   0.4 s longer (docs/performance.md, "The twenty-seventh round"); on a quiet machine 1 thread
-//   takes 1.3-1.7 times as long as 2, so it would take 3 steps in a row 2.6-3.4 times as slow as
-//   usual.
+// - The check is left out when 1 thread, tried against `most`, took less than half of each of the
+//   3 steps before (of each: one slow step can make their mean). With a core taken, 2-thread steps
+//   take 5 to 70 times as long as 1-thread ones, and the check's 4 steps made L's first epoch under
+//   load about 0.4 s longer (docs/performance.md, "The twenty-seventh round"); on a quiet machine
+//   1 thread takes 1.1-1.7 times as long as 2 (1.1 for M in bf16), so it would take 3 steps in a
+//   row 2.2-3.4 times as slow as usual. A trial of `most` threads always has the check.
 // - The first comparison comes as soon as 3 steps (after a warm-up step) are measured. The next
 //   comes after twice as many steps as the last (8 up to 512), and not before the steps since took
-//   50 times what the last comparison's steps took (after a switch, at least one step of the count
-//   left), so comparing costs at most about 2% of the time.
+//   50 times what the last comparison's steps took (after a switch, at least the fastest step of
+//   the count left), so comparing costs at most about 2% of the time.
 // - On `most` threads, 3 steps 1.5 times slower than the reference (the load changed) start a
 //   comparison at once.
 //
@@ -82,29 +82,33 @@ class ThreadGovernor {
       probe_cost_ += t;
       ++probe_steps_;
       if (t > (probe_steps_ == 1 ? kGiveUpWarmUp : kGiveUpAbove) * current_mean_) {
-        finish_comparison(false, current_mean_);
+        finish_comparison(false, current_mean_, current_fastest_);
       } else if (probe_steps_ > 1) {
         probe_sum_ += t;
         if (probe_steps_ == kMeasured + 1) {
-          if (probe_sum_ / kMeasured < kSwitchAtOnce * current_fastest_) {
-            finish_comparison(true, current_mean_);
+          if (current_ == most_ && probe_sum_ / kMeasured < kSwitchAtOnce * current_fastest_) {
+            finish_comparison(true, current_mean_, current_fastest_);
           } else if (probe_sum_ / kMeasured < kSwitchBelow * current_mean_) {
             probing_ = false;  // the current count again, measured afresh
             confirming_ = true;
             confirm_steps_ = 0;
             confirm_sum_ = 0.0;
+            confirm_fastest_ = std::numeric_limits<double>::infinity();
           } else {
-            finish_comparison(false, current_mean_);
+            finish_comparison(false, current_mean_, current_fastest_);
           }
         }
       }
       return;
     }
     if (confirming_) {
-      if (++confirm_steps_ > 1) confirm_sum_ += t;  // the first warms up again
+      if (++confirm_steps_ > 1) {  // the first warms up again
+        confirm_sum_ += t;
+        confirm_fastest_ = std::min(confirm_fastest_, t);
+      }
       if (confirm_steps_ == kMeasured + 1) {
         const double again = confirm_sum_ / kMeasured;
-        finish_comparison(probe_sum_ / kMeasured < kSwitchBelow * again, again);
+        finish_comparison(probe_sum_ / kMeasured < kSwitchBelow * again, again, confirm_fastest_);
       }
       return;
     }
@@ -132,8 +136,9 @@ class ThreadGovernor {
     probe_sum_ = probe_cost_ = 0.0;
   }
 
-  // current_mean: the current count's mean, measured again after the trial if it was.
-  void finish_comparison(bool take_other, double current_mean) {
+  // current_mean, current_fastest: the current count's mean and fastest step, measured again after
+  // the trial if it was.
+  void finish_comparison(bool take_other, double current_mean, double current_fastest) {
     probing_ = confirming_ = false;
     ++comparisons_;
     if (take_other) {
@@ -143,11 +148,12 @@ class ThreadGovernor {
       period_ = kFirstPeriod;
       // The next comparison tries the count just left, which costs at least one of its steps: the
       // budget counts that, not the steps of the trial that won (M under load: a 2-thread step is
-      // 70 times a 1-thread one, and the next comparison came after 0.18 s, to cost 0.056 s).
-      probe_cost_ = std::max(probe_cost_, current_mean);
+      // 70 times a 1-thread one, and the next comparison came after 0.18 s, to cost 0.056 s). Its
+      // fastest step, not the mean, which one slow step of the host can make.
+      probe_cost_ = std::max(probe_cost_, current_fastest);
     } else {
       reference_ = current_mean;
-      period_ = std::min(2 * period_, kLongestPeriod);
+      period_ = std::clamp(2 * period_, kFirstPeriod, kLongestPeriod);
     }
     since_ = recent_count_ = 0;
     elapsed_ = 0.0;
@@ -156,7 +162,8 @@ class ThreadGovernor {
   int most_ = 1, current_ = 1;
   bool probing_ = false, confirming_ = false;
   int probe_steps_ = 0, confirm_steps_ = 0;
-  double probe_sum_ = 0.0, probe_cost_ = 0.0, current_mean_ = 0.0, current_fastest_ = 0.0, confirm_sum_ = 0.0;
+  double probe_sum_ = 0.0, probe_cost_ = 0.0, current_mean_ = 0.0, current_fastest_ = 0.0;
+  double confirm_sum_ = 0.0, confirm_fastest_ = 0.0;
   int period_ = kFirstPeriod, since_ = 0;
   double elapsed_ = 0.0, reference_ = 0.0;
   std::array<double, kMeasured> recent_{};
