@@ -6,7 +6,10 @@
 
 #include <Eigen/Core>
 
+#include <cctype>
 #include <cstdio>
+#include <cstdlib>
+#include <string>
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -14,9 +17,28 @@
 
 namespace cli {
 
+// Says once, on stderr, when OMP_WAIT_POLICY=active is set and more than one thread may train. Under
+// it the idle OpenMP threads spin without end: while another program keeps a core busy and the
+// Trainer's thread governor runs the steps on 1 thread, the spinning thread takes half of the core
+// those steps need (2 threads took 1.5-2.6 times as long as 1 under bench_contention.sh's load,
+// against about as long without it; docs/performance.md, "The twenty-seventh round").
+inline void note_wait_policy(int threads) {
+  static bool said = false;
+  const char* policy = std::getenv("OMP_WAIT_POLICY");
+  if (threads <= 1 || said || policy == nullptr) return;
+  std::string lower(policy);
+  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (lower != "active") return;
+  said = true;
+  std::fprintf(stderr, "note: OMP_WAIT_POLICY=active keeps idle OpenMP threads spinning: while another program keeps "
+                       "a core busy, %d threads can train up to 2.6 times slower than 1 (unset it to let them "
+                       "sleep)\n", threads);
+}
+
 // Sets the threads Eigen may use; returns the number in effect (1 without OpenMP).
 inline int set_threads(int threads) {
 #ifdef _OPENMP
+  note_wait_policy(threads);
   omp_set_num_threads(threads);
   Eigen::setNbThreads(threads);
   return Eigen::nbThreads();
