@@ -373,7 +373,7 @@ int main(int argc, char** argv) {
           if (flags["breakdown"].as<bool>()) {
             // on the count the governor chose for the steps: under load, 2 threads would show the
             // passes that wait for a thread that is not running, which the epochs did not run
-            const int chosen = trainer_options.adapt_threads && governor.most() == t ? governor.chosen() : t;
+            const int chosen = trainer.chosen_threads();
             const mlp::ThreadLimit on_chosen(chosen);
             if (chosen != t) std::printf("  (layer by layer on %d thread(s), the thread governor's choice)\n", chosen);
             row.breakdown = print_breakdown(model, *optimizer, loader, epochs, cpu_time);

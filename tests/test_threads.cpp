@@ -416,6 +416,17 @@ Fed feed(mlp::ThreadGovernor& g, int steps, double one, double most) {
   return fed;
 }
 
+// Feeds 12 steps that take `one` seconds on 1 thread and `usual` on 2, but for the first step on 2,
+// which takes `slow` (a moment the host was slow).
+void feed_one_slow_step(mlp::ThreadGovernor& g, double one, double slow, double usual) {
+  bool first = true;
+  for (int i = 0; i < 12; ++i) {
+    const double t = g.threads() == 1 ? one : first ? slow : usual;
+    first = false;
+    g.record(t);
+  }
+}
+
 // Feeds steps of `one` seconds while the governor stays on 1 thread (up to `most` steps): how many.
 int steps_on_one(mlp::ThreadGovernor& g, double one, int most) {
   int steps = 0;
@@ -475,11 +486,7 @@ TEST_CASE("thread governor: with a core taken from the start, 1 thread is taken 
   REQUIRE(h.chosen() == 2);
   REQUIRE(h.threads() == 2);
   const int before = h.comparisons();
-  bool slow = true;
-  for (int i = 0; i < 12; ++i) {
-    h.record(h.threads() == 1 ? 0.9 : slow ? 5.0 : 0.6);
-    slow = false;
-  }
+  feed_one_slow_step(h, 0.9, 5.0, 0.6);
   CHECK(h.comparisons() == before + 1);
   CHECK(h.switches() == 0);
   CHECK(h.chosen() == 2);
@@ -529,12 +536,7 @@ TEST_CASE("thread governor: a slow moment on 2 threads that has passed by the en
   // is over 1.5 times what it was, which starts a comparison at once. 1 thread takes 1.0 in the
   // trial, less than 90% of that mean, but 2 threads, measured again after the trial, take 0.6 as
   // before: no switch.
-  bool slow = true;
-  for (int i = 0; i < 12; ++i) {
-    const double t = g.threads() == 1 ? 1.0 : slow ? 3.0 : 0.6;
-    slow = false;
-    g.record(t);
-  }
+  feed_one_slow_step(g, 1.0, 3.0, 0.6);
   CHECK(g.comparisons() == before + 1);
   CHECK(g.chosen() == 2);
   CHECK(g.switches() == 0);
@@ -679,6 +681,7 @@ TEST_CASE("thread governor: once the steps run on 1 thread, validation, evaluate
   REQUIRE(trainer.thread_governor().chosen() == 1);
   CHECK(trainer.thread_governor().switches() == 1);
   CHECK(trainer.step_threads() == 1);
+  CHECK(trainer.chosen_threads() == 1);
   // A step trained inside a callback (on 1 thread there) left the governor governing 2 threads.
   CHECK(stepping.most_after == std::vector<int>{2, 2});
   CHECK(seen.train_begin == std::vector<int>{2});  // before any comparison

@@ -117,6 +117,10 @@ class Trainer {
   // adapt_threads), or thread_count() without it.
   int step_threads() const { return governed_threads(true); }
 
+  // The threads the work between the steps runs on (validation, the callbacks, evaluate()): the
+  // count the governor chose at its last comparison, or thread_count() without it.
+  int chosen_threads() const { return governed_threads(false); }
+
   // The loader's next batch, filled on the threads the next step uses. The loader fills a batch on
   // the library's threads; while the governor keeps the steps on 1 thread because another process
   // has a core, a fill on 2 would wait for the thread that is not running, for up to a scheduler
@@ -249,7 +253,7 @@ class Trainer {
    public:
     explicit ChosenThreads(Trainer& trainer)
         : trainer_(trainer), saved_(trainer.outside_threads_), outside_(trainer.configured_threads()),
-          limit_(trainer.governed_threads(false)) {
+          limit_(trainer.chosen_threads()) {
       trainer_.outside_threads_ = outside_;
     }
     ~ChosenThreads() { trainer_.outside_threads_ = saved_; }
