@@ -1,17 +1,28 @@
 #!/usr/bin/env bash
 # Training speed while another process keeps one core busy (issue: "no collapse under contention").
 #
-#   benchmarks/bench_contention.sh [BUILD_DIR] [bench_training flags...]
+#   benchmarks/bench_contention.sh [BUILD_DIR] [bench_training flags other than --threads, --fixed-threads...]
 #
 # Starts a busy loop in a session of its own (as another user's program would be: the kernel's
 # autogroup scheduling then gives it a core's worth of time), and measures, side by side:
 # 1 thread, 2 threads with the Trainer's thread governor (the default), and 2 threads fixed
 # (--fixed-threads). Default: M and L on 10,000 training images, the CNN on 5,000.
 set -euo pipefail
-build=${1:-build/release}
-shift || true
+build=build/release
+if (($# > 0)) && [[ $1 != -* ]]; then
+  build=$1
+  shift
+fi
 bench="$build/bin/bench_training"
 [[ -x $bench ]] || { echo "bench_contention: $bench not found (cmake --workflow --preset release)" >&2; exit 2; }
+for flag in "$@"; do
+  case $flag in
+    --threads|--threads=*|--fixed-threads)
+      # this script's runs set them: one of the user's would silently replace them
+      echo "bench_contention: $flag: the thread counts are this script's (1 and 2, governed and fixed)" >&2
+      exit 2 ;;
+  esac
+done
 
 setsid bash -c 'while :; do :; done' &
 hog=$!

@@ -59,6 +59,10 @@
 
 namespace {
 
+// The verdicts judge the protocol's step, a full batch of 128: with at least 10 batches per epoch the
+// median step is one.
+constexpr mlp::Index kJudgedImages = 1280;
+
 struct Model {
   std::string name;
   std::vector<mlp::Index> hidden;  // an MLP's hidden widths; empty for the CNN
@@ -224,7 +228,8 @@ bench::StepBreakdown print_breakdown(mlp::Sequential<float>& model, mlp::Optimiz
       rest[kind] += ms;
     }
   }
-  summary.products_flops = training_flops(model, loader.options().batch_size);
+  // a loader smaller than a batch gives one short batch per epoch
+  summary.products_flops = training_flops(model, std::min(loader.options().batch_size, loader.size()));
   summary.rest.assign(rest.begin(), rest.end());
   return summary;
 }
@@ -284,6 +289,7 @@ int main(int argc, char** argv) {
       std::cout << options.help() << "\n";
       return 0;
     }
+    cli::reject_unmatched(flags);
     const int epochs = static_cast<int>(cli::int_flag(flags, "epochs", 2, 1000));
     const std::vector<Model> all = {{"S", {32}, false, 0.0},
                                     {"M", {256, 128}, false, 0.0},
@@ -296,7 +302,8 @@ int main(int argc, char** argv) {
       if (it == all.end()) throw cli::UsageError("--models: unknown model '" + name + "' (S, M, MBD, L or CNN)");
       models.push_back(*it);
     }
-    const auto thread_counts = cli::parse_sizes(flags["threads"].as<std::string>(), "threads");
+    if (models.empty()) throw cli::UsageError("--models: no model given (S, M, MBD, L or CNN)");
+    const auto thread_counts = cli::parse_thread_counts(flags["threads"].as<std::string>(), "threads");
     const std::string optimizer_name = flags["optimizer"].as<std::string>();
     const std::vector<std::string> optimizers = {"adam", "sgd", "rmsprop", "adagrad"};
     if (std::find(optimizers.begin(), optimizers.end(), optimizer_name) == optimizers.end()) {
@@ -311,12 +318,9 @@ int main(int argc, char** argv) {
     }
     std::vector<mlp::MatmulPrecision> precisions;
     for (const auto& name : mlp::detail::split(flags["precision"].as<std::string>(), ',')) {
-      try {
-        precisions.push_back(mlp::parse_matmul_precision(name));
-      } catch (const mlp::InvalidArgument& e) {
-        throw cli::UsageError(std::string("--precision: ") + e.what());
-      }
+      precisions.push_back(cli::precision_flag(name));
     }
+    if (precisions.empty()) throw cli::UsageError("--precision: no precision given (fp32, bf16 or both)");
     for (const auto precision : precisions) cli::note_precision(precision);
 
     const auto dir = mlp::locate_dataset(mlp::DatasetKind::FashionMnist, flags["data"].as<std::string>());
@@ -369,7 +373,22 @@ int main(int argc, char** argv) {
             if (!csv) throw mlp::IoError("cannot write to '" + csv_path + "'");
           }
           const double step_ms = 1e3 * s / static_cast<double>(loader.batches_per_epoch());
-          bench::Measurement row{m.name, t, mlp::to_string(precision), step_ms, gflops / peak, peak, {}};
+          bench::Measurement row;
+          row.model = m.name;
+          row.threads = t;
+          row.precision = mlp::to_string(precision);
+          row.step_ms = step_ms;
+          row.of_peak = gflops / peak;
+          row.peak_gflops = peak;
+          if (trainer_options.adapt_threads) {
+            row.governor_switches = governor.switches();
+            row.governor_chosen = governor.chosen();
+          }
+          if (loader.size() < kJudgedImages) {
+            row.not_judged = "fewer than 1,280 training images: the median step is not a full batch of 128";
+          } else if (cpu_time && t > 1) {
+            row.not_judged = "--cpu-time adds up the threads' time";
+          }
           if (flags["breakdown"].as<bool>()) {
             // on the count the governor chose for the steps: under load, 2 threads would show the
             // passes that wait for a thread that is not running, which the epochs did not run

@@ -276,24 +276,28 @@ def print_targets(rows):
 
 
 def main():
-    ap = argparse.ArgumentParser()
+    ap = argparse.ArgumentParser(
+        description="This library's training epochs against PyTorch's, side by side (docs/performance.md)",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    # The worker's flags: the driver passes them to the child process that times one PyTorch setting.
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
-    ap.add_argument("--model", default="M")
-    ap.add_argument("--torch-threads", type=int, default=1)
-    ap.add_argument("--flush-denormal", action="store_true")
-    ap.add_argument("--no-mkldnn", action="store_true")
-    ap.add_argument("--channels-last", action="store_true")
-    ap.add_argument("--autocast-bf16", action="store_true")
+    ap.add_argument("--model", default="M", help=argparse.SUPPRESS)
+    ap.add_argument("--torch-threads", type=int, default=1, help=argparse.SUPPRESS)
+    ap.add_argument("--flush-denormal", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--no-mkldnn", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--channels-last", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--autocast-bf16", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--screen-steps", type=int, default=30,
                     help="CNN: steps per PyTorch setting when choosing the fastest (0: time every setting)")
-    ap.add_argument("--models", default="S,M,MBD,L")
-    ap.add_argument("--budgets", default="1,2")
+    ap.add_argument("--models", default="S,M,MBD,L",
+                    help="S, M, MBD (M + BatchNorm + dropout 0.2), L, CNN (the study's), comma-separated")
+    ap.add_argument("--budgets", default="1,2", help="cores each system may use, comma-separated")
     ap.add_argument("--precisions", default="fp32",
                     help="fp32, bf16 or both (fp32,bf16): the matrix products of both systems; bf16 runs PyTorch "
                          "under torch.autocast(\"cpu\", dtype=torch.bfloat16)")
     ap.add_argument("--epochs", type=int, default=6, help="per measurement, the first is a warm-up")
-    ap.add_argument("--data", default="/usr/share/datasets/fashion-mnist")
-    ap.add_argument("--skip-memory", action="store_true")
+    ap.add_argument("--data", default="/usr/share/datasets/fashion-mnist", help="FashionMNIST folder")
+    ap.add_argument("--skip-memory", action="store_true", help="do not measure the peak memory of training M")
     ap.add_argument("--pytorch-malloc-defaults", action="store_true",
                     help="time PyTorch with glibc's malloc defaults, which hand freed blocks back to the kernel; "
                          "by default PyTorch runs with MALLOC_MMAP_THRESHOLD_=33554432 and "
@@ -308,6 +312,18 @@ def main():
     bad = [p for p in precisions if p not in ("fp32", "bf16")]
     if bad:
         sys.exit(f"compare_pytorch: --precisions: unknown precision '{bad[0]}' (fp32 or bf16)")
+    # Checked before anything is measured: a bad item would otherwise stop the run after the others.
+    models = args.models.split(",")
+    bad = [m for m in models if m not in MODELS]
+    if bad:
+        sys.exit(f"compare_pytorch: --models: unknown model '{bad[0]}' ({', '.join(MODELS)})")
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    budgets = []
+    for b in args.budgets.split(","):
+        if not b.isdigit() or not 1 <= int(b) <= cores:
+            sys.exit(f"compare_pytorch: --budgets expects core counts from 1 to {cores} separated by commas, "
+                     f"but got '{args.budgets}'")
+        budgets.append(int(b))
     if not args.any_blas:
         print(f"PyTorch's BLAS: {check_blas():.0f} GFLOP/s on one core (1024 x 1024 x 128)", flush=True)
 
@@ -317,8 +333,8 @@ def main():
                                   " (freed memory reused)"), flush=True)
     print(f"{'model':5} {'cores':>5} {'precision':>9} {'mlp s/epoch':>12} {'PyTorch s/epoch':>16} {'ratio':>6}  "
           f"{'mlp GFLOP/s':>11} {'of GEMM peak':>12}  fastest PyTorch setting", flush=True)
-    for model in args.models.split(","):
-        for budget in [int(b) for b in args.budgets.split(",")]:
+    for model in models:
+        for budget in budgets:
             for precision in precisions:
                 ours, gflops, peak = measure_ours(model, budget, precision, args.epochs, args.data)
                 theirs, label = measure_pytorch(model, budget, precision, args.epochs, args.data, args.screen_steps,

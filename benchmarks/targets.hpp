@@ -39,11 +39,33 @@ struct Measurement {
   double of_peak = 0.0;    // the step's matrix-product rate over the fp32 GEMM peak (0.81 for 81%)
   double peak_gflops = 0.0;
   std::optional<StepBreakdown> breakdown;
+  // The thread governor's switches during the row's epochs (the warm-up too) and the count it ended
+  // on: after a switch the steps did not all run on `threads`, so the row judges no thread count.
+  int governor_switches = 0;
+  int governor_chosen = 0;
+  std::string not_judged;  // why the row gets no verdict at all (a run that is not the protocol's), if so
 };
 
 namespace targets_impl {
 
 inline const char* plural(int threads) { return threads == 1 ? "thread " : "threads"; }
+
+// "no verdict" for a row that is not the protocol's run or whose steps the thread governor moved
+// between thread counts; false if neither.
+inline bool governed(std::FILE* out, const Measurement& m, const char* what) {
+  if (!m.not_judged.empty()) {
+    std::fprintf(out, "  %-4s %d %s %s: no verdict (%s)\n", m.model.c_str(), m.threads, plural(m.threads), what,
+                 m.not_judged.c_str());
+    return true;
+  }
+  if (m.governor_switches <= 0) return false;
+  std::fprintf(out,
+               "  %-4s %d %s %s: no verdict (the thread governor switched the thread count %d time%s, "
+               "ending on %d: other work took a core; --fixed-threads keeps %d)\n",
+               m.model.c_str(), m.threads, plural(m.threads), what, m.governor_switches,
+               m.governor_switches == 1 ? "" : "s", m.governor_chosen, m.threads);
+  return true;
+}
 
 // "matrix-product layers 0.660 ms at 88% of the peak; the rest 0.059 ms (8% of the step): adam step
 // 0.051, ...", with what the breakdown's medians do not account for.
@@ -99,6 +121,7 @@ inline void print_targets(std::FILE* out, const std::vector<Measurement>& rows) 
     const auto target = of_peak_target.find(m.model);
     if (target == of_peak_target.end() || m.precision != "fp32") continue;
     start();
+    if (targets_impl::governed(out, m, "fp32 step")) continue;
     if (!(m.peak_gflops > 0.0 && m.step_ms > 0.0 && std::isfinite(m.of_peak))) {
       std::fprintf(out, "  %-4s %d %s fp32 step: no verdict (no step time or GEMM peak measured)\n", m.model.c_str(),
                    m.threads, targets_impl::plural(m.threads));
@@ -123,6 +146,7 @@ inline void print_targets(std::FILE* out, const std::vector<Measurement>& rows) 
     });
     if (fp32 == rows.end()) continue;
     start();
+    if (targets_impl::governed(out, bf16, "bf16 step") || targets_impl::governed(out, *fp32, "bf16 step")) continue;
     if (!(bf16.step_ms > 0.0 && fp32->step_ms > 0.0)) {
       std::fprintf(out, "  %-4s %d %s bf16 step: no verdict (no step time measured)\n", bf16.model.c_str(),
                    bf16.threads, targets_impl::plural(bf16.threads));

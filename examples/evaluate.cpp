@@ -61,7 +61,7 @@ int main(int argc, char** argv) {
     const std::string split = flags["split"].as<std::string>();
     if (split != "test" && split != "val") throw cli::UsageError("--split has to be test or val, but got '" + split + "'");
 
-    const auto precision = mlp::parse_matmul_precision(flags["precision"].as<std::string>());
+    const auto precision = cli::precision_flag(flags["precision"].as<std::string>());
     auto loaded = mlp::load_model<float>(path);
     loaded.model.set_matmul_precision(precision);
     cli::note_precision(precision);

@@ -262,8 +262,9 @@ int finish(const Study& s, const study::Selection& only, const std::vector<study
 int train(Study& s) {
   const study::Selection only(s.opt.only_flag, s.experiments, s.opt.seeds);
   const auto planned = study::plan_training(s.statuses, only, s.opt.force, s.opt.out);
-  if (cli::set_threads(s.opt.cell_threads) != s.opt.cell_threads) {
-    throw cli::UsageError("--cell-threads " + std::to_string(s.opt.cell_threads) + " needs OpenMP, which this build lacks");
+  if (const int got = cli::set_threads(s.opt.cell_threads); got != s.opt.cell_threads) {
+    throw cli::UsageError("--cell-threads " + std::to_string(s.opt.cell_threads) + ": only " + std::to_string(got) +
+                          " thread(s) can run (a build without OpenMP, or OMP_THREAD_LIMIT)");
   }
   std::vector<double> costs;
   const auto queue = order_queue(s, planned, costs);

@@ -14,6 +14,7 @@
 #include <mlp/data/locate.hpp>
 #include <mlp_app/run.hpp>
 
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 
@@ -73,13 +74,19 @@ int main(int argc, char** argv) {
     }
     const bool quiet = flags["quiet"].as<bool>();
     if (!quiet) {
-      std::printf("data: %s from %s, split %s (train %zu, validation %zu, test %lld)\n",
-                  mlp::to_string(config.dataset), dir.string().c_str(),
-                  data.split.fingerprint_hex().c_str(), data.split.train.size(),
-                  data.split.validation.size(), static_cast<long long>(data.data.test.size()));
-      std::printf("model: %s; optimizer %s lr %g; schedule %s; %d epochs; %d thread%s; %s products\n",
+      // the images the run uses: --train-limit takes the first N training and N/5 validation images
+      const auto used = [&](std::size_t all, long long limit) {
+        return limit > 0 ? std::min<long long>(limit, static_cast<long long>(all)) : static_cast<long long>(all);
+      };
+      const long long limit = config.train_limit;
+      std::printf("data: %s from %s, split %s (train %lld, validation %lld, test %lld%s)\n",
+                  mlp::to_string(config.dataset), dir.string().c_str(), data.split.fingerprint_hex().c_str(),
+                  used(data.split.train.size(), limit),
+                  used(data.split.validation.size(), limit > 0 ? std::max<long long>(limit / 5, 1) : 0),
+                  static_cast<long long>(data.data.test.size()), limit > 0 ? "; --train-limit" : "");
+      std::printf("model: %s; optimizer %s lr %g; schedule %s; %d epoch%s; %d thread%s; %s products\n",
                   config.describe_model(data.data.train.features(), data.data.train.classes()).c_str(),
-                  config.optimizer.c_str(), config.lr, config.schedule.c_str(), config.epochs,
+                  config.optimizer.c_str(), config.lr, config.schedule.c_str(), config.epochs, config.epochs == 1 ? "" : "s",
                   threads, threads == 1 ? "" : "s", mlp::to_string(config.precision));
     }
     cli::note_precision(config.precision);

@@ -23,7 +23,14 @@ std::string verdicts(const std::vector<bench::Measurement>& rows) {
 }
 
 bench::Measurement row(const char* model, int threads, const char* precision, double step_ms, double of_peak) {
-  return {model, threads, precision, step_ms, of_peak, 200.0, {}};
+  bench::Measurement m;
+  m.model = model;
+  m.threads = threads;
+  m.precision = precision;
+  m.step_ms = step_ms;
+  m.of_peak = of_peak;
+  m.peak_gflops = 200.0;
+  return m;
 }
 
 bool has(const std::string& text, const std::string& line) {
@@ -102,4 +109,35 @@ TEST_CASE("bench targets: a breakdown says where a missed step's time went") {
   m.threads = 2;
   m.breakdown->threads = 1;
   CHECK(has(verdicts({m}), "      matrix-product layers 20.000 ms (on 1 thread, the thread governor's choice); the rest"));
+}
+
+TEST_CASE("bench targets: no verdict on a row whose steps the thread governor moved") {
+  bench::Measurement moved = row("M", 2, "fp32", 0.4, 0.948);  // 1 thread's steps against the 2-thread peak
+  moved.governor_switches = 1;
+  moved.governor_chosen = 1;
+  bench::Measurement fp32 = row("L", 2, "fp32", 8.0, 0.65), bf16 = row("L", 2, "bf16", 4.0, 1.3);
+  bf16.governor_switches = 2;
+  bf16.governor_chosen = 2;
+  const std::string text = verdicts({moved, fp32, bf16});
+  CHECK(has(text, "  M    2 threads fp32 step: no verdict (the thread governor switched the thread count 1 time, "
+                  "ending on 1: other work took a core; --fixed-threads keeps 2)\n"));
+  CHECK(text.find("94.8%") == std::string::npos);
+  CHECK(has(text, "  L    2 threads fp32 step at 65.0% of the GEMM peak, target 85%: missed"));
+  CHECK(has(text, "  L    2 threads bf16 step: no verdict (the thread governor switched the thread count 2 times, "
+                  "ending on 2"));
+  CHECK(text.find("as fast as fp32") == std::string::npos);
+}
+
+TEST_CASE("bench targets: no verdict on a row that is not the protocol's run") {
+  bench::Measurement few = row("M", 1, "fp32", 0.07, 10.81);  // a batch of 1 judged against 128's flops
+  few.not_judged = "fewer than 1,280 training images: the median step is not a full batch of 128";
+  bench::Measurement fp32 = row("L", 2, "fp32", 8.0, 0.65), bf16 = row("L", 2, "bf16", 4.0, 1.3);
+  fp32.not_judged = "--cpu-time adds up the threads' time";
+  const std::string text = verdicts({few, fp32, bf16});
+  CHECK(has(text, "  M    1 thread  fp32 step: no verdict (fewer than 1,280 training images: the median step is not "
+                  "a full batch of 128)\n"));
+  CHECK(has(text, "  L    2 threads fp32 step: no verdict (--cpu-time adds up the threads' time)\n"));
+  CHECK(has(text, "  L    2 threads bf16 step: no verdict (--cpu-time adds up the threads' time)\n"));
+  CHECK(text.find("1081") == std::string::npos);
+  CHECK(text.find("met") == std::string::npos);
 }

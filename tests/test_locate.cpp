@@ -113,3 +113,11 @@ TEST_CASE("an IDX data file that is a FIFO is named as such when loading") {
                                           "': it is a FIFO (named pipe)"),
                        mlp::IoError);
 }
+
+TEST_CASE("a --data path that is a file is named as not a folder") {
+  mlp_test::TempDir dir("locate_file_flag");
+  const std::string file = dir.file("fashion.gz");
+  mlp_test::write_gz(file, mlp_test::idx_images(1, 2, 2));
+  CHECK_THROWS_WITH_AS(mlp::locate_dataset(mlp::DatasetKind::FashionMnist, file),
+                       doctest::Contains(("looked in --data " + file + " (not a folder)").c_str()), mlp::IoError);
+}

@@ -3,10 +3,12 @@
 #pragma once
 
 #include <mlp/core/errors.hpp>
+#include <mlp/core/precision.hpp>
 #include <mlp/core/types.hpp>
 
 #include <cxxopts.hpp>
 
+#include <cctype>
 #include <cstdio>
 #include <exception>
 #include <iostream>
@@ -14,6 +16,10 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#ifdef __linux__
+#include <sched.h>
+#endif
 
 namespace cli {
 
@@ -117,10 +123,52 @@ inline double real_flag(const cxxopts::ParseResult& flags, const std::string& na
   return value;
 }
 
-// The cores this process may use (at least 1).
+// A --precision value ("fp32" or "bf16"); an unknown one is a usage error that names the flag.
+inline mlp::MatmulPrecision precision_flag(const std::string& text, const std::string& flag = "precision") {
+  try {
+    return mlp::parse_matmul_precision(text);
+  } catch (const mlp::InvalidArgument& e) {
+    throw UsageError("--" + flag + ": " + e.what());
+  }
+}
+
+// The cores this process may use (at least 1): on Linux those of its CPU affinity (taskset, a Slurm
+// allocation), elsewhere the machine's.
 inline long long machine_cores() {
+#ifdef __linux__
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0) return CPU_COUNT(&set);
+#endif
   const unsigned n = std::thread::hardware_concurrency();
   return n == 0 ? 1 : static_cast<long long>(n);
+}
+
+// A list of thread counts to measure ("1,2"): at least one, each from 1 to the cores this process
+// may use (more threads than cores only measure the threads waiting for each other).
+inline std::vector<mlp::Index> parse_thread_counts(const std::string& text, const std::string& flag) {
+  const long long cores = machine_cores();
+  std::vector<mlp::Index> counts;
+  std::stringstream in(text);
+  std::string item;
+  bool ok = !text.empty() && text.back() != ',';
+  while (ok && std::getline(in, item, ',')) {
+    std::size_t used = 0;
+    long long value = 0;
+    try {
+      value = std::stoll(item, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    ok = !item.empty() && used == item.size() && std::isdigit(static_cast<unsigned char>(item[0])) && value >= 1 &&
+         value <= cores;
+    counts.push_back(static_cast<mlp::Index>(value));
+  }
+  if (!ok) {
+    throw UsageError("--" + flag + " expects thread counts from 1 to " + std::to_string(cores) +
+                     " (the cores this process may use) separated by commas, but got '" + text + "'");
+  }
+  return counts;
 }
 
 // Rejects positional arguments nobody asked for ("train 30" instead of "train --epochs 30").

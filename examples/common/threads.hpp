@@ -35,9 +35,26 @@ inline void note_wait_policy(int threads) {
                        "sleep)\n", threads);
 }
 
-// Sets the threads Eigen may use; returns the number in effect (1 without OpenMP).
+// Sets the threads Eigen may use; returns the number in effect (1 without OpenMP). The count asked
+// for is the count that runs: OMP_DYNAMIC, which would let the runtime start fewer threads than a
+// region asks for, is turned off, and OMP_THREAD_LIMIT lowers the count (once said on stderr), so
+// that a program never reports a thread count it did not run on.
 inline int set_threads(int threads) {
 #ifdef _OPENMP
+  static bool said_dynamic = false, said_limit = false;
+  if (omp_get_dynamic()) {
+    omp_set_dynamic(0);
+    if (!said_dynamic) std::fprintf(stderr, "note: OMP_DYNAMIC is ignored: the thread count given is the count used\n");
+    said_dynamic = true;
+  }
+  const int limit = omp_get_thread_limit();
+  if (threads > limit) {
+    if (!said_limit) {
+      std::fprintf(stderr, "note: OMP_THREAD_LIMIT=%d: %d threads asked for, %d used\n", limit, threads, limit);
+    }
+    said_limit = true;
+    threads = limit;
+  }
   note_wait_policy(threads);
   omp_set_num_threads(threads);
   Eigen::setNbThreads(threads);

@@ -53,7 +53,8 @@ inline cxxopts::Options train_options() {
     ("seed", "seed of weights, dropout and shuffling", d("42"))
     ("threads", "threads for matrix products and the other parallel passes (the results are the same bits at "
                 "any count, so a run may resume at another)", d("1"))
-    ("precision", "matrix products: fp32, or bf16 (bfloat16 inputs, fp32 accumulation; fast with AVX512_BF16)",
+    ("precision", "matrix products: fp32, or bf16 (bfloat16 inputs, fp32 accumulation; faster only where "
+                  "AVX512_BF16 runs at full rate, e.g. AMD Zen 4/5: docs/bf16.md)",
      d("fp32"))
     ("out", "output folder", d("runs/train"))
     ("force", "use an output folder that holds files but is not an mlp run folder",
@@ -109,7 +110,7 @@ inline mlp::app::RunConfig config_from_flags(const cxxopts::ParseResult& f) {
   c.validation = int_flag(f, "validation", 1, 1000000000);
   c.train_limit = int_flag(f, "train-limit", 0, 1000000000);
   c.threads = threads_from_flags(f);
-  c.precision = mlp::parse_matmul_precision(f["precision"].as<std::string>());
+  c.precision = precision_flag(f["precision"].as<std::string>());
   if (f["out"].as<std::string>().empty()) throw UsageError("--out must not be empty (use . for the current folder)");
   c.validate();
   return c;

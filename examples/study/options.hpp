@@ -111,7 +111,7 @@ inline StudyOptions parse_study_options(const cxxopts::ParseResult& f) {
   if (precision != "fp32" && precision != "bf16") {
     throw cli::UsageError("--precision takes fp32 or bf16, but got '" + precision + "'");
   }
-  o.precision = mlp::parse_matmul_precision(precision);
+  o.precision = cli::precision_flag(precision);
   o.compare_to = f["compare-to"].as<std::string>();
   o.epochs = static_cast<int>(cli::int_flag(f, "epochs", 0, 100000));
   o.jobs = static_cast<int>(cli::int_flag(f, "threads", 1, cli::machine_cores()));

@@ -1,8 +1,9 @@
 // The precision of the matrix products of Linear and Conv2d. Float32 is the library's fp32 GEMM
 // (detail/gemm.hpp: its own kernel on CPUs with AVX512F, Eigen's elsewhere).
 // BFloat16 rounds the products' inputs to bfloat16 (8 significant bits) and accumulates in fp32
-// (detail/gemm_bf16.hpp): about twice the speed on CPUs with AVX512_BF16, the same numbers (much
-// slower) elsewhere. Weights, gradients, optimizer state and the loss stay fp32 ("master weights").
+// (detail/gemm_bf16.hpp): up to twice the products' speed where vdpbf16ps runs as fast as fp32 FMA
+// (AMD Zen 4 and 5), slower where it does not (an Intel Xeon measured: docs/bf16.md), the same
+// numbers much more slowly without AVX512_BF16. Weights, gradients, optimizer state and the loss stay fp32 ("master weights").
 // A training option, not part of a model: a saved model does not remember it.
 #pragma once
 

@@ -90,7 +90,9 @@ inline Dataset load_idx_split(const std::filesystem::path& dir, const std::strin
 // are missing, then those that are something else ("data_batch_2.bin is a directory").
 inline std::string missing_dataset_files(DatasetKind kind, const std::filesystem::path& dir) {
   std::error_code ec;
-  if (!std::filesystem::is_directory(dir, ec)) return "no such folder";
+  if (!std::filesystem::is_directory(dir, ec)) {
+    return std::filesystem::exists(dir, ec) ? "not a folder" : "no such folder";
+  }
   std::vector<std::string> missing, not_files;
   auto check = [&](const std::filesystem::path& file, const std::string& name_if_missing) {
     const std::string problem = file.empty() ? "no such file" : detail::file_kind_problem(file);
