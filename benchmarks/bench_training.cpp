@@ -204,17 +204,18 @@ bench::StepBreakdown print_breakdown(mlp::Sequential<float>& model, mlp::Optimiz
   }
   double total = median(next_ms) + median(loss_ms) + median(step_ms);
   for (std::size_t i = 0; i < n; ++i) total += median(fwd[i]) + median(bwd[i]);
-  std::printf("  per step (median %s ms)  forward  backward  share\n", cpu_time ? "CPU" : "   ");
-  std::printf("     %-48s %8.3f %8s %5.1f%%\n", "data loader (next batch)", median(next_ms), "",
+  std::printf("     %-68s %8s %8s %6s\n", cpu_time ? "per step (median CPU ms)" : "per step (median ms)", "forward",
+              "backward", "share");
+  std::printf("     %-68s %8.3f %8s %5.1f%%\n", "data loader (next batch)", median(next_ms), "",
               100.0 * median(next_ms) / total);
   for (std::size_t i = 0; i < n; ++i) {
-    std::printf("  %2zu %-48.48s %8.3f %8.3f %5.1f%%\n", i, model[i].describe().c_str(), median(fwd[i]),
+    std::printf("  %2zu %-68.68s %8.3f %8.3f %5.1f%%\n", i, model[i].describe().c_str(), median(fwd[i]),
                 median(bwd[i]), 100.0 * (median(fwd[i]) + median(bwd[i])) / total);
   }
-  std::printf("     %-48s %8.3f %8s %5.1f%%\n", "softmax cross-entropy", median(loss_ms), "", 100.0 * median(loss_ms) / total);
+  std::printf("     %-68s %8.3f %8s %5.1f%%\n", "softmax cross-entropy", median(loss_ms), "", 100.0 * median(loss_ms) / total);
   const std::string step = std::string(optimizer.name()) + " step";
-  std::printf("     %-48s %8.3f %8s %5.1f%%\n", step.c_str(), median(step_ms), "", 100.0 * median(step_ms) / total);
-  std::printf("     %-48s %8.3f\n", "total", total);
+  std::printf("     %-68s %8.3f %8s %5.1f%%\n", step.c_str(), median(step_ms), "", 100.0 * median(step_ms) / total);
+  std::printf("     %-68s %8.3f\n", "total", total);
 
   bench::StepBreakdown summary;
   std::map<std::string, double> rest{
@@ -323,9 +324,9 @@ int main(int argc, char** argv) {
     if (precisions.empty()) throw cli::UsageError("--precision: no precision given (fp32, bf16 or both)");
     for (const auto precision : precisions) cli::note_precision(precision);
 
+    const auto limit = static_cast<std::size_t>(cli::int_flag(flags, "train-limit", 0, 50000));
     const auto dir = mlp::locate_dataset(mlp::DatasetKind::FashionMnist, flags["data"].as<std::string>());
     mlp::PreparedData data = mlp::prepare_data(mlp::DatasetKind::FashionMnist, dir, 10000, 42);
-    const auto limit = static_cast<std::size_t>(cli::int_flag(flags, "train-limit", 0, 50000));
     if (limit > 0 && limit < data.split.train.size()) data.split.train.resize(limit);
 
     const bool cpu_time = flags["cpu-time"].as<bool>();

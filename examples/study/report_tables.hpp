@@ -127,11 +127,17 @@ inline std::string time_section(const std::vector<Experiment>& experiments, cons
   }
   std::sort(by_experiment.rbegin(), by_experiment.rend());
   s << "This invocation ran for " << secs(t.wall_seconds) << " of wall time (" << secs(t.data_seconds)
-    << " of it loading and preparing the data) and trained " << t.trained << " of the " << cells << " finished cells, "
-    << t.jobs << " at a time with " << (t.cell_threads == 1 ? std::string("one thread") : std::to_string(t.cell_threads) + " threads")
-    << " each" << (t.trained < static_cast<int>(cells) ? "; the others had "
-       "finished earlier with the same configuration and were not recomputed (their times are their own runs')" : "")
-    << ".\n\nTraining time (training and validation passes) by experiment, summed over its seeds:\n\n"
+    << " of it loading and preparing the data) and trained ";
+  if (t.trained > 0) {
+    s << t.trained << " of the " << cells << " finished cells, " << t.jobs << " at a time with "
+      << (t.cell_threads == 1 ? std::string("one thread") : std::to_string(t.cell_threads) + " threads") << " each"
+      << (t.trained < static_cast<int>(cells) ? "; the others had finished earlier with the same configuration and "
+                                                 "were not recomputed (their times are their own runs')" : "");
+  } else {
+    s << "none of the " << cells << " finished cells: they had finished earlier with the same configuration (their "
+         "times are their own runs')";
+  }
+  s << ".\n\nTraining time (training and validation passes) by experiment, summed over its seeds:\n\n"
     << "| run | seeds | total | mean per seed | share |\n| --- | --- | --- | --- | --- |\n";
   for (const auto& [sum, id] : by_experiment) {
     const std::size_t n = R.at(id).size();

@@ -20,7 +20,9 @@ inline std::string fmt(const char* format, double v) {
 }
 inline std::string pct(double v) { return std::isfinite(v) ? fmt("%.2f%%", 100.0 * v) : "-"; }
 inline std::string loss4(double v) { return std::isfinite(v) ? fmt("%.4f", v) : "-"; }
-inline std::string secs(double v) { return !std::isfinite(v) ? "-" : fmt(v < 10 ? "%.1f s" : "%.0f s", v); }
+inline std::string secs(double v) {
+  return !std::isfinite(v) ? "-" : fmt(v < 1 ? "%.2f s" : v < 10 ? "%.1f s" : "%.0f s", v);  // a quick run's epochs too
+}
 inline std::string count_text(double v) { return std::isfinite(v) ? fmt(v == std::floor(v) ? "%.0f" : "%.1f", v) : "-"; }
 
 // How a quantity is shown: scaled (accuracy in percent), with a format and a unit.
