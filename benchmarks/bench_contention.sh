@@ -17,7 +17,7 @@ bench="$build/bin/bench_training"
 [[ -x $bench ]] || { echo "bench_contention: $bench not found (cmake --workflow --preset release)" >&2; exit 2; }
 for flag in "$@"; do
   case $flag in
-    --threads|--threads=*|--fixed-threads)
+    --threads|--threads=*|--fixed-threads|--fixed-threads=*)
       # this script's runs set them: one of the user's would silently replace them
       echo "bench_contention: $flag: the thread counts are this script's (1 and 2, governed and fixed)" >&2
       exit 2 ;;

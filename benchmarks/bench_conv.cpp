@@ -124,7 +124,8 @@ int main(int argc, char** argv) {
       lowering_side_by_side(rounds);
       return 0;
     }
-    const auto thread_counts = cli::parse_thread_counts(flags["threads"].as<std::string>(), "threads");
+    const auto thread_counts = cli::runnable_thread_counts(
+        cli::parse_thread_counts(flags["threads"].as<std::string>(), "threads", flags.count("threads") > 0));
     std::printf("%-34s %3s %6s | %-26s | %-26s\n", "layer (batch 128)", "thr", "auto",
                 "lowered: fwd, bwd 1st/inner", "per sample: fwd, bwd 1st/inner");
     for (const Index threads : thread_counts) {

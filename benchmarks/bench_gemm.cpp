@@ -308,7 +308,8 @@ int main(int argc, char** argv) {
       throw cli::UsageError("--shapes: no product matches '" + flags["shapes"].as<std::string>() +
                             "' (all, or name prefixes such as L, M, CNN, L2.fwd)");
     }
-    const auto thread_counts = cli::parse_thread_counts(flags["threads"].as<std::string>(), "threads");
+    const auto thread_counts = cli::runnable_thread_counts(
+        cli::parse_thread_counts(flags["threads"].as<std::string>(), "threads", flags.count("threads") > 0));
     if (!mlp::detail::gemm_bf16_fast_path_available()) {
       std::printf("note: this CPU has no AVX512_BF16; the bf16 column is the portable fallback\n");
     }

@@ -59,8 +59,8 @@
 
 namespace {
 
-// The verdicts judge the protocol's step, a full batch of 128: with at least 10 batches per epoch the
-// median step is one.
+// The verdicts judge the protocol's step, a full batch of 128: with at least 10 batches per epoch, at
+// most the last of them short, the epoch's steps (and the breakdown's median step) are that.
 constexpr mlp::Index kJudgedImages = 1280;
 
 struct Model {
@@ -304,7 +304,8 @@ int main(int argc, char** argv) {
       models.push_back(*it);
     }
     if (models.empty()) throw cli::UsageError("--models: no model given (S, M, MBD, L or CNN)");
-    const auto thread_counts = cli::parse_thread_counts(flags["threads"].as<std::string>(), "threads");
+    const auto thread_counts = cli::runnable_thread_counts(
+        cli::parse_thread_counts(flags["threads"].as<std::string>(), "threads", flags.count("threads") > 0));
     const std::string optimizer_name = flags["optimizer"].as<std::string>();
     const std::vector<std::string> optimizers = {"adam", "sgd", "rmsprop", "adagrad"};
     if (std::find(optimizers.begin(), optimizers.end(), optimizer_name) == optimizers.end()) {
@@ -386,7 +387,7 @@ int main(int argc, char** argv) {
             row.governor_chosen = governor.chosen();
           }
           if (loader.size() < kJudgedImages) {
-            row.not_judged = "fewer than 1,280 training images: the median step is not a full batch of 128";
+            row.not_judged = "fewer than 1,280 training images: the steps are not the protocol's full batches of 128";
           } else if (cpu_time && t > 1) {
             row.not_judged = "--cpu-time adds up the threads' time";
           }

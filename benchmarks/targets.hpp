@@ -50,20 +50,27 @@ namespace targets_impl {
 
 inline const char* plural(int threads) { return threads == 1 ? "thread " : "threads"; }
 
-// "no verdict" for a row that is not the protocol's run or whose steps the thread governor moved
-// between thread counts; false if neither.
-inline bool governed(std::FILE* out, const Measurement& m, const char* what) {
-  if (!m.not_judged.empty()) {
-    std::fprintf(out, "  %-4s %d %s %s: no verdict (%s)\n", m.model.c_str(), m.threads, plural(m.threads), what,
-                 m.not_judged.c_str());
-    return true;
-  }
-  if (m.governor_switches <= 0) return false;
-  std::fprintf(out,
-               "  %-4s %d %s %s: no verdict (the thread governor switched the thread count %d time%s, "
-               "ending on %d: other work took a core; --fixed-threads keeps %d)\n",
-               m.model.c_str(), m.threads, plural(m.threads), what, m.governor_switches,
-               m.governor_switches == 1 ? "" : "s", m.governor_chosen, m.threads);
+// Why a row gets no verdict: it is not the protocol's run, or the thread governor moved its steps
+// between thread counts; "" when it gets one.
+inline std::string no_verdict_reason(const Measurement& m) {
+  if (!m.not_judged.empty()) return m.not_judged;
+  if (m.governor_switches <= 0) return "";
+  char text[200];
+  std::snprintf(text, sizeof text,
+                "the thread governor switched the thread count %d time%s, ending on %d: other work took a core; "
+                "--fixed-threads keeps %d",
+                m.governor_switches, m.governor_switches == 1 ? "" : "s", m.governor_chosen, m.threads);
+  return text;
+}
+
+// Prints "no verdict" for `row`'s `what` when `judged` (the row, or the fp32 row it is compared
+// with, named `whose`) gets none; false when it gets one.
+inline bool no_verdict(std::FILE* out, const Measurement& row, const char* what, const Measurement& judged,
+                       const char* whose = "") {
+  const std::string reason = no_verdict_reason(judged);
+  if (reason.empty()) return false;
+  std::fprintf(out, "  %-4s %d %s %s: no verdict (%s%s)\n", row.model.c_str(), row.threads, plural(row.threads), what,
+               whose, reason.c_str());
   return true;
 }
 
@@ -121,7 +128,7 @@ inline void print_targets(std::FILE* out, const std::vector<Measurement>& rows) 
     const auto target = of_peak_target.find(m.model);
     if (target == of_peak_target.end() || m.precision != "fp32") continue;
     start();
-    if (targets_impl::governed(out, m, "fp32 step")) continue;
+    if (targets_impl::no_verdict(out, m, "fp32 step", m)) continue;
     if (!(m.peak_gflops > 0.0 && m.step_ms > 0.0 && std::isfinite(m.of_peak))) {
       std::fprintf(out, "  %-4s %d %s fp32 step: no verdict (no step time or GEMM peak measured)\n", m.model.c_str(),
                    m.threads, targets_impl::plural(m.threads));
@@ -146,7 +153,10 @@ inline void print_targets(std::FILE* out, const std::vector<Measurement>& rows) 
     });
     if (fp32 == rows.end()) continue;
     start();
-    if (targets_impl::governed(out, bf16, "bf16 step") || targets_impl::governed(out, *fp32, "bf16 step")) continue;
+    if (targets_impl::no_verdict(out, bf16, "bf16 step", bf16) ||
+        targets_impl::no_verdict(out, bf16, "bf16 step", *fp32, "the fp32 row: ")) {
+      continue;
+    }
     if (!(bf16.step_ms > 0.0 && fp32->step_ms > 0.0)) {
       std::fprintf(out, "  %-4s %d %s bf16 step: no verdict (no step time measured)\n", bf16.model.c_str(),
                    bf16.threads, targets_impl::plural(bf16.threads));

@@ -17,10 +17,6 @@
 #include <thread>
 #include <vector>
 
-#ifdef __linux__
-#include <sched.h>
-#endif
-
 namespace cli {
 
 // Exit statuses: 0 success, 1 failure while running, 2 bad flags or unusable input files.
@@ -132,21 +128,19 @@ inline mlp::MatmulPrecision precision_flag(const std::string& text, const std::s
   }
 }
 
-// The cores this process may use (at least 1): on Linux those of its CPU affinity (taskset, a Slurm
-// allocation), elsewhere the machine's.
+// The machine's cores (at least 1). Not the process's CPU affinity (taskset, a container's cpuset):
+// more threads than that only run slower, with the same results, and the Trainer's thread governor
+// then takes fewer.
 inline long long machine_cores() {
-#ifdef __linux__
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0) return CPU_COUNT(&set);
-#endif
   const unsigned n = std::thread::hardware_concurrency();
   return n == 0 ? 1 : static_cast<long long>(n);
 }
 
-// A list of thread counts to measure ("1,2"): at least one, each from 1 to the cores this process
-// may use (more threads than cores only measure the threads waiting for each other).
-inline std::vector<mlp::Index> parse_thread_counts(const std::string& text, const std::string& flag) {
+// A list of thread counts to measure ("1,2"): at least one, each from 1 to the machine's cores (more
+// threads than cores only measure threads waiting for each other). When the list is the flag's
+// default (`given` false), counts above the cores are left out with a note instead, so that the
+// defaults run on a 1-core machine.
+inline std::vector<mlp::Index> parse_thread_counts(const std::string& text, const std::string& flag, bool given) {
   const long long cores = machine_cores();
   std::vector<mlp::Index> counts;
   std::stringstream in(text);
@@ -161,12 +155,17 @@ inline std::vector<mlp::Index> parse_thread_counts(const std::string& text, cons
       used = 0;
     }
     ok = !item.empty() && used == item.size() && std::isdigit(static_cast<unsigned char>(item[0])) && value >= 1 &&
-         value <= cores;
-    counts.push_back(static_cast<mlp::Index>(value));
+         (value <= cores || !given);
+    if (value <= cores) {
+      counts.push_back(static_cast<mlp::Index>(value));
+    } else if (ok) {
+      std::fprintf(stderr, "note: --%s %lld left out: this machine has %lld core%s\n", flag.c_str(), value, cores,
+                   cores == 1 ? "" : "s");
+    }
   }
-  if (!ok) {
+  if (!ok || counts.empty()) {
     throw UsageError("--" + flag + " expects thread counts from 1 to " + std::to_string(cores) +
-                     " (the cores this process may use) separated by commas, but got '" + text + "'");
+                     " (this machine's cores) separated by commas, but got '" + text + "'");
   }
   return counts;
 }

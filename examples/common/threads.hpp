@@ -2,14 +2,17 @@
 #pragma once
 
 #include <mlp/core/precision.hpp>
+#include <mlp/core/types.hpp>
 #include <mlp/detail/gemm_bf16.hpp>
 
 #include <Eigen/Core>
 
+#include <algorithm>
 #include <cctype>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <vector>
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -35,16 +38,29 @@ inline void note_wait_policy(int threads) {
                        "sleep)\n", threads);
 }
 
+// Turns OMP_DYNAMIC off on the calling thread (it is per thread: a std::thread that trains starts
+// with the environment's setting), so that the runtime starts every region with the threads it asks
+// for; true if it was on.
+inline bool exact_thread_counts_here() {
+#ifdef _OPENMP
+  if (!omp_get_dynamic()) return false;
+  omp_set_dynamic(0);
+  return true;
+#else
+  return false;
+#endif
+}
+
 // Sets the threads Eigen may use; returns the number in effect (1 without OpenMP). The count asked
 // for is the count that runs: OMP_DYNAMIC, which would let the runtime start fewer threads than a
-// region asks for, is turned off, and OMP_THREAD_LIMIT lowers the count (once said on stderr), so
-// that a program never reports a thread count it did not run on.
+// region asks for, is turned off (exact_thread_counts_here), and OMP_THREAD_LIMIT lowers the count
+// (each said once on stderr when it matters, more than 1 thread), so that a program never reports a
+// thread count it did not run on.
 inline int set_threads(int threads) {
 #ifdef _OPENMP
   static bool said_dynamic = false, said_limit = false;
-  if (omp_get_dynamic()) {
-    omp_set_dynamic(0);
-    if (!said_dynamic) std::fprintf(stderr, "note: OMP_DYNAMIC is ignored: the thread count given is the count used\n");
+  if (exact_thread_counts_here() && threads > 1 && !said_dynamic) {
+    std::fprintf(stderr, "note: OMP_DYNAMIC is ignored: the thread count given is the count used\n");
     said_dynamic = true;
   }
   const int limit = omp_get_thread_limit();
@@ -63,6 +79,26 @@ inline int set_threads(int threads) {
   (void)threads;
   return 1;
 #endif
+}
+
+// The thread counts a benchmark measures, each as set_threads will run it (OMP_THREAD_LIMIT lowers
+// it, a build without OpenMP runs 1), said on stderr when lowered; a lowered count already in the
+// list is left out, so that no row claims a count it did not run on.
+inline std::vector<mlp::Index> runnable_thread_counts(const std::vector<mlp::Index>& asked) {
+  std::vector<mlp::Index> counts;
+  for (const mlp::Index n : asked) {
+#ifdef _OPENMP
+    const mlp::Index runs = std::min<mlp::Index>(n, omp_get_thread_limit());
+#else
+    const mlp::Index runs = 1;
+#endif
+    if (runs != n) {
+      std::fprintf(stderr, "note: --threads %lld runs on %lld thread%s (OMP_THREAD_LIMIT, or a build without OpenMP)\n",
+                   static_cast<long long>(n), static_cast<long long>(runs), runs == 1 ? "" : "s");
+    }
+    if (runs == n || std::find(counts.begin(), counts.end(), runs) == counts.end()) counts.push_back(runs);
+  }
+  return counts;
 }
 
 // Says once, on stderr, when bf16 products cannot use the CPU's AVX512_BF16 instructions.

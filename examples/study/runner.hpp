@@ -10,6 +10,7 @@
 
 #include "common/interrupt.hpp"
 #include "common/line_stream.hpp"
+#include "common/threads.hpp"
 
 #include <mlp_app/run.hpp>
 
@@ -164,6 +165,7 @@ inline std::vector<CellOutcome> run_cells(const std::vector<const Cell*>& queue,
   std::atomic<std::size_t> next{0};
   std::vector<CellOutcome> outcomes;
   auto worker = [&] {
+    cli::exact_thread_counts_here();  // as set_threads did on the main thread
     cli::LineLockedStream log(out, output_mutex);
     for (std::size_t k = next.fetch_add(1); k < queue.size() && !cli::interrupt_flag().load(); k = next.fetch_add(1)) {
       const Cell& c = *queue[k];
