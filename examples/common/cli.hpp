@@ -58,6 +58,18 @@ int run(const char* program, Body&& body) {
   }
 }
 
+// Whether `text` is a whole integer as std::stoll reads it (value set then); false for "", "x", "1x"
+// or one out of long long's range.
+inline bool whole_integer(const std::string& text, long long& value) {
+  std::size_t used = 0;
+  try {
+    value = std::stoll(text, &used);
+  } catch (const std::exception&) {
+    return false;
+  }
+  return !text.empty() && used == text.size();
+}
+
 // "256,128" -> {256, 128}; "" or "none" -> {}. Every entry must be an integer from 1 to 2^20.
 inline std::vector<mlp::Index> parse_sizes(const std::string& text, const std::string& flag) {
   std::vector<mlp::Index> sizes;
@@ -65,14 +77,8 @@ inline std::vector<mlp::Index> parse_sizes(const std::string& text, const std::s
   std::stringstream in(text);
   std::string item;
   while (std::getline(in, item, ',')) {
-    std::size_t used = 0;
     long long value = 0;
-    try {
-      value = std::stoll(item, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (used != item.size() || item.empty() || value <= 0 || value > (1 << 20)) {
+    if (!whole_integer(item, value) || value <= 0 || value > (1 << 20)) {
       throw UsageError("--" + flag + " expects integers from 1 to 1048576 separated by commas, but got '" +
                        text + "'");
     }
@@ -86,14 +92,8 @@ inline std::vector<mlp::Index> parse_sizes(const std::string& text, const std::s
 inline long long int_flag(const cxxopts::ParseResult& flags, const std::string& name,
                           long long min, long long max) {
   const std::string text = flags[name].as<std::string>();
-  std::size_t used = 0;
   long long value = 0;
-  try {
-    value = std::stoll(text, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  if (text.empty() || used != text.size() || value < min || value > max) {
+  if (!whole_integer(text, value) || value < min || value > max) {
     throw UsageError("--" + name + " has to be an integer from " + std::to_string(min) + " to " +
                      std::to_string(max) + ", but got '" + text + "'");
   }
@@ -147,14 +147,8 @@ inline std::vector<mlp::Index> parse_thread_counts(const std::string& text, cons
   std::string item;
   bool ok = !text.empty() && text.back() != ',';
   while (ok && std::getline(in, item, ',')) {
-    std::size_t used = 0;
     long long value = 0;
-    try {
-      value = std::stoll(item, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    ok = !item.empty() && used == item.size() && std::isdigit(static_cast<unsigned char>(item[0])) && value >= 1 &&
+    ok = whole_integer(item, value) && std::isdigit(static_cast<unsigned char>(item[0])) && value >= 1 &&
          (value <= cores || !given);
     if (value <= cores) {
       counts.push_back(static_cast<mlp::Index>(value));
