@@ -14,7 +14,6 @@
 #include <mlp/data/locate.hpp>
 #include <mlp_app/run.hpp>
 
-#include <algorithm>
 #include <cstdio>
 #include <iostream>
 
@@ -74,16 +73,13 @@ int main(int argc, char** argv) {
     }
     const bool quiet = flags["quiet"].as<bool>();
     if (!quiet) {
-      // the images the run uses: --train-limit takes the first N training and N/5 validation images
-      const auto used = [&](std::size_t all, long long limit) {
-        return limit > 0 ? std::min<long long>(limit, static_cast<long long>(all)) : static_cast<long long>(all);
-      };
-      const long long limit = config.train_limit;
+      // the images the run uses (--train-limit takes some)
+      const auto train_images = config.train_images(static_cast<mlp::Index>(data.split.train.size()));
+      const auto validation_images = config.validation_images(static_cast<mlp::Index>(data.split.validation.size()));
       std::printf("data: %s from %s, split %s (train %lld, validation %lld, test %lld%s)\n",
                   mlp::to_string(config.dataset), dir.string().c_str(), data.split.fingerprint_hex().c_str(),
-                  used(data.split.train.size(), limit),
-                  used(data.split.validation.size(), limit > 0 ? std::max<long long>(limit / 5, 1) : 0),
-                  static_cast<long long>(data.data.test.size()), limit > 0 ? "; --train-limit" : "");
+                  static_cast<long long>(train_images), static_cast<long long>(validation_images),
+                  static_cast<long long>(data.data.test.size()), config.train_limit > 0 ? "; --train-limit" : "");
       std::printf("model: %s; optimizer %s lr %g; schedule %s; %d epoch%s; %d thread%s; %s products\n",
                   config.describe_model(data.data.train.features(), data.data.train.classes()).c_str(),
                   config.optimizer.c_str(), config.lr, config.schedule.c_str(), config.epochs, config.epochs == 1 ? "" : "s",

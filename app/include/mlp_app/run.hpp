@@ -101,9 +101,10 @@ inline RunResult run_training(const RunConfig& config, const PreparedData& data,
   Sequential<float> model = build_run_model(config, internal::image_shape(train_set), train_set.classes());
   auto optimizer = config.make_optimizer<float>(model.parameters());
 
-  const auto train_indices = internal::first_n(data.split.train, config.train_limit);
+  const auto train_indices =
+      internal::first_n(data.split.train, config.train_images(static_cast<Index>(data.split.train.size())));
   const auto val_indices = internal::first_n(
-      data.split.validation, config.train_limit > 0 ? std::max<Index>(config.train_limit / 5, 1) : 0);
+      data.split.validation, config.validation_images(static_cast<Index>(data.split.validation.size())));
   std::vector<Index> test_indices(static_cast<std::size_t>(data.data.test.size()));
   for (std::size_t i = 0; i < test_indices.size(); ++i) test_indices[i] = static_cast<Index>(i);
   const bool drop_last = internal::drops_last_batch(config, static_cast<Index>(train_indices.size()));

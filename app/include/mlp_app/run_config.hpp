@@ -16,6 +16,7 @@
 #include "mlp/optim/schedulers.hpp"
 #include "mlp/optim/sgd.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <memory>
@@ -112,6 +113,13 @@ struct RunConfig {
     detail::require(validation >= 1, "validation has to be at least 1 image (the best checkpoint is "
                                      "chosen on it), but got ", validation);
     detail::require(train_limit >= 0, "train_limit has to be >= 0, but got ", train_limit);
+  }
+
+  // The training and validation images a run uses of those the split holds: all, or with
+  // train_limit the first N training and N/5 (at least 1) validation images.
+  Index train_images(Index available) const { return train_limit > 0 ? std::min(train_limit, available) : available; }
+  Index validation_images(Index available) const {
+    return train_limit > 0 ? std::min(std::max<Index>(train_limit / 5, 1), available) : available;
   }
 
   // The model's blocks, whichever way it is given.
