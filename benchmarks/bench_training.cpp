@@ -28,6 +28,7 @@
 // (Sequential::set_fuse_relu; the same bits either way), to measure what it saves.
 #include "../examples/common/cli.hpp"
 #include "../examples/common/threads.hpp"
+#include "bench_csv.hpp"
 #include "targets.hpp"
 
 #include <mlp/data/locate.hpp>
@@ -267,7 +268,7 @@ int main(int argc, char** argv) {
       ("threads", "thread counts to measure", cxxopts::value<std::string>()->default_value("1,2"))
       ("epochs", "epochs per measurement, the first is a warm-up", cxxopts::value<std::string>()->default_value("6"))
       ("data", "FashionMNIST folder", cxxopts::value<std::string>()->default_value(""))
-      ("csv", "also append the results to this CSV file", cxxopts::value<std::string>()->default_value(""))
+      ("csv", "also append the results to this CSV file (a header line first; its columns in docs/performance.md)", cxxopts::value<std::string>()->default_value(""))
       ("per-epoch", "print every epoch's time", cxxopts::value<bool>()->default_value("false"))
       ("train-limit", "train on the first N training images only (0: all 50,000)",
        cxxopts::value<std::string>()->default_value("0"))
@@ -314,10 +315,7 @@ int main(int argc, char** argv) {
     // Opened before the data is read and anything measured: an unwritable path fails at once.
     const std::string csv_path = flags["csv"].as<std::string>();
     std::ofstream csv;
-    if (!csv_path.empty()) {
-      csv.open(csv_path, std::ios::app);
-      if (!csv) throw mlp::IoError("cannot open '" + csv_path + "' for appending: " + std::strerror(errno));
-    }
+    if (!csv_path.empty()) csv = bench::open_csv(csv_path);
     std::vector<mlp::MatmulPrecision> precisions;
     for (const auto& name : mlp::detail::split(flags["precision"].as<std::string>(), ',')) {
       precisions.push_back(cli::precision_flag(name));
@@ -370,8 +368,22 @@ int main(int argc, char** argv) {
           }
           std::fflush(stdout);
           if (!csv_path.empty()) {
-            csv << "mlp," << m.name << "," << t << "," << s << "," << gflops << "," << peak << ","
-                << mlp::to_string(precision) << std::endl;
+            bench::CsvRow r;
+            r.model = m.name;
+            r.threads = t;
+            r.seconds_per_epoch = s;
+            r.gflops = gflops;
+            r.peak_gflops = peak;
+            r.precision = mlp::to_string(precision);
+            r.images_per_epoch = static_cast<long long>(loader.size());
+            r.cpu_time = cpu_time;
+            r.optimizer = optimizer_name;
+            r.thread_governor = trainer_options.adapt_threads;
+            r.governor_switches = trainer_options.adapt_threads ? governor.switches() : 0;
+            r.threads_at_end = trainer_options.adapt_threads ? governor.chosen() : t;
+            r.relu_fusion = !flags["no-fusion"].as<bool>();
+            r.flush_denormals = trainer_options.flush_denormals;
+            csv << bench::csv_line(r) << std::endl;
             if (!csv) throw mlp::IoError("cannot write to '" + csv_path + "'");
           }
           const double step_ms = 1e3 * s / static_cast<double>(loader.batches_per_epoch());
