@@ -322,22 +322,36 @@ def main():
     args = ap.parse_args()
     if args.worker:
         return worker(args)
+    # Usage errors exit with status 2 (argparse's, as the library's programs), before anything is measured:
+    # the flags, then what the run needs (the data, bench_training, PyTorch).
     precisions = args.precisions.split(",")
     bad = [p for p in precisions if p not in ("fp32", "bf16")]
     if bad:
-        sys.exit(f"compare_pytorch: --precisions: unknown precision '{bad[0]}' (fp32 or bf16)")
-    # Checked before anything is measured: a bad item would otherwise stop the run after the others.
+        ap.error(f"--precisions: unknown precision '{bad[0]}' (fp32 or bf16)")
     models = args.models.split(",")
     bad = [m for m in models if m not in MODELS]
     if bad:
-        sys.exit(f"compare_pytorch: --models: unknown model '{bad[0]}' ({', '.join(MODELS)})")
+        ap.error(f"--models: unknown model '{bad[0]}' ({', '.join(MODELS)})")
     cores = os.cpu_count() or 1  # as bench_training counts them
     budgets = []
     for b in args.budgets.split(","):
         if not (b.isascii() and b.isdigit()) or not 1 <= int(b) <= cores:
-            sys.exit(f"compare_pytorch: --budgets expects core counts from 1 to {cores} separated by commas, "
-                     f"but got '{args.budgets}'")
+            ap.error(f"--budgets expects core counts from 1 to {cores} separated by commas, but got '{args.budgets}'")
         budgets.append(int(b))
+    if not 2 <= args.epochs <= 1000:
+        ap.error(f"--epochs has to be from 2 to 1000 (the first is a warm-up), but got {args.epochs}")
+    if args.screen_steps < 0:
+        ap.error(f"--screen-steps has to be 0 or more, but got {args.screen_steps}")
+    for name in ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"):
+        if not os.path.isfile(os.path.join(args.data, name)):
+            ap.error(f"--data: no {name} in '{args.data}' (FashionMNIST's folder: sudo apt-get install "
+                     "dataset-fashion-mnist)")
+    bench = os.path.join(BIN, "bench_training")
+    if not os.access(bench, os.X_OK):
+        ap.error(f"{bench} is missing: build it first (cmake --workflow --preset release)")
+    if subprocess.run([sys.executable, "-c", "import torch"], capture_output=True).returncode != 0:
+        ap.error(f"PyTorch cannot be imported by {sys.executable}: install Debian's (sudo apt-get install "
+                 "python3-torch) and run this script with /usr/bin/python3")
     if not args.any_blas:
         print(f"PyTorch's BLAS: {check_blas():.0f} GFLOP/s on one core (1024 x 1024 x 128)", flush=True)
 
