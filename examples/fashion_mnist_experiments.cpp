@@ -172,6 +172,7 @@ std::vector<std::string> study_command(const Study& s) {
 int slurm(const Study& s) {
   const auto queue = study::plan_training(s.statuses, study::Selection(s.opt.only_flag, s.experiments, s.opt.seeds),
                                           s.opt.force, s.opt.out);
+  std::printf("%s", study::unusable_notes(queue).c_str());
   std::vector<std::string> names;
   for (const CellStatus* c : queue) {
     if (s.opt.force) study::clear_cell_folder(c->cell.folder(s.opt.out));  // the tasks then just train
@@ -262,6 +263,7 @@ int finish(const Study& s, const study::Selection& only, const std::vector<study
 int train(Study& s) {
   const study::Selection only(s.opt.only_flag, s.experiments, s.opt.seeds);
   const auto planned = study::plan_training(s.statuses, only, s.opt.force, s.opt.out);
+  std::printf("%s", study::unusable_notes(planned).c_str());
   if (const int got = cli::set_threads(s.opt.cell_threads); got != s.opt.cell_threads) {
     throw cli::UsageError("--cell-threads " + std::to_string(s.opt.cell_threads) + ": only " + std::to_string(got) +
                           " thread(s) can run (a build without OpenMP, or OMP_THREAD_LIMIT)");
@@ -310,6 +312,9 @@ int main(int argc, char** argv) {
                          "(Debian: slurm-wlm) or leave out --submit to only write the job scripts");
     }
     if (!s.opt.compare_to.empty()) study::require_other_folder(s.opt.compare_to);  // before the data loads
+    // Before the data loads: an --out that cannot be written fails once, not once per cell.
+    // --report-only creates no folder (an empty one has no cells to report).
+    study::require_writable_folder(s.opt.out, !s.opt.report_only);
     prepare(s);
     if (s.opt.report_only) return report_only(s);
     if (s.opt.slurm) return slurm(s);

@@ -2,7 +2,8 @@
 // it: a finished cell is kept (never recomputed without --force); a cell that holds a finished run
 // of another configuration or data split is never replaced without --force; a cell that failed
 // has its error next to its folder (<out>/<id>/seed-<s>.error), so that a later --report-only (on
-// Slurm: the job after the array) can name it.
+// Slurm: the job after the array) can name it; a cell whose summary.json or best model cannot be
+// used (cut short, hand-edited out of range) is named with what is wrong, and trained again.
 #pragma once
 
 #include "seeds.hpp"
@@ -11,19 +12,22 @@
 #include <mlp_app/run_folder.hpp>
 #include <mlp_app/run_summary.hpp>
 
+#include <cerrno>
+#include <cstdio>
 #include <filesystem>
 #include <optional>
+#include <random>
 #include <string>
 #include <vector>
 
 namespace study {
 
 struct CellStatus {
-  enum class State { Missing, Finished, OtherRun, Failed, Interrupted };
+  enum class State { Missing, Finished, OtherRun, Failed, Interrupted, Unusable };
   Cell cell;
   State state = State::Missing;
   std::optional<mlp::app::RunResult> result;  // Finished
-  std::string detail;                         // OtherRun: what differs; Failed: the error
+  std::string detail;                         // OtherRun: what differs; Failed: the error; Unusable: what is wrong
 };
 
 inline std::filesystem::path error_file(const std::filesystem::path& out, const Cell& c) {
@@ -49,6 +53,9 @@ inline CellStatus inspect_cell(const std::filesystem::path& out, const Cell& c, 
   } else if (folder.kind == mlp::app::FolderRun::Kind::OtherRun) {
     s.state = CellStatus::State::OtherRun;
     s.detail = folder.difference;
+  } else if (!folder.problem.empty()) {
+    s.state = CellStatus::State::Unusable;
+    s.detail = cli::one_line(folder.problem);
   } else if (std::filesystem::is_regular_file(error_file(out, c), ec)) {
     s.state = CellStatus::State::Failed;
     try {
@@ -77,6 +84,7 @@ inline std::string why_not_finished(const CellStatus& s) {
     case CellStatus::State::Interrupted: return "interrupted (the same command continues it from its checkpoint)";
     case CellStatus::State::Failed: return "failed: " + s.detail;
     case CellStatus::State::OtherRun: return "holds a run of another configuration (" + s.detail + ")";
+    case CellStatus::State::Unusable: return "its run cannot be used: " + s.detail;
     case CellStatus::State::Finished: break;
   }
   return "finished";
@@ -101,6 +109,46 @@ inline std::vector<const CellStatus*> plan_training(const std::vector<CellStatus
                        "; nothing was changed: use another --out, or --force to replace them");
   }
   return queue;
+}
+
+// The lines that say which of the cells to train hold a run that cannot be used, and why
+// ("baseline/seed-42 is computed again: its run cannot be used: .../summary.json: ...").
+inline std::string unusable_notes(const std::vector<const CellStatus*>& planned) {
+  std::string notes;
+  for (const CellStatus* s : planned) {
+    if (s->state == CellStatus::State::Unusable) {
+      notes += s->cell.name() + " is computed again: its run cannot be used: " + s->detail + "\n";
+    }
+  }
+  return notes;
+}
+
+// The output folder, checked before anything is trained or written: it is created (unless
+// `create` is false and it does not exist yet: then there is nothing to check) and a file is
+// written to it and removed. Throws IoError (exit status 2) naming the folder and the reason.
+inline void require_writable_folder(const std::filesystem::path& out, bool create) {
+  std::error_code ec;
+  const bool exists = std::filesystem::exists(out, ec);
+  if (!exists && !create) return;
+  if (exists && !std::filesystem::is_directory(out, ec)) {
+    throw mlp::IoError("--out '" + out.string() + "' is not a folder");
+  }
+  if (!exists) {
+    std::filesystem::create_directories(out, ec);
+    if (ec || !std::filesystem::is_directory(out, ec)) {
+      throw mlp::IoError("--out '" + out.string() + "': the folder cannot be created (" +
+                         (ec ? ec.message() : std::string("it is not a folder")) + ")");
+    }
+  }
+  std::random_device entropy;
+  const auto probe = out / (".write-test-" + std::to_string(entropy()) + std::to_string(entropy()));
+  std::FILE* f = std::fopen(probe.string().c_str(), "wb");
+  int code = f == nullptr ? errno : 0;
+  if (f != nullptr && std::fclose(f) != 0) code = errno;
+  if (f != nullptr) std::filesystem::remove(probe, ec);
+  if (f == nullptr || code != 0) {
+    throw mlp::IoError("--out '" + out.string() + "': the folder is not writable (" + mlp::detail::errno_text(code) + ")");
+  }
 }
 
 // --force: empties a cell's folder (keeping its marker) while holding its lock, so that a folder in

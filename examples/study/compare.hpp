@@ -40,13 +40,18 @@ inline void require_other_folder(const std::filesystem::path& folder) {
 
 // Reads the cells of `cells` (this study's: experiments, seeds and configurations) from the other
 // study's folder. Throws IoError (exit status 2) when the folder is missing, holds none of them
-// finished, or holds one run on another data split.
+// finished, holds one run on another data split, or one whose summary or best model cannot be used.
 inline OtherStudy read_other_study(const std::filesystem::path& folder, const std::vector<Cell>& cells,
                                    const std::string& split_fingerprint) {
   require_other_folder(folder);
   OtherStudy other{folder, {}, {}};
   for (const Cell& c : cells) {
-    auto stored = mlp::app::read_finished_run(c.folder(folder));
+    std::string problem;
+    auto stored = mlp::app::read_finished_run(c.folder(folder), &problem);
+    if (!stored && !problem.empty()) {
+      throw mlp::IoError("--compare-to: cell " + c.name() + " in '" + folder.string() + "' cannot be used: " +
+                         cli::one_line(problem) + "; repair or remove it, or compute it again in that study");
+    }
     if (!stored) continue;
     if (stored->split_fingerprint != split_fingerprint) {
       throw mlp::IoError("--compare-to: cell " + c.name() + " in '" + folder.string() + "' ran on another data split (" +

@@ -42,7 +42,7 @@ inline cxxopts::Options study_flags() {
     ("out", "output folder (default: runs, or runs-quick with --quick)", d(""))
     ("seeds", "number of seeds N (42, 43, ..., 42+N-1) or a list of seeds such as 42,7,19 (one seed: 7,)", d("5"))
     ("only", "comma-separated experiment ids (all their seeds) or cells such as l2/seed-43 (default: all)", d(""))
-    ("epochs", "epochs of every run (default: 30, and 40 for best; 2 with --quick)", d("0"))
+    ("epochs", "epochs of every run (default: 30, and 40 for best; 2 with --quick)", cxxopts::value<std::string>())
     ("threads", "cells trained in parallel, one thread each", d("2"))
     ("cell-threads", "threads of each cell (the results are the same bits at any count: finished cells are "
                      "reused whatever count trained them)", d("1"))
@@ -113,7 +113,9 @@ inline StudyOptions parse_study_options(const cxxopts::ParseResult& f) {
   }
   o.precision = cli::precision_flag(precision);
   o.compare_to = f["compare-to"].as<std::string>();
-  o.epochs = static_cast<int>(cli::int_flag(f, "epochs", 0, 100000));
+  if (f.count("only") > 0 && o.only_flag.empty()) throw cli::UsageError("--only: no experiment given");
+  // Left out: each experiment's own number of epochs; given: 1 or more.
+  o.epochs = f.count("epochs") > 0 ? static_cast<int>(cli::int_flag(f, "epochs", 1, 100000)) : 0;
   o.jobs = static_cast<int>(cli::int_flag(f, "threads", 1, cli::machine_cores()));
   o.slurm_options.partition = f["partition"].as<std::string>();
   o.slurm_options.time = f["time"].as<std::string>();

@@ -1,7 +1,9 @@
 // The study's cells: --seeds and --only, the refusal to replace another configuration's run, the
 // CNN and its matched MLP, the Slurm scripts, and the shaded bands of the figures.
 #include "study/cells.hpp"
+#include "study/compare.hpp"
 #include "study/cost.hpp"
+#include "study/options.hpp"
 #include "study/runner.hpp"
 #include "study/slurm.hpp"
 
@@ -9,12 +11,81 @@
 
 #include <doctest/doctest.h>
 
+#include <mlp/io/atomic_file.hpp>
+
+#include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
 
 namespace {
 
 using Seeds = std::vector<std::uint64_t>;
+using mlp::app::Json;
+
+// A finished cell's summary.json as `train` writes it: 3 classes, 2 epochs, no best epoch (so no
+// best.mlp), on the data split "abc".
+Json cell_summary(const study::Cell& c) {
+  Json s = Json::object();
+  s["config"] = c.config.to_json();
+  Json data = Json::object();
+  data["split_fingerprint"] = "abc";
+  data["class_names"] = Json::array_of(std::vector<std::string>{"a", "b", "c"});
+  s["data"] = data;
+  Json model = Json::object();
+  model["parameters"] = 10;
+  s["model"] = model;
+  Json training = Json::object();
+  training["stop_reason"] = "completed 2 epochs";
+  training["stopped_early"] = false;
+  training["diverged"] = false;
+  training["best_epoch"] = 0;
+  training["seconds"] = 2.5;
+  s["training"] = training;
+  mlp::EvalResult eval;
+  eval.accuracy = 0.5;
+  eval.loss = 0.7;
+  eval.samples = 4;
+  eval.confusion = mlp::ConfusionMatrix(3);
+  eval.confusion.add_count(0, 0, 2);
+  eval.confusion.add_count(1, 2, 1);
+  eval.confusion.add_count(2, 2, 1);
+  Json test = Json::object();
+  test["best"] = mlp::app::internal::eval_json(eval, true);
+  test["last"] = mlp::app::internal::eval_json(eval, true);
+  s["test"] = test;
+  Json epochs = Json::array();
+  for (int e = 1; e <= 2; ++e) {
+    mlp::EpochLog log;
+    log.epoch = e, log.train_loss = 0.9, log.train_acc = 0.6, log.val_loss = 0.8, log.val_acc = 0.55;
+    log.lr = 1e-3, log.seconds = 1.25, log.penalty = 0.0, log.steps = 2 * e;
+    epochs.push_back(mlp::app::internal::epoch_json(log));
+  }
+  s["epochs"] = epochs;
+  return s;
+}
+
+// What the study makes of the cell once its summary.json holds `text`: "finished", or the state
+// and its detail.
+std::string cell_verdict(const std::filesystem::path& out, const study::Cell& c, const std::string& text) {
+  std::filesystem::create_directories(c.folder(out));
+  mlp::write_file_atomically(c.folder(out) / "summary.json", text);
+  const auto s = study::inspect_cell(out, c, "abc");
+  if (s.state == study::CellStatus::State::Finished) return "finished";
+  return (s.state == study::CellStatus::State::Unusable ? "unusable: " : "other state: ") + s.detail;
+}
+
+std::string edited_verdict(const std::filesystem::path& out, const study::Cell& c, const std::function<void(Json&)>& edit) {
+  Json s = cell_summary(c);
+  edit(s);
+  return cell_verdict(out, c, s.dump(2));
+}
+
+study::StudyOptions parse_cell_flags(std::vector<const char*> args) {
+  args.insert(args.begin(), "fashion_mnist_experiments");
+  auto options = study::study_flags();
+  return study::parse_study_options(options.parse(static_cast<int>(args.size()), args.data()));
+}
 
 }  // namespace
 
@@ -150,4 +221,121 @@ TEST_CASE("study: a series' band is drawn under the grid and the curves") {
   CHECK(svg.find("fill=\"#0072B2\" fill-opacity=\"0.16\"") != std::string::npos);
   // The y axis covers the band (0.9), not only the curve.
   CHECK(svg.find(">0.9<") != std::string::npos);
+}
+
+TEST_CASE("study: a summary.json value out of range is refused, naming the file and the field") {
+  const auto out = std::filesystem::temp_directory_path() / "mlp-study-summary-values";
+  std::filesystem::remove_all(out);
+  const auto experiments = study::all_experiments(mlp::DatasetKind::FashionMnist);
+  const auto cells = study::make_cells(experiments, {42});
+  const study::Cell& c = cells[0];
+  const std::string file = (c.folder(out) / "summary.json").string();
+  CHECK(edited_verdict(out, c, [](Json&) {}) == "finished");
+  CHECK(edited_verdict(out, c, [](Json& s) { s["test"]["best"]["accuracy"] = 5.0; }) ==
+        "unusable: " + file + ": test.best.accuracy is 5 (expected 0 to 1)");
+  CHECK(edited_verdict(out, c, [](Json& s) { s["test"]["last"]["accuracy"] = -0.25; }) ==
+        "unusable: " + file + ": test.last.accuracy is -0.25 (expected 0 to 1)");
+  CHECK(edited_verdict(out, c, [](Json& s) { s["test"]["best"]["loss"] = 1e308; }) ==
+        "unusable: " + file + ": test.best.loss is 1e+308 (expected 0 to 3.4e38; null only after divergence)");
+  CHECK(edited_verdict(out, c, [](Json& s) { s["test"]["best"]["loss"] = -1.0; }) ==
+        "unusable: " + file + ": test.best.loss is -1 (expected 0 to 3.4e38; null only after divergence)");
+  CHECK(edited_verdict(out, c, [](Json& s) { s["test"]["best"]["loss"] = Json(); }) ==
+        "unusable: " + file + ": test.best.loss is null (expected 0 to 3.4e38; null only after divergence)");
+  CHECK(edited_verdict(out, c, [](Json& s) {  // a diverged run's test loss may be NaN
+          s["test"]["best"]["loss"] = Json();
+          s["training"]["diverged"] = true;
+        }) == "finished");
+  CHECK(edited_verdict(out, c, [](Json& s) { s["test"]["best"]["per_class_accuracy"].push_back(Json(0.5)); }) ==
+        "unusable: " + file + ": test.best.per_class_accuracy has 4 entries (expected one per class: 3)");
+  CHECK(edited_verdict(out, c, [](Json& s) {
+          Json list = Json::array_of(std::vector<double>{1.0, 0.0, 2.0});
+          s["test"]["last"]["per_class_accuracy"] = list;
+        }) == "unusable: " + file + ": test.last.per_class_accuracy[2] is 2 (expected 0 to 1)");
+  CHECK(edited_verdict(out, c, [](Json& s) {
+          Json epochs = s["epochs"];
+          Json second = epochs.elements()[1];
+          second["val_acc"] = 55.0;  // a percentage
+          Json rebuilt = Json::array();
+          rebuilt.push_back(epochs.elements()[0]);
+          rebuilt.push_back(second);
+          s["epochs"] = rebuilt;
+        }) == "unusable: " + file + ": epochs[1].val_acc is 55 (expected 0 to 1)");
+  CHECK(edited_verdict(out, c, [](Json& s) { s["training"]["seconds"] = -3.0; }) ==
+        "unusable: " + file + ": training.seconds is -3 (expected a finite number >= 0)");
+  CHECK(edited_verdict(out, c, [](Json& s) { s["test"]["best"]["accuracy"] = "high"; }) ==
+        "unusable: " + file + ": test.best.accuracy is not a number");
+  // The report and the console say so, and the cell is trained again (as a missing one would be).
+  edited_verdict(out, c, [](Json& s) { s["test"]["best"]["accuracy"] = 5.0; });
+  const auto statuses = study::inspect_cells(out, cells, "abc");
+  CHECK(study::why_not_finished(statuses[0]) ==
+        "its run cannot be used: " + file + ": test.best.accuracy is 5 (expected 0 to 1)");
+  const auto planned = study::plan_training(statuses, study::Selection(), false, out);
+  REQUIRE(planned.size() == cells.size());
+  CHECK(study::unusable_notes(planned) == "baseline/seed-42 is computed again: its run cannot be used: " + file +
+                                              ": test.best.accuracy is 5 (expected 0 to 1)\n");
+  std::filesystem::remove_all(out);
+}
+
+TEST_CASE("study: a cut-short summary.json or best.mlp is named, not reported as not run yet") {
+  const auto out = std::filesystem::temp_directory_path() / "mlp-study-summary-corrupt";
+  std::filesystem::remove_all(out);
+  const auto experiments = study::all_experiments(mlp::DatasetKind::FashionMnist);
+  const auto cells = study::make_cells(experiments, {42});
+  const study::Cell& c = cells[0];
+  const std::string file = (c.folder(out) / "summary.json").string();
+  CHECK(study::why_not_finished(study::inspect_cell(out, c, "abc")) == "not run yet");  // no folder at all
+  const std::string text = cell_summary(c).dump(2);
+  CHECK(cell_verdict(out, c, "").rfind("unusable: " + file + " is not valid JSON (", 0) == 0);
+  CHECK(cell_verdict(out, c, text.substr(0, text.size() / 2)).rfind("unusable: " + file + " is not valid JSON (", 0) == 0);
+  // A best epoch whose best.mlp is missing or cut short.
+  Json s = cell_summary(c);
+  s["training"]["best_epoch"] = 1;
+  const std::string best = (c.folder(out) / "best.mlp").string();
+  CHECK(cell_verdict(out, c, s.dump(2)).rfind("unusable: " + best + " cannot be loaded (", 0) == 0);
+  mlp::write_file_atomically(c.folder(out) / "best.mlp", "MLPM");
+  CHECK(cell_verdict(out, c, s.dump(2)).rfind("unusable: " + best + " cannot be loaded (", 0) == 0);
+  const auto status = study::inspect_cell(out, c, "abc");
+  CHECK(study::why_not_finished(status).rfind("its run cannot be used: " + best + " cannot be loaded (", 0) == 0);
+  // --compare-to refuses such a cell of the other study rather than leaving it out unnoticed.
+  std::string error;
+  try {
+    study::read_other_study(out, cells, "abc");
+  } catch (const mlp::IoError& e) {
+    error = e.what();
+  }
+  CHECK(error.rfind("--compare-to: cell baseline/seed-42 in '" + out.string() + "' cannot be used: " + best +
+                        " cannot be loaded (", 0) == 0);
+  std::filesystem::remove_all(out);
+}
+
+TEST_CASE("study: an --out that cannot be created or written to is refused before anything is trained") {
+  const auto dir = std::filesystem::temp_directory_path() / "mlp-study-out-check";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  mlp::write_file_atomically(dir / "somefile", "x");
+  CHECK_THROWS_WITH_AS(study::require_writable_folder(dir / "somefile" / "x", true),
+                       ("--out '" + (dir / "somefile" / "x").string() + "': the folder cannot be created (Not a directory)").c_str(),
+                       mlp::IoError);
+  CHECK_THROWS_WITH_AS(study::require_writable_folder(dir / "somefile", true),
+                       ("--out '" + (dir / "somefile").string() + "' is not a folder").c_str(), mlp::IoError);
+  if (std::filesystem::is_directory("/proc/self")) {
+    CHECK_THROWS_WITH_AS(study::require_writable_folder("/proc/mlp-study-out", true),
+                         doctest::Contains("--out '/proc/mlp-study-out': the folder cannot be created ("), mlp::IoError);
+  }
+  // A new folder is created and left empty; --report-only (create = false) creates none.
+  study::require_writable_folder(dir / "new" / "runs", true);
+  CHECK(std::filesystem::is_directory(dir / "new" / "runs"));
+  CHECK(std::filesystem::is_empty(dir / "new" / "runs"));
+  study::require_writable_folder(dir / "absent", false);
+  CHECK(!std::filesystem::exists(dir / "absent"));
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("study: --only with no experiment and --epochs 0 are refused") {
+  CHECK_THROWS_WITH_AS(parse_cell_flags({"--threads", "1", "--only", ""}), "--only: no experiment given", cli::UsageError);
+  CHECK_THROWS_WITH_AS(parse_cell_flags({"--threads", "1", "--epochs", "0"}),
+                       "--epochs has to be an integer from 1 to 100000, but got '0'", cli::UsageError);
+  CHECK(parse_cell_flags({"--threads", "1"}).epochs == 0);  // left out: each experiment's own
+  CHECK(parse_cell_flags({"--threads", "1", "--epochs", "1"}).epochs == 1);
+  CHECK(parse_cell_flags({"--threads", "1", "--only", "l2"}).only_flag == "l2");
 }

@@ -14,6 +14,7 @@
 #include <cmath>
 #include <filesystem>
 #include <optional>
+#include <utility>
 #include <string>
 
 namespace mlp::app {
@@ -54,23 +55,115 @@ inline Json eval_json(const EvalResult& r, bool details) {
   return j;
 }
 
-inline EvalResult eval_from_json(const Json& j) {
+// The checks of the numbers a summary holds, so that a file edited or damaged by hand cannot put
+// an accuracy of 500% or a loss of 1e308 into a report: the field, as a path in the file
+// ("test.best.accuracy", "epochs[2].val_acc"), its value and what it must be. Accuracies are
+// fractions (0 to 1); losses are those of float models, so at most float's largest value; null
+// (how NaN is written) only where training diverged.
+inline std::string field_name(const std::string& where, const std::string& key) {
+  return where.empty() ? key : where + "." + key;
+}
+[[noreturn]] inline void bad_field(const std::string& field, double v, const char* expected) {
+  detail::fail<IoError>(field, " is ", std::isnan(v) ? std::string("null") : detail::number_text(v), " (expected ",
+                        expected, ")");
+}
+inline constexpr double kMaxLoss = 3.4028234663852886e38;  // std::numeric_limits<float>::max()
+inline void check_fraction(double v, const std::string& field) {
+  if (!(v >= 0.0 && v <= 1.0)) bad_field(field, v, "0 to 1");
+}
+inline void check_loss(double v, const std::string& field, bool null_allowed) {
+  if (std::isnan(v) && null_allowed) return;
+  if (!(v >= 0.0 && v <= kMaxLoss)) {
+    bad_field(field, v, null_allowed ? "0 to 3.4e38, or null" : "0 to 3.4e38; null only after divergence");
+  }
+}
+inline void check_non_negative(double v, const std::string& field) {
+  if (!(std::isfinite(v) && v >= 0.0)) bad_field(field, v, "a finite number >= 0");
+}
+// A member's value, with the field named when it is missing or not a number.
+inline const Json& member(const Json& j, const char* key, const std::string& where) {
+  if (!j.is_object() || !j.contains(key)) detail::fail<IoError>(field_name(where, key), " is missing");
+  return j.at(key);
+}
+inline double number_at(const Json& j, const char* key, const std::string& where) {
+  const Json& v = member(j, key, where);
+  try {
+    return v.number();
+  } catch (const Error&) {
+    detail::fail<IoError>(field_name(where, key), " is not a number");
+  }
+}
+inline long long integer_at(const Json& j, const char* key, const std::string& where, long long min, long long max) {
+  const Json& v = member(j, key, where);
+  try {
+    return v.integer(min, max);
+  } catch (const Error&) {
+    detail::fail<IoError>(field_name(where, key), " is ", v.is_null() ? "null" : v.dump(0),
+                          " (expected a whole number from ", min, " to ", max, ")");
+  }
+}
+
+// An evaluation as the summary records it, every number checked (see above); `where` names it in
+// messages ("test.best"), `classes` is the number of classes (negative: not known, then that of its
+// confusion matrix), which its per-class accuracies and confusion matrix must have, and a null
+// loss is accepted only when `diverged`.
+inline EvalResult eval_from_json(const Json& j, const std::string& where = "", bool diverged = false,
+                                 long long classes = -1) {
   EvalResult r;
-  r.loss = j.at("loss").number();
-  r.accuracy = j.at("accuracy").number();
-  r.samples = static_cast<Index>(j.at("samples").integer(0, RunConfig::kMaxCount));
+  r.loss = number_at(j, "loss", where);
+  check_loss(r.loss, field_name(where, "loss"), diverged);
+  r.accuracy = number_at(j, "accuracy", where);
+  check_fraction(r.accuracy, field_name(where, "accuracy"));
+  r.samples = static_cast<Index>(integer_at(j, "samples", where, 1, RunConfig::kMaxCount));
   if (j.contains("confusion")) {
+    const std::string field = field_name(where, "confusion");
+    if (j.at("confusion").type() != Json::Type::Array) detail::fail<IoError>(field, " is not a list");
     const auto& rows = j.at("confusion").elements();
-    detail::require(rows.size() <= 100000, "a confusion matrix of ", rows.size(), " classes");
+    if (rows.size() > 100000 || (classes >= 0 && rows.size() != static_cast<std::size_t>(classes))) {
+      detail::fail<IoError>(field, " has ", rows.size(), " rows (expected one per class",
+                            classes >= 0 ? detail::concat(": ", classes) : std::string(), ")");
+    }
     r.confusion = ConfusionMatrix(static_cast<Index>(rows.size()));
     for (std::size_t k = 0; k < rows.size(); ++k) {
+      const std::string row_field = detail::concat(field, "[", k, "]");
+      if (rows[k].type() != Json::Type::Array) detail::fail<IoError>(row_field, " is not a list");
       const auto& row = rows[k].elements();
-      detail::require(row.size() == rows.size(), "a confusion matrix row of ", row.size(), " entries for ",
-                      rows.size(), " classes");
-      for (std::size_t p = 0; p < row.size(); ++p) {
-        r.confusion.add_count(static_cast<Index>(k), static_cast<Index>(p),
-                              static_cast<Index>(row[p].integer(0, RunConfig::kMaxCount)));
+      if (row.size() != rows.size()) {
+        detail::fail<IoError>(row_field, " has ", row.size(), " entries (expected ", rows.size(), ")");
       }
+      for (std::size_t p = 0; p < row.size(); ++p) {
+        long long n = 0;
+        try {
+          n = row[p].integer(0, RunConfig::kMaxCount);
+        } catch (const Error&) {
+          detail::fail<IoError>(row_field, "[", p, "] is not a count from 0 to ", RunConfig::kMaxCount);
+        }
+        r.confusion.add_count(static_cast<Index>(k), static_cast<Index>(p), static_cast<Index>(n));
+      }
+    }
+    if (r.confusion.total() > r.samples) {  // fewer: predictions of non-finite logits may count as none
+      detail::fail<IoError>(field, " counts ", r.confusion.total(), " samples, more than ", field_name(where, "samples"),
+                            " (", r.samples, ")");
+    }
+  }
+  if (classes < 0 && j.contains("confusion")) classes = r.confusion.classes();  // without data.class_names
+  if (j.contains("per_class_accuracy")) {
+    const std::string field = field_name(where, "per_class_accuracy");
+    const Json& list = j.at("per_class_accuracy");
+    if (list.type() != Json::Type::Array) detail::fail<IoError>(field, " is not a list");
+    const auto& per_class = list.elements();
+    if (classes >= 0 && per_class.size() != static_cast<std::size_t>(classes)) {
+      detail::fail<IoError>(field, " has ", per_class.size(), " entries (expected one per class: ", classes, ")");
+    }
+    for (std::size_t k = 0; k < per_class.size(); ++k) {
+      const std::string entry = detail::concat(field, "[", k, "]");
+      double v = 0.0;
+      try {
+        v = per_class[k].number();
+      } catch (const Error&) {
+        detail::fail<IoError>(entry, " is not a number");
+      }
+      check_fraction(v, entry);
     }
   }
   return r;
@@ -90,17 +183,26 @@ inline Json epoch_json(const EpochLog& e) {
   return j;
 }
 
-inline EpochLog epoch_from_json(const Json& j) {
+// An epoch of the history, every number checked; a null validation loss is accepted only when
+// `diverged` (the epoch whose validation loss was not finite ended the run).
+inline EpochLog epoch_from_json(const Json& j, const std::string& where = "", bool diverged = false) {
   EpochLog e;
-  e.epoch = static_cast<int>(j.at("epoch").integer(1, kMaxEpochs));
-  e.train_loss = j.at("train_loss").number();
-  e.train_acc = j.at("train_acc").number();
-  e.val_loss = j.at("val_loss").number();
-  e.val_acc = j.at("val_acc").number();
-  e.lr = j.at("lr").number();
-  e.seconds = j.at("seconds").number();
-  e.penalty = j.at("penalty").number();
-  e.steps = static_cast<std::int64_t>(j.at("steps").integer(0, kMaxSteps));
+  e.epoch = static_cast<int>(integer_at(j, "epoch", where, 1, kMaxEpochs));
+  e.train_loss = number_at(j, "train_loss", where);
+  check_loss(e.train_loss, field_name(where, "train_loss"), false);
+  e.train_acc = number_at(j, "train_acc", where);
+  check_fraction(e.train_acc, field_name(where, "train_acc"));
+  e.val_loss = number_at(j, "val_loss", where);
+  check_loss(e.val_loss, field_name(where, "val_loss"), diverged);
+  e.val_acc = number_at(j, "val_acc", where);
+  check_fraction(e.val_acc, field_name(where, "val_acc"));
+  e.lr = number_at(j, "lr", where);
+  check_non_negative(e.lr, field_name(where, "lr"));
+  e.seconds = number_at(j, "seconds", where);
+  check_non_negative(e.seconds, field_name(where, "seconds"));
+  e.penalty = number_at(j, "penalty", where);
+  check_non_negative(e.penalty, field_name(where, "penalty"));
+  e.steps = static_cast<std::int64_t>(integer_at(j, "steps", where, 0, kMaxSteps));
   return e;
 }
 
@@ -164,37 +266,95 @@ struct FolderRun {
   Kind kind = Kind::None;
   std::optional<RunResult> result;  // Finished
   std::string difference;           // OtherRun: what differs, in words
+  // None with a summary.json that cannot be used (unreadable, a value out of range, its best model
+  // missing or corrupt): what is wrong, naming the file and the field; empty when there is none.
+  std::string problem;
 };
 
 namespace internal {
 
 // A summary read back, every field checked; the best model it points to must load and be the
-// model the summary describes.
+// model the summary describes. Throws IoError naming the file (and the field) at the first problem.
 inline RunResult read_summary(const std::filesystem::path& out, const Json& s, const RunConfig& config) {
   RunResult r;
   r.config = config;
-  for (const Json& e : s.at("epochs").elements()) r.history.epochs.push_back(epoch_from_json(e));
-  const Json& t = s.at("training");
-  r.history.stop_reason = t.at("stop_reason").string();
-  r.history.stopped_early = t.at("stopped_early").boolean();
-  r.history.diverged = t.at("diverged").boolean();
-  r.best_epoch = static_cast<int>(t.at("best_epoch").integer(0, kMaxEpochs));
-  r.train_seconds = t.at("seconds").number();
-  r.parameters = static_cast<Index>(s.at("model").at("parameters").integer(0, 1LL << 50));
-  detail::require(r.best_epoch <= static_cast<int>(r.history.epochs.size()), "best epoch ", r.best_epoch, " of ",
-                  r.history.epochs.size(), " epochs");
-  r.test_best = eval_from_json(s.at("test").at("best"));
-  r.test_last = eval_from_json(s.at("test").at("last"));
+  const std::string file = (out / "summary.json").string();
+  try {
+    const Json& t = member(s, "training", "");
+    try {
+      r.history.stop_reason = member(t, "stop_reason", "training").string();
+      r.history.stopped_early = member(t, "stopped_early", "training").boolean();
+      r.history.diverged = member(t, "diverged", "training").boolean();
+    } catch (const IoError&) {
+      throw;
+    } catch (const Error& e) {
+      detail::fail<IoError>("training: ", e.what());
+    }
+    const bool diverged = r.history.diverged;
+    const Json& epochs = member(s, "epochs", "");
+    if (epochs.type() != Json::Type::Array) detail::fail<IoError>("epochs is not a list");
+    for (std::size_t i = 0; i < epochs.elements().size(); ++i) {
+      const bool last = i + 1 == epochs.elements().size();
+      r.history.epochs.push_back(epoch_from_json(epochs.elements()[i], detail::concat("epochs[", i, "]"), diverged && last));
+    }
+    r.best_epoch = static_cast<int>(integer_at(t, "best_epoch", "training", 0, kMaxEpochs));
+    r.train_seconds = number_at(t, "seconds", "training");
+    check_non_negative(r.train_seconds, "training.seconds");
+    r.parameters = static_cast<Index>(integer_at(member(s, "model", ""), "parameters", "model", 0, 1LL << 50));
+    if (r.best_epoch > static_cast<int>(r.history.epochs.size())) {
+      detail::fail<IoError>("training.best_epoch is ", r.best_epoch, " (expected 0 to the ", r.history.epochs.size(),
+                            " epochs run)");
+    }
+    long long classes = -1;  // unknown: then that of the confusion matrices
+    if (member(s, "data", "").contains("class_names")) {
+      const Json& names = s.at("data").at("class_names");
+      if (names.type() != Json::Type::Array || names.elements().empty()) {
+        detail::fail<IoError>("data.class_names is not a list of class names");
+      }
+      classes = static_cast<long long>(names.elements().size());
+    }
+    const Json& test = member(s, "test", "");
+    r.test_best = eval_from_json(member(test, "best", "test"), "test.best", diverged, classes);
+    r.test_last = eval_from_json(member(test, "last", "test"), "test.last", diverged, classes);
+  } catch (const Error& e) {
+    detail::fail<IoError>(file, ": ", e.what());
+  }
   if (r.best_epoch > 0) {
-    const auto best = load_model<float>(out / "best.mlp");
-    detail::require(best.model.parameter_count() == r.parameters, "best.mlp has ", best.model.parameter_count(),
-                    " parameters, the summary ", r.parameters);
-    detail::require(best.metadata.count("epoch") && best.metadata.at("epoch") == std::to_string(r.best_epoch),
-                    "best.mlp is not the summary's best epoch ", r.best_epoch);
+    const std::string best_file = (out / "best.mlp").string();
+    std::optional<LoadedModel<float>> best;
+    try {
+      best.emplace(load_model<float>(out / "best.mlp"));
+    } catch (const Error& e) {
+      detail::fail<IoError>(best_file, " cannot be loaded (", e.what(), ")");
+    }
+    detail::require<IoError>(best->model.parameter_count() == r.parameters, best_file, " has ",
+                             best->model.parameter_count(), " parameters, ", file, " ", r.parameters);
+    detail::require<IoError>(best->metadata.count("epoch") && best->metadata.at("epoch") == std::to_string(r.best_epoch),
+                             best_file, " is not the best epoch ", r.best_epoch, " of ", file);
   }
   r.cached = true;
   r.summary = s;
   return r;
+}
+
+// summary.json parsed; IoError naming the file when it cannot be read or is not JSON (empty, cut short).
+inline Json read_summary_json(const std::filesystem::path& file) {
+  const std::string text = read_text_file(file);  // its errors name the file
+  try {
+    return Json::parse(text);
+  } catch (const Error& e) {
+    detail::fail<IoError>(file.string(), " is not valid JSON (", e.what(), ")");
+  }
+}
+
+// The configuration and data split a summary records; IoError naming the file.
+inline std::pair<RunConfig, std::string> summary_identity(const std::filesystem::path& file, const Json& s) {
+  try {
+    return {RunConfig::from_json(member(s, "config", "")),
+            member(member(s, "data", ""), "split_fingerprint", "data").string()};
+  } catch (const Error& e) {
+    detail::fail<IoError>(file.string(), ": ", e.what());
+  }
 }
 
 }  // namespace internal
@@ -213,24 +373,27 @@ inline std::string run_mismatch(const RunConfig& config, const std::string& spli
 }
 
 // Looks at the run folder `out` for this configuration and data split. A summary that cannot be
-// read, or whose best model is missing or corrupt, is not a finished run (it is trained again).
+// read, or whose best model is missing or corrupt, is not a finished run (it is trained again);
+// FolderRun::problem then says what is wrong.
 inline FolderRun inspect_run_folder(const std::filesystem::path& out, const RunConfig& config,
                                     const std::string& split_fingerprint) {
   FolderRun f;
   std::error_code ec;
-  if (!std::filesystem::is_regular_file(out / "summary.json", ec)) return f;
+  const auto file = out / "summary.json";
+  if (!std::filesystem::is_regular_file(file, ec)) return f;
   try {
-    const Json s = Json::parse(read_text_file(out / "summary.json"));
-    const RunConfig stored = RunConfig::from_json(s.at("config"));
-    f.difference = run_mismatch(config, split_fingerprint, stored, s.at("data").at("split_fingerprint").string());
+    const Json s = internal::read_summary_json(file);
+    const auto [stored, stored_split] = internal::summary_identity(file, s);
+    f.difference = run_mismatch(config, split_fingerprint, stored, stored_split);
     if (!f.difference.empty()) {
       f.kind = FolderRun::Kind::OtherRun;
       return f;
     }
     f.result = internal::read_summary(out, s, config);
     f.kind = FolderRun::Kind::Finished;
-  } catch (const Error&) {
-    f = {};  // unreadable, incomplete or from another version: not a finished run
+  } catch (const Error& e) {
+    f = {};  // unreadable, incomplete, out of range or from another version: not a finished run
+    f.problem = e.what();
   }
   return f;
 }
@@ -245,20 +408,24 @@ inline std::optional<RunResult> load_finished_run(const std::filesystem::path& o
 // The finished run in `out` whatever its configuration, with the fingerprint of its data split:
 // for comparing runs of different configurations (the study's --compare-to), where
 // inspect_run_folder would only say that the run is another one. None when `out` holds no
-// finished run, or one whose summary or best model cannot be read.
+// finished run, or one whose summary or best model cannot be used; then `problem` (if given) says
+// what is wrong with it (empty: there is no summary.json).
 struct StoredRun {
   RunResult result;  // result.config: the configuration it ran with
   std::string split_fingerprint;
 };
 
-inline std::optional<StoredRun> read_finished_run(const std::filesystem::path& out) {
+inline std::optional<StoredRun> read_finished_run(const std::filesystem::path& out, std::string* problem = nullptr) {
+  if (problem != nullptr) problem->clear();
   std::error_code ec;
-  if (!std::filesystem::is_regular_file(out / "summary.json", ec)) return std::nullopt;
+  const auto file = out / "summary.json";
+  if (!std::filesystem::is_regular_file(file, ec)) return std::nullopt;
   try {
-    const Json s = Json::parse(read_text_file(out / "summary.json"));
-    const RunConfig stored = RunConfig::from_json(s.at("config"));
-    return StoredRun{internal::read_summary(out, s, stored), s.at("data").at("split_fingerprint").string()};
-  } catch (const Error&) {
+    const Json s = internal::read_summary_json(file);
+    const auto [stored, split] = internal::summary_identity(file, s);
+    return StoredRun{internal::read_summary(out, s, stored), split};
+  } catch (const Error& e) {
+    if (problem != nullptr) *problem = e.what();
     return std::nullopt;
   }
 }
