@@ -13,6 +13,7 @@
 #include <mlp/train/evaluate.hpp>
 #include <mlp_app/run.hpp>
 
+#include <cmath>
 #include <cstdio>
 #include <iostream>
 #include <numeric>
@@ -96,6 +97,10 @@ int main(int argc, char** argv) {
     }
     mlp::DataLoader<float> loader(*set, indices, standardizer, {1000, false, false, 0});
     const mlp::EvalResult r = mlp::evaluate(loaded.model, loader);
+    if (!std::isfinite(r.loss)) {  // (a corrupt or overflowing weight: the loss and accuracy would be meaningless)
+      throw mlp::IoError("'" + path + "' gives a non-finite loss (" + std::to_string(r.loss) + ") on the " + split +
+                         " split: its weights are unusable (a corrupt file, or a model that diverged)");
+    }
 
     std::printf("model %s (epoch %s)\n%s\n", path.c_str(), m.count("epoch") ? m.at("epoch").c_str() : "?",
                 loaded.model.summary().c_str());

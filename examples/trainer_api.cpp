@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <string>
 
 namespace {
 
@@ -27,10 +28,8 @@ void make_spirals(mlp::Index n, int classes, std::uint64_t seed, mlp::Matrix<flo
   }
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  const std::filesystem::path out = argc > 1 ? argv[1] : "runs/trainer_api";
+// Trains into `out` (or continues the run there) and returns the exit status.
+int train_spirals(const std::filesystem::path& out) {
   mlp::ensure_directory(out);
   mlp::Matrix<float> x_train, x_val;
   mlp::Labels y_train, y_val;
@@ -83,4 +82,29 @@ int main(int argc, char** argv) {
               static_cast<long long>(loaded.model.parameter_count()), 100.0 * mlp::evaluate(loaded.model, val).accuracy);
   std::filesystem::remove(options.checkpoint);
   return result.accuracy > 0.9 ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::string arg = argc > 1 ? argv[1] : "";
+  if (argc > 2 || (!arg.empty() && arg[0] == '-')) {
+    const bool help = argc == 2 && (arg == "-h" || arg == "--help");
+    (help ? std::cout : std::cerr) << "usage: trainer_api [output folder]   (default: runs/trainer_api)\n";
+    return help ? 0 : 2;
+  }
+  // The library reports bad input with exceptions: mlp::IoError (a file) and mlp::InvalidArgument (a
+  // value) are the caller's to fix, anything else is a failure while running.
+  try {
+    return train_spirals(arg.empty() ? "runs/trainer_api" : arg);
+  } catch (const mlp::IoError& e) {
+    std::cerr << "trainer_api: error: " << e.what() << "\n";
+    return 2;
+  } catch (const mlp::InvalidArgument& e) {
+    std::cerr << "trainer_api: error: " << e.what() << "\n";
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "trainer_api: error: " << e.what() << "\n";
+    return 1;
+  }
 }

@@ -55,5 +55,5 @@ TEST_CASE("bad architecture text names the block and what was expected") {
   fails("", "an architecture needs at least one block");
   CHECK_THROWS_WITH_AS(mlp::app::estimate_architecture(mlp::app::parse_architecture("pool,pool,pool,pool,pool"),
                                                        mlp::Shape{1, 28, 28}, 10),
-                       doctest::Contains("a pool of 2 x 2 does not fit an image of 1"), mlp::InvalidArgument);
+                       doctest::Contains("a pool of 2 x 2 does not fit an image of 1 x 1 x 1"), mlp::InvalidArgument);
 }

@@ -5,6 +5,8 @@
 
 #include <mlp/io/atomic_file.hpp>
 
+#include <filesystem>
+#include <iterator>
 #include <set>
 #include <string>
 #include <thread>
@@ -65,6 +67,29 @@ TEST_CASE("atomic writes create missing parent folders and name an unwritable on
                                           dir.file("blocker/sub") + "': Not a directory"),
                        mlp::IoError);
   CHECK_FALSE(std::filesystem::exists(dir.file("blocker/sub")));
+}
+
+TEST_CASE("atomic writes replace only a regular file, never a FIFO, device or folder standing at the path") {
+  // (rename() put a 750-byte model file in place of /dev/full when a program running as root saved there)
+  mlp_test::TempDir dir("atomic_kinds");
+  REQUIRE(::mkfifo(dir.file("fifo").c_str(), 0600) == 0);
+  CHECK_THROWS_WITH_AS(mlp::write_file_atomically(dir.file("fifo"), "model"),
+                       ("cannot write '" + dir.file("fifo") + "': it is a FIFO (named pipe) (only a regular file is "
+                        "replaced)").c_str(),
+                       mlp::IoError);
+  CHECK(std::filesystem::is_fifo(dir.file("fifo")));
+  std::filesystem::create_directory(dir.file("folder"));
+  CHECK_THROWS_WITH_AS(mlp::write_file_atomically(dir.file("folder"), "model"),
+                       mlp_test::contains("it is a directory (only a regular file is replaced)"), mlp::IoError);
+  CHECK(std::filesystem::is_directory(dir.file("folder")));
+  CHECK(std::distance(std::filesystem::directory_iterator(dir.path()), std::filesystem::directory_iterator{}) == 2);
+  // a regular file, or a symbolic link to nothing yet, is replaced as before
+  mlp::write_file_atomically(dir.file("m.mlp"), "old");
+  mlp::write_file_atomically(dir.file("m.mlp"), "new");
+  CHECK(mlp::read_text_file(dir.file("m.mlp")) == "new");
+  std::filesystem::create_symlink("gone.mlp", dir.path() / "dangling");
+  mlp::write_file_atomically(dir.file("dangling"), "x");
+  CHECK(mlp::read_text_file(dir.file("dangling")) == "x");
 }
 
 TEST_CASE("read_text_file refuses what is not a regular file and says what it is") {

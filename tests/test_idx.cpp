@@ -3,6 +3,7 @@
 
 #include <mlp/data/datasets.hpp>
 #include <mlp/data/idx.hpp>
+#include <mlp/data/prepared.hpp>
 
 using namespace mlp_test;
 
@@ -152,6 +153,19 @@ TEST_CASE("load_dataset reads an IDX folder and checks that images and labels ag
   CHECK_THROWS_WITH_AS(mlp::load_dataset(mlp::DatasetKind::FashionMnist, dir.path()),
                        doctest::Contains("t10k-labels-idx1-ubyte.gz' holds 3 labels"),
                        mlp::IoError);
+}
+
+TEST_CASE("load_dataset refuses a split of no images, and prepare_data a training set too small to split") {
+  TempDir dir("idx_empty_split");
+  write_idx_dataset(dir.path().string(), 30, 0);  // valid IDX headers that promise 0 test images
+  // (explore_data and the study crashed on the empty test set, train failed only after its epochs)
+  CHECK_THROWS_WITH_AS(mlp::load_dataset(mlp::DatasetKind::FashionMnist, dir.path()),
+                       doctest::Contains("t10k-images-idx3-ubyte.gz' holds no images"), mlp::IoError);
+  write_idx_dataset(dir.path().string(), 1, 10);
+  CHECK_THROWS_WITH_AS(mlp::prepare_data(mlp::DatasetKind::FashionMnist, dir.path(), 1),
+                       "the training set of fashion-mnist has 1 image(s): a validation split needs at least 2 (one "
+                       "for each part)",
+                       mlp::InvalidArgument);
 }
 
 TEST_CASE("raw (uncompressed) IDX files work too") {

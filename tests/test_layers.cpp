@@ -1,7 +1,10 @@
 #include "helpers.hpp"
 
 #include <mlp/layers/activations.hpp>
+#include <mlp/layers/conv2d.hpp>
 #include <mlp/layers/linear.hpp>
+#include <mlp/layers/flatten.hpp>
+#include <mlp/model/sequential.hpp>
 
 #include <cmath>
 
@@ -88,6 +91,20 @@ TEST_CASE("Linear rejects bad sizes and inputs and names the values") {
   CHECK_THROWS_WITH_AS(layer.forward(mlp::Matrix<float>::Zero(5, 3), mlp::Mode::Eval),
                        "Linear(4, 2) expects 4 features per sample (4 rows), but got a batch of 5 x 3",
                        mlp::InvalidArgument);
+  // a batch of no samples: outputs of none in Eval mode, refused in Train mode (a backward after it
+  // read past the end of dy, in Linear's bias gradient and Conv2d's)
+  CHECK(layer.forward(mlp::Matrix<float>::Zero(4, 0), mlp::Mode::Eval).cols() == 0);
+  CHECK_THROWS_WITH_AS(layer.forward(mlp::Matrix<float>::Zero(4, 0), mlp::Mode::Train),
+                       "Linear(4, 2): a Train forward needs at least 1 sample, but got a batch of 4 x 0",
+                       mlp::InvalidArgument);
+  CHECK_THROWS_AS(layer.backward(mlp::Matrix<float>::Zero(2, 0)), mlp::RuntimeError);  // no Train forward stands
+  mlp::Sequential<float> model(mlp::Shape{1, 4, 4});
+  model.emplace<mlp::Conv2d<float>>(1, 2, 3, rng);
+  model.emplace<mlp::Flatten<float>>();
+  model.emplace<mlp::Linear<float>>(8, 3, rng);
+  CHECK_THROWS_WITH_AS(model.forward(mlp::Matrix<float>::Zero(16, 0), mlp::Mode::Train),
+                       mlp_test::contains("Conv2d(1, 2, kernel_size=(3, 3)"), mlp::InvalidArgument);
+  CHECK(model.forward(mlp::Matrix<float>::Zero(16, 0), mlp::Mode::Eval).cols() == 0);
   CHECK_THROWS_WITH_AS(mlp::parse_init("he"), doctest::Contains("unknown initialization 'he'"),
                        mlp::InvalidArgument);
   CHECK(mlp::parse_init("xavier_normal") == mlp::Init::XavierNormal);

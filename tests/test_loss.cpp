@@ -4,6 +4,7 @@
 #include <mlp/train/metrics.hpp>
 
 #include <cmath>
+#include <limits>
 
 using mlp_test::MatrixD;
 using mlp_test::random_matrix;
@@ -130,4 +131,10 @@ TEST_CASE("accuracy and the confusion matrix count argmax hits") {
   CHECK(cm.accuracy() == doctest::Approx(0.75));
   CHECK(cm.class_accuracy(2) == doctest::Approx(0.5));
   CHECK_THROWS_AS(mlp::accuracy(z, labels_of({0})), mlp::InvalidArgument);
+  // a column with a NaN predicts no class (argmax named class 0: NaN weights scored 100% on class 0)
+  z(1, 0) = std::numeric_limits<float>::quiet_NaN();
+  z(2, 3) = std::numeric_limits<float>::infinity();  // an infinite logit still wins
+  CHECK(mlp::count_correct(z, y) == 2);
+  mlp::Matrix<float> all_nan = mlp::Matrix<float>::Constant(3, 4, std::numeric_limits<float>::quiet_NaN());
+  CHECK(mlp::accuracy(all_nan, labels_of({0, 0, 0, 0})) == 0.0);
 }

@@ -5,6 +5,7 @@
 #include <mlp/losses/softmax_cross_entropy.hpp>
 #include <mlp/model/parameterized_mlp.hpp>
 
+#include <algorithm>
 #include <cstring>
 
 using mlp_test::MatrixD;
@@ -113,6 +114,20 @@ TEST_CASE("load_state_dict checks names and shapes and changes nothing on a mism
   changed.back().value.resize(1, 1);  // invalid: nothing may be loaded
   CHECK_THROWS(model.load_state_dict(changed));
   CHECK(model.state_dict()[0].value == original[0].value);
+}
+
+TEST_CASE("load_state_dict refuses a negative BatchNorm running variance") {
+  // (a model file with one made every Eval output NaN: accuracy 10%, exit status 0)
+  mlp::ParameterizedMLP<float> model(spec_of({10}, true), 1);
+  auto state = model.state_dict();
+  const auto var = std::find_if(state.begin(), state.end(), [](const auto& t) { return t.name == "1.running_var"; });
+  REQUIRE(var != state.end());
+  var->value(3, 0) = -0.5f;
+  CHECK_THROWS_WITH_AS(model.load_state_dict(state),
+                       "load_state_dict: '1.running_var' holds negative values, which a variance cannot",
+                       mlp::InvalidArgument);
+  var->value(3, 0) = 0.0f;  // zero is a variance (of a constant feature)
+  model.load_state_dict(state);
 }
 
 TEST_CASE("a whole network with BatchNorm and dropout and L1 and L2 passes the gradient check") {

@@ -241,6 +241,34 @@ TEST_CASE("optimizer state round-trips so a restored optimizer continues identic
   CHECK_THROWS_WITH_AS(adam_b.load_state_dict(wrong, 3),
                        doctest::Contains("optimizer state 'w.exp_avg' has shape 1 x 1, the parameter has 2 x 3"),
                        mlp::InvalidArgument);
+  // a running average of squares below zero (a corrupt checkpoint made every later step NaN)
+  auto negative = state;
+  negative[3].value(0, 0) = -1e-8;
+  CHECK_THROWS_WITH_AS(adam_b.load_state_dict(negative, 3),
+                       "optimizer state 'b.exp_avg_sq' holds negative values, which a running sum or average of "
+                       "squares cannot",
+                       mlp::InvalidArgument);
+  negative = state;
+  negative[0].value(0, 0) = -1e-8;  // a first moment may be negative
+  adam_b.load_state_dict(negative, 3);
+  auto infinite = state;
+  infinite[0].value(1, 1) = std::numeric_limits<double>::infinity();
+  CHECK_THROWS_WITH_AS(adam_b.load_state_dict(infinite, 3), "optimizer state 'w.exp_avg' holds non-finite values",
+                       mlp::InvalidArgument);
+  Problem r;
+  r.set_grads(1);
+  mlp::RMSprop<double> rms(r.refs(), {});
+  rms.step();
+  auto rms_state = rms.state_dict();
+  rms_state[0].value(0, 0) = -1.0;
+  CHECK_THROWS_WITH_AS(rms.load_state_dict(rms_state, 1), doctest::Contains("'w.square_avg' holds negative values"),
+                       mlp::InvalidArgument);
+  mlp::Adagrad<double> ada(r.refs(), {});
+  ada.step();
+  auto ada_state = ada.state_dict();
+  ada_state[0].value(0, 0) = -1.0;
+  CHECK_THROWS_WITH_AS(ada.load_state_dict(ada_state, 1), doctest::Contains("'w.sum' holds negative values"),
+                       mlp::InvalidArgument);
 }
 
 TEST_CASE("optimizer hyperparameters are validated with the value in the message") {
@@ -255,6 +283,25 @@ TEST_CASE("optimizer hyperparameters are validated with the value in the message
                        mlp::InvalidArgument);
   CHECK_THROWS_WITH_AS(mlp::SGD<double>(p.refs(), {-0.1, 0.0, false, 0.0}),
                        "learning rate has to be >= 0, but got -0.1", mlp::InvalidArgument);
+  // infinite values in range (Adam with eps = inf trained without moving a weight)
+  const double inf = std::numeric_limits<double>::infinity();
+  mlp::AdamOptions infinite_eps;
+  infinite_eps.eps = inf;
+  CHECK_THROWS_WITH_AS(mlp::Adam<double>(p.refs(), infinite_eps), "Adam eps has to be positive and finite, but got inf",
+                       mlp::InvalidArgument);
+  CHECK_THROWS_WITH_AS(mlp::SGD<double>(p.refs(), {0.1, 0.0, false, inf}),
+                       "SGD weight_decay has to be >= 0 and finite, but got inf", mlp::InvalidArgument);
+  mlp::AdagradOptions accumulator;
+  accumulator.initial_accumulator_value = inf;
+  CHECK_THROWS_WITH_AS(mlp::Adagrad<double>(p.refs(), accumulator), doctest::Contains("and finite, but got inf"),
+                       mlp::InvalidArgument);
+  mlp::RMSpropOptions rms_eps;
+  rms_eps.eps = inf;
+  CHECK_THROWS_WITH_AS(mlp::RMSprop<double>(p.refs(), rms_eps), "RMSprop eps has to be positive and finite, but got inf",
+                       mlp::InvalidArgument);
+  o.beta2 = std::nan("");
+  CHECK_THROWS_WITH_AS(mlp::Adam<double>(p.refs(), o), "Adam beta2 has to be in [0, 1), but got nan",
+                       mlp::InvalidArgument);
 }
 
 TEST_CASE("an optimizer whose parameter matrix was replaced says so instead of updating stale memory") {

@@ -112,7 +112,7 @@ TEST_CASE("a second fit reports its own end, not the first one's") {
   mlp::ParameterizedMLP<float> model(spec(), 1);
   mlp::Adam<float> adam(model.parameters(), {});
   mlp::Trainer<float> trainer(model, adam);
-  CHECK(trainer.fit(d.train_loader, &d.val_loader, 1).stop_reason == "completed 1 epochs");
+  CHECK(trainer.fit(d.train_loader, &d.val_loader, 1).stop_reason == "completed 1 epoch");
   CHECK(trainer.fit(d.train_loader, &d.val_loader, 4).stop_reason == "completed 4 epochs");
   CHECK(trainer.history().epochs.size() == 4);
 }
@@ -154,6 +154,66 @@ TEST_CASE("a stop asked for in on_batch_end does not log the partial epoch as co
   const auto h2 = trainer2.fit(d.train_loader, &d.val_loader, 5);
   CHECK(h2.epochs.size() == 2);
   CHECK(h2.stop_reason == "asked at step 16");
+}
+
+TEST_CASE("a checkpoint of a stop in the middle of an epoch resumes to the same end, and is checked") {
+  // (it was saved finished without a stop reason, and its resume refused)
+  Data d;
+  mlp_test::TempDir dir("stop_in_epoch");
+  mlp::TrainerOptions options;
+  options.checkpoint = dir.file("run.ckpt");
+  mlp::History first;
+  {
+    mlp::ParameterizedMLP<float> model(spec(), 1);
+    mlp::Adam<float> adam(model.parameters(), {});
+    mlp::Trainer<float> trainer(model, adam, options);
+    StopAt stop;
+    stop.step = 11;  // epoch 2, batch 3 of 8
+    trainer.add_callback(stop);
+    first = trainer.fit(d.train_loader, &d.val_loader, 5);
+  }
+  const std::string good = mlp_test::read_bytes(dir.file("run.ckpt"));
+  const auto resumed = [&](const char* key, const char* value) {
+    mlp_test::write_bytes(dir.file("run.ckpt"), good);
+    if (key != nullptr) mlp_test::patch_text_entry(dir.file("run.ckpt"), key, value);
+    mlp::ParameterizedMLP<float> model(spec(), 1);
+    mlp::Adam<float> adam(model.parameters(), {});
+    mlp::Trainer<float> trainer(model, adam, options);
+    StopAt stop;
+    trainer.add_callback(stop);
+    trainer.resume(dir.file("run.ckpt"));
+    const mlp::History h = trainer.fit(d.train_loader, &d.val_loader, 5);
+    CHECK(trainer.step() == 11);
+    return h;
+  };
+  const mlp::History again = resumed(nullptr, nullptr);
+  CHECK(again.stopped_early);
+  CHECK(again.stop_reason == first.stop_reason);
+  CHECK(again.epochs.size() == 1);
+  // 3 batches of 32 make 96 samples (one that said 100000 logged a train_loss 1000 times too small; the
+  // patch keeps the value's length)
+  CHECK_THROWS_WITH_AS(resumed("acc_samples", "97"),
+                       "the resumed checkpoint counts 97 samples in the 3 batches of its epoch so far, but this "
+                       "training loader's batches of 32 make 96 (a corrupt checkpoint?)",
+                       mlp::InvalidArgument);
+  CHECK_THROWS_WITH_AS(resumed("stopped_early", "0"),
+                       mlp_test::contains("is marked finished, but its history says the run did not stop early"),
+                       mlp::IoError);
+  CHECK_THROWS_WITH_AS(resumed("finished", "0"),
+                       mlp_test::contains("is marked unfinished, but its history says the run stopped early"),
+                       mlp::IoError);
+}
+
+TEST_CASE("fit refuses a training loader that gives no batch") {
+  // (it reported "completed 3 epochs" with a train_loss of 0)
+  Data d;
+  mlp::DataLoader<float> none(d.train.x, d.train.y, {500, true, /*drop_last=*/true, 42});
+  mlp::ParameterizedMLP<float> model(spec(), 1);
+  mlp::Adam<float> adam(model.parameters(), {});
+  mlp::Trainer<float> trainer(model, adam);
+  CHECK_THROWS_WITH_AS(trainer.fit(none, &d.val_loader, 3),
+                       "the training loader gives no batch (240 samples in batches of 500, the last one dropped)",
+                       mlp::InvalidArgument);
 }
 
 TEST_CASE("with label smoothing the logged train_loss is plain cross-entropy, like val_loss") {

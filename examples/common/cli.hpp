@@ -110,7 +110,9 @@ inline double real_flag(const cxxopts::ParseResult& flags, const std::string& na
   } catch (const std::exception&) {
     used = 0;
   }
-  if (text.empty() || used != text.size() || !(value >= min && value <= max)) {
+  // decimal only: std::stod also reads hexadecimal ("0x10" was a learning rate of 16) and "infinity"
+  const bool decimal = text.find_first_not_of("0123456789+-.eE") == std::string::npos;
+  if (text.empty() || !decimal || used != text.size() || !(value >= min && value <= max)) {
     std::ostringstream range;
     range << min << " to " << max;
     throw UsageError("--" + name + " has to be a number from " + range.str() + ", but got '" +

@@ -141,8 +141,9 @@ inline ArchEstimate estimate_architecture(const std::vector<ArchBlock>& blocks, 
         break;
       case ArchBlock::Kind::MaxPool:
       case ArchBlock::Kind::AvgPool:
+        // (a C x 1 x 1 image is a Shape of C features: "an image of 1" read as a size, not a shape)
         detail::require(s.height >= b.size && s.width >= b.size, "a pool of ", b.size, " x ", b.size,
-                        " does not fit an image of ", s.str());
+                        " does not fit an image of ", s.channels, " x ", s.height, " x ", s.width);
         s = Shape(s.channels, s.height / b.size, s.width / b.size);
         values(s);
         break;

@@ -13,6 +13,7 @@
 #include "mlp/data/dataloader.hpp"
 #include "mlp/data/prepared.hpp"
 #include "mlp/io/atomic_file.hpp"
+#include "mlp/io/file_kind.hpp"
 #include "mlp_app/json.hpp"
 #include "mlp/io/model_file.hpp"
 #include "mlp/train/checkpoint.hpp"
@@ -97,6 +98,12 @@ inline RunResult run_training(const RunConfig& config, const PreparedData& data,
   const RunFolder folder(out, options.adopt_folder);
   for (const char* name : {"best.mlp", "checkpoint.mlpckpt", "metrics.csv", "summary.json"}) {
     remove_stale_temporaries(out / name);  // left by a process killed mid-write
+    // (a folder named checkpoint.mlpckpt was taken for no checkpoint, and removed)
+    const std::string problem = detail::file_kind_problem(out / name);
+    if (!problem.empty() && problem.rfind("no such file", 0) != 0) {
+      detail::fail<IoError>("'", (out / name).string(), "' ", problem, ", where the run keeps a file of its own; "
+                            "move it away");
+    }
   }
   Sequential<float> model = build_run_model(config, internal::image_shape(train_set), train_set.classes());
   auto optimizer = config.make_optimizer<float>(model.parameters());

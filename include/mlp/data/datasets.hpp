@@ -81,6 +81,8 @@ inline Dataset load_idx_split(const std::filesystem::path& dir, const std::strin
   require<IoError>(d.labels.size() == d.pixels.cols(), "'", images.string(), "' holds ",
                    d.pixels.cols(), " images but '", labels.string(), "' holds ", d.labels.size(),
                    " labels");
+  // (a split of no images would pass every later check and fail, or divide by zero, at its first use)
+  require<IoError>(d.pixels.cols() > 0, "'", images.string(), "' holds no images");
   return d;
 }
 

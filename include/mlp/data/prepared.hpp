@@ -33,6 +33,8 @@ inline PreparedData prepare_data(DatasetKind kind, const std::filesystem::path& 
   p.dir = dir;
   p.data = std::move(data);
   const Index n = p.data.train.size();
+  detail::require(n >= 2, "the training set of ", to_string(kind), " has ", n,
+                  " image(s): a validation split needs at least 2 (one for each part)");
   detail::require(validation_size >= 1 && validation_size < n, "the validation split has to be from 1 to ", n - 1,
                   " images (the training set of ", to_string(kind), " has ", n, ", and both parts need some), but "
                   "got ", validation_size);

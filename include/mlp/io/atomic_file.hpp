@@ -79,6 +79,12 @@ inline void write_file_atomically(const std::filesystem::path& path, std::string
     detail::fail<IoError>("cannot write '", path.string(), "': cannot create its folder '",
                           path.parent_path().string(), "': ", why);
   }
+  // rename() would put the file in place of whatever stands there: a device such as /dev/full, a FIFO.
+  if (const std::string problem = detail::file_kind_problem(path);
+      !problem.empty() && problem.rfind("no such file", 0) != 0) {
+    detail::fail<IoError>("cannot write '", path.string(), "': ", detail::cannot_open_reason(problem),
+                          " (only a regular file is replaced)");
+  }
   const std::filesystem::path tmp = detail::temporary_sibling(path);
   std::FILE* f = std::fopen(tmp.string().c_str(), "wb");
   if (f == nullptr) {

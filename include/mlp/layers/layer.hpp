@@ -102,7 +102,7 @@ class Layer {
   // uses x itself as the output, which saves a copy of the batch.
   bool forward_in_place(const Eigen::Ref<const Matrix<S>>& x, Mode mode) {
     if (!passes_through(mode)) return false;
-    check_input(x);
+    check_input(x, mode);
     ++forwards_;
     relu_fused_ = false;
     kept_ = {};
@@ -290,7 +290,7 @@ class Layer {
     return *taken_output_;
   }
   const Matrix<S>& absorb_taken(const Eigen::Ref<const Matrix<S>>& x, Mode mode) {
-    check_input(x);
+    check_input(x, mode);
     MLP_ASSERT(taken_output_ != nullptr && taken_output_->cols() == x.cols(), "absorb_taken without begin_taking");
     record_forward(mode, x.cols());
     return *taken_output_;
@@ -362,7 +362,7 @@ class Layer {
   // The ReLU side: its forward and backward are recorded and checked, and computed by the layer
   // before it; its own backward() is refused after such a forward.
   void absorb_forward(const Eigen::Ref<const Matrix<S>>& x, Mode mode) {
-    check_input(x);
+    check_input(x, mode);
     ++forwards_;
     relu_fused_ = false;
     kept_ = {};
@@ -393,7 +393,7 @@ class Layer {
 
   const Matrix<S>& forward_as(const Eigen::Ref<const Matrix<S>>& x, Mode mode, bool fused, Kept kept = {},
                               Layer* taker = nullptr) {
-    check_input(x);
+    check_input(x, mode);
     MLP_ASSERT(!fused || can_fuse_relu(), "a fused forward on a layer that cannot apply a ReLU");
     MLP_ASSERT(taker == nullptr || (fused && can_feed_planes() && taker->taken_output_ != nullptr),
                "planes handed on without a fused ReLU, a feeder or a taker that began");
@@ -419,7 +419,7 @@ class Layer {
 
   // A layer used on its own binds itself: to the input its configuration implies, else (a
   // shape-preserving layer) to whatever feature vector it is given.
-  void check_input(const Eigen::Ref<const Matrix<S>>& x) {
+  void check_input(const Eigen::Ref<const Matrix<S>>& x, Mode mode) {
     if (binding_ == Binding::None) {
       if (const auto natural = natural_input_shape()) {
         bind_as(*natural, Binding::Explicit);
@@ -433,6 +433,12 @@ class Layer {
     if (x.rows() != in_.size()) {
       detail::fail<InvalidArgument>(describe(), " expects ", in_.described(), " per sample (", in_.size(),
                                     " rows), but got a batch of ", shape_string(x.rows(), x.cols()));
+    }
+    // An Eval forward of no samples gives no outputs; a backward after a Train one would have no
+    // sample to sum its gradients over (Linear's bias read a column past its dy).
+    if (mode == Mode::Train && x.cols() == 0) {
+      detail::fail<InvalidArgument>(describe(), ": a Train forward needs at least 1 sample, but got a batch of ",
+                                    shape_string(x.rows(), x.cols()));
     }
   }
   void record_forward(Mode mode, Index batch) {

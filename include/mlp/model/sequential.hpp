@@ -228,6 +228,10 @@ class Sequential {
                       "load_state_dict: shape mismatch for '", t.name, "': the model has ",
                       shape_string(t.rows, t.cols), ", the state dict has ",
                       shape_string(source->value.rows(), source->value.cols()));
+      // BatchNorm's running variance (a negative one made every Eval output NaN: accuracy 10%)
+      const bool variance = t.name.size() >= 11 && t.name.compare(t.name.size() - 11, 11, "running_var") == 0;
+      detail::require(!variance || (source->value.array() >= S(0)).all(), "load_state_dict: '", t.name,
+                      "' holds negative values, which a variance cannot");
     }
     for (const auto& tensor : state) {
       bool known = false;

@@ -64,6 +64,7 @@ class Adagrad final : public Optimizer<S> {
     });
   }
   std::vector<std::string> buffer_names() const override { return {"sum"}; }
+  bool non_negative_buffer(std::size_t b) const override { return b == 0; }
 
  private:
   AdagradOptions o_;

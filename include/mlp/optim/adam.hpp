@@ -88,6 +88,7 @@ class AdamUpdate : public Optimizer<S> {
     });
   }
   std::vector<std::string> buffer_names() const override { return {"exp_avg", "exp_avg_sq"}; }
+  bool non_negative_buffer(std::size_t b) const override { return b == 1; }
 
  private:
   AdamOptions o_;

@@ -92,6 +92,10 @@ class Optimizer {
                         "optimizer state '", t->name, "' has shape ",
                         shape_string(t->value.rows(), t->value.cols()), ", the parameter has ",
                         shape_string(p.rows, p.cols));
+        detail::require(t->value.allFinite(), "optimizer state '", t->name, "' holds non-finite values");
+        // (a negative running square made Adam's steps NaN, and the run "diverged")
+        detail::require(!non_negative_buffer(b) || (t->value.array() >= S(0)).all(), "optimizer state '", t->name,
+                        "' holds negative values, which a running sum or average of squares cannot");
         loaded[b].push_back(t->value);
       }
       detail::require(loaded[b].empty() || loaded[b].size() == params_.size(),
@@ -107,6 +111,11 @@ class Optimizer {
   virtual void update() = 0;
   // Names of the per-parameter buffers ("momentum_buffer", "exp_avg", ...).
   virtual std::vector<std::string> buffer_names() const = 0;
+  // Whether buffer b (of buffer_names()) is a sum or average of squares, never negative.
+  virtual bool non_negative_buffer(std::size_t b) const {
+    (void)b;
+    return false;
+  }
 
   // Buffer b of every parameter, created as zeros (or `fill`) on first use.
   std::vector<Matrix<S>>& buffer(std::size_t b, S fill = S(0)) {
@@ -144,8 +153,10 @@ class Optimizer {
     });
   }
 
+  // `ok`: the value's range; an infinite value in range is refused too (Adam with eps = inf did not
+  // move a weight, and "completed" its epochs).
   static void check_hyper(bool ok, const char* what, double value) {
-    detail::require(ok, what, ", but got ", value);
+    detail::require(ok && std::isfinite(value), what, ok ? " and finite" : "", ", but got ", value);
   }
 
   std::vector<TensorRef<S>> params_;

@@ -86,6 +86,7 @@ class RMSprop final : public Optimizer<S> {
   std::vector<std::string> buffer_names() const override {
     return {"square_avg", "grad_avg", "momentum_buffer"};
   }
+  bool non_negative_buffer(std::size_t b) const override { return b == 0; }
 
  private:
   RMSpropOptions o_;

@@ -26,6 +26,9 @@ Index count_correct(const Eigen::MatrixBase<Derived>& logits, const Eigen::Ref<c
                   " columns of logits but ", labels.size(), " labels");
   Index correct = 0;
   for (Index b = 0; b < logits.cols(); ++b) {
+    // Logits with a NaN predict no class (maxCoeff would name class 0, and a model with NaN weights
+    // scored 100% on samples of class 0).
+    if (logits.col(b).hasNaN()) continue;
     Index best = 0;
     logits.col(b).maxCoeff(&best);
     correct += best == labels[b] ? 1 : 0;

@@ -145,10 +145,18 @@ class Trainer {
   History fit(DataLoader<S>& train, DataLoader<S>* val, int epochs) {
     detail::require(epochs >= 0 && epochs <= kMaxEpochs, "epochs has to be in [0, ", kMaxEpochs, "], but got ", epochs);
     declared_ = detail::check_metrics(callbacks_, metrics_, val != nullptr, options_.label_smoothing > 0.0);
+    detail::require(train.batches_per_epoch() > 0, "the training loader gives no batch (", train.size(),
+                    " samples in batches of ", train.options().batch_size,
+                    train.options().drop_last ? ", the last one dropped" : "", ")");
     if (resumed_) {
       detail::require(resumed_batches_ == train.batches_per_epoch(), "the resumed checkpoint was written with ",
                       resumed_batches_, " batches per epoch, but this training loader has ",
                       train.batches_per_epoch(), " (another data set or batch size?)");
+      // The epoch's batches before the checkpoint are all full ones (a short batch ends its epoch).
+      const Index full = batch_in_epoch_ * train.options().batch_size;
+      detail::require(acc_.samples == full, "the resumed checkpoint counts ", acc_.samples, " samples in the ",
+                      batch_in_epoch_, " batches of its epoch so far, but this training loader's batches of ",
+                      train.options().batch_size, " make ", full, " (a corrupt checkpoint?)");
     }
     if (!finished_) {  // a new fit: how an earlier one ended does not carry over
       history_.stop_reason.clear();
@@ -174,12 +182,7 @@ class Trainer {
         for (auto* c : callbacks_) c->on_epoch_begin(ctx);
       }
       const Outcome outcome = run_batches(train, ctx);
-      if (outcome == Outcome::Diverged || outcome == Outcome::Interrupted) break;
-      if (outcome == Outcome::StoppedInEpoch) {
-        stop(detail::concat(ctx.stop_reason(), " (requested in epoch ", epoch_ + 1, " after batch ",
-                            batch_in_epoch_, " of ", batches_, "; that partial epoch is not logged)"));
-        break;
-      }
+      if (outcome != Outcome::Completed) break;
       {
         // Validation and what the callbacks do at the epoch's end, on the steps' threads (next_batch).
         const ChosenThreads chosen(*this);
@@ -193,7 +196,9 @@ class Trainer {
       if (ctx.stop_requested()) stop(ctx.stop_reason());
       if (!options_.checkpoint.empty()) save_checkpoint(options_.checkpoint);
     }
-    if (history_.stop_reason.empty()) history_.stop_reason = detail::concat("completed ", epoch_, " epochs");
+    if (history_.stop_reason.empty()) {
+      history_.stop_reason = detail::concat("completed ", epoch_, epoch_ == 1 ? " epoch" : " epochs");
+    }
     {
       const ChosenThreads chosen(*this);
       for (auto* c : callbacks_) c->on_train_end(ctx);
@@ -364,10 +369,11 @@ class Trainer {
       }
       if (ctx.stop_requested() && batch_in_epoch_ < batches_) {
         acc_.seconds += seconds_since(start);
-        if (!options_.checkpoint.empty()) {
-          finished_ = true;
-          save_checkpoint(options_.checkpoint);
-        }
+        // before the checkpoint, which a resume then ends with the same reason (it was saved finished
+        // without a reason, and refused)
+        stop(detail::concat(ctx.stop_reason(), " (requested in epoch ", epoch_ + 1, " after batch ",
+                            batch_in_epoch_, " of ", batches_, "; that partial epoch is not logged)"));
+        if (!options_.checkpoint.empty()) save_checkpoint(options_.checkpoint);
         return Outcome::StoppedInEpoch;
       }
     }

@@ -264,6 +264,11 @@ TextSection read_training_checkpoint(const std::filesystem::path& path, Sequenti
   TrainerState s = read_trainer_state(in);
   History h = read_history(in, s.epoch, s.batches_per_epoch);
   if (s.finished && h.stop_reason.empty()) in.fail("is marked finished without a stop reason");
+  // Only a stop (a callback's, early stopping's) ends a run for good, and it marks both.
+  if (s.finished != h.stopped_early) {
+    in.fail("is marked ", s.finished ? "finished" : "unfinished", ", but its history says the run ",
+            h.stopped_early ? "stopped early" : "did not stop early");
+  }
   std::vector<std::uint64_t> states;
   for (const auto& text : split(in.value("trainer", "random_states"), ',')) {
     std::uint64_t v = 0;
