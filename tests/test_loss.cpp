@@ -1,6 +1,7 @@
 #include "helpers.hpp"
 
 #include <mlp/losses/softmax_cross_entropy.hpp>
+#include <mlp/train/metric.hpp>
 #include <mlp/train/metrics.hpp>
 
 #include <cmath>
@@ -137,4 +138,24 @@ TEST_CASE("accuracy and the confusion matrix count argmax hits") {
   CHECK(mlp::count_correct(z, y) == 2);
   mlp::Matrix<float> all_nan = mlp::Matrix<float>::Constant(3, 4, std::numeric_limits<float>::quiet_NaN());
   CHECK(mlp::accuracy(all_nan, labels_of({0, 0, 0, 0})) == 0.0);
+}
+
+TEST_CASE("TopKAccuracy counts labels among the k largest logits, and refuses what would make it meaningless") {
+  mlp::Matrix<float> z(3, 2);
+  z << 0.9f, 0.1f,  //
+      0.5f, 0.8f,   //
+      0.1f, 0.7f;
+  mlp::TopKAccuracy<float> top2(2);
+  top2.update(z, labels_of({2, 0}));
+  CHECK(top2.compute() == doctest::Approx(0.0));
+  top2.update(z, labels_of({1, 2}));
+  CHECK(top2.compute() == doctest::Approx(0.5));
+  // with 3 classes every label is in the top 3 (it reported 1.0); a label out of range was read past
+  // the logits
+  mlp::TopKAccuracy<float> top3(3);
+  CHECK_THROWS_WITH_AS(top3.update(z, labels_of({0, 1})),
+                       "TopKAccuracy(3) needs more than 3 classes, but the logits have 3", mlp::InvalidArgument);
+  CHECK_THROWS_WITH_AS(top2.update(z, labels_of({0, 3})), "TopKAccuracy: label 3 is out of range for 3 classes",
+                       mlp::InvalidArgument);
+  CHECK_THROWS_AS(top2.update(z, labels_of({0})), mlp::InvalidArgument);
 }

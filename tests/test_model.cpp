@@ -128,6 +128,16 @@ TEST_CASE("load_state_dict refuses a negative BatchNorm running variance") {
                        mlp::InvalidArgument);
   var->value(3, 0) = 0.0f;  // zero is a variance (of a constant feature)
   model.load_state_dict(state);
+  const auto count = std::find_if(state.begin(), state.end(), [](const auto& t) {
+    return t.name == "1.num_batches_tracked";
+  });
+  REQUIRE(count != state.end());
+  for (const float bad : {-1.0f, 2.5f}) {
+    count->value(0, 0) = bad;
+    CHECK_THROWS_WITH_AS(model.load_state_dict(state),
+                         "load_state_dict: '1.num_batches_tracked' is not a count (a whole number >= 0)",
+                         mlp::InvalidArgument);
+  }
 }
 
 TEST_CASE("a whole network with BatchNorm and dropout and L1 and L2 passes the gradient check") {

@@ -144,6 +144,34 @@ TEST_CASE("a version-1 model file (an MlpSpec) still loads") {
   CHECK(mlp_test::same_state(loaded.model.state_dict(), model.state_dict()));
 }
 
+TEST_CASE("a model file that names a section, an entry or a tensor twice is refused") {
+  // (the reader kept the last copy, the model the first: which one counted was the reader's choice)
+  mlp_test::TempDir dir("model_twice");
+  mlp::ParameterizedMLP<float> model(spec_with({7}), 3);
+  const auto write = [&](bool twice_section, bool twice_tensor) {
+    mlp::ContainerWriter out;
+    out.add_text("spec", mlp::detail::spec_to_text(model.spec()));
+    out.add_text("metadata", {{"dataset", "fashion-mnist"}});
+    if (twice_section) out.add_text("metadata", {{"dataset", "mnist"}});
+    mlp::StateDict<float> state;
+    for (auto& t : model.state_dict()) {
+      if (t.name.find("num_batches_tracked") == std::string::npos) state.push_back(t);
+    }
+    if (twice_tensor) state.push_back(state.front());
+    out.add_tensors("state", state);
+    out.write(dir.file("m.mlp"), mlp::kModelMagic, 1);
+  };
+  write(false, false);
+  CHECK(mlp::load_model<float>(dir.file("m.mlp")).model.architecture() == model.architecture());
+  write(true, false);
+  CHECK_THROWS_WITH_AS(mlp::load_model<float>(dir.file("m.mlp")),
+                       mlp_test::contains("is malformed: section 'metadata' appears twice"), mlp::IoError);
+  write(false, true);
+  CHECK_THROWS_WITH_AS(mlp::load_model<float>(dir.file("m.mlp")),
+                       mlp_test::contains("is malformed: section 'state' has the tensor '0.weight' twice"),
+                       mlp::IoError);
+}
+
 TEST_CASE("loading names a wrong magic number, a newer version, another model") {
   mlp_test::TempDir dir("model_bad");
   mlp::ParameterizedMLP<float> model(spec_with({7}), 3);
@@ -212,9 +240,27 @@ TEST_CASE("save_model writes atomically") {
                                           "': Not a directory"),
                        mlp::IoError);
   mlp::save_model(dir.file("m.mlp"), model);
+  const mlp::Sequential<float> empty;  // (its file was written, and load_model refused it)
+  CHECK_THROWS_WITH_AS(mlp::save_model(dir.file("empty.mlp"), empty),
+                       ("cannot save '" + dir.file("empty.mlp") + "': the model has no layers").c_str(),
+                       mlp::InvalidArgument);
   int files = 0;
   for (const auto& e : std::filesystem::directory_iterator(dir.path())) files += e.is_regular_file();
   CHECK(files == 1);
+}
+
+// write_architecture's sections for `model`, with layer 0's replaced by `layer0` unless it is empty
+// (a section given twice is refused: the files below are crafted with one copy of each).
+static void write_architecture_with(mlp::ContainerWriter& out, const mlp::Sequential<float>& model,
+                             const mlp::TextSection& layer0) {
+  out.add_text("model", {{"input_shape", mlp::detail::shape_text(model.input_shape())},
+                         {"layers", std::to_string(model.size())}});
+  const auto layers = model.architecture();
+  for (std::size_t i = 0; i < layers.size(); ++i) {
+    mlp::TextSection section = layers[i].config.entries();
+    section["kind"] = layers[i].kind;
+    out.add_text("layer." + std::to_string(i), i == 0 && !layer0.empty() ? layer0 : section);
+  }
 }
 
 TEST_CASE("a model file whose layer list does not match its tensors is refused before anything is built") {
@@ -222,8 +268,8 @@ TEST_CASE("a model file whose layer list does not match its tensors is refused b
   mlp::ParameterizedMLP<float> model(spec_with({7}), 3);
   // Files that claim a huge network but hold the small one's tensors (valid checksums).
   mlp::ContainerWriter v2;
-  mlp::detail::write_architecture(v2, model);
-  v2.add_text("layer.0", {{"kind", "Linear"}, {"in_features", "5"}, {"out_features", "16000000"}, {"bias", "1"}});
+  write_architecture_with(v2, model,
+                          {{"kind", "Linear"}, {"in_features", "5"}, {"out_features", "16000000"}, {"bias", "1"}});
   v2.add_text("metadata", {});
   v2.add_tensors("state", model.state_dict());
   std::string bytes = v2.finish(mlp::kModelMagic, mlp::kModelFormatVersion);
@@ -248,8 +294,7 @@ TEST_CASE("a model file with layers that do not fit together, a bad configuratio
   mlp::ParameterizedMLP<float> model(spec_with({7}), 3);
   auto write = [&](const std::string& name, const mlp::TextSection& layer0, const mlp::StateDict<float>& state) {
     mlp::ContainerWriter out;
-    mlp::detail::write_architecture(out, model);
-    if (!layer0.empty()) out.add_text("layer.0", layer0);
+    write_architecture_with(out, model, layer0);
     out.add_text("metadata", {});
     out.add_tensors("state", state);
     write_bytes(dir.file(name), out.finish(mlp::kModelMagic, mlp::kModelFormatVersion));

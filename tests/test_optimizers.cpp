@@ -251,6 +251,11 @@ TEST_CASE("optimizer state round-trips so a restored optimizer continues identic
   negative = state;
   negative[0].value(0, 0) = -1e-8;  // a first moment may be negative
   adam_b.load_state_dict(negative, 3);
+  auto unknown = state;
+  unknown.push_back({"w.momentum_buffer", state[0].value});
+  CHECK_THROWS_WITH_AS(adam_b.load_state_dict(unknown, 3),
+                       "optimizer state has a tensor 'w.momentum_buffer' that is none of this adam optimizer's buffers",
+                       mlp::InvalidArgument);
   auto infinite = state;
   infinite[0].value(1, 1) = std::numeric_limits<double>::infinity();
   CHECK_THROWS_WITH_AS(adam_b.load_state_dict(infinite, 3), "optimizer state 'w.exp_avg' holds non-finite values",

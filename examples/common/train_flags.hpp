@@ -6,8 +6,10 @@
 
 #include <mlp_app/run_config.hpp>
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace cli {
 
@@ -71,6 +73,34 @@ inline int threads_from_flags(const cxxopts::ParseResult& f) {
   return static_cast<int>(int_flag(f, "threads", 1, machine_cores()));
 }
 
+// A flag given for an optimizer or schedule that does not use it was ignored without a word (and
+// stored in the run's configuration); now it is a usage error that says what it is for.
+inline void check_flags_apply(const cxxopts::ParseResult& f, const mlp::app::RunConfig& c) {
+  struct Use {
+    const char* flag;
+    const char* setting;  // "optimizer" or "schedule"
+    std::vector<std::string> values;
+  };
+  const std::vector<Use> uses = {{"momentum", "optimizer", {"sgd", "rmsprop"}},
+                                 {"nesterov", "optimizer", {"sgd"}},
+                                 {"beta1", "optimizer", {"adam", "adamw"}},
+                                 {"beta2", "optimizer", {"adam", "adamw"}},
+                                 {"eps", "optimizer", {"adam", "adamw", "rmsprop"}},
+                                 {"min-lr", "schedule", {"cosine", "warmup_cosine"}},
+                                 {"warmup-epochs", "schedule", {"warmup_cosine"}},
+                                 {"step-epochs", "schedule", {"step"}},
+                                 {"gamma", "schedule", {"step"}}};
+  for (const Use& u : uses) {
+    if (f.count(u.flag) == 0) continue;
+    const std::string& value = std::string(u.setting) == "optimizer" ? c.optimizer : c.schedule;
+    if (std::find(u.values.begin(), u.values.end(), value) != u.values.end()) continue;
+    std::string list;
+    for (std::size_t i = 0; i < u.values.size(); ++i) list += (i == 0 ? "" : " or ") + u.values[i];
+    throw UsageError(std::string("--") + u.flag + " does not apply to --" + u.setting + " " + value + " (it is for " +
+                     list + ")");
+  }
+}
+
 // Every value is checked and a bad one named: UsageError for flags, InvalidArgument for the
 // configuration as a whole.
 inline mlp::app::RunConfig config_from_flags(const cxxopts::ParseResult& f) {
@@ -79,6 +109,11 @@ inline mlp::app::RunConfig config_from_flags(const cxxopts::ParseResult& f) {
   c.arch = f["arch"].as<std::string>();
   if (!c.arch.empty() && f.count("hidden") > 0) {
     throw UsageError("--arch and --hidden both describe the model: give one of them");
+  }
+  // (an empty --arch was the default MLP, an empty --hidden a linear model)
+  if (f.count("arch") > 0 && c.arch.empty()) throw UsageError("--arch: no block given");
+  if (f.count("hidden") > 0 && f["hidden"].as<std::string>().empty()) {
+    throw UsageError("--hidden: no width given ('none' for a linear model)");
   }
   c.hidden = c.arch.empty() ? parse_sizes(f["hidden"].as<std::string>(), "hidden") : std::vector<mlp::Index>{};
   c.activation = mlp::parse_activation(f["activation"].as<std::string>());
@@ -113,6 +148,7 @@ inline mlp::app::RunConfig config_from_flags(const cxxopts::ParseResult& f) {
   c.precision = precision_flag(f["precision"].as<std::string>());
   if (f["out"].as<std::string>().empty()) throw UsageError("--out must not be empty (use . for the current folder)");
   c.validate();
+  check_flags_apply(f, c);
   return c;
 }
 

@@ -21,6 +21,7 @@
 #include <cstring>
 #include <filesystem>
 #include <map>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -279,15 +280,19 @@ class ContainerReader {
       const std::size_t section_end = at + size;
       const std::size_t saved_end = end_;
       end_ = section_end;
+      // A name given twice would leave which copy counts to the reader (the writer never repeats one).
+      if (texts_.count(name) != 0 || tensors_.count(name) != 0) fail("is malformed: section '", name, "' appears twice");
       if (kind == 1) {
         TextSection& t = texts_[name];
         const std::uint64_t n = get(at, 4, "entry count");
         for (std::uint64_t i = 0; i < n; ++i) {
           std::string key = get_string(at, "key");
+          if (t.count(key) != 0) fail("is malformed: section '", name, "' has the entry '", key, "' twice");
           t[key] = get_string(at, "value");
         }
       } else if (kind == 2) {
         auto& list = tensors_[name];
+        std::set<std::string> names;
         const std::uint64_t n = get(at, 4, "tensor count");
         for (std::uint64_t i = 0; i < n; ++i) {
           RawTensor t;
@@ -305,6 +310,7 @@ class ContainerReader {
           }
           t.offset = at;
           at += static_cast<std::size_t>(t.rows * t.cols) * t.scalar_bytes;
+          if (!names.insert(t.name).second) fail("is malformed: section '", name, "' has the tensor '", t.name, "' twice");
           list.push_back(std::move(t));
         }
       } else {

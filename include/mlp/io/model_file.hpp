@@ -274,6 +274,8 @@ Architecture architecture_of(const Sequential<S>& model) {
 // Refuses to save a layer that could not be loaded back.
 template <class S>
 void check_registered(const Sequential<S>& model, const std::filesystem::path& path) {
+  // (an empty model's file had an input shape of 0 features, which load_model refused)
+  require(model.size() > 0, "cannot save '", path.string(), "': the model has no layers");
   const auto& registry = LayerRegistry<S>::instance();
   for (std::size_t i = 0; i < model.size(); ++i) {
     const std::string kind(model[i].kind());

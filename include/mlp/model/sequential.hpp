@@ -232,6 +232,9 @@ class Sequential {
       const bool variance = t.name.size() >= 11 && t.name.compare(t.name.size() - 11, 11, "running_var") == 0;
       detail::require(!variance || (source->value.array() >= S(0)).all(), "load_state_dict: '", t.name,
                       "' holds negative values, which a variance cannot");
+      const bool count = t.name.size() >= 19 && t.name.compare(t.name.size() - 19, 19, "num_batches_tracked") == 0;
+      detail::require(!count || (source->value.array() >= S(0) && source->value.array() == source->value.array().round()).all(),
+                      "load_state_dict: '", t.name, "' is not a count (a whole number >= 0)");
     }
     for (const auto& tensor : state) {
       bool known = false;

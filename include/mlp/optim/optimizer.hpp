@@ -102,6 +102,15 @@ class Optimizer {
                       "optimizer state for '", names[b], "' covers ", loaded[b].size(), " of ",
                       params_.size(), " parameters");
     }
+    // (as a model's load_state_dict: a tensor no buffer takes means the state is another optimizer's)
+    for (const auto& t : state) {
+      bool known = false;
+      for (std::size_t b = 0; b < names.size() && !known; ++b) {
+        for (const auto& p : params_) known = known || t.name == p.name + "." + names[b];
+      }
+      detail::require(known, "optimizer state has a tensor '", t.name, "' that is none of this ", name(),
+                      " optimizer's buffers");
+    }
     detail::require(steps >= 0, "optimizer step count has to be >= 0, but got ", steps);
     buffers_ = std::move(loaded);
     steps_ = steps;

@@ -30,7 +30,14 @@ class TopKAccuracy final : public Metric<S> {
   std::string name() const override { return "top" + std::to_string(k_) + "_acc"; }
   void reset() override { hits_ = samples_ = 0; }
   void update(const Eigen::Ref<const Matrix<S>>& logits, const Eigen::Ref<const Labels>& labels) override {
+    detail::require(labels.size() == logits.cols(), "TopKAccuracy: ", logits.cols(), " columns of logits but ",
+                    labels.size(), " labels");
+    // with k or fewer classes every label is in the top k: an accuracy of 1 that says nothing
+    detail::require(k_ < logits.rows(), "TopKAccuracy(", k_, ") needs more than ", k_, " classes, but the logits have ",
+                    logits.rows());
     for (Index b = 0; b < logits.cols(); ++b) {
+      detail::require(labels[b] >= 0 && labels[b] < logits.rows(), "TopKAccuracy: label ", labels[b],
+                      " is out of range for ", logits.rows(), " classes");
       const S target = logits(labels[b], b);
       Index above = 0;  // logits larger than the label's: the label is in the top k when fewer than k
       for (Index r = 0; r < logits.rows(); ++r) above += logits(r, b) > target ? 1 : 0;
