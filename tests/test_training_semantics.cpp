@@ -10,9 +10,12 @@
 #include <mlp/train/early_stopping.hpp>
 #include <mlp/train/trainer.hpp>
 
+#include <atomic>
 #include <cmath>
+#include <filesystem>
 #include <limits>
 #include <type_traits>
+#include <utility>
 
 using mlp_test::Blobs;
 using mlp_test::make_blobs;
@@ -202,6 +205,52 @@ TEST_CASE("a checkpoint of a stop in the middle of an epoch resumes to the same 
   CHECK_THROWS_WITH_AS(resumed("finished", "0"),
                        mlp_test::contains("is marked unfinished, but its history says the run stopped early"),
                        mlp::IoError);
+}
+
+// Sets an interrupt flag (as train's SIGINT handler does) at the end of a given step.
+struct InterruptAt final : mlp::Callback<float> {
+  std::atomic<bool>* flag = nullptr;
+  std::int64_t step = -1;
+  std::string name() const override { return "interrupt_at"; }
+  void on_batch_end(mlp::TrainContext<float>& ctx) override {
+    if (ctx.step == step) flag->store(true);
+  }
+};
+
+TEST_CASE("an interrupt at an epoch's last batch ends that epoch first, and the run resumes from it bit for bit") {
+  // (its checkpoint held batch 8 of 8, which resume refused: "batch_in_epoch '8' (expected 0 to 7)")
+  Data d;
+  mlp_test::TempDir dir("interrupt_last_batch");
+  mlp::TrainerOptions options;
+  options.checkpoint = dir.file("run.ckpt");
+  const auto run = [&](std::int64_t interrupt_at, bool resume) {
+    mlp::ParameterizedMLP<float> model(spec(), 1);
+    mlp::Adam<float> adam(model.parameters(), {});
+    mlp::Trainer<float> trainer(model, adam, options);
+    std::atomic<bool> flag{false};
+    trainer.set_interrupt_flag(&flag);
+    InterruptAt interrupt;
+    interrupt.flag = &flag;
+    interrupt.step = interrupt_at;
+    trainer.add_callback(interrupt);
+    if (resume) trainer.resume(dir.file("run.ckpt"));
+    const mlp::History h = trainer.fit(d.train_loader, &d.val_loader, 3);
+    return std::make_pair(h, model.state_dict());
+  };
+  const auto [stopped, stopped_state] = run(8, false);  // 8 batches per epoch
+  CHECK(stopped.interrupted);
+  CHECK(stopped.stop_reason == "interrupted after step 8 (the end of epoch 1)");
+  CHECK(stopped.epochs.size() == 1);
+  const auto [resumed, resumed_state] = run(-1, true);
+  CHECK_FALSE(resumed.interrupted);
+  CHECK(resumed.epochs.size() == 3);
+  std::filesystem::remove(dir.file("run.ckpt"));
+  const auto [whole, whole_state] = run(-1, false);
+  CHECK(mlp_test::same_state(resumed_state, whole_state));
+  // in the middle of an epoch, as before
+  const auto [middle, middle_state] = run(5, false);
+  CHECK(middle.stop_reason == "interrupted after step 5 (epoch 1, batch 5)");
+  CHECK(middle.epochs.empty());
 }
 
 TEST_CASE("fit refuses a training loader that gives no batch") {

@@ -195,6 +195,11 @@ class Trainer {
       lr_scale_ = ctx.lr_scale;
       if (ctx.stop_requested()) stop(ctx.stop_reason());
       if (!options_.checkpoint.empty()) save_checkpoint(options_.checkpoint);
+      if (interrupt_ != nullptr && interrupt_->load() && !finished_ && epoch_ < epochs) {
+        history_.interrupted = true;
+        history_.stop_reason = detail::concat("interrupted after step ", step_, " (the end of epoch ", epoch_, ")");
+        break;
+      }
     }
     if (history_.stop_reason.empty()) {
       history_.stop_reason = detail::concat("completed ", epoch_, epoch_ == 1 ? " epoch" : " epochs");
@@ -359,7 +364,9 @@ class Trainer {
         const ChosenThreads chosen(*this);
         for (auto* c : callbacks_) c->on_batch_end(ctx);
       }
-      if (interrupt_ != nullptr && interrupt_->load()) {
+      // At the epoch's last batch the epoch ends first (validation, its log, the checkpoint: fit
+      // stops after it): a checkpoint at that batch could not be resumed, its position out of range.
+      if (interrupt_ != nullptr && interrupt_->load() && batch_in_epoch_ < batches_) {
         acc_.seconds += seconds_since(start);
         history_.interrupted = true;
         history_.stop_reason = detail::concat("interrupted after step ", step_, " (epoch ", epoch_ + 1,
