@@ -99,8 +99,7 @@ inline RunResult run_training(const RunConfig& config, const PreparedData& data,
   for (const char* name : {"best.mlp", "checkpoint.mlpckpt", "metrics.csv", "summary.json"}) {
     remove_stale_temporaries(out / name);  // left by a process killed mid-write
     // (a folder named checkpoint.mlpckpt was taken for no checkpoint, and removed)
-    const std::string problem = detail::file_kind_problem(out / name);
-    if (!problem.empty() && problem.rfind("no such file", 0) != 0) {
+    if (const std::string problem = detail::non_file_problem(out / name); !problem.empty()) {
       detail::fail<IoError>("'", (out / name).string(), "' ", problem, ", where the run keeps a file of its own; "
                             "move it away");
     }

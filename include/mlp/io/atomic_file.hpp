@@ -80,8 +80,7 @@ inline void write_file_atomically(const std::filesystem::path& path, std::string
                           path.parent_path().string(), "': ", why);
   }
   // rename() would put the file in place of whatever stands there: a device such as /dev/full, a FIFO.
-  if (const std::string problem = detail::file_kind_problem(path);
-      !problem.empty() && problem.rfind("no such file", 0) != 0) {
+  if (const std::string problem = detail::non_file_problem(path); !problem.empty()) {
     detail::fail<IoError>("cannot write '", path.string(), "': ", detail::cannot_open_reason(problem),
                           " (only a regular file is replaced)");
   }

@@ -41,6 +41,13 @@ inline std::string file_kind_problem(const std::filesystem::path& path) {
   return ec ? ec.message() : "is not a regular file";
 }
 
+// "" when nothing stands at `path` or a regular file does; otherwise what stands there instead (as
+// file_kind_problem): what a writer that replaces or removes the file must not touch.
+inline std::string non_file_problem(const std::filesystem::path& path) {
+  std::string problem = file_kind_problem(path);
+  return problem.rfind("no such file", 0) == 0 ? std::string() : problem;
+}
+
 // The reason in a "cannot open" message: "no such file", "it is a directory", ...
 inline std::string cannot_open_reason(const std::string& problem) {
   return problem.rfind("is ", 0) == 0 ? "it " + problem : problem;

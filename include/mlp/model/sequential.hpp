@@ -19,6 +19,7 @@
 #include <cstdio>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -228,12 +229,14 @@ class Sequential {
                       "load_state_dict: shape mismatch for '", t.name, "': the model has ",
                       shape_string(t.rows, t.cols), ", the state dict has ",
                       shape_string(source->value.rows(), source->value.cols()));
-      // BatchNorm's running variance (a negative one made every Eval output NaN: accuracy 10%)
-      const bool variance = t.name.size() >= 11 && t.name.compare(t.name.size() - 11, 11, "running_var") == 0;
-      detail::require(!variance || (source->value.array() >= S(0)).all(), "load_state_dict: '", t.name,
+      // BatchNorm's running statistics (a negative variance made every Eval output NaN: accuracy 10%)
+      const auto named = [&t](std::string_view suffix) {
+        return t.name.size() >= suffix.size() && t.name.compare(t.name.size() - suffix.size(), suffix.size(), suffix) == 0;
+      };
+      const auto values = source->value.array();
+      detail::require(!named("running_var") || (values >= S(0)).all(), "load_state_dict: '", t.name,
                       "' holds negative values, which a variance cannot");
-      const bool count = t.name.size() >= 19 && t.name.compare(t.name.size() - 19, 19, "num_batches_tracked") == 0;
-      detail::require(!count || (source->value.array() >= S(0) && source->value.array() == source->value.array().round()).all(),
+      detail::require(!named("num_batches_tracked") || (values >= S(0) && values == values.round()).all(),
                       "load_state_dict: '", t.name, "' is not a count (a whole number >= 0)");
     }
     for (const auto& tensor : state) {
