@@ -11,7 +11,7 @@
 #include <mlp/data/prepared.hpp>
 #include <mlp/io/model_file.hpp>
 #include <mlp/train/evaluate.hpp>
-#include <mlp_app/run.hpp>
+#include <mlp_app/run_metadata.hpp>
 
 #include <cmath>
 #include <cstdio>
@@ -19,14 +19,6 @@
 #include <numeric>
 
 namespace {
-
-const std::string& meta(const mlp::TextSection& m, const std::string& key, const std::string& path) {
-  const auto it = m.find(key);
-  if (it == m.end()) {
-    throw mlp::IoError("'" + path + "' has no '" + key + "' in its metadata (was it written by train?)");
-  }
-  return it->second;
-}
 
 void print_confusion(const mlp::ConfusionMatrix& cm, const std::vector<std::string>& names) {
   std::printf("\nconfusion matrix (rows: true class, columns: predicted class)\n%14s", "");
@@ -66,28 +58,19 @@ int main(int argc, char** argv) {
     auto loaded = mlp::load_model<float>(path);
     loaded.model.set_matmul_precision(precision);
     cli::note_precision(precision);
-    const auto& m = loaded.metadata;
-    const auto kind = mlp::parse_dataset_kind(meta(m, "dataset", path));
-    const auto standardizer = mlp::app::standardizer_from_metadata(m, path);
-    const auto dir = mlp::locate_dataset(kind, flags["data"].as<std::string>());
-    const auto data = mlp::load_dataset(kind, dir);
-    const mlp::Shape image{data.train.shape.channels, data.train.shape.height, data.train.shape.width};
-    if (loaded.model.input_shape().size() != image.size()) {
-      throw mlp::IoError("'" + path + "' expects inputs of " + loaded.model.input_shape().described() +
-                         ", but the images in " + dir.string() + " are " + image.str());
-    }
+    const mlp::Shape outputs = loaded.model.output_shape();
+    const auto m = mlp::app::read_run_metadata(loaded.metadata, path, loaded.model.input_shape(), outputs.size());
+    const auto dir = mlp::locate_dataset(m.dataset, flags["data"].as<std::string>());
+    const auto data = mlp::load_dataset(m.dataset, dir);
+    mlp::app::check_same_data(m, path, data.test, dir.string());
     const mlp::Dataset* set = &data.test;
     std::vector<mlp::Index> indices;
     if (split == "val") {
-      std::int64_t seed = 0, validation = 0;
-      mlp::detail::parse_int64(meta(m, "split_seed", path), seed);
-      mlp::detail::parse_int64(meta(m, "validation", path), validation);
-      const auto s = mlp::stratified_split(data.train.labels, static_cast<int>(data.train.classes()),
-                                           validation, static_cast<std::uint64_t>(seed));
-      if (s.fingerprint_hex() != meta(m, "split_fingerprint", path)) {
+      const auto s = mlp::stratified_split(data.train.labels, static_cast<int>(data.train.classes()), m.validation,
+                                           m.split_seed);
+      if (s.fingerprint_hex() != m.split_fingerprint) {
         throw mlp::IoError("the validation split of " + dir.string() + " (" + s.fingerprint_hex() +
-                           ") is not the one the model was trained with (" +
-                           meta(m, "split_fingerprint", path) + ")");
+                           ") is not the one the model was trained with (" + m.split_fingerprint + ")");
       }
       set = &data.train;
       indices = s.validation;
@@ -95,16 +78,16 @@ int main(int argc, char** argv) {
       indices.resize(static_cast<std::size_t>(data.test.size()));
       std::iota(indices.begin(), indices.end(), mlp::Index{0});
     }
-    mlp::DataLoader<float> loader(*set, indices, standardizer, {1000, false, false, 0});
+    mlp::DataLoader<float> loader(*set, indices, m.standardizer, {1000, false, false, 0});
     const mlp::EvalResult r = mlp::evaluate(loaded.model, loader);
     if (!std::isfinite(r.loss)) {  // (a corrupt or overflowing weight: the loss and accuracy would be meaningless)
       throw mlp::IoError("'" + path + "' gives a non-finite loss (" + std::to_string(r.loss) + ") on the " + split +
                          " split: its weights are unusable (a corrupt file, or a model that diverged)");
     }
 
-    std::printf("model %s (epoch %s)\n%s\n", path.c_str(), m.count("epoch") ? m.at("epoch").c_str() : "?",
+    std::printf("model %s (epoch %s)\n%s\n", path.c_str(), m.epoch.empty() ? "?" : m.epoch.c_str(),
                 loaded.model.summary().c_str());
-    std::printf("%s split of %s: %lld images\n", split.c_str(), mlp::to_string(kind),
+    std::printf("%s split of %s: %lld images\n", split.c_str(), mlp::to_string(m.dataset),
                 static_cast<long long>(r.samples));
     std::printf("loss %.4f, accuracy %.2f%%\n\nper-class accuracy\n", r.loss, 100.0 * r.accuracy);
     for (mlp::Index k = 0; k < r.confusion.classes(); ++k) {

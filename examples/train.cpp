@@ -36,7 +36,8 @@ void print_result(const mlp::app::RunResult& r, const std::string& out) {
     std::printf("test (weights when training stopped): loss %s, accuracy %.2f%%\n",
                 number(r.test_best.loss).c_str(), 100.0 * r.test_best.accuracy);
   }
-  std::printf("%zu epochs in %.1f s, %lld parameters\n", r.history.epochs.size(), r.train_seconds,
+  std::printf("%zu epoch%s in %.1f s, %lld parameters\n", r.history.epochs.size(),
+              r.history.epochs.size() == 1 ? "" : "s", r.train_seconds,
               static_cast<long long>(r.parameters));
   std::printf("wrote %s/{metrics.csv, events.out.tfevents.*, %ssummary.json}\n", out.c_str(),
               r.best_epoch > 0 ? "best.mlp, " : "");
@@ -66,6 +67,10 @@ int main(int argc, char** argv) {
       std::printf("%s already holds this finished run; nothing to do\n", out.c_str());
       print_result(*folder.result, out);
       return 0;
+    }
+    if (resume && !folder.problem.empty()) {  // (the run is trained again: say why its result was not used)
+      std::fprintf(stderr, "note: --resume: the run in %s is not taken as finished: %s\n",
+                   out.c_str(), cli::one_line(folder.problem).c_str());
     }
     if (resume && folder.kind == mlp::app::FolderRun::Kind::OtherRun) {
       throw cli::UsageError("--resume: " + out + " holds a finished run of another configuration (" +

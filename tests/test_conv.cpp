@@ -378,6 +378,13 @@ TEST_CASE("Conv2d rejects bad configurations and inputs, naming the layer and th
                        "Conv2d(1, 2, kernel_size=(5, 5), stride=(1, 1), padding=(1, 1)) cannot take an input of "
                        "1 x 2 x 9: its 5 x 5 kernel is larger than the padded input of 4 x 11 (padding 1 x 1)",
                        mlp::InvalidArgument);
+  // A padding far too large would ask for 32 x 200026 x 200026 values per sample at the first batch.
+  mlp::Conv2d<float> padded(1, 32, 3, rng, {1, 100000});
+  CHECK_THROWS_WITH_AS(padded.bind(Shape{1, 28, 28}),
+                       "Conv2d(1, 32, kernel_size=(3, 3), stride=(1, 1), padding=(100000, 100000)) would give "
+                       "outputs of 32 x 200026 x 200026 on an input of 1 x 28 x 28; a sample may have at most "
+                       "268435456 values (is a padding or a size far too large?)",
+                       mlp::InvalidArgument);
   mlp::Conv2d<float> rgb(3, 2, 3, rng);
   CHECK_THROWS_WITH_AS(rgb.bind(Shape{1, 28, 28}),
                        "Conv2d(3, 2, kernel_size=(3, 3), stride=(1, 1)) needs 3 input channels, but its input is "

@@ -406,6 +406,9 @@ TEST_CASE("threads: ThreadLimit caps thread_count() on its thread, and nested li
     CHECK(mlp::thread_count() == 1);
   }
   CHECK(mlp::thread_count() == full);
+  CHECK_THROWS_WITH_AS(mlp::ThreadLimit(0), "ThreadLimit needs a limit of at least 1 thread, but got 0",
+                       mlp::InvalidArgument);
+  CHECK(mlp::thread_count() == full);  // (a refused limit changes nothing)
 }
 
 }  // namespace gemm_test

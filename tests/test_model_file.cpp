@@ -346,3 +346,17 @@ TEST_CASE("a format version of 0 is called invalid, not newer") {
                                           "(this build reads versions 1 to 2)"),
                        mlp::IoError);
 }
+
+TEST_CASE("an intact model file with a non-zero reserved header field is refused") {
+  mlp_test::TempDir dir("model_reserved");
+  mlp::ParameterizedMLP<float> model(spec_with({3}), 1);
+  mlp::save_model(dir.file("m.mlp"), model);
+  std::string bytes = read_bytes(dir.file("m.mlp"));
+  bytes[12] = 7;  // the reserved u32 at offset 12 (mlp writes 0)
+  mlp_test::repair_container(bytes);  // a valid checksum: not a corrupt byte, a field this build does not know
+  write_bytes(dir.file("r.mlp"), bytes);
+  CHECK_THROWS_WITH_AS(mlp::load_model<float>(dir.file("r.mlp")),
+                       mlp_test::contains("'" + dir.file("r.mlp") + "' has a non-zero reserved header field (7): "
+                                          "mlp writes 0 there"),
+                       mlp::IoError);
+}

@@ -23,6 +23,7 @@
 #include "mlp_app/run_config.hpp"
 #include "mlp_app/model_builder.hpp"
 #include "mlp_app/run_folder.hpp"
+#include "mlp_app/run_metadata.hpp"
 #include "mlp_app/run_summary.hpp"
 #include "mlp/train/tensorboard_logger.hpp"
 #include "mlp/train/trainer.hpp"

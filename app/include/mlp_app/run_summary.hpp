@@ -1,7 +1,6 @@
-// A finished run as summary.json records it, and what a run's model file carries to be used
-// without the run (the data set, its preprocessing and split, the configuration). A run folder
-// holds a finished run when its summary matches the configuration and data split AND the best
-// model it points to loads; anything less is not trusted.
+// A finished run as summary.json records it. A run folder holds a finished run when its summary
+// matches the configuration and data split AND the best model it points to loads; anything less is
+// not trusted.
 #pragma once
 
 #include "mlp/data/prepared.hpp"
@@ -207,57 +206,6 @@ inline EpochLog epoch_from_json(const Json& j, const std::string& where = "", bo
 }
 
 }  // namespace internal
-
-// What a model file must carry to be evaluated later without the run: the data set and its
-// preprocessing, the split, the class names, the configuration.
-inline TextSection run_metadata(const RunConfig& config, const PreparedData& data) {
-  const Dataset& train = data.data.train;
-  return {{"dataset", to_string(data.kind)},
-          {"channels", std::to_string(train.shape.channels)},
-          {"height", std::to_string(train.shape.height)},
-          {"width", std::to_string(train.shape.width)},
-          {"mean", detail::join(data.standardizer.mean)},
-          {"stddev", detail::join(data.standardizer.stddev)},
-          {"class_names", [&] {
-             std::string names;
-             for (const auto& n : train.class_names) names += (names.empty() ? "" : "\n") + n;
-             return names;
-           }()},
-          {"split_seed", std::to_string(config.split_seed)},
-          {"validation", std::to_string(config.validation)},
-          {"split_fingerprint", data.split.fingerprint_hex()},
-          {"config", config.identity().dump(0)}};  // no thread count: the same model bytes at any count
-}
-
-// The Standardizer stored in a model file's metadata.
-inline Standardizer standardizer_from_metadata(const TextSection& meta, const std::string& path) {
-  auto get = [&](const char* key) -> const std::string& {
-    const auto it = meta.find(key);
-    detail::require<IoError>(it != meta.end(), "'", path, "' has no '", key,
-                             "' in its metadata (was it written by the train program?)");
-    return it->second;
-  };
-  Standardizer st;
-  std::int64_t h = 0, w = 0;
-  detail::require<IoError>(detail::parse_int64(get("height"), h) && detail::parse_int64(get("width"), w) &&
-                               h > 0 && w > 0 && h < 65536 && w < 65536,
-                           "'", path, "' has a bad image size in its metadata");
-  st.pixels_per_channel = static_cast<Index>(h * w);
-  for (const char* key : {"mean", "stddev"}) {
-    for (const auto& v : detail::split(get(key), ',')) {
-      double x = 0.0;
-      detail::require<IoError>(detail::parse_double(v, x) && std::isfinite(x), "'", path, "' has a bad ", key,
-                               " '", v, "' in its metadata");
-      (std::string(key) == "mean" ? st.mean : st.stddev).push_back(x);
-    }
-  }
-  try {
-    st.validate();
-  } catch (const InvalidArgument& e) {
-    detail::fail<IoError>("'", path, "' has unusable preprocessing statistics: ", e.what());
-  }
-  return st;
-}
 
 // What a run folder holds for a configuration: nothing finished, its finished run, or the finished
 // run of another configuration or data split (which a new run there would replace).

@@ -6,6 +6,8 @@
 // keep the cores busy (see TrainerOptions::adapt_threads).
 #pragma once
 
+#include "mlp/core/errors.hpp"
+
 #include <Eigen/Core>
 
 #include <algorithm>
@@ -31,11 +33,12 @@ inline int thread_count() {
 }
 
 // Caps thread_count() at `limit` (>= 1) on this thread for the lifetime of the object; nested
-// limits restore the outer one.
+// limits restore the outer one. A limit below 1 is refused: 0 could mean "no limit" or "none".
 class ThreadLimit {
  public:
   explicit ThreadLimit(int limit) : saved_(detail::thread_limit_slot()) {
-    detail::thread_limit_slot() = std::max(1, limit);
+    detail::require(limit >= 1, "ThreadLimit needs a limit of at least 1 thread, but got ", limit);
+    detail::thread_limit_slot() = limit;
   }
   ~ThreadLimit() { detail::thread_limit_slot() = saved_; }
   ThreadLimit(const ThreadLimit&) = delete;

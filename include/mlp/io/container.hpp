@@ -8,7 +8,8 @@
 //   u32 CRC-32 (zlib) of every byte before it
 //
 // Reading checks, in this order, and says which failed: the magic number, the version, the length
-// (truncated or trailing bytes), the checksum, then every size inside against the bytes left.
+// (truncated or trailing bytes), the checksum, the reserved field (0), then every size inside
+// against the bytes left.
 #pragma once
 
 #include "mlp/core/errors.hpp"
@@ -248,7 +249,7 @@ class ContainerReader {
       fail("was written by a newer version of mlp (format version ", version_,
            "; this build reads versions 1 to ", max_version, ")");
     }
-    get(at, 4, "reserved");
+    const std::uint64_t reserved = get(at, 4, "reserved");
     const std::uint64_t declared = get(at, 8, "length");
     if (declared > bytes_.size()) {
       fail("is truncated: its header declares ", declared, " bytes, but the file has ",
@@ -265,6 +266,8 @@ class ContainerReader {
     if (stored != computed) {
       fail("is corrupt: checksum mismatch (stored ", stored, ", computed ", computed, ")");
     }
+    // (mlp writes 0; an intact file with another value is not one this build knows how to read)
+    if (reserved != 0) fail("has a non-zero reserved header field (", reserved, "): mlp writes 0 there");
     end_ = bytes_.size() - 4;
     sections_at_ = at;
   }

@@ -75,5 +75,8 @@ struct StateShape {
 // Sizes read from a configuration: large enough for any real layer, small enough that products of
 // two of them cannot overflow.
 inline constexpr Index kMaxLayerSize = Index{1} << 24;
+// Values of one sample at any layer's input or output (1 GiB of floats): a larger one is a wrong
+// configuration (a padding of 100000), refused when built rather than failing to allocate later.
+inline constexpr Index kMaxSampleValues = kMaxLayerSize * 16;
 
 }  // namespace mlp

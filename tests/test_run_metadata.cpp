@@ -1,0 +1,104 @@
+// The run metadata train stores in best.mlp, as evaluate reads it back: every field checked
+// against the model and the data before use.
+#include "helpers.hpp"
+
+#include <mlp_app/run_metadata.hpp>
+
+#include <string>
+
+namespace {
+
+using mlp::app::read_run_metadata;
+
+mlp::TextSection valid_metadata() {
+  std::string names;
+  for (const auto& n : mlp::fashion_mnist_class_names()) names += (names.empty() ? "" : "\n") + n;
+  return {{"dataset", "fashion-mnist"}, {"channels", "1"},          {"height", "28"},
+          {"width", "28"},              {"mean", "0.286"},          {"stddev", "0.353"},
+          {"class_names", names},       {"split_seed", "42"},       {"validation", "10000"},
+          {"split_fingerprint", "ac3ef0d9"}, {"epoch", "3"},       {"config", "{}"}};
+}
+
+const mlp::Shape kInput = mlp::Shape::flat(784);
+
+// The message read_run_metadata gives for the valid metadata with `key` set to `value`.
+std::string refusal(const std::string& key, const std::string& value, const mlp::Shape& input = kInput,
+                    mlp::Index classes = 10) {
+  auto meta = valid_metadata();
+  if (value == "<none>") {
+    meta.erase(key);
+  } else {
+    meta[key] = value;
+  }
+  try {
+    read_run_metadata(meta, "m.mlp", input, classes);
+  } catch (const mlp::IoError& e) {
+    return e.what();
+  }
+  return "(accepted)";
+}
+
+}  // namespace
+
+TEST_CASE("run metadata: the fields train writes are read back") {
+  const auto m = read_run_metadata(valid_metadata(), "m.mlp", kInput, 10);
+  CHECK(m.dataset == mlp::DatasetKind::FashionMnist);
+  CHECK(m.image == mlp::Shape(1, 28, 28));
+  CHECK(m.standardizer.pixels_per_channel == 784);
+  CHECK(m.standardizer.mean == std::vector<double>{0.286});
+  CHECK(m.class_names == mlp::fashion_mnist_class_names());
+  CHECK(m.split_seed == 42);
+  CHECK(m.validation == 10000);
+  CHECK(m.split_fingerprint == "ac3ef0d9");
+  CHECK(m.epoch == "3");
+  // A CNN's input is the image itself; a file without an epoch says nothing about it.
+  auto meta = valid_metadata();
+  meta.erase("epoch");
+  CHECK(read_run_metadata(meta, "m.mlp", mlp::Shape(1, 28, 28), 10).epoch.empty());
+}
+
+TEST_CASE("run metadata: a missing, malformed or inconsistent field is refused, naming the file and the field") {
+  CHECK(refusal("dataset", "<none>") == "'m.mlp' has no 'dataset' in its metadata (was it written by the train program?)");
+  CHECK(refusal("dataset", "imagenet") == "'m.mlp' names an unknown data set in its metadata: unknown dataset "
+                                          "'imagenet' (expected fashion-mnist, mnist or cifar10)");
+  CHECK(refusal("channels", "3") == "'m.mlp' says its images are 3 x 28 x 28 (2352 values), but its model takes "
+                                    "784 features");
+  CHECK(refusal("height", "-28") == "'m.mlp' has a bad height '-28' in its metadata (expected a whole number from 1 "
+                                    "to 65535)");
+  CHECK(refusal("width", "28.5") == "'m.mlp' has a bad width '28.5' in its metadata (expected a whole number from 1 "
+                                    "to 65535)");
+  CHECK(refusal("mean", "0.1,0.2") == "'m.mlp' has 2 means in its metadata for images of 1 channel");
+  CHECK(refusal("stddev", "nan") == "'m.mlp' has a bad stddev 'nan' in its metadata");
+  CHECK(refusal("stddev", "0") == "'m.mlp' has unusable preprocessing statistics: Standardizer channel 0 has mean "
+                                  "0.286 and standard deviation 0 (it must be positive: is every pixel the same?)");
+  CHECK(refusal("class_names", "a\nb\nc") == "'m.mlp' names 3 classes in its metadata, but its model predicts 10");
+  CHECK(refusal("class_names", "a\n\nc", kInput, 3) == "'m.mlp' has an empty name for class 1 in its metadata");
+  CHECK(refusal("split_seed", "xyz") == "'m.mlp' has a bad split_seed 'xyz' in its metadata (expected a whole "
+                                        "number from 0 to 9007199254740991)");
+  CHECK(refusal("validation", "-1") == "'m.mlp' has a bad validation '-1' in its metadata (expected a whole number "
+                                       "from 0 to 2147483648)");
+  CHECK(refusal("split_fingerprint", "AC3EF0D9") == "'m.mlp' has a bad split_fingerprint 'AC3EF0D9' in its "
+                                                    "metadata (expected 8 hex digits)");
+  CHECK(refusal("epoch", "-5") == "'m.mlp' has a bad epoch '-5' in its metadata (expected a whole number from 1 to "
+                                  "1000000)");
+  CHECK(refusal("epoch", "0") != "(accepted)");
+}
+
+TEST_CASE("run metadata: data of other image shapes or other classes than the model's is refused") {
+  const auto m = read_run_metadata(valid_metadata(), "m.mlp", kInput, 10);
+  mlp::Dataset data;
+  data.shape = {1, 28, 28};
+  data.class_names = mlp::fashion_mnist_class_names();
+  CHECK_NOTHROW(mlp::app::check_same_data(m, "m.mlp", data, "DIR"));
+  data.class_names[0] = "Top";
+  CHECK_THROWS_WITH_AS(mlp::app::check_same_data(m, "m.mlp", data, "DIR"),
+                       "'m.mlp' was trained on the classes T-shirt/top, Trouser, Pullover, Dress, Coat, Sandal, "
+                       "Shirt, Sneaker, Bag, Ankle boot, but DIR has Top, Trouser, Pullover, Dress, Coat, Sandal, "
+                       "Shirt, Sneaker, Bag, Ankle boot",
+                       mlp::IoError);
+  data.class_names = mlp::fashion_mnist_class_names();
+  data.shape = {3, 28, 28};
+  CHECK_THROWS_WITH_AS(mlp::app::check_same_data(m, "m.mlp", data, "DIR"),
+                       "'m.mlp' was trained on images of 1 x 28 x 28, but the images in DIR are 3 x 28 x 28",
+                       mlp::IoError);
+}
