@@ -58,8 +58,8 @@ int main(int argc, char** argv) {
     auto loaded = mlp::load_model<float>(path);
     loaded.model.set_matmul_precision(precision);
     cli::note_precision(precision);
-    const mlp::Shape outputs = loaded.model.output_shape();
-    const auto m = mlp::app::read_run_metadata(loaded.metadata, path, loaded.model.input_shape(), outputs.size());
+    const auto m = mlp::app::read_run_metadata(loaded.metadata, path, loaded.model.input_shape(),
+                                               loaded.model.output_shape().size());
     const auto dir = mlp::locate_dataset(m.dataset, flags["data"].as<std::string>());
     const auto data = mlp::load_dataset(m.dataset, dir);
     mlp::app::check_same_data(m, path, data.test, dir.string());
@@ -74,6 +74,8 @@ int main(int argc, char** argv) {
       }
       set = &data.train;
       indices = s.validation;
+      // (a --train-limit run validated on the first of them: evaluate those, as its val_acc did)
+      indices.resize(static_cast<std::size_t>(mlp::app::validation_images_used(m, static_cast<mlp::Index>(s.validation.size()))));
     } else {
       indices.resize(static_cast<std::size_t>(data.test.size()));
       std::iota(indices.begin(), indices.end(), mlp::Index{0});
@@ -87,8 +89,9 @@ int main(int argc, char** argv) {
 
     std::printf("model %s (epoch %s)\n%s\n", path.c_str(), m.epoch.empty() ? "?" : m.epoch.c_str(),
                 loaded.model.summary().c_str());
-    std::printf("%s split of %s: %lld images\n", split.c_str(), mlp::to_string(m.dataset),
-                static_cast<long long>(r.samples));
+    std::printf("%s split of %s: %lld images%s\n", split.c_str(), mlp::to_string(m.dataset),
+                static_cast<long long>(r.samples),
+                split == "val" && m.train_limit > 0 ? " (those the run validated on: it had a --train-limit)" : "");
     std::printf("loss %.4f, accuracy %.2f%%\n\nper-class accuracy\n", r.loss, 100.0 * r.accuracy);
     for (mlp::Index k = 0; k < r.confusion.classes(); ++k) {
       std::printf("  %2lld %-12s %6.2f%%\n", static_cast<long long>(k),

@@ -51,10 +51,17 @@ TEST_CASE("run metadata: the fields train writes are read back") {
   CHECK(m.validation == 10000);
   CHECK(m.split_fingerprint == "ac3ef0d9");
   CHECK(m.epoch == "3");
+  CHECK(m.train_limit == 0);
+  CHECK(mlp::app::validation_images_used(m, 10000) == 10000);
   // A CNN's input is the image itself; a file without an epoch says nothing about it.
   auto meta = valid_metadata();
   meta.erase("epoch");
   CHECK(read_run_metadata(meta, "m.mlp", mlp::Shape(1, 28, 28), 10).epoch.empty());
+  // A --train-limit run validated on the first N/5 images of its split only.
+  meta["config"] = R"({"lr":0.001,"train_limit":3000})";
+  const auto limited = read_run_metadata(meta, "m.mlp", kInput, 10);
+  CHECK(limited.train_limit == 3000);
+  CHECK(mlp::app::validation_images_used(limited, 10000) == 600);
 }
 
 TEST_CASE("run metadata: a missing, malformed or inconsistent field is refused, naming the file and the field") {
@@ -82,6 +89,9 @@ TEST_CASE("run metadata: a missing, malformed or inconsistent field is refused, 
   CHECK(refusal("epoch", "-5") == "'m.mlp' has a bad epoch '-5' in its metadata (expected a whole number from 1 to "
                                   "1000000)");
   CHECK(refusal("epoch", "0") != "(accepted)");
+  CHECK(refusal("config", "{\"train_limit\":") == "'m.mlp' has an unusable config in its metadata: invalid JSON at "
+                                                "line 1, column 16: unexpected end");
+  CHECK(refusal("config", "{\"train_limit\":-3}") != "(accepted)");
 }
 
 TEST_CASE("run metadata: data of other image shapes or other classes than the model's is refused") {

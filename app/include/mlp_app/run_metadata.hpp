@@ -10,6 +10,7 @@
 #include "mlp/data/prepared.hpp"
 #include "mlp/data/transforms.hpp"
 #include "mlp/io/container.hpp"
+#include "mlp_app/json.hpp"
 #include "mlp_app/run_config.hpp"
 
 #include <cmath>
@@ -47,6 +48,7 @@ struct RunMetadata {
   std::uint64_t split_seed = 0;
   Index validation = 0;
   std::string split_fingerprint;  // 8 lowercase hex digits (Split::fingerprint_hex)
+  Index train_limit = 0;          // the run's --train-limit (0: all images), from its configuration
   std::string epoch;              // the best epoch, a whole number >= 1; empty when the file does not say
 };
 
@@ -113,8 +115,26 @@ inline RunMetadata read_run_metadata(const TextSection& meta, const std::string&
       m.split_fingerprint.find_first_not_of("0123456789abcdef") != std::string::npos) {
     fail("has a bad split_fingerprint '", m.split_fingerprint, "' in its metadata (expected 8 hex digits)");
   }
+  try {
+    const Json config = Json::parse(get("config"));
+    if (config.contains("train_limit")) {
+      m.train_limit = static_cast<Index>(config.at("train_limit").integer(0, RunConfig::kMaxCount));
+    }
+  } catch (const IoError&) {
+    throw;
+  } catch (const Error& e) {
+    fail("has an unusable config in its metadata: ", e.what());
+  }
   if (meta.count("epoch")) m.epoch = std::to_string(integer("epoch", 1, kMaxEpochs));
   return m;
+}
+
+// The validation images the run used, of the split's `available`: with a --train-limit, the first
+// of them only (as run_training takes them).
+inline Index validation_images_used(const RunMetadata& m, Index available) {
+  RunConfig c;
+  c.train_limit = m.train_limit;
+  return c.validation_images(available);
 }
 
 // Refuses data that is not what the model was trained on: other image shapes or other classes.
