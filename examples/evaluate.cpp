@@ -65,7 +65,13 @@ int main(int argc, char** argv) {
     mlp::app::check_same_data(m, path, data.test, dir.string());
     const mlp::Dataset* set = &data.test;
     std::vector<mlp::Index> indices;
+    bool limited = false;  // a --train-limit run's validation images: the first of the split's
     if (split == "val") {
+      if (m.validation >= data.train.size()) {
+        throw mlp::IoError("'" + path + "' has a validation split of " + std::to_string(m.validation) +
+                           " images in its metadata, but " + dir.string() + " has " +
+                           std::to_string(data.train.size()) + " training images");
+      }
       const auto s = mlp::stratified_split(data.train.labels, static_cast<int>(data.train.classes()), m.validation,
                                            m.split_seed);
       if (s.fingerprint_hex() != m.split_fingerprint) {
@@ -75,7 +81,9 @@ int main(int argc, char** argv) {
       set = &data.train;
       indices = s.validation;
       // (a --train-limit run validated on the first of them: evaluate those, as its val_acc did)
-      indices.resize(static_cast<std::size_t>(mlp::app::validation_images_used(m, static_cast<mlp::Index>(s.validation.size()))));
+      const mlp::Index used = mlp::app::validation_images_used(m, static_cast<mlp::Index>(s.validation.size()));
+      indices.resize(static_cast<std::size_t>(used));
+      limited = indices.size() < s.validation.size();
     } else {
       indices.resize(static_cast<std::size_t>(data.test.size()));
       std::iota(indices.begin(), indices.end(), mlp::Index{0});
@@ -89,9 +97,9 @@ int main(int argc, char** argv) {
 
     std::printf("model %s (epoch %s)\n%s\n", path.c_str(), m.epoch.empty() ? "?" : m.epoch.c_str(),
                 loaded.model.summary().c_str());
-    std::printf("%s split of %s: %lld images%s\n", split.c_str(), mlp::to_string(m.dataset),
-                static_cast<long long>(r.samples),
-                split == "val" && m.train_limit > 0 ? " (those the run validated on: it had a --train-limit)" : "");
+    std::printf("%s split of %s: %lld image%s%s\n", split.c_str(), mlp::to_string(m.dataset),
+                static_cast<long long>(r.samples), r.samples == 1 ? "" : "s",
+                limited ? " (those the run validated on: it had a --train-limit)" : "");
     std::printf("loss %.4f, accuracy %.2f%%\n\nper-class accuracy\n", r.loss, 100.0 * r.accuracy);
     for (mlp::Index k = 0; k < r.confusion.classes(); ++k) {
       std::printf("  %2lld %-12s %6.2f%%\n", static_cast<long long>(k),

@@ -385,6 +385,16 @@ TEST_CASE("Conv2d rejects bad configurations and inputs, naming the layer and th
                        "outputs of 32 x 200026 x 200026 on an input of 1 x 28 x 28; a sample may have at most "
                        "268435456 values (is a padding or a size far too large?)",
                        mlp::InvalidArgument);
+  // Dimensions whose product wraps to 0 (2^14 x 2^25 x 2^25 = 2^64) are refused too.
+  mlp::Conv2d<float> wrapping(1, 16384, 2, rng, {1, mlp::Index{1} << 24});
+  CHECK_THROWS_WITH_AS(wrapping.bind(Shape{1, 1, 1}), doctest::Contains("would give outputs of 16384 x 33554432 x 33554432"),
+                       mlp::InvalidArgument);
+  // The limit itself: 2^28 values per sample are allowed, one row more is not (checked without allocating).
+  CHECK(mlp::within_sample_limit(Shape{1, 16384, 16384}));
+  CHECK(mlp::within_sample_limit(Shape{16, 4096, 4096}));
+  CHECK_FALSE(mlp::within_sample_limit(Shape{16, 4097, 4096}));
+  CHECK_FALSE(mlp::within_sample_limit(Shape{mlp::Index{1} << 40, mlp::Index{1} << 40, 1}));
+  CHECK_FALSE(mlp::within_sample_limit(Shape{0, 28, 28}));
   mlp::Conv2d<float> rgb(3, 2, 3, rng);
   CHECK_THROWS_WITH_AS(rgb.bind(Shape{1, 28, 28}),
                        "Conv2d(3, 2, kernel_size=(3, 3), stride=(1, 1)) needs 3 input channels, but its input is "

@@ -360,3 +360,43 @@ TEST_CASE("an intact model file with a non-zero reserved header field is refused
                                           "mlp writes 0 there"),
                        mlp::IoError);
 }
+
+TEST_CASE("a model file whose input shape holds too many values is refused, also when the product wraps") {
+  mlp_test::TempDir dir("model_input_shape");
+  // (2^24 x 2^24 x 2^16 = 2^64 wraps to 0; the last is one row over 2^28 values)
+  for (const char* shape : {"16777216,16777216,65536", "16777216,16777216,16777216", "16,4097,4096"}) {
+    CAPTURE(shape);
+    mlp::ContainerWriter out;
+    out.add_text("model", {{"input_shape", shape}, {"layers", "0"}});
+    out.add_text("metadata", {});
+    out.add_tensors("state", mlp::StateDict<float>{});
+    out.write(dir.file("m.mlp"), mlp::kModelMagic, mlp::kModelFormatVersion);
+    CHECK_THROWS_WITH_AS(mlp::load_model<float>(dir.file("m.mlp")), doctest::Contains("values, too large"),
+                         mlp::IoError);
+  }
+}
+
+TEST_CASE("numbers in files are read only as mlp writes them: no spaces, '+', hexadecimal or out of range") {
+  std::int64_t i = 7;
+  std::uint64_t u = 7;
+  double d = 7.0;
+  CHECK((mlp::detail::parse_int64("-42", i) && i == -42));
+  CHECK((mlp::detail::parse_int64("9223372036854775807", i) && i == INT64_MAX));
+  CHECK((mlp::detail::parse_uint64("18446744073709551615", u) && u == UINT64_MAX));
+  CHECK((mlp::detail::parse_double("1e+20", d) && d == 1e20));
+  CHECK((mlp::detail::parse_double("-nan", d) && std::isnan(d)));  // a diverged run's history
+  CHECK((mlp::detail::parse_double("4.9406564584124654e-324", d) && d > 0.0));  // the smallest subnormal
+  for (const char* bad : {"", " 42", "+42", "42 ", "0x10", "9223372036854775808", "-9223372036854775809", "4.2"}) {
+    CAPTURE(bad);
+    CHECK_FALSE(mlp::detail::parse_int64(bad, i));
+  }
+  for (const char* bad : {"", " 42", "+42", "-1", "18446744073709551616", "0x10"}) {
+    CAPTURE(bad);
+    CHECK_FALSE(mlp::detail::parse_uint64(bad, u));
+  }
+  for (const char* bad : {"", " 0.5", "+0.5", "0x1p-2", "0.5x"}) {
+    CAPTURE(bad);
+    CHECK_FALSE(mlp::detail::parse_double(bad, d));
+  }
+  CHECK(i == INT64_MAX);  // a refused text leaves the value as it was
+}

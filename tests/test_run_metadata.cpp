@@ -62,6 +62,12 @@ TEST_CASE("run metadata: the fields train writes are read back") {
   const auto limited = read_run_metadata(meta, "m.mlp", kInput, 10);
   CHECK(limited.train_limit == 3000);
   CHECK(mlp::app::validation_images_used(limited, 10000) == 600);
+  // Files of versions before 2026-12-01: split seeds up to 2^63 - 1, no train_limit in the config.
+  meta["split_seed"] = "9223372036854775807";
+  meta["config"] = R"({"lr":0.001})";
+  const auto older = read_run_metadata(meta, "m.mlp", kInput, 10);
+  CHECK(older.split_seed == 9223372036854775807ULL);
+  CHECK(older.train_limit == 0);
 }
 
 TEST_CASE("run metadata: a missing, malformed or inconsistent field is refused, naming the file and the field") {
@@ -75,23 +81,35 @@ TEST_CASE("run metadata: a missing, malformed or inconsistent field is refused, 
   CHECK(refusal("width", "28.5") == "'m.mlp' has a bad width '28.5' in its metadata (expected a whole number from 1 "
                                     "to 65535)");
   CHECK(refusal("mean", "0.1,0.2") == "'m.mlp' has 2 means in its metadata for images of 1 channel");
+  CHECK(refusal("channels", "3", mlp::Shape::flat(2352)) ==
+        "'m.mlp' has 1 mean in its metadata for images of 3 channels");
+  // A CNN takes the image itself: the same number of values in another shape is not it.
+  CHECK(refusal("height", "784", mlp::Shape(1, 28, 28)) == "'m.mlp' says its images are 1 x 784 x 28 (21952 "
+                                                            "values), but its model takes 1 x 28 x 28");
+  CHECK(refusal("width", "1", mlp::Shape(1, 28, 28)).find("but its model takes 1 x 28 x 28") != std::string::npos);
   CHECK(refusal("stddev", "nan") == "'m.mlp' has a bad stddev 'nan' in its metadata");
   CHECK(refusal("stddev", "0") == "'m.mlp' has unusable preprocessing statistics: Standardizer channel 0 has mean "
                                   "0.286 and standard deviation 0 (it must be positive: is every pixel the same?)");
   CHECK(refusal("class_names", "a\nb\nc") == "'m.mlp' names 3 classes in its metadata, but its model predicts 10");
   CHECK(refusal("class_names", "a\n\nc", kInput, 3) == "'m.mlp' has an empty name for class 1 in its metadata");
   CHECK(refusal("split_seed", "xyz") == "'m.mlp' has a bad split_seed 'xyz' in its metadata (expected a whole "
-                                        "number from 0 to 9007199254740991)");
-  CHECK(refusal("validation", "-1") == "'m.mlp' has a bad validation '-1' in its metadata (expected a whole number "
-                                       "from 0 to 2147483648)");
+                                        "number from 0 to 9223372036854775807)");
+  CHECK(refusal("validation", "0") == "'m.mlp' has a bad validation '0' in its metadata (expected a whole number "
+                                      "from 1 to 1099511627776)");
   CHECK(refusal("split_fingerprint", "AC3EF0D9") == "'m.mlp' has a bad split_fingerprint 'AC3EF0D9' in its "
                                                     "metadata (expected 8 hex digits)");
   CHECK(refusal("epoch", "-5") == "'m.mlp' has a bad epoch '-5' in its metadata (expected a whole number from 1 to "
                                   "1000000)");
   CHECK(refusal("epoch", "0") != "(accepted)");
-  CHECK(refusal("config", "{\"train_limit\":") == "'m.mlp' has an unusable config in its metadata: invalid JSON at "
-                                                "line 1, column 16: unexpected end");
+  CHECK(refusal("config", "{\"train_limit\":") == "'m.mlp' has an unusable config in its metadata (the run's "
+                                                "configuration, whose train_limit --split val uses): invalid JSON "
+                                                "at line 1, column 16: unexpected end");
   CHECK(refusal("config", "{\"train_limit\":-3}") != "(accepted)");
+  for (const char* not_object : {"3", "[1]", "null", "\"x\""}) {
+    CAPTURE(not_object);
+    CHECK(refusal("config", not_object) == "'m.mlp' has an unusable config in its metadata (the run's configuration, "
+                                           "whose train_limit --split val uses): it is not a JSON object");
+  }
 }
 
 TEST_CASE("run metadata: data of other image shapes or other classes than the model's is refused") {

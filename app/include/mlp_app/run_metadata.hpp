@@ -15,6 +15,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -77,7 +78,8 @@ inline RunMetadata read_run_metadata(const TextSection& meta, const std::string&
     fail("names an unknown data set in its metadata: ", e.what());
   }
   m.image = Shape(integer("channels", 1, 65535), integer("height", 1, 65535), integer("width", 1, 65535));
-  if (m.image.size() != model_input.size()) {
+  // (an MLP takes the image's values as a vector; any other model takes the image itself)
+  if (model_input.is_flat() ? m.image.size() != model_input.size() : m.image != model_input) {
     fail("says its images are ", m.image.str(), " (", m.image.size(), " values), but its model takes ",
          model_input.described());
   }
@@ -91,8 +93,8 @@ inline RunMetadata read_run_metadata(const TextSection& meta, const std::string&
     }
   }
   if (m.standardizer.channels() != m.image.channels) {
-    fail("has ", m.standardizer.channels(), " means in its metadata for images of ", m.image.channels,
-         m.image.channels == 1 ? " channel" : " channels");
+    fail("has ", m.standardizer.channels(), m.standardizer.channels() == 1 ? " mean" : " means",
+         " in its metadata for images of ", m.image.channels, m.image.channels == 1 ? " channel" : " channels");
   }
   try {
     m.standardizer.validate();
@@ -108,8 +110,9 @@ inline RunMetadata read_run_metadata(const TextSection& meta, const std::string&
     if (m.class_names[k].empty()) fail("has an empty name for class ", k, " in its metadata");
   }
 
-  m.split_seed = static_cast<std::uint64_t>(integer("split_seed", 0, RunConfig::kMaxSeed));
-  m.validation = static_cast<Index>(integer("validation", 0, std::int64_t{1} << 31));
+  // (versions before 2026-12-01 took split seeds up to 2^63 - 1)
+  m.split_seed = static_cast<std::uint64_t>(integer("split_seed", 0, std::numeric_limits<std::int64_t>::max()));
+  m.validation = static_cast<Index>(integer("validation", 1, RunConfig::kMaxCount));
   m.split_fingerprint = get("split_fingerprint");
   if (m.split_fingerprint.size() != 8 ||
       m.split_fingerprint.find_first_not_of("0123456789abcdef") != std::string::npos) {
@@ -117,13 +120,15 @@ inline RunMetadata read_run_metadata(const TextSection& meta, const std::string&
   }
   try {
     const Json config = Json::parse(get("config"));
-    if (config.contains("train_limit")) {
+    if (!config.is_object()) detail::fail("it is not a JSON object");
+    if (config.contains("train_limit")) {  // (absent in files of versions before 2026-12-01: no limit)
       m.train_limit = static_cast<Index>(config.at("train_limit").integer(0, RunConfig::kMaxCount));
     }
   } catch (const IoError&) {
     throw;
   } catch (const Error& e) {
-    fail("has an unusable config in its metadata: ", e.what());
+    fail("has an unusable config in its metadata (the run's configuration, whose train_limit --split val "
+         "uses): ", e.what());
   }
   if (meta.count("epoch")) m.epoch = std::to_string(integer("epoch", 1, kMaxEpochs));
   return m;

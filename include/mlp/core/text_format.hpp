@@ -4,6 +4,8 @@
 
 #include "mlp/core/errors.hpp"
 
+#include <cctype>
+#include <cerrno>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -38,26 +40,41 @@ inline std::string number_text(double v) {
   return concat(v);
 }
 
-// Parsers return false on anything but a complete, valid number.
+// Whether `text` starts the way mlp writes numbers. strtod and strtoll also skip leading spaces and
+// take a '+', and strtod reads hexadecimal ("0x1p-2"): none of which mlp writes, so a file holding
+// them was edited, and a field that should be "a whole number" would take " 42" or "+42".
+inline bool plain_number_text(const std::string& text) {
+  return !text.empty() && text[0] != '+' && std::isspace(static_cast<unsigned char>(text[0])) == 0 &&
+         text.find_first_of("xX") == std::string::npos;
+}
+
+// Parsers return false on anything but a complete, valid number, written as mlp writes numbers; the
+// integer parsers also on a value out of their type's range (strtoll would give the largest).
 inline bool parse_double(const std::string& text, double& out) {
-  if (text.empty()) return false;
+  if (!plain_number_text(text)) return false;
   char* end = nullptr;
   out = std::strtod(text.c_str(), &end);
   return end == text.c_str() + text.size();
 }
 
 inline bool parse_int64(const std::string& text, std::int64_t& out) {
-  if (text.empty()) return false;
+  if (!plain_number_text(text)) return false;
   char* end = nullptr;
-  out = std::strtoll(text.c_str(), &end, 10);
-  return end == text.c_str() + text.size();
+  errno = 0;
+  const long long v = std::strtoll(text.c_str(), &end, 10);
+  if (errno == ERANGE || end != text.c_str() + text.size()) return false;
+  out = v;
+  return true;
 }
 
 inline bool parse_uint64(const std::string& text, std::uint64_t& out) {
-  if (text.empty() || text[0] == '-') return false;
+  if (!plain_number_text(text) || text[0] == '-') return false;
   char* end = nullptr;
-  out = std::strtoull(text.c_str(), &end, 10);
-  return end == text.c_str() + text.size();
+  errno = 0;
+  const unsigned long long v = std::strtoull(text.c_str(), &end, 10);
+  if (errno == ERANGE || end != text.c_str() + text.size()) return false;
+  out = v;
+  return true;
 }
 
 template <class T>

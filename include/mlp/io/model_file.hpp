@@ -130,7 +130,7 @@ inline Architecture read_architecture(const ContainerReader& in) {
                         });
   if (!shape_ok) in.fail("has a bad input shape '", in.value("model", "input_shape"), "'");
   arch.input = Shape(d[0], d[1], d[2]);
-  if (arch.input.size() > kMaxSampleValues) in.fail("has an input shape of ", arch.input.str(), " values, too large");
+  if (!within_sample_limit(arch.input)) in.fail("has an input shape of ", arch.input.str(), " values, too large");
   std::int64_t count = 0;
   if (!parse_int64(in.value("model", "layers"), count) || count < 0 || count > 100000) {
     in.fail("has a bad layer count '", in.value("model", "layers"), "'");

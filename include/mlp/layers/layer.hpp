@@ -481,7 +481,7 @@ class Layer {
   void bind_as(const Shape& input, Binding how) {
     detail::require(input.valid(), describe(), " cannot take an input of shape ", input.str());
     const Shape out = output_shape_for(input);
-    detail::require(out.valid() && out.size() <= kMaxSampleValues, describe(), " would give outputs of ", out.str(),
+    detail::require(within_sample_limit(out), describe(), " would give outputs of ", out.str(),
                     " on an input of ", input.described(), "; a sample may have at most ", kMaxSampleValues,
                     " values (is a padding or a size far too large?)");
     out_ = out;

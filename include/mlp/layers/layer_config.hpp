@@ -5,6 +5,7 @@
 #pragma once
 
 #include "mlp/core/errors.hpp"
+#include "mlp/core/shape.hpp"
 #include "mlp/core/text_format.hpp"
 #include "mlp/core/types.hpp"
 
@@ -78,5 +79,12 @@ inline constexpr Index kMaxLayerSize = Index{1} << 24;
 // Values of one sample at any layer's input or output (1 GiB of floats): a larger one is a wrong
 // configuration (a padding of 100000), refused when built rather than failing to allocate later.
 inline constexpr Index kMaxSampleValues = kMaxLayerSize * 16;
+
+// Whether every dimension of `s` is positive and it holds at most kMaxSampleValues values, checked
+// without multiplying out (Shape::size() of dimensions near 2^24 each wraps, to 0 or below).
+inline bool within_sample_limit(const Shape& s) {
+  return s.valid() && s.channels <= kMaxSampleValues && s.height <= kMaxSampleValues / s.channels &&
+         s.width <= kMaxSampleValues / (s.channels * s.height);
+}
 
 }  // namespace mlp
