@@ -1,7 +1,7 @@
 // What a run's model file carries to be used without the run: the data set, its image shape and
 // preprocessing, the class names, the validation split and the configuration. train writes it into
-// best.mlp; evaluate reads it back, and every field is checked against the model before use (a file
-// edited by hand once said 3 channels, 3 classes or epoch -5 and was evaluated as if it were right).
+// best.mlp; evaluate reads it back, and each field it uses is checked against the model before use (a
+// file edited by hand once said 3 channels, 3 classes or epoch -5 and was evaluated as if it were right).
 #pragma once
 
 #include "mlp/core/shape.hpp"
