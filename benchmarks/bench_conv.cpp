@@ -117,7 +117,7 @@ int main(int argc, char** argv) {
       std::cout << options.help() << "\n";
       return 0;
     }
-    cli::reject_unmatched(flags);
+    cli::reject_stray_or_repeated(flags);
     const int rounds = static_cast<int>(cli::int_flag(flags, "rounds", 1, 1000));
     if (flags.count("lowering")) {
       cli::set_threads(1);

@@ -293,7 +293,7 @@ int main(int argc, char** argv) {
       std::cout << options.help() << "\n";
       return 0;
     }
-    cli::reject_unmatched(flags);
+    cli::reject_stray_or_repeated(flags);
     const int rounds = static_cast<int>(cli::int_flag(flags, "rounds", 1, 1000));
     const double ms = static_cast<double>(cli::int_flag(flags, "ms", 1, 100000));
     const bool portable = flags["portable"].as<bool>(), step = flags["step"].as<bool>();

@@ -291,7 +291,7 @@ int main(int argc, char** argv) {
       std::cout << options.help() << "\n";
       return 0;
     }
-    cli::reject_unmatched(flags);
+    cli::reject_stray_or_repeated(flags);
     const int epochs = static_cast<int>(cli::int_flag(flags, "epochs", 2, 1000));
     const std::vector<Model> all = {{"S", {32}, false, 0.0},
                                     {"M", {256, 128}, false, 0.0},

@@ -48,7 +48,7 @@ int main(int argc, char** argv) {
       std::cout << options.help() << "\n";
       return 0;
     }
-    cli::reject_unmatched(flags);
+    cli::reject_stray_or_repeated(flags);
     if (!flags.count("model")) throw cli::UsageError("--model is required");
     const std::string path = flags["model"].as<std::string>();
     const std::string split = flags["split"].as<std::string>();

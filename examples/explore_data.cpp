@@ -39,7 +39,7 @@ int main(int argc, char** argv) {
       std::cout << options.help() << "\n";
       return 0;
     }
-    cli::reject_unmatched(flags);
+    cli::reject_stray_or_repeated(flags);
     const auto per_class = static_cast<int>(cli::int_flag(flags, "per-class", 1, 100));
     const auto scale = static_cast<int>(cli::int_flag(flags, "scale", 1, 16));
     const auto validation = cli::int_flag(flags, "validation", 0, 1000000000);

@@ -53,7 +53,7 @@ int main(int argc, char** argv) {
       std::cout << options.help({"Data", "Model", "Optimization", "Training"}) << "\n";
       return 0;
     }
-    cli::reject_unmatched(flags);
+    cli::reject_stray_or_repeated(flags);
     mlp::app::RunConfig config = cli::config_from_flags(flags);
     config.threads = cli::set_threads(config.threads);  // 1 in a build without OpenMP
     const int threads = config.threads;

@@ -166,10 +166,21 @@ inline std::vector<mlp::Index> parse_thread_counts(const std::string& text, cons
   return counts;
 }
 
-// Rejects positional arguments nobody asked for ("train 30" instead of "train --epochs 30").
-inline void reject_unmatched(const cxxopts::ParseResult& result) {
+// Refuses what cxxopts accepts but a user cannot have meant: a positional argument nobody asked for
+// ("train 30" instead of "train --epochs 30"), or a flag given twice (cxxopts keeps the last value,
+// so `--epochs 5 ... --epochs 50` would silently train 50 epochs).
+inline void reject_stray_or_repeated(const cxxopts::ParseResult& result) {
   if (!result.unmatched().empty()) {
     throw UsageError("unexpected argument '" + result.unmatched().front() + "'");
+  }
+  const std::vector<cxxopts::KeyValue>& given = result.arguments();
+  for (std::size_t i = 0; i < given.size(); ++i) {
+    for (std::size_t j = 0; j < i; ++j) {
+      if (given[j].key() != given[i].key()) continue;
+      const std::string values =
+          given[j].value() == given[i].value() ? "" : " ('" + given[j].value() + "' and '" + given[i].value() + "')";
+      throw UsageError("--" + given[i].key() + " is given twice" + values + ": give it once");
+    }
   }
 }
 

@@ -95,7 +95,7 @@ inline void check_combinations(const cxxopts::ParseResult& f, const StudyOptions
 }
 
 inline StudyOptions parse_study_options(const cxxopts::ParseResult& f) {
-  cli::reject_unmatched(f);
+  cli::reject_stray_or_repeated(f);
   StudyOptions o;
   o.dataset = mlp::parse_dataset_kind(f["dataset"].as<std::string>());
   o.data_flag = f["data"].as<std::string>();

@@ -23,7 +23,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   try {
     auto options = cli::train_options();
     const auto flags = options.parse(static_cast<int>(argv.size()), argv.data());
-    cli::reject_unmatched(flags);
+    cli::reject_stray_or_repeated(flags);
     cli::config_from_flags(flags);
     cli::threads_from_flags(flags);
   } catch (const cli::UsageError&) {
