@@ -41,7 +41,8 @@ int main(int argc, char** argv) {
       ("data", "folder with the data files (default: the usual search)",
        cxxopts::value<std::string>()->default_value(""))
       ("split", "test or val", cxxopts::value<std::string>()->default_value("test"))
-      ("precision", "matrix products: fp32 or bf16", cxxopts::value<std::string>()->default_value("fp32"))
+      ("precision", "matrix products: fp32 or bf16 (default: the run's, as its summary's numbers were computed)",
+       cxxopts::value<std::string>())
       ("h,help", "print this help");
     const auto flags = options.parse(argc, argv);
     if (flags.count("help")) {
@@ -54,12 +55,15 @@ int main(int argc, char** argv) {
     const std::string split = flags["split"].as<std::string>();
     if (split != "test" && split != "val") throw cli::UsageError("--split has to be test or val, but got '" + split + "'");
 
-    const auto precision = cli::precision_flag(flags["precision"].as<std::string>());
+    const bool precision_given = flags.count("precision") > 0;
+    const auto given_precision =
+        precision_given ? cli::precision_flag(flags["precision"].as<std::string>()) : mlp::MatmulPrecision::Float32;
     auto loaded = mlp::load_model<float>(path);
-    loaded.model.set_matmul_precision(precision);
-    cli::note_precision(precision);
     const auto m = mlp::app::read_run_metadata(loaded.metadata, path, loaded.model.input_shape(),
                                                loaded.model.output_shape().size());
+    const auto precision = precision_given ? given_precision : m.precision;
+    loaded.model.set_matmul_precision(precision);
+    cli::note_precision(precision);
     const auto dir = mlp::locate_dataset(m.dataset, flags["data"].as<std::string>());
     const auto data = mlp::load_dataset(m.dataset, dir);
     mlp::app::check_same_data(m, path, data.test, dir.string());
@@ -97,6 +101,10 @@ int main(int argc, char** argv) {
 
     std::printf("model %s (epoch %s)\n%s\n", path.c_str(), m.epoch.empty() ? "?" : m.epoch.c_str(),
                 loaded.model.summary().c_str());
+    const std::string why = !precision_given          ? "as the run trained"
+                            : precision == m.precision ? "--precision, as the run trained"
+                                                       : std::string("--precision; the run trained in ") + mlp::to_string(m.precision);
+    std::printf("matrix products in %s (%s)\n", mlp::to_string(precision), why.c_str());
     std::printf("%s split of %s: %lld image%s%s\n", split.c_str(), mlp::to_string(m.dataset),
                 static_cast<long long>(r.samples), r.samples == 1 ? "" : "s",
                 limited ? " (those the run validated on: it had a --train-limit)" : "");

@@ -16,6 +16,8 @@
 #include <cstdint>
 #include <cstdio>
 #include <iostream>
+#include <string>
+#include <vector>
 
 int main(int argc, char** argv) {
   return cli::run("explore_data", [&] {
@@ -47,6 +49,8 @@ int main(int argc, char** argv) {
 
     const auto kind = mlp::parse_dataset_kind(flags["dataset"].as<std::string>());
     const auto dir = mlp::locate_dataset(kind, flags["data"].as<std::string>());
+    const std::filesystem::path out = flags["out"].as<std::string>();
+    mlp::ensure_directory(out);  // (before the data is read: a bad --out fails at once)
     const auto start = std::chrono::steady_clock::now();
     const mlp::PreparedData prepared = mlp::prepare_data(kind, dir, validation, seed);
     const double seconds =
@@ -54,13 +58,23 @@ int main(int argc, char** argv) {
     cli::print_data_facts(std::cout, prepared);
     std::printf("  loaded, split and standardized in %.2f s\n", seconds);
 
-    const std::filesystem::path out = flags["out"].as<std::string>();
-    mlp::ensure_directory(out);
     const auto grid = mlp::app::make_sample_grid(prepared.data.train, prepared.split.train, per_class, scale);
     mlp::app::write_png(out / "samples.png", grid);
     std::printf("wrote %s (%d x %d pixels: %lld classes x %d training images, %dx enlarged)\n",
                 (out / "samples.png").string().c_str(), grid.width, grid.height,
                 static_cast<long long>(prepared.data.train.classes()), per_class, scale);
+    // A class with fewer training images than asked for has a shorter row (or none): say which.
+    const auto& train = prepared.data.train;
+    std::vector<mlp::Index> count(static_cast<std::size_t>(train.classes()), 0);
+    for (const mlp::Index i : prepared.split.train) ++count[static_cast<std::size_t>(train.labels[i])];
+    std::string short_rows;
+    for (std::size_t c = 0; c < count.size(); ++c) {
+      if (count[c] >= per_class) continue;
+      short_rows += std::string(short_rows.empty() ? "" : ", ") + train.class_names[c] + " " + std::to_string(count[c]);
+    }
+    if (!short_rows.empty()) {
+      std::printf("  note: fewer than %d training images of: %s (their rows are shorter)\n", per_class, short_rows.c_str());
+    }
     return 0;
   });
 }

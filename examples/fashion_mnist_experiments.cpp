@@ -88,6 +88,13 @@ void prepare(Study& s) {
   cli::print_data_facts(facts, s.data);
   s.facts = facts.str();
   std::cout << s.facts;
+  const auto train_images = static_cast<mlp::Index>(s.data.split.train.size());
+  if (s.opt.quick && train_images < 2000) {  // (train_limit takes at most what there is)
+    std::printf("note: --quick takes 2,000 training images, but the training split has %lld: each cell trains on "
+                "all of them and validates on %lld\n",
+                static_cast<long long>(train_images),
+                static_cast<long long>(s.experiments.front().config.validation_images(validation)));
+  }
   const auto cells = study::make_cells(s.experiments, s.opt.seeds);
   s.statuses = study::inspect_cells(s.opt.out, cells, s.data.split.fingerprint_hex());
   if (!s.opt.compare_to.empty()) s.other = study::read_other_study(s.opt.compare_to, cells, s.data.split.fingerprint_hex());
@@ -170,15 +177,16 @@ std::vector<std::string> study_command(const Study& s) {
 }
 
 int slurm(const Study& s) {
-  const auto queue = study::plan_training(s.statuses, study::Selection(s.opt.only_flag, s.experiments, s.opt.seeds),
-                                          s.opt.force, s.opt.out);
+  const auto dir = std::filesystem::absolute(s.opt.out).lexically_normal() / "slurm";
+  const study::Selection selection(s.opt.only_flag, s.experiments, s.opt.seeds);
+  const auto queue = study::plan_training(s.statuses, selection, s.opt.force, s.opt.out);
+  const auto selected = std::count_if(s.statuses.begin(), s.statuses.end(), [&](const CellStatus& c) { return selection.contains(c.cell); });
   std::printf("%s", study::unusable_notes(queue).c_str());
   std::vector<std::string> names;
   for (const CellStatus* c : queue) {
     if (s.opt.force) study::clear_cell_folder(c->cell.folder(s.opt.out));  // the tasks then just train
     names.push_back(c->cell.name());
   }
-  const auto dir = std::filesystem::absolute(s.opt.out).lexically_normal() / "slurm";
   mlp::ensure_directory(dir / "logs");
   const auto command = study_command(s);
   auto report_command = command;  // the report job also compares (the tasks write no report)
@@ -186,15 +194,18 @@ int slurm(const Study& s) {
     report_command.insert(report_command.end(),
                           {"--compare-to", std::filesystem::absolute(s.opt.compare_to).lexically_normal().string()});
   }
-  if (!names.empty()) mlp::write_file_atomically(dir / "cells.sbatch", study::array_script(names, command, dir / "logs", s.opt.slurm_options));
+  // An earlier invocation's array script would list other cells: with none to run, none is left.
+  if (names.empty()) std::filesystem::remove(dir / "cells.sbatch");
+  else mlp::write_file_atomically(dir / "cells.sbatch", study::array_script(names, command, dir / "logs", s.opt.slurm_options));
   mlp::write_file_atomically(dir / "report.sbatch", study::report_script(report_command, dir / "logs", s.opt.slurm_options));
-  std::printf("wrote %s%s (%zu of %zu cells to run; the others are finished)\n",
+  std::printf("wrote %s%s (%zu of the %td %scells to run; the others are finished)\n",
               names.empty() ? "" : ((dir / "cells.sbatch").string() + " and ").c_str(), (dir / "report.sbatch").string().c_str(),
-              names.size(), s.statuses.size());
+              names.size(), selected, selection.all() ? "" : "selected ");
   const std::string cells = (dir / "cells.sbatch").string(), report = (dir / "report.sbatch").string();
   if (!s.opt.slurm_options.submit) {
-    std::printf("submit with:\n  %s\n", names.empty() ? ("sbatch " + report).c_str()
-                : ("array=$(sbatch --parsable " + cells + ") && sbatch --dependency=afterok:$array --kill-on-invalid-dep=yes " + report).c_str());
+    const std::string array_command = "array=$(sbatch --parsable " + study::shell_quote(cells) +
+                                      ") && sbatch --dependency=afterok:$array --kill-on-invalid-dep=yes ";
+    std::printf("submit with:\n  %s%s\n", names.empty() ? "sbatch " : array_command.c_str(), study::shell_quote(report).c_str());
     return 0;
   }
   const std::string array = names.empty() ? "" : study::sbatch({cells});

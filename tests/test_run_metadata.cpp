@@ -61,6 +61,10 @@ TEST_CASE("run metadata: the fields train writes are read back") {
   meta["config"] = R"({"lr":0.001,"train_limit":3000})";
   const auto limited = read_run_metadata(meta, "m.mlp", kInput, 10);
   CHECK(limited.train_limit == 3000);
+  CHECK(limited.precision == mlp::MatmulPrecision::Float32);  // (no precision: files of versions before bf16)
+  meta["config"] = R"({"lr":0.001,"train_limit":3000,"precision":"bf16"})";
+  CHECK(read_run_metadata(meta, "m.mlp", kInput, 10).precision == mlp::MatmulPrecision::BFloat16);
+  meta["config"] = R"({"lr":0.001,"train_limit":3000})";
   CHECK(mlp::app::validation_images_used(limited, 10000) == 600);
   // Files of versions before 2026-12-01: split seeds up to 2^63 - 1, no train_limit in the config.
   meta["split_seed"] = "9223372036854775807";
@@ -102,13 +106,18 @@ TEST_CASE("run metadata: a missing, malformed or inconsistent field is refused, 
                                   "1000000)");
   CHECK(refusal("epoch", "0") != "(accepted)");
   CHECK(refusal("config", "{\"train_limit\":") == "'m.mlp' has an unusable config in its metadata (the run's "
-                                                "configuration, whose train_limit --split val uses): invalid JSON "
+                                                "configuration, whose train_limit --split val and whose "
+                                                "precision evaluate use): invalid JSON "
                                                 "at line 1, column 16: unexpected end");
   CHECK(refusal("config", "{\"train_limit\":-3}") != "(accepted)");
+  CHECK(refusal("config", "{\"precision\":\"fp16\"}") ==
+        "'m.mlp' has an unusable config in its metadata (the run's configuration, whose train_limit --split val and "
+        "whose precision evaluate use): unknown precision 'fp16' (expected fp32 or bf16)");
   for (const char* not_object : {"3", "[1]", "null", "\"x\""}) {
     CAPTURE(not_object);
     CHECK(refusal("config", not_object) == "'m.mlp' has an unusable config in its metadata (the run's configuration, "
-                                           "whose train_limit --split val uses): it is not a JSON object");
+                                           "whose train_limit --split val and whose precision evaluate use): it is "
+                                           "not a JSON object");
   }
 }
 

@@ -43,6 +43,16 @@ inline void clear_failure(const std::filesystem::path& out, const Cell& c) {
   std::filesystem::remove(error_file(out, c), ec);
 }
 
+// The cell's experiment folder or its own folder, when it exists but is not a folder; else "".
+inline std::filesystem::path non_folder_on_the_way(const std::filesystem::path& folder) {
+  for (const auto& path : {folder.parent_path(), folder}) {
+    std::error_code ec;
+    const auto status = std::filesystem::status(path, ec);
+    if (std::filesystem::exists(status) && !std::filesystem::is_directory(status)) return path;
+  }
+  return {};
+}
+
 inline CellStatus inspect_cell(const std::filesystem::path& out, const Cell& c, const std::string& split_fingerprint) {
   CellStatus s{c, CellStatus::State::Missing, std::nullopt, ""};
   const auto folder = mlp::app::inspect_run_folder(c.folder(out), c.config, split_fingerprint);
@@ -56,6 +66,9 @@ inline CellStatus inspect_cell(const std::filesystem::path& out, const Cell& c, 
   } else if (!folder.problem.empty()) {
     s.state = CellStatus::State::Unusable;
     s.detail = cli::one_line(folder.problem);
+  } else if (const auto blocked = non_folder_on_the_way(c.folder(out)); !blocked.empty()) {
+    s.state = CellStatus::State::Unusable;  // (was "not run yet", though training it would fail)
+    s.detail = "'" + blocked.string() + "' is not a folder, where the cell's folder or its experiment's should be";
   } else if (std::filesystem::is_regular_file(error_file(out, c), ec)) {
     s.state = CellStatus::State::Failed;
     try {

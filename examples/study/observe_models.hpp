@@ -20,8 +20,8 @@ inline std::string model_line(const std::string& name, const SeedRuns& runs) {
   s << "- " << name << ": " << runs.begin()->second.parameters << " parameters; lowest validation loss "
     << mean_sd(over_seeds(runs, metric::best_val_loss), kLoss, false) << " at epoch "
     << range_text(over_seeds(runs, metric::best_epoch)) << "; test accuracy "
-    << mean_sd(over_seeds(runs, metric::test_acc), kAccuracy) << "; at the last epoch the validation loss exceeds "
-    << "the training loss by " << mean_sd(over_seeds(runs, metric::gap), kLoss, false) << "; "
+    << mean_sd(over_seeds(runs, metric::test_acc), kAccuracy) << "; at the last epoch the validation loss minus "
+    << "the training loss is " << mean_sd(over_seeds(runs, metric::gap), kLoss, false) << "; "
     << secs(over_seeds(runs, metric::seconds).mean) << " of training per seed.\n";
   return s.str();
 }

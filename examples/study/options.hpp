@@ -11,6 +11,7 @@
 #include <mlp/data/datasets.hpp>
 
 #include <filesystem>
+#include <regex>
 #include <string>
 #include <vector>
 
@@ -85,12 +86,19 @@ inline void check_combinations(const cxxopts::ParseResult& f, const StudyOptions
   if (!o.compare_to.empty() && folder(o.compare_to) == folder(o.out)) {
     throw cli::UsageError("--compare-to '" + o.compare_to.string() + "' is this study's own --out; it takes the folder of another study");
   }
-  auto plain = [](const std::string& text, const char* chars) { return text.find_first_not_of(chars) == std::string::npos; };
-  if (!plain(o.slurm_options.time, "0123456789:-")) {
-    throw cli::UsageError("--time takes a Slurm time limit such as 01:30:00 or 2-00:00:00, but got '" + o.slurm_options.time + "'");
+  // Slurm's forms (minutes, minutes:seconds, hours:minutes:seconds, days-hours, days-hours:minutes,
+  // days-hours:minutes:seconds) and a list of partitions, checked here: sbatch would refuse them only
+  // when the jobs are submitted.
+  static const std::regex slurm_time(R"(\d+(:\d+){0,2}|\d+-\d+(:\d+){0,2})");
+  static const std::regex partitions(R"([A-Za-z0-9_.-]+(,[A-Za-z0-9_.-]+)*)");
+  const auto& time = o.slurm_options.time;
+  if (f.count("time") > 0 && !std::regex_match(time, slurm_time)) {
+    throw cli::UsageError("--time takes a Slurm time limit such as 90, 01:30:00 or 2-00:00:00, but got '" + time + "'");
   }
-  if (!plain(o.slurm_options.partition, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.,")) {
-    throw cli::UsageError("--partition takes partition names (letters, digits, _-.,), but got '" + o.slurm_options.partition + "'");
+  const auto& partition = o.slurm_options.partition;
+  if (f.count("partition") > 0 && !std::regex_match(partition, partitions)) {
+    throw cli::UsageError("--partition takes partition names (letters, digits, _-.) separated by commas, but got '" +
+                          partition + "'");
   }
 }
 
@@ -135,6 +143,8 @@ inline StudyOptions parse_study_options(const cxxopts::ParseResult& f) {
   if (f.count("out") > 0 && out.empty()) throw cli::UsageError("--out must not be empty (use . for the current folder)");
   o.out = out.empty() ? (o.quick ? "runs-quick" : "runs") : out;
   check_combinations(f, o);
+  // Before --out is created: the job scripts name it in #SBATCH lines.
+  if (o.slurm) check_sbatch_path(std::filesystem::absolute(o.out).lexically_normal() / "slurm");
   return o;
 }
 

@@ -169,7 +169,7 @@ inline std::vector<CellOutcome> run_cells(const std::vector<const Cell*>& queue,
     cli::LineLockedStream log(out, output_mutex);
     for (std::size_t k = next.fetch_add(1); k < queue.size() && !cli::interrupt_flag().load(); k = next.fetch_add(1)) {
       const Cell& c = *queue[k];
-      log << "[" << c.name() << "] started: " << c.experiment->change << "\n";
+      log << "[" << c.name() << "] started (change from the baseline: " << c.experiment->change << ")\n";
       progress.start(k);
       CellOutcome o = train_cell(c, data, opt, log);
       log << "[" << c.name() << "] " << progress.finish(k, o) << "\n";

@@ -103,7 +103,7 @@ class Selection {
           std::find(seeds.begin(), seeds.end(), static_cast<std::uint64_t>(seed)) == seeds.end()) {
         throw cli::UsageError("--only: '" + item + "' names seed '" + seed_text + "', which is not one of the study's seeds (--seeds)");
       }
-      cells_.insert(item);
+      cells_.insert(id + "/seed-" + std::to_string(seed));  // as the cell is named: seed-042 is seed-42
     }
   }
   bool all() const { return ids_.empty() && cells_.empty(); }

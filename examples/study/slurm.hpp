@@ -40,10 +40,33 @@ inline std::string command_line(const std::vector<std::string>& words) {
   return line;
 }
 
-// The directives every job of the study shares.
-inline std::string sbatch_header(const std::string& name, const std::filesystem::path& log, const SlurmOptions& o) {
+// A path as the value of an #SBATCH directive: in double quotes (sbatch splits the line at spaces
+// otherwise), '%' doubled (sbatch expands %u, %j, ... in file names). sbatch has no escape for a
+// double quote or a backslash, so a path with either is refused (check_sbatch_path) before any file
+// is written.
+inline void check_sbatch_path(const std::filesystem::path& path) {
+  const std::string text = path.string();
+  if (text.find_first_of("\"\\\n") != std::string::npos) {
+    throw cli::UsageError("--slurm: the path '" + text +
+                          "' holds a double quote, a backslash or a line break, which a #SBATCH line cannot hold; "
+                          "use another --out");
+  }
+}
+inline std::string sbatch_path(const std::filesystem::path& path) {
+  check_sbatch_path(path);
+  std::string quoted = "\"";
+  for (const char c : path.string()) quoted += c == '%' ? std::string("%%") : std::string(1, c);
+  return quoted + "\"";
+}
+
+// The directives every job of the study shares. `log` is the log file's name pattern (its own %A,
+// %a, %j are Slurm's; the folder's are doubled).
+inline std::string sbatch_header(const std::string& name, const std::filesystem::path& logs, const std::string& log,
+                                 const SlurmOptions& o) {
   std::ostringstream s;
-  s << "#!/bin/bash\n#SBATCH --job-name=" << name << "\n#SBATCH --output=" << log.string() << "\n#SBATCH --ntasks=1\n"
+  const std::string folder = sbatch_path(logs);
+  s << "#!/bin/bash\n#SBATCH --job-name=" << name << "\n#SBATCH --output=" << folder.substr(0, folder.size() - 1) << "/"
+    << log << "\"\n#SBATCH --ntasks=1\n"
     << "#SBATCH --cpus-per-task=" << o.cpus_per_task << "\n";
   if (!o.partition.empty()) s << "#SBATCH --partition=" << o.partition << "\n";
   if (!o.time.empty()) s << "#SBATCH --time=" << o.time << "\n";
@@ -55,7 +78,7 @@ inline std::string sbatch_header(const std::string& name, const std::filesystem:
 inline std::string array_script(const std::vector<std::string>& cells, const std::vector<std::string>& study,
                                 const std::filesystem::path& logs, const SlurmOptions& o) {
   std::ostringstream s;
-  s << sbatch_header("study-cells", logs / "cell-%A_%a.out", o) << "#SBATCH --array=0-" << cells.size() - 1 << "\n"
+  s << sbatch_header("study-cells", logs, "cell-%A_%a.out", o) << "#SBATCH --array=0-" << cells.size() - 1 << "\n"
     << "# Written by fashion_mnist_experiments --slurm: task i trains cell i of the list below. A finished cell\n"
     << "# is skipped and an interrupted one continues from its checkpoint, so `sbatch` on this file again runs\n"
     << "# only what is missing.\nset -euo pipefail\ncells=(\n";
@@ -69,7 +92,7 @@ inline std::string report_script(const std::vector<std::string>& study, const st
   SlurmOptions one = o;
   one.cpus_per_task = 1;  // gathering the cells trains nothing
   std::ostringstream s;
-  s << sbatch_header("study-report", logs / "report-%j.out", one) << "#SBATCH --kill-on-invalid-dep=yes\n"
+  s << sbatch_header("study-report", logs, "report-%j.out", one) << "#SBATCH --kill-on-invalid-dep=yes\n"
     << "# Written by fashion_mnist_experiments --slurm: writes report.md and the figures from the finished cells\n"
     << "# (submitted with --dependency=afterok:<array job>).\nset -euo pipefail\nexec " << command_line(study)
     << " --report-only\n";

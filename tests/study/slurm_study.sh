@@ -48,7 +48,10 @@ fi
 # ---- inside: SLURM_CONF points at the private cluster -------------------------------------------------
 program=$2 workdir=$3
 shift 3
-out=$workdir/runs
+# A space, a single quote and a '%' in the path: sbatch splits #SBATCH lines at spaces and expands
+# %u, %j, ... in file names, so the scripts have to quote and escape them (a log path with %u once
+# named a folder that did not exist: the tasks failed without a log).
+out="$workdir/runs of 'slurm' 100%u"
 timeout_s=${STUDY_SLURM_TIMEOUT:-150}
 [[ -n ${SLURM_CONF:-} ]] || fail "SLURM_CONF is not set (run this through with_slurm_cluster.sh)"
 
@@ -114,7 +117,7 @@ note "   report.md: every cell, the means over seeds, the paired intervals and v
 t2=$SECONDS
 rm -rf "$out/l2/seed-43"
 read -r array report < <(submit "$workdir/submit-2.log" "$@")
-grep -q '(1 of [0-9]* cells to run' "$workdir/submit-2.log" || fail "resubmission: $(head -1 "$workdir/submit-2.log")"
+grep -Eq '\(1 of the [0-9]* (selected )?cells to run' "$workdir/submit-2.log" || fail "resubmission: $(head -1 "$workdir/submit-2.log")"
 wait_gone "$array,$report"
 expect_completed "$array" 1 "array job"
 expect_completed "$report" 1 "report job"

@@ -4,6 +4,7 @@
 // file edited by hand once said 3 channels, 3 classes or epoch -5 and was evaluated as if it were right).
 #pragma once
 
+#include "mlp/core/precision.hpp"
 #include "mlp/core/shape.hpp"
 #include "mlp/core/text_format.hpp"
 #include "mlp/data/datasets.hpp"
@@ -50,6 +51,7 @@ struct RunMetadata {
   Index validation = 0;
   std::string split_fingerprint;  // 8 lowercase hex digits (Split::fingerprint_hex)
   Index train_limit = 0;          // the run's --train-limit (0: all images), from its configuration
+  MatmulPrecision precision = MatmulPrecision::Float32;  // the run's --precision, from its configuration
   std::string epoch;              // the best epoch, a whole number >= 1; empty when the file does not say
 };
 
@@ -124,11 +126,14 @@ inline RunMetadata read_run_metadata(const TextSection& meta, const std::string&
     if (config.contains("train_limit")) {  // (absent in files of versions before 2026-12-01: no limit)
       m.train_limit = static_cast<Index>(config.at("train_limit").integer(0, RunConfig::kMaxCount));
     }
+    if (config.contains("precision")) {  // (absent in files of versions before bf16: fp32)
+      m.precision = parse_matmul_precision(config.at("precision").string());
+    }
   } catch (const IoError&) {
     throw;
   } catch (const Error& e) {
     fail("has an unusable config in its metadata (the run's configuration, whose train_limit --split val "
-         "uses): ", e.what());
+         "and whose precision evaluate use): ", e.what());
   }
   if (meta.count("epoch")) m.epoch = std::to_string(integer("epoch", 1, kMaxEpochs));
   return m;
