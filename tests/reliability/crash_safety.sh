@@ -16,8 +16,9 @@ set -uo pipefail
 bin=$1
 work=$2
 kills=${3:-20}
-flags=(--hidden 64 --batch-norm --dropout 0.2 --train-limit 6000 --epochs 12 --batch-size 64 --seed 7
-       --quiet --threads 1)
+# (a flag given twice is refused: the runs that need another --epochs or --threads take base)
+base=(--hidden 64 --batch-norm --dropout 0.2 --train-limit 6000 --batch-size 64 --seed 7 --quiet)
+flags=("${base[@]}" --epochs 12 --threads 1)
 fail() { echo "FAIL: $*"; exit 1; }
 check_files() {  # dir context
   local files=()
@@ -90,7 +91,7 @@ echo "kills during 6 different writes (csv, events, best model, checkpoint): fil
 
 # 3: SIGINT. First Ctrl-C from outside, in a run far longer than the wait (so the signal always
 # lands mid-training): exit 130, a loadable checkpoint, the hint.
-"$bin/train" "${flags[@]}" --epochs 100000 --out "$work/ctrl-c" > "$work/ctrl-c.log" 2>&1 &
+"$bin/train" "${base[@]}" --epochs 100000 --threads 1 --out "$work/ctrl-c" > "$work/ctrl-c.log" 2>&1 &
 pid=$!
 for ((t = 0; t < 500; t++)); do
   [ "$(cat "$work/ctrl-c/metrics.csv" 2> /dev/null | wc -l)" -ge 3 ] && break
@@ -118,7 +119,7 @@ for n in 3 5; do
   # bit, so it is the same run.
   threads=1
   [ $n -eq 5 ] && threads=2
-  "$bin/train" "${flags[@]}" --threads $threads --out "$work/sigint-$n" --resume > /dev/null ||
+  "$bin/train" "${base[@]}" --epochs 12 --threads $threads --out "$work/sigint-$n" --resume > /dev/null ||
     fail "resume after SIGINT $n failed"
   same_result "$work/sigint-$n"
 done
@@ -128,7 +129,7 @@ echo "SIGINT: exit 130 with a checkpoint and a hint; resumed runs identical to t
 # (The interrupted run of part 3 is resumed: a model file is larger than the limit.)
 cp -r "$work/ctrl-c" "$work/full"
 before=$(md5sum < "$work/full/best.mlp")
-(trap '' XFSZ; ulimit -f 100; exec "$bin/train" "${flags[@]}" --epochs 100000 --resume --out "$work/full") > /dev/null 2> "$work/full.err"
+(trap '' XFSZ; ulimit -f 100; exec "$bin/train" "${base[@]}" --epochs 100000 --threads 1 --resume --out "$work/full") > /dev/null 2> "$work/full.err"
 status=$?
 [ $status -eq 2 ] || fail "full disk: exit status $status, expected 2 ($(cat "$work/full.err"))"
 grep -q "^train: error: cannot write '$work/full/.*': File too large$" "$work/full.err" || fail "full disk: message was: $(cat "$work/full.err")"

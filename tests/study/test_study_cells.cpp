@@ -193,7 +193,7 @@ TEST_CASE("study: the Slurm scripts run one cell per array task and the report a
   CHECK(array.find("#SBATCH --array=0-2\n") != std::string::npos);
   CHECK(array.find("#SBATCH --partition=cpu\n#SBATCH --time=01:00:00\n") != std::string::npos);
   CHECK(array.find("#SBATCH --cpus-per-task=1\n") != std::string::npos);
-  CHECK(array.find("#SBATCH --output=/shared/logs/cell-%A_%a.out\n") != std::string::npos);
+  CHECK(array.find("#SBATCH --output=\"/shared/logs/cell-%A_%a.out\"\n") != std::string::npos);
   CHECK(array.find("cells=(\n  baseline/seed-42\n  l2/seed-43\n  cnn/seed-42\n)\n") != std::string::npos);
   CHECK(array.find("exec '/opt/bin/fashion_mnist_experiments' '--out' '/shared/my runs' '--seeds' '42,43' "
                    "--only \"${cells[$SLURM_ARRAY_TASK_ID]}\" --no-report\n") != std::string::npos);
@@ -201,6 +201,15 @@ TEST_CASE("study: the Slurm scripts run one cell per array task and the report a
   CHECK(report.find("#SBATCH --kill-on-invalid-dep=yes\n") != std::string::npos);
   CHECK(report.find("' --report-only\n") != std::string::npos);
   CHECK(report.find("--array") == std::string::npos);
+  CHECK(report.find("#SBATCH --output=\"/shared/logs/report-%j.out\"\n") != std::string::npos);
+  // In #SBATCH lines a path is quoted (sbatch splits at spaces) and its '%' doubled (sbatch expands
+  // %u, %j, ... in file names); a double quote or a backslash cannot be written there.
+  CHECK(study::sbatch_path("/runs of 'x' 100%u") == "\"/runs of 'x' 100%%u\"");
+  CHECK(study::array_script({"baseline/seed-42"}, command, "/a b/100%/logs", o)
+            .find("#SBATCH --output=\"/a b/100%%/logs/cell-%A_%a.out\"\n") != std::string::npos);
+  CHECK_THROWS_WITH_AS(study::sbatch_path("/runs/a\"b"), doctest::Contains("holds a double quote, a backslash or a line break"),
+                       cli::UsageError);
+  CHECK_THROWS_AS(study::sbatch_path("/runs/a\\b"), cli::UsageError);
   CHECK(study::shell_quote("it's") == "'it'\\''s'");
   CHECK(study::find_in_path("sh") != "");
   CHECK(study::find_in_path("no-such-program-mlp") == "");

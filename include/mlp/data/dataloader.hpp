@@ -53,6 +53,9 @@ class DataLoader {
              LoaderOptions options)
       : pixels_(&data.pixels), labels_(&data.labels), indices_(std::move(indices)),
         options_(options) {
+    // (a data set of 1568 values per image with a 1 x 28 x 28 shape was read past its tables, and
+    // fewer labels than images past the labels)
+    data.validate();
     detail::require(standardizer.channels() == data.shape.channels &&
                         standardizer.pixels_per_channel == data.shape.pixels_per_channel(),
                     "DataLoader: the standardizer is for ", standardizer.channels(),
@@ -88,6 +91,7 @@ class DataLoader {
     }
     position_ = 0;
     batch_index_ = 0;
+    epoch_ = epoch;
     ++version_;
   }
 
@@ -100,6 +104,7 @@ class DataLoader {
 
   // The next batch of the epoch, or nothing at its end.
   std::optional<Batch<S>> next() {
+    check_source_unchanged();
     const Index remaining = size() - position_;
     const Index take = std::min(options_.batch_size, remaining);
     if (take == 0 || (options_.drop_last && take < options_.batch_size)) return std::nullopt;
@@ -132,6 +137,9 @@ class DataLoader {
   }
   const LoaderOptions& options() const { return options_; }
   const std::vector<Index>& indices() const { return indices_; }
+  // Where the loader is: the epoch of its order and the index of the batch next() gives next.
+  std::int64_t epoch() const { return epoch_; }
+  Index next_batch_index() const { return batch_index_; }
 
  private:
   void init(Index available) {
@@ -142,10 +150,23 @@ class DataLoader {
                       " is out of range for ", available, " samples");
     }
     const Index rows = dense_ != nullptr ? dense_->rows() : pixels_->rows();
+    source_cols_ = available;
+    source_labels_ = labels_->size();
     x_.resize(rows, std::min(options_.batch_size, std::max<Index>(size(), 1)));
     y_.resize(x_.cols());
     order_.reserve(indices_.size());
     start_epoch(0);
+  }
+
+  // The loader reads its source in place: a source resized since (its storage moved) would be read
+  // out of bounds.
+  void check_source_unchanged() const {
+    const Index rows = dense_ != nullptr ? dense_->rows() : pixels_->rows();
+    const Index cols = dense_ != nullptr ? dense_->cols() : pixels_->cols();
+    detail::require<RuntimeError>(rows == x_.rows() && cols == source_cols_ && labels_->size() == source_labels_,
+                                  "DataLoader: its data changed size after the loader was made (", x_.rows(), " x ",
+                                  source_cols_, " with ", source_labels_, " labels then, ", rows, " x ", cols, " with ",
+                                  labels_->size(), " labels now); make a new loader");
   }
 
   // Samples are read in shuffled order, each column a jump in a data set larger than the caches: the
@@ -188,6 +209,8 @@ class DataLoader {
   Labels y_;
   Index position_ = 0;
   Index batch_index_ = 0;
+  std::int64_t epoch_ = 0;
+  Index source_cols_ = 0, source_labels_ = 0;  // the source's size when the loader was made
 };
 
 }  // namespace mlp

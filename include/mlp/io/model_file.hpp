@@ -282,6 +282,9 @@ void check_registered(const Sequential<S>& model, const std::filesystem::path& p
     require(registry.contains(kind), "cannot save '", path.string(), "': layer ", i, " (", model[i].describe(),
             ") is of kind '", kind, "', which is not registered, so the file could not be loaded; call "
             "mlp::register_layer for it first");
+    require(registry.builds(model[i]), "cannot save '", path.string(), "': layer ", i, " (", model[i].describe(),
+            ") says its kind is '", kind, "', but that kind is registered for another class, which loading the "
+            "file would build; give your layer a kind of its own");
   }
 }
 

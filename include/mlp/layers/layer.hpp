@@ -23,6 +23,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -49,12 +50,19 @@ struct TensorRef {
   bool decay = false;
   const Matrix<S>* value_owner = nullptr;
   const Matrix<S>* grad_owner = nullptr;
+  // The layer's lifetime (Sequential sets it): once the layer is destroyed, the owners above point at
+  // freed memory, so attached() looks at this first (`model = load_model(...).model` after building
+  // an optimizer once read the freed matrices).
+  std::weak_ptr<const void> layer{};
+  bool layer_known = false;
 
   Index size() const { return rows * cols; }
+  bool layer_destroyed() const { return layer_known && layer.expired(); }
   Eigen::Map<Matrix<S>> value_map() const { return {value, rows, cols}; }
   Eigen::Map<Matrix<S>> grad_map() const { return {grad, rows, cols}; }
 
   bool attached() const {
+    if (layer_destroyed()) return false;
     auto same = [this](const Matrix<S>* owner, const S* data) {
       return owner == nullptr || (owner->data() == data && owner->rows() == rows && owner->cols() == cols);
     };
@@ -62,6 +70,10 @@ struct TensorRef {
   }
   // Throws naming the tensor when its storage was replaced behind the view's back.
   void check_attached(const char* user) const {
+    detail::require<RuntimeError>(!layer_destroyed(), user, ": parameter '", name, "' belongs to a layer that no ",
+                                  "longer exists (the model was assigned another, e.g. model = load_model(...).model, ",
+                                  "or destroyed); create the ", user, " after changing the model, or load weights ",
+                                  "into it with load_model_into");
     detail::require<RuntimeError>(
         attached(), user, ": parameter '", name, "' no longer points at its layer's storage (the ",
         "matrix was replaced or resized, e.g. by a move-assignment); assign values into it "
@@ -94,7 +106,13 @@ class Layer {
   const Matrix<S>& backward(const Eigen::Ref<const Matrix<S>>& dy) {
     check_backward(dy, false);
     forget_returned();  // the buffer may be overwritten unmasked, or written
-    return backward_impl(dy);
+    const Matrix<S>& dx = backward_impl(dy);
+    if (dx.size() != 0 && (dx.rows() != in_.size() || dx.cols() != dy.cols())) {  // (a user's layer: blamed on the one before)
+      detail::fail<RuntimeError>(describe(), "'s backward returned dL/dx of ", dx.rows(), " x ", dx.cols(),
+                                 ", but its input is ", in_.size(), " x ", dy.cols(),
+                                 " (or an empty matrix when input gradients are off)");
+    }
+    return dx;
   }
 
   // For Sequential: true when this call's output is its input unchanged (Flatten always, Dropout in
@@ -128,6 +146,9 @@ class Layer {
   // The input shape the layer's own configuration implies (Linear(784, ...) takes 784 features),
   // if it implies one; a model's first layer needs one, or the model needs an input shape.
   virtual std::optional<Shape> natural_input_shape() const { return std::nullopt; }
+
+  // Expires when this layer is destroyed (TensorRef::layer).
+  std::weak_ptr<const void> lifetime() const { return alive_; }
 
   virtual std::vector<TensorRef<S>> parameters() { return {}; }  // "weight", "bias"
   virtual std::vector<TensorRef<S>> buffers() { return {}; }     // "running_mean", "running_var"
@@ -412,7 +433,10 @@ class Layer {
       kept_.cols = x.cols();
     }
     const Matrix<S>& y = forward_impl(x, mode);
-    MLP_ASSERT(y.rows() == out_.size() && y.cols() == x.cols(), "layer output shape");
+    if (y.rows() != out_.size() || y.cols() != x.cols()) {  // (a user's layer: it was blamed on the next one)
+      detail::fail<RuntimeError>(describe(), "'s forward returned ", y.rows(), " x ", y.cols(), ", but its output is ",
+                                 out_.described(), " (", out_.size(), " values) per sample for ", x.cols(), " samples");
+    }
     record_forward(mode, x.cols());
     return y;
   }
@@ -506,6 +530,7 @@ class Layer {
 
   Shape in_, out_;
   Binding binding_ = Binding::None;
+  std::shared_ptr<const bool> alive_ = std::make_shared<const bool>(true);  // lifetime()
   Cache cache_ = Cache::None;
   Index cached_batch_ = 0;
   bool relu_fused_ = false;  // the last forward applied the following ReLU

@@ -31,6 +31,8 @@
 #include <mutex>
 #include <string>
 #include <type_traits>
+#include <typeindex>
+#include <typeinfo>
 #include <utility>
 #include <vector>
 
@@ -72,17 +74,27 @@ class LayerRegistry {
     return registry;
   }
 
-  // Registers `kind`; a kind can be registered once.
-  void add(const std::string& kind, LayerFactory<S> make, StateShapes shapes = {}) {
+  // Registers `kind`; a kind can be registered once. `type`: the class the factory builds, when known.
+  void add(const std::string& kind, LayerFactory<S> make, StateShapes shapes = {},
+           std::optional<std::type_index> type = std::nullopt) {
     detail::require(!kind.empty() && make != nullptr, "register_layer needs a kind name and a factory");
     std::lock_guard<std::mutex> lock(mutex_);
     detail::require(kinds_.count(kind) == 0, "layer kind '", kind, "' is already registered");
-    kinds_[kind] = {std::move(make), std::move(shapes)};
+    kinds_[kind] = {std::move(make), std::move(shapes), type};
   }
 
   bool contains(const std::string& kind) const {
     std::lock_guard<std::mutex> lock(mutex_);
     return kinds_.count(kind) != 0;
+  }
+
+  // Whether `layer` is of a registered kind whose factory builds its class (as far as the registry
+  // knows the class: a factory of one's own may build any); a layer of its own whose kind() said
+  // "Linear" was saved and loaded back as a built-in Linear.
+  bool builds(const Layer<S>& layer) const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    const auto it = kinds_.find(std::string(layer.kind()));
+    return it != kinds_.end() && (!it->second.type || *it->second.type == std::type_index(typeid(layer)));
   }
 
   // A new layer of `kind` built from `config`; InvalidArgument for an unknown kind or a bad config.
@@ -112,6 +124,7 @@ class LayerRegistry {
   struct Entry {
     LayerFactory<S> make;
     StateShapes shapes;
+    std::optional<std::type_index> type;
   };
 
   LayerRegistry() {
@@ -130,7 +143,7 @@ class LayerRegistry {
   }
   template <class L>
   void add(const std::string& kind) {
-    kinds_[kind] = {detail::factory_of<L, S>(), detail::state_shapes_of<L>()};
+    kinds_[kind] = {detail::factory_of<L, S>(), detail::state_shapes_of<L>(), std::type_index(typeid(L))};
   }
 
   Entry find(const std::string& kind) const {
@@ -153,9 +166,14 @@ class LayerRegistry {
 // builds it, and L<S>::kind() must return `kind`.
 template <template <class> class L>
 void register_layer(const std::string& kind) {
-  LayerRegistry<float>::instance().add(kind, detail::factory_of<L<float>, float>(), detail::state_shapes_of<L<float>>());
+  // both or neither (a kind taken for double models only had left the float registration behind)
+  for (const bool taken : {LayerRegistry<float>::instance().contains(kind), LayerRegistry<double>::instance().contains(kind)}) {
+    detail::require(!taken, "layer kind '", kind, "' is already registered");
+  }
+  LayerRegistry<float>::instance().add(kind, detail::factory_of<L<float>, float>(), detail::state_shapes_of<L<float>>(),
+                                       std::type_index(typeid(L<float>)));
   LayerRegistry<double>::instance().add(kind, detail::factory_of<L<double>, double>(),
-                                        detail::state_shapes_of<L<double>>());
+                                        detail::state_shapes_of<L<double>>(), std::type_index(typeid(L<double>)));
 }
 
 // Registers a layer for models of one scalar type with a factory of your own.

@@ -47,6 +47,7 @@ class Sequential {
   // first layer never computes dL/dx unless set_input_grad(true) is called.
   Layer<S>& add(std::unique_ptr<Layer<S>> layer) {
     detail::require(layer != nullptr, "Sequential::add got a null layer");
+    check_tensor_names(*layer);
     bind_next(*layer);
     layer->set_input_grad(layers_.empty() ? input_grad_ : true);
     layer->set_matmul_precision(precision_);
@@ -344,12 +345,28 @@ class Sequential {
     }
   }
 
+  // State dicts and model files find a tensor by its name: two of one name in a layer (a user's) were
+  // both loaded from the first.
+  static void check_tensor_names(Layer<S>& layer) {
+    std::vector<std::string> names;
+    for (const auto& list : {layer.parameters(), layer.buffers()}) {
+      for (const auto& t : list) {
+        detail::require(!t.name.empty(), layer.describe(), " has a tensor without a name");
+        detail::require(std::find(names.begin(), names.end(), t.name) == names.end(), layer.describe(),
+                        " names two of its tensors '", t.name, "': each needs a name of its own");
+        names.push_back(t.name);
+      }
+    }
+  }
+
   // Layers are owned through pointers, so const methods may still read their views.
   std::vector<TensorRef<S>> collect(std::vector<TensorRef<S>> (Layer<S>::*list)()) const {
     std::vector<TensorRef<S>> all;
     for (std::size_t i = 0; i < layers_.size(); ++i) {
       for (auto& t : ((*layers_[i]).*list)()) {
         t.name = prefixed(i, t.name);
+        t.layer = layers_[i]->lifetime();
+        t.layer_known = true;
         all.push_back(std::move(t));
       }
     }

@@ -24,6 +24,11 @@ class BestCheckpoint final : public Callback<S> {
   std::string name() const override { return "best_checkpoint"; }
   std::vector<std::string> monitored_metrics() const override { return {monitor_.metric()}; }
 
+  // A model that cannot be saved fails before training, not at the first improvement an epoch later.
+  void on_train_begin(TrainContext<S>& /*ctx*/) override {
+    if (!path_.empty()) detail::check_registered(model_, path_);
+  }
+
   void on_epoch_end(TrainContext<S>& ctx) override {
     if (!monitor_.update(ctx.log->get(monitor_.metric()), ctx.log->epoch)) return;
     best_state_ = model_.state_dict();

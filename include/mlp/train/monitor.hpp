@@ -2,7 +2,8 @@
 // every callback that reacts to a metric (EarlyStopping, BestCheckpoint, ReduceLROnPlateau).
 //   improves(v):  mode min: v < best - min_delta     mode max: v > best + min_delta
 //   relative:     mode min: v < best * (1 - min_delta)  (PyTorch's threshold_mode "rel")
-// "Auto" minimizes a metric unless its name contains "acc". NaN never improves.
+// "Auto" maximizes a metric whose name ends in "acc" or "accuracy" and minimizes one without "acc"
+// in it; any other name needs a mode. NaN never improves.
 #pragma once
 
 #include "mlp/core/errors.hpp"
@@ -13,6 +14,7 @@
 #include <cmath>
 #include <limits>
 #include <string>
+#include <string_view>
 
 namespace mlp {
 
@@ -25,7 +27,21 @@ class Monitor {
       : metric_(std::move(metric)), min_delta_(min_delta), relative_(relative) {
     detail::require(!metric_.empty(), "a monitor needs a metric name");
     detail::require(std::isfinite(min_delta) && min_delta >= 0.0, "monitor min_delta has to be >= 0, but got ", min_delta);
-    minimize_ = mode == MonitorMode::Min || (mode == MonitorMode::Auto && metric_.find("acc") == std::string::npos);
+    if (mode == MonitorMode::Auto) {
+      // (val_accumulated_error was maximized): "acc" only at the end says accuracy
+      const auto ends_with = [this](std::string_view end) {
+        return metric_.size() >= end.size() && metric_.compare(metric_.size() - end.size(), end.size(), end) == 0;
+      };
+      const bool accuracy = ends_with("acc") || ends_with("accuracy");
+      detail::require(accuracy || metric_.find("acc") == std::string::npos, "Monitor: cannot tell whether '", metric_,
+                      "' is to be minimized or maximized (Auto maximizes names ending in acc or accuracy); give "
+                      "MonitorMode::Min or MonitorMode::Max");
+      mode = accuracy ? MonitorMode::Max : MonitorMode::Min;
+    }
+    minimize_ = mode == MonitorMode::Min;
+    // (in Min mode best * (1 - min_delta) is 0 or below at 1 and more: nothing would ever improve)
+    detail::require(!(relative && minimize_ && min_delta >= 1.0), "a relative min_delta has to be below 1 when '",
+                    metric_, "' is minimized, but got ", min_delta);
     reset();
   }
 

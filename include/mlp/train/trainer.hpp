@@ -59,12 +59,16 @@ class Trainer {
       : model_(model), optimizer_(optimizer), options_(std::move(options)),
         train_loss_(options_.label_smoothing), params_(model.parameters()), buffers_(model.buffers()) {
     options_.penalty.validate();
+    // (an empty model passes its input through as logits: 784 "classes" that labels 0-9 fit)
+    detail::require(model.size() > 0, "Trainer: the model has no layers");
+    detail::require(!params_.empty(), "Trainer: the model has no parameters to train");
     check_optimizer_matches_model();
     for (const auto& b : buffers_) buffer_backup_.emplace_back(b.rows, b.cols);
   }
   Trainer(Sequential<S>& model, Optimizer<S>& optimizer, const Schedule& schedule, TrainerOptions options = {})
       : Trainer(model, optimizer, std::move(options)) {
     schedule_ = schedule.clone();
+    detail::require(schedule_ != nullptr, "Trainer: the schedule's clone() returned nullptr");
   }
 
   // Callbacks and metrics are not owned and must outlive fit(); add them before resume().
@@ -94,7 +98,11 @@ class Trainer {
     const double base = optimizer_.base_lr();
     if (!schedule_) return lr_scale_ * base;
     const std::int64_t t = schedule_->unit() == ScheduleUnit::Step ? step_ : epoch_;
-    return lr_scale_ * schedule_->lr_at(t, base);
+    const double lr = schedule_->lr_at(t, base);
+    detail::require<RuntimeError>(std::isfinite(lr) && lr >= 0.0, "the schedule ", schedule_->describe(), " gave the learning rate ", lr, " at ",
+                                  schedule_->unit() == ScheduleUnit::Step ? "step " : "epoch ", t,
+                                  " (it has to be finite and >= 0)");
+    return lr_scale_ * lr;
   }
 
   // One optimizer step on one batch. When the loss is not finite, nothing changes: no update, and
@@ -148,6 +156,14 @@ class Trainer {
     detail::require(train.batches_per_epoch() > 0, "the training loader gives no batch (", train.size(),
                     " samples in batches of ", train.options().batch_size,
                     train.options().drop_last ? ", the last one dropped" : "", ")");
+    // (it failed only after the first epoch's training, in evaluate)
+    detail::require(val == nullptr || val->batches_per_epoch() > 0, "the validation loader gives no batch (",
+                    val != nullptr ? val->size() : 0, " samples in batches of ",
+                    val != nullptr ? val->options().batch_size : 0,
+                    val != nullptr && val->options().drop_last ? ", the last one dropped" : "", ")");
+    detail::require(&train != val, "fit() got the same loader for training and validation: validating would "
+                                   "start the training loader's epoch over");
+    check_model_unchanged();
     if (resumed_) {
       detail::require(resumed_batches_ == train.batches_per_epoch(), "the resumed checkpoint was written with ",
                       resumed_batches_, " batches per epoch, but this training loader has ",
@@ -173,13 +189,26 @@ class Trainer {
       const ChosenThreads chosen(*this);  // the callbacks, as the steps (next_batch says why)
       for (auto* c : callbacks_) c->on_train_begin(ctx);
     }
-    if (finished_) ctx.request_stop(history_.stop_reason);
+    take_lr_scale(ctx, "on_train_begin");
+    if (finished_) {
+      ctx.request_stop(history_.stop_reason);
+    } else if (ctx.stop_requested()) {  // (the reason was lost: "completed 0 epochs")
+      stop(detail::concat(ctx.stop_reason(), " (requested before epoch ", epoch_ + 1, ")"));
+    }
     while (epoch_ < epochs && !ctx.stop_requested()) {
       ctx.epoch = epoch_;
+      check_model_unchanged();  // (a layer a callback added would get gradients, and no update)
       if (batch_in_epoch_ == 0) {
         acc_ = {};
-        const ChosenThreads chosen(*this);
-        for (auto* c : callbacks_) c->on_epoch_begin(ctx);
+        {
+          const ChosenThreads chosen(*this);
+          for (auto* c : callbacks_) c->on_epoch_begin(ctx);
+        }
+        take_lr_scale(ctx, "on_epoch_begin");
+        if (ctx.stop_requested()) {  // (one step ran first)
+          stop(detail::concat(ctx.stop_reason(), " (requested before epoch ", epoch_ + 1, ")"));
+          break;
+        }
       }
       const Outcome outcome = run_batches(train, ctx);
       if (outcome != Outcome::Completed) break;
@@ -192,7 +221,7 @@ class Trainer {
         for (auto* c : callbacks_) c->on_epoch_end(ctx);
         ctx.close_epoch_log();
       }
-      lr_scale_ = ctx.lr_scale;
+      take_lr_scale(ctx, "on_epoch_end");
       if (ctx.stop_requested()) stop(ctx.stop_reason());
       if (!options_.checkpoint.empty()) save_checkpoint(options_.checkpoint);
       if (interrupt_ != nullptr && interrupt_->load() && !finished_ && epoch_ < epochs) {
@@ -279,6 +308,7 @@ class Trainer {
   StepResult step_on(const Batch<S>& batch) {
     const detail::FlushDenormals flush(options_.flush_denormals);
     for (const auto& p : params_) p.check_attached("trainer");
+    for (const auto& b : buffers_) b.check_attached("trainer");
     StepResult r;
     r.lr = current_lr();
     optimizer_.set_lr(r.lr);
@@ -314,6 +344,26 @@ class Trainer {
                     "Trainer: the batch's source is not its x as it is (a Batch has to come from its "
                     "DataLoader's next(), or leave source empty)");
     return true;
+  }
+
+  // The callbacks' ctx.lr_scale, from the next step on.
+  void take_lr_scale(const TrainContext<S>& ctx, const char* hook) {
+    detail::require(std::isfinite(ctx.lr_scale) && ctx.lr_scale >= 0.0, "a callback set lr_scale to ", ctx.lr_scale,
+                    " in ", hook, " (it has to be finite and >= 0)");
+    lr_scale_ = ctx.lr_scale;
+  }
+
+  // The model still holds the tensors the Trainer and the optimizer were built over: layers added,
+  // removed or replaced since (or the model moved from) would train other tensors than it updates.
+  void check_model_unchanged() const {
+    const auto now = model_.parameters();
+    bool same = now.size() == params_.size();
+    for (std::size_t i = 0; same && i < now.size(); ++i) same = now[i].value == params_[i].value && now[i].attached();
+    for (const auto& p : params_) same = same && p.attached();
+    detail::require<RuntimeError>(same, "Trainer: the model no longer holds the parameters the Trainer was made with (",
+                                  params_.size(), " tensors then, ", now.size(), " now: layers added, removed or ",
+                                  "replaced, or the model moved from or assigned); make the optimizer and the Trainer "
+                                  "after changing the model, or load weights with load_model_into");
   }
 
   void check_optimizer_matches_model() const {
@@ -364,6 +414,14 @@ class Trainer {
         const ChosenThreads chosen(*this);
         for (auto* c : callbacks_) c->on_batch_end(ctx);
       }
+      take_lr_scale(ctx, "on_batch_end");  // (it was taken only at the epoch's end)
+      // A callback that evaluated on the training loader started its epoch over: the rest of this
+      // epoch would be skipped, and its checkpoint could not be resumed.
+      detail::require<RuntimeError>(train.epoch() == epoch_ && train.next_batch_index() == batch_in_epoch_,
+                                    "a callback used the training loader in on_batch_end (it is at batch ",
+                                    train.next_batch_index(), " of epoch ", train.epoch() + 1, ", training at batch ",
+                                    batch_in_epoch_, " of epoch ", epoch_ + 1,
+                                    "); evaluate on a loader of its own");
       // At the epoch's last batch the epoch ends first (validation, its log, the checkpoint: fit
       // stops after it): a checkpoint at that batch could not be resumed, its position out of range.
       if (interrupt_ != nullptr && interrupt_->load() && batch_in_epoch_ < batches_) {

@@ -60,7 +60,11 @@ std::vector<std::string> check_metrics(const std::vector<Callback<S>*>& callback
   }
   for (const auto* m : metrics) {
     require(has_validation, "metric '", m->name(), "' is computed on validation data, but fit() got no validation loader");
-    produced.push_back("val_" + m->name());
+    // (a metric named "loss" was logged as a second val_loss column; two of one name lost the first)
+    const std::string logged_as = "val_" + m->name();
+    require(std::find(produced.begin(), produced.end(), logged_as) == produced.end() && !is_standard_metric(logged_as),
+            "metric '", m->name(), "' would be logged as '", logged_as, "', which the run already has; give it another name");
+    produced.push_back(logged_as);
   }
   auto known = [](const std::vector<std::string>& list, const std::string& name) {
     return std::find(list.begin(), list.end(), name) != list.end();
