@@ -28,6 +28,7 @@
 #include <mlp_app/sample_grid.hpp>
 
 #include <algorithm>
+#include <cstddef>
 #include <chrono>
 #include <cstdio>
 #include <iostream>
@@ -198,9 +199,10 @@ int slurm(const Study& s) {
   if (names.empty()) std::filesystem::remove(dir / "cells.sbatch");
   else mlp::write_file_atomically(dir / "cells.sbatch", study::array_script(names, command, dir / "logs", s.opt.slurm_options));
   mlp::write_file_atomically(dir / "report.sbatch", study::report_script(report_command, dir / "logs", s.opt.slurm_options));
-  std::printf("wrote %s%s (%zu of the %td %scells to run; the others are finished)\n",
+  std::printf("wrote %s%s (%zu of the %td %scells to run%s)\n",
               names.empty() ? "" : ((dir / "cells.sbatch").string() + " and ").c_str(), (dir / "report.sbatch").string().c_str(),
-              names.size(), selected, selection.all() ? "" : "selected ");
+              names.size(), selected, selection.all() ? "" : "selected ",
+              static_cast<std::ptrdiff_t>(names.size()) < selected ? "; the others are finished" : "");
   const std::string cells = (dir / "cells.sbatch").string(), report = (dir / "report.sbatch").string();
   if (!s.opt.slurm_options.submit) {
     const std::string array_command = "array=$(sbatch --parsable " + study::shell_quote(cells) +

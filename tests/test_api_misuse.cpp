@@ -33,14 +33,14 @@ mlp::MlpSpec tiny_spec() {
 // kind a test may get wrong on purpose.
 class ScaleLayer final : public mlp::Layer<float> {
  public:
-  explicit ScaleLayer(std::string kind = "TestScale", std::string second_name = "")
-      : kind_(std::move(kind)), second_name_(std::move(second_name)) {
+  explicit ScaleLayer(std::string kind = "TestScale", std::string second_name = "", std::string first_name = "a")
+      : kind_(std::move(kind)), second_name_(std::move(second_name)), first_name_(std::move(first_name)) {
     a_.setConstant(2.0f);
     b_.setConstant(1.0f);
   }
   std::string_view kind() const override { return kind_; }
   std::vector<mlp::TensorRef<float>> parameters() override {
-    std::vector<mlp::TensorRef<float>> list{mlp::tensor_ref<float>("a", a_, &da_, false)};
+    std::vector<mlp::TensorRef<float>> list{mlp::tensor_ref<float>(first_name_, a_, &da_, false)};
     if (!second_name_.empty()) list.push_back(mlp::tensor_ref<float>(second_name_, b_, &db_, false));
     return list;
   }
@@ -61,7 +61,7 @@ class ScaleLayer final : public mlp::Layer<float> {
   }
 
  private:
-  std::string kind_, second_name_;
+  std::string kind_, second_name_, first_name_;
   mlp::Matrix<float> a_{1, 1}, da_{1, 1}, b_{1, 1}, db_{1, 1}, x_, y_, dx_;
 };
 
@@ -161,6 +161,18 @@ TEST_CASE("a Trainer refuses an empty model, a model moved from, and layers adde
   CHECK_THROWS_WITH_AS(grown_trainer.fit(d.train_loader, &d.val_loader, 3),
                        doctest::Contains("(4 tensors then, 5 now"), mlp::RuntimeError);
   CHECK(grown_trainer.epochs_done() == 1);  // refused before the second epoch's first step
+
+  // In the middle of an epoch: refused at the next step.
+  mlp::Sequential<float> mid = mlp::ParameterizedMLP<float>(tiny_spec(), 1);
+  mlp::Adam<float> mid_optimizer(mid.parameters(), {1e-3});
+  mlp::Trainer<float> mid_trainer(mid, mid_optimizer);
+  auto add_mid = hook("on_batch_end", [&](mlp::TrainContext<float>& c) {
+    if (c.batch == 2) mid.add(std::make_unique<ScaleLayer>());
+  });
+  mid_trainer.add_callback(add_mid);
+  CHECK_THROWS_WITH_AS(mid_trainer.fit(d.train_loader, &d.val_loader, 1), doctest::Contains("(3 layers then, 4 now"),
+                       mlp::RuntimeError);
+  CHECK(mid_trainer.step() == 2);
 }
 
 TEST_CASE("a DataLoader checks its data set, and refuses data resized under it") {
@@ -195,6 +207,8 @@ TEST_CASE("a user's layer with two tensors of one name, another's kind, or outpu
   CHECK_THROWS_WITH_AS(model.add(std::make_unique<ScaleLayer>("TestScale", "a")),
                        "TestScale names two of its tensors 'a': each needs a name of its own", mlp::InvalidArgument);
   CHECK(model.size() == 0);
+  CHECK_THROWS_WITH_AS(model.add(std::make_unique<ScaleLayer>("TestScale", "", "")), "TestScale has a tensor without a name",
+                       mlp::InvalidArgument);
 
   // A layer of its own whose kind() says "Linear" was loaded back as a built-in Linear.
   model.add(std::make_unique<ScaleLayer>("Linear"));
@@ -262,9 +276,14 @@ TEST_CASE("metric names, validation loaders and callbacks that use the training 
     auto evaluate_on_train = hook("on_batch_end", [&](mlp::TrainContext<float>&) { mlp::evaluate(model, d.train_loader); });
     trainer.add_callback(evaluate_on_train);
     CHECK_THROWS_WITH_AS(trainer.fit(d.train_loader, &d.val_loader, 2),
-                         "a callback used the training loader in on_batch_end (it is at batch 6 of epoch 1, training at "
-                         "batch 1 of epoch 1); evaluate on a loader of its own",
+                         "a callback used the training loader in on_batch_end (evaluate or next() on it) at batch 1 of "
+                         "epoch 1; evaluate on a loader of its own",
                          mlp::RuntimeError);
+  }
+  {
+    // Validating on the training data itself is fine (an overfitting check): fit starts each epoch over.
+    mlp::Trainer<float> trainer(model, optimizer);
+    CHECK(trainer.fit(d.train_loader, &d.train_loader, 2).epochs.size() == 2);
   }
 }
 
@@ -295,13 +314,33 @@ TEST_CASE("stops and learning-rate scales from any hook take effect before the n
     trainer.fit(d.train_loader, &d.val_loader, 1);
     CHECK(rates == std::vector<double>{1e-3, 1e-3, 5e-4, 5e-4, 5e-4, 5e-4});
   }
-  {
+  // From 0 to 1, the range a checkpoint holds (2 or NaN would have made a run that cannot be resumed).
+  for (const double bad : {std::nan(""), -0.5, 2.0}) {
+    CAPTURE(bad);
     mlp::Trainer<float> trainer(model, optimizer);
-    auto nan_scale = hook("on_epoch_end", [](mlp::TrainContext<float>& c) { c.lr_scale = std::nan(""); });
-    trainer.add_callback(nan_scale);
+    auto bad_scale = hook("on_epoch_end", [bad](mlp::TrainContext<float>& c) { c.lr_scale = bad; });
+    trainer.add_callback(bad_scale);
     CHECK_THROWS_WITH_AS(trainer.fit(d.train_loader, &d.val_loader, 2),
-                         "a callback set lr_scale to nan in on_epoch_end (it has to be finite and >= 0)",
+                         doctest::Contains(" in on_epoch_end (it scales the schedule's rate down: from 0 to 1)"),
                          mlp::InvalidArgument);
+  }
+  {
+    mlp_test::TempDir dir("api_misuse_scale");
+    mlp::TrainerOptions options;
+    options.checkpoint = dir.file("run.mlpckpt");
+    mlp::Sequential<float> fresh = mlp::ParameterizedMLP<float>(tiny_spec(), 1);
+    mlp::Adam<float> fresh_optimizer(fresh.parameters(), {1e-3});
+    mlp::Trainer<float> trainer(fresh, fresh_optimizer, options);
+    auto freeze = hook("on_epoch_end", [](mlp::TrainContext<float>& c) { c.lr_scale = 0.0; });
+    trainer.add_callback(freeze);
+    trainer.fit(d.train_loader, &d.val_loader, 1);
+    mlp::Sequential<float> again = mlp::ParameterizedMLP<float>(tiny_spec(), 1);
+    mlp::Adam<float> again_optimizer(again.parameters(), {1e-3});
+    mlp::Trainer<float> resumed(again, again_optimizer, options);
+    auto freeze_again = hook("on_epoch_end", [](mlp::TrainContext<float>& c) { c.lr_scale = 0.0; });
+    resumed.add_callback(freeze_again);
+    resumed.resume(options.checkpoint);
+    CHECK(resumed.current_lr() == 0.0);
   }
 }
 

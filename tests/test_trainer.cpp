@@ -3,6 +3,7 @@
 
 #include <mlp/model/parameterized_mlp.hpp>
 #include <mlp/optim/adam.hpp>
+#include <mlp/optim/schedulers.hpp>
 #include <mlp/optim/sgd.hpp>
 #include <mlp/train/checkpoint.hpp>
 #include <mlp/train/csv_logger.hpp>
@@ -294,7 +295,7 @@ TEST_CASE("resume names a checkpoint's impossible position, epoch or best state"
   resume_fails_with("epoch", "3", "has an impossible position: step 16 is not 3 epochs x 8 batches + 0");
   resume_fails_with("monitor_best_epoch", "?", "has a bad monitor state");
   resume_fails_with("monitor_best_epoch", "3", "has a bad monitor state in 'callback.best_checkpoint.state' (best epoch 3 of 2");
-  resume_fails_with("lr_scale", "0", "has a bad trainer entry lr_scale '0'");
+  resume_fails_with("lr_scale", "2", "has a bad trainer entry lr_scale '2' (expected 0 to 1)");
   resume_fails_with("count", "3", "has a history of 3 epochs, but 2 epochs done");
   resume_fails_with("batch_in_epoch", "8", "has a bad trainer entry batch_in_epoch '8' (expected 0 to 7)");
   resume_fails_with("finished", "1", "is marked finished without a stop reason");
@@ -313,6 +314,12 @@ TEST_CASE("the steady-state training step allocates nothing") {
   for (int i = 0; i < 5; ++i) run.trainer.train_step(*batch);
   const std::size_t allocations = probe.count();
   CHECK(allocations == 0);
+  // With a schedule too (a check of its rate once built its message at every step).
+  mlp::Trainer<float> scheduled(run.model, run.optimizer, mlp::CosineAnnealingLR(mlp::Epochs{30}), options);
+  scheduled.train_step(*batch);
+  const mlp_test::AllocationProbe scheduled_probe;
+  for (int i = 0; i < 5; ++i) scheduled.train_step(*batch);
+  CHECK(scheduled_probe.count() == 0);
 }
 
 TEST_CASE("evaluate gives the loss and accuracy and a confusion matrix over every sample") {

@@ -140,6 +140,8 @@ class DataLoader {
   // Where the loader is: the epoch of its order and the index of the batch next() gives next.
   std::int64_t epoch() const { return epoch_; }
   Index next_batch_index() const { return batch_index_; }
+  // Moves on at every next() and start_epoch(): the Trainer tells by it that a callback used the loader.
+  std::uint64_t changes() const { return version_; }
 
  private:
   void init(Index available) {

@@ -69,13 +69,13 @@ struct TensorRef {
     return same(value_owner, value) && same(grad_owner, grad);
   }
   // Throws naming the tensor when its storage was replaced behind the view's back.
-  void check_attached(const char* user) const {
-    detail::require<RuntimeError>(!layer_destroyed(), user, ": parameter '", name, "' belongs to a layer that no ",
+  void check_attached(const char* user, const char* what = "parameter") const {
+    detail::require<RuntimeError>(!layer_destroyed(), user, ": ", what, " '", name, "' belongs to a layer that no ",
                                   "longer exists (the model was assigned another, e.g. model = load_model(...).model, ",
                                   "or destroyed); create the ", user, " after changing the model, or load weights ",
                                   "into it with load_model_into");
     detail::require<RuntimeError>(
-        attached(), user, ": parameter '", name, "' no longer points at its layer's storage (the ",
+        attached(), user, ": ", what, " '", name, "' no longer points at its layer's storage (the ",
         "matrix was replaced or resized, e.g. by a move-assignment); assign values into it "
         "(weight() = other copies) or create the ", user, " after changing the model");
   }

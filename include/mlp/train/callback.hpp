@@ -37,7 +37,7 @@ struct TrainContext {
   double batch_loss = 0.0;    // data loss of the last batch
   double running_loss = 0.0;  // mean data loss of the epoch so far
   double lr = 0.0;            // learning rate of the last step
-  double lr_scale = 1.0;      // multiplies the schedule; callbacks may lower it
+  double lr_scale = 1.0;      // multiplies the schedule; callbacks may lower it (0 to 1)
   bool resumed = false;       // this fit continues a checkpoint
   const EpochLog* log = nullptr;  // the finished epoch, in on_epoch_end
 

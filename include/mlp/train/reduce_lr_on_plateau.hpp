@@ -25,8 +25,8 @@ class ReduceLROnPlateau final : public Callback<S> {
  public:
   explicit ReduceLROnPlateau(ReduceLROnPlateauOptions options = {}) : o_(std::move(options)) {
     detail::require(o_.factor > 0.0 && o_.factor < 1.0, "ReduceLROnPlateau factor has to be in (0, 1), but got ", o_.factor);
-    detail::require(o_.patience >= 0 && o_.cooldown >= 0 && o_.min_scale >= 0.0,
-                    "ReduceLROnPlateau needs patience, cooldown and min_scale >= 0");
+    detail::require(o_.patience >= 0 && o_.cooldown >= 0 && o_.min_scale >= 0.0 && o_.min_scale <= 1.0,
+                    "ReduceLROnPlateau needs patience and cooldown >= 0 and min_scale from 0 to 1");
   }
 
   std::string name() const override { return "reduce_lr_on_plateau"; }

@@ -57,7 +57,8 @@ class Trainer {
   // Trains at the optimizer's base rate (no schedule). The schedule, when given, is copied.
   Trainer(Sequential<S>& model, Optimizer<S>& optimizer, TrainerOptions options = {})
       : model_(model), optimizer_(optimizer), options_(std::move(options)),
-        train_loss_(options_.label_smoothing), params_(model.parameters()), buffers_(model.buffers()) {
+        train_loss_(options_.label_smoothing), params_(model.parameters()), buffers_(model.buffers()),
+        layers_(model.size()) {
     options_.penalty.validate();
     // (an empty model passes its input through as logits: 784 "classes" that labels 0-9 fit)
     detail::require(model.size() > 0, "Trainer: the model has no layers");
@@ -99,9 +100,11 @@ class Trainer {
     if (!schedule_) return lr_scale_ * base;
     const std::int64_t t = schedule_->unit() == ScheduleUnit::Step ? step_ : epoch_;
     const double lr = schedule_->lr_at(t, base);
-    detail::require<RuntimeError>(std::isfinite(lr) && lr >= 0.0, "the schedule ", schedule_->describe(), " gave the learning rate ", lr, " at ",
-                                  schedule_->unit() == ScheduleUnit::Step ? "step " : "epoch ", t,
-                                  " (it has to be finite and >= 0)");
+    if (!(std::isfinite(lr) && lr >= 0.0)) {  // (the message only on failure: describe() allocates, and this runs every step)
+      detail::fail<RuntimeError>("the schedule ", schedule_->describe(), " gave the learning rate ", lr, " at ",
+                                 schedule_->unit() == ScheduleUnit::Step ? "step " : "epoch ", t,
+                                 " (it has to be finite and >= 0)");
+    }
     return lr_scale_ * lr;
   }
 
@@ -161,8 +164,6 @@ class Trainer {
                     val != nullptr ? val->size() : 0, " samples in batches of ",
                     val != nullptr ? val->options().batch_size : 0,
                     val != nullptr && val->options().drop_last ? ", the last one dropped" : "", ")");
-    detail::require(&train != val, "fit() got the same loader for training and validation: validating would "
-                                   "start the training loader's epoch over");
     check_model_unchanged();
     if (resumed_) {
       detail::require(resumed_batches_ == train.batches_per_epoch(), "the resumed checkpoint was written with ",
@@ -307,8 +308,10 @@ class Trainer {
 
   StepResult step_on(const Batch<S>& batch) {
     const detail::FlushDenormals flush(options_.flush_denormals);
+    // (a layer a callback added in on_batch_end: the per-epoch check would see it only after the epoch)
+    if (model_.size() != layers_) fail_model_changed(detail::concat(layers_, " layers then, ", model_.size(), " now"));
     for (const auto& p : params_) p.check_attached("trainer");
-    for (const auto& b : buffers_) b.check_attached("trainer");
+    for (const auto& b : buffers_) b.check_attached("trainer", "buffer");
     StepResult r;
     r.lr = current_lr();
     optimizer_.set_lr(r.lr);
@@ -348,8 +351,9 @@ class Trainer {
 
   // The callbacks' ctx.lr_scale, from the next step on.
   void take_lr_scale(const TrainContext<S>& ctx, const char* hook) {
-    detail::require(std::isfinite(ctx.lr_scale) && ctx.lr_scale >= 0.0, "a callback set lr_scale to ", ctx.lr_scale,
-                    " in ", hook, " (it has to be finite and >= 0)");
+    // (a checkpoint holds what a callback may set: 2 or NaN would make a run that cannot be resumed)
+    detail::require(ctx.lr_scale >= 0.0 && ctx.lr_scale <= 1.0, "a callback set lr_scale to ", ctx.lr_scale, " in ",
+                    hook, " (it scales the schedule's rate down: from 0 to 1)");
     lr_scale_ = ctx.lr_scale;
   }
 
@@ -360,10 +364,12 @@ class Trainer {
     bool same = now.size() == params_.size();
     for (std::size_t i = 0; same && i < now.size(); ++i) same = now[i].value == params_[i].value && now[i].attached();
     for (const auto& p : params_) same = same && p.attached();
-    detail::require<RuntimeError>(same, "Trainer: the model no longer holds the parameters the Trainer was made with (",
-                                  params_.size(), " tensors then, ", now.size(), " now: layers added, removed or ",
-                                  "replaced, or the model moved from or assigned); make the optimizer and the Trainer "
-                                  "after changing the model, or load weights with load_model_into");
+    if (!same) fail_model_changed(detail::concat(params_.size(), " tensors then, ", now.size(), " now"));
+  }
+  [[noreturn]] void fail_model_changed(const std::string& what) const {
+    detail::fail<RuntimeError>("Trainer: the model no longer holds the parameters the Trainer was made with (", what,
+                               ": layers added, removed or replaced, or the model moved from or assigned); make the ",
+                               "optimizer and the Trainer after changing the model, or load weights with load_model_into");
   }
 
   void check_optimizer_matches_model() const {
@@ -386,6 +392,7 @@ class Trainer {
     train.start_epoch(epoch_);
     train.skip_batches(batch_in_epoch_);
     while (auto batch = next_batch(train)) {
+      const std::uint64_t loader_changes = train.changes();
       const StepResult r = train_step(*batch);
       if (!r.finite) {
         history_.diverged = true;
@@ -416,12 +423,10 @@ class Trainer {
       }
       take_lr_scale(ctx, "on_batch_end");  // (it was taken only at the epoch's end)
       // A callback that evaluated on the training loader started its epoch over: the rest of this
-      // epoch would be skipped, and its checkpoint could not be resumed.
-      detail::require<RuntimeError>(train.epoch() == epoch_ && train.next_batch_index() == batch_in_epoch_,
-                                    "a callback used the training loader in on_batch_end (it is at batch ",
-                                    train.next_batch_index(), " of epoch ", train.epoch() + 1, ", training at batch ",
-                                    batch_in_epoch_, " of epoch ", epoch_ + 1,
-                                    "); evaluate on a loader of its own");
+      // epoch was skipped, and its checkpoint could not be resumed.
+      detail::require<RuntimeError>(train.changes() == loader_changes, "a callback used the training loader in ",
+                                    "on_batch_end (evaluate or next() on it) at batch ", batch_in_epoch_, " of epoch ",
+                                    epoch_ + 1, "; evaluate on a loader of its own");
       // At the epoch's last batch the epoch ends first (validation, its log, the checkpoint: fit
       // stops after it): a checkpoint at that batch could not be resumed, its position out of range.
       if (interrupt_ != nullptr && interrupt_->load() && batch_in_epoch_ < batches_) {
@@ -504,6 +509,7 @@ class Trainer {
   SoftmaxCrossEntropy<S> train_loss_;
   std::vector<TensorRef<S>> params_;
   std::vector<TensorRef<S>> buffers_;     // running statistics, restored after a non-finite step
+  std::size_t layers_;                    // the model's layers when the Trainer was made
   std::vector<Matrix<S>> buffer_backup_;  // their values before the step's forward pass
   std::vector<std::uint64_t> random_backup_;  // dropout generators before the step's forward pass
   std::vector<Callback<S>*> callbacks_;

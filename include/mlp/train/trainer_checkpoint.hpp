@@ -227,7 +227,7 @@ inline TrainerState read_trainer_state(const ContainerReader& in) {
   if (read_int(in, "trainer", "optimizer_steps", 0, kMaxSteps) != s.step) {
     in.fail("has an optimizer step count that is not its step ", s.step);
   }
-  s.lr_scale = read_real(in, "trainer", "lr_scale", 1e-300, 1.0);
+  s.lr_scale = read_real(in, "trainer", "lr_scale", 0.0, 1.0);  // (the range a callback may set: Trainer::take_lr_scale)
   s.finished = read_int(in, "trainer", "finished", 0, 1) == 1;
   EpochSums& a = s.sums;
   a.steps = read_int(in, "trainer", "acc_steps", s.batch_in_epoch, s.batch_in_epoch);
