@@ -65,8 +65,7 @@ int main(int argc, char** argv) {
                 static_cast<long long>(prepared.data.train.classes()), per_class, scale);
     // A class with fewer training images than asked for has a shorter row (or none): say which.
     const auto& train = prepared.data.train;
-    std::vector<mlp::Index> count(static_cast<std::size_t>(train.classes()), 0);
-    for (const mlp::Index i : prepared.split.train) ++count[static_cast<std::size_t>(train.labels[i])];
+    const std::vector<mlp::Index> count = train.class_counts(prepared.split.train);
     std::string short_rows;
     for (std::size_t c = 0; c < count.size(); ++c) {
       if (count[c] >= per_class) continue;

@@ -20,6 +20,7 @@
 #include "mlp/train/thread_governor.hpp"
 #include "mlp/train/trainer_checkpoint.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -156,14 +157,8 @@ class Trainer {
   History fit(DataLoader<S>& train, DataLoader<S>* val, int epochs) {
     detail::require(epochs >= 0 && epochs <= kMaxEpochs, "epochs has to be in [0, ", kMaxEpochs, "], but got ", epochs);
     declared_ = detail::check_metrics(callbacks_, metrics_, val != nullptr, options_.label_smoothing > 0.0);
-    detail::require(train.batches_per_epoch() > 0, "the training loader gives no batch (", train.size(),
-                    " samples in batches of ", train.options().batch_size,
-                    train.options().drop_last ? ", the last one dropped" : "", ")");
-    // (it failed only after the first epoch's training, in evaluate)
-    detail::require(val == nullptr || val->batches_per_epoch() > 0, "the validation loader gives no batch (",
-                    val != nullptr ? val->size() : 0, " samples in batches of ",
-                    val != nullptr ? val->options().batch_size : 0,
-                    val != nullptr && val->options().drop_last ? ", the last one dropped" : "", ")");
+    require_batches(train, "training");
+    if (val != nullptr) require_batches(*val, "validation");  // (it failed only after the first epoch, in evaluate)
     check_model_unchanged();
     if (resumed_) {
       detail::require(resumed_batches_ == train.batches_per_epoch(), "the resumed checkpoint was written with ",
@@ -361,10 +356,9 @@ class Trainer {
   // removed or replaced since (or the model moved from) would train other tensors than it updates.
   void check_model_unchanged() const {
     const auto now = model_.parameters();
-    bool same = now.size() == params_.size();
-    for (std::size_t i = 0; same && i < now.size(); ++i) same = now[i].value == params_[i].value && now[i].attached();
-    for (const auto& p : params_) same = same && p.attached();
-    if (!same) fail_model_changed(detail::concat(params_.size(), " tensors then, ", now.size(), " now"));
+    // (pointers alone could match a new model's: its layers may lie where the freed ones were)
+    const bool alive = std::all_of(params_.begin(), params_.end(), [](const TensorRef<S>& p) { return p.attached(); });
+    if (!alive || !same_values(now, params_)) fail_model_changed(detail::concat(params_.size(), " tensors then, ", now.size(), " now"));
   }
   [[noreturn]] void fail_model_changed(const std::string& what) const {
     detail::fail<RuntimeError>("Trainer: the model no longer holds the parameters the Trainer was made with (", what,
@@ -372,11 +366,22 @@ class Trainer {
                                "optimizer and the Trainer after changing the model, or load weights with load_model_into");
   }
 
+  static void require_batches(const DataLoader<S>& loader, const char* which) {
+    detail::require(loader.batches_per_epoch() > 0, "the ", which, " loader gives no batch (", loader.size(),
+                    " samples in batches of ", loader.options().batch_size,
+                    loader.options().drop_last ? ", the last one dropped" : "", ")");
+  }
+
+  // Whether two lists view the same tensors, in the same order (by their storage).
+  static bool same_values(const std::vector<TensorRef<S>>& a, const std::vector<TensorRef<S>>& b) {
+    bool same = a.size() == b.size();
+    for (std::size_t i = 0; same && i < a.size(); ++i) same = a[i].value == b[i].value;
+    return same;
+  }
+
   void check_optimizer_matches_model() const {
     const auto& held = optimizer_.parameters();
-    bool same = held.size() == params_.size();
-    for (std::size_t i = 0; same && i < held.size(); ++i) same = held[i].value == params_[i].value;
-    detail::require(same, "Trainer: the optimizer does not hold this model's parameters (it has ", held.size(),
+    detail::require(same_values(held, params_), "Trainer: the optimizer does not hold this model's parameters (it has ", held.size(),
                     " tensors, the model ", params_.size(), "); build it from model.parameters()");
   }
 
