@@ -344,6 +344,50 @@ TEST_CASE("stops and learning-rate scales from any hook take effect before the n
   }
 }
 
+TEST_CASE("a rate set with the optimizer's set_lr, which the Trainer's next step would overwrite, is refused") {
+  MisuseData d;
+  mlp::Sequential<float> model = mlp::ParameterizedMLP<float>(tiny_spec(), 1);
+  mlp::Adam<float> optimizer(model.parameters(), {1e-3});
+  {
+    // (the callback's rate lasted until the next step, which wrote the schedule's back)
+    mlp::Trainer<float> trainer(model, optimizer);
+    auto setter = hook("on_batch_end", [](mlp::TrainContext<float>& c) { c.optimizer.set_lr(1e-4); });
+    trainer.add_callback(setter);
+    CHECK_THROWS_WITH_AS(trainer.fit(d.train_loader, &d.val_loader, 1),
+                         doctest::Contains("the optimizer's learning rate was set to 0.0001 (set_lr) after step 1, "
+                                           "but the Trainer writes the rate before every step"),
+                         mlp::RuntimeError);
+  }
+  {
+    // between two fits of one Trainer (fine-tuning at a lower rate trained at the old one)
+    mlp::Sequential<float> fresh = mlp::ParameterizedMLP<float>(tiny_spec(), 1);
+    mlp::Adam<float> fresh_optimizer(fresh.parameters(), {1e-3});
+    mlp::Trainer<float> trainer(fresh, fresh_optimizer);
+    trainer.fit(d.train_loader, &d.val_loader, 1);
+    fresh_optimizer.set_lr(1e-4);
+    CHECK_THROWS_WITH_AS(trainer.fit(d.train_loader, &d.val_loader, 2), doctest::Contains("(set_lr) after step 6"),
+                         mlp::RuntimeError);
+    // A Trainer made after it starts from the optimizer as it is; the rates it writes are its own.
+    mlp::Trainer<float> second(fresh, fresh_optimizer);
+    second.fit(d.train_loader, &d.val_loader, 1);
+    mlp::Trainer<float> third(fresh, fresh_optimizer);
+    third.fit(d.train_loader, &d.val_loader, 1);
+    second.fit(d.train_loader, &d.val_loader, 2);  // (third's rates are no set_lr)
+    CHECK(second.step() == 12);
+  }
+  {
+    mlp::Sequential<float> fresh = mlp::ParameterizedMLP<float>(tiny_spec(), 1);
+    mlp::Adam<float> fresh_optimizer(fresh.parameters(), {1e-3});
+    fresh_optimizer.set_lr(0.5);
+    CHECK_THROWS_WITH_AS(mlp::Trainer<float>(fresh, fresh_optimizer),
+                         doctest::Contains("the optimizer's learning rate was set to 0.5 (set_lr) before training, but "
+                                           "the Trainer writes the rate of every step from the optimizer's base rate (0.001)"),
+                         mlp::InvalidArgument);
+    fresh_optimizer.set_lr(1e-3);  // (back at its base rate: nothing is lost)
+    CHECK_NOTHROW(mlp::Trainer<float>(fresh, fresh_optimizer));
+  }
+}
+
 namespace {
 
 struct BadSchedule final : mlp::Schedule {

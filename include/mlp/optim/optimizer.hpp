@@ -27,6 +27,9 @@ namespace mlp {
 template <class S>
 using Array = Eigen::Array<S, Eigen::Dynamic, 1>;  // flat element-wise view of a tensor
 
+template <class S>
+class Trainer;
+
 template <class S = float>
 class Optimizer {
  public:
@@ -51,9 +54,13 @@ class Optimizer {
 
   // Only the trainer (or your loop) writes the learning rate; schedules never touch the optimizer.
   void set_lr(double lr) {
-    detail::require(std::isfinite(lr) && lr >= 0.0, "learning rate has to be >= 0, but got ", lr);
-    lr_ = lr;
+    write_lr(lr);
+    ++lr_writes_;
   }
+  // How many times set_lr was called. A Trainer writes the rate of each step itself (not counted
+  // here), and refuses to step after a set_lr since its last step: the rate would be overwritten
+  // without a word.
+  std::uint64_t lr_writes() const { return lr_writes_; }
   double lr() const { return lr_; }
   double base_lr() const { return base_lr_; }
   std::int64_t steps() const { return steps_; }
@@ -117,6 +124,13 @@ class Optimizer {
   }
 
  protected:
+  template <class>
+  friend class Trainer;
+  void write_lr(double lr) {
+    detail::require(std::isfinite(lr) && lr >= 0.0, "learning rate has to be >= 0, but got ", lr);
+    lr_ = lr;
+  }
+
   virtual void update() = 0;
   // Names of the per-parameter buffers ("momentum_buffer", "exp_avg", ...).
   virtual std::vector<std::string> buffer_names() const = 0;
@@ -175,6 +189,7 @@ class Optimizer {
   double lr_;
   double base_lr_ = 0.0;
   std::int64_t steps_ = 0;
+  std::uint64_t lr_writes_ = 0;
 };
 
 }  // namespace mlp

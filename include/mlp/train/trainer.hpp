@@ -24,6 +24,7 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <cstdint>
 #include <filesystem>
 #include <memory>
 #include <optional>
@@ -65,6 +66,12 @@ class Trainer {
     detail::require(model.size() > 0, "Trainer: the model has no layers");
     detail::require(!params_.empty(), "Trainer: the model has no parameters to train");
     check_optimizer_matches_model();
+    // (steps before: the optimizer was run by a loop of the caller's own, at rates it chose)
+    detail::require(optimizer.steps() > 0 || optimizer.lr() == optimizer.base_lr(), "the optimizer's learning rate ",
+                    "was set to ", optimizer.lr(), " (set_lr) before training, but the Trainer writes the rate of ",
+                    "every step from the optimizer's base rate (", optimizer.base_lr(), "): make the optimizer with ",
+                    "the rate you want, or give the Trainer a Schedule");
+    lr_writes_ = optimizer.lr_writes();
     for (const auto& b : buffers_) buffer_backup_.emplace_back(b.rows, b.cols);
   }
   Trainer(Sequential<S>& model, Optimizer<S>& optimizer, const Schedule& schedule, TrainerOptions options = {})
@@ -309,7 +316,8 @@ class Trainer {
     for (const auto& b : buffers_) b.check_attached("trainer", "buffer");
     StepResult r;
     r.lr = current_lr();
-    optimizer_.set_lr(r.lr);
+    check_lr_unchanged();
+    optimizer_.write_lr(r.lr);
     for (std::size_t i = 0; i < buffers_.size(); ++i) buffer_backup_[i] = buffers_[i].value_map();
     model_.random_states(random_backup_);
     // A loader's full batch stays as it is until the loader's next batch, after this step: the first
@@ -331,6 +339,15 @@ class Trainer {
     optimizer_.step();
     ++step_;
     return r;
+  }
+
+  // A rate set_lr wrote since this Trainer was made would be lost at this step.
+  void check_lr_unchanged() const {
+    if (optimizer_.lr_writes() == lr_writes_) return;
+    detail::fail<RuntimeError>("the optimizer's learning rate was set to ", optimizer_.lr(), " (set_lr) after step ",
+                               step_, ", but the Trainer writes the rate before every step and the change would be ",
+                               "lost: in a callback, lower ctx.lr_scale (0 to 1); for a rate that changes over the ",
+                               "steps, give the Trainer a Schedule; for another base rate, make the optimizer with it");
   }
 
   // Whether batch.source is there and is batch.x (a Batch put together by hand may carry another).
@@ -516,6 +533,7 @@ class Trainer {
   std::vector<TensorRef<S>> buffers_;     // running statistics, restored after a non-finite step
   std::size_t layers_;                    // the model's layers when the Trainer was made
   std::vector<Matrix<S>> buffer_backup_;  // their values before the step's forward pass
+  std::uint64_t lr_writes_ = 0;  // the optimizer's count of set_lr when this Trainer was made
   std::vector<std::uint64_t> random_backup_;  // dropout generators before the step's forward pass
   std::vector<Callback<S>*> callbacks_;
   std::vector<Metric<S>*> metrics_;
