@@ -66,8 +66,13 @@ int train_spirals(const std::filesystem::path& out) {
     trainer.add_callback(*c);
   }
   // Continue an interrupted run (callbacks are added first: their state is in the checkpoint). The
-  // result is bit-identical to an uninterrupted run.
-  if (std::filesystem::exists(options.checkpoint)) trainer.resume(options.checkpoint);
+  // result is bit-identical to an uninterrupted run. A new run replaces an earlier one's TensorBoard
+  // events (the logger refuses a folder that holds another run's).
+  if (std::filesystem::exists(options.checkpoint)) {
+    trainer.resume(options.checkpoint);
+  } else {
+    mlp::remove_files_with_prefix(out, "events.out.tfevents.");
+  }
 
   const mlp::History history = trainer.fit(train, &val, epochs);
   std::printf("%s; best epoch %d\n", history.stop_reason.c_str(), best.best_epoch());

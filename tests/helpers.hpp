@@ -162,4 +162,23 @@ bool same_state(const mlp::StateDict<S>& a, const mlp::StateDict<S>& b) {
   return true;
 }
 
+// A user's layer y = x (dL/dx = dL/dy) for tests to derive from, with kind() of their own;
+// seen(mode) runs before each forward (to record, to wait, or to throw).
+class PassThrough : public mlp::Layer<float> {
+ protected:
+  virtual void seen(mlp::Mode /*mode*/) {}
+  const mlp::Matrix<float>& forward_impl(const Eigen::Ref<const mlp::Matrix<float>>& x, mlp::Mode mode) override {
+    seen(mode);
+    y_ = x;
+    return y_;
+  }
+  const mlp::Matrix<float>& backward_impl(const Eigen::Ref<const mlp::Matrix<float>>& dy) override {
+    dx_ = dy;
+    return dx_;
+  }
+
+ private:
+  mlp::Matrix<float> y_, dx_;
+};
+
 }  // namespace mlp_test

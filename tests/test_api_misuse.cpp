@@ -147,8 +147,8 @@ TEST_CASE("a Trainer refuses an empty model, a model moved from, and layers adde
   mlp::Trainer<float> trainer(model, optimizer);
   mlp::Sequential<float> other = std::move(model);  // (fit trained an empty model: 6 "classes" of logits)
   CHECK_THROWS_WITH_AS(trainer.fit(d.train_loader, &d.val_loader, 1),
-                       doctest::Contains("(4 tensors then, 0 now: layers added, removed or replaced, or the model moved "
-                                         "from or assigned)"),
+                       doctest::Contains("(4 tensors then, 0 now: layers added, removed or replaced, the model moved "
+                                         "from or assigned, or a layer that made its tensors after the Trainer was made"),
                        mlp::RuntimeError);
 
   mlp::Sequential<float> grown = mlp::ParameterizedMLP<float>(tiny_spec(), 1);
@@ -422,8 +422,19 @@ TEST_CASE("a monitor refuses a name Auto cannot read and a relative min_delta th
   CHECK(mlp::Monitor("val_loss").minimizes());
   CHECK_THROWS_WITH_AS(mlp::Monitor("val_accumulated_error"),
                        "Monitor: cannot tell whether 'val_accumulated_error' is to be minimized or maximized (Auto "
-                       "maximizes names ending in acc or accuracy); give MonitorMode::Min or MonitorMode::Max",
+                       "maximizes names ending in acc or accuracy, and minimizes names with loss or error and without "
+                       "acc); give MonitorMode::Min or MonitorMode::Max",
                        mlp::InvalidArgument);
+  // (an F1 score or an AUC was minimized, as a name without acc; a capital A was not an accuracy)
+  for (const std::string unknown : {"val_f1", "val_auc", "val_top5", "val_lost"}) {
+    CAPTURE(unknown);
+    CHECK_THROWS_WITH_AS(mlp::Monitor{unknown}, doctest::Contains("give MonitorMode::Min or MonitorMode::Max"),
+                         mlp::InvalidArgument);
+  }
+  CHECK(mlp::Monitor("val_Accuracy").minimizes() == false);
+  CHECK(mlp::Monitor("val_TopAcc").minimizes() == false);
+  CHECK(mlp::Monitor("val_mse_error").minimizes());
+  CHECK(mlp::Monitor("loss_gap").minimizes());
   CHECK(mlp::Monitor("val_accumulated_error", mlp::MonitorMode::Min).minimizes());
   CHECK_THROWS_WITH_AS(mlp::Monitor("val_loss", mlp::MonitorMode::Auto, 1.0, true),
                        "a relative min_delta has to be below 1 when 'val_loss' is minimized, but got 1",

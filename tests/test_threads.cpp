@@ -607,25 +607,16 @@ namespace {
 // thousands of times a step of the model (even under a sanitizer on a busy machine), so the
 // governor moves the steps to 1 thread at its first comparison. Records the
 // thread count of every forward outside training (validation, evaluation).
-class SlowOnTwoThreads final : public mlp::Layer<float> {
+class SlowOnTwoThreads final : public mlp_test::PassThrough {
  public:
   std::string_view kind() const override { return "SlowOnTwoThreads"; }
   std::vector<int> eval_threads;
 
  protected:
-  const mlp::Matrix<float>& forward_impl(const Eigen::Ref<const mlp::Matrix<float>>& x, mlp::Mode mode) override {
+  void seen(mlp::Mode mode) override {
     if (mode == mlp::Mode::Eval) eval_threads.push_back(mlp::thread_count());
     if (mode == mlp::Mode::Train && mlp::thread_count() > 1) std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    y_ = x;
-    return y_;
   }
-  const mlp::Matrix<float>& backward_impl(const Eigen::Ref<const mlp::Matrix<float>>& dy) override {
-    dx_ = dy;
-    return dx_;
-  }
-
- private:
-  mlp::Matrix<float> y_, dx_;
 };
 
 struct ThreadsSeen final : mlp::Callback<float> {

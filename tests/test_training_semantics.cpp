@@ -292,7 +292,7 @@ TEST_CASE("monitoring a metric the run does not produce is an error when trainin
                        mlp::InvalidArgument);
   CHECK(trainer.history().epochs.empty());
   mlp::Trainer<float> typo(model, adam);
-  mlp::BestCheckpoint<float> best(model, "", mlp::Monitor("val_lost"));
+  mlp::BestCheckpoint<float> best(model, "", mlp::Monitor("val_lost", mlp::MonitorMode::Min));
   typo.add_callback(best);
   CHECK_THROWS_WITH_AS(typo.fit(d.train_loader, &d.val_loader, 2),
                        doctest::Contains("monitors 'val_lost', which this run does not produce"), mlp::InvalidArgument);

@@ -161,6 +161,7 @@ inline RunResult run_training(const RunConfig& config, const PreparedData& data,
     for (const char* name : {"best.mlp", "checkpoint.mlpckpt", "summary.json"}) {
       std::filesystem::remove(out / name, ec);
     }
+    remove_files_with_prefix(out, "events.out.tfevents.");  // (the logger refuses another run's)
   }
   if (resuming) {
     const auto in = ContainerReader::open(trainer_options.checkpoint, kCheckpointMagic,

@@ -18,6 +18,7 @@
 
 #include <zlib.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
@@ -85,6 +86,9 @@ class ContainerWriter {
     add_section(2, name, payload);
   }
 
+  // The sections added so far, in order.
+  const std::vector<std::string>& section_names() const { return names_; }
+
   // The finished file's bytes.
   std::string finish(const char (&magic)[9], std::uint32_t version) const {
     std::string out(magic, 8);
@@ -103,6 +107,10 @@ class ContainerWriter {
 
  private:
   void add_section(std::uint32_t kind, const std::string& name, const std::string& payload) {
+    // (the reader refuses a file with two: it would be written and never read)
+    detail::require<RuntimeError>(std::find(names_.begin(), names_.end(), name) == names_.end(), "the section '",
+                                  name, "' is written twice");
+    names_.push_back(name);
     detail::put_le(body_, kind, 4);
     detail::put_string(body_, name);
     detail::put_le(body_, payload.size(), 8);
@@ -112,6 +120,7 @@ class ContainerWriter {
 
   std::string body_;
   std::uint32_t sections_ = 0;
+  std::vector<std::string> names_;
 };
 
 class ContainerReader {

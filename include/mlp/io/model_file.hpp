@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -285,6 +286,36 @@ void check_registered(const Sequential<S>& model, const std::filesystem::path& p
     require(registry.builds(model[i]), "cannot save '", path.string(), "': layer ", i, " (", model[i].describe(),
             ") says its kind is '", kind, "', but that kind is registered for another class, which loading the "
             "file would build; give your layer a kind of its own");
+    // What loading builds from the layer's config() has to hold its tensors (a file was written at every
+    // improvement of a run, and refused: "has tensor '1.gain' of 8 x 1, but layer 1 (Gain) needs 1 x 1").
+    std::vector<StateShape> has = model.tensor_shapes(i), built;
+    try {
+      if (const auto shapes = registry.state_shapes(kind, model[i].config())) {
+        built = *shapes;
+      } else {
+        const std::unique_ptr<Layer<S>> again = registry.make(kind, model[i].config());
+        for (const auto& list : {again->parameters(), again->buffers()}) {
+          for (const auto& t : list) built.push_back({t.name, t.rows, t.cols});
+        }
+      }
+    } catch (const InvalidArgument& e) {
+      fail("cannot save '", path.string(), "': layer ", i, " (", model[i].describe(), ") could not be built again from ",
+           "its config(), as loading the file would: ", e.what());
+    }
+    const auto text = [](const std::vector<StateShape>& list) {
+      std::string out;
+      for (const auto& t : list) out += concat(out.empty() ? "" : ", ", t.name, " ", shape_string(t.rows, t.cols));
+      return out.empty() ? std::string("no tensors") : out;
+    };
+    const auto by_name = [](const StateShape& a, const StateShape& b) { return a.name < b.name; };
+    std::sort(has.begin(), has.end(), by_name);
+    std::sort(built.begin(), built.end(), by_name);
+    const bool same = has.size() == built.size() && std::equal(has.begin(), has.end(), built.begin(), [](const auto& a, const auto& b) {
+      return a.name == b.name && a.rows == b.rows && a.cols == b.cols;
+    });
+    require(same, "cannot save '", path.string(), "': layer ", i, " (", model[i].describe(), ") holds ", text(has),
+            ", but the layer its config() builds (as loading the file would) holds ", text(built),
+            "; its config() has to say everything that sets its tensors' shapes");
   }
 }
 
@@ -325,7 +356,7 @@ TextSection load_model_into(const std::filesystem::path& path, Sequential<S>& mo
   const std::string difference = detail::architecture_difference(detail::architecture_of(stored),
                                                                  detail::architecture_of(model));
   if (!difference.empty()) in.fail("holds a different model: ", difference);
-  model.load_state_dict(stored.state_dict());
+  detail::load_state_checked(in, model, stored.state_dict());  // (its message named no file)
   return in.text("metadata");
 }
 

@@ -47,6 +47,9 @@ class Sequential {
   // first layer never computes dL/dx unless set_input_grad(true) is called.
   Layer<S>& add(std::unique_ptr<Layer<S>> layer) {
     detail::require(layer != nullptr, "Sequential::add got a null layer");
+    // (every checkpoint of such a model was written, and refused: "has no kind for layer 1")
+    detail::require(!layer->kind().empty(), "Sequential::add: ", layer->describe(), " has an empty kind(); a layer's ",
+                    "kind names it in files");
     check_tensor_names(*layer);
     bind_next(*layer);
     layer->set_input_grad(layers_.empty() ? input_grad_ : true);
@@ -207,6 +210,15 @@ class Sequential {
   }
 
   // Copies of every parameter and buffer (each layer's parameters, then its buffers).
+  // The names (unprefixed) and shapes of layer i's parameters and buffers, in state_dict's order.
+  std::vector<StateShape> tensor_shapes(std::size_t i) const {
+    std::vector<StateShape> shapes;
+    for (const auto& list : {layers_.at(i)->parameters(), layers_.at(i)->buffers()}) {
+      for (const auto& t : list) shapes.push_back({t.name, t.rows, t.cols});
+    }
+    return shapes;
+  }
+
   StateDict<S> state_dict() const {
     StateDict<S> state;
     for (std::size_t i = 0; i < layers_.size(); ++i) {

@@ -25,7 +25,10 @@ class BestCheckpoint final : public Callback<S> {
   std::vector<std::string> monitored_metrics() const override { return {monitor_.metric()}; }
 
   // A model that cannot be saved fails before training, not at the first improvement an epoch later.
-  void on_train_begin(TrainContext<S>& /*ctx*/) override {
+  void on_train_begin(TrainContext<S>& ctx) override {
+    // (it saved the other model, with the trained one's metric in the file's metadata)
+    detail::require(&model_ == &ctx.model, "BestCheckpoint was made for another model than the Trainer trains; make it ",
+                    "with the Trainer's model");
     if (!path_.empty()) detail::check_registered(model_, path_);
   }
 
@@ -55,19 +58,11 @@ class BestCheckpoint final : public Callback<S> {
     out.add_text(prefix + "state", t);
     out.add_tensors(prefix + "best_state", best_state_);
   }
-  // The best epoch must be one of the resumed history, its value that epoch's metric, and its
-  // state shaped like the model's.
+  // The monitor's best as Monitor::load checks it, and the best state shaped like the model's.
   void load_state(const ContainerReader& in, const std::string& prefix, const History& resumed) override {
-    monitor_.load(in, prefix + "state", static_cast<std::int64_t>(resumed.epochs.size()));
+    monitor_.load(in, prefix + "state", resumed);
     StateDict<S> state = in.tensors<S>(prefix + "best_state");
     const int best = monitor_.best_epoch();
-    if (best > 0) {
-      const EpochLog& e = resumed.epochs[static_cast<std::size_t>(best - 1)];
-      if (!e.has(monitor_.metric()) || !(e.get(monitor_.metric()) == monitor_.best())) {
-        in.fail("holds a best checkpoint (epoch ", best, ", ", monitor_.metric(), " ", monitor_.best(),
-                ") that its history does not show");
-      }
-    }
     if (state.empty() != (best == 0)) in.fail("holds a best-checkpoint state that does not match its best epoch ", best);
     if (!state.empty()) {
       const StateDict<S> current = model_.state_dict();

@@ -8,6 +8,7 @@
 #include "mlp/io/atomic_file.hpp"
 #include "mlp/train/callback.hpp"
 
+#include <algorithm>
 #include <filesystem>
 #include <set>
 #include <string>
@@ -17,7 +18,16 @@ namespace mlp {
 inline std::string metrics_csv(const History& history) {
   std::set<std::string> custom;
   for (const EpochLog& e : history.epochs) {
-    for (const auto& [name, value] : e.custom) custom.insert(name);
+    for (const auto& [name, value] : e.custom) {
+      // (a name written into the history by hand split the header, or gave two columns of one name)
+      detail::require(!name.empty() && name != "epoch" && !is_standard_metric(name) &&
+                          std::all_of(name.begin(), name.end(), [](char c) {
+                            return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+                          }),
+                      "metrics.csv: epoch ", e.epoch, " has a metric named '", name, "', which cannot be a column ",
+                      "(letters, digits and '_', and none of epoch and the standard metrics)");
+      custom.insert(name);
+    }
   }
   std::string out = "epoch,train_loss,train_acc,val_loss,val_acc,lr,seconds,penalty";
   for (const auto& name : custom) out += "," + name;

@@ -6,6 +6,8 @@
 #include "mlp/train/callback.hpp"
 #include "mlp/train/monitor.hpp"
 
+#include <cmath>
+
 namespace mlp {
 
 template <class S = float>
@@ -20,7 +22,8 @@ class EarlyStopping final : public Callback<S> {
   std::vector<std::string> monitored_metrics() const override { return {monitor_.metric()}; }
 
   void on_epoch_end(TrainContext<S>& ctx) override {
-    if (monitor_.update(ctx.log->get(monitor_.metric()), ctx.log->epoch)) {
+    const double value = ctx.log->get(monitor_.metric());
+    if (monitor_.update(value, ctx.log->epoch)) {
       wait_ = 0;
       return;
     }
@@ -28,7 +31,8 @@ class EarlyStopping final : public Callback<S> {
       stopped_epoch_ = ctx.log->epoch;
       ctx.request_stop(detail::concat("early stopping at epoch ", stopped_epoch_, ": ", monitor_.metric(),
                                       " did not improve on ", monitor_.best(), " (epoch ", monitor_.best_epoch(),
-                                      ") for ", wait_, " epochs (patience ", patience_, ")"));
+                                      ") for ", wait_, " epochs (patience ", patience_, ")",
+                                      std::isnan(value) ? "; its last value was NaN, which never improves" : ""));
     }
   }
 
@@ -41,7 +45,7 @@ class EarlyStopping final : public Callback<S> {
   void load_state(const ContainerReader& in, const std::string& prefix, const History& resumed) override {
     const std::string section = prefix + "state";
     const auto done = static_cast<std::int64_t>(resumed.epochs.size());
-    monitor_.load(in, section, done);
+    monitor_.load(in, section, resumed);
     std::int64_t wait = 0, stopped = 0;
     if (!detail::parse_int64(in.value(section, "wait"), wait) || wait < 0 || wait > done ||
         !detail::parse_int64(in.value(section, "stopped_epoch"), stopped) || stopped < 0 || stopped > done) {

@@ -2,16 +2,19 @@
 // every callback that reacts to a metric (EarlyStopping, BestCheckpoint, ReduceLROnPlateau).
 //   improves(v):  mode min: v < best - min_delta     mode max: v > best + min_delta
 //   relative:     mode min: v < best * (1 - min_delta)  (PyTorch's threshold_mode "rel")
-// "Auto" maximizes a metric whose name ends in "acc" or "accuracy" and minimizes one without "acc"
-// in it; any other name needs a mode. NaN never improves.
+// "Auto" maximizes a metric whose name ends in "acc" or "accuracy" (in any case) and minimizes one
+// with "loss" or "error" and without "acc" in it; any other name needs a mode. NaN never improves.
 #pragma once
 
 #include "mlp/core/errors.hpp"
 #include "mlp/core/text_format.hpp"
 #include "mlp/core/types.hpp"
 #include "mlp/io/container.hpp"
+#include "mlp/train/history.hpp"
 
+#include <cctype>
 #include <cmath>
+#include <cstdint>
 #include <limits>
 #include <string>
 #include <string_view>
@@ -29,13 +32,18 @@ class Monitor {
     detail::require(std::isfinite(min_delta) && min_delta >= 0.0, "monitor min_delta has to be >= 0, but got ", min_delta);
     if (mode == MonitorMode::Auto) {
       // (val_accumulated_error was maximized): "acc" only at the end says accuracy
-      const auto ends_with = [this](std::string_view end) {
-        return metric_.size() >= end.size() && metric_.compare(metric_.size() - end.size(), end.size(), end) == 0;
+      std::string lower = metric_;  // (val_Accuracy was minimized)
+      for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      const auto ends_with = [&lower](std::string_view end) {
+        return lower.size() >= end.size() && lower.compare(lower.size() - end.size(), end.size(), end) == 0;
       };
+      // (val_f1 and val_auc were minimized: "no acc" does not say a loss)
       const bool accuracy = ends_with("acc") || ends_with("accuracy");
-      detail::require(accuracy || metric_.find("acc") == std::string::npos, "Monitor: cannot tell whether '", metric_,
-                      "' is to be minimized or maximized (Auto maximizes names ending in acc or accuracy); give "
-                      "MonitorMode::Min or MonitorMode::Max");
+      const bool loss = lower.find("acc") == std::string::npos &&
+                        (lower.find("loss") != std::string::npos || lower.find("error") != std::string::npos);
+      detail::require(accuracy || loss, "Monitor: cannot tell whether '", metric_, "' is to be minimized or maximized ",
+                      "(Auto maximizes names ending in acc or accuracy, and minimizes names with loss or error and ",
+                      "without acc); give MonitorMode::Min or MonitorMode::Max");
       mode = accuracy ? MonitorMode::Max : MonitorMode::Min;
     }
     minimize_ = mode == MonitorMode::Min;
@@ -67,19 +75,41 @@ class Monitor {
   double best() const { return best_; }
   int best_epoch() const { return best_epoch_; }  // 1-based; 0 before any improvement
 
-  // Checkpoint support. `epochs_done` bounds the best epoch read back.
+  // Checkpoint support: the metric and the mode, so that another monitor's best is refused.
   void save(TextSection& out) const {
+    out["monitor_metric"] = metric_;
+    out["monitor_mode"] = minimize_ ? "min" : "max";
     out["monitor_best"] = detail::exact(best_);
     out["monitor_best_epoch"] = std::to_string(best_epoch_);
   }
-  void load(const ContainerReader& in, const std::string& section, std::int64_t epochs_done) {
+  // The best epoch has to be one of the resumed history's, and the best value that epoch's metric.
+  void load(const ContainerReader& in, const std::string& section, const History& resumed) {
+    const auto done = static_cast<std::int64_t>(resumed.epochs.size());
+    const TextSection& t = in.text(section);
+    // (files before 2026-12-06 do not say; the history check below then tells most monitors apart)
+    if (t.count("monitor_metric") != 0 || t.count("monitor_mode") != 0) {
+      const std::string& metric = in.value(section, "monitor_metric");
+      const std::string& mode = in.value(section, "monitor_mode");
+      if (metric != metric_ || mode != (minimize_ ? "min" : "max")) {
+        in.fail("holds the state of a monitor of ", metric, " (", mode, ") in '", section, "', but this one ",
+                minimize_ ? "minimizes " : "maximizes ", metric_, " (the same callbacks with the same monitors resume)");
+      }
+    }
     std::int64_t epoch = 0;
     double best = 0.0;
+    const double none = minimize_ ? std::numeric_limits<double>::infinity() : -std::numeric_limits<double>::infinity();
     if (!detail::parse_double(in.value(section, "monitor_best"), best) ||
-        !detail::parse_int64(in.value(section, "monitor_best_epoch"), epoch) || epoch < 0 || epoch > epochs_done ||
-        std::isnan(best) || (epoch == 0) != std::isinf(best)) {
+        !detail::parse_int64(in.value(section, "monitor_best_epoch"), epoch) || epoch < 0 || epoch > done ||
+        std::isnan(best) || (epoch == 0 ? best != none : std::isinf(best))) {
       in.fail("has a bad monitor state in '", section, "' (best epoch ", in.value(section, "monitor_best_epoch"),
-              " of ", epochs_done, " epochs done)");
+              " of ", done, " epochs done)");
+    }
+    if (epoch > 0) {
+      const EpochLog& e = resumed.epochs[static_cast<std::size_t>(epoch - 1)];
+      if (!e.has(metric_) || !(e.get(metric_) == best)) {
+        in.fail("holds a best ", metric_, " of ", best, " at epoch ", epoch, " in '", section,
+                "' that its history does not show (another metric's monitor?)");
+      }
     }
     best_ = best;
     best_epoch_ = static_cast<int>(epoch);

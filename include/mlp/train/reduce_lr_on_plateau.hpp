@@ -61,7 +61,7 @@ class ReduceLROnPlateau final : public Callback<S> {
   void load_state(const ContainerReader& in, const std::string& prefix, const History& resumed) override {
     const std::string s = prefix + "state";
     const auto done = static_cast<std::int64_t>(resumed.epochs.size());
-    o_.monitor.load(in, s, done);
+    o_.monitor.load(in, s, resumed);
     std::int64_t bad = 0, cool = 0, red = 0;
     if (!detail::parse_int64(in.value(s, "bad_epochs"), bad) || bad < 0 || bad > done ||
         !detail::parse_int64(in.value(s, "cooldown_left"), cool) || cool < 0 || cool > o_.cooldown ||

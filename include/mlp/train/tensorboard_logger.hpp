@@ -13,6 +13,8 @@
 #include "mlp/io/atomic_file.hpp"
 #include "mlp/train/callback.hpp"
 
+#include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -83,13 +85,24 @@ class TensorBoardLogger final : public Callback<S> {
   explicit TensorBoardLogger(std::filesystem::path dir) : dir_(std::move(dir)) {}
   std::string name() const override { return "tensorboard"; }
 
-  // Starts a fresh event file. Event files of an earlier (interrupted) attempt in the same folder
-  // are removed and the history so far is written again, so the events match the resumed run.
+  // Starts a fresh event file. A run that goes on (a resume, or another fit() of the Trainer)
+  // replaces the folder's event files, its earlier attempt's, and writes the history so far again,
+  // so the events match the run. A new run refuses a folder that holds event files already: they
+  // are another run's (TensorBoard shows a folder as one run), and were deleted.
   void on_train_begin(TrainContext<S>& ctx) override {
     ensure_directory(dir_);
-    remove_files_with_prefix(dir_, "events.out.tfevents.");
+    const bool goes_on = ctx.resumed || !ctx.history.epochs.empty();
+    if (goes_on) {
+      remove_files_with_prefix(dir_, kPrefix);
+    } else {
+      const std::string other = first_event_file();
+      detail::require<IoError>(other.empty(), "'", dir_.string(), "' holds TensorBoard event files of another run ('",
+                               other, "'), which TensorBoard would show as one run with this one's: give each run "
+                               "a folder of its own, or remove them");
+    }
     const double now = wall_time();
-    path_ = dir_ / detail::concat("events.out.tfevents.", static_cast<long long>(now), ".", host_name());
+    path_ = dir_ / detail::concat(kPrefix, static_cast<long long>(now), ".", host_name(), ".", process_id(), ".",
+                                  next_file_number());
     std::string bytes = tfrecord(tensorboard_file_version_event(now));
     for (const EpochLog& e : ctx.history.epochs) {
       bytes += tfrecord(tensorboard_scalars_event(now, e.epoch, tensorboard_scalars(e)));
@@ -105,10 +118,39 @@ class TensorBoardLogger final : public Callback<S> {
 
  private:
   void append(const std::string& bytes) const {
+    // (appending would make a new file without its version record, which TensorBoard skips)
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(path_, ec)) {
+      detail::fail<IoError>("the TensorBoard event file '", path_.string(), "' was removed during training");
+    }
+    errno = 0;
     std::FILE* f = std::fopen(path_.string().c_str(), "ab");
     bool ok = f != nullptr && std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size();
+    const int code = errno;
     if (f != nullptr) ok = std::fclose(f) == 0 && ok;
-    if (!ok) detail::fail<IoError>("cannot append to '", path_.string(), "'");
+    if (!ok) detail::fail<IoError>("cannot append to '", path_.string(), "': ", detail::errno_text(code != 0 ? code : errno));
+  }
+  static constexpr const char* kPrefix = "events.out.tfevents.";
+
+  std::string first_event_file() const {
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator(dir_, ec)) {
+      std::string name = entry.path().filename().string();
+      if (name.rfind(kPrefix, 0) == 0) return name;
+    }
+    return {};
+  }
+  // (two loggers of one process in one second wrote one file name)
+  static long long next_file_number() {
+    static std::atomic<long long> count{0};
+    return ++count;
+  }
+  static long long process_id() {
+#if defined(__unix__) || defined(__APPLE__)
+    return static_cast<long long>(::getpid());
+#else
+    return 0;
+#endif
   }
   static double wall_time() {
     return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();

@@ -83,8 +83,12 @@ class Trainer {
   // Callbacks and metrics are not owned and must outlive fit(); add them before resume().
   void add_callback(Callback<S>& callback) {
     detail::require(!resumed_, "add callbacks before resume(): resume() restores their state");
+    // (a checkpoint lists the stateful callbacks' names joined by commas)
+    const std::string name = callback.name();
+    detail::require(!name.empty() && name.find(',') == std::string::npos, "a callback's name must not be empty or ",
+                    "hold a comma, but got '", name, "'");
     for (const auto* c : callbacks_) {
-      detail::require(c->name() != callback.name(), "a callback named '", callback.name(), "' is already registered");
+      detail::require(c->name() != name, "a callback named '", name, "' is already registered");
     }
     callbacks_.push_back(&callback);
   }
@@ -245,6 +249,13 @@ class Trainer {
 
   // Everything needed to continue exactly (see trainer_checkpoint.hpp). Missing folders are created.
   void save_checkpoint(const std::filesystem::path& path) const {
+    // (between an epoch's last step and its end, a position resume() has no place for: written, it was refused)
+    detail::require<RuntimeError>(batches_ > 0, "save_checkpoint before fit() or resume(): a checkpoint's position ",
+                                  "counts the training loader's batches, which fit() is given");
+    detail::require<RuntimeError>(batch_in_epoch_ < batches_, "save_checkpoint after the last batch (",
+                                  batch_in_epoch_, " of ", batches_, ") of epoch ", epoch_ + 1, ", before the ",
+                                  "epoch's end (validation, its log, on_epoch_end): a checkpoint there could not be ",
+                                  "resumed; save it in on_epoch_end, or at an earlier batch");
     detail::TrainerState state{epoch_, batch_in_epoch_, batches_, step_, lr_scale_, finished_, acc_};
     detail::write_training_checkpoint(path, model_, optimizer_, schedule_.get(), state, history_, callbacks_, extra_);
   }
@@ -320,25 +331,37 @@ class Trainer {
     optimizer_.write_lr(r.lr);
     for (std::size_t i = 0; i < buffers_.size(); ++i) buffer_backup_[i] = buffers_[i].value_map();
     model_.random_states(random_backup_);
-    // A loader's full batch stays as it is until the loader's next batch, after this step: the first
-    // layer keeps it for backward instead of copying it.
-    const Matrix<S>& logits = kept_source(batch) ? model_.forward(batch.source, Mode::Train)
-                                                 : model_.forward(batch.x, Mode::Train);
-    r.loss = static_cast<double>(train_loss_.forward(logits, batch.y));
-    r.plain_loss = train_loss_.plain_loss();
-    if (options_.penalty.active()) r.penalty = options_.penalty.value(params_);
-    if (!std::isfinite(r.loss) || !std::isfinite(r.penalty)) {
-      for (std::size_t i = 0; i < buffers_.size(); ++i) buffers_[i].value_map() = buffer_backup_[i];
-      model_.set_random_states(random_backup_);
-      r.finite = false;
-      return r;
+    try {
+      // A loader's full batch stays as it is until the loader's next batch, after this step: the first
+      // layer keeps it for backward instead of copying it.
+      const Matrix<S>& logits = kept_source(batch) ? model_.forward(batch.source, Mode::Train)
+                                                   : model_.forward(batch.x, Mode::Train);
+      r.loss = static_cast<double>(train_loss_.forward(logits, batch.y));
+      r.plain_loss = train_loss_.plain_loss();
+      if (options_.penalty.active()) r.penalty = options_.penalty.value(params_);
+      if (!std::isfinite(r.loss) || !std::isfinite(r.penalty)) {
+        restore_step_state();
+        r.finite = false;
+        return r;
+      }
+      r.correct = count_correct(logits, batch.y);
+      model_.backward(train_loss_.backward());
+      if (options_.penalty.active()) options_.penalty.add_gradient(params_);
+    } catch (...) {
+      // (a layer's exception left the running statistics and the generators a step on: a retry
+      // was not the run without the exception)
+      restore_step_state();
+      throw;
     }
-    r.correct = count_correct(logits, batch.y);
-    model_.backward(train_loss_.backward());
-    if (options_.penalty.active()) options_.penalty.add_gradient(params_);
     optimizer_.step();
     ++step_;
     return r;
+  }
+
+  // What a step's forward pass moves before the optimizer's update, as it was before the step.
+  void restore_step_state() {
+    for (std::size_t i = 0; i < buffers_.size(); ++i) buffers_[i].value_map() = buffer_backup_[i];
+    model_.set_random_states(random_backup_);
   }
 
   // A rate set_lr wrote since this Trainer was made would be lost at this step.
@@ -379,7 +402,8 @@ class Trainer {
   }
   [[noreturn]] void fail_model_changed(const std::string& what) const {
     detail::fail<RuntimeError>("Trainer: the model no longer holds the parameters the Trainer was made with (", what,
-                               ": layers added, removed or replaced, or the model moved from or assigned); make the ",
+                               ": layers added, removed or replaced, the model moved from or assigned, or a layer that made its tensors "
+                               "after the Trainer was made, which it has to do when it is built); make the ",
                                "optimizer and the Trainer after changing the model, or load weights with load_model_into");
   }
 

@@ -17,6 +17,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -74,6 +75,7 @@ std::vector<std::string> check_metrics(const std::vector<Callback<S>*>& callback
   for (std::size_t i = 0; i < callbacks.size(); ++i) {
     for (const auto& name : callbacks[i]->logged_metrics()) {
       check_metric_name(name);
+      require(name != "epoch", "callback '", callbacks[i]->name(), "' logs metric 'epoch', which is the log's epoch column");
       require(!known(produced, name) && !known(logged, name) && !is_standard_metric(name), "callback '",
               callbacks[i]->name(), "' logs metric '", name, "', which the run already has");
       logged.push_back(name);
@@ -207,7 +209,16 @@ void write_training_checkpoint(const std::filesystem::path& path, const Sequenti
   out.add_tensors("optimizer", optimizer.state_dict());
   out.add_text("history", history_text(history));
   for (const auto* c : callbacks) {
-    if (c->has_state()) c->save_state(out, "callback." + c->name() + ".");
+    if (!c->has_state()) continue;
+    const std::string prefix = "callback." + c->name() + ".";
+    const std::size_t before = out.section_names().size();
+    c->save_state(out, prefix);  // (a section of another's name made every checkpoint of the run unreadable)
+    for (std::size_t i = before; i < out.section_names().size(); ++i) {
+      const std::string& name = out.section_names()[i];
+      require<RuntimeError>(name.compare(0, prefix.size(), prefix) == 0, "callback '", c->name(),
+                            "' wrote a checkpoint section '", name, "': a callback's sections start with the prefix '",
+                            prefix, "' save_state is given");
+    }
   }
   out.add_text("extra", extra);
   out.write(path, kCheckpointMagic, kModelFormatVersion);
@@ -240,7 +251,44 @@ inline TrainerState read_trainer_state(const ContainerReader& in) {
   return s;
 }
 
+// What resuming changes (the model's tensors and random states, the optimizer's state, the callbacks'
+// states, these through their own save_state and load_state in memory), to put back after a failure.
+template <class S>
+class ResumeBackup {
+ public:
+  ResumeBackup(const Sequential<S>& model, const Optimizer<S>& optimizer, const std::vector<Callback<S>*>& callbacks)
+      : model_(model.state_dict()), random_(model.random_states()), optimizer_(optimizer.state_dict()),
+        steps_(optimizer.steps()) {
+    ContainerWriter out;
+    for (const auto* c : callbacks) {
+      if (c->has_state()) c->save_state(out, "callback." + c->name() + ".");
+    }
+    callbacks_ = out.finish(kCheckpointMagic, kModelFormatVersion);
+  }
+
+  // `history`: the Trainer's, as the callbacks' states were saved with it.
+  void restore(Sequential<S>& model, Optimizer<S>& optimizer, const std::vector<Callback<S>*>& callbacks,
+               const History& history) const {
+    model.load_state_dict(model_);
+    model.set_random_states(random_);
+    optimizer.load_state_dict(optimizer_, steps_);
+    const ContainerReader in(callbacks_, "(the callbacks' states before resume)", kCheckpointMagic, kModelFormatVersion,
+                             "backup");
+    for (auto* c : callbacks) {
+      if (c->has_state()) c->load_state(in, "callback." + c->name() + ".", history);
+    }
+  }
+
+ private:
+  StateDict<S> model_;
+  std::vector<std::uint64_t> random_;
+  StateDict<S> optimizer_;
+  std::int64_t steps_;
+  std::string callbacks_;
+};
+
 // Reads a checkpoint for `model`, `optimizer`, `schedule` and `callbacks` into them; returns "extra".
+// Nothing changes unless all of it is read.
 template <class S>
 TextSection read_training_checkpoint(const std::filesystem::path& path, Sequential<S>& model, Optimizer<S>& optimizer,
                                      const Schedule* schedule, TrainerState& state, History& history,
@@ -279,15 +327,23 @@ TextSection read_training_checkpoint(const std::filesystem::path& path, Sequenti
     if (!parse_uint64(text, v)) in.fail("has a bad random state '", text, "'");
     states.push_back(v);
   }
-  load_state_from(in, model, "state");
+  // All of it or nothing: a resume that failed half way (a callback's state refused after the weights
+  // were loaded) left the model and the optimizer resumed, and a fresh fit() went on from there.
+  const ResumeBackup<S> backup(model, optimizer, callbacks);
   try {
-    optimizer.load_state_dict(in.tensors<S>("optimizer"), s.step);
-    model.set_random_states(states);
-  } catch (const InvalidArgument& e) {
-    in.fail("does not fit this training setup: ", e.what());
-  }
-  for (auto* c : callbacks) {
-    if (c->has_state()) c->load_state(in, "callback." + c->name() + ".", h);
+    load_state_from(in, model, "state");
+    try {
+      optimizer.load_state_dict(in.tensors<S>("optimizer"), s.step);
+      model.set_random_states(states);
+    } catch (const InvalidArgument& e) {
+      in.fail("does not fit this training setup: ", e.what());
+    }
+    for (auto* c : callbacks) {
+      if (c->has_state()) c->load_state(in, "callback." + c->name() + ".", h);
+    }
+  } catch (...) {
+    backup.restore(model, optimizer, callbacks, history);
+    throw;
   }
   state = s;
   history = std::move(h);
