@@ -148,7 +148,8 @@ TEST_CASE("a Trainer refuses an empty model, a model moved from, and layers adde
   mlp::Sequential<float> other = std::move(model);  // (fit trained an empty model: 6 "classes" of logits)
   CHECK_THROWS_WITH_AS(trainer.fit(d.train_loader, &d.val_loader, 1),
                        doctest::Contains("(4 tensors then, 0 now: layers added, removed or replaced, the model moved "
-                                         "from or assigned, or a layer that made its tensors after the Trainer was made"),
+                                         "from or assigned, or a layer that made its tensors after the Trainer was made "
+                                         "(a layer makes them when it is built)"),
                        mlp::RuntimeError);
 
   mlp::Sequential<float> grown = mlp::ParameterizedMLP<float>(tiny_spec(), 1);
@@ -367,24 +368,36 @@ TEST_CASE("a rate set with the optimizer's set_lr, which the Trainer's next step
     fresh_optimizer.set_lr(1e-4);
     CHECK_THROWS_WITH_AS(trainer.fit(d.train_loader, &d.val_loader, 2), doctest::Contains("(set_lr) after step 6"),
                          mlp::RuntimeError);
-    // A Trainer made after it starts from the optimizer as it is; the rates it writes are its own.
+    // ... or by a Trainer made after it
     mlp::Trainer<float> second(fresh, fresh_optimizer);
-    second.fit(d.train_loader, &d.val_loader, 1);
-    mlp::Trainer<float> third(fresh, fresh_optimizer);
-    third.fit(d.train_loader, &d.val_loader, 1);
-    second.fit(d.train_loader, &d.val_loader, 2);  // (third's rates are no set_lr)
-    CHECK(second.step() == 12);
+    CHECK_THROWS_WITH_AS(second.fit(d.train_loader, &d.val_loader, 1),
+                         doctest::Contains("the optimizer's learning rate was set to 0.0001 (set_lr) before this Trainer "
+                                           "was made, which writes 0.001 at its step 1"),
+                         mlp::RuntimeError);
   }
   {
+    // Two Trainers may train one optimizer in turn: the rates they write are not set_lr's.
     mlp::Sequential<float> fresh = mlp::ParameterizedMLP<float>(tiny_spec(), 1);
     mlp::Adam<float> fresh_optimizer(fresh.parameters(), {1e-3});
-    fresh_optimizer.set_lr(0.5);
-    CHECK_THROWS_WITH_AS(mlp::Trainer<float>(fresh, fresh_optimizer),
-                         doctest::Contains("the optimizer's learning rate was set to 0.5 (set_lr) before training, but "
-                                           "the Trainer writes the rate of every step from the optimizer's base rate (0.001)"),
-                         mlp::InvalidArgument);
-    fresh_optimizer.set_lr(1e-3);  // (back at its base rate: nothing is lost)
-    CHECK_NOTHROW(mlp::Trainer<float>(fresh, fresh_optimizer));
+    mlp::Trainer<float> first(fresh, fresh_optimizer);
+    mlp::Trainer<float> second(fresh, fresh_optimizer, mlp::LinearLR(0.1, 1.0, mlp::Steps{10}));
+    first.fit(d.train_loader, &d.val_loader, 1);
+    second.fit(d.train_loader, &d.val_loader, 1);
+    first.fit(d.train_loader, &d.val_loader, 2);
+    CHECK(first.step() == 12);
+    CHECK(fresh_optimizer.steps() == 18);
+    // A rate set before any Trainer, which the first step would overwrite, is refused; the same rate
+    // as the first step's is not lost.
+    mlp::Sequential<float> other = mlp::ParameterizedMLP<float>(tiny_spec(), 1);
+    mlp::Adam<float> other_optimizer(other.parameters(), {1e-3});
+    other_optimizer.set_lr(0.5);
+    mlp::Trainer<float> third(other, other_optimizer);
+    CHECK_THROWS_WITH_AS(third.fit(d.train_loader, &d.val_loader, 1),
+                         doctest::Contains("set to 0.5 (set_lr) before this Trainer was made, which writes 0.001"),
+                         mlp::RuntimeError);
+    other_optimizer.set_lr(1e-3);
+    mlp::Trainer<float> fourth(other, other_optimizer);
+    CHECK_NOTHROW(fourth.fit(d.train_loader, &d.val_loader, 1));
   }
 }
 

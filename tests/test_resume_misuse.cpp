@@ -22,6 +22,8 @@
 #include <string>
 #include <vector>
 
+#include <unistd.h>
+
 namespace {
 
 mlp::MlpSpec resume_misuse_spec() {
@@ -149,6 +151,34 @@ TEST_CASE("a resume that fails half way leaves the model, the optimizer and the 
   CHECK(again_state.epochs == 1);
 }
 
+TEST_CASE("a resume whose callbacks cannot take their own states back says so, with why it failed") {
+  mlp_test::TempDir dir("resume_misuse_rollback");
+  ResumeMisuseData d;
+  mlp::TrainerOptions options;
+  options.checkpoint = dir.file("run.mlpckpt");
+  mlp::EarlyStopping<float> reused(5);  // (trained under one Trainer, added to another)
+  {
+    mlp::Sequential<float> model = mlp::ParameterizedMLP<float>(resume_misuse_spec(), 1);
+    mlp::Adam<float> adam(model.parameters(), {1e-2});
+    mlp::Trainer<float> trainer(model, adam, options);
+    StateCallback state;
+    trainer.add_callback(reused);
+    trainer.add_callback(state);
+    trainer.fit(d.train_loader, &d.val_loader, 2);
+  }
+  mlp::Sequential<float> model = mlp::ParameterizedMLP<float>(resume_misuse_spec(), 1);
+  mlp::Adam<float> adam(model.parameters(), {1e-2});
+  mlp::Trainer<float> trainer(model, adam, options);
+  StateCallback state;
+  state.refuse = 2;
+  trainer.add_callback(reused);
+  trainer.add_callback(state);
+  CHECK_THROWS_WITH_AS(trainer.resume(options.checkpoint),
+                       doctest::Contains("has a state this callback refuses; and the state of callback 'early_stopping' ("),
+                       mlp::RuntimeError);
+  CHECK(adam.steps() == 0);
+}
+
 TEST_CASE("a monitor's saved best is refused for a monitor of another metric or mode") {
   mlp_test::TempDir dir("resume_misuse_monitor");
   ResumeMisuseData d;
@@ -172,6 +202,25 @@ TEST_CASE("a monitor's saved best is refused for a monitor of another metric or 
                        doctest::Contains("holds the state of a monitor of train_acc (max) in "
                                          "'callback.early_stopping.state', but this one minimizes val_loss"),
                        mlp::IoError);
+  // A checkpoint from before monitors named their metric: the history tells them apart.
+  std::string bytes = mlp::read_text_file(options.checkpoint);
+  for (const std::string& key : {std::string("monitor_metric"), std::string("monitor_mode")}) {
+    const auto at = bytes.find(key);
+    REQUIRE(at != std::string::npos);
+    bytes.replace(at, key.size(), std::string(key.size(), 'x'));
+  }
+  const std::uint32_t crc = mlp::detail::crc32_of(bytes.data(), bytes.size() - 4);
+  for (int i = 0; i < 4; ++i) bytes[bytes.size() - 4 + static_cast<std::size_t>(i)] = static_cast<char>((crc >> (8 * i)) & 0xff);
+  mlp::write_file_atomically(options.checkpoint, bytes);
+  CHECK_THROWS_WITH_AS(trainer.resume(options.checkpoint),
+                       doctest::Contains("that its history does not show (another metric's monitor?)"), mlp::IoError);
+  mlp::Sequential<float> same = mlp::ParameterizedMLP<float>(resume_misuse_spec(), 1);
+  mlp::Adam<float> same_adam(same.parameters(), {1e-2});
+  mlp::Trainer<float> resumed(same, same_adam, options);
+  mlp::EarlyStopping<float> same_early(5, mlp::Monitor("train_acc"));
+  resumed.add_callback(same_early);
+  CHECK_NOTHROW(resumed.resume(options.checkpoint));
+  CHECK(same_early.best_epoch() >= 1);
 }
 
 TEST_CASE("BestCheckpoint over another model than the Trainer's is refused") {
@@ -210,6 +259,20 @@ TEST_CASE("a new run's TensorBoard logger refuses a folder with another run's ev
   first.on_train_begin(ctx);
   second.on_train_begin(ctx);
   CHECK(first.path().filename() != second.path().filename());
+  CHECK(first.path().filename().string().find("." + std::to_string(::getpid()) + ".") != std::string::npos);
+  // A fit() again after one that ended before its first epoch takes the logger's own file back.
+  mlp_test::TempDir retry_dir("resume_misuse_tensorboard_retry");
+  mlp::Sequential<float> failing = mlp::ParameterizedMLP<float>(resume_misuse_spec(), 4);
+  failing.add(std::make_unique<ThrowOnce>(3));
+  mlp::Adam<float> failing_adam(failing.parameters(), {1e-2});
+  mlp::Trainer<float> failing_trainer(failing, failing_adam);
+  mlp::TensorBoardLogger<float> retry_logger(retry_dir.path());
+  failing_trainer.add_callback(retry_logger);
+  CHECK_THROWS_WITH_AS(failing_trainer.fit(d.train_loader, &d.val_loader, 1), "a layer's bug", std::runtime_error);
+  CHECK_NOTHROW(failing_trainer.fit(d.train_loader, &d.val_loader, 1));
+  int files = 0;
+  for (const auto& e : std::filesystem::directory_iterator(retry_dir.path())) files += e.is_regular_file();
+  CHECK(files == 1);
 }
 
 TEST_CASE("save_checkpoint refuses a position resume() could not take") {

@@ -34,7 +34,7 @@ template <class S = float>
 class Optimizer {
  public:
   Optimizer(std::vector<TensorRef<S>> params, double lr) : params_(std::move(params)), lr_(lr) {
-    set_lr(lr);
+    write_lr(lr);
     base_lr_ = lr;
     for (const auto& p : params_) {
       detail::require(p.value != nullptr && p.grad != nullptr, "optimizer parameter '", p.name,
@@ -56,11 +56,13 @@ class Optimizer {
   void set_lr(double lr) {
     write_lr(lr);
     ++lr_writes_;
+    lr_set_ = true;
   }
-  // How many times set_lr was called. A Trainer writes the rate of each step itself (not counted
-  // here), and refuses to step after a set_lr since its last step: the rate would be overwritten
-  // without a word.
+  // How many times set_lr was called, and whether it wrote the rate last. A Trainer writes the rate
+  // of each step itself (neither counted nor marked here), and refuses a rate set_lr wrote that its
+  // next step would overwrite without a word.
   std::uint64_t lr_writes() const { return lr_writes_; }
+  bool lr_set() const { return lr_set_; }
   double lr() const { return lr_; }
   double base_lr() const { return base_lr_; }
   std::int64_t steps() const { return steps_; }
@@ -129,6 +131,7 @@ class Optimizer {
   void write_lr(double lr) {
     detail::require(std::isfinite(lr) && lr >= 0.0, "learning rate has to be >= 0, but got ", lr);
     lr_ = lr;
+    lr_set_ = false;
   }
 
   virtual void update() = 0;
@@ -190,6 +193,7 @@ class Optimizer {
   double base_lr_ = 0.0;
   std::int64_t steps_ = 0;
   std::uint64_t lr_writes_ = 0;
+  bool lr_set_ = false;
 };
 
 }  // namespace mlp

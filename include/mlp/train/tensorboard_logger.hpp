@@ -87,14 +87,17 @@ class TensorBoardLogger final : public Callback<S> {
 
   // Starts a fresh event file. A run that goes on (a resume, or another fit() of the Trainer)
   // replaces the folder's event files, its earlier attempt's, and writes the history so far again,
-  // so the events match the run. A new run refuses a folder that holds event files already: they
-  // are another run's (TensorBoard shows a folder as one run), and were deleted.
+  // so the events match the run. A new run refuses a folder that holds event files already, other
+  // than the ones this logger wrote: they are another run's (TensorBoard shows a folder as one
+  // run), and were deleted.
   void on_train_begin(TrainContext<S>& ctx) override {
     ensure_directory(dir_);
     const bool goes_on = ctx.resumed || !ctx.history.epochs.empty();
     if (goes_on) {
       remove_files_with_prefix(dir_, kPrefix);
     } else {
+      // (a fit() again after one that ended before its first epoch: the file is this logger's own)
+      if (!path_.empty()) std::filesystem::remove(path_);
       const std::string other = first_event_file();
       detail::require<IoError>(other.empty(), "'", dir_.string(), "' holds TensorBoard event files of another run ('",
                                other, "'), which TensorBoard would show as one run with this one's: give each run "

@@ -1,5 +1,5 @@
 // The training loop, for any Sequential. One step, in one direction (see docs/design.md):
-//   lr = lr_scale * schedule.lr_at(t, optimizer.base_lr()); optimizer.set_lr(lr)   the only writer
+//   lr = lr_scale * schedule.lr_at(t, optimizer.base_lr()), written into the optimizer (the only writer)
 //   logits = model.forward(x, Train); loss = CE(logits, y) (+ L1/L2 penalty, logged apart)
 //   model.backward(dCE/dlogits); penalty gradients added;  optimizer.step()
 // A non-finite loss stops training before the optimizer touches the weights. After every epoch:
@@ -66,11 +66,6 @@ class Trainer {
     detail::require(model.size() > 0, "Trainer: the model has no layers");
     detail::require(!params_.empty(), "Trainer: the model has no parameters to train");
     check_optimizer_matches_model();
-    // (steps before: the optimizer was run by a loop of the caller's own, at rates it chose)
-    detail::require(optimizer.steps() > 0 || optimizer.lr() == optimizer.base_lr(), "the optimizer's learning rate ",
-                    "was set to ", optimizer.lr(), " (set_lr) before training, but the Trainer writes the rate of ",
-                    "every step from the optimizer's base rate (", optimizer.base_lr(), "): make the optimizer with ",
-                    "the rate you want, or give the Trainer a Schedule");
     lr_writes_ = optimizer.lr_writes();
     for (const auto& b : buffers_) buffer_backup_.emplace_back(b.rows, b.cols);
   }
@@ -327,7 +322,7 @@ class Trainer {
     for (const auto& b : buffers_) b.check_attached("trainer", "buffer");
     StepResult r;
     r.lr = current_lr();
-    check_lr_unchanged();
+    check_lr_unchanged(r.lr);
     optimizer_.write_lr(r.lr);
     for (std::size_t i = 0; i < buffers_.size(); ++i) buffer_backup_[i] = buffers_[i].value_map();
     model_.random_states(random_backup_);
@@ -364,13 +359,20 @@ class Trainer {
     model_.set_random_states(random_backup_);
   }
 
-  // A rate set_lr wrote since this Trainer was made would be lost at this step.
-  void check_lr_unchanged() const {
-    if (optimizer_.lr_writes() == lr_writes_) return;
-    detail::fail<RuntimeError>("the optimizer's learning rate was set to ", optimizer_.lr(), " (set_lr) after step ",
-                               step_, ", but the Trainer writes the rate before every step and the change would be ",
-                               "lost: in a callback, lower ctx.lr_scale (0 to 1); for a rate that changes over the ",
-                               "steps, give the Trainer a Schedule; for another base rate, make the optimizer with it");
+  // A rate set_lr wrote, since this Trainer was made or before, would be lost at this step (which
+  // writes `rate`). (Another Trainer's rates are not set_lr's: two may train one optimizer in turn.)
+  void check_lr_unchanged(double rate) const {
+    const char* remedy = ", but the Trainer writes the rate before every step and the change would be lost: in a "
+                         "callback, lower ctx.lr_scale (0 to 1); for a rate that changes over the steps, give the "
+                         "Trainer a Schedule; for another base rate, make the optimizer with it";
+    if (optimizer_.lr_writes() != lr_writes_) {
+      detail::fail<RuntimeError>("the optimizer's learning rate was set to ", optimizer_.lr(), " (set_lr) after step ",
+                                 step_, remedy);
+    }
+    if (optimizer_.lr_set() && optimizer_.lr() != rate) {
+      detail::fail<RuntimeError>("the optimizer's learning rate was set to ", optimizer_.lr(), " (set_lr) before this ",
+                                 "Trainer was made, which writes ", rate, " at its step ", step_ + 1, remedy);
+    }
   }
 
   // Whether batch.source is there and is batch.x (a Batch put together by hand may carry another).
@@ -403,7 +405,7 @@ class Trainer {
   [[noreturn]] void fail_model_changed(const std::string& what) const {
     detail::fail<RuntimeError>("Trainer: the model no longer holds the parameters the Trainer was made with (", what,
                                ": layers added, removed or replaced, the model moved from or assigned, or a layer that made its tensors "
-                               "after the Trainer was made, which it has to do when it is built); make the ",
+                               "after the Trainer was made (a layer makes them when it is built)); make the ",
                                "optimizer and the Trainer after changing the model, or load weights with load_model_into");
   }
 
@@ -557,7 +559,7 @@ class Trainer {
   std::vector<TensorRef<S>> buffers_;     // running statistics, restored after a non-finite step
   std::size_t layers_;                    // the model's layers when the Trainer was made
   std::vector<Matrix<S>> buffer_backup_;  // their values before the step's forward pass
-  std::uint64_t lr_writes_ = 0;  // the optimizer's count of set_lr when this Trainer was made
+  std::uint64_t lr_writes_ = 0;  // the optimizer's count of set_lr calls when this Trainer was made
   std::vector<std::uint64_t> random_backup_;  // dropout generators before the step's forward pass
   std::vector<Callback<S>*> callbacks_;
   std::vector<Metric<S>*> metrics_;

@@ -18,6 +18,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <exception>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -266,16 +267,27 @@ class ResumeBackup {
     callbacks_ = out.finish(kCheckpointMagic, kModelFormatVersion);
   }
 
-  // `history`: the Trainer's, as the callbacks' states were saved with it.
+  // `history`: the Trainer's, as the callbacks' states were saved with it. `failure`: why the resume
+  // failed; a callback that cannot take its own state back (one that trained under another Trainer,
+  // whose history does not show it) is named in an error that says both.
   void restore(Sequential<S>& model, Optimizer<S>& optimizer, const std::vector<Callback<S>*>& callbacks,
-               const History& history) const {
+               const History& history, const std::string& failure) const {
     model.load_state_dict(model_);
     model.set_random_states(random_);
     optimizer.load_state_dict(optimizer_, steps_);
     const ContainerReader in(callbacks_, "(the callbacks' states before resume)", kCheckpointMagic, kModelFormatVersion,
                              "backup");
+    std::string not_restored;
     for (auto* c : callbacks) {
-      if (c->has_state()) c->load_state(in, "callback." + c->name() + ".", history);
+      try {
+        if (c->has_state()) c->load_state(in, "callback." + c->name() + ".", history);
+      } catch (const std::exception& e) {
+        not_restored += concat(not_restored.empty() ? "" : "; ", "'", c->name(), "' (", e.what(), ")");
+      }
+    }
+    if (!not_restored.empty()) {
+      fail<RuntimeError>(failure, "; and the state of callback ", not_restored, " could not be put back as it was ",
+                         "before the resume: make those callbacks again before training");
     }
   }
 
@@ -341,8 +353,8 @@ TextSection read_training_checkpoint(const std::filesystem::path& path, Sequenti
     for (auto* c : callbacks) {
       if (c->has_state()) c->load_state(in, "callback." + c->name() + ".", h);
     }
-  } catch (...) {
-    backup.restore(model, optimizer, callbacks, history);
+  } catch (const std::exception& e) {
+    backup.restore(model, optimizer, callbacks, history, e.what());
     throw;
   }
   state = s;
