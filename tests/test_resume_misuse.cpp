@@ -209,8 +209,7 @@ TEST_CASE("a monitor's saved best is refused for a monitor of another metric or 
     REQUIRE(at != std::string::npos);
     bytes.replace(at, key.size(), std::string(key.size(), 'x'));
   }
-  const std::uint32_t crc = mlp::detail::crc32_of(bytes.data(), bytes.size() - 4);
-  for (int i = 0; i < 4; ++i) bytes[bytes.size() - 4 + static_cast<std::size_t>(i)] = static_cast<char>((crc >> (8 * i)) & 0xff);
+  mlp_test::repair_container(bytes);
   mlp::write_file_atomically(options.checkpoint, bytes);
   CHECK_THROWS_WITH_AS(trainer.resume(options.checkpoint),
                        doctest::Contains("that its history does not show (another metric's monitor?)"), mlp::IoError);

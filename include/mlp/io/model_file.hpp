@@ -13,7 +13,6 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <memory>
 #include <string>
 #include <vector>
 
@@ -293,10 +292,7 @@ void check_registered(const Sequential<S>& model, const std::filesystem::path& p
       if (const auto shapes = registry.state_shapes(kind, model[i].config())) {
         built = *shapes;
       } else {
-        const std::unique_ptr<Layer<S>> again = registry.make(kind, model[i].config());
-        for (const auto& list : {again->parameters(), again->buffers()}) {
-          for (const auto& t : list) built.push_back({t.name, t.rows, t.cols});
-        }
+        built = Sequential<S>::tensor_shapes_of(*registry.make(kind, model[i].config()));
       }
     } catch (const InvalidArgument& e) {
       fail("cannot save '", path.string(), "': layer ", i, " (", model[i].describe(), ") could not be built again from ",

@@ -211,9 +211,10 @@ class Sequential {
 
   // Copies of every parameter and buffer (each layer's parameters, then its buffers).
   // The names (unprefixed) and shapes of layer i's parameters and buffers, in state_dict's order.
-  std::vector<StateShape> tensor_shapes(std::size_t i) const {
+  std::vector<StateShape> tensor_shapes(std::size_t i) const { return tensor_shapes_of(*layers_.at(i)); }
+  static std::vector<StateShape> tensor_shapes_of(Layer<S>& layer) {
     std::vector<StateShape> shapes;
-    for (const auto& list : {layers_.at(i)->parameters(), layers_.at(i)->buffers()}) {
+    for (const auto& list : {layer.parameters(), layer.buffers()}) {
       for (const auto& t : list) shapes.push_back({t.name, t.rows, t.cols});
     }
     return shapes;

@@ -8,7 +8,6 @@
 #include "mlp/io/atomic_file.hpp"
 #include "mlp/train/callback.hpp"
 
-#include <algorithm>
 #include <filesystem>
 #include <set>
 #include <string>
@@ -20,12 +19,9 @@ inline std::string metrics_csv(const History& history) {
   for (const EpochLog& e : history.epochs) {
     for (const auto& [name, value] : e.custom) {
       // (a name written into the history by hand split the header, or gave two columns of one name)
-      detail::require(!name.empty() && name != "epoch" && !is_standard_metric(name) &&
-                          std::all_of(name.begin(), name.end(), [](char c) {
-                            return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
-                          }),
-                      "metrics.csv: epoch ", e.epoch, " has a metric named '", name, "', which cannot be a column ",
-                      "(letters, digits and '_', and none of epoch and the standard metrics)");
+      detail::require(is_metric_name(name) && name != "epoch" && !is_standard_metric(name), "metrics.csv: epoch ",
+                      e.epoch, " has a metric named '", name, "', which cannot be a column (letters, digits and '_', ",
+                      "and none of epoch and the standard metrics)");
       custom.insert(name);
     }
   }

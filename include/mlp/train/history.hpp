@@ -5,6 +5,7 @@
 #include "mlp/core/errors.hpp"
 #include "mlp/train/metrics.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -32,6 +33,13 @@ inline const std::vector<std::string>& standard_metrics() {
                                                  metric::val_acc,    metric::lr,        metric::penalty,
                                                  metric::seconds};
   return names;
+}
+
+// Letters, digits and '_' only: metric names end up as CSV columns, TensorBoard tags and checkpoint keys.
+inline bool is_metric_name(const std::string& name) {
+  return !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+  });
 }
 
 inline bool is_standard_metric(const std::string& name) {

@@ -43,10 +43,7 @@ struct TrainerState {
 
 // Metric names end up as CSV columns, TensorBoard tags and checkpoint keys.
 inline void check_metric_name(const std::string& name) {
-  const bool ok = !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
-  });
-  require(ok, "metric name '", name, "' has to be letters, digits and '_'");
+  require(is_metric_name(name), "metric name '", name, "' has to be letters, digits and '_'");
 }
 
 // Checks, when training begins, that every monitored metric is produced by the run, and by a
@@ -180,6 +177,12 @@ inline History read_history(const ContainerReader& in, std::int64_t epochs, std:
   return h;
 }
 
+// Where a stateful callback's sections go in a checkpoint: every one of its names starts with this.
+template <class S>
+std::string state_prefix(const Callback<S>& c) {
+  return "callback." + c.name() + ".";
+}
+
 template <class S>
 void write_training_checkpoint(const std::filesystem::path& path, const Sequential<S>& model, const Optimizer<S>& optimizer,
                                const Schedule* schedule, const TrainerState& s, const History& history,
@@ -211,7 +214,7 @@ void write_training_checkpoint(const std::filesystem::path& path, const Sequenti
   out.add_text("history", history_text(history));
   for (const auto* c : callbacks) {
     if (!c->has_state()) continue;
-    const std::string prefix = "callback." + c->name() + ".";
+    const std::string prefix = state_prefix(*c);
     const std::size_t before = out.section_names().size();
     c->save_state(out, prefix);  // (a section of another's name made every checkpoint of the run unreadable)
     for (std::size_t i = before; i < out.section_names().size(); ++i) {
@@ -262,7 +265,7 @@ class ResumeBackup {
         steps_(optimizer.steps()) {
     ContainerWriter out;
     for (const auto* c : callbacks) {
-      if (c->has_state()) c->save_state(out, "callback." + c->name() + ".");
+      if (c->has_state()) c->save_state(out, state_prefix(*c));
     }
     callbacks_ = out.finish(kCheckpointMagic, kModelFormatVersion);
   }
@@ -280,7 +283,7 @@ class ResumeBackup {
     std::string not_restored;
     for (auto* c : callbacks) {
       try {
-        if (c->has_state()) c->load_state(in, "callback." + c->name() + ".", history);
+        if (c->has_state()) c->load_state(in, state_prefix(*c), history);
       } catch (const std::exception& e) {
         not_restored += concat(not_restored.empty() ? "" : "; ", "'", c->name(), "' (", e.what(), ")");
       }
@@ -351,7 +354,7 @@ TextSection read_training_checkpoint(const std::filesystem::path& path, Sequenti
       in.fail("does not fit this training setup: ", e.what());
     }
     for (auto* c : callbacks) {
-      if (c->has_state()) c->load_state(in, "callback." + c->name() + ".", h);
+      if (c->has_state()) c->load_state(in, state_prefix(*c), h);
     }
   } catch (const std::exception& e) {
     backup.restore(model, optimizer, callbacks, history, e.what());
