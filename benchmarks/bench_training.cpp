@@ -262,7 +262,7 @@ double gemm_gflops(bool cpu_time) {
 
 int main(int argc, char** argv) {
   return cli::run("bench_training", [&] {
-    cxxopts::Options options("bench_training", "Training throughput on the issue-7 protocol");
+    cxxopts::Options options("bench_training", "Training throughput on the benchmark protocol of docs/performance.md");
     options.add_options()
       ("models", "S, M, MBD (M + BatchNorm + dropout 0.2), L, CNN", cxxopts::value<std::string>()->default_value("S,M,MBD,L"))
       ("threads", "thread counts to measure", cxxopts::value<std::string>()->default_value("1,2"))

@@ -110,8 +110,11 @@ int main(int argc, char** argv) {
                 limited ? " (those the run validated on: it had a --train-limit)" : "");
     std::printf("loss %.4f, accuracy %.2f%%\n\nper-class accuracy\n", r.loss, 100.0 * r.accuracy);
     for (mlp::Index k = 0; k < r.confusion.classes(); ++k) {
-      std::printf("  %2lld %-12s %6.2f%%\n", static_cast<long long>(k),
-                  set->class_names[static_cast<std::size_t>(k)].c_str(), 100.0 * r.confusion.class_accuracy(k));
+      const double acc = r.confusion.class_accuracy(k);  // NaN: the split holds no image of the class
+      char value[32] = "no images";
+      if (!std::isnan(acc)) std::snprintf(value, sizeof value, "%6.2f%%", 100.0 * acc);
+      std::printf("  %2lld %-12s %s\n", static_cast<long long>(k), set->class_names[static_cast<std::size_t>(k)].c_str(),
+                  value);
     }
     print_confusion(r.confusion, set->class_names);
     return 0;

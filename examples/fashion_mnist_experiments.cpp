@@ -119,6 +119,7 @@ void write_outputs(const Study& s, int trained) {
     if (c.result) in.results[c.cell.experiment->id][c.cell.seed] = *c.result;
   }
   in.data_facts = s.facts;
+  in.train_images = static_cast<mlp::Index>(s.data.split.train.size());  // the report says how many of them each cell used
   in.cnn = {s.data.data.train.class_names, input_shape(s.data)};
   in.figures = study::write_figures(s.opt.out, in.results, s.opt.seeds, s.data.data.train.class_names);
   in.timing.data_seconds = s.data_seconds;

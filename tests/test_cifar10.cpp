@@ -58,6 +58,24 @@ TEST_CASE("CIFAR-10 class names need exactly ten lines") {
   }
   CHECK_THROWS_WITH_AS(mlp::read_cifar10_class_names(dir.file("batches.meta.txt")),
                        doctest::Contains("lists 2 class names, expected 10"), mlp::IoError);
+  // A name twice, a name of thousands of characters (it went into every label of a picture) and a
+  // file far longer than ten names.
+  const auto write = [&](const std::string& text) {
+    std::ofstream meta(dir.file("batches.meta.txt"), std::ios::trunc);
+    meta << text;
+  };
+  write("a\nb\nc\nd\ne\nf\ng\nh\ni\na\n");
+  CHECK_THROWS_WITH_AS(mlp::read_cifar10_class_names(dir.file("batches.meta.txt")), doctest::Contains("names the class 'a' twice"),
+                       mlp::IoError);
+  write("a\nb\nc\nd\ne\nf\ng\nh\ni\n" + std::string(65, 'j') + "\n");
+  CHECK_THROWS_WITH_AS(mlp::read_cifar10_class_names(dir.file("batches.meta.txt")),
+                       doctest::Contains("has a class name of 65 characters (at most 64)"), mlp::IoError);
+  write(std::string(5000, 'x'));
+  CHECK_THROWS_WITH_AS(mlp::read_cifar10_class_names(dir.file("batches.meta.txt")),
+                       doctest::Contains("holds 5000 bytes: a list of 10 class names is far shorter (at most 4096)"),
+                       mlp::IoError);
+  write("a\nb\nc\nd\ne\nf\ng\nh\ni\n" + std::string(64, 'j') + "\n");
+  CHECK(mlp::read_cifar10_class_names(dir.file("batches.meta.txt")).back() == std::string(64, 'j'));
 }
 
 TEST_CASE("gzip-compressed CIFAR-10 batches are read too") {

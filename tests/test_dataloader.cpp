@@ -216,5 +216,58 @@ TEST_CASE("Standardizer statistics come from the given samples only and are exac
   mlp::Dataset flat = tiny_dataset(2);
   flat.pixels.setConstant(7);
   CHECK_THROWS_WITH_AS(mlp::Standardizer::fit(flat, {0, 1}, false),
-                       doctest::Contains("is every pixel the same?"), mlp::InvalidArgument);
+                       "tiny: the images have the same value (7) in every pixel of the 2 samples fitted on, so it cannot "
+                       "be standardized (standard deviation 0)",
+                       mlp::InvalidArgument);
+  flat.pixels.row(0).setConstant(9);  // channel 0 (rows 0 and 1): 9 and 7; channel 1: 7 only
+  CHECK_THROWS_WITH_AS(mlp::Standardizer::fit(flat, {0, 1}, true), doctest::Contains("tiny: channel 1 has the same value (7)"),
+                       mlp::InvalidArgument);
+}
+
+TEST_CASE("data sets and standardizers that do not fit are refused before anything is read") {
+  mlp::Dataset d = tiny_dataset(4);
+  d.shape = {3, 2, 1};  // 6 values an image, but the images hold 4 (fit read past them)
+  CHECK_THROWS_WITH_AS(mlp::Standardizer::fit(d, {0, 1}, true), "tiny: images have 4 values but the shape 3 x 2 x 1 needs 6",
+                       mlp::InvalidArgument);
+  d.shape = {-2, -2, 1};  // multiplies out to the 4 values
+  CHECK_THROWS_WITH_AS(mlp::Standardizer::fit(d, {0, 1}, true),
+                       "tiny: an image shape of -2 x -2 x 1 (channels x height x width; each has to be at least 1)",
+                       mlp::InvalidArgument);
+
+  // A table whose entries leave float's range (every input was -inf without a word).
+  const mlp::Dataset ok = tiny_dataset(4);
+  CHECK_THROWS_WITH_AS(mlp::DataLoader<float>(ok, {0}, mlp::Standardizer{2, {0.5, 0.5}, {1e-40, 1.0}}, {}),
+                       doctest::Contains("Standardizer channel 0 (mean 0.5, standard deviation 1e-40) maps pixel values "
+                                         "outside the range of float"),
+                       mlp::InvalidArgument);
+  CHECK_THROWS_WITH_AS(mlp::Standardizer({2, {0.5, 0.5}, {-1.0, 1.0}}).validate(),
+                       "Standardizer channel 0 has mean 0.5 and standard deviation -1 (both have to be finite, the "
+                       "standard deviation positive)",
+                       mlp::InvalidArgument);
+  CHECK_NOTHROW(mlp::DataLoader<double>(ok, {0}, mlp::Standardizer{2, {0.5, 0.5}, {1e-40, 1.0}}, {}));  // in double's range
+}
+
+TEST_CASE("class_counts counts the samples it is given, checked") {
+  const mlp::Dataset d = tiny_dataset(5);  // labels 0 1 2 0 1
+  CHECK(d.class_counts() == std::vector<mlp::Index>{2, 2, 1});
+  CHECK(d.class_counts({0, 3, 4}) == std::vector<mlp::Index>{2, 1, 0});
+  CHECK(d.class_counts(std::vector<mlp::Index>{}) == std::vector<mlp::Index>{0, 0, 0});  // none, not all
+  CHECK_THROWS_WITH_AS(d.class_counts({0, 1000}), "tiny: class_counts was given sample index 1000, out of range for 5 samples",
+                       mlp::InvalidArgument);
+}
+
+TEST_CASE("skip_batches takes at most the batches of an epoch") {
+  const mlp::Dataset d = tiny_dataset(5);
+  mlp::DataLoader<float> loader(d, {0, 1, 2, 3, 4}, mlp::Standardizer::unit_range(d.shape), {2, false});
+  loader.start_epoch(0);
+  loader.skip_batches(2);
+  const auto last = loader.next();
+  REQUIRE(last.has_value());
+  CHECK(last->size() == 1);
+  loader.skip_batches(3);
+  CHECK_FALSE(loader.next().has_value());
+  CHECK_THROWS_WITH_AS(loader.skip_batches(4), "skip_batches needs a count from 0 to 3 (the batches of an epoch), but got 4",
+                       mlp::InvalidArgument);
+  CHECK_THROWS_WITH_AS(loader.skip_batches(mlp::Index{1} << 62), doctest::Contains("but got 4611686018427387904"),
+                       mlp::InvalidArgument);
 }

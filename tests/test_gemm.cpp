@@ -388,7 +388,7 @@ TEST_CASE("gemm: trivial sizes, and no allocation once the buffers have grown") 
   CHECK(first.count() == 0);
 }
 
-TEST_CASE("threads: ThreadLimit caps thread_count() on its thread, and nested limits restore") {
+TEST_CASE("threads: ThreadLimit caps thread_count() on its thread; a nested limit cannot lift the outer one") {
   const ThreadCount eigen(2);
   const int full = mlp::thread_count();
 #ifdef _OPENMP
@@ -400,10 +400,19 @@ TEST_CASE("threads: ThreadLimit caps thread_count() on its thread, and nested li
     const mlp::ThreadLimit one(1);
     CHECK(mlp::thread_count() == 1);
     {
-      const mlp::ThreadLimit many(8);  // never above Eigen's count
-      CHECK(mlp::thread_count() == full);
+      const mlp::ThreadLimit many(8);  // a cap, not a request: the outer limit of 1 holds
+      CHECK(mlp::thread_count() == 1);
     }
     CHECK(mlp::thread_count() == 1);
+  }
+  {
+    const mlp::ThreadLimit many(8);  // never above Eigen's count
+    CHECK(mlp::thread_count() == full);
+    {
+      const mlp::ThreadLimit one(1);  // the lower inner limit holds, then the outer again
+      CHECK(mlp::thread_count() == 1);
+    }
+    CHECK(mlp::thread_count() == full);
   }
   CHECK(mlp::thread_count() == full);
   CHECK_THROWS_WITH_AS(mlp::ThreadLimit(0), "ThreadLimit needs a limit of at least 1 thread, but got 0",

@@ -168,6 +168,25 @@ TEST_CASE("load_dataset refuses a split of no images, and prepare_data a trainin
                        mlp::InvalidArgument);
 }
 
+TEST_CASE("prepare_data of parts loaded elsewhere checks that they fit together") {
+  TempDir dir("idx_parts");
+  write_idx_dataset(dir.path().string(), 30, 10);
+  mlp::TrainTestData parts = mlp::load_dataset(mlp::DatasetKind::FashionMnist, dir.path());
+  mlp::TrainTestData other_shape = parts;
+  const mlp::ImageShape train_shape = parts.train.shape;
+  other_shape.test.shape = {1, 1, train_shape.features()};  // the same values, another shape
+  const std::string differ = mlp::detail::concat("train and test images differ in size (1 x ", train_shape.height, " x ",
+                                                 train_shape.width, " and 1 x 1 x ", train_shape.features(), ")");
+  CHECK_THROWS_WITH_AS(mlp::prepare_data(mlp::DatasetKind::FashionMnist, dir.path(), other_shape, 5),
+                       doctest::Contains(differ.c_str()), mlp::IoError);
+  mlp::TrainTestData other_classes = parts;
+  other_classes.test.class_names[1] = "Trousers";
+  CHECK_THROWS_WITH_AS(mlp::prepare_data(mlp::DatasetKind::FashionMnist, dir.path(), other_classes, 5),
+                       doctest::Contains("train and test parts name class 1 differently ('Trouser' and 'Trousers')"),
+                       mlp::IoError);
+  CHECK(mlp::prepare_data(mlp::DatasetKind::FashionMnist, dir.path(), parts, 5).split.validation.size() == 5);
+}
+
 TEST_CASE("raw (uncompressed) IDX files work too") {
   TempDir dir("idx_raw");
   write_idx_dataset(dir.path().string(), 20, 10, /*gz=*/false);

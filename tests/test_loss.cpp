@@ -131,6 +131,13 @@ TEST_CASE("accuracy and the confusion matrix count argmax hits") {
   CHECK(cm.total() == 4);
   CHECK(cm.accuracy() == doctest::Approx(0.75));
   CHECK(cm.class_accuracy(2) == doctest::Approx(0.5));
+  mlp::ConfusionMatrix two_classes(4);  // class 3 has no sample: its accuracy is no number, not 0%
+  two_classes.add_count(0, 0, 1);
+  two_classes.add_count(2, 1, 1);
+  two_classes.add_count(2, 2, 1);
+  CHECK(std::isnan(two_classes.class_accuracy(3)));
+  CHECK(two_classes.class_samples(3) == 0);
+  CHECK(two_classes.class_samples(2) == 2);
   CHECK_THROWS_AS(mlp::accuracy(z, labels_of({0})), mlp::InvalidArgument);
   // a column with a NaN predicts no class (argmax named class 0: NaN weights scored 100% on class 0)
   z(1, 0) = std::numeric_limits<float>::quiet_NaN();

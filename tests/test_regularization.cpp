@@ -39,4 +39,11 @@ TEST_CASE("penalty lambdas are validated") {
                        mlp::InvalidArgument);
   CHECK_THROWS_AS(mlp::WeightPenalty(0.0, std::nan("")), mlp::InvalidArgument);
   CHECK(!mlp::WeightPenalty().active());
+  // Finite in double, but its gradient 2 * l2 * w is not in float (the first step wrote NaN weights).
+  CHECK_THROWS_WITH_AS(mlp::WeightPenalty(0.0, 1e39).validate_for<float>(),
+                       "L2 lambda 1e+39 is beyond the range of the model's float (its gradient is 2 * l2 * w)",
+                       mlp::InvalidArgument);
+  CHECK_THROWS_WITH_AS(mlp::WeightPenalty(1e39, 0.0).validate_for<float>(),
+                       "L1 lambda 1e+39 is beyond the range of the model's float", mlp::InvalidArgument);
+  CHECK_NOTHROW(mlp::WeightPenalty(1e39, 1e39).validate_for<double>());
 }

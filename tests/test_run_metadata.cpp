@@ -93,7 +93,7 @@ TEST_CASE("run metadata: a missing, malformed or inconsistent field is refused, 
   CHECK(refusal("width", "1", mlp::Shape(1, 28, 28)).find("but its model takes 1 x 28 x 28") != std::string::npos);
   CHECK(refusal("stddev", "nan") == "'m.mlp' has a bad stddev 'nan' in its metadata");
   CHECK(refusal("stddev", "0") == "'m.mlp' has unusable preprocessing statistics: Standardizer channel 0 has mean "
-                                  "0.286 and standard deviation 0 (it must be positive: is every pixel the same?)");
+                                  "0.286 and standard deviation 0 (both have to be finite, the standard deviation positive)");
   CHECK(refusal("class_names", "a\nb\nc") == "'m.mlp' names 3 classes in its metadata, but its model predicts 10");
   CHECK(refusal("class_names", "a\n\nc", kInput, 3) == "'m.mlp' has an empty name for class 1 in its metadata");
   CHECK(refusal("split_seed", "xyz") == "'m.mlp' has a bad split_seed 'xyz' in its metadata (expected a whole "

@@ -6,6 +6,8 @@
 #include <mlp/optim/schedulers.hpp>
 
 #include <cmath>
+#include <cstdint>
+#include <limits>
 #include <vector>
 
 namespace {
@@ -53,6 +55,22 @@ TEST_CASE("CosineDecayLR follows the cosine, then holds eta_min") {
   for (std::int64_t t = 0; t <= 5; ++t) CHECK(s.lr_at(t, 0.1) == cosine.lr_at(t, 0.1));
   CHECK(s.lr_at(6, 0.1) == 0.001);
   CHECK(s.lr_at(1000, 0.1) == 0.001);
+  CHECK(s.describe() == "cosine decay to 0.001 over 5 steps, then held");
+  CHECK(mlp::CosineDecayLR(mlp::Epochs{1}).describe() == "cosine decay to 0 over 1 epoch, then held");
+  // Its messages name it, not the cosine it holds.
+  CHECK_THROWS_WITH_AS(mlp::CosineDecayLR(mlp::Steps{-1}), "CosineDecayLR needs a positive duration, but got -1 steps",
+                       mlp::InvalidArgument);
+  CHECK_THROWS_WITH_AS(mlp::CosineDecayLR(mlp::Steps{5}, -0.5), "CosineDecayLR eta_min has to be >= 0, but got -0.5",
+                       mlp::InvalidArgument);
+}
+
+TEST_CASE("CosineAnnealingLR keeps its period at any step count") {
+  const mlp::CosineAnnealingLR s(mlp::Steps{5}, 0.001);
+  // Near 2^63 steps, t / T_max in double no longer said where in the period t is.
+  const std::int64_t far = (std::numeric_limits<std::int64_t>::max() / 10) * 10;  // a multiple of the period 10
+  for (std::int64_t t = 0; t < 10; ++t) CHECK(s.lr_at(far - 10 + t, 0.1) == doctest::Approx(s.lr_at(t, 0.1)).epsilon(1e-15));
+  CHECK(mlp::Duration(mlp::Steps{1}).str() == "1 step");
+  CHECK(mlp::Duration(mlp::Epochs{2}).str() == "2 epochs");
 }
 
 TEST_CASE("SequentialLR matches PyTorch's: warmup with LinearLR, then a cosine with its own clock") {

@@ -449,4 +449,20 @@ TEST_CASE("progress lines fit the terminal's width, with huge values too (a chec
       CHECK(visible.size() <= 60);
     }
   }
+  // A terminal of 1 column: the live line was printed whole (a width of 0 meant "no limit").
+  std::ostringstream narrow;
+  {
+    Run run;
+    mlp::ProgressBar<float> bar(narrow, /*live=*/true, "", 1);
+    run.trainer.add_callback(bar);
+    run.trainer.fit(run.train_loader, &run.val_loader, 1);
+  }
+  for (const std::string& line : mlp::detail::split(narrow.str(), '\n')) {
+    for (const std::string& part : mlp::detail::split(line, '\r')) {
+      std::string visible = part;
+      for (auto at = visible.find("\033[K"); at != std::string::npos; at = visible.find("\033[K")) visible.erase(at, 3);
+      INFO("line '" << visible << "'");
+      CHECK(visible.size() <= 1);
+    }
+  }
 }

@@ -125,36 +125,44 @@ inline std::vector<ComparedExperiment> compare_experiments(const std::vector<Exp
   return rows;
 }
 
-// One line over all experiments: which differences the intervals show, and that the others show none.
+// One line over all experiments: which differences the intervals show, and that the others show none;
+// then the experiments whose every paired seed gave the same difference (no interval, no verdict).
 inline std::string comparison_summary(const std::vector<ComparedExperiment>& rows) {
-  std::vector<std::string> up, down;
+  std::vector<std::string> up, down, same;
   std::size_t with_interval = 0;
   for (const auto& r : rows) {
+    if (no_spread(r.difference)) {
+      same.push_back("`" + r.id + "`");
+      continue;
+    }
     with_interval += r.difference.has_interval() ? 1 : 0;
     const std::string item = "`" + r.id + "` (" + signed_text(r.difference.mean, kAccuracy) + ")";
-    if (r.difference.sign() > 0) up.push_back(item);
-    if (r.difference.sign() < 0) down.push_back(item);
-  }
-  if (with_interval == 0) {
-    return "With one paired seed per experiment there is no interval: the differences are listed, none is claimed.\n";
+    if (effect_sign(r.difference) > 0) up.push_back(item);
+    if (effect_sign(r.difference) < 0) down.push_back(item);
   }
   auto list = [](const std::vector<std::string>& items) {
     std::string text;
     for (std::size_t i = 0; i < items.size(); ++i) text += (i == 0 ? "" : ", ") + items[i];
     return text;
   };
+  const std::string same_text = same.empty() ? "" : "The same difference in every paired seed (no spread, so no "
+                                                    "interval and no verdict): " + list(same) + ".\n";
+  if (with_interval == 0) {
+    return (rows.size() > same.size() ? "With one paired seed per experiment there is no interval: the differences are "
+                                        "listed, none is claimed.\n" : "") + same_text;
+  }
   const std::size_t none = with_interval - up.size() - down.size();
   std::string text;
   if (up.empty() && down.empty()) {
     return "The test accuracy here is not detectably different from there in " +
            (with_interval == 1 ? std::string("the one experiment") : "any of the " + std::to_string(with_interval) + " experiments") +
-           " with an interval.\n";
+           " with an interval.\n" + same_text;
   }
   if (!up.empty()) text += "Test accuracy detectably higher here than there: " + list(up) + ". ";
   if (!down.empty()) text += "Test accuracy detectably lower here than there: " + list(down) + ". ";
   text += "No difference detectable in the other " + std::to_string(none) + (none == 1 ? " experiment" : " experiments") +
           " with an interval.\n";
-  return text;
+  return text + same_text;
 }
 
 // The report's section: what differs, the table, the summary line, and the cells not compared.

@@ -48,8 +48,10 @@ inline std::string confusion_sentence(const SeedRuns& cnn, const SeedRuns& mlp, 
   const mlp::Index i = class_index(names, a), j = class_index(names, b);
   if (i < 0 || j < 0) return "";
   const Metric m = metric::confusions_between(i, j);
-  return a + " and " + b + " were mistaken for each other in " + count_text(over_seeds(mlp, m).mean) +
-         " test images with the MLP and " + count_text(over_seeds(cnn, m).mean) + " with the CNN (means over seeds); " +
+  const double with_mlp = over_seeds(mlp, m).mean;
+  return a + " and " + b + " were mistaken for each other in " + count_text(with_mlp) +
+         (with_mlp == 1.0 ? " test image" : " test images") + " with the MLP and " + count_text(over_seeds(cnn, m).mean) +
+         " with the CNN (" + means_over(std::min(cnn.size(), mlp.size())) + "); " +
          "the CNN's count is " + compare(paired(cnn, mlp, m), kCount, "higher", "lower", "the MLP's") + ". ";
 }
 
@@ -63,7 +65,7 @@ inline std::string list_text(const std::vector<std::string>& items) {
 inline std::string convolution_explanation(const mlp::app::MeanInterval& acc, const ModelCost& c,
                                            const std::vector<std::string>& gains) {
   std::ostringstream s;
-  if (acc.sign() > 0) {
+  if (effect_sign(acc) > 0) {
     s << "Why convolution helps here, at about the same number of parameters: an image's evidence is local (an edge, "
          "a collar, a sleeve's end), and a 3x3 filter looks only at neighbouring pixels (locality); the same "
       << fmt("%.0f", c.conv_parameters) << " convolution parameters are applied at every position of the image "
@@ -72,7 +74,7 @@ inline std::string convolution_explanation(const mlp::app::MeanInterval& acc, co
          "learn each position's detector separately from 784 independent inputs, with no notion of which pixels are "
          "neighbours.";
     if (!gains.empty()) s << " The classes with a detectable gain, " << list_text(gains) << ", are the ones told apart by such local details.";
-  } else if (acc.sign() < 0) {
+  } else if (effect_sign(acc) < 0) {
     s << "With these seeds the CNN's test accuracy is lower than the matched MLP's, so the usual arguments for "
          "convolution (locality, weight sharing, translation equivariance) are not borne out by this run of the study.";
   } else {

@@ -51,7 +51,7 @@ inline std::string observe_architecture(const StudyResults& R) {
       << compare(paired(*l, *m, metric::test_acc), kAccuracy, "higher", "lower", medium) << "; its last-epoch gap is "
       << compare(paired(*l, *m, metric::gap), kLoss, "wider", "narrower", medium) << "; its training time is "
       << compare(time, kSeconds, "longer", "shorter", medium);
-    if (time.sign() != 0) {
+    if (effect_sign(time) != 0) {
       s << fmt(" (%.1fx on average)", over_seeds(*l, metric::seconds).mean / std::max(over_seeds(*m, metric::seconds).mean, 1e-9));
     }
     s << ".";
@@ -67,9 +67,11 @@ inline std::string observe_regularization(const StudyResults& R) {
   std::vector<std::string> narrower;
   const std::pair<const char*, const char*> runs[] = {{"l1", "L1 (1e-5)"}, {"l2", "L2 (1e-4)"}, {"dropout", "Dropout (0.2)"}};
   const std::string base = "the baseline's";
+  int ran = 0;
   for (const auto& [id, name] : runs) {
     const SeedRuns* r = runs_of(R, id);
     if (r == nullptr) continue;
+    ++ran;
     const auto gap = paired(*r, *b, metric::gap);
     s << "- " << name << ": test accuracy " << mean_sd(over_seeds(*r, metric::test_acc), kAccuracy, false) << ", "
       << compare(paired(*r, *b, metric::test_acc), kAccuracy, "higher", "lower", base) << "; lowest validation loss "
@@ -79,6 +81,9 @@ inline std::string observe_regularization(const StudyResults& R) {
       << ".\n";
     if (shows(gap, -1)) narrower.push_back(name);
   }
+  if (ran == 0) {  // "none detectable" would suggest that they were looked at
+    return "No regularizer experiment (`l1`, `l2`, `dropout`) has a finished cell, so none is compared with the baseline.\n";
+  }
   s << "\nRegularizers that detectably narrow the last-epoch gap between validation and training loss (the "
     << "interval of the paired difference from the baseline lies below 0): ";
   for (std::size_t i = 0; i < narrower.size(); ++i) s << (i ? ", " : "") << narrower[i];
@@ -87,8 +92,8 @@ inline std::string observe_regularization(const StudyResults& R) {
     const SeedRuns* r = runs_of(R, id);
     if (r == nullptr || r->begin()->second.history.epochs.empty()) continue;
     const auto penalty = over_seeds(*r, [](const RunResult& x) { return x.history.epochs.back().penalty; });
-    s << " The " << name << " penalty averaged " << fmt("%.4f", penalty.mean) << " over the last epoch's steps (mean "
-      << "over seeds), next to a data loss of " << loss4(over_seeds(*r, metric::last_train_loss).mean)
+    s << " The " << name << " penalty averaged " << fmt("%.4f", penalty.mean) << " over the last epoch's steps ("
+      << means_over(r->size(), "mean") << "), next to a data loss of " << loss4(over_seeds(*r, metric::last_train_loss).mean)
       << " (logged apart, in `metrics.csv`).";
   }
   s << "\n";
@@ -112,26 +117,47 @@ inline std::string describe_config(const mlp::app::RunConfig& c) {
   if (c.l1 > 0) s << ", L1 " << c.l1;
   if (c.l2 > 0) s << ", L2 " << c.l2;
   if (c.label_smoothing > 0) s << ", label smoothing " << c.label_smoothing;
-  s << "; " << c.schedule << " schedule; " << c.epochs << " epochs";
+  s << "; " << c.schedule << " schedule; " << count_noun(c.epochs, "epoch");
   if (c.patience > 0) s << ", early stopping with patience " << c.patience;
   s << "; batch " << c.batch_size;
   return s.str();
 }
 
 // One-change experiments whose lowest validation loss is lower than the baseline's (interval
-// below 0): what the choice of `best` may build on, judged on validation only.
-inline std::vector<std::string> helpful_changes(const StudyResults& R, const std::vector<Experiment>& experiments) {
+// below 0): what the choice of `best` may build on, judged on validation only. `looked_at` counts
+// the one-change experiments with finished cells, helpful or not.
+inline std::vector<std::string> helpful_changes(const StudyResults& R, const std::vector<Experiment>& experiments,
+                                                int* looked_at = nullptr) {
   std::vector<std::string> helped;
   const SeedRuns* b = runs_of(R, "baseline");
+  if (looked_at != nullptr) *looked_at = 0;
   for (const auto& x : experiments) {
     const SeedRuns* r = runs_of(R, x.id);
     if (b == nullptr || r == nullptr || x.id == "baseline" || x.id == "best" || x.id == "cnn" || x.id == "mlp_matched") continue;
+    if (looked_at != nullptr) ++*looked_at;
     if (shows(paired(*r, *b, metric::best_val_loss), -1)) {
       helped.push_back(x.label + " (" + loss4(over_seeds(*r, metric::best_val_loss).mean) + ", validation accuracy " +
                        pct(over_seeds(*r, metric::best_val_acc).mean) + ")");
     }
   }
   return helped;
+}
+
+// Which single changes lower the baseline's lowest validation loss; "none ran" when none has a finished cell.
+inline std::string helpful_changes_text(const StudyResults& R, const std::vector<Experiment>& experiments, const SeedRuns& b) {
+  int looked_at = 0;
+  const auto helped = helpful_changes(R, experiments, &looked_at);
+  std::ostringstream s;
+  if (looked_at == 0) {
+    s << "No single-change experiment has a finished cell, so none is compared with the baseline's lowest validation "
+         "loss (" << loss4(over_seeds(b, metric::best_val_loss).mean) << ").\n\n";
+    return s.str();
+  }
+  s << "Single changes that detectably lower the baseline's lowest validation loss ("
+    << loss4(over_seeds(b, metric::best_val_loss).mean) << "; the paired 95% interval lies below 0): ";
+  for (std::size_t i = 0; i < helped.size(); ++i) s << (i ? "; " : "") << helped[i];
+  s << (helped.empty() ? "none detectable with " + seeds_text(b.size()) : std::string()) << ".\n\n";
+  return s.str();
 }
 
 inline std::string observe_best(const StudyResults& R, const std::vector<Experiment>& experiments) {
@@ -141,11 +167,7 @@ inline std::string observe_best(const StudyResults& R, const std::vector<Experim
   s << "Configuration: " << describe_config(best->begin()->second.config) << ".\n\n";
   const SeedRuns* b = runs_of(R, "baseline");
   if (b != nullptr) {
-    const auto helped = helpful_changes(R, experiments);
-    s << "Single changes that detectably lower the baseline's lowest validation loss ("
-      << loss4(over_seeds(*b, metric::best_val_loss).mean) << "; the paired 95% interval lies below 0): ";
-    for (std::size_t i = 0; i < helped.size(); ++i) s << (i ? "; " : "") << helped[i];
-    s << (helped.empty() ? "none detectable with " + seeds_text(b->size()) : std::string()) << ".\n\n";
+    s << helpful_changes_text(R, experiments, *b);
     const auto val_loss = paired(*best, *b, metric::best_val_loss), val_acc = paired(*best, *b, metric::best_val_acc);
     s << "The best run's lowest validation loss is " << mean_sd(over_seeds(*best, metric::best_val_loss), kLoss, false)
       << " at epoch " << range_text(over_seeds(*best, metric::best_epoch)) << "; its validation accuracy there ("
@@ -157,11 +179,17 @@ inline std::string observe_best(const StudyResults& R, const std::vector<Experim
     }
     s << ". On the test set its best checkpoint scores " << mean_sd(over_seeds(*best, metric::test_acc), kAccuracy)
       << " (loss " << loss4(over_seeds(*best, metric::test_loss).mean) << "), "
-      << compare(paired(*best, *b, metric::test_acc), kAccuracy, "higher", "lower", "the baseline's");
+      << compare(paired(*best, *b, metric::test_acc), kAccuracy, "higher", "lower", "the baseline's") << ". ";
+  } else {
+    s << "The baseline has no finished cell, so the best run is not compared with it. Its lowest validation loss is "
+      << mean_sd(over_seeds(*best, metric::best_val_loss), kLoss, false) << " at epoch "
+      << range_text(over_seeds(*best, metric::best_epoch)) << "; on the test set its best checkpoint scores "
+      << mean_sd(over_seeds(*best, metric::test_acc), kAccuracy) << " (loss "
+      << loss4(over_seeds(*best, metric::test_loss).mean) << "). ";
   }
   const int stopped = count_runs(*best, [](const RunResult& r) { return r.history.stopped_early; });
-  s << "; " << range_text(over_seeds(*best, metric::epochs_run)) << " epochs (stopped early in " << stopped << " of "
-    << best->size() << " seeds), " << secs(over_seeds(*best, metric::seconds).mean) << " of training per seed.\n";
+  s << "It ran " << epochs_text(over_seeds(*best, metric::epochs_run)) << " (stopped early in " << of_seeds(stopped, best->size()) << "), with "
+    << secs(over_seeds(*best, metric::seconds).mean) << " of training per seed.\n";
   return s.str();
 }
 

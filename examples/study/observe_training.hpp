@@ -22,12 +22,11 @@ inline std::string observe_early_stopping(const StudyResults& R) {
   const RunResult& any = e->begin()->second;
   const int stopped = count_runs(*e, [](const RunResult& r) { return r.history.stopped_early; });
   if (stopped > 0) {
-    s << "Early stopping ended training before epoch " << any.config.epochs << " in " << stopped << " of "
-      << e->size() << " seeds, each time after " << any.config.patience
-      << " epochs without a lower validation loss (epochs run: " << range_text(over_seeds(*e, metric::epochs_run))
+    s << "Early stopping ended training before epoch " << any.config.epochs << " in " << of_seeds(stopped, e->size())
+      << ", each time after " << count_noun(any.config.patience, "epoch") << " without a lower validation loss (epochs run: " << range_text(over_seeds(*e, metric::epochs_run))
       << "). ";
   } else {
-    s << "Early stopping did not trigger with any of the " << seeds_text(e->size())
+    s << "Early stopping did not trigger with " << (e->size() == 1 ? "its one seed" : "any of the " + seeds_text(e->size()))
       << ": the validation loss kept improving within its patience. ";
   }
   s << "The best epoch (lowest validation loss) was " << range_text(over_seeds(*e, metric::best_epoch))
@@ -44,7 +43,7 @@ inline std::string observe_early_stopping(const StudyResults& R) {
   const auto train_fall = within(*b, metric::last_train_loss, metric::best_train_loss);
   if (shows(last_minus_best, 1) && shows(val_rise, 1) && shows(train_fall, -1)) {
     s << "After the best epoch the validation loss rose (from " << loss4(over_seeds(*b, metric::best_val_loss).mean)
-      << " to " << loss4(over_seeds(*b, metric::last_val_loss).mean) << ", means over seeds) while the training loss "
+      << " to " << loss4(over_seeds(*b, metric::last_val_loss).mean) << ", " << means_over(b->size()) << ") while the training loss "
       << "kept falling (to " << loss4(over_seeds(*b, metric::last_train_loss).mean)
       << "): the signature of overfitting, which the checkpoint undoes. ";
   }
@@ -62,9 +61,15 @@ inline std::string observe_schedule(const StudyResults& R) {
   const auto& e = c->begin()->second.history.epochs;  // the rate is the same for every seed
   std::ostringstream s;
   s << "The cosine schedule lowers the learning rate at every step: it was " << fmt("%.3g", e.front().lr)
-    << " at the end of epoch 1, ";
-  if (e.size() > 3) s << fmt("%.3g", e[e.size() / 2].lr) << " at the end of epoch " << e[e.size() / 2].epoch << " ";
-  s << "and " << fmt("%.3g", e.back().lr) << " at the end of epoch " << e.back().epoch << ". "
+    << " at the end of epoch " << e.front().epoch;
+  if (e.size() == 1) {  // one epoch: its end is the only point to give
+    s << ", the only epoch. ";
+  } else {
+    s << ", ";
+    if (e.size() > 3) s << fmt("%.3g", e[e.size() / 2].lr) << " at the end of epoch " << e[e.size() / 2].epoch << " ";
+    s << "and " << fmt("%.3g", e.back().lr) << " at the end of epoch " << e.back().epoch << ". ";
+  }
+  s
     << "Its lowest validation loss (" << mean_sd(over_seeds(*c, metric::best_val_loss), kLoss, false) << ", at epoch "
     << range_text(over_seeds(*c, metric::best_epoch)) << ") is "
     << compare(paired(*c, *b, metric::best_val_loss), kLoss, "higher", "lower",
@@ -89,10 +94,10 @@ inline std::string observe_batchnorm(const StudyResults& R) {
   const Metric reach = metric::epoch_reaching(level);
   const auto reach_n = over_seeds(*n, reach), reach_b = over_seeds(*b, reach);
   std::ostringstream s;
-  s << "Validation accuracy first reached " << pct(level) << " (one point below the baseline's best, mean over seeds) "
-    << "at epoch " << range_text(reach_n) << " with BatchNorm (in " << reach_n.n << " of " << n->size()
-    << " seeds) and at epoch " << range_text(reach_b) << " without (in " << reach_b.n << " of " << b->size()
-    << "): with BatchNorm that epoch is " << compare(paired(*n, *b, reach), kEpochs, "later", "earlier", "without")
+  s << "Validation accuracy first reached " << pct(level) << " (one point below the baseline's best, "
+    << means_over(b->size(), "mean") << ") at epoch " << range_text(reach_n) << " with BatchNorm (in "
+    << of_seeds(static_cast<long long>(reach_n.n), n->size()) << ") and at epoch " << range_text(reach_b)
+    << " without (in " << of_seeds(static_cast<long long>(reach_b.n), b->size()) << "): with BatchNorm that epoch is " << compare(paired(*n, *b, reach), kEpochs, "later", "earlier", "without")
     << ". Its lowest validation loss (" << mean_sd(over_seeds(*n, metric::best_val_loss), kLoss, false) << ") is "
     << compare(paired(*n, *b, metric::best_val_loss), kLoss, "higher", "lower", "the baseline's") << "; "
     << "its test accuracy (" << mean_sd(over_seeds(*n, metric::test_acc), kAccuracy, false) << ") is "
@@ -106,10 +111,16 @@ inline std::string observe_batchnorm(const StudyResults& R) {
 
 inline std::string optimizer_line(const std::string& name, const SeedRuns& runs) {
   std::ostringstream s;
-  s << "- " << name << ": training loss " << loss4(over_seeds(runs, metric::first_train_loss).mean)
-    << " after epoch 1 and " << loss4(over_seeds(runs, metric::last_train_loss).mean) << " after epoch "
-    << range_text(over_seeds(runs, metric::epochs_run)) << " (means over " << seeds_text(runs.size())
-    << "); lowest validation loss " << loss4(over_seeds(runs, metric::best_val_loss).mean) << " at epoch "
+  const auto epochs = over_seeds(runs, metric::epochs_run);
+  s << "- " << name << ": training loss " << loss4(over_seeds(runs, metric::first_train_loss).mean);
+  if (epochs.max <= 1) {  // the first epoch is the last: one loss to give
+    s << " after its one epoch";
+  } else {
+    s << " after epoch 1 and " << loss4(over_seeds(runs, metric::last_train_loss).mean) << " after epoch "
+      << range_text(epochs);
+  }
+  s << " (" << means_over(runs.size(), epochs.max <= 1 ? "mean" : "means") << "); lowest validation loss "
+    << loss4(over_seeds(runs, metric::best_val_loss).mean) << " at epoch "
     << range_text(over_seeds(runs, metric::best_epoch)) << "; test accuracy "
     << mean_sd(over_seeds(runs, metric::test_acc), kAccuracy) << ".\n";
   return s.str();
@@ -143,8 +154,13 @@ inline std::string observe_optimizer(const StudyResults& R) {
     const int last_is_best = count_runs(*sgd, [](const RunResult& r) {
       return r.best_epoch > 0 && r.best_epoch == static_cast<int>(r.history.epochs.size());
     });
-    s << "Plain SGD's validation loss still fell over its last five epochs in " << falling << " of " << sgd->size()
-      << " seeds, and its best epoch was its last one in " << last_is_best << ".";
+    if (over_seeds(*sgd, metric::epochs_run).max <= 5) {  // "in 0 of 3 seeds" would suggest that it was looked at
+      s << "Plain SGD ran " << epochs_text(over_seeds(*sgd, metric::epochs_run)) << ", too few to tell whether its validation loss was still "
+           "falling over its last five.";
+    } else {
+      s << "Plain SGD's validation loss still fell over its last five epochs in " << of_seeds(falling, sgd->size())
+        << ", and its best epoch was its last one in " << last_is_best << ".";
+    }
   }
   s << "\n";
   return s.str();

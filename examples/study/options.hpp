@@ -10,6 +10,7 @@
 #include <mlp/core/precision.hpp>
 #include <mlp/data/datasets.hpp>
 
+#include <cstdio>
 #include <filesystem>
 #include <regex>
 #include <string>
@@ -44,7 +45,7 @@ inline cxxopts::Options study_flags() {
     ("seeds", "number of seeds N (42, 43, ..., 42+N-1) or a list of seeds such as 42,7,19 (one seed: 7,)", d("5"))
     ("only", "comma-separated experiment ids (all their seeds) or cells such as l2/seed-43 (default: all)", d(""))
     ("epochs", "epochs of every run (default: 30, and 40 for best; 2 with --quick)", cxxopts::value<std::string>())
-    ("threads", "cells trained in parallel, one thread each", d("2"))
+    ("threads", "cells trained in parallel (each on --cell-threads threads)", d("2"))
     ("cell-threads", "threads of each cell (the results are the same bits at any count: finished cells are "
                      "reused whatever count trained them)", d("1"))
     ("precision", "matrix products of every cell: fp32, or bf16 (bfloat16 inputs, fp32 accumulation; part of "
@@ -115,6 +116,12 @@ inline StudyOptions parse_study_options(const cxxopts::ParseResult& f) {
   o.no_report = f["no-report"].as<bool>();
   o.slurm = f["slurm"].as<bool>();
   o.seeds = parse_seeds(f["seeds"].as<std::string>());
+  if (const std::string text = f["seeds"].as<std::string>(); text.find(',') == std::string::npos && o.seeds.size() >= 20) {
+    // (a newcomer who meant the seed 42 typed --seeds 42, and got 42 seeds)
+    std::fprintf(stderr, "note: --seeds %s is a count: %zu seeds, %llu to %llu; for the one seed %s write --seeds %s,\n",
+                 text.c_str(), o.seeds.size(), static_cast<unsigned long long>(o.seeds.front()),
+                 static_cast<unsigned long long>(o.seeds.back()), text.c_str(), text.c_str());
+  }
   const std::string precision = f["precision"].as<std::string>();
   if (precision != "fp32" && precision != "bf16") {
     throw cli::UsageError("--precision takes fp32 or bf16, but got '" + precision + "'");

@@ -16,7 +16,9 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <map>
 #include <optional>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -29,6 +31,7 @@ struct ReportInput {
   std::vector<CellStatus> statuses;  // every cell of the study, finished or not
   StudyResults results;              // the finished ones
   std::string data_facts;
+  mlp::Index train_images = 0;       // of the split, before a cell's train_limit (0: not known)
   CnnContext cnn;
   std::vector<std::string> figures;  // written, relative to the report
   StudyTiming timing;
@@ -73,9 +76,65 @@ inline std::string report_intro(const ReportInput& in) {
          "of the " << n << " paired differences and its 95% confidence interval (Student's t, " << n - 1
       << (n == 2 ? " degree" : " degrees") << " of freedom). The verdict is \"better\" or \"worse\" when the interval excludes 0, and \"no "
          "difference detectable with " << n << " seeds\" when it includes 0; the observations describe an effect only "
-         "in the first case.\n\n";
+         "in the first case. When every seed gives the same difference, the seeds did not vary it: there is no "
+         "interval and no verdict (\"the same in all " << n << " seeds\"). An interval is printed as computed even "
+         "where it reaches past the possible range (two accuracies differ by at most 100 pp), with a note that the "
+         "seeds are too few to bound it.\n\n";
   }
   return s.str();
+}
+
+// "50,000": counts as the data facts above them write them.
+inline std::string thousands(long long n) {
+  std::string digits = std::to_string(n < 0 ? -n : n), text;
+  for (std::size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) text += ',';
+    text += digits[i];
+  }
+  return (n < 0 ? "-" : "") + text;
+}
+
+// "trained on the first 2,000 of the split's 50,000 training images and validated on the first 400
+// of its 10,000 validation images": what a cell used, from its own configuration.
+inline std::string images_used_text(const mlp::app::RunConfig& c, mlp::Index train_images) {
+  const std::string train = train_images > 0 ? " of the split's " + thousands(train_images) : "";
+  const std::string validation = " of its " + thousands(c.validation);
+  if (c.train_limit <= 0) {
+    return "trained on all" + train + " training images and validated on all" + validation + " validation images";
+  }
+  const mlp::Index used = train_images > 0 ? c.train_images(train_images) : c.train_limit;
+  const mlp::Index validated = c.validation_images(c.validation);
+  return "trained on " + (used == train_images ? "all" + train : "the first " + thousands(used) + train) +
+         (used == 1 ? " training image" : " training images") + " and validated on " +
+         (validated == c.validation ? "all" + validation : "the first " + thousands(validated) + validation) +
+         (validated == 1 ? " validation image" : " validation images");
+}
+
+// The images the finished cells trained and validated on, which the data facts (the whole split)
+// do not show: with --quick (a train_limit) far fewer. One sentence when all cells agree, else one
+// line per way, with its experiments.
+inline std::string data_used_text(const ReportInput& in) {
+  std::map<std::string, std::vector<std::string>> ids_by_use;
+  for (const auto& x : in.experiments) {
+    const SeedRuns* r = runs_of(in.results, x.id);
+    if (r == nullptr) continue;
+    std::set<std::string> seen;
+    for (const auto& [seed, run] : *r) {
+      const std::string use = images_used_text(run.config, in.train_images);
+      if (seen.insert(use).second) ids_by_use[use].push_back(x.id);
+    }
+  }
+  if (ids_by_use.empty()) return "";
+  if (ids_by_use.size() == 1) {
+    return "Every finished cell " + ids_by_use.begin()->first + "; every test result is on the whole test set.\n\n";
+  }
+  std::string text = "The finished cells did not all use the same images (every test result is on the whole test set):\n\n";
+  for (const auto& [use, ids] : ids_by_use) {
+    text += "- " + use + ":";
+    for (const auto& id : ids) text += " `" + id + "`";
+    text += "\n";
+  }
+  return text + "\n";
 }
 
 struct Section {
@@ -116,7 +175,7 @@ inline std::string report_text(const ReportInput& in) {
   std::ostringstream s;
   const auto& R = in.results;
   s << report_intro(in) << "## Cells\n\n" << cells_section(in.statuses) << "\n## Data\n\n```\n" << in.data_facts
-    << "```\n\n![samples](samples.png)\n\n## All experiments, over seeds\n\n" << summary_table(in.experiments, R)
+    << "```\n\n" << data_used_text(in) << "![samples](samples.png)\n\n## All experiments, over seeds\n\n" << summary_table(in.experiments, R)
     << "\n## Effects: paired differences from the baseline\n\n" << effects_table(in.experiments, R);
   if (in.compared) {
     s << "\n## Compared with another study: `" << in.compared->folder.string() << "`\n\n"

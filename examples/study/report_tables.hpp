@@ -22,10 +22,13 @@ inline std::string cells_section(const std::vector<CellStatus>& statuses) {
     if (c.state != CellStatus::State::Finished) open.push_back(&c);
   }
   if (open.empty()) {
-    s << "All " << statuses.size() << " cells (experiment x seed) are finished.\n";
+    s << (statuses.size() == 1 ? std::string("The one cell (experiment x seed) is finished.\n")
+                               : "All " + std::to_string(statuses.size()) + " cells (experiment x seed) are finished.\n");
     return s.str();
   }
-  s << "**" << (statuses.size() - open.size()) << " of " << statuses.size() << " cells are finished.** The numbers "
+  const std::size_t finished = statuses.size() - open.size();
+  s << "**" << finished << " of " << count_noun(static_cast<long long>(statuses.size()), "cell")
+    << (finished == 1 ? " is" : " are") << " finished.** The numbers "
     << "below are over the seeds that are; these cells are not (rerun the same command, or `--only <cell>`, to "
     << "compute them):\n\n";
   for (const auto* c : open) s << "- `" << c->cell.name() << "`: " << why_not_finished(*c) << "\n";
@@ -119,7 +122,8 @@ inline std::string time_section(const std::vector<Experiment>& experiments, cons
     double sum = 0.0;
     for (const auto& [seed, run] : *r) {
       sum += run.train_seconds;
-      if (run.train_seconds > longest) longest = run.train_seconds, longest_cell = cell_name(x.id, seed);
+      // (the first cell when every time is 0: a name, not an empty one)
+      if (longest_cell.empty() || run.train_seconds > longest) longest = run.train_seconds, longest_cell = cell_name(x.id, seed);
     }
     cells += r->size();
     total += sum;
@@ -128,14 +132,18 @@ inline std::string time_section(const std::vector<Experiment>& experiments, cons
   std::sort(by_experiment.rbegin(), by_experiment.rend());
   s << "This invocation ran for " << secs(t.wall_seconds) << " of wall time (" << secs(t.data_seconds)
     << " of it loading and preparing the data) and trained ";
+  const std::string finished_cells = cells == 1 ? "the one finished cell" : "the " + std::to_string(cells) + " finished cells";
   if (t.trained > 0) {
-    s << t.trained << " of the " << cells << " finished cells, " << t.jobs << " at a time with "
+    s << t.trained << " of " << finished_cells << ", " << t.jobs << " at a time with "
       << (t.cell_threads == 1 ? std::string("one thread") : std::to_string(t.cell_threads) + " threads") << " each"
-      << (t.trained < static_cast<int>(cells) ? "; the others had finished earlier with the same configuration and "
+      << (t.trained + 1 == static_cast<int>(cells) ? "; the other had finished earlier with the same configuration and "
+                                                      "was not recomputed (its time is its own run's)"
+          : t.trained < static_cast<int>(cells) ? "; the others had finished earlier with the same configuration and "
                                                  "were not recomputed (their times are their own runs')" : "");
   } else {
-    s << "none of the " << cells << " finished cells: they had finished earlier with the same configuration (their "
-         "times are their own runs')";
+    s << (cells == 1 ? "not " : "none of ") << finished_cells << ": " << (cells == 1 ? "it" : "they")
+      << " had finished earlier with the same configuration (" << (cells == 1 ? "its time is its own run's)" : "their "
+         "times are their own runs')");
   }
   s << ".\n\nTraining time (training and validation passes) by experiment, summed over its seeds:\n\n"
     << "| run | seeds | total | mean per seed | share |\n| --- | --- | --- | --- | --- |\n";
@@ -145,10 +153,14 @@ inline std::string time_section(const std::vector<Experiment>& experiments, cons
       << fmt("%.0f%%", 100.0 * sum / std::max(total, 1e-9)) << " |\n";
   }
   const int cores = std::max(t.cores, 1);
-  s << "| all | " << cells << " | " << secs(total) << " | | |\n\nOn this machine's " << cores << (cores == 1 ? " core" : " cores")
+  s << "| all | " << cells << " | " << secs(total) << " | | |\n\nOn this machine's " << count_noun(cores, "core")
     << ", one cell per core, these cells need about " << secs(total / cores) << " of training (plus data loading and the test "
-    << "evaluations); on a Slurm cluster with a free core for every cell, about the longest cell, `" << longest_cell
-    << "` (" << secs(longest) << ").\n";
+    << "evaluations)";
+  if (!longest_cell.empty()) {
+    s << "; on a Slurm cluster with a free core for every cell, about the longest cell, `" << longest_cell << "` ("
+      << secs(longest) << ")";
+  }
+  s << ".\n";
   return s.str();
 }
 

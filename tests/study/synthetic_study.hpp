@@ -6,6 +6,7 @@
 
 #include "study/report.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <string>
@@ -67,14 +68,50 @@ study::ReportInput synthetic_study(const std::vector<study::Experiment>& experim
   for (const auto& cell : study::make_cells(in.experiments, seeds)) {
     const std::size_t k = static_cast<std::size_t>(std::find(seeds.begin(), seeds.end(), cell.seed) - seeds.begin());
     const bool is_base = cell.experiment->id == "baseline";
+    // The matched MLP's noise is half the others': with the CNN's it would make their paired
+    // differences the same in every seed, which the report rightly does not judge.
+    const double own_noise = cell.experiment->id == "mlp_matched" ? 0.5 * noise[k] : noise[k];
     const auto run = synthetic_run(*cell.experiment, cell.seed, is_base ? 0.0 : shift_of(cell.experiment->id),
-                                   base[k] + (is_base ? 0.0 : noise[k]));
+                                   base[k] + (is_base ? 0.0 : own_noise));
     in.results[cell.experiment->id][cell.seed] = run;
     in.statuses.push_back({cell, study::CellStatus::State::Finished, run, ""});
   }
   in.data_facts = "synthetic\n";
   in.cnn = {fashion_classes(), mlp::Shape(1, 28, 28)};
   return in;
+}
+
+// The study's experiments with these ids only, in the study's order (a study some of whose
+// experiments have no finished cell).
+inline std::vector<study::Experiment> only_experiments(const std::vector<std::string>& ids) {
+  std::vector<study::Experiment> kept;
+  for (const auto& x : study::all_experiments(mlp::DatasetKind::FashionMnist)) {
+    if (std::find(ids.begin(), ids.end(), x.id) != ids.end()) kept.push_back(x);
+  }
+  return kept;
+}
+
+// Cuts every run to its first `epochs` epochs, as a study run with --epochs would have them
+// (the best epoch, the time and the configuration follow).
+inline void keep_epochs(study::ReportInput& in, int epochs) {
+  auto cut = [epochs](mlp::app::RunResult& r) {
+    r.history.epochs.resize(static_cast<std::size_t>(epochs));
+    r.best_epoch = std::min(r.best_epoch, epochs);
+    r.config.epochs = epochs;
+    r.config.patience = std::min(r.config.patience, epochs);
+    r.train_seconds = 0.0;
+    for (const auto& e : r.history.epochs) r.train_seconds += e.seconds;
+  };
+  for (auto& [id, runs] : in.results) {
+    for (auto& [seed, r] : runs) cut(r);
+  }
+  for (auto& c : in.statuses) {
+    if (c.result) cut(*c.result);
+  }
+  for (auto& x : in.experiments) {
+    x.config.epochs = epochs;
+    x.config.patience = std::min(x.config.patience, epochs);
+  }
 }
 
 // Phrases that state an effect: they may only appear where an interval excludes 0.

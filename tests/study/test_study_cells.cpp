@@ -270,7 +270,33 @@ TEST_CASE("study: a summary.json value out of range is refused, naming the file 
           s["epochs"] = rebuilt;
         }) == "unusable: " + file + ": epochs[1].val_acc is 55 (expected 0 to 1)");
   CHECK(edited_verdict(out, c, [](Json& s) { s["training"]["seconds"] = -3.0; }) ==
-        "unusable: " + file + ": training.seconds is -3 (expected a finite number >= 0)");
+        "unusable: " + file + ": training.seconds is -3 (expected 0 to 1e9 seconds)");
+  CHECK(edited_verdict(out, c, [](Json& s) { s["training"]["seconds"] = 1e300; }) ==  // (a 301-digit time in the report)
+        "unusable: " + file + ": training.seconds is 1e+300 (expected 0 to 1e9 seconds)");
+  // null: the accuracy of a class the split has no image of; refused for a class it has images of
+  CHECK(edited_verdict(out, c, [](Json& s) {
+          Json list = s["test"]["last"]["per_class_accuracy"];
+          Json rebuilt = Json::array();
+          rebuilt.push_back(Json());
+          for (std::size_t k = 1; k < list.elements().size(); ++k) rebuilt.push_back(list.elements()[k]);
+          s["test"]["last"]["per_class_accuracy"] = rebuilt;
+        }) == "unusable: " + file + ": test.last.per_class_accuracy[0] is null (expected 0 to 1)");
+  CHECK(edited_verdict(out, c, [](Json& s) {
+          Json& last = s["test"]["last"];
+          Json confusion = Json::array();
+          for (std::size_t k = 0; k < last["confusion"].elements().size(); ++k) {
+            Json row = last["confusion"].elements()[k];
+            if (k == 0) row = Json::array_of(std::vector<double>(row.elements().size(), 0.0));
+            confusion.push_back(row);
+          }
+          last["confusion"] = confusion;
+          Json per_class = Json::array();
+          per_class.push_back(Json());
+          for (std::size_t k = 1; k < last["per_class_accuracy"].elements().size(); ++k) {
+            per_class.push_back(last["per_class_accuracy"].elements()[k]);
+          }
+          last["per_class_accuracy"] = per_class;
+        }) == "finished");
   CHECK(edited_verdict(out, c, [](Json& s) { s["test"]["best"]["accuracy"] = "high"; }) ==
         "unusable: " + file + ": test.best.accuracy is not a number");
   // The report and the console say so, and the cell is trained again (as a missing one would be).

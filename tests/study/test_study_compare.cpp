@@ -168,13 +168,17 @@ TEST_CASE("study: the comparison with another study claims no difference whose i
   const std::string section = section_of(report, "Compared with another study: `runs-fp32`");
   REQUIRE(!section.empty());
   CHECK(section.find("What differs, in every compared cell: **precision bf16 here, fp32 there**.") != std::string::npos);
-  CHECK(section.find("| `baseline` | 5 | 88.00% | 88.00% | +0.00 pp [") != std::string::npos);
+  // The two baselines are the same runs (both without noise): the same difference, 0, in every seed.
+  CHECK(section.find("| `baseline` | 5 | 88.00% | 88.00% | 0.00 pp in every seed (no spread, no interval) | the same "
+                     "in all 5 seeds: no interval, no verdict |") != std::string::npos);
   CHECK(section.find("| `l2` | 5 | ") != std::string::npos);
   const auto rows = study::compare_experiments(in.experiments, in.results, *in.compared);
   CHECK(rows.size() == 14);
-  for (const auto& r : rows) CHECK(r.difference.sign() == 0);
+  for (const auto& r : rows) CHECK(study::effect_sign(r.difference) == 0);
   CHECK(section.find("| no difference detectable with 5 seeds |") != std::string::npos);
-  CHECK(section.find("not detectably different from there in any of the 14 experiments") != std::string::npos);
+  CHECK(section.find("not detectably different from there in any of the 13 experiments with an interval.\nThe same "
+                     "difference in every paired seed (no spread, so no interval and no verdict): `baseline`.") !=
+        std::string::npos);
   for (const auto& phrase : claim_phrases()) {
     INFO("phrase: " << phrase);
     CHECK(section.find(phrase) == std::string::npos);
@@ -206,8 +210,9 @@ TEST_CASE("study: the comparison names differences whose interval excludes 0, an
   CHECK(section.find("| `l2` | 3 | ") != std::string::npos);  // the seeds both have
   CHECK(section.find("| `best` |") == std::string::npos);
   CHECK(section.find("Test accuracy detectably higher here than there: `cnn` (+2.00 pp). Test accuracy detectably "
-                     "lower here than there: `sgd` (-3.00 pp). No difference detectable in the other 11 experiments "
-                     "with an interval.") != std::string::npos);
+                     "lower here than there: `sgd` (-3.00 pp). No difference detectable in the other 10 experiments "
+                     "with an interval.\nThe same difference in every paired seed (no spread, so no interval and no "
+                     "verdict): `baseline`.") != std::string::npos);
   CHECK(section.find("Not compared: 7 cells finished here with no finished run in `runs-fp32`: `l2/seed-45` "
                      "`l2/seed-46` `best/seed-42`") != std::string::npos);
   CHECK(section.find("What differs is not the same in every compared cell:\n\n- precision bf16 here, fp32 there: "

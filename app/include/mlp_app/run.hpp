@@ -80,10 +80,22 @@ inline void check_memory(const RunConfig& config, const Dataset& train) {
 
 // BatchNorm cannot train on a batch of one sample: a training set that leaves a last batch of 1
 // drops it (PyTorch users set drop_last for the same reason), and the summary says so.
-inline bool drops_last_batch(const RunConfig& config, Index train_samples) {
+inline bool has_batch_norm(const RunConfig& config) {
   bool batch_norm = false;
   for (const ArchBlock& b : config.blocks()) batch_norm = batch_norm || b.batch_norm;
-  return batch_norm && train_samples % config.batch_size == 1 && train_samples > 1;
+  return batch_norm;
+}
+inline bool drops_last_batch(const RunConfig& config, Index train_samples) {
+  return has_batch_norm(config) && train_samples % config.batch_size == 1 && train_samples > 1;
+}
+// ... and where every batch would hold one sample, the run is refused before it starts (it failed
+// at the first step, pointing at a drop_last the programs do not have).
+inline void check_batch_norm_batches(const RunConfig& config, Index train_samples) {
+  if (!has_batch_norm(config)) return;
+  detail::require(config.batch_size >= 2, "BatchNorm cannot train on batches of 1 sample (batch size ",
+                  config.batch_size, "): use a batch size of 2 or more, or a model without BatchNorm");
+  detail::require(train_samples >= 2, "BatchNorm cannot train on a training set of ", train_samples,
+                  " sample: it needs at least 2, or a model without BatchNorm");
 }
 
 }  // namespace internal
@@ -96,6 +108,7 @@ inline RunResult run_training(const RunConfig& config, const PreparedData& data,
                   " threads, but the matrix products use ", Eigen::nbThreads());
   const Dataset& train_set = data.data.train;
   internal::check_memory(config, train_set);
+  internal::check_batch_norm_batches(config, config.train_images(static_cast<Index>(data.split.train.size())));
   const RunFolder folder(out, options.adopt_folder);
   for (const char* name : {"best.mlp", "checkpoint.mlpckpt", "metrics.csv", "summary.json"}) {
     remove_stale_temporaries(out / name);  // left by a process killed mid-write

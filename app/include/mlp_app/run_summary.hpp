@@ -79,6 +79,10 @@ inline void check_loss(double v, const std::string& field, bool null_allowed) {
 inline void check_non_negative(double v, const std::string& field) {
   if (!(std::isfinite(v) && v >= 0.0)) bad_field(field, v, "a finite number >= 0");
 }
+// A run's time: at most 10^9 s (about 32 years); 1e300 s went into the report as a 301-digit number.
+inline void check_seconds(double v, const std::string& field) {
+  if (!(v >= 0.0 && v <= 1e9)) bad_field(field, v, "0 to 1e9 seconds");
+}
 // A member's value, with the field named when it is missing or not a number.
 inline const Json& member(const Json& j, const char* key, const std::string& where) {
   if (!j.is_object() || !j.contains(key)) detail::fail<IoError>(field_name(where, key), " is missing");
@@ -162,6 +166,10 @@ inline EvalResult eval_from_json(const Json& j, const std::string& where = "", b
       } catch (const Error&) {
         detail::fail<IoError>(entry, " is not a number");
       }
+      // (null: a class no sample of the split has, whose accuracy is no number)
+      const bool empty_class = k >= static_cast<std::size_t>(r.confusion.classes()) ||
+                               r.confusion.class_samples(static_cast<Index>(k)) == 0;
+      if (std::isnan(v) && empty_class) continue;
       check_fraction(v, entry);
     }
   }
@@ -198,7 +206,7 @@ inline EpochLog epoch_from_json(const Json& j, const std::string& where = "", bo
   e.lr = number_at(j, "lr", where);
   check_non_negative(e.lr, field_name(where, "lr"));
   e.seconds = number_at(j, "seconds", where);
-  check_non_negative(e.seconds, field_name(where, "seconds"));
+  check_seconds(e.seconds, field_name(where, "seconds"));
   e.penalty = number_at(j, "penalty", where);
   check_non_negative(e.penalty, field_name(where, "penalty"));
   e.steps = static_cast<std::int64_t>(integer_at(j, "steps", where, 0, kMaxSteps));
@@ -247,7 +255,7 @@ inline RunResult read_summary(const std::filesystem::path& out, const Json& s, c
     }
     r.best_epoch = static_cast<int>(integer_at(t, "best_epoch", "training", 0, kMaxEpochs));
     r.train_seconds = number_at(t, "seconds", "training");
-    check_non_negative(r.train_seconds, "training.seconds");
+    check_seconds(r.train_seconds, "training.seconds");
     r.parameters = static_cast<Index>(integer_at(member(s, "model", ""), "parameters", "model", 0, 1LL << 50));
     if (r.best_epoch > static_cast<int>(r.history.epochs.size())) {
       detail::fail<IoError>("training.best_epoch is ", r.best_epoch, " (expected 0 to the ", r.history.epochs.size(),

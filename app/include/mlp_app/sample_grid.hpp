@@ -44,6 +44,14 @@ inline Image make_sample_grid(const Dataset& data, const std::vector<Index>& ind
   const int text_scale = 2, gap = 4, margin = 8;
   std::size_t longest = 0;
   for (const auto& name : data.class_names) longest = std::max(longest, name.size());
+  // Sized in double first: a long class name or a large scale asked for gigabytes (and overflowed int).
+  constexpr double kLargestSide = 32767;  // what common image viewers and browsers still open
+  const double wide = static_cast<double>(longest) * 6 * text_scale + 2 * margin +
+                      per_class * (static_cast<double>(w) * scale + gap) + margin;
+  const double tall = static_cast<double>(classes) * (static_cast<double>(h) * scale + gap) + 2 * margin;
+  detail::require(wide <= kLargestSide && tall <= kLargestSide, "a picture of ", per_class, " images per class at scale ",
+                  scale, " would be ", wide, " x ", tall, " pixels, more than ", kLargestSide,
+                  " on a side (which many image viewers refuse): draw fewer images per class or a smaller scale");
   const int label_width = static_cast<int>(longest) * 6 * text_scale + 2 * margin;
   const int cell = h * scale + gap;
   Image image(label_width + per_class * (w * scale + gap) + margin, classes * cell + 2 * margin, 3,

@@ -6,6 +6,7 @@
 #include "mlp/train/metrics.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -59,10 +60,14 @@ inline std::string render_class_accuracy_svg(const ConfusionMatrix& cm, const st
   for (std::size_t c = 0; c < k; ++c) {
     const double acc = cm.class_accuracy(static_cast<Index>(c));
     const double y = top + bar * static_cast<double>(c);
-    svg.rect(left, y + 4, plot * acc, bar - 8, palette_colour(0), "none");
-    char label[16];
-    std::snprintf(label, sizeof label, "%.1f%%", 100.0 * acc);
-    svg.text(left + plot * acc + 6, y + bar / 2 + 4, label, 11, "start", "#222222");
+    if (std::isnan(acc)) {  // no image of the class: no bar, rather than one of 0%
+      svg.text(left + 6, y + bar / 2 + 4, "no images", 11, "start", "#666666");
+    } else {
+      svg.rect(left, y + 4, plot * acc, bar - 8, palette_colour(0), "none");
+      char label[16];
+      std::snprintf(label, sizeof label, "%.1f%%", 100.0 * acc);
+      svg.text(left + plot * acc + 6, y + bar / 2 + 4, label, 11, "start", "#222222");
+    }
     svg.text(left - 8, y + bar / 2 + 4, c < names.size() ? names[c] : std::to_string(c), 12, "end");
   }
   return svg.finish();

@@ -32,13 +32,15 @@ inline int thread_count() {
 #endif
 }
 
-// Caps thread_count() at `limit` (>= 1) on this thread for the lifetime of the object; nested
-// limits restore the outer one. A limit below 1 is refused: 0 could mean "no limit" or "none".
+// Caps thread_count() at `limit` (>= 1) on this thread for the lifetime of the object. A limit
+// inside another is a cap too: the lower of the two holds (an inner ThreadLimit(2) does not lift an
+// outer ThreadLimit(1)), and the outer one holds again when the inner ends. A limit below 1 is
+// refused: 0 could mean "no limit" or "none".
 class ThreadLimit {
  public:
   explicit ThreadLimit(int limit) : saved_(detail::thread_limit_slot()) {
     detail::require(limit >= 1, "ThreadLimit needs a limit of at least 1 thread, but got ", limit);
-    detail::thread_limit_slot() = limit;
+    detail::thread_limit_slot() = saved_ > 0 ? std::min(saved_, limit) : limit;
   }
   ~ThreadLimit() { detail::thread_limit_slot() = saved_; }
   ThreadLimit(const ThreadLimit&) = delete;

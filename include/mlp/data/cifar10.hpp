@@ -70,13 +70,24 @@ inline void read_cifar10_batch(const std::filesystem::path& path, Pixels& pixels
 // Class names, one per non-empty line of batches.meta.txt.
 inline std::vector<std::string> read_cifar10_class_names(const std::filesystem::path& path) {
   detail::require_regular_file(path);  // an ifstream on a FIFO would block
+  // (a name of a million characters went into every label of the pictures: 36 GB for one)
+  constexpr std::size_t kLongestFile = 4096, kLongestName = 64;
+  std::error_code ec;
+  const auto bytes = std::filesystem::file_size(path, ec);
+  detail::require<IoError>(!ec && bytes <= kLongestFile, "'", path.string(), "' holds ", ec ? 0 : bytes,
+                           " bytes: a list of 10 class names is far shorter (at most ", kLongestFile, ")");
   std::ifstream in(path);
   detail::require<IoError>(in.good(), "cannot open '", path.string(), "'");
   std::vector<std::string> names;
   std::string line;
   while (std::getline(in, line)) {
     while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
-    if (!line.empty()) names.push_back(line);
+    if (line.empty()) continue;
+    detail::require<IoError>(line.size() <= kLongestName, "'", path.string(), "' has a class name of ", line.size(),
+                             " characters (at most ", kLongestName, ")");
+    detail::require<IoError>(std::find(names.begin(), names.end(), line) == names.end(), "'", path.string(),
+                             "' names the class '", line, "' twice");
+    names.push_back(line);
   }
   detail::require<IoError>(names.size() == 10, "'", path.string(), "' lists ", names.size(),
                            " class names, expected 10");

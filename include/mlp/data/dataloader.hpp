@@ -97,7 +97,8 @@ class DataLoader {
 
   // Skips the first `batches` batches of the epoch (resuming in the middle of an epoch).
   void skip_batches(Index batches) {
-    detail::require(batches >= 0, "skip_batches needs a count >= 0, but got ", batches);
+    detail::require(batches >= 0 && batches <= batches_per_epoch(), "skip_batches needs a count from 0 to ",
+                    batches_per_epoch(), " (the batches of an epoch), but got ", batches);
     position_ = std::min(size(), batches * options_.batch_size);
     batch_index_ = batches;
   }

@@ -40,6 +40,10 @@ struct Dataset {
 
   // Throws unless pixels, labels, shape and class names agree.
   void validate() const {
+    // (sizes of -1 x -28 x 28 multiply to the 784 values of an image, and passed)
+    detail::require(shape.channels > 0 && shape.height > 0 && shape.width > 0, name, ": an image shape of ",
+                    shape.channels, " x ", shape.height, " x ", shape.width,
+                    " (channels x height x width; each has to be at least 1)");
     detail::require(pixels.rows() == shape.features(), name, ": images have ", pixels.rows(),
                     " values but the shape ", shape.channels, " x ", shape.height, " x ",
                     shape.width, " needs ", shape.features());
@@ -51,15 +55,29 @@ struct Dataset {
     }
   }
 
-  // Number of samples of each class among `indices` (all samples when empty).
-  std::vector<Index> class_counts(const std::vector<Index>& indices = {}) const {
+  // Number of samples of each class, over all samples.
+  std::vector<Index> class_counts() const {
     std::vector<Index> counts(static_cast<std::size_t>(classes()), 0);
-    if (indices.empty()) {
-      for (Index i = 0; i < labels.size(); ++i) ++counts[static_cast<std::size_t>(labels[i])];
-    } else {
-      for (Index i : indices) ++counts[static_cast<std::size_t>(labels[i])];
+    for (Index i = 0; i < labels.size(); ++i) ++counts[label_slot(i)];
+    return counts;
+  }
+  // ... over the samples `indices` only (none when it is empty: an empty selection counts nothing).
+  std::vector<Index> class_counts(const std::vector<Index>& indices) const {
+    std::vector<Index> counts(static_cast<std::size_t>(classes()), 0);
+    for (Index i : indices) {
+      detail::require(i >= 0 && i < size(), name, ": class_counts was given sample index ", i, ", out of range for ",
+                      size(), " samples");
+      ++counts[label_slot(i)];
     }
     return counts;
+  }
+
+ private:
+  std::size_t label_slot(Index i) const {
+    detail::require(i < labels.size() && labels[i] >= 0 && labels[i] < classes(), name, ": label ",
+                    i < labels.size() ? labels[i] : -1, " at index ", i, " is out of range for ", classes(),
+                    " classes (or the sample has no label)");
+    return static_cast<std::size_t>(labels[i]);
   }
 };
 

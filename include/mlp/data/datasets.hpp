@@ -112,6 +112,25 @@ inline std::string missing_dataset_files(DatasetKind kind, const std::filesystem
   return text;
 }
 
+// Throws unless both parts are valid data sets of one kind: images of one shape, the same classes.
+// `where` names them in the message ("fashion-mnist in '/data'").
+inline void check_train_test(const TrainTestData& data, const std::string& where) {
+  data.train.validate();
+  data.test.validate();
+  detail::require<IoError>(data.train.shape == data.test.shape, where, ": train and test images differ in size (",
+                           data.train.shape.channels, " x ", data.train.shape.height, " x ", data.train.shape.width, " and ",
+                           data.test.shape.channels, " x ", data.test.shape.height, " x ", data.test.shape.width, ")");
+  const auto& a = data.train.class_names;
+  const auto& b = data.test.class_names;
+  if (a.size() != b.size()) {
+    detail::fail<IoError>(where, ": train and test parts have different classes (", a.size(), " and ", b.size(), ")");
+  }
+  for (std::size_t k = 0; k < a.size(); ++k) {
+    detail::require<IoError>(a[k] == b[k], where, ": train and test parts name class ", k, " differently ('", a[k],
+                             "' and '", b[k], "')");
+  }
+}
+
 // Loads the train and test parts. Shapes and class counts are checked to agree.
 inline TrainTestData load_dataset(DatasetKind kind, const std::filesystem::path& dir) {
   TrainTestData data;
@@ -151,10 +170,7 @@ inline TrainTestData load_dataset(DatasetKind kind, const std::filesystem::path&
     data.train = detail::load_idx_split(dir, "train", name + "/train", classes);
     data.test = detail::load_idx_split(dir, "t10k", name + "/test", classes);
   }
-  detail::require<IoError>(data.train.shape == data.test.shape, name,
-                           ": train and test images differ in size in '", dir.string(), "'");
-  data.train.validate();
-  data.test.validate();
+  check_train_test(data, detail::concat(name, " in '", dir.string(), "'"));
   return data;
 }
 

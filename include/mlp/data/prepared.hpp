@@ -32,6 +32,7 @@ inline PreparedData prepare_data(DatasetKind kind, const std::filesystem::path& 
   p.kind = kind;
   p.dir = dir;
   p.data = std::move(data);
+  check_train_test(p.data, detail::concat(to_string(kind), " in '", dir.string(), "'"));
   const Index n = p.data.train.size();
   detail::require(n >= 2, "the training set of ", to_string(kind), " has ", n,
                   " image(s): a validation split needs at least 2 (one for each part)");

@@ -8,7 +8,9 @@
 #include "mlp/core/errors.hpp"
 #include "mlp/data/dataset.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 
@@ -33,6 +35,7 @@ struct Standardizer {
   static Standardizer fit(const Dataset& data, const std::vector<Index>& indices,
                           bool per_channel) {
     detail::require(!indices.empty(), "Standardizer::fit needs at least one sample of ", data.name);
+    data.validate();  // (a shape that does not fit the images read past them)
     const Index channels = data.shape.channels;
     const Index ppc = data.shape.pixels_per_channel();
     std::vector<std::uint64_t> sum(static_cast<std::size_t>(channels), 0);
@@ -69,6 +72,11 @@ struct Standardizer {
       st.mean.resize(sum.size(), st.mean[0]);
       st.stddev.resize(sum.size(), st.stddev[0]);
     }
+    for (std::size_t c = 0; c < st.stddev.size(); ++c) {
+      detail::require(st.stddev[c] > 0.0, data.name, ": ", per_channel ? detail::concat("channel ", c, " has") : std::string("the images have"),
+                      " the same value (", st.mean[c] * 255.0, ") in every pixel of the ", indices.size(),
+                      " samples fitted on, so it cannot be standardized (standard deviation 0)");
+    }
     st.validate();
     return st;
   }
@@ -80,7 +88,7 @@ struct Standardizer {
     for (std::size_t c = 0; c < stddev.size(); ++c) {
       detail::require(std::isfinite(mean[c]) && std::isfinite(stddev[c]) && stddev[c] > 0.0,
                       "Standardizer channel ", c, " has mean ", mean[c], " and standard deviation ",
-                      stddev[c], " (it must be positive: is every pixel the same?)");
+                      stddev[c], " (both have to be finite, the standard deviation positive)");
     }
   }
 
@@ -95,6 +103,11 @@ struct Standardizer {
         table[c * 256 + static_cast<std::size_t>(p)] =
             static_cast<S>((p / 255.0 - mean[c]) / stddev[c]);
       }
+      // (a standard deviation of 1e-40, or a mean of 1e300, made every input -inf without a word)
+      const auto first = table.begin() + static_cast<std::ptrdiff_t>(c * 256);
+      detail::require(std::all_of(first, first + 256, [](S v) { return std::isfinite(v); }), "Standardizer channel ", c,
+                      " (mean ", mean[c], ", standard deviation ", stddev[c], ") maps pixel values outside the range of ",
+                      sizeof(S) == sizeof(float) ? "float" : "the model's type");
     }
     return table;
   }

@@ -1,5 +1,5 @@
-// L1 and L2 penalties on the WEIGHTS (tensors with decay == true: Linear weights; never biases or
-// BatchNorm parameters):
+// L1 and L2 penalties on the WEIGHTS (tensors with decay == true: Linear and Conv2d weights; never
+// biases or BatchNorm parameters):
 //   penalty = l1 * sum |w| + l2 * sum w^2,   d penalty / dw = l1 * sign(w) + 2 l2 w.
 // The trainer adds the penalty to the data loss it optimizes and logs the two apart. Note the
 // convention: l2 * sum w^2 (no 1/2), so plain SGD sees a decay of 2 * l2 * w.
@@ -9,6 +9,7 @@
 #include "mlp/layers/layer.hpp"
 
 #include <cmath>
+#include <limits>
 #include <vector>
 
 namespace mlp {
@@ -23,6 +24,16 @@ struct WeightPenalty {
   void validate() const {
     detail::require(std::isfinite(l1) && l1 >= 0.0, "L1 lambda has to be >= 0, but got ", l1);
     detail::require(std::isfinite(l2) && l2 >= 0.0, "L2 lambda has to be >= 0, but got ", l2);
+  }
+  // ... and fit the model's scalar type: add_gradient works in it (an l2 of 1e39 made 2 * l2 infinite
+  // in float, and the first step wrote NaN into the weights).
+  template <class S>
+  void validate_for() const {
+    validate();
+    const double largest = static_cast<double>(std::numeric_limits<S>::max());
+    detail::require(l1 <= largest, "L1 lambda ", l1, " is beyond the range of the model's ", sizeof(S) == 4 ? "float" : "type");
+    detail::require(2.0 * l2 <= largest, "L2 lambda ", l2, " is beyond the range of the model's ", sizeof(S) == 4 ? "float" : "type",
+                    " (its gradient is 2 * l2 * w)");
   }
   bool active() const { return l1 > 0.0 || l2 > 0.0; }
 

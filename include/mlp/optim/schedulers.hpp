@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <string>
 #include <utility>
@@ -40,7 +41,9 @@ class Duration {
   Duration(Epochs e) : count_(e.count), unit_(ScheduleUnit::Epoch) {}   // NOLINT: implicit on purpose
   std::int64_t count() const { return count_; }
   ScheduleUnit unit() const { return unit_; }
-  std::string str() const { return detail::concat(count_, unit_ == ScheduleUnit::Step ? " steps" : " epochs"); }
+  std::string str() const {
+    return detail::concat(count_, unit_ == ScheduleUnit::Step ? " step" : " epoch", count_ == 1 ? "" : "s");
+  }
 
  private:
   std::int64_t count_;
@@ -176,12 +179,13 @@ class MultiStepLR final : public detail::ScheduleOf<MultiStepLR> {
 // so after T_max the rate rises again (a period of 2 T_max). eta_min is an absolute rate.
 class CosineAnnealingLR final : public detail::ScheduleOf<CosineAnnealingLR> {
  public:
-  explicit CosineAnnealingLR(Duration t_max, double eta_min = 0.0) : t_max_(t_max), eta_min_(eta_min) {
-    detail::require_positive(t_max, "CosineAnnealingLR");
-    detail::require(eta_min >= 0.0 && std::isfinite(eta_min), "CosineAnnealingLR eta_min has to be >= 0, but got ", eta_min);
-  }
+  explicit CosineAnnealingLR(Duration t_max, double eta_min = 0.0) : CosineAnnealingLR(t_max, eta_min, "CosineAnnealingLR") {}
   double lr_at(std::int64_t t, double base_lr) const override {
-    const double progress = static_cast<double>(t) / static_cast<double>(t_max_.count());
+    // One period (2 T_max) exactly in integers first: near 2^63 steps, t / T_max in double had lost
+    // the digits that say where in the period t is.
+    const std::int64_t t_max = t_max_.count();
+    const std::int64_t phase = t_max <= std::numeric_limits<std::int64_t>::max() / 2 ? t % (2 * t_max) : t;
+    const double progress = static_cast<double>(phase) / static_cast<double>(t_max);
     return eta_min_ + (base_lr - eta_min_) * 0.5 * (1.0 + std::cos(detail::kPi * progress));
   }
   ScheduleUnit unit() const override { return t_max_.unit(); }
@@ -190,6 +194,13 @@ class CosineAnnealingLR final : public detail::ScheduleOf<CosineAnnealingLR> {
   }
 
  private:
+  friend class CosineDecayLR;
+  // `who`: the schedule the user made, for the messages (CosineDecayLR holds one of these).
+  CosineAnnealingLR(Duration t_max, double eta_min, const char* who) : t_max_(t_max), eta_min_(eta_min) {
+    detail::require_positive(t_max, who);
+    detail::require(eta_min >= 0.0 && std::isfinite(eta_min), who, " eta_min has to be >= 0, but got ", eta_min);
+  }
+
   Duration t_max_;
   double eta_min_;
 };
@@ -197,14 +208,14 @@ class CosineAnnealingLR final : public detail::ScheduleOf<CosineAnnealingLR> {
 // The holding variant (Keras' CosineDecay): the cosine of CosineAnnealingLR until T, then eta_min.
 class CosineDecayLR final : public detail::ScheduleOf<CosineDecayLR> {
  public:
-  explicit CosineDecayLR(Duration decay, double eta_min = 0.0) : cosine_(decay, eta_min), end_(decay.count()), eta_min_(eta_min) {}
+  explicit CosineDecayLR(Duration decay, double eta_min = 0.0)
+      : cosine_(decay, eta_min, "CosineDecayLR"), end_(decay.count()), eta_min_(eta_min) {}
   double lr_at(std::int64_t t, double base_lr) const override {
     return t >= end_ ? eta_min_ : cosine_.lr_at(t, base_lr);
   }
   ScheduleUnit unit() const override { return cosine_.unit(); }
   std::string describe() const override {
-    return detail::concat("cosine decay to ", eta_min_, " over ", end_,
-                          unit() == ScheduleUnit::Step ? " steps" : " epochs", ", then held");
+    return detail::concat("cosine decay to ", eta_min_, " over ", cosine_.t_max_.str(), ", then held");
   }
 
  private:

@@ -4,6 +4,7 @@
 #include "mlp/core/errors.hpp"
 #include "mlp/core/types.hpp"
 
+#include <limits>
 #include <vector>
 
 namespace mlp {
@@ -81,11 +82,17 @@ class ConfusionMatrix {
     for (const auto& row : counts_) for (Index c : row) n += c;
     return n;
   }
-  // Recall of class k: correct predictions among the samples whose label is k.
+  // Recall of class k: correct predictions among the samples whose label is k; NaN when no sample
+  // has label k (a class the data does not hold was reported as 0% accurate).
   double class_accuracy(Index k) const {
+    const Index row = class_samples(k);
+    return row == 0 ? std::numeric_limits<double>::quiet_NaN() : static_cast<double>(count(k, k)) / static_cast<double>(row);
+  }
+  // The samples whose label is k.
+  Index class_samples(Index k) const {
     Index row = 0;
     for (Index c : counts_.at(static_cast<std::size_t>(k))) row += c;
-    return row == 0 ? 0.0 : static_cast<double>(count(k, k)) / static_cast<double>(row);
+    return row;
   }
   double accuracy() const {
     Index correct = 0;

@@ -103,7 +103,7 @@ class ProgressBar final : public Callback<S> {
                                   ctx.epochs, batch, batches, ctx.running_loss, rate, format_duration(eta).c_str()),
          prefix_ + detail::format("%d/%d %lld/%lld loss %.4f ETA %s", ctx.epoch + 1, ctx.epochs, batch, batches,
                                   ctx.running_loss, format_duration(eta).c_str())},
-        width_ > 0 ? width_ - 1 : 0);  // the last column would wrap on some terminals
+        width_ > 0 ? std::max(width_ - 1, 1) : 0);  // the last column would wrap on some terminals
     out_ << "\r" << line << "\033[K" << std::flush;
     drawn_ = true;
   }

@@ -61,7 +61,7 @@ class Trainer {
       : model_(model), optimizer_(optimizer), options_(std::move(options)),
         train_loss_(options_.label_smoothing), params_(model.parameters()), buffers_(model.buffers()),
         layers_(model.size()) {
-    options_.penalty.validate();
+    options_.penalty.template validate_for<S>();
     // (an empty model passes its input through as logits: 784 "classes" that labels 0-9 fit)
     detail::require(model.size() > 0, "Trainer: the model has no layers");
     detail::require(!params_.empty(), "Trainer: the model has no parameters to train");
