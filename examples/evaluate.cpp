@@ -38,8 +38,8 @@ int main(int argc, char** argv) {
     cxxopts::Options options("evaluate", "Evaluate a saved model on the test or validation split");
     options.add_options()
       ("model", "model file written by train (best.mlp)", cxxopts::value<std::string>())
-      ("data", "folder with the data files (default: the usual search)",
-       cxxopts::value<std::string>()->default_value(""))
+      ("data", "folder with the data files (default: search $MLP_DATA, ./data/<dataset>, /usr/share/datasets/<dataset>)",
+       cxxopts::value<std::string>())
       ("split", "test or val", cxxopts::value<std::string>()->default_value("test"))
       ("precision", "matrix products: fp32 or bf16 (default: the run's, as its summary's numbers were computed)",
        cxxopts::value<std::string>())
@@ -64,7 +64,7 @@ int main(int argc, char** argv) {
     const auto precision = precision_given ? given_precision : m.precision;
     loaded.model.set_matmul_precision(precision);
     cli::note_precision(precision);
-    const auto dir = mlp::locate_dataset(m.dataset, flags["data"].as<std::string>());
+    const auto dir = mlp::locate_dataset(m.dataset, cli::text_flag(flags, "data"));
     const auto data = mlp::load_dataset(m.dataset, dir);
     mlp::app::check_same_data(m, path, data.test, dir.string());
     const mlp::Dataset* set = &data.test;

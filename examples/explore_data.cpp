@@ -24,7 +24,7 @@ int main(int argc, char** argv) {
     cxxopts::Options options("explore_data", "Facts and sample images of an image data set");
     options.add_options()
       ("data", "folder with the data files (default: search $MLP_DATA, ./data/<dataset>, "
-               "/usr/share/datasets/<dataset>)", cxxopts::value<std::string>()->default_value(""))
+               "/usr/share/datasets/<dataset>)", cxxopts::value<std::string>())
       ("dataset", "fashion-mnist, mnist or cifar10",
        cxxopts::value<std::string>()->default_value("fashion-mnist"))
       ("out", "folder for samples.png", cxxopts::value<std::string>()->default_value("runs"))
@@ -48,11 +48,11 @@ int main(int argc, char** argv) {
     const auto seed = static_cast<std::uint64_t>(cli::int_flag(flags, "seed", 0, INT64_MAX));
 
     const auto kind = mlp::parse_dataset_kind(flags["dataset"].as<std::string>());
-    const auto dir = mlp::locate_dataset(kind, flags["data"].as<std::string>());
+    const auto dir = mlp::locate_dataset(kind, cli::text_flag(flags, "data"));
     const std::filesystem::path out = flags["out"].as<std::string>();
     mlp::ensure_directory(out);  // (before the data is read: a bad --out fails at once)
     const auto start = std::chrono::steady_clock::now();
-    const mlp::PreparedData prepared = mlp::prepare_data(kind, dir, validation, seed);
+    const mlp::PreparedData prepared = cli::prepare_with_validation(flags, kind, dir, validation, seed);
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     cli::print_data_facts(std::cout, prepared);

@@ -5,6 +5,7 @@
 //
 // Writes metrics.csv, TensorBoard events, best.mlp and summary.json into --out (see --help).
 #include "common/cli.hpp"
+#include "common/data_facts.hpp"
 #include "common/train_flags.hpp"
 #include "common/interrupt.hpp"
 #include "common/terminal.hpp"
@@ -60,18 +61,9 @@ int main(int argc, char** argv) {
     const std::string out = flags["out"].as<std::string>();
     const bool resume = flags["resume"].as<bool>();
 
-    const auto dir = mlp::locate_dataset(config.dataset, flags["data"].as<std::string>());
-    mlp::TrainTestData loaded = mlp::load_dataset(config.dataset, dir);
-    const auto available = static_cast<long long>(loaded.train.size());
-    if (flags.count("validation") == 0 && config.validation >= available && available >= 2) {
-      // (the message named a validation size the user had not given)
-      throw cli::UsageError("the training set in " + dir.string() + " holds " + std::to_string(available) +
-                            " images, not more than the default --validation of " + std::to_string(config.validation) +
-                            " (the images carved out for validation): give --validation from 1 to " +
-                            std::to_string(available - 1));
-    }
+    const auto dir = mlp::locate_dataset(config.dataset, cli::text_flag(flags, "data"));
     const mlp::PreparedData data =
-        mlp::prepare_data(config.dataset, dir, std::move(loaded), config.validation, config.split_seed);
+        cli::prepare_with_validation(flags, config.dataset, dir, config.validation, config.split_seed);
     const auto folder = mlp::app::inspect_run_folder(out, config, data.split.fingerprint_hex());
     if (resume && folder.kind == mlp::app::FolderRun::Kind::Finished) {
       std::printf("%s already holds this finished run; nothing to do\n", out.c_str());

@@ -411,6 +411,12 @@ TEST_CASE("threads: ThreadLimit caps thread_count() on its thread; a nested limi
     {
       const mlp::ThreadLimit one(1);  // the lower inner limit holds, then the outer again
       CHECK(mlp::thread_count() == 1);
+      {
+        // The Trainer's step inside its own limit for the callbacks: replaced, and restored after.
+        const mlp::ThreadLimit step(2, mlp::ThreadLimit::Replacing{});
+        CHECK(mlp::thread_count() == full);
+      }
+      CHECK(mlp::thread_count() == 1);
     }
     CHECK(mlp::thread_count() == full);
   }

@@ -4,6 +4,7 @@
 #include "helpers.hpp"
 
 #include <mlp/optim/schedulers.hpp>
+#include <mlp/train/trainer_checkpoint.hpp>
 
 #include <cmath>
 #include <cstdint>
@@ -71,6 +72,17 @@ TEST_CASE("CosineAnnealingLR keeps its period at any step count") {
   for (std::int64_t t = 0; t < 10; ++t) CHECK(s.lr_at(far - 10 + t, 0.1) == doctest::Approx(s.lr_at(t, 0.1)).epsilon(1e-15));
   CHECK(mlp::Duration(mlp::Steps{1}).str() == "1 step");
   CHECK(mlp::Duration(mlp::Epochs{2}).str() == "2 epochs");
+}
+
+TEST_CASE("a checkpoint's schedule text of an older version (\"1 epochs\") still names the schedule") {
+  const std::string now = mlp::StepLR(mlp::Epochs{1}, 0.5).describe();
+  CHECK(now == "x0.5 every 1 epoch");
+  CHECK(mlp::detail::same_schedule_text(now, now));
+  CHECK(mlp::detail::same_schedule_text("x0.5 every 1 epochs", now));  // written before 2026-12-06
+  CHECK_FALSE(mlp::detail::same_schedule_text("x0.5 every 2 epochs", now));
+  CHECK_FALSE(mlp::detail::same_schedule_text("x0.5 every 11 epochs", now));
+  const std::string cosine = mlp::CosineDecayLR(mlp::Steps{1}).describe();
+  CHECK(mlp::detail::same_schedule_text("cosine decay to 0 over 1 steps, then held", cosine));
 }
 
 TEST_CASE("SequentialLR matches PyTorch's: warmup with LinearLR, then a cosine with its own clock") {

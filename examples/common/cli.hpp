@@ -87,6 +87,12 @@ inline std::vector<mlp::Index> parse_sizes(const std::string& text, const std::s
   return sizes;
 }
 
+// A text flag without a default value in cxxopts, "" when not given: its help text says what that
+// means, and cxxopts would add a second "(default: "")" to it.
+inline std::string text_flag(const cxxopts::ParseResult& flags, const std::string& name) {
+  return flags.count(name) > 0 ? flags[name].as<std::string>() : std::string();
+}
+
 // Numeric flags are declared as strings and converted here, so a bad value gets a message that
 // names the flag and the allowed range: "--epochs has to be an integer from 1 to 100000, but got 'x'".
 inline long long int_flag(const cxxopts::ParseResult& flags, const std::string& name,

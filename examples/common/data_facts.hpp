@@ -1,14 +1,34 @@
 // Prints the facts about a prepared data set that the study asks a student to report.
 #pragma once
 
+#include "common/cli.hpp"
+
 #include <mlp/data/prepared.hpp>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdio>
+#include <filesystem>
 #include <ostream>
 #include <string>
 
 namespace cli {
+
+// The data set, split with --validation: a default --validation that the data set is too small for
+// is named as the default (the message named a value of 10000 the user had not given).
+inline mlp::PreparedData prepare_with_validation(const cxxopts::ParseResult& flags, mlp::DatasetKind kind,
+                                                 const std::filesystem::path& dir, long long validation,
+                                                 std::uint64_t split_seed) {
+  mlp::TrainTestData loaded = mlp::load_dataset(kind, dir);
+  const auto available = static_cast<long long>(loaded.train.size());
+  if (flags.count("validation") == 0 && validation >= available && available >= 2) {
+    throw UsageError("the training set in " + dir.string() + " holds " + std::to_string(available) +
+                     " images, not more than the default --validation of " + std::to_string(validation) +
+                     " (the images carved out for validation): give --validation from 1 to " +
+                     std::to_string(available - 1));
+  }
+  return mlp::prepare_data(kind, dir, std::move(loaded), static_cast<mlp::Index>(validation), split_seed);
+}
 
 inline std::string thousands(long long n) {
   std::string digits = std::to_string(n < 0 ? -n : n), out;

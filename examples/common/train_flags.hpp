@@ -18,7 +18,8 @@ inline cxxopts::Options train_options() {
   auto d = [](const char* value) { return cxxopts::value<std::string>()->default_value(value); };
   options.add_options("Data")
     ("dataset", "fashion-mnist, mnist or cifar10", d("fashion-mnist"))
-    ("data", "folder with the data files (default: search $MLP_DATA, ./data/<dataset>, /usr/share/datasets/<dataset>)", d(""))
+    ("data", "folder with the data files (default: search $MLP_DATA, ./data/<dataset>, /usr/share/datasets/<dataset>)",
+     cxxopts::value<std::string>())
     ("validation", "validation images carved out of the training set (stratified)", d("10000"))
     ("split-seed", "seed of the validation split", d("42"))
     ("train-limit", "use only the first N training images (N/5 for validation); 0 = all", d("0"));

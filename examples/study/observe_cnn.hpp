@@ -77,6 +77,10 @@ inline std::string convolution_explanation(const mlp::app::MeanInterval& acc, co
   } else if (effect_sign(acc) < 0) {
     s << "With these seeds the CNN's test accuracy is lower than the matched MLP's, so the usual arguments for "
          "convolution (locality, weight sharing, translation equivariance) are not borne out by this run of the study.";
+  } else if (no_spread(acc)) {
+    s << "The test accuracy differs by the same amount in every seed (no spread, so no interval and no verdict), so "
+         "these numbers do not show that convolution helps; the arguments usually given for it (locality, weight "
+         "sharing, translation equivariance) remain to be shown with more seeds or epochs.";
   } else {
     s << "No difference in test accuracy is detectable here (" << seeds_text(acc.n) << "), so these numbers do not "
          "show that convolution helps; the arguments usually given for it (locality, weight sharing, translation "

@@ -39,11 +39,13 @@ inline cxxopts::Options study_flags() {
   auto d = [](const char* value) { return cxxopts::value<std::string>()->default_value(value); };
   auto flag = [] { return cxxopts::value<bool>()->default_value("false"); };
   options.add_options()
-    ("data", "folder with the data files (default: search $MLP_DATA, ./data/<dataset>, /usr/share/datasets/<dataset>)", d(""))
+    ("data", "folder with the data files (default: search $MLP_DATA, ./data/<dataset>, /usr/share/datasets/<dataset>)",
+     cxxopts::value<std::string>())
     ("dataset", "fashion-mnist, mnist or cifar10", d("fashion-mnist"))
-    ("out", "output folder (default: runs, or runs-quick with --quick)", d(""))
+    ("out", "output folder (default: runs, or runs-quick with --quick)", cxxopts::value<std::string>())
     ("seeds", "number of seeds N (42, 43, ..., 42+N-1) or a list of seeds such as 42,7,19 (one seed: 7,)", d("5"))
-    ("only", "comma-separated experiment ids (all their seeds) or cells such as l2/seed-43 (default: all)", d(""))
+    ("only", "comma-separated experiment ids (all their seeds) or cells such as l2/seed-43 (default: all)",
+     cxxopts::value<std::string>())
     ("epochs", "epochs of every run (default: 30, and 40 for best; 2 with --quick)", cxxopts::value<std::string>())
     ("threads", "cells trained in parallel (each on --cell-threads threads)", d("2"))
     ("cell-threads", "threads of each cell (the results are the same bits at any count: finished cells are "
@@ -107,8 +109,8 @@ inline StudyOptions parse_study_options(const cxxopts::ParseResult& f) {
   cli::reject_stray_or_repeated(f);
   StudyOptions o;
   o.dataset = mlp::parse_dataset_kind(f["dataset"].as<std::string>());
-  o.data_flag = f["data"].as<std::string>();
-  o.only_flag = f["only"].as<std::string>();
+  o.data_flag = cli::text_flag(f, "data");
+  o.only_flag = cli::text_flag(f, "only");
   o.quick = f["quick"].as<bool>();
   o.force = f["force"].as<bool>();
   o.list = f["list"].as<bool>();
@@ -146,7 +148,7 @@ inline StudyOptions parse_study_options(const cxxopts::ParseResult& f) {
     throw cli::UsageError("--threads " + std::to_string(o.jobs) + " times --cell-threads " + std::to_string(o.cell_threads) +
                           " exceeds this machine's " + std::to_string(cli::machine_cores()) + " cores");
   }
-  const std::string out = f["out"].as<std::string>();
+  const std::string out = cli::text_flag(f, "out");
   if (f.count("out") > 0 && out.empty()) throw cli::UsageError("--out must not be empty (use . for the current folder)");
   o.out = out.empty() ? (o.quick ? "runs-quick" : "runs") : out;
   check_combinations(f, o);

@@ -77,7 +77,7 @@ inline std::string report_intro(const ReportInput& in) {
       << (n == 2 ? " degree" : " degrees") << " of freedom). The verdict is \"better\" or \"worse\" when the interval excludes 0, and \"no "
          "difference detectable with " << n << " seeds\" when it includes 0; the observations describe an effect only "
          "in the first case. When every seed gives the same difference, the seeds did not vary it: there is no "
-         "interval and no verdict (\"the same in all " << n << " seeds\"). An interval is printed as computed even "
+         "interval and no verdict (\"no spread across the " << n << " seeds\"). An interval is printed as computed even "
          "where it reaches past the possible range (two accuracies differ by at most 100 pp), with a note that the "
          "seeds are too few to bound it.\n\n";
   }

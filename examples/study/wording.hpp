@@ -60,9 +60,10 @@ inline std::string count_noun(long long n, const std::string& singular, const st
 inline std::string of_seeds(long long k, std::size_t n) {
   return std::to_string(k) + " of " + count_noun(static_cast<long long>(n), "seed");
 }
-// What a mean is over: "means over 3 seeds", or "one seed" where there is nothing to average.
+// What a mean is over: "means over seeds", or "one seed" where there is nothing to average (the
+// counts are said where the numbers are; two experiments' seeds may differ in number).
 inline std::string means_over(std::size_t n, const char* what = "means") {
-  return n == 1 ? "one seed" : std::string(what) + " over " + std::to_string(n) + " seeds";
+  return n == 1 ? "one seed" : std::string(what) + " over seeds";
 }
 
 // How a quantity is shown: scaled (accuracy in percent), with a format and a unit.
@@ -145,7 +146,7 @@ inline std::string interval_cell(const mlp::app::MeanInterval& d, const Units& u
 inline std::string verdict(const mlp::app::MeanInterval& d, bool up_is_better) {
   if (d.n == 0) return "-";
   if (!d.has_interval()) return "one seed: no interval, no verdict";
-  if (no_spread(d)) return "the same in all " + std::to_string(d.n) + " seeds: no interval, no verdict";
+  if (no_spread(d)) return "no spread across the " + std::to_string(d.n) + " seeds: no interval, no verdict";
   if (effect_sign(d) == 0) return "no difference detectable with " + std::to_string(d.n) + " seeds";
   return (effect_sign(d) > 0) == up_is_better ? "better" : "worse";
 }

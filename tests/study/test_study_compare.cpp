@@ -169,8 +169,8 @@ TEST_CASE("study: the comparison with another study claims no difference whose i
   REQUIRE(!section.empty());
   CHECK(section.find("What differs, in every compared cell: **precision bf16 here, fp32 there**.") != std::string::npos);
   // The two baselines are the same runs (both without noise): the same difference, 0, in every seed.
-  CHECK(section.find("| `baseline` | 5 | 88.00% | 88.00% | 0.00 pp in every seed (no spread, no interval) | the same "
-                     "in all 5 seeds: no interval, no verdict |") != std::string::npos);
+  CHECK(section.find("| `baseline` | 5 | 88.00% | 88.00% | 0.00 pp in every seed (no spread, no interval) | no spread "
+                     "across the 5 seeds: no interval, no verdict |") != std::string::npos);
   CHECK(section.find("| `l2` | 5 | ") != std::string::npos);
   const auto rows = study::compare_experiments(in.experiments, in.results, *in.compared);
   CHECK(rows.size() == 14);

@@ -88,10 +88,14 @@ inline bool has_batch_norm(const RunConfig& config) {
 inline bool drops_last_batch(const RunConfig& config, Index train_samples) {
   return has_batch_norm(config) && train_samples % config.batch_size == 1 && train_samples > 1;
 }
-// ... and where every batch would hold one sample, the run is refused before it starts (it failed
-// at the first step, pointing at a drop_last the programs do not have).
+// ... and where every batch would hold one sample, a model with BatchNorm1d (after a dense layer:
+// one value per feature and sample) is refused before the run starts (it failed at the first step,
+// pointing at a drop_last the programs do not have). BatchNorm2d averages over the pixels too, so
+// one image is enough for it.
 inline void check_batch_norm_batches(const RunConfig& config, Index train_samples) {
-  if (!has_batch_norm(config)) return;
+  bool dense_batch_norm = false;
+  for (const ArchBlock& b : config.blocks()) dense_batch_norm = dense_batch_norm || (b.batch_norm && b.kind == ArchBlock::Kind::Dense);
+  if (!dense_batch_norm) return;
   detail::require(config.batch_size >= 2, "BatchNorm cannot train on batches of 1 sample (batch size ",
                   config.batch_size, "): use a batch size of 2 or more, or a model without BatchNorm");
   detail::require(train_samples >= 2, "BatchNorm cannot train on a training set of ", train_samples,

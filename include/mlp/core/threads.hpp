@@ -42,6 +42,14 @@ class ThreadLimit {
     detail::require(limit >= 1, "ThreadLimit needs a limit of at least 1 thread, but got ", limit);
     detail::thread_limit_slot() = saved_ > 0 ? std::min(saved_, limit) : limit;
   }
+  // Sets the limit to `limit` even above an outer one. For the Trainer only: a train_step called
+  // from a callback runs inside the Trainer's own limit for the work between steps, and has to run
+  // on the count its governor asks for (never more than the count outside the Trainer's limits).
+  struct Replacing {};
+  ThreadLimit(int limit, Replacing) : saved_(detail::thread_limit_slot()) {
+    detail::require(limit >= 1, "ThreadLimit needs a limit of at least 1 thread, but got ", limit);
+    detail::thread_limit_slot() = limit;
+  }
   ~ThreadLimit() { detail::thread_limit_slot() = saved_; }
   ThreadLimit(const ThreadLimit&) = delete;
   ThreadLimit& operator=(const ThreadLimit&) = delete;

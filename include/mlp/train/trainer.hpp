@@ -120,7 +120,7 @@ class Trainer {
   StepResult train_step(const Batch<S>& batch) {
     const int most = configured_threads();
     if (governor_.most() != most) governor_.reset(most);
-    const ThreadLimit limit(step_threads());
+    const ThreadLimit limit(step_threads(), ThreadLimit::Replacing{});  // (above the callbacks' limit, when one steps)
     const auto start = std::chrono::steady_clock::now();
     StepResult r = step_on(batch);
     full_batch_ = std::max(full_batch_, batch.size());
@@ -146,7 +146,7 @@ class Trainer {
   // "The twenty-sixth round"). fit() takes its batches this way; a loop of one's own around
   // train_step() should too.
   std::optional<Batch<S>> next_batch(DataLoader<S>& loader) {
-    const ThreadLimit limit(step_threads());
+    const ThreadLimit limit(step_threads(), ThreadLimit::Replacing{});
     return loader.next();
   }
 

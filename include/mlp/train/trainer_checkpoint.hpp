@@ -119,6 +119,21 @@ inline double read_real(const ContainerReader& in, const std::string& section, c
 }
 
 inline std::string schedule_text(const Schedule* schedule) { return schedule ? schedule->describe() : "none"; }
+// Whether a checkpoint's schedule text names this schedule. Versions before 2026-12-06 wrote a
+// duration of 1 as "1 steps" / "1 epochs"; their checkpoints still resume.
+inline bool same_schedule_text(const std::string& stored, const std::string& now) {
+  if (stored == now) return true;
+  std::string older = now;
+  for (const char* unit : {" step", " epoch"}) {
+    const std::string one = std::string(" 1") + unit;
+    for (std::size_t at = older.find(one); at != std::string::npos; at = older.find(one, at + one.size())) {
+      const std::size_t end = at + one.size();
+      const bool plural = end < older.size() && older[end] == 's';
+      if (!plural) older.insert(end, "s");
+    }
+  }
+  return stored == older;
+}
 
 template <class S>
 std::vector<std::string> stateful_callbacks(const std::vector<Callback<S>*>& callbacks) {
@@ -321,7 +336,7 @@ TextSection read_training_checkpoint(const std::filesystem::path& path, Sequenti
       in.fail("was written with optimizer ", key, " ", in.value("trainer", "optimizer." + key), ", not ", exact(value));
     }
   }
-  if (in.value("trainer", "schedule") != schedule_text(schedule)) {
+  if (!same_schedule_text(in.value("trainer", "schedule"), schedule_text(schedule))) {
     in.fail("was written with schedule '", in.value("trainer", "schedule"), "', not '", schedule_text(schedule), "'");
   }
   if (in.value("trainer", "stateful_callbacks") != join(stateful_callbacks(callbacks))) {
