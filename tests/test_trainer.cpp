@@ -15,6 +15,7 @@
 #include <cmath>
 #include <limits>
 #include <sstream>
+#include <utility>
 
 using mlp_test::Blobs;
 using mlp_test::make_blobs;
@@ -434,35 +435,26 @@ TEST_CASE("progress lines fit the terminal's width, with huge values too (a chec
     INFO("width " << width);
     CHECK(mlp::epoch_summary(huge, 30, width).size() <= static_cast<std::size_t>(width));
   }
-  std::ostringstream live;
-  {
-    Run run;
-    mlp::ProgressBar<float> bar(live, /*live=*/true, "[a long run name] ", 60);
-    run.trainer.add_callback(bar);
-    run.trainer.fit(run.train_loader, &run.val_loader, 1);
-  }
-  for (const std::string& line : mlp::detail::split(live.str(), '\n')) {
-    for (const std::string& part : mlp::detail::split(line, '\r')) {
-      std::string visible = part;  // without the erase-to-end-of-line codes, which take no column
-      for (auto at = visible.find("\033[K"); at != std::string::npos; at = visible.find("\033[K")) visible.erase(at, 3);
-      INFO("line '" << visible << "'");
-      CHECK(visible.size() <= 60);
+  // Every line a one-epoch run prints at `width` columns fits them. A width of 1: the live line was
+  // printed whole (a width of 0 meant "no limit").
+  const std::pair<std::string, int> terminals[] = {{"[a long run name] ", 60}, {"", 1}};
+  for (const auto& terminal : terminals) {
+    const std::string& prefix = terminal.first;
+    const int width = terminal.second;
+    std::ostringstream out;
+    {
+      Run run;
+      mlp::ProgressBar<float> bar(out, /*live=*/true, prefix, width);
+      run.trainer.add_callback(bar);
+      run.trainer.fit(run.train_loader, &run.val_loader, 1);
     }
-  }
-  // A terminal of 1 column: the live line was printed whole (a width of 0 meant "no limit").
-  std::ostringstream narrow;
-  {
-    Run run;
-    mlp::ProgressBar<float> bar(narrow, /*live=*/true, "", 1);
-    run.trainer.add_callback(bar);
-    run.trainer.fit(run.train_loader, &run.val_loader, 1);
-  }
-  for (const std::string& line : mlp::detail::split(narrow.str(), '\n')) {
-    for (const std::string& part : mlp::detail::split(line, '\r')) {
-      std::string visible = part;
-      for (auto at = visible.find("\033[K"); at != std::string::npos; at = visible.find("\033[K")) visible.erase(at, 3);
-      INFO("line '" << visible << "'");
-      CHECK(visible.size() <= 1);
+    for (const std::string& line : mlp::detail::split(out.str(), '\n')) {
+      for (const std::string& part : mlp::detail::split(line, '\r')) {
+        std::string visible = part;  // without the erase-to-end-of-line codes, which take no column
+        for (auto at = visible.find("\033[K"); at != std::string::npos; at = visible.find("\033[K")) visible.erase(at, 3);
+        INFO("width " << width << ", line '" << visible << "'");
+        CHECK(visible.size() <= static_cast<std::size_t>(width));
+      }
     }
   }
 }
