@@ -13,6 +13,7 @@
 #include <mlp/train/evaluate.hpp>
 #include <mlp_app/run_metadata.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <iostream>
@@ -28,6 +29,37 @@ void print_confusion(const mlp::ConfusionMatrix& cm, const std::vector<std::stri
     std::printf("%2lld %-11.11s", static_cast<long long>(t), names[static_cast<std::size_t>(t)].c_str());
     for (mlp::Index p = 0; p < cm.classes(); ++p) std::printf(" %6lld", static_cast<long long>(cm.count(t, p)));
     std::printf("\n");
+  }
+}
+
+std::string six_digits(double v) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.6g", v);
+  return text;
+}
+
+// At the run's precision, the validation split gives the run's own numbers: the val_loss or val_acc
+// that BestCheckpoint stored is compared, so that a model evaluated on other images than the run
+// validated on says so.
+void check_against_training(const mlp::app::RunMetadata& m, const std::string& split, mlp::MatmulPrecision precision,
+                            const mlp::EvalResult& r) {
+  if (split != "val" || precision != m.precision || r.samples == 0) return;
+  double now = 0.0, tolerance = 0.0;
+  if (m.monitor == mlp::metric::val_loss) {
+    now = r.loss;
+    tolerance = 1e-5 * std::max(1.0, std::abs(m.monitored));  // (sums over other batches: rounding)
+  } else if (m.monitor == mlp::metric::val_acc) {
+    now = r.accuracy;
+    tolerance = 0.5 / static_cast<double>(r.samples);  // (the same count of correct images)
+  } else {
+    return;
+  }
+  if (std::abs(now - m.monitored) <= tolerance) {
+    std::printf("the %s the run logged for this epoch, reproduced\n", m.monitor.c_str());
+  } else {
+    std::fprintf(stderr, "evaluate: note: the run logged %s %s for this epoch, this evaluation gives %s: are these "
+                 "the images it validated on (were the data files changed since)?\n", m.monitor.c_str(),
+                 six_digits(m.monitored).c_str(), six_digits(now).c_str());
   }
 }
 
@@ -92,15 +124,17 @@ int main(int argc, char** argv) {
       indices.resize(static_cast<std::size_t>(data.test.size()));
       std::iota(indices.begin(), indices.end(), mlp::Index{0});
     }
-    mlp::DataLoader<float> loader(*set, indices, m.standardizer, {1000, false, false, 0});
+    mlp::DataLoader<float> loader(*set, indices, m.standardizer, {mlp::app::kEvaluationBatch, false, false, 0});
     const mlp::EvalResult r = mlp::evaluate(loaded.model, loader);
     if (!std::isfinite(r.loss)) {  // (a corrupt or overflowing weight: the loss and accuracy would be meaningless)
       throw mlp::IoError("'" + path + "' gives a non-finite loss (" + std::to_string(r.loss) + ") on the " + split +
                          " split: its weights are unusable (a corrupt file, or a model that diverged)");
     }
 
-    std::printf("model %s (epoch %s)\n%s\n", path.c_str(), m.epoch.empty() ? "?" : m.epoch.c_str(),
-                loaded.model.summary().c_str());
+    const std::string monitored =
+        m.monitor.empty() ? "" : ", " + m.monitor + " " + six_digits(m.monitored) + " in training";
+    std::printf("model %s (epoch %s%s)\n%s\n", path.c_str(), m.epoch.empty() ? "?" : m.epoch.c_str(),
+                monitored.c_str(), loaded.model.summary().c_str());
     const std::string why = !precision_given          ? "as the run trained"
                             : precision == m.precision ? "--precision, as the run trained"
                                                        : std::string("--precision; the run trained in ") + mlp::to_string(m.precision);
@@ -108,7 +142,9 @@ int main(int argc, char** argv) {
     std::printf("%s split of %s: %lld image%s%s\n", split.c_str(), mlp::to_string(m.dataset),
                 static_cast<long long>(r.samples), r.samples == 1 ? "" : "s",
                 limited ? " (those the run validated on: it had a --train-limit)" : "");
-    std::printf("loss %.4f, accuracy %.2f%%\n\nper-class accuracy\n", r.loss, 100.0 * r.accuracy);
+    std::printf("loss %.4f, accuracy %.2f%%\n", r.loss, 100.0 * r.accuracy);
+    check_against_training(m, split, precision, r);
+    std::printf("\nper-class accuracy\n");
     for (mlp::Index k = 0; k < r.confusion.classes(); ++k) {
       const double acc = r.confusion.class_accuracy(k);  // NaN: the split holds no image of the class
       char value[32] = "no images";

@@ -8,10 +8,12 @@
 #include <mlp/optim/adam.hpp>
 #include <mlp/optim/schedulers.hpp>
 #include <mlp/train/checkpoint.hpp>
+#include <mlp/train/csv_logger.hpp>
 #include <mlp/train/early_stopping.hpp>
 #include <mlp/train/trainer.hpp>
 
 #include <cmath>
+#include <filesystem>
 #include <limits>
 #include <memory>
 #include <string>
@@ -285,6 +287,72 @@ TEST_CASE("metric names, validation loaders and callbacks that use the training 
     // Validating on the training data itself is fine (an overfitting check): fit starts each epoch over.
     mlp::Trainer<float> trainer(model, optimizer);
     CHECK(trainer.fit(d.train_loader, &d.train_loader, 2).epochs.size() == 2);
+  }
+}
+
+TEST_CASE("a monitored metric that a callback logs in some epochs only names the callback that needs it") {
+  MisuseData d;
+  mlp::Sequential<float> model = mlp::ParameterizedMLP<float>(tiny_spec(), 1);
+  mlp::Adam<float> optimizer(model.parameters(), {1e-3});
+  struct EvenEpochScore final : mlp::Callback<float> {
+    std::string name() const override { return "even_epoch_score"; }
+    std::vector<std::string> logged_metrics() const override { return {"score"}; }
+    void on_epoch_end(mlp::TrainContext<float>& ctx) override {
+      if (ctx.log->epoch % 2 == 0) ctx.log_metric("score", 1.0 / ctx.log->epoch);
+    }
+  };
+  EvenEpochScore score;
+  mlp::EarlyStopping<float> stopping(3, mlp::Monitor("score", mlp::MonitorMode::Max));
+  mlp::BestCheckpoint<float> best(model, {}, mlp::Monitor("score", mlp::MonitorMode::Max));
+  for (mlp::Callback<float>* watcher : std::vector<mlp::Callback<float>*>{&stopping, &best}) {
+    mlp::Trainer<float> trainer(model, optimizer);
+    trainer.add_callback(score);
+    trainer.add_callback(*watcher);
+    // (it failed as "unknown metric 'score' (epoch 1 has ...)", naming no callback)
+    const std::string expected = "callback '" + watcher->name() + "' monitors 'score', but epoch 1's log does not "
+                                 "have it: a monitored metric has to be logged at the end of every epoch (this one has";
+    CHECK_THROWS_WITH_AS(trainer.fit(d.train_loader, &d.val_loader, 2), doctest::Contains(expected.c_str()),
+                         mlp::RuntimeError);
+  }
+}
+
+TEST_CASE("two writers of one file are refused before training: callbacks and the Trainer's checkpoint") {
+  MisuseData d;
+  mlp_test::TempDir dir("two_writers");
+  mlp::Sequential<float> model = mlp::ParameterizedMLP<float>(tiny_spec(), 1);
+  mlp::Adam<float> optimizer(model.parameters(), {1e-3});
+  {
+    // (the CSV table replaced the best model, every epoch)
+    std::filesystem::create_directories(dir.path() / "sub");
+    mlp::Trainer<float> trainer(model, optimizer);
+    mlp::BestCheckpoint<float> best(model, dir.path() / "best.mlp");
+    mlp::CsvLogger<float> csv(dir.path() / "sub" / ".." / "best.mlp");
+    trainer.add_callback(best);
+    trainer.add_callback(csv);
+    const std::string expected = "callback 'csv_logger' writes '" + (dir.path() / "sub" / ".." / "best.mlp").string() +
+                                 "', which callback 'best_checkpoint' writes too: give each its own file";
+    CHECK_THROWS_WITH_AS(trainer.fit(d.train_loader, &d.val_loader, 1), expected.c_str(), mlp::InvalidArgument);
+    CHECK(trainer.step() == 0);
+    CHECK_FALSE(std::filesystem::exists(dir.path() / "best.mlp"));
+  }
+  {
+    mlp::TrainerOptions options;
+    options.checkpoint = dir.path() / "run.ckpt";
+    mlp::Trainer<float> trainer(model, optimizer, options);
+    mlp::CsvLogger<float> csv(dir.path() / "run.ckpt");
+    trainer.add_callback(csv);
+    CHECK_THROWS_WITH_AS(trainer.fit(d.train_loader, &d.val_loader, 1),
+                         doctest::Contains("which the Trainer's checkpoint option writes too"), mlp::InvalidArgument);
+  }
+  {
+    // Files of their own: training runs.
+    mlp::Trainer<float> trainer(model, optimizer);
+    mlp::BestCheckpoint<float> best(model, dir.path() / "best.mlp");
+    mlp::CsvLogger<float> csv(dir.path() / "metrics.csv");
+    trainer.add_callback(best);
+    trainer.add_callback(csv);
+    CHECK(trainer.fit(d.train_loader, &d.val_loader, 1).epochs.size() == 1);
+    CHECK(std::filesystem::exists(dir.path() / "best.mlp"));
   }
 }
 

@@ -53,7 +53,27 @@ TEST_CASE("bad architecture text names the block and what was expected") {
   fails("drop1.5", "architecture block 'drop1.5' needs a probability in (0, 1)");
   fails("fc8,conv8", "architecture block 'conv8' follows an fc block");
   fails("", "an architecture needs at least one block");
+  fails("fc0000000000", "architecture block 'fc0000000000' needs a size from 1 to 65536");
+  fails("fc0000065537", "needs a size from 1 to 65536");
+  // (leading zeros counted towards the digits: a size of 32 was "not from 1 to 65536")
+  CHECK(mlp::app::parse_architecture("fc0000000032")[0].size == 32);
   CHECK_THROWS_WITH_AS(mlp::app::estimate_architecture(mlp::app::parse_architecture("pool,pool,pool,pool,pool"),
                                                        mlp::Shape{1, 28, 28}, 10),
                        doctest::Contains("a pool of 2 x 2 does not fit an image of 1 x 1 x 1"), mlp::InvalidArgument);
+}
+
+TEST_CASE("a conv block after a pool as large as the image convolves the 1 x 1 image; a vector input is refused") {
+  // (it was refused: "a conv block needs an image, but follows a feature vector of 4")
+  const auto blocks = mlp::app::parse_architecture("conv4,pool28,conv8");
+  auto model = mlp::app::build_architecture<float>(blocks, mlp::Shape{1, 28, 28}, 10, mlp::Activation::ReLU,
+                                                   mlp::Init::KaimingUniform, 1);
+  INFO(model.summary());
+  CHECK(model.output_shape() == mlp::Shape::flat(10));
+  const auto estimate = mlp::app::estimate_architecture(blocks, mlp::Shape{1, 28, 28}, 10);
+  CHECK(estimate.parameters == static_cast<double>(model.parameter_count()));
+  const mlp::Matrix<float> x = mlp::Matrix<float>::Ones(784, 3);
+  CHECK(model.forward(x, mlp::Mode::Eval).allFinite());
+  CHECK_THROWS_WITH_AS(mlp::app::estimate_architecture(mlp::app::parse_architecture("conv4"), mlp::Shape::flat(784), 10),
+                       "a conv block needs an image, but the model's input is a vector of 784 features",
+                       mlp::InvalidArgument);
 }

@@ -1,6 +1,7 @@
 #include "data_files.hpp"
 #include "helpers.hpp"
 
+#include <mlp/core/utf8.hpp>
 #include <mlp/data/cifar10.hpp>
 #include <mlp/data/datasets.hpp>
 
@@ -76,6 +77,29 @@ TEST_CASE("CIFAR-10 class names need exactly ten lines") {
                        mlp::IoError);
   write("a\nb\nc\nd\ne\nf\ng\nh\ni\n" + std::string(64, 'j') + "\n");
   CHECK(mlp::read_cifar10_class_names(dir.file("batches.meta.txt")).back() == std::string(64, 'j'));
+  // (a Latin-1 name or a control character made the study's SVGs, report.md and summary.json invalid)
+  write("a\nb\nc\nd\ne\nf\ng\nh\ni\ncaf\xe9\n");
+  CHECK_THROWS_WITH_AS(mlp::read_cifar10_class_names(dir.file("batches.meta.txt")),
+                       doctest::Contains("has a class name that is not UTF-8 text (byte 0xe9 at offset 3 of the name)"),
+                       mlp::IoError);
+  write("a\nb\nc\nd\ne\nf\ng\nh\ni\nauto\x01mobile\n");
+  CHECK_THROWS_WITH_AS(mlp::read_cifar10_class_names(dir.file("batches.meta.txt")),
+                       doctest::Contains("has a class name holding a control character (0x01)"), mlp::IoError);
+  write("a\nb\nc\nd\ne\nf\ng\nh\ni\ncaf\xc3\xa9\t<&>\n");  // UTF-8, a tab, and characters SVG escapes
+  CHECK(mlp::read_cifar10_class_names(dir.file("batches.meta.txt")).back() == "caf\xc3\xa9\t<&>");
+}
+
+TEST_CASE("first_invalid_utf8 finds overlong forms, surrogates, cut sequences and code points past U+10FFFF") {
+  using mlp::detail::first_invalid_utf8;
+  CHECK(first_invalid_utf8("plain") == 5);
+  CHECK(first_invalid_utf8("\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80") == 9);  // e-acute, euro, an emoji
+  CHECK(first_invalid_utf8("a\xc0\xaf") == 1);                    // overlong '/'
+  CHECK(first_invalid_utf8("ab\xe0\x80\xaf") == 2);              // overlong, 3 bytes
+  CHECK(first_invalid_utf8("\xed\xa0\x80") == 0);                // a surrogate
+  CHECK(first_invalid_utf8("\xf4\x90\x80\x80") == 0);           // past U+10FFFF
+  CHECK(first_invalid_utf8("x\xe2\x82") == 1);                    // cut short
+  CHECK(first_invalid_utf8("\x80") == 0);                          // a continuation byte alone
+  CHECK(first_invalid_utf8("\xf4\x8f\xbf\xbf") == 4);           // U+10FFFF itself
 }
 
 TEST_CASE("gzip-compressed CIFAR-10 batches are read too") {

@@ -1,5 +1,6 @@
 #include "helpers.hpp"
 
+#include <mlp/detail/resize_buffer.hpp>
 #include <mlp/layers/activations.hpp>
 #include <mlp/layers/conv2d.hpp>
 #include <mlp/layers/linear.hpp>
@@ -7,6 +8,7 @@
 #include <mlp/model/sequential.hpp>
 
 #include <cmath>
+#include <new>
 
 using mlp_test::MatrixD;
 using mlp_test::random_matrix;
@@ -157,4 +159,22 @@ TEST_CASE("activation gradients pass the finite-difference check") {
 TEST_CASE("LeakyReLU validates its slope") {
   CHECK_THROWS_WITH_AS(mlp::LeakyReLU<float>(-0.5), doctest::Contains("but got -0.5"),
                        mlp::InvalidArgument);
+}
+
+// (Eigen's resize frees before it allocates and kept the freed pointer when the allocation threw:
+// the destructor freed it again, a crash while std::bad_alloc unwound; the sanitizer presets let
+// the allocator return null for this test, as glibc does)
+TEST_CASE("a buffer or layer output too large for memory throws std::bad_alloc and leaves nothing freed twice") {
+  mlp::Matrix<float> buffer(10, 10);
+  // (more than a 64-bit process's address space, so no allocator can give it, whatever it overcommits)
+  CHECK_THROWS_AS(mlp::detail::resize_buffer(buffer, mlp::Index{1} << 25, mlp::Index{1} << 25), std::bad_alloc);
+  CHECK(buffer.size() == 0);
+  mlp::detail::resize_buffer(buffer, 3, 4);
+  CHECK(buffer.size() == 12);
+  {
+    mlp::Rng rng(1);
+    mlp::Linear<float> layer(1, mlp::Index{1} << 24, rng);                          // 2^24 outputs per sample
+    const mlp::Matrix<float> x = mlp::Matrix<float>::Ones(1, mlp::Index{1} << 24);  // 2^24 samples: 1 PiB of output
+    CHECK_THROWS_AS(layer.forward(x, mlp::Mode::Train), std::bad_alloc);
+  }  // (the layer's destructor ran here)
 }

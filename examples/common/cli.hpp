@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <exception>
 #include <iostream>
+#include <new>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -52,6 +53,10 @@ int run(const char* program, Body&& body) {
   } catch (const mlp::IoError& e) {
     std::cerr << program << ": error: " << one_line(e.what()) << "\n";
     return kExitUsage;
+  } catch (const std::bad_alloc&) {  // ("error: std::bad_alloc" did not say what had happened)
+    std::cerr << program << ": error: out of memory: the model, batch or data set needs more memory than this "
+              << "machine gives the program\n";
+    return kExitFailure;
   } catch (const std::exception& e) {
     std::cerr << program << ": error: " << one_line(e.what()) << "\n";
     return kExitFailure;

@@ -39,11 +39,15 @@ struct GradCheckReport {
 template <class LossFn>
 GradCheckReport check_gradients(const std::vector<TensorRef<double>>& tensors, LossFn&& loss,
                                 double eps = 1e-6, double floor = 1e-3) {
-  detail::require(eps > 0.0 && floor > 0.0, "check_gradients needs eps > 0 and floor > 0, got eps=",
-                  eps, " floor=", floor);
+  // (a floor of inf made every error 0, and an eps of 1e-300 left w + eps == w: numeric 0, so an
+  // analytic gradient of zeros passed; an empty list "passed" with 0 elements checked)
+  detail::require(std::isfinite(eps) && eps > 0.0 && std::isfinite(floor) && floor > 0.0,
+                  "check_gradients needs a finite eps > 0 and a finite floor > 0, got eps=", eps, " floor=", floor);
+  detail::require(!tensors.empty(), "check_gradients: no tensor to check");
   std::vector<Matrix<double>> analytic;
   for (const auto& t : tensors) {
     detail::require(t.grad != nullptr, "check_gradients: tensor '", t.name, "' has no gradient");
+    detail::require(t.rows * t.cols > 0, "check_gradients: tensor '", t.name, "' has no element");
     analytic.emplace_back(t.grad_map());
   }
   GradCheckReport report;
@@ -52,6 +56,9 @@ GradCheckReport check_gradients(const std::vector<TensorRef<double>>& tensors, L
     for (Index j = 0; j < value.cols(); ++j) {
       for (Index i = 0; i < value.rows(); ++i) {
         const double saved = value(i, j);
+        detail::require(saved + eps != saved && saved - eps != saved, "check_gradients: eps ", eps,
+                        " does not change ", tensors[k].name, "(", i, ", ", j, ") = ", saved,
+                        " in double precision; use a larger eps (the default is 1e-6)");
         value(i, j) = saved + eps;
         const double plus = static_cast<double>(loss());
         value(i, j) = saved - eps;

@@ -232,6 +232,31 @@ TEST_CASE("study: a series' band is drawn under the grid and the curves") {
   CHECK(svg.find(">0.9<") != std::string::npos);
 }
 
+TEST_CASE("study: a figure of values near the double's limits has finite coordinates and labels that say the value") {
+  // (-1e308 to 1e308 overflowed the axis range: UB, "-nan" coordinates; 1e300 was labelled with 31
+  // digits cut short)
+  mlp::app::PlotFigure f;
+  mlp::app::PlotPanel p{"Loss", "epoch", "loss", {}, {}};
+  p.series.push_back({"run", {1, 2, 3}, {-1e308, 0.0, 1e308}, "#0072B2", false, {}, {}});
+  f.panels = {p};
+  const std::string svg = mlp::app::render_line_figure(f);
+  CHECK(svg.find("nan") == std::string::npos);
+  CHECK(svg.find("inf") == std::string::npos);
+  CHECK(svg.find(">1.0e+300<") != std::string::npos);
+  const mlp::app::Ticks t = mlp::app::nice_ticks(0.0, 1e300);
+  CHECK(mlp::app::tick_label(1e300, t) == "1.0e+300");
+  CHECK(mlp::app::tick_label(4e299, t) == "4.0e+299");
+  CHECK(mlp::app::tick_label(0.4, mlp::app::nice_ticks(0.0, 1.0)) == "0.4");  // (fixed notation as before)
+}
+
+TEST_CASE("study: SVG text drops control characters and replaces bytes that are not UTF-8") {
+  // (a class name with \x01 or a Latin-1 byte made the figures unreadable XML)
+  CHECK(mlp::app::SvgWriter::escape("auto\x01mobile\x7f") == "automobile");
+  CHECK(mlp::app::SvgWriter::escape("a\tb") == "a\tb");  // (XML allows a tab)
+  CHECK(mlp::app::SvgWriter::escape("caf\xe9 <&>\"") == "caf\xef\xbf\xbd &lt;&amp;&gt;&quot;");
+  CHECK(mlp::app::SvgWriter::escape("caf\xc3\xa9") == "caf\xc3\xa9");
+}
+
 TEST_CASE("study: a summary.json value out of range is refused, naming the file and the field") {
   const auto out = std::filesystem::temp_directory_path() / "mlp-study-summary-values";
   std::filesystem::remove_all(out);

@@ -35,8 +35,12 @@ namespace internal {
 inline bool read_count(const std::string& text, std::size_t& at, Index max, Index& out) {
   std::size_t end = at;
   while (end < text.size() && text[end] >= '0' && text[end] <= '9') ++end;
+  std::size_t first = at;  // (leading zeros counted towards the 9 digits: fc0000000032 was "out of range")
+  while (end - first > 1 && text[first] == '0') ++first;
   std::int64_t v = 0;
-  if (end == at || end - at > 9 || !detail::parse_int64(text.substr(at, end - at), v) || v < 1 || v > max) return false;
+  if (end == at || end - first > 9 || !detail::parse_int64(text.substr(first, end - first), v) || v < 1 || v > max) {
+    return false;
+  }
   out = static_cast<Index>(v);
   at = end;
   return true;
@@ -114,26 +118,37 @@ inline std::vector<ArchBlock> mlp_blocks(const std::vector<Index>& hidden, bool 
   return blocks;
 }
 
+// The batch size of the programs' evaluations (validation, test, the evaluate program).
+inline constexpr Index kEvaluationBatch = 1000;
+
 // What training a model of these blocks takes, estimated without building it: parameters, and
 // floats of memory per batch sample (each layer's output, gradient and cache: about 4 per value)
-// plus 4 per parameter (weight, gradient, Adam's two moments). Throws for blocks that cannot
-// follow each other (a pool larger than the image).
+// plus 4 per parameter (weight, gradient, Adam's two moments). Evaluation batches of
+// kEvaluationBatch grow the forward buffers (outputs and a convolution's patches: about 2 per value)
+// while the training ones stay: a model that passed the check at batch size 2 crashed at its first
+// validation. Throws for blocks that cannot follow each other (a pool larger than the image).
 struct ArchEstimate {
   double parameters = 0.0;
   double floats_per_sample = 0.0;
   double training_bytes(Index batch) const {
-    return 4.0 * (4.0 * parameters + 4.0 * floats_per_sample * static_cast<double>(batch));
+    return 4.0 * (4.0 * parameters + floats_per_sample * (4.0 * static_cast<double>(batch) +
+                                                          2.0 * static_cast<double>(kEvaluationBatch)));
   }
 };
 
 inline ArchEstimate estimate_architecture(const std::vector<ArchBlock>& blocks, const Shape& input, Index classes) {
   ArchEstimate e;
   Shape s = input;
+  // (a Shape of C x 1 x 1 is also one of C features: whether it is an image depends on the blocks
+  // before it. A conv after a pool as large as the image was refused as "after a feature vector",
+  // though Conv2d takes a 1 x 1 image)
+  bool image = !input.is_flat();
   auto values = [&](const Shape& x) { e.floats_per_sample += static_cast<double>(x.size()); };
   for (const ArchBlock& b : blocks) {
     switch (b.kind) {
       case ArchBlock::Kind::Conv:
-        detail::require(!s.is_flat(), "a conv block needs an image, but follows a feature vector of ", s.str());
+        detail::require(image, "a conv block needs an image, but the model's input is a vector of ", s.str(),
+                        " features");
         e.parameters += static_cast<double>(s.channels * b.size * b.kernel * b.kernel + b.size);
         e.floats_per_sample += static_cast<double>(s.channels * b.kernel * b.kernel * s.pixels());  // patches
         s = Shape(b.size, s.height, s.width);
@@ -148,6 +163,7 @@ inline ArchEstimate estimate_architecture(const std::vector<ArchBlock>& blocks, 
         values(s);
         break;
       case ArchBlock::Kind::Dense:
+        image = false;
         e.parameters += static_cast<double>(s.size() * b.size + b.size);
         s = Shape::flat(b.size);
         values(s);

@@ -74,7 +74,7 @@ inline void check_memory(const RunConfig& config, const Dataset& train) {
   const double have = static_cast<double>(::sysconf(_SC_PHYS_PAGES)) * static_cast<double>(::sysconf(_SC_PAGE_SIZE));
   detail::require(have <= 0.0 || need < 0.8 * have, "the model (", detail::concat(e.parameters / 1e6),
                   " million parameters) needs about ", detail::concat(need / (1 << 30)),
-                  " GiB of memory to train at batch size ", config.batch_size, ", more than this machine's ",
+                  " GiB of memory to train at batch size ", config.batch_size, " and evaluate at ", kEvaluationBatch, ", more than this machine's ",
                   detail::concat(have / (1 << 30)), " GiB allow");
 }
 
@@ -134,8 +134,8 @@ inline RunResult run_training(const RunConfig& config, const PreparedData& data,
   const bool drop_last = internal::drops_last_batch(config, static_cast<Index>(train_indices.size()));
   DataLoader<float> train_loader(train_set, train_indices, data.standardizer,
                                  {config.batch_size, true, drop_last, derive_seed(config.seed, "shuffle")});
-  DataLoader<float> val_loader(train_set, val_indices, data.standardizer, {1000, false, false, 0});
-  DataLoader<float> test_loader(data.data.test, test_indices, data.standardizer, {1000, false, false, 0});
+  DataLoader<float> val_loader(train_set, val_indices, data.standardizer, {kEvaluationBatch, false, false, 0});
+  DataLoader<float> test_loader(data.data.test, test_indices, data.standardizer, {kEvaluationBatch, false, false, 0});
   const auto schedule = config.make_schedule(train_loader.batches_per_epoch());
 
   TrainerOptions trainer_options;

@@ -53,6 +53,8 @@ struct RunMetadata {
   Index train_limit = 0;          // the run's --train-limit (0: all images), from its configuration
   MatmulPrecision precision = MatmulPrecision::Float32;  // the run's --precision, from its configuration
   std::string epoch;              // the best epoch, a whole number >= 1; empty when the file does not say
+  std::string monitor;            // the metric BestCheckpoint chose the epoch by; empty when the file does not say
+  double monitored = 0.0;         // its value at that epoch
 };
 
 // Reads the metadata of `path`, whose model takes `model_input` and predicts `model_classes`
@@ -136,6 +138,15 @@ inline RunMetadata read_run_metadata(const TextSection& meta, const std::string&
          "and whose precision evaluate use): ", e.what());
   }
   if (meta.count("epoch")) m.epoch = std::to_string(integer("epoch", 1, kMaxEpochs));
+  if (meta.count("monitor")) {  // (BestCheckpoint's: the metric's name, and its value under that name)
+    m.monitor = get("monitor");
+    const auto value = meta.find(m.monitor);
+    if (m.monitor.empty() || value == meta.end() || !detail::parse_double(value->second, m.monitored) ||
+        !std::isfinite(m.monitored)) {
+      fail("has a bad monitor '", m.monitor, "' in its metadata (expected the name of a metric whose finite value ",
+           "the metadata gives under that name)");
+    }
+  }
   return m;
 }
 

@@ -2,10 +2,13 @@
 // what a screen can show, and a default font stack.
 #pragma once
 
+#include "mlp/core/utf8.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace mlp::app {
@@ -26,15 +29,28 @@ class SvgWriter {
     rect(0, 0, width, height, "#ffffff", "none");
   }
 
+  // Text for an SVG (XML, UTF-8) file: the markup characters escaped, control characters other
+  // than a tab (which XML 1.0 forbids) dropped, and a byte that is not UTF-8 replaced by U+FFFD, so that a name a
+  // program was given cannot make the file unreadable.
   static std::string escape(const std::string& text) {
     std::string s;
-    for (const char c : text) {
-      switch (c) {
-        case '&': s += "&amp;"; break;
-        case '<': s += "&lt;"; break;
-        case '>': s += "&gt;"; break;
-        case '"': s += "&quot;"; break;
-        default: s += c;
+    std::size_t i = 0;
+    while (i < text.size()) {
+      const std::size_t valid = i + mlp::detail::first_invalid_utf8(std::string_view(text).substr(i));
+      for (; i < valid; ++i) {
+        const char c = text[i];
+        switch (c) {
+          case '&': s += "&amp;"; break;
+          case '<': s += "&lt;"; break;
+          case '>': s += "&gt;"; break;
+          case '"': s += "&quot;"; break;
+          default:
+            if ((static_cast<unsigned char>(c) >= 0x20 || c == '\t') && c != 0x7f) s += c;
+        }
+      }
+      if (i < text.size()) {
+        s += "\xef\xbf\xbd";  // U+FFFD
+        ++i;
       }
     }
     return s;
@@ -93,6 +109,10 @@ struct Ticks {
 };
 
 inline Ticks nice_ticks(double lo, double hi, int target = 5, double min_step = 0.0) {
+  // (a range of -1e308 to 1e308 overflowed hi - lo to infinity: UB casting it, NaN coordinates)
+  constexpr double kLargest = 1e300;
+  lo = std::clamp(lo, -kLargest, kLargest);
+  hi = std::clamp(hi, -kLargest, kLargest);
   if (!(hi > lo)) {  // flat or empty data: open a small range around it
     const double pad = lo == 0.0 ? 1.0 : std::abs(lo) * 0.1;
     lo -= pad;
@@ -119,11 +139,16 @@ inline std::vector<double> tick_values(const Ticks& t) {
 }
 
 // Tick labels of one axis share a format: fixed decimals, or scientific notation for every tick
-// when the step is below 0.001 (learning rates).
+// when the step is below 0.001 (learning rates) or the values reach 1e15 (fixed notation printed 1e300
+// as 31 digits cut short), with the digits that tell the ticks apart.
 inline std::string tick_label(double v, const Ticks& t) {
-  char text[32];
+  char text[40];
   if (std::abs(v) < t.step * 1e-6) v = 0.0;
-  if (t.decimals > 3) {
+  const double largest = std::max(std::abs(t.lo), std::abs(t.hi));
+  if (largest >= 1e15) {
+    const int digits = std::clamp(static_cast<int>(std::floor(std::log10(largest)) - std::floor(std::log10(t.step))), 1, 6);
+    std::snprintf(text, sizeof text, "%.*e", digits, v);
+  } else if (t.decimals > 3) {
     std::snprintf(text, sizeof text, "%.1e", v);
   } else {
     std::snprintf(text, sizeof text, "%.*f", t.decimals, v);

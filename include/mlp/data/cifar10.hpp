@@ -5,6 +5,7 @@
 #pragma once
 
 #include "mlp/core/errors.hpp"
+#include "mlp/core/utf8.hpp"
 #include "mlp/data/dataset.hpp"
 #include "mlp/io/byte_reader.hpp"
 #include "mlp/io/file_kind.hpp"
@@ -85,6 +86,15 @@ inline std::vector<std::string> read_cifar10_class_names(const std::filesystem::
     if (line.empty()) continue;
     detail::require<IoError>(line.size() <= kLongestName, "'", path.string(), "' has a class name of ", line.size(),
                              " characters (at most ", kLongestName, ")");
+    // (a Latin-1 name or a control character made the study's SVG figures, report and summary.json
+    // invalid: they are UTF-8 text)
+    const std::size_t bad = detail::first_invalid_utf8(line);
+    detail::require<IoError>(bad == line.size(), "'", path.string(), "' has a class name that is not UTF-8 text (byte ",
+                             detail::hex_byte(line[bad]), " at offset ", bad, " of the name)");
+    for (const char c : line) {
+      detail::require<IoError>((static_cast<unsigned char>(c) >= 0x20 || c == '\t') && c != 0x7f, "'", path.string(),
+                               "' has a class name holding a control character (", detail::hex_byte(c), ")");
+    }
     detail::require<IoError>(std::find(names.begin(), names.end(), line) == names.end(), "'", path.string(),
                              "' names the class '", line, "' twice");
     names.push_back(line);

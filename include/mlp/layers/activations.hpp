@@ -6,6 +6,7 @@
 #include "mlp/core/errors.hpp"
 #include "mlp/detail/parallel.hpp"
 #include "mlp/detail/relu_mask.hpp"
+#include "mlp/detail/resize_buffer.hpp"
 #include "mlp/layers/layer.hpp"
 
 #include <cmath>
@@ -26,7 +27,7 @@ class Elementwise : public Layer<S> {
   // fn(y, x) on the same columns of y_ and x, as arrays; returns y_.
   template <class Fn>
   const Matrix<S>& forward_columns(const Eigen::Ref<const Matrix<S>>& x, Fn&& fn) {
-    y_.resize(x.rows(), x.cols());
+    detail::resize_buffer(y_, x.rows(), x.cols());
     detail::for_each_column_range(x.rows(), x.cols(), [&](Index begin, Index end) {
       fn(y_.middleCols(begin, end - begin).array(), x.middleCols(begin, end - begin).array());
     });
@@ -36,7 +37,7 @@ class Elementwise : public Layer<S> {
   template <class Fn>
   const Matrix<S>& backward_columns(const Eigen::Ref<const Matrix<S>>& dy, Fn&& fn) {
     MLP_ASSERT(dy.rows() == y_.rows() && dy.cols() == y_.cols(), "activation backward shape");
-    dx_.resize(dy.rows(), dy.cols());
+    detail::resize_buffer(dx_, dy.rows(), dy.cols());
     detail::for_each_column_range(dy.rows(), dy.cols(), [&](Index begin, Index end) {
       const Index n = end - begin;
       fn(dx_.middleCols(begin, n).array(), dy.middleCols(begin, n).array(), y_.middleCols(begin, n).array());

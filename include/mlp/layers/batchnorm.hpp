@@ -19,6 +19,7 @@
 #include "mlp/detail/parallel.hpp"
 #include "mlp/detail/prefetch.hpp"
 #include "mlp/detail/relu_mask.hpp"
+#include "mlp/detail/resize_buffer.hpp"
 #include "mlp/layers/layer.hpp"
 
 #include <cmath>
@@ -130,7 +131,7 @@ class BatchNorm : public Layer<S> {
   //        running_mean += m (mu - running_mean);  running_var += m (var * N/(N-1) - running_var).
   // Eval:  y = gamma * (x - running_mean) / sqrt(running_var + eps) + beta; nothing is updated.
   const Matrix<S>& forward_impl(const Eigen::Ref<const Matrix<S>>& x, Mode mode) override {
-    y_.resize(x.rows(), x.cols());  // not written when planes are handed on: its pages are never touched
+    detail::resize_buffer(y_, x.rows(), x.cols());  // not written when planes are handed on: its pages are never touched
     if (mode == Mode::Eval) {
       scale_.array() = gamma_.array() / (running_var_.array() + eps_).sqrt();
       shift_.array() = beta_.array() - running_mean_.array() * scale_.array();
@@ -150,14 +151,14 @@ class BatchNorm : public Layer<S> {
     }
     if (pixels_ > 1) {
       if (this->kept_input() == nullptr) {
-        xhat_.resize(x.rows(), x.cols());
+        detail::resize_buffer(xhat_, x.rows(), x.cols());
       } else {
         xhat_.resize(0, 0);  // from a use on its own
       }
-      block_sums_.resize(x.cols(), num_features());
+      detail::resize_buffer(block_sums_, x.cols(), num_features());
       for_each_channel_group([&](Index c0, Index c1) { normalize_planes(x, c0, c1, count); });
     } else {
-      xhat_.resize(x.rows(), x.cols());
+      detail::resize_buffer(xhat_, x.rows(), x.cols());
       normalize_rows(x, count);
     }
     batches_tracked_(0, 0) += S(1);
@@ -173,7 +174,7 @@ class BatchNorm : public Layer<S> {
   const Matrix<S>& backward_impl(const Eigen::Ref<const Matrix<S>>& dy) override {
     const Index count = dy.cols() * pixels_;
     if (this->input_grad_) {
-      dx_.resize(dy.rows(), dy.cols());
+      detail::resize_buffer(dx_, dy.rows(), dy.cols());
     } else {
       dx_.resize(0, 0);
     }
@@ -190,8 +191,8 @@ class BatchNorm : public Layer<S> {
       // xhat = (source - shift) * scale: x again, or the stored xhat as (xhat - 0) * 1, which is
       // xhat exactly, so that both give the same bits.
       const Matrix<S>* x = this->kept_input();
-      block_sums_.resize(dy.cols(), num_features());
-      block_dots_.resize(dy.cols(), num_features());
+      detail::resize_buffer(block_sums_, dy.cols(), num_features());
+      detail::resize_buffer(block_dots_, dy.cols(), num_features());
       const InputGradSource source{grad.data(), grad.outerStride(), x != nullptr ? x : &xhat_, x != nullptr,
                                    S(count)};
       const bool write = this->input_grad_ && !this->giving_samples();

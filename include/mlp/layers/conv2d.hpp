@@ -41,6 +41,7 @@
 #include "mlp/detail/gemm.hpp"
 #include "mlp/detail/gemm_bf16.hpp"
 #include "mlp/detail/im2col.hpp"
+#include "mlp/detail/resize_buffer.hpp"
 #include "mlp/detail/window2d.hpp"
 #include "mlp/detail/worker_chunks.hpp"
 #include "mlp/layers/layer.hpp"
@@ -213,9 +214,9 @@ class Conv2d final : public Layer<S> {
   // y[o * P + p, s] = Z[s * P + p, o] + b[o]. In Train mode x is kept for backward (copied, unless
   // the Sequential keeps it).
   const Matrix<S>& forward_impl(const Eigen::Ref<const Matrix<S>>& x, Mode mode) override {
-    y_.resize(this->output_shape().size(), x.cols());
+    detail::resize_buffer(y_, this->output_shape().size(), x.cols());
     if (mode == Mode::Train && this->kept_input() == nullptr) {
-      x_ = x;
+      detail::assign_buffer(x_, x);
     } else if (mode == Mode::Train) {
       x_.resize(0, 0);  // a copy from a use on its own is not needed any more
     }
@@ -231,10 +232,10 @@ class Conv2d final : public Layer<S> {
   // summed in chunk order, so the result does not depend on which worker ran which chunk.
   const Matrix<S>& backward_impl(const Eigen::Ref<const Matrix<S>>& dy) override {
     const Index chunk = prepare_workers(dy.cols()), chunks = (dy.cols() + chunk - 1) / chunk;
-    dweight_parts_.resize(weight_.size(), chunks);
-    dbias_parts_.resize(out_, chunks);
+    detail::resize_buffer(dweight_parts_, weight_.size(), chunks);
+    detail::resize_buffer(dbias_parts_, out_, chunks);
     if (this->input_grad_) {
-      dx_.resize(this->input_shape().size(), dy.cols());
+      detail::resize_buffer(dx_, this->input_shape().size(), dy.cols());
     } else {
       dx_.resize(0, 0);
     }
@@ -271,8 +272,8 @@ class Conv2d final : public Layer<S> {
     if (bf16_ && workspaces_.size() < workers) workspaces_.resize(workers);
     const Index rows = chunk * window_.out_pixels(), K = weight_.cols();
     for (std::size_t w = 0; w < workers; ++w) {
-      if (cols_[w].size() < rows * K) cols_[w].resize(rows * K, 1);
-      if (z_[w].size() < rows * out_) z_[w].resize(rows * out_, 1);
+      if (cols_[w].size() < rows * K) detail::resize_buffer(cols_[w], rows * K, 1);
+      if (z_[w].size() < rows * out_) detail::resize_buffer(z_[w], rows * out_, 1);
       // The packing buffers of the products that product() runs for this worker.
       const auto reserve = [&](Index m, Index n, Index k) {
         if (bf16_) {
@@ -287,7 +288,7 @@ class Conv2d final : public Layer<S> {
       // One sample's dcols = dy W (PerSample). Both methods' buffers are sized whichever runs, so
       // that set_method between steps allocates nothing.
       reserve(window_.out_pixels(), K, out_);
-      pulled_[w].resize(this->output_shape().size() + kPulledAlign, 1);
+      detail::resize_buffer(pulled_[w], this->output_shape().size() + kPulledAlign, 1);
     }
 #ifdef MLP_HAVE_AVX512F_CODE
     if (fused_lowering(chunk)) {

@@ -7,6 +7,7 @@
 #include "mlp/core/errors.hpp"
 #include "mlp/core/random.hpp"
 #include "mlp/detail/parallel.hpp"
+#include "mlp/detail/resize_buffer.hpp"
 #include "mlp/layers/layer.hpp"
 
 #include <cmath>
@@ -48,13 +49,13 @@ class Dropout final : public Layer<S> {
 
   // Train: y = x * mask, mask_ij = [u_ij < 1 - p] / (1 - p).  Eval: y = x.
   const Matrix<S>& forward_impl(const Eigen::Ref<const Matrix<S>>& x, Mode mode) override {
-    y_.resize(x.rows(), x.cols());
+    detail::resize_buffer(y_, x.rows(), x.cols());
     if (mode == Mode::Eval || p_ == 0.0) {
-      y_ = x;
+      detail::assign_buffer(y_, x);
       mask_.resize(0, 0);
       return y_;
     }
-    mask_.resize(x.rows(), x.cols());
+    detail::resize_buffer(mask_, x.rows(), x.cols());
     draw_mask();
     apply_mask(x, y_);
     return y_;
@@ -62,9 +63,9 @@ class Dropout final : public Layer<S> {
 
   // dx = dy * mask.
   const Matrix<S>& backward_impl(const Eigen::Ref<const Matrix<S>>& dy) override {
-    dx_.resize(dy.rows(), dy.cols());
+    detail::resize_buffer(dx_, dy.rows(), dy.cols());
     if (p_ == 0.0) {
-      dx_ = dy;
+      detail::assign_buffer(dx_, dy);
     } else {
       apply_mask(dy, dx_);
     }

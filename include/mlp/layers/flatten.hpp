@@ -4,6 +4,7 @@
 // batch is passed on as it is); on its own it copies.
 #pragma once
 
+#include "mlp/detail/resize_buffer.hpp"
 #include "mlp/layers/layer.hpp"
 
 #include <memory>
@@ -22,11 +23,11 @@ class Flatten final : public Layer<S> {
   Shape output_shape_for(const Shape& input) const override { return Shape::flat(input.size()); }
   bool passes_through(Mode /*mode*/) const override { return true; }
   const Matrix<S>& forward_impl(const Eigen::Ref<const Matrix<S>>& x, Mode /*mode*/) override {
-    y_ = x;
+    detail::assign_buffer(y_, x);
     return y_;
   }
   const Matrix<S>& backward_impl(const Eigen::Ref<const Matrix<S>>& dy) override {
-    dx_ = dy;
+    detail::assign_buffer(dx_, dy);
     return dx_;
   }
 

@@ -8,6 +8,7 @@
 #include "mlp/detail/gemm.hpp"
 #include "mlp/detail/gemm_bf16.hpp"
 #include "mlp/detail/relu_mask.hpp"
+#include "mlp/detail/resize_buffer.hpp"
 #include "mlp/layers/layer.hpp"
 
 #include <cmath>
@@ -163,11 +164,11 @@ class Linear final : public Layer<S> {
   const Matrix<S>& forward_impl(const Eigen::Ref<const Matrix<S>>& x, Mode mode) override {
     // Each sum starts from its bias in the product's registers and gets the fused ReLU there: no
     // pass over y for either, and the bits of y = b, then y += W x, then y = y.max(0).
-    y_.resize(out_features(), x.cols());
+    detail::resize_buffer(y_, out_features(), x.cols());
     product(out_features(), x.cols(), in_features(), weight_.data(), out_features(), false, x.data(), x.outerStride(),
             false, y_.data(), bias_.data(), this->relu_fused() ? detail::GemmFinish<S>::relu() : detail::GemmFinish<S>{});
     if (mode == Mode::Train && this->kept_input() == nullptr) {
-      x_ = x;
+      detail::assign_buffer(x_, x);
     } else if (mode == Mode::Train) {
       x_.resize(0, 0);  // a copy from a use on its own is not needed any more
     }
@@ -186,7 +187,7 @@ class Linear final : public Layer<S> {
     if (has_bias_) detail::sum_columns(dy, dbias_);
     if (this->input_grad_) {
       // After a fused ReLU (x is its output), dx masked by (x > 0) as the ReLU's backward would.
-      dx_.resize(in_features(), dy.cols());
+      detail::resize_buffer(dx_, in_features(), dy.cols());
       product(in_features(), dy.cols(), out_features(), weight_.data(), out_features(), true, dy.data(),
               dy.outerStride(), false, dx_.data(), nullptr,
               this->relu_masking() ? detail::GemmFinish<S>::relu_mask(x.data(), x.outerStride())

@@ -14,6 +14,7 @@
 #include "mlp/detail/max_pool_kernels.hpp"
 #include "mlp/detail/parallel.hpp"
 #include "mlp/detail/relu_mask.hpp"
+#include "mlp/detail/resize_buffer.hpp"
 #include "mlp/detail/window2d.hpp"
 #include "mlp/detail/worker_chunks.hpp"
 #include "mlp/layers/layer.hpp"
@@ -126,8 +127,8 @@ class MaxPool2d final : public detail::Pool2d<S> {
   // y[c, oy, ox] = max over the clipped window of x[c, ., .];  argmax = where it was, as an
   // index into the sample's column (c H W + iy W + ix).
   const Matrix<S>& forward_impl(const Eigen::Ref<const Matrix<S>>& x, Mode /*mode*/) override {
-    y_.resize(this->output_shape().size(), x.cols());
-    argmax_.resize(y_.rows(), x.cols());
+    detail::resize_buffer(y_, this->output_shape().size(), x.cols());
+    detail::resize_buffer(argmax_, y_.rows(), x.cols());
     const detail::Window2d& g = this->window_;
     if (pairs()) {
       pool_pairs(x);
@@ -155,8 +156,8 @@ class MaxPool2d final : public detail::Pool2d<S> {
   // and argmax are the same bits, and backward is the pool's own.
   bool can_take_planes() const override { return pairs(); }
   const Matrix<S>& begin_planes(Index batch) override {
-    y_.resize(this->output_shape().size(), batch);
-    argmax_.resize(y_.rows(), batch);
+    detail::resize_buffer(y_, this->output_shape().size(), batch);
+    detail::resize_buffer(argmax_, y_.rows(), batch);
     const detail::Window2d& g = this->window_;
     if (!avx512()) {  // the two passes' scratch for one sample: channels are taken on one thread each
       plane_across_.resize(g.channels * g.in_pixels() / 2, 1);
@@ -177,7 +178,7 @@ class MaxPool2d final : public detail::Pool2d<S> {
   // dx[argmax[j]] += dy[j] for every output j of the sample; 0 elsewhere. Masking for a ReLU
   // before: += (y[j] > 0 ? dy[j] : 0), the ReLU's mask of x at argmax[j] (0 + 0 elsewhere).
   const Matrix<S>& backward_impl(const Eigen::Ref<const Matrix<S>>& dy) override {
-    dx_.resize(this->input_shape().size(), dy.cols());
+    detail::resize_buffer(dx_, this->input_shape().size(), dy.cols());
     const bool mask = this->relu_masking();
     if (pairs()) {
       const detail::Window2d& w = this->window_;
@@ -187,7 +188,7 @@ class MaxPool2d final : public detail::Pool2d<S> {
       });
       return dx_;
     }
-    if (mask) masked_dy_.resize(dy.rows(), dy.cols());
+    if (mask) detail::resize_buffer(masked_dy_, dy.rows(), dy.cols());
     this->for_each_sample(dy.cols(), [&](Index s) {
       const S* g = dy.col(s).data();
       if (mask) {  // a vectorized pass over the (smaller) output first: a branch in the scatter mispredicts
@@ -341,7 +342,7 @@ class AvgPool2d final : public detail::Pool2d<S> {
  protected:
   // y[c, oy, ox] = (1 / (kh kw)) sum over the clipped window of x[c, ., .] (padding adds zeros).
   const Matrix<S>& forward_impl(const Eigen::Ref<const Matrix<S>>& x, Mode /*mode*/) override {
-    y_.resize(this->output_shape().size(), x.cols());
+    detail::resize_buffer(y_, this->output_shape().size(), x.cols());
     const S area = S(this->window_.taps());
     this->for_each_sample(x.cols(), [&](Index s) {
       y_.col(s).setZero();
@@ -353,7 +354,7 @@ class AvgPool2d final : public detail::Pool2d<S> {
 
   // dx[i] = sum of dy[j] / (kh kw) over the outputs j whose window holds input pixel i.
   const Matrix<S>& backward_impl(const Eigen::Ref<const Matrix<S>>& dy) override {
-    dx_.resize(this->input_shape().size(), dy.cols());
+    detail::resize_buffer(dx_, this->input_shape().size(), dy.cols());
     const S area = S(this->window_.taps());
     this->for_each_sample(dy.cols(), [&](Index s) {
       dx_.col(s).setZero();

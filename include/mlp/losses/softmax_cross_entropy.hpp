@@ -8,6 +8,7 @@
 
 #include "mlp/core/errors.hpp"
 #include "mlp/core/types.hpp"
+#include "mlp/detail/resize_buffer.hpp"
 
 #include <cmath>
 #include <cstdint>
@@ -37,7 +38,7 @@ class SoftmaxCrossEntropy {
                       " is out of range for ", classes, " classes");
     }
     labels_.assign(labels.data(), labels.data() + batch);  // keeps its capacity: no allocation
-    probs_.resize(classes, batch);
+    detail::resize_buffer(probs_, classes, batch);
     const double eps = smoothing_;
     const double uniform = eps / static_cast<double>(classes);
     double total = 0.0, plain = 0.0;
@@ -73,7 +74,7 @@ class SoftmaxCrossEntropy {
     const S inv_batch = S(1) / S(batch);
     const S off = static_cast<S>(smoothing_ / static_cast<double>(classes));
     const S on = static_cast<S>(1.0 - smoothing_) + off;
-    grad_.resize(classes, batch);
+    detail::resize_buffer(grad_, classes, batch);
     grad_.array() = (probs_.array() - off) * inv_batch;
     for (Index b = 0; b < batch; ++b) grad_(labels_[static_cast<std::size_t>(b)], b) -= (on - off) * inv_batch;
     return grad_;

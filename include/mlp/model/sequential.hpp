@@ -11,6 +11,7 @@
 #include "mlp/core/assert.hpp"
 #include "mlp/core/errors.hpp"
 #include "mlp/core/versioned_matrix.hpp"
+#include "mlp/detail/resize_buffer.hpp"
 #include "mlp/layers/activations.hpp"
 #include "mlp/layers/layer.hpp"
 #include "mlp/model/state_dict.hpp"
@@ -70,7 +71,7 @@ class Sequential {
   // x: input_shape().size() x B -> output_shape().size() x B. Returns a buffer owned by a layer.
   const Matrix<S>& forward(const Eigen::Ref<const Matrix<S>>& x, Mode mode) {
     if (layers_.empty()) {
-      identity_ = x;
+      detail::assign_buffer(identity_, x);
       return identity_;
     }
     const Matrix<S>* h = &forward_layer(0, x, mode);
@@ -201,6 +202,13 @@ class Sequential {
 
   // Named views "<layer index>.<name>", e.g. "0.weight", in layer order.
   std::vector<TensorRef<S>> parameters() { return collect(&Layer<S>::parameters); }
+  // The parameters of layers first to end - 1 only, named as in parameters(): an optimizer built
+  // from them trains those layers and leaves the others as they are (frozen, for fine-tuning).
+  std::vector<TensorRef<S>> parameters_of_layers(std::size_t first, std::size_t end) {
+    detail::require(first < end && end <= layers_.size(), "parameters_of_layers(", first, ", ", end,
+                    "): expected 0 <= first < end <= ", layers_.size(), " (the model's layers)");
+    return collect(&Layer<S>::parameters, first, end);
+  }
   std::vector<TensorRef<S>> buffers() { return collect(&Layer<S>::buffers); }
 
   Index parameter_count() const {
@@ -373,9 +381,10 @@ class Sequential {
   }
 
   // Layers are owned through pointers, so const methods may still read their views.
-  std::vector<TensorRef<S>> collect(std::vector<TensorRef<S>> (Layer<S>::*list)()) const {
+  std::vector<TensorRef<S>> collect(std::vector<TensorRef<S>> (Layer<S>::*list)(), std::size_t first = 0,
+                                    std::size_t end = static_cast<std::size_t>(-1)) const {
     std::vector<TensorRef<S>> all;
-    for (std::size_t i = 0; i < layers_.size(); ++i) {
+    for (std::size_t i = first; i < std::min(end, layers_.size()); ++i) {
       for (auto& t : ((*layers_[i]).*list)()) {
         t.name = prefixed(i, t.name);
         t.layer = layers_[i]->lifetime();

@@ -16,6 +16,7 @@
 #include "mlp/train/history.hpp"
 
 #include <cstdint>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -88,6 +89,9 @@ class Callback {
   // The metrics it reads from each epoch's log, and the ones it adds with ctx.log_metric().
   virtual std::vector<std::string> monitored_metrics() const { return {}; }
   virtual std::vector<std::string> logged_metrics() const { return {}; }
+  // The files it writes, so that fit() can refuse two writers of one file (a CsvLogger given the
+  // best checkpoint's path overwrote the model with a CSV table).
+  virtual std::vector<std::filesystem::path> written_files() const { return {}; }
 
   virtual void on_train_begin(TrainContext<S>& /*ctx*/) {}
   virtual void on_epoch_begin(TrainContext<S>& /*ctx*/) {}

@@ -23,6 +23,10 @@ class BestCheckpoint final : public Callback<S> {
 
   std::string name() const override { return "best_checkpoint"; }
   std::vector<std::string> monitored_metrics() const override { return {monitor_.metric()}; }
+  std::vector<std::filesystem::path> written_files() const override {
+    if (path_.empty()) return {};
+    return {path_};
+  }
 
   // A model that cannot be saved fails before training, not at the first improvement an epoch later.
   void on_train_begin(TrainContext<S>& ctx) override {
@@ -33,7 +37,7 @@ class BestCheckpoint final : public Callback<S> {
   }
 
   void on_epoch_end(TrainContext<S>& ctx) override {
-    if (!monitor_.update(ctx.log->get(monitor_.metric()), ctx.log->epoch)) return;
+    if (!monitor_.update(monitor_.value_in(*ctx.log, name()), ctx.log->epoch)) return;
     best_state_ = model_.state_dict();
     if (!path_.empty()) {
       TextSection meta = metadata_;

@@ -22,7 +22,7 @@ class EarlyStopping final : public Callback<S> {
   std::vector<std::string> monitored_metrics() const override { return {monitor_.metric()}; }
 
   void on_epoch_end(TrainContext<S>& ctx) override {
-    const double value = ctx.log->get(monitor_.metric());
+    const double value = monitor_.value_in(*ctx.log, name());
     if (monitor_.update(value, ctx.log->epoch)) {
       wait_ = 0;
       return;

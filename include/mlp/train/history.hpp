@@ -74,10 +74,14 @@ struct EpochLog {
     if (name == metric::seconds) return seconds;
     const auto it = custom.find(name);
     if (it != custom.end()) return it->second;
+    detail::fail("unknown metric '", name, "' (epoch ", epoch, " has ", names(), ")");
+  }
+  // The metrics this epoch has, comma-separated: for messages.
+  std::string names() const {
     std::string known;
     for (const auto& m : standard_metrics()) known += (known.empty() ? "" : ", ") + m;
     for (const auto& [m, v] : custom) known += ", " + m;
-    detail::fail("unknown metric '", name, "' (epoch ", epoch, " has ", known, ")");
+    return known;
   }
 };
 

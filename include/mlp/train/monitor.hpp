@@ -69,6 +69,15 @@ class Monitor {
     best_epoch_ = 0;
   }
 
+  // The watched metric in `log`, for the callback named `watcher`. (A metric that a callback logs
+  // in some epochs only failed as an "unknown metric", without naming who needed it.)
+  double value_in(const EpochLog& log, const std::string& watcher) const {
+    detail::require<RuntimeError>(log.has(metric_), "callback '", watcher, "' monitors '", metric_, "', but epoch ",
+                                  log.epoch, "'s log does not have it: a monitored metric has to be logged at the end ",
+                                  "of every epoch (this one has ", log.names(), ")");
+    return log.get(metric_);
+  }
+
   const std::string& metric() const { return metric_; }
   bool minimizes() const { return minimize_; }
   double min_delta() const { return min_delta_; }

@@ -33,7 +33,7 @@ class ReduceLROnPlateau final : public Callback<S> {
   std::vector<std::string> monitored_metrics() const override { return {o_.monitor.metric()}; }
 
   void on_epoch_end(TrainContext<S>& ctx) override {
-    if (o_.monitor.update(ctx.log->get(o_.monitor.metric()), ctx.log->epoch)) {
+    if (o_.monitor.update(o_.monitor.value_in(*ctx.log, name()), ctx.log->epoch)) {
       bad_epochs_ = 0;
     } else {
       ++bad_epochs_;

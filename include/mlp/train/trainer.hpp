@@ -163,6 +163,7 @@ class Trainer {
   History fit(DataLoader<S>& train, DataLoader<S>* val, int epochs) {
     detail::require(epochs >= 0 && epochs <= kMaxEpochs, "epochs has to be in [0, ", kMaxEpochs, "], but got ", epochs);
     declared_ = detail::check_metrics(callbacks_, metrics_, val != nullptr, options_.label_smoothing > 0.0);
+    detail::check_written_files(callbacks_, options_.checkpoint);
     require_batches(train, "training");
     if (val != nullptr) require_batches(*val, "validation");  // (it failed only after the first epoch, in evaluate)
     check_model_unchanged();
@@ -422,10 +423,21 @@ class Trainer {
     return same;
   }
 
+  // The optimizer holds the model's parameters, or some of them (the others frozen): each one of the
+  // model's, in the model's order, none twice.
   void check_optimizer_matches_model() const {
     const auto& held = optimizer_.parameters();
-    detail::require(same_values(held, params_), "Trainer: the optimizer does not hold this model's parameters (it has ", held.size(),
-                    " tensors, the model ", params_.size(), "); build it from model.parameters()");
+    detail::require(!held.empty(), "Trainer: the optimizer holds no tensor, so nothing would train (layers without ",
+                    "parameters given to parameters_of_layers?)");
+    std::size_t at = 0;
+    for (const auto& p : held) {
+      while (at < params_.size() && params_[at].value != p.value) ++at;
+      detail::require(at < params_.size(), "Trainer: the optimizer does not hold this model's parameters: its tensor '",
+                      p.name, "' (", held.size(), " tensors) is not one of the model's ", params_.size(),
+                      ", or is not in the model's order, or comes twice; build it from model.parameters(), or from ",
+                      "model.parameters_of_layers(first, end) to train some layers only");
+      ++at;
+    }
   }
 
   void stop(const std::string& reason) {

@@ -21,6 +21,7 @@
 #include <exception>
 #include <filesystem>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace mlp::detail {
@@ -99,6 +100,29 @@ std::vector<std::string> check_metrics(const std::vector<Callback<S>*>& callback
     }
   }
   return logged;
+}
+
+// No two writers of one file: the callbacks' written_files() and the Trainer's own checkpoint. Paths
+// are compared after resolving ".", ".." and symbolic links of the folders that exist.
+template <class S>
+void check_written_files(const std::vector<Callback<S>*>& callbacks, const std::filesystem::path& checkpoint) {
+  const auto resolved = [](const std::filesystem::path& p) {
+    std::error_code error;
+    std::filesystem::path r = std::filesystem::weakly_canonical(std::filesystem::absolute(p, error), error);
+    return error ? std::filesystem::absolute(p).lexically_normal() : r;
+  };
+  std::vector<std::pair<std::filesystem::path, std::string>> writers;  // (resolved path, who writes it)
+  const auto add = [&](const std::filesystem::path& path, const std::string& who) {
+    const std::filesystem::path r = resolved(path);
+    for (const auto& [other, other_who] : writers) {
+      require(other != r, who, " writes '", path.string(), "', which ", other_who, " writes too: give each its own file");
+    }
+    writers.emplace_back(r, who);
+  };
+  if (!checkpoint.empty()) add(checkpoint, "the Trainer's checkpoint option");
+  for (const auto* c : callbacks) {
+    for (const auto& path : c->written_files()) add(path, concat("callback '", c->name(), "'"));
+  }
 }
 
 inline std::int64_t read_int(const ContainerReader& in, const std::string& section, const std::string& key,
