@@ -346,7 +346,7 @@ int main(int argc, char** argv) {
     if (limit > 0 && limit < data.split.train.size()) data.split.train.resize(limit);
 
     for (const Model& m : models) {
-      if (m.batch_norm && data.split.train.size() == 1) {
+      if (data.split.train.size() == 1 && has_batch_norm_1d(build(m))) {  // (BatchNorm2d trains on one image)
         throw mlp::InvalidArgument("--train-limit 1 leaves batches of 1 sample, on which " + m.name +
                                    "'s BatchNorm cannot train: give 2 or more");
       }

@@ -345,6 +345,27 @@ TEST_CASE("two writers of one file are refused before training: callbacks and th
                          doctest::Contains("which the Trainer's checkpoint option writes too"), mlp::InvalidArgument);
   }
   {
+    // A symbolic link as the file is replaced by an atomic write, not written through: no clash.
+    std::filesystem::create_symlink(dir.path() / "best.mlp", dir.path() / "link.csv");
+    mlp::Trainer<float> trainer(model, optimizer);
+    mlp::BestCheckpoint<float> best(model, dir.path() / "best.mlp");
+    mlp::CsvLogger<float> csv(dir.path() / "link.csv");
+    trainer.add_callback(best);
+    trainer.add_callback(csv);
+    CHECK_NOTHROW(trainer.fit(d.train_loader, &d.val_loader, 1));
+  }
+  {
+    // A symbolic link to the folder is followed.
+    std::filesystem::create_directory_symlink(dir.path(), dir.path() / "same");
+    mlp::Trainer<float> trainer(model, optimizer);
+    mlp::BestCheckpoint<float> best(model, dir.path() / "best.mlp");
+    mlp::CsvLogger<float> csv(dir.path() / "same" / "best.mlp");
+    trainer.add_callback(best);
+    trainer.add_callback(csv);
+    CHECK_THROWS_WITH_AS(trainer.fit(d.train_loader, &d.val_loader, 1),
+                         doctest::Contains("which callback 'best_checkpoint' writes too"), mlp::InvalidArgument);
+  }
+  {
     // Files of their own: training runs.
     mlp::Trainer<float> trainer(model, optimizer);
     mlp::BestCheckpoint<float> best(model, dir.path() / "best.mlp");

@@ -77,3 +77,16 @@ TEST_CASE("a conv block after a pool as large as the image convolves the 1 x 1 i
                        "a conv block needs an image, but the model's input is a vector of 784 features",
                        mlp::InvalidArgument);
 }
+
+TEST_CASE("the memory estimate counts the evaluation's batches of 1000 and a convolution's patches per chunk") {
+  const auto estimate = [](const char* arch) {
+    return mlp::app::estimate_architecture(mlp::app::parse_architecture(arch), mlp::Shape{1, 28, 28}, 10);
+  };
+  const double gib = 1024.0 * 1024.0 * 1024.0;
+  // (it passed at batch size 2, and the first validation asked for 385 GiB)
+  CHECK(estimate("conv65536,pool28").training_bytes(2, 2) > 300 * gib);
+  // (patches counted for all 1000 samples refused this model at 77 GiB; it peaks at 1.7 GB)
+  CHECK(estimate("conv256,conv8k7,fc10").training_bytes(16, 2) < 4 * gib);
+  // The study's CNN at its batch of 128.
+  CHECK(estimate("conv32bn,pool,conv64bn,pool,fc128").training_bytes(128, 2) < 2 * gib);
+}

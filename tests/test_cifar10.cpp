@@ -84,7 +84,12 @@ TEST_CASE("CIFAR-10 class names need exactly ten lines") {
                        mlp::IoError);
   write("a\nb\nc\nd\ne\nf\ng\nh\ni\nauto\x01mobile\n");
   CHECK_THROWS_WITH_AS(mlp::read_cifar10_class_names(dir.file("batches.meta.txt")),
-                       doctest::Contains("has a class name holding a control character (0x01)"), mlp::IoError);
+                       doctest::Contains("has a class name holding a control character (0x01 at offset 4 of the name)"),
+                       mlp::IoError);
+  write("a\nb\nc\nd\ne\nf\ng\nh\ni\ncat\xef\xbf\xbe\n");  // (valid UTF-8, but not an XML character)
+  CHECK_THROWS_WITH_AS(mlp::read_cifar10_class_names(dir.file("batches.meta.txt")),
+                       doctest::Contains("holding U+FFFE or U+FFFF, not characters of text (0xef at offset 3"),
+                       mlp::IoError);
   write("a\nb\nc\nd\ne\nf\ng\nh\ni\ncaf\xc3\xa9\t<&>\n");  // UTF-8, a tab, and characters SVG escapes
   CHECK(mlp::read_cifar10_class_names(dir.file("batches.meta.txt")).back() == "caf\xc3\xa9\t<&>");
 }

@@ -4,11 +4,13 @@
 
 #include <mlp/model/parameterized_mlp.hpp>
 #include <mlp/optim/adam.hpp>
+#include <mlp/optim/sgd.hpp>
 #include <mlp/train/trainer.hpp>
 
 #include <algorithm>
 #include <filesystem>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace {
@@ -28,6 +30,16 @@ struct FrozenData {
   mlp::DataLoader<float> train_loader{train.x, train.y, {32, true, false, 42}};
   mlp::DataLoader<float> val_loader{val.x, val.y, {1000, false, false, 0}};
 };
+
+// Trains a fresh model (seed 3) for `epochs` epochs with the optimizer `make` builds from its layers
+// `first` on, writing the checkpoint of `options` after every epoch.
+template <class Make>
+void train_frozen(FrozenData& d, std::size_t first, Make make, const mlp::TrainerOptions& options, int epochs) {
+  mlp::ParameterizedMLP<float> model(frozen_spec(), 3);
+  auto optimizer = make(model.parameters_of_layers(first, model.size()));
+  mlp::Trainer<float> trainer(model, optimizer, options);
+  trainer.fit(d.train_loader, &d.val_loader, epochs);
+}
 
 bool same_tensors(const mlp::StateDict<float>& a, const mlp::StateDict<float>& b, const std::string& prefix) {
   bool same = a.size() == b.size();
@@ -105,12 +117,8 @@ TEST_CASE("a run with frozen layers resumes bit for bit, and only with an optimi
   mlp::Trainer<float> straight_trainer(straight, straight_adam);
   straight_trainer.fit(d.train_loader, &d.val_loader, 3);
 
-  {
-    mlp::ParameterizedMLP<float> first(frozen_spec(), 3);
-    mlp::Adam<float> adam(first.parameters_of_layers(4, first.size()), {1e-2});
-    mlp::Trainer<float> trainer(first, adam, options);
-    trainer.fit(d.train_loader, &d.val_loader, 2);
-  }
+  const auto make_adam = [](std::vector<mlp::TensorRef<float>> p) { return mlp::Adam<float>(std::move(p), {1e-2}); };
+  train_frozen(d, 4, make_adam, options, 2);
   {
     mlp::ParameterizedMLP<float> resumed(frozen_spec(), 3);
     mlp::Adam<float> adam(resumed.parameters_of_layers(4, resumed.size()), {1e-2});
@@ -120,14 +128,39 @@ TEST_CASE("a run with frozen layers resumes bit for bit, and only with an optimi
     CHECK(same_tensors(resumed.state_dict(), straight.state_dict(), ""));
   }
   {
-    // (an optimizer of every layer has no state for the frozen ones: refused, nothing changed)
+    // An optimizer of other layers is refused, nothing changed.
     mlp::ParameterizedMLP<float> other(frozen_spec(), 3);
     mlp::Adam<float> adam(other.parameters(), {1e-2});
     mlp::Trainer<float> trainer(other, adam, options);
-    CHECK_THROWS_WITH_AS(trainer.resume(options.checkpoint), doctest::Contains("covers 4 of 10 parameters"),
-                         mlp::Error);
+    CHECK_THROWS_WITH_AS(trainer.resume(options.checkpoint),
+                         doctest::Contains("was written training the tensors [4.weight,4.bias,6.weight,6.bias], but "
+                                           "this optimizer holds [0.weight,0.bias,1.weight,1.bias,3.weight,3.bias,"
+                                           "4.weight,4.bias,6.weight,6.bias]; build it from the same layers"),
+                         mlp::IoError);
     CHECK(same_tensors(other.state_dict(), mlp::ParameterizedMLP<float>(frozen_spec(), 3).state_dict(), ""));
   }
+}
+
+TEST_CASE("an optimizer without state resumes only with the layers it trained") {
+  // (SGD without momentum has no state that names its tensors: a checkpoint of a run with frozen
+  // layers resumed with an optimizer of every layer and trained the frozen ones)
+  FrozenData d;
+  mlp_test::TempDir dir("frozen_sgd");
+  mlp::TrainerOptions options;
+  options.checkpoint = dir.path() / "run.mlpckpt";
+  train_frozen(d, 6, [](std::vector<mlp::TensorRef<float>> p) { return mlp::SGD<float>(std::move(p), {0.1}); }, options, 1);
+  mlp::ParameterizedMLP<float> model(frozen_spec(), 3);
+  {
+    mlp::SGD<float> sgd(model.parameters(), {0.1});
+    mlp::Trainer<float> trainer(model, sgd, options);
+    CHECK_THROWS_WITH_AS(trainer.resume(options.checkpoint),
+                         doctest::Contains("was written training the tensors [6.weight,6.bias], but this optimizer "
+                                           "holds [0.weight"),
+                         mlp::IoError);
+  }
+  mlp::SGD<float> same(model.parameters_of_layers(6, model.size()), {0.1});
+  mlp::Trainer<float> trainer(model, same, options);
+  CHECK_NOTHROW(trainer.resume(options.checkpoint));
 }
 
 TEST_CASE("an optimizer of tensors that are not the model's, out of its order, twice or none is refused") {

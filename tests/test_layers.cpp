@@ -1,5 +1,6 @@
 #include "helpers.hpp"
 
+#include <mlp/detail/relu_mask.hpp>
 #include <mlp/detail/resize_buffer.hpp>
 #include <mlp/layers/activations.hpp>
 #include <mlp/layers/conv2d.hpp>
@@ -163,17 +164,31 @@ TEST_CASE("LeakyReLU validates its slope") {
 
 // (Eigen's resize frees before it allocates and kept the freed pointer when the allocation threw:
 // the destructor freed it again, a crash while std::bad_alloc unwound; the sanitizer presets let
-// the allocator return null for this test, as glibc does)
+// the allocator return null for this test, as glibc does). Each buffer holds storage from a small
+// batch first: an empty one left a null pointer behind with the old code too.
 TEST_CASE("a buffer or layer output too large for memory throws std::bad_alloc and leaves nothing freed twice") {
-  mlp::Matrix<float> buffer(10, 10);
   // (more than a 64-bit process's address space, so no allocator can give it, whatever it overcommits)
-  CHECK_THROWS_AS(mlp::detail::resize_buffer(buffer, mlp::Index{1} << 25, mlp::Index{1} << 25), std::bad_alloc);
+  const mlp::Index huge = mlp::Index{1} << 25;
+  mlp::Matrix<float> buffer(10, 10);
+  CHECK_THROWS_AS(mlp::detail::resize_buffer(buffer, huge, huge), std::bad_alloc);
   CHECK(buffer.size() == 0);
   mlp::detail::resize_buffer(buffer, 3, 4);
   CHECK(buffer.size() == 12);
   {
+    // A fused ReLU's backward mask (Linear's and BatchNorm's masked_dy_): g is never read, the
+    // resize comes first.
+    mlp::Matrix<float> mask(4, 4), y = mlp::Matrix<float>::Ones(4, 4);
+    const float never_read = 0.0f;
+    const Eigen::Map<const mlp::Matrix<float>> g(&never_read, huge, huge);
+    CHECK_THROWS_AS(mlp::detail::relu_mask_batch<float>(y, g, mask), std::bad_alloc);
+    CHECK(mask.size() == 0);
+  }
+  {
     mlp::Rng rng(1);
-    mlp::Linear<float> layer(1, mlp::Index{1} << 24, rng);                          // 2^24 outputs per sample
+    mlp::Linear<float> layer(1, mlp::Index{1} << 24, rng);  // 2^24 outputs per sample
+    const mlp::Matrix<float> one = mlp::Matrix<float>::Ones(1, 1);
+    layer.forward(one, mlp::Mode::Train);
+    layer.backward(mlp::Matrix<float>::Ones(mlp::Index{1} << 24, 1));
     const mlp::Matrix<float> x = mlp::Matrix<float>::Ones(1, mlp::Index{1} << 24);  // 2^24 samples: 1 PiB of output
     CHECK_THROWS_AS(layer.forward(x, mlp::Mode::Train), std::bad_alloc);
   }  // (the layer's destructor ran here)

@@ -247,12 +247,17 @@ TEST_CASE("study: a figure of values near the double's limits has finite coordin
   CHECK(mlp::app::tick_label(1e300, t) == "1.0e+300");
   CHECK(mlp::app::tick_label(4e299, t) == "4.0e+299");
   CHECK(mlp::app::tick_label(0.4, mlp::app::nice_ticks(0.0, 1.0)) == "0.4");  // (fixed notation as before)
+  // A narrow range of large values keeps the digits that tell its ticks apart.
+  const mlp::app::Ticks narrow = mlp::app::nice_ticks(1e16, 1e16 + 100);
+  CHECK(mlp::app::tick_label(1e16, narrow) != mlp::app::tick_label(1e16 + narrow.step, narrow));
 }
 
 TEST_CASE("study: SVG text drops control characters and replaces bytes that are not UTF-8") {
   // (a class name with \x01 or a Latin-1 byte made the figures unreadable XML)
   CHECK(mlp::app::SvgWriter::escape("auto\x01mobile\x7f") == "automobile");
   CHECK(mlp::app::SvgWriter::escape("a\tb") == "a\tb");  // (XML allows a tab)
+  CHECK(mlp::app::SvgWriter::escape("cat\xef\xbf\xbe!\xef\xbf\xbf") == "cat\xef\xbf\xbd!\xef\xbf\xbd");  // U+FFFE, U+FFFF
+  CHECK(mlp::app::SvgWriter::escape("\xef\xbf\xbd\xe2\x82") == "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd");  // U+FFFD kept; a cut one
   CHECK(mlp::app::SvgWriter::escape("caf\xe9 <&>\"") == "caf\xef\xbf\xbd &lt;&amp;&gt;&quot;");
   CHECK(mlp::app::SvgWriter::escape("caf\xc3\xa9") == "caf\xc3\xa9");
 }

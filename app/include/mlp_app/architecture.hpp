@@ -14,6 +14,7 @@
 #include "mlp/core/shape.hpp"
 #include "mlp/core/text_format.hpp"
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -124,15 +125,20 @@ inline constexpr Index kEvaluationBatch = 1000;
 // What training a model of these blocks takes, estimated without building it: parameters, and
 // floats of memory per batch sample (each layer's output, gradient and cache: about 4 per value)
 // plus 4 per parameter (weight, gradient, Adam's two moments). Evaluation batches of
-// kEvaluationBatch grow the forward buffers (outputs and a convolution's patches: about 2 per value)
-// while the training ones stay: a model that passed the check at batch size 2 crashed at its first
-// validation. Throws for blocks that cannot follow each other (a pool larger than the image).
+// kEvaluationBatch grow the forward buffers (about 2 per output value) while the training ones stay:
+// a model that passed the check at batch size 2 crashed at its first validation. A convolution's
+// patches (im2col) are lowered a chunk of at most 16 samples per thread at a time, never for the
+// whole batch. Throws for blocks that cannot follow each other (a pool larger than the image).
 struct ArchEstimate {
+  static constexpr Index kLoweredSamples = 16;  // Conv2d's largest chunk
   double parameters = 0.0;
-  double floats_per_sample = 0.0;
-  double training_bytes(Index batch) const {
-    return 4.0 * (4.0 * parameters + floats_per_sample * (4.0 * static_cast<double>(batch) +
-                                                          2.0 * static_cast<double>(kEvaluationBatch)));
+  double floats_per_sample = 0.0;        // outputs (and their gradients and caches in training)
+  double patch_floats_per_sample = 0.0;  // the largest convolution's patches and product, per sample
+  double training_bytes(Index batch, int threads) const {
+    const double lowered = static_cast<double>(std::min(std::max(batch, kEvaluationBatch), kLoweredSamples));
+    return 4.0 * (4.0 * parameters +
+                  floats_per_sample * (4.0 * static_cast<double>(batch) + 2.0 * static_cast<double>(kEvaluationBatch)) +
+                  patch_floats_per_sample * lowered * static_cast<double>(std::max(threads, 1)));
   }
 };
 
@@ -150,7 +156,8 @@ inline ArchEstimate estimate_architecture(const std::vector<ArchBlock>& blocks, 
         detail::require(image, "a conv block needs an image, but the model's input is a vector of ", s.str(),
                         " features");
         e.parameters += static_cast<double>(s.channels * b.size * b.kernel * b.kernel + b.size);
-        e.floats_per_sample += static_cast<double>(s.channels * b.kernel * b.kernel * s.pixels());  // patches
+        e.patch_floats_per_sample = std::max(e.patch_floats_per_sample,
+                                             static_cast<double>((s.channels * b.kernel * b.kernel + b.size) * s.pixels()));
         s = Shape(b.size, s.height, s.width);
         values(s);
         break;

@@ -35,6 +35,7 @@
 #include <optional>
 #include <ostream>
 #include <string>
+#include <thread>
 
 namespace mlp::app {
 
@@ -70,7 +71,7 @@ inline Shape image_shape(const Dataset& d) { return {d.shape.channels, d.shape.h
 // Refuses a model that would not fit in this machine's memory, before allocating any of it.
 inline void check_memory(const RunConfig& config, const Dataset& train) {
   const ArchEstimate e = estimate_architecture(config.blocks(), image_shape(train), train.classes());
-  const double need = e.training_bytes(config.batch_size);
+  const double need = e.training_bytes(config.batch_size, static_cast<int>(std::thread::hardware_concurrency()));
   const double have = static_cast<double>(::sysconf(_SC_PHYS_PAGES)) * static_cast<double>(::sysconf(_SC_PAGE_SIZE));
   detail::require(have <= 0.0 || need < 0.8 * have, "the model (", detail::concat(e.parameters / 1e6),
                   " million parameters) needs about ", detail::concat(need / (1 << 30)),

@@ -30,27 +30,31 @@ class SvgWriter {
   }
 
   // Text for an SVG (XML, UTF-8) file: the markup characters escaped, control characters other
-  // than a tab (which XML 1.0 forbids) dropped, and a byte that is not UTF-8 replaced by U+FFFD, so that a name a
-  // program was given cannot make the file unreadable.
+  // than a tab (which XML 1.0 forbids) dropped, and a byte that is not UTF-8, U+FFFE and U+FFFF
+  // replaced by U+FFFD, so that a name a program was given cannot make the file unreadable.
   static std::string escape(const std::string& text) {
     std::string s;
     std::size_t i = 0;
     while (i < text.size()) {
-      const std::size_t valid = i + mlp::detail::first_invalid_utf8(std::string_view(text).substr(i));
+      const std::size_t valid = i + mlp::detail::first_non_xml_char(std::string_view(text).substr(i));
       for (; i < valid; ++i) {
-        const char c = text[i];
-        switch (c) {
+        switch (text[i]) {
           case '&': s += "&amp;"; break;
           case '<': s += "&lt;"; break;
           case '>': s += "&gt;"; break;
           case '"': s += "&quot;"; break;
-          default:
-            if ((static_cast<unsigned char>(c) >= 0x20 || c == '\t') && c != 0x7f) s += c;
+          default: s += text[i];
         }
       }
-      if (i < text.size()) {
-        s += "\xef\xbf\xbd";  // U+FFFD
+      if (i == text.size()) break;
+      const auto b = static_cast<unsigned char>(text[i]);
+      if (b < 0x80) {  // a control character: dropped
         ++i;
+      } else {
+        s += "\xef\xbf\xbd";  // U+FFFD for the byte, or for U+FFFE / U+FFFF (3 bytes)
+        const bool noncharacter = mlp::detail::first_invalid_utf8(std::string_view(text).substr(i, 3)) >= 3 &&
+                                  text.size() - i >= 3;
+        i += noncharacter ? 3 : 1;
       }
     }
     return s;
@@ -146,7 +150,7 @@ inline std::string tick_label(double v, const Ticks& t) {
   if (std::abs(v) < t.step * 1e-6) v = 0.0;
   const double largest = std::max(std::abs(t.lo), std::abs(t.hi));
   if (largest >= 1e15) {
-    const int digits = std::clamp(static_cast<int>(std::floor(std::log10(largest)) - std::floor(std::log10(t.step))), 1, 6);
+    const int digits = std::clamp(static_cast<int>(std::floor(std::log10(largest)) - std::floor(std::log10(t.step))), 1, 16);
     std::snprintf(text, sizeof text, "%.*e", digits, v);
   } else if (t.decimals > 3) {
     std::snprintf(text, sizeof text, "%.1e", v);

@@ -42,6 +42,21 @@ inline std::size_t first_invalid_utf8(std::string_view text) {
   return text.size();
 }
 
+// XML 1.0 text (SVG): the offset of the first byte that is not well-formed UTF-8, a control character
+// other than a tab, or U+FFFE or U+FFFF (valid UTF-8, but not XML characters), or text.size().
+inline std::size_t first_non_xml_char(std::string_view text) {
+  const std::size_t utf8_end = first_invalid_utf8(text);
+  for (std::size_t i = 0; i < utf8_end; ++i) {
+    const auto b = static_cast<unsigned char>(text[i]);
+    if ((b < 0x20 && b != '\t') || b == 0x7f) return i;
+    if (b == 0xef && i + 2 < utf8_end && static_cast<unsigned char>(text[i + 1]) == 0xbf &&
+        static_cast<unsigned char>(text[i + 2]) >= 0xbe) {
+      return i;
+    }
+  }
+  return utf8_end;
+}
+
 // "0xe9": a byte for messages.
 inline std::string hex_byte(char c) {
   char text[8];

@@ -91,10 +91,11 @@ inline std::vector<std::string> read_cifar10_class_names(const std::filesystem::
     const std::size_t bad = detail::first_invalid_utf8(line);
     detail::require<IoError>(bad == line.size(), "'", path.string(), "' has a class name that is not UTF-8 text (byte ",
                              detail::hex_byte(line[bad]), " at offset ", bad, " of the name)");
-    for (const char c : line) {
-      detail::require<IoError>((static_cast<unsigned char>(c) >= 0x20 || c == '\t') && c != 0x7f, "'", path.string(),
-                               "' has a class name holding a control character (", detail::hex_byte(c), ")");
-    }
+    const std::size_t odd = detail::first_non_xml_char(line);
+    detail::require<IoError>(odd == line.size(), "'", path.string(), "' has a class name holding ",
+                             static_cast<unsigned char>(line[odd]) == 0xef ? "U+FFFE or U+FFFF, not characters of text"
+                                                                            : "a control character",
+                             " (", detail::hex_byte(line[odd]), " at offset ", odd, " of the name)");
     detail::require<IoError>(std::find(names.begin(), names.end(), line) == names.end(), "'", path.string(),
                              "' names the class '", line, "' twice");
     names.push_back(line);

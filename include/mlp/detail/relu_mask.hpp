@@ -5,6 +5,7 @@
 
 #include "mlp/core/types.hpp"
 #include "mlp/detail/parallel.hpp"
+#include "mlp/detail/resize_buffer.hpp"
 
 namespace mlp::detail {
 
@@ -18,7 +19,7 @@ void relu_mask(const S* __restrict y, const S* __restrict g, S* __restrict out, 
 // as the ReLU's own dx would be.
 template <class S>
 void relu_mask_batch(const Matrix<S>& y, const Eigen::Ref<const Matrix<S>>& g, Matrix<S>& out) {
-  out.resize(g.rows(), g.cols());
+  resize_buffer(out, g.rows(), g.cols());
   for_each_column_range(g.rows(), g.cols(), [&](Index begin, Index end) {
     for (Index s = begin; s < end; ++s) relu_mask(y.col(s).data(), g.col(s).data(), out.col(s).data(), g.rows());
   });

@@ -103,13 +103,16 @@ std::vector<std::string> check_metrics(const std::vector<Callback<S>*>& callback
 }
 
 // No two writers of one file: the callbacks' written_files() and the Trainer's own checkpoint. Paths
-// are compared after resolving ".", ".." and symbolic links of the folders that exist.
+// are compared after resolving ".", ".." and symbolic links of the folders that exist; a symbolic
+// link as the file itself is not followed, because an atomic write renames over the link.
 template <class S>
 void check_written_files(const std::vector<Callback<S>*>& callbacks, const std::filesystem::path& checkpoint) {
   const auto resolved = [](const std::filesystem::path& p) {
     std::error_code error;
-    std::filesystem::path r = std::filesystem::weakly_canonical(std::filesystem::absolute(p, error), error);
-    return error ? std::filesystem::absolute(p).lexically_normal() : r;
+    std::filesystem::path whole = std::filesystem::absolute(p, error).lexically_normal();
+    if (error || !whole.has_filename()) return whole;
+    const std::filesystem::path folder = std::filesystem::weakly_canonical(whole.parent_path(), error);
+    return error ? whole : folder / whole.filename();
   };
   std::vector<std::pair<std::filesystem::path, std::string>> writers;  // (resolved path, who writes it)
   const auto add = [&](const std::filesystem::path& path, const std::string& who) {
@@ -157,6 +160,15 @@ inline bool same_schedule_text(const std::string& stored, const std::string& now
     }
   }
   return stored == older;
+}
+
+// The names of the tensors an optimizer trains: with frozen layers, some of the model's. (An
+// optimizer without state, such as SGD without momentum, resumed training the frozen ones too.)
+template <class S>
+std::vector<std::string> trained_tensors(const Optimizer<S>& optimizer) {
+  std::vector<std::string> names;
+  for (const auto& p : optimizer.parameters()) names.push_back(p.name);
+  return names;
 }
 
 template <class S>
@@ -245,7 +257,8 @@ void write_training_checkpoint(const std::filesystem::path& path, const Sequenti
                 {"acc_samples", std::to_string(s.sums.samples)},
                 {"acc_steps", std::to_string(s.sums.steps)},
                 {"finished", s.finished ? "1" : "0"},
-                {"stateful_callbacks", join(stateful_callbacks(callbacks))}};
+                {"stateful_callbacks", join(stateful_callbacks(callbacks))},
+                {"trained_tensors", join(trained_tensors(optimizer))}};
   for (const auto& [key, value] : optimizer.hyperparameters()) t["optimizer." + key] = exact(value);
   out.add_text("trainer", t);
   out.add_tensors("state", model.state_dict());
@@ -362,6 +375,17 @@ TextSection read_training_checkpoint(const std::filesystem::path& path, Sequenti
   }
   if (!same_schedule_text(in.value("trainer", "schedule"), schedule_text(schedule))) {
     in.fail("was written with schedule '", in.value("trainer", "schedule"), "', not '", schedule_text(schedule), "'");
+  }
+  const std::string trained = join(trained_tensors(optimizer));
+  if (in.text("trainer").count("trained_tensors") != 0) {
+    if (in.value("trainer", "trained_tensors") != trained) {
+      in.fail("was written training the tensors [", in.value("trainer", "trained_tensors"), "], but this optimizer ",
+              "holds [", trained, "]; build it from the same layers (parameters_of_layers) as the run's");
+    }
+  } else if (optimizer.parameters().size() != model.parameters().size()) {
+    // (files before 2026-12-06: every optimizer held all of the model's tensors)
+    in.fail("was written training all ", model.parameters().size(), " of the model's tensors, but this optimizer holds ",
+            optimizer.parameters().size(), " of them");
   }
   if (in.value("trainer", "stateful_callbacks") != join(stateful_callbacks(callbacks))) {
     in.fail("holds the state of callbacks [", in.value("trainer", "stateful_callbacks"), "], but this trainer has [",
