@@ -112,12 +112,9 @@ int main(int argc, char** argv) {
       ("rounds", "alternating rounds per measurement", cxxopts::value<std::string>()->default_value("12"))
       ("lowering", "im2col and col2im instead: the portable loops and the library's, one thread")
       ("h,help", "print this help");
-    const auto flags = options.parse(argc, argv);
-    if (flags.count("help")) {
-      std::cout << options.help() << "\n";
-      return 0;
-    }
-    cli::reject_stray_or_repeated(flags);
+    const auto parsed = cli::parse_flags(options, argc, argv);
+    if (!parsed) return 0;
+    const cxxopts::ParseResult& flags = *parsed;
     const int rounds = static_cast<int>(cli::int_flag(flags, "rounds", 1, 1000));
     if (flags.count("lowering")) {
       cli::set_threads(1);

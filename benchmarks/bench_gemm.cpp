@@ -288,12 +288,9 @@ int main(int argc, char** argv) {
       ("portable", "also time the portable fallback", cxxopts::value<bool>()->default_value("false"))
       ("step", "also time a training step of L with each", cxxopts::value<bool>()->default_value("false"))
       ("h,help", "print this help");
-    const auto flags = options.parse(argc, argv);
-    if (flags.count("help")) {
-      std::cout << options.help() << "\n";
-      return 0;
-    }
-    cli::reject_stray_or_repeated(flags);
+    const auto parsed = cli::parse_flags(options, argc, argv);
+    if (!parsed) return 0;
+    const cxxopts::ParseResult& flags = *parsed;
     const int rounds = static_cast<int>(cli::int_flag(flags, "rounds", 1, 1000));
     const double ms = static_cast<double>(cli::int_flag(flags, "ms", 1, 100000));
     const bool portable = flags["portable"].as<bool>(), step = flags["step"].as<bool>();

@@ -295,12 +295,9 @@ int main(int argc, char** argv) {
       ("optimizer", "adam, sgd (momentum 0.9), rmsprop or adagrad",
        cxxopts::value<std::string>()->default_value("adam"))
       ("h,help", "print this help");
-    const auto flags = options.parse(argc, argv);
-    if (flags.count("help")) {
-      std::cout << options.help() << "\n";
-      return 0;
-    }
-    cli::reject_stray_or_repeated(flags);
+    const auto parsed = cli::parse_flags(options, argc, argv);
+    if (!parsed) return 0;
+    const cxxopts::ParseResult& flags = *parsed;
     const int epochs = static_cast<int>(cli::int_flag(flags, "epochs", 2, 1000));
     const std::vector<Model> all = {{"S", {32}, false, 0.0},
                                     {"M", {256, 128}, false, 0.0},

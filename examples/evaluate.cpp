@@ -76,12 +76,9 @@ int main(int argc, char** argv) {
       ("precision", "matrix products: fp32 or bf16 (default: the run's, as its summary's numbers were computed)",
        cxxopts::value<std::string>())
       ("h,help", "print this help");
-    const auto flags = options.parse(argc, argv);
-    if (flags.count("help")) {
-      std::cout << options.help() << "\n";
-      return 0;
-    }
-    cli::reject_stray_or_repeated(flags);
+    const auto parsed = cli::parse_flags(options, argc, argv);
+    if (!parsed) return 0;
+    const cxxopts::ParseResult& flags = *parsed;
     if (!flags.count("model")) throw cli::UsageError("--model is required");
     const std::string path = flags["model"].as<std::string>();
     const std::string split = flags["split"].as<std::string>();

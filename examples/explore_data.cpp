@@ -36,12 +36,9 @@ int main(int argc, char** argv) {
       ("scale", "enlargement of each image in samples.png (1-16)",
        cxxopts::value<std::string>()->default_value("3"))
       ("h,help", "print this help");
-    const auto flags = options.parse(argc, argv);
-    if (flags.count("help")) {
-      std::cout << options.help() << "\n";
-      return 0;
-    }
-    cli::reject_stray_or_repeated(flags);
+    const auto parsed = cli::parse_flags(options, argc, argv);
+    if (!parsed) return 0;
+    const cxxopts::ParseResult& flags = *parsed;
     const auto per_class = static_cast<int>(cli::int_flag(flags, "per-class", 1, 100));
     const auto scale = static_cast<int>(cli::int_flag(flags, "scale", 1, 16));
     const auto validation = cli::int_flag(flags, "validation", 0, 1000000000);

@@ -49,12 +49,9 @@ void print_result(const mlp::app::RunResult& r, const std::string& out) {
 int main(int argc, char** argv) {
   return cli::run("train", [&] {
     cxxopts::Options options = cli::train_options();
-    const auto flags = options.parse(argc, argv);
-    if (flags.count("help")) {
-      std::cout << options.help({"Data", "Model", "Optimization", "Training"}) << "\n";
-      return 0;
-    }
-    cli::reject_stray_or_repeated(flags);
+    const auto parsed = cli::parse_flags(options, argc, argv, {"Data", "Model", "Optimization", "Training"});
+    if (!parsed) return 0;
+    const cxxopts::ParseResult& flags = *parsed;
     mlp::app::RunConfig config = cli::config_from_flags(flags);
     config.threads = cli::set_threads(config.threads);  // 1 in a build without OpenMP
     const int threads = config.threads;

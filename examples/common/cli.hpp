@@ -13,6 +13,7 @@
 #include <exception>
 #include <iostream>
 #include <new>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -193,6 +194,19 @@ inline void reject_stray_or_repeated(const cxxopts::ParseResult& result) {
       throw UsageError("--" + given[i].key() + " is given twice" + values + ": give it once");
     }
   }
+}
+
+// The flags of argv, checked by reject_stray_or_repeated; none after printing the help for --help
+// (the groups given, or all), when the program has nothing more to do.
+inline std::optional<cxxopts::ParseResult> parse_flags(cxxopts::Options& options, int argc, char** argv,
+                                                       const std::vector<std::string>& help_groups = {}) {
+  auto flags = options.parse(argc, argv);
+  if (flags.count("help")) {
+    std::cout << options.help(help_groups) << "\n";
+    return std::nullopt;
+  }
+  reject_stray_or_repeated(flags);
+  return flags;
 }
 
 }  // namespace cli

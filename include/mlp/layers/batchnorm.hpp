@@ -212,7 +212,7 @@ class BatchNorm : public Layer<S> {
   void for_each_channel_group(Fn&& fn) {
     const Index group = detail::channel_group(num_features(), pixels_, thread_count());
     if (this->feeds_planes()) {
-      plane_scratch_.resize(kScratchAlign * (group * pixels_ / kScratchAlign + 2),
+      detail::resize_buffer(plane_scratch_, kScratchAlign * (group * pixels_ / kScratchAlign + 2),
                             (num_features() + group - 1) / group);
     }
     scratch_group_ = group;

@@ -160,8 +160,8 @@ class MaxPool2d final : public detail::Pool2d<S> {
     detail::resize_buffer(argmax_, y_.rows(), batch);
     const detail::Window2d& g = this->window_;
     if (!avx512()) {  // the two passes' scratch for one sample: channels are taken on one thread each
-      plane_across_.resize(g.channels * g.in_pixels() / 2, 1);
-      plane_across_at_.resize(plane_across_.rows(), 1);
+      detail::resize_buffer(plane_across_, g.channels * g.in_pixels() / 2, 1);
+      detail::resize_buffer(plane_across_at_, plane_across_.rows(), 1);
     }
     return y_;
   }
@@ -306,8 +306,8 @@ class MaxPool2d final : public detail::Pool2d<S> {
       across_at_.resize(workers);
     }
     for (std::size_t w = 0; w < workers; ++w) {
-      across_[w].resize(this->input_shape().size() / 2, 1);
-      across_at_[w].resize(this->input_shape().size() / 2, 1);
+      detail::resize_buffer(across_[w], this->input_shape().size() / 2, 1);
+      detail::resize_buffer(across_at_[w], this->input_shape().size() / 2, 1);
     }
     const Index chunk = std::max<Index>(1, (Index{1} << 15) / this->input_shape().size());
     detail::worker_chunks(x.cols(), chunk, [&](int worker, Index /*chunk*/, Index begin, Index end) {
