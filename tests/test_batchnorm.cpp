@@ -139,3 +139,19 @@ TEST_CASE("BatchNorm1d rejects bad arguments and misuse") {
   bn.forward(mlp::Matrix<float>::Ones(3, 4), mlp::Mode::Eval);
   CHECK_THROWS_AS(bn.backward(mlp::Matrix<float>::Ones(3, 4)), mlp::RuntimeError);
 }
+
+// eps was checked as a double and used as the layer's scalar: in float 1e-50 became 0 (a constant
+// channel gave NaN), 1e300 infinity (every output 0), and 1e-40 a subnormal that the Trainer's
+// flush_denormals read as 0 (the ninth hostile round).
+TEST_CASE("BatchNorm refuses an eps that is not a normal number of its scalar type") {
+  for (const double eps : {1e-50, 1e-40, 1e300, 0.0, -1e-5, std::nan("")}) {
+    CAPTURE(eps);
+    CHECK_THROWS_WITH_AS(mlp::BatchNorm1d<float>(4, eps),
+                         mlp_test::contains("BatchNorm eps has to be a positive normal number of the layer's scalar "
+                                            "type (1.17549435e-38 to 3.40282347e+38 in float), but got"),
+                         mlp::InvalidArgument);
+  }
+  CHECK_NOTHROW(mlp::BatchNorm1d<double>(4, 1e-40));  // a normal double
+  CHECK_THROWS_AS(mlp::BatchNorm2d<double>(4, 1e-320), mlp::InvalidArgument);
+  CHECK_NOTHROW(mlp::BatchNorm2d<float>(4, 1e-30));
+}

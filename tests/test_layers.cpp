@@ -193,3 +193,40 @@ TEST_CASE("a buffer or layer output too large for memory throws std::bad_alloc a
     CHECK_THROWS_AS(layer.forward(x, mlp::Mode::Train), std::bad_alloc);
   }  // (the layer's destructor ran here)
 }
+
+// lin.forward(lin.forward(x, m), m) wrote lin's output buffer while reading it: wrong numbers (8 to
+// 41 off on a 4 to 256 wide Linear), without an error (an independent review, 2026-12-06).
+TEST_CASE("a layer or a model given its own output buffer as input is refused, and a copy of it works") {
+  mlp::Rng rng(3);
+  mlp::Linear<float> lin(4, 4, rng);
+  const mlp::Matrix<float> x = random_matrix<float>(4, 5, 1);
+  const mlp::Matrix<float>& y = lin.forward(x, mlp::Mode::Train);
+  CHECK_THROWS_WITH_AS(lin.forward(y, mlp::Mode::Eval),
+                       "Linear(4, 4): its input is the output of its own last forward, a buffer the layer owns and "
+                       "its forward overwrites while reading it; pass a copy (Matrix h = layer.forward(x, mode); "
+                       "layer.forward(h, mode))",
+                       mlp::InvalidArgument);
+  CHECK_THROWS_AS(lin.forward(y.middleCols(2, 2), mlp::Mode::Eval), mlp::InvalidArgument);  // a block of it too
+  const mlp::Matrix<float> h = y;
+  const mlp::Matrix<float> expected = (lin.weight() * h).colwise() + lin.bias().col(0);
+  CHECK(lin.forward(h, mlp::Mode::Train).isApprox(expected, 1e-6f));
+
+  const mlp::Matrix<float> dy = random_matrix<float>(4, 5, 2);
+  const mlp::Matrix<float>& dx = lin.backward(dy);
+  CHECK_THROWS_WITH_AS(lin.backward(dx), mlp_test::contains("dL/dy is the dL/dx of its own last backward"),
+                       mlp::InvalidArgument);
+  const mlp::Matrix<float> dx_copy = dx;
+  CHECK_NOTHROW(lin.backward(dx_copy));
+
+  mlp::Sequential<float> model;
+  model.emplace<mlp::Linear<float>>(4, 4, rng);
+  model.emplace<mlp::ReLU<float>>();
+  model.emplace<mlp::Linear<float>>(4, 4, rng);
+  const mlp::Matrix<float>& out = model.forward(x, mlp::Mode::Train);
+  CHECK_THROWS_WITH_AS(model.forward(out, mlp::Mode::Eval),
+                       mlp_test::contains("Sequential::forward: its input is the output of layer 2 (Linear(4, 4)) "
+                                          "in the model's last forward"),
+                       mlp::InvalidArgument);
+  const mlp::Matrix<float> out_copy = out;
+  CHECK_NOTHROW(model.forward(out_copy, mlp::Mode::Eval));
+}

@@ -16,8 +16,12 @@
 #include <cstring>
 #include <functional>
 #include <limits>
+#include <map>
 #include <memory>
 #include <random>
+#include <stdexcept>
+#include <string>
+#include <vector>
 
 using mlp_test::MatrixD;
 using ld = long double;
@@ -322,6 +326,53 @@ TEST_CASE("an optimizer whose parameter matrix was replaced says so instead of u
   q.gw.setOnes();
   attached.step();
   CHECK(q.w(0, 0) == doctest::Approx(0.9));
+}
+
+namespace {
+
+// A user's optimizer: its update throws while `fail` is set, and it may name more buffers than an
+// optimizer may have.
+class UsersOptimizer final : public mlp::Optimizer<double> {
+ public:
+  UsersOptimizer(std::vector<mlp::TensorRef<double>> params, std::vector<std::string> buffers)
+      : Optimizer(std::move(params), 0.1), buffers_named_(std::move(buffers)) {}
+  bool fail = false;
+  std::string_view name() const override { return "users"; }
+  std::map<std::string, double> hyperparameters() const override { return {{"lr", base_lr()}}; }
+
+ protected:
+  void update() override {
+    if (fail) throw std::runtime_error("users: transient failure");
+    for (std::size_t b = 0; b < buffers_named_.size(); ++b) buffer(b);
+  }
+  std::vector<std::string> buffer_names() const override { return buffers_named_; }
+
+ private:
+  std::vector<std::string> buffers_named_;
+};
+
+}  // namespace
+
+// A throw in update() counted the step (the Trainer's count and the optimizer's then disagreed, and
+// every later checkpoint was refused by resume()); a fifth buffer indexed past a std::array of 4.
+TEST_CASE("an optimizer's step that throws is not counted, and a fifth buffer is refused") {
+  Problem p;
+  UsersOptimizer users(p.refs(), {"a", "b"});
+  users.step();
+  users.fail = true;
+  CHECK_THROWS_WITH(users.step(), "users: transient failure");
+  CHECK(users.steps() == 1);
+  users.fail = false;
+  users.step();
+  CHECK(users.steps() == 2);
+  CHECK(users.state_dict().size() == 2 * p.refs().size());  // two buffers of each tensor
+
+  UsersOptimizer five(p.refs(), {"a", "b", "c", "d", "e"});
+  CHECK_THROWS_WITH_AS(five.step(), "optimizer users: buffer(4) is past the 4 buffers an optimizer may have",
+                       mlp::RuntimeError);
+  CHECK_THROWS_WITH_AS(five.state_dict(),
+                       "optimizer users names 5 buffers in buffer_names(); an optimizer may have at most 4",
+                       mlp::RuntimeError);
 }
 
 TEST_CASE("AdamW is its own optimizer with PyTorch's default weight decay; names follow PyTorch") {

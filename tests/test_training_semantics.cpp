@@ -8,12 +8,14 @@
 #include <mlp/train/checkpoint.hpp>
 #include <mlp/train/csv_logger.hpp>
 #include <mlp/train/early_stopping.hpp>
+#include <mlp/train/reduce_lr_on_plateau.hpp>
 #include <mlp/train/trainer.hpp>
 
 #include <atomic>
 #include <cmath>
 #include <filesystem>
 #include <limits>
+#include <stdexcept>
 #include <type_traits>
 #include <utility>
 
@@ -320,6 +322,21 @@ TEST_CASE("a metric of the user's is logged, written to the CSV and monitored") 
   CHECK(best.best_epoch() >= 1);
   const std::string text = mlp::read_text_file(dir.file("metrics.csv"));
   CHECK(text.rfind("epoch,train_loss,train_acc,val_loss,val_acc,lr,seconds,penalty,loss_gap,val_top2_acc\n", 0) == 0);
+  // Trainer::evaluate computes the metrics too (it left them out), on the best epoch's weights.
+  CHECK(trainer.evaluate(d.val_loader).metrics.at("top2_acc") ==
+        h.epochs[static_cast<std::size_t>(best.best_epoch() - 1)].custom.at("val_top2_acc"));
+  // A logger of every metric added before the callback that logs one is refused: the last epoch's
+  // row, and the TensorBoard file altogether, went without it.
+  mlp::Trainer<float> logger_first(model, adam);
+  mlp::CsvLogger<float> early_csv(dir.file("early.csv"));
+  Gap later;
+  logger_first.add_callback(early_csv);
+  logger_first.add_callback(later);
+  CHECK_THROWS_WITH_AS(logger_first.fit(d.train_loader, &d.val_loader, 1),
+                       "callback 'csv_logger' writes every metric of an epoch, but callback 'gap' logs 'loss_gap' "
+                       "after it (it is added later), so the metric would be missing from what it writes: add 'gap' "
+                       "first",
+                       mlp::InvalidArgument);
   // A monitor added before the callback that logs its metric is refused.
   mlp::Trainer<float> wrong_order(model, adam);
   mlp::EarlyStopping<float> early(5, mlp::Monitor("loss_gap"));
@@ -434,4 +451,179 @@ TEST_CASE("resume refuses a trainer without the checkpoint's stateful callbacks,
   other.add_callback(stop2);
   CHECK_THROWS_WITH_AS(other.resume(dir.file("run.ckpt")),
                        doctest::Contains("was written with optimizer lr 0.001"), mlp::IoError);
+}
+
+namespace {
+
+// Logs the epoch's number as a metric, so that a monitor minimizing it finds epoch 1 the best.
+struct EpochNumber final : mlp::Callback<float> {
+  std::string name() const override { return "epoch_number"; }
+  std::vector<std::string> logged_metrics() const override { return {"epoch_number"}; }
+  void on_epoch_end(mlp::TrainContext<float>& ctx) override { ctx.log_metric("epoch_number", ctx.log->epoch); }
+};
+
+// The callbacks that remember a best, trained over one model from the weights of `seed`.
+struct Watchers {
+  mlp::EarlyStopping<float> stop{100};
+  mlp::ReduceLROnPlateau<float> reduce{{mlp::Monitor(mlp::metric::val_loss), 0.5, 0, 0, 0.0}};
+  mlp::BestCheckpoint<float> best;
+  explicit Watchers(mlp::Sequential<float>& model) : best(model) {}
+};
+
+mlp::History train_watched(Data& d, mlp::ParameterizedMLP<float>& model, Watchers& w, std::uint64_t seed, double lr,
+                           int epochs) {
+  model.load_state_dict(mlp::ParameterizedMLP<float>(spec(), seed).state_dict());
+  mlp::Adam<float> adam(model.parameters(), {lr});
+  mlp::Trainer<float> trainer(model, adam);
+  trainer.add_callback(w.stop);
+  trainer.add_callback(w.reduce);
+  trainer.add_callback(w.best);
+  return trainer.fit(d.train_loader, &d.val_loader, epochs);
+}
+
+}  // namespace
+
+// One BestCheckpoint kept the first run's best through a second run, and put the first run's weights
+// into the second run's model at its end; EarlyStopping stopped the second run against the first
+// run's best (an independent review, 2026-12-06).
+TEST_CASE("one EarlyStopping, ReduceLROnPlateau and BestCheckpoint serve runs one after another as fresh ones do") {
+  Data d;
+  mlp::ParameterizedMLP<float> model(spec(), 1);
+  Watchers reused(model);
+  train_watched(d, model, reused, 1, 3e-2, 5);
+  const mlp::History second = train_watched(d, model, reused, 2, 1e-5, 3);
+  const mlp::StateDict<float> after_reused = model.state_dict();
+
+  Watchers fresh(model);
+  const mlp::History alone = train_watched(d, model, fresh, 2, 1e-5, 3);
+  REQUIRE(second.epochs.size() == alone.epochs.size());
+  for (std::size_t e = 0; e < alone.epochs.size(); ++e) {
+    CHECK(second.epochs[e].val_loss == alone.epochs[e].val_loss);
+    CHECK(second.epochs[e].lr == alone.epochs[e].lr);
+  }
+  CHECK(reused.best.best_epoch() == fresh.best.best_epoch());
+  CHECK(reused.best.best() == fresh.best.best());
+  CHECK(reused.stop.best() == fresh.stop.best());
+  CHECK(reused.reduce.reductions() == fresh.reduce.reductions());
+  CHECK(mlp_test::same_state(after_reused, model.state_dict()));
+}
+
+// fit(2) then fit(4) went on from the best epoch's weights that BestCheckpoint had put back, with the
+// last epoch's optimizer state; resuming from the checkpoint file went on from the last (a review).
+TEST_CASE("fit in two parts with BestCheckpoint gives the bits of one fit") {
+  const auto run = [](bool in_parts) {
+    Data d;
+    mlp::ParameterizedMLP<float> model(spec(), 3);
+    mlp::Adam<float> adam(model.parameters(), {3e-2});
+    mlp::Trainer<float> trainer(model, adam);
+    EpochNumber number;
+    mlp::BestCheckpoint<float> best(model, "", mlp::Monitor("epoch_number", mlp::MonitorMode::Min));
+    trainer.add_callback(number);
+    trainer.add_callback(best);
+    if (in_parts) {
+      trainer.fit(d.train_loader, &d.val_loader, 2);
+      CHECK(best.restored());
+    }
+    const mlp::History h = trainer.fit(d.train_loader, &d.val_loader, 4);
+    CHECK(best.best_epoch() == 1);
+    return std::pair{h, model.state_dict()};
+  };
+  const auto [whole, whole_state] = run(false);
+  const auto [parts, parts_state] = run(true);
+  REQUIRE(parts.epochs.size() == 4);
+  for (std::size_t e = 0; e < 4; ++e) CHECK(parts.epochs[e].val_loss == whole.epochs[e].val_loss);
+  CHECK(mlp_test::same_state(parts_state, whole_state));  // epoch 1's, put back at the end of both
+}
+
+// A second Trainer stepping the same optimizer (as training.md allows) left the counts apart, and
+// every checkpoint written after was refused only when resumed (a review, 2026-12-06).
+TEST_CASE("a checkpoint of a run whose optimizer another Trainer stepped is refused when it would be written") {
+  Data d;
+  mlp::ParameterizedMLP<float> model(spec(), 1);
+  mlp::SGD<float> sgd(model.parameters(), {0.05});
+  mlp::Trainer<float> first(model, sgd);
+  first.fit(d.train_loader, nullptr, 1);
+  const mlp_test::TempDir dir("optimizer_steps");
+  mlp::TrainerOptions options;
+  options.checkpoint = dir.file("run.mlpckpt");
+  mlp::Trainer<float> second(model, sgd, options);
+  CHECK_THROWS_WITH_AS(second.fit(d.train_loader, nullptr, 1),
+                       "fit() with a checkpoint path: the optimizer has taken 8 steps and this Trainer 0 (another "
+                       "Trainer, or a step() of one's own, stepped it too), so a checkpoint of this run could not be "
+                       "resumed; checkpoint a run whose optimizer only its Trainer steps",
+                       mlp::RuntimeError);
+  mlp::Trainer<float> third(model, sgd);
+  third.fit(d.train_loader, nullptr, 1);
+  CHECK_THROWS_WITH_AS(first.save_checkpoint(dir.file("first.mlpckpt")),
+                       mlp_test::contains("save_checkpoint: the optimizer has taken 16 steps and this Trainer 8"),
+                       mlp::RuntimeError);
+  CHECK(!std::filesystem::exists(dir.file("first.mlpckpt")));
+}
+
+namespace {
+
+// Throws in on_epoch_end of one epoch, or in on_batch_end of one step, once.
+struct CallbackThrowingOnce final : mlp::Callback<float> {
+  int epoch = -1;
+  std::int64_t step = -1;
+  std::string name() const override { return "throw_once"; }
+  void on_batch_end(mlp::TrainContext<float>& ctx) override {
+    if (ctx.step == step) {
+      step = -1;
+      throw std::runtime_error("disk full");
+    }
+  }
+  void on_epoch_end(mlp::TrainContext<float>& ctx) override {
+    if (ctx.log->epoch == epoch) {
+      epoch = -1;
+      throw std::runtime_error("disk full");
+    }
+  }
+};
+
+}  // namespace
+
+// A callback that threw in on_epoch_end left that epoch counted with the callbacks after it, the rate
+// and stop it asked for and its checkpoint not done, and fit() went on without a word (a CsvLogger on
+// a full disk left BestCheckpoint's best one epoch behind; the ninth hostile round).
+TEST_CASE("after a callback throws in on_epoch_end or on_batch_end, fit and save_checkpoint are refused until resume") {
+  const auto uninterrupted = [] {
+    Data d;
+    mlp::ParameterizedMLP<float> model(spec(), 4);
+    mlp::Adam<float> adam(model.parameters(), {1e-2});
+    mlp::Trainer<float> trainer(model, adam);
+    return std::pair{trainer.fit(d.train_loader, &d.val_loader, 3), model.state_dict()};
+  }();
+  for (const bool at_epoch_end : {true, false}) {
+    CAPTURE(at_epoch_end);
+    Data d;
+    mlp::ParameterizedMLP<float> model(spec(), 4);
+    mlp::Adam<float> adam(model.parameters(), {1e-2});
+    const mlp_test::TempDir dir("callback_threw");
+    mlp::TrainerOptions options;
+    options.checkpoint = dir.file("run.mlpckpt");
+    mlp::Trainer<float> trainer(model, adam, options);
+    CallbackThrowingOnce thrower;
+    if (at_epoch_end) {
+      thrower.epoch = 2;
+    } else {
+      thrower.step = 12;  // in epoch 2 (8 batches an epoch)
+    }
+    trainer.add_callback(thrower);
+    CHECK_THROWS_WITH(trainer.fit(d.train_loader, &d.val_loader, 3), "disk full");
+    const std::string said = at_epoch_end ? "callback 'throw_once' threw in on_epoch_end at step 16 (epoch 2)"
+                                          : "callback 'throw_once' threw in on_batch_end at step 12 (epoch 2)";
+    CHECK_THROWS_WITH_AS(trainer.fit(d.train_loader, &d.val_loader, 3),
+                         ("fit: " + said + ", so the callbacks after it, a rate or stop it asked for and that point's "
+                          "checkpoint were not all done; resume() from the last checkpoint (or start over with a new "
+                          "Trainer)").c_str(),
+                         mlp::RuntimeError);
+    CHECK_THROWS_WITH_AS(trainer.save_checkpoint(dir.file("other.mlpckpt")), mlp_test::contains("save_checkpoint: " + said),
+                         mlp::RuntimeError);
+    trainer.resume(options.checkpoint);  // the end of epoch 1
+    const mlp::History h = trainer.fit(d.train_loader, &d.val_loader, 3);
+    REQUIRE(h.epochs.size() == 3);
+    CHECK(h.epochs[2].val_loss == uninterrupted.first.epochs[2].val_loss);
+    CHECK(mlp_test::same_state(model.state_dict(), uninterrupted.second));
+  }
 }

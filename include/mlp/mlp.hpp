@@ -33,6 +33,7 @@
 #include "mlp/layers/layer.hpp"
 #include "mlp/layers/layer_config.hpp"
 #include "mlp/layers/linear.hpp"
+#include "mlp/layers/matmul.hpp"
 #include "mlp/layers/pooling.hpp"
 #include "mlp/losses/regularization.hpp"
 #include "mlp/losses/softmax_cross_entropy.hpp"

@@ -42,6 +42,12 @@ template class mlp::LayerRegistry<float>;
 template class mlp::TopKAccuracy<float>;
 template mlp::LoadedModel<float> mlp::load_model<float>(const std::filesystem::path&);
 template void mlp::save_model<float>(const std::filesystem::path&, const mlp::Sequential<float>&, const mlp::TextSection&);
+template void mlp::matmul<float>(Eigen::Ref<mlp::Matrix<float>>, const Eigen::Ref<const mlp::Matrix<float>>&,
+                                 const Eigen::Ref<const mlp::Matrix<float>>&, mlp::MatmulWorkspace<float>&,
+                                 const mlp::MatmulOptions&);
+template void mlp::matmul<double>(Eigen::Ref<mlp::Matrix<double>>, const Eigen::Ref<const mlp::Matrix<double>>&,
+                                  const Eigen::Ref<const mlp::Matrix<double>>&, mlp::MatmulWorkspace<double>&,
+                                  const mlp::MatmulOptions&);
 template mlp::EvalResult mlp::evaluate<float>(mlp::Sequential<float>&, mlp::DataLoader<float>&,
                                              const std::vector<mlp::Metric<float>*>&);
 

@@ -335,12 +335,16 @@ struct LoadedModel {
   std::uint32_t format_version = kModelFormatVersion;
 };
 
-// Reads a model file and builds the model it describes, in float or double.
+// Reads a model file and builds the model it describes, in float or double. Its layers that draw
+// random numbers (Dropout) are seeded by seed_random_layers(0), each its own (a file holds no
+// generator state; a training checkpoint does).
 template <class S = float>
 LoadedModel<S> load_model(const std::filesystem::path& path) {
   const auto in = ContainerReader::open(path, kModelMagic, kModelFormatVersion, "an mlp model file",
                                         mlp_file_kinds());
-  return {detail::read_model<S>(in), in.text("metadata"), in.version()};
+  LoadedModel<S> loaded{detail::read_model<S>(in), in.text("metadata"), in.version()};
+  loaded.model.seed_random_layers(0);
+  return loaded;
 }
 
 // Loads a model file into an existing model, which must have the same layers. Returns the metadata.

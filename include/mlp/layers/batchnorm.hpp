@@ -23,9 +23,11 @@
 #include "mlp/layers/layer.hpp"
 
 #include <cmath>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -84,7 +86,13 @@ class BatchNorm : public Layer<S> {
   BatchNorm(Index features, double eps, std::optional<double> momentum)
       : eps_(static_cast<S>(eps)), eps_given_(eps), momentum_given_(momentum) {
     detail::require(features > 0, "BatchNorm needs a positive number of features, but got ", features);
-    detail::require(eps > 0.0 && std::isfinite(eps), "BatchNorm eps has to be positive, but got ", eps);
+    // (as a float, eps 1e-50 was 0 and a constant channel gave NaN, 1e300 was infinite and every
+    // output 0; a subnormal one was 0 in a step, under the Trainer's flush_denormals)
+    detail::require(eps >= static_cast<double>(std::numeric_limits<S>::min()) &&
+                        eps <= static_cast<double>(std::numeric_limits<S>::max()),
+                    "BatchNorm eps has to be a positive normal number of the layer's scalar type (",
+                    std::numeric_limits<S>::min(), " to ", std::numeric_limits<S>::max(), " in ",
+                    std::is_same_v<S, float> ? "float" : "double", "), but got ", eps);
     detail::require(!momentum || (*momentum >= 0.0 && *momentum <= 1.0),
                     "BatchNorm momentum has to be in [0, 1] (or none), but got ", momentum.value_or(0.0));
     gamma_.setOnes(features, 1);

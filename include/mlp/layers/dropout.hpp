@@ -34,7 +34,7 @@ class Dropout final : public Layer<S> {
   }
   // The generator's state is not configuration: a training checkpoint restores it.
   static std::unique_ptr<Dropout> from_config(const LayerConfig& c) {
-    return std::make_unique<Dropout>(c.real("p", 0.0, 0.999999));
+    return std::make_unique<Dropout>(c.real("p", 0.0, std::nextafter(1.0, 0.0)));  // (the constructor's [0, 1))
   }
   std::string describe() const override { return detail::concat("Dropout(p=", p_, ")"); }
   bool has_random_state() const override { return true; }

@@ -19,6 +19,7 @@
 #include "mlp/core/shape.hpp"
 #include "mlp/core/types.hpp"
 #include "mlp/core/versioned_matrix.hpp"
+#include "mlp/detail/overlaps.hpp"
 #include "mlp/layers/layer_config.hpp"
 
 #include <atomic>
@@ -97,16 +98,23 @@ class Layer {
 
   // x: in.size() x B. Returns y: out.size() x B, a buffer the layer owns, unchanged until its next
   // forward (backward must not write it: a layer after it may read it in its backward). A layer not yet bound takes its input shape from x (a feature vector of x.rows()).
-  const Matrix<S>& forward(const Eigen::Ref<const Matrix<S>>& x, Mode mode) { return forward_as(x, mode, false); }
+  // x must not be the output of the layer's own last forward (or its dL/dx): the forward writes that
+  // buffer while it reads x. Copy it first; lin.forward(lin.forward(x, m), m) is refused.
+  const Matrix<S>& forward(const Eigen::Ref<const Matrix<S>>& x, Mode mode) {
+    check_not_own(x, "its input", "forward");
+    return forward_as(x, mode, false);
+  }
 
   // dy: out.size() x B, dL/dy for the batch of the last forward, which must have been in Train
   // mode. Overwrites the parameter gradients (there is no zero_grad); layers sum over the batch and
   // never average (the loss owns the 1/B). Returns dL/dx: in.size() x B, or an empty matrix when
-  // input gradients are switched off.
+  // input gradients are switched off. dy must not be the dL/dx of the layer's own last backward.
   const Matrix<S>& backward(const Eigen::Ref<const Matrix<S>>& dy) {
     check_backward(dy, false);
+    check_not_own(dy, "dL/dy", "backward");
     forget_returned();  // the buffer may be overwritten unmasked, or written
     const Matrix<S>& dx = backward_impl(dy);
+    last_dx_ = Span::of(dx);
     if (dx.size() != 0 && (dx.rows() != in_.size() || dx.cols() != dy.cols())) {  // (a user's layer: blamed on the one before)
       detail::fail<RuntimeError>(describe(), "'s backward returned dL/dx of ", dx.rows(), " x ", dx.cols(),
                                  ", but its input is ", in_.size(), " x ", dy.cols(),
@@ -323,7 +331,9 @@ class Layer {
     check_backward(dy, true);
     forget_returned();
     const FlagScope scope(relu_gradient_masked_, masked);
-    return mask_input ? masked_backward(dy) : backward_impl(dy);
+    const Matrix<S>& dx = mask_input ? masked_backward(dy) : backward_impl(dy);
+    last_dx_ = Span::of(dx);
+    return dx;
   }
   // The layer after a fused ReLU: its dL/dx masked by (x > 0).
   const Matrix<S>& backward_relu_masked(const Eigen::Ref<const Matrix<S>>& dy) {
@@ -338,6 +348,7 @@ class Layer {
     const FlagScope scope(relu_masking_, true);
     const Matrix<S>& dx = backward_impl(dy);
     masked_output_ = &dx;
+    last_dx_ = Span::of(dx);
     return dx;
   }
   // Any forward or backward overwrites (or leaves unwritten) what the last backward returned.
@@ -438,7 +449,26 @@ class Layer {
                                  out_.described(), " (", out_.size(), " values) per sample for ", x.cols(), " samples");
     }
     record_forward(mode, x.cols());
+    last_output_ = Span::of(y);
+    if (last_output_.overlaps(x)) last_output_ = {};  // (x itself: not a buffer of the layer's)
     return y;
+  }
+
+  // The memory of a matrix the layer returned, to tell it from its next call's argument.
+  struct Span {
+    const S* begin = nullptr;
+    Index size = 0;
+    static Span of(const Matrix<S>& m) { return {m.data(), m.size()}; }
+    bool overlaps(const Eigen::Ref<const Matrix<S>>& x) const { return detail::overlaps<S>(x, begin, size); }
+  };
+  void check_not_own(const Eigen::Ref<const Matrix<S>>& x, const char* what, const char* call) const {
+    const char* whose = last_output_.overlaps(x) ? "the output of its own last forward"
+                        : last_dx_.overlaps(x)   ? "the dL/dx of its own last backward"
+                                                 : nullptr;
+    if (whose == nullptr) return;
+    detail::fail<InvalidArgument>(describe(), ": ", what, " is ", whose, ", a buffer the layer owns and its ", call,
+                                  " overwrites while reading it; pass a copy (Matrix h = layer.forward(x, mode); "
+                                  "layer.forward(h, mode))");
   }
 
   // A layer used on its own binds itself: to the input its configuration implies, else (a
@@ -512,6 +542,7 @@ class Layer {
     in_ = input;
     binding_ = how;
     cache_ = Cache::None;
+    last_output_ = last_dx_ = {};  // (rebinding may free them, and a new matrix take their place)
     on_bind();
   }
 
@@ -545,6 +576,7 @@ class Layer {
   Kept kept_;                                 // see can_read_kept_input
   Layer* plane_taker_ = nullptr;              // see can_feed_planes
   const Matrix<S>* taken_output_ = nullptr;   // as a taker: what begin_planes returned
+  Span last_output_, last_dx_;                // what the last forward and backward returned (check_not_own)
 };
 
 }  // namespace mlp

@@ -10,6 +10,7 @@
 
 #include "mlp/core/assert.hpp"
 #include "mlp/core/errors.hpp"
+#include "mlp/core/random.hpp"
 #include "mlp/core/versioned_matrix.hpp"
 #include "mlp/detail/resize_buffer.hpp"
 #include "mlp/layers/activations.hpp"
@@ -19,6 +20,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -68,12 +70,14 @@ class Sequential {
     return static_cast<L&>(add(std::make_unique<L>(std::forward<Args>(args)...)));
   }
 
-  // x: input_shape().size() x B -> output_shape().size() x B. Returns a buffer owned by a layer.
+  // x: input_shape().size() x B -> output_shape().size() x B. Returns a buffer owned by a layer,
+  // which x must not be (the forward writes it while reading x: copy it first).
   const Matrix<S>& forward(const Eigen::Ref<const Matrix<S>>& x, Mode mode) {
     if (layers_.empty()) {
       detail::assign_buffer(identity_, x);
       return identity_;
     }
+    check_not_own_output(x);
     const Matrix<S>* h = &forward_layer(0, x, mode);
     for (std::size_t i = 1; i < layers_.size(); ++i) h = &forward_layer(i, *h, mode);
     return *h;
@@ -294,6 +298,27 @@ class Sequential {
     }
   }
 
+  // Seeds the layers that draw random numbers: the k-th of them gets derive_seed(seed, "dropout", k),
+  // the seeds ParameterizedMLP and the programs give their Dropout layers. (Dropout's default seed is
+  // 0, and a model file holds no generator state: two such layers drew the same masks.)
+  void seed_random_layers(std::uint64_t seed) {
+    std::uint64_t k = 0;
+    for (auto& layer : layers_) {
+      if (layer->has_random_state()) layer->set_random_state(Rng(derive_seed(seed, "dropout", k++)).state());
+    }
+  }
+  // The first two layers that draw random numbers (in Train mode) from generators in the same state,
+  // so the same numbers: {i, j}, or nothing.
+  std::optional<std::pair<std::size_t, std::size_t>> shared_random_state() const {
+    for (std::size_t j = 0; j < layers_.size(); ++j) {
+      if (!draws_random(j)) continue;
+      for (std::size_t i = 0; i < j; ++i) {
+        if (draws_random(i) && layers_[i]->random_state() == layers_[j]->random_state()) return std::pair{i, j};
+      }
+    }
+    return std::nullopt;
+  }
+
   std::size_t size() const { return layers_.size(); }
   bool empty() const { return layers_.empty(); }
   Layer<S>& operator[](std::size_t i) { return *layers_.at(i); }
@@ -420,6 +445,20 @@ class Sequential {
     owners_[i] = &y == same ? owners_[i - 1] : i;
     stepped_ = i + 1;
     return y;
+  }
+  bool draws_random(std::size_t i) const {
+    return layers_[i]->has_random_state() && !layers_[i]->passes_through(Mode::Train);
+  }
+  // x is not a buffer a layer returned in the last forward: the forward would write it while reading it.
+  void check_not_own_output(const Eigen::Ref<const Matrix<S>>& x) const {
+    for (std::size_t i = 0; i < outputs_.size(); ++i) {
+      const Matrix<S>* y = outputs_[i];
+      if (y == nullptr || !detail::overlaps<S>(x, y->data(), y->size())) continue;
+      detail::fail<InvalidArgument>("Sequential::forward: its input is the output of layer ", i, " (",
+                                    layers_[i]->describe(), ") in the model's last forward, a buffer the forward ",
+                                    "overwrites while reading it; pass a copy (Matrix h = model.forward(x, mode); ",
+                                    "model.forward(h, mode))");
+    }
   }
   // The matrix of a versioned input, refused when its owner has already changed it.
   static const Matrix<S>& checked_input(const VersionedMatrix<S>& x) {

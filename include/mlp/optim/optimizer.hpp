@@ -49,7 +49,12 @@ class Optimizer {
   void step() {
     for (const auto& p : params_) p.check_attached("optimizer");
     ++steps_;
-    update();
+    try {
+      update();
+    } catch (...) {  // (a Trainer's step count stays the optimizer's: a checkpoint holds both)
+      --steps_;
+      throw;
+    }
   }
 
   // Only the trainer (or your loop) writes the learning rate; schedules never touch the optimizer.
@@ -76,7 +81,7 @@ class Optimizer {
   // checkpoint can resume bit for bit.
   StateDict<S> state_dict() const {
     StateDict<S> state;
-    const auto names = buffer_names();
+    const auto names = checked_buffer_names();
     for (std::size_t b = 0; b < names.size(); ++b) {
       const auto& buffers = buffers_[b];
       for (std::size_t i = 0; i < buffers.size(); ++i) {
@@ -87,7 +92,7 @@ class Optimizer {
   }
 
   void load_state_dict(const StateDict<S>& state, std::int64_t steps) {
-    const auto names = buffer_names();
+    const auto names = checked_buffer_names();
     std::array<std::vector<Matrix<S>>, kMaxBuffers> loaded;
     for (std::size_t b = 0; b < names.size(); ++b) {
       for (const auto& p : params_) {
@@ -145,12 +150,14 @@ class Optimizer {
 
   // Buffer b of every parameter, created as zeros (or `fill`) on first use.
   std::vector<Matrix<S>>& buffer(std::size_t b, S fill = S(0)) {
+    detail::require<RuntimeError>(b < kMaxBuffers, "optimizer ", name(), ": buffer(", b, ") is past the ", kMaxBuffers,
+                                  " buffers an optimizer may have");
     if (buffers_[b].empty()) {
       for (const auto& p : params_) buffers_[b].push_back(Matrix<S>::Constant(p.rows, p.cols, fill));
     }
     return buffers_[b];
   }
-  bool has_buffer(std::size_t b) const { return !buffers_[b].empty(); }
+  bool has_buffer(std::size_t b) const { return b < kMaxBuffers && !buffers_[b].empty(); }
 
   // fn(i, begin, end) over every parameter tensor i in blocks [begin, end) of its elements, on the
   // library's threads: chunks of 4,096 elements of all tensors share the threads in one parallel
@@ -183,6 +190,14 @@ class Optimizer {
   // move a weight, and "completed" its epochs).
   static void check_hyper(bool ok, const char* what, double value) {
     detail::require(ok && std::isfinite(value), what, ok ? " and finite" : "", ", but got ", value);
+  }
+
+  // buffer_names(), at most kMaxBuffers of them (a user's optimizer with more read past buffers_).
+  std::vector<std::string> checked_buffer_names() const {
+    std::vector<std::string> names = buffer_names();
+    detail::require<RuntimeError>(names.size() <= kMaxBuffers, "optimizer ", name(), " names ", names.size(),
+                                  " buffers in buffer_names(); an optimizer may have at most ", kMaxBuffers);
+    return names;
   }
 
   std::vector<TensorRef<S>> params_;

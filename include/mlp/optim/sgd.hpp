@@ -13,7 +13,7 @@
 namespace mlp {
 
 struct SGDOptions {
-  double lr = 0.01;
+  double lr = 0.01;  // (PyTorch 1.13 has no default rate; 2.2 and later default to 1e-3)
   double momentum = 0.0;
   bool nesterov = false;
   double weight_decay = 0.0;

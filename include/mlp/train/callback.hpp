@@ -6,8 +6,9 @@
 //
 // What a callback reads and writes is declared, so that the trainer can check it when training
 // begins: monitored_metrics() must be produced by the run (val_loss needs validation data), and a
-// metric a callback logs with ctx.log() in on_epoch_end is declared in logged_metrics() and logged
-// by a callback added before the ones that monitor it.
+// metric a callback logs with ctx.log_metric() in on_epoch_end is declared in logged_metrics() and
+// logged by a callback added before the ones that monitor it, and before the loggers that write
+// every metric of the epoch (writes_every_metric()).
 #pragma once
 
 #include "mlp/io/container.hpp"
@@ -89,6 +90,10 @@ class Callback {
   // The metrics it reads from each epoch's log, and the ones it adds with ctx.log_metric().
   virtual std::vector<std::string> monitored_metrics() const { return {}; }
   virtual std::vector<std::string> logged_metrics() const { return {}; }
+  // True for a logger that writes every metric of the epoch's log in its on_epoch_end (CsvLogger,
+  // TensorBoardLogger): fit() then refuses a callback added after it that logs a metric, which it
+  // would miss (the metric was left out of the last epoch's row without a word).
+  virtual bool writes_every_metric() const { return false; }
   // The files it writes, so that fit() can refuse two writers of one file (a CsvLogger given the
   // best checkpoint's path overwrote the model with a CSV table).
   virtual std::vector<std::filesystem::path> written_files() const { return {}; }

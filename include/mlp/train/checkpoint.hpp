@@ -2,6 +2,9 @@
 // (lowest val_loss by default), writes them to a model file each time they improve (atomic write:
 // a crash never leaves a half-written best model), and at the end of training puts them back into
 // the model, so whatever is evaluated next is the best model, not the last one. Any Sequential.
+// A next fit() of the same run (more epochs) first puts the last epoch's state back, so that it
+// goes on from where training stopped, as a resumed run does; a new run (no epoch logged yet)
+// starts from no best, so one BestCheckpoint may serve runs one after another.
 #pragma once
 
 #include "mlp/core/text_format.hpp"
@@ -34,6 +37,16 @@ class BestCheckpoint final : public Callback<S> {
     detail::require(&model_ == &ctx.model, "BestCheckpoint was made for another model than the Trainer trains; make it ",
                     "with the Trainer's model");
     if (!path_.empty()) detail::check_registered(model_, path_);
+    if (ctx.history.epochs.empty()) {  // (the last run's best was put into this run's model)
+      monitor_.reset();
+      best_state_.clear();
+      last_state_.clear();
+      restored_ = false;
+    } else if (restored_ && !last_state_.empty()) {  // (fit(2) then fit(4) went on from epoch 1's weights)
+      model_.load_state_dict(last_state_);
+      last_state_.clear();
+      restored_ = false;
+    }
   }
 
   void on_epoch_end(TrainContext<S>& ctx) override {
@@ -50,6 +63,7 @@ class BestCheckpoint final : public Callback<S> {
 
   void on_train_end(TrainContext<S>& /*ctx*/) override {
     if (!best_state_.empty()) {
+      last_state_ = model_.state_dict();
       model_.load_state_dict(best_state_);
       restored_ = true;
     }
@@ -78,6 +92,8 @@ class BestCheckpoint final : public Callback<S> {
       if (!fits) in.fail("holds a best state that does not fit the model");
     }
     best_state_ = std::move(state);
+    last_state_.clear();  // (the model holds the checkpoint's state)
+    restored_ = false;
   }
 
   int best_epoch() const { return monitor_.best_epoch(); }  // 1-based; 0 if no epoch improved
@@ -92,6 +108,7 @@ class BestCheckpoint final : public Callback<S> {
   Monitor monitor_;
   TextSection metadata_;
   StateDict<S> best_state_;
+  StateDict<S> last_state_;  // the model's when on_train_end put the best in, for a next fit()
   bool restored_ = false;
 };
 

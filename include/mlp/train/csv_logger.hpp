@@ -47,6 +47,7 @@ class CsvLogger final : public Callback<S> {
  public:
   explicit CsvLogger(std::filesystem::path path) : path_(std::move(path)) {}
   std::string name() const override { return "csv_logger"; }
+  bool writes_every_metric() const override { return true; }
   std::vector<std::filesystem::path> written_files() const override { return {path_}; }
   void on_train_begin(TrainContext<S>& ctx) override { write_file_atomically(path_, metrics_csv(ctx.history)); }
   void on_epoch_end(TrainContext<S>& ctx) override { write_file_atomically(path_, metrics_csv(ctx.history)); }

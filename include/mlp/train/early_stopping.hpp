@@ -20,6 +20,13 @@ class EarlyStopping final : public Callback<S> {
 
   std::string name() const override { return "early_stopping"; }
   std::vector<std::string> monitored_metrics() const override { return {monitor_.metric()}; }
+  // A new run (no epoch logged yet) starts from no best: one EarlyStopping may serve runs one after another.
+  void on_train_begin(TrainContext<S>& ctx) override {
+    if (!ctx.history.epochs.empty()) return;
+    monitor_.reset();
+    wait_ = 0;
+    stopped_epoch_ = 0;
+  }
 
   void on_epoch_end(TrainContext<S>& ctx) override {
     const double value = monitor_.value_in(*ctx.log, name());

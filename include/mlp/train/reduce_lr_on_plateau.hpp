@@ -13,6 +13,8 @@
 namespace mlp {
 
 struct ReduceLROnPlateauOptions {
+  // PyTorch's threshold (1e-4, relative) is this monitor's: one of your own carries its own, e.g.
+  // Monitor(metric::val_acc, MonitorMode::Auto, 1e-4, true) for PyTorch's (Monitor's defaults: 0, absolute).
   Monitor monitor{metric::val_loss, MonitorMode::Auto, 1e-4, /*relative=*/true};
   double factor = 0.1;
   int patience = 10;
@@ -31,6 +33,12 @@ class ReduceLROnPlateau final : public Callback<S> {
 
   std::string name() const override { return "reduce_lr_on_plateau"; }
   std::vector<std::string> monitored_metrics() const override { return {o_.monitor.metric()}; }
+  // A new run (no epoch logged yet) starts from no best and no reduction (its Trainer's lr_scale is 1).
+  void on_train_begin(TrainContext<S>& ctx) override {
+    if (!ctx.history.epochs.empty()) return;
+    o_.monitor.reset();
+    bad_epochs_ = cooldown_left_ = reductions_ = 0;
+  }
 
   void on_epoch_end(TrainContext<S>& ctx) override {
     if (o_.monitor.update(o_.monitor.value_in(*ctx.log, name()), ctx.log->epoch)) {

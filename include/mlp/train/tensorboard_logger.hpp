@@ -84,6 +84,7 @@ class TensorBoardLogger final : public Callback<S> {
  public:
   explicit TensorBoardLogger(std::filesystem::path dir) : dir_(std::move(dir)) {}
   std::string name() const override { return "tensorboard"; }
+  bool writes_every_metric() const override { return true; }
 
   // Starts a fresh event file. A run that goes on (a resume, or another fit() of the Trainer)
   // replaces the folder's event files, its earlier attempt's, and writes the history so far again,

@@ -66,6 +66,12 @@ class Trainer {
     detail::require(model.size() > 0, "Trainer: the model has no layers");
     detail::require(!params_.empty(), "Trainer: the model has no parameters to train");
     check_optimizer_matches_model();
+    if (const auto shared = model.shared_random_state()) {  // (Dropout's default seed is 0: the same masks)
+      detail::fail("Trainer: layers ", shared->first, " (", model[shared->first].describe(), ") and ", shared->second,
+                   " (", model[shared->second].describe(), ") draw the same random numbers (their generators ",
+                   "are in the same state, e.g. both seeded 0, Dropout's default); give each its own seed, e.g. ",
+                   "Dropout(p, derive_seed(seed, \"dropout\", k)), or call model.seed_random_layers(seed)");
+    }
     lr_writes_ = optimizer.lr_writes();
     for (const auto& b : buffers_) buffer_backup_.emplace_back(b.rows, b.cols);
   }
@@ -117,6 +123,8 @@ class Trainer {
 
   // One optimizer step on one batch. When the loss is not finite, nothing changes: no update, and
   // what the forward pass moved (BatchNorm's running statistics, dropout generators) is put back.
+  // Epochs are fit()'s: a schedule in Epochs gives a loop of one's own around train_step the rate of
+  // epochs_done() at every step (give such a loop a schedule in Steps).
   StepResult train_step(const Batch<S>& batch) {
     const int most = configured_threads();
     if (governor_.most() != most) governor_.reset(most);
@@ -150,11 +158,12 @@ class Trainer {
     return loader.next();
   }
 
-  // Mean cross-entropy, accuracy and confusion matrix over a loader, in Eval mode, on the threads
+  // Mean cross-entropy, accuracy, confusion matrix and metrics over a loader, in Eval mode, on the threads
   // the governor chose for the steps (as next_batch() says why; after fit(), its last choice).
+  // With the metrics given to add_metric, under their own names (fit logs them with "val_").
   EvalResult evaluate(DataLoader<S>& loader) {
     const ChosenThreads chosen(*this);
-    return mlp::evaluate(model_, loader);
+    return mlp::evaluate(model_, loader, metrics_);
   }
 
   // Trains until `epochs` epochs are done (counting those of a resumed checkpoint) or a callback,
@@ -162,8 +171,10 @@ class Trainer {
   // callbacks monitor is checked first: a metric the run does not produce is an InvalidArgument.
   History fit(DataLoader<S>& train, DataLoader<S>* val, int epochs) {
     detail::require(epochs >= 0 && epochs <= kMaxEpochs, "epochs has to be in [0, ", kMaxEpochs, "], but got ", epochs);
+    check_complete("fit");
     declared_ = detail::check_metrics(callbacks_, metrics_, val != nullptr, options_.label_smoothing > 0.0);
     detail::check_written_files(callbacks_, options_.checkpoint);
+    if (!options_.checkpoint.empty()) check_optimizer_steps("fit() with a checkpoint path");
     require_batches(train, "training");
     if (val != nullptr) require_batches(*val, "validation");  // (it failed only after the first epoch, in evaluate)
     check_model_unchanged();
@@ -221,7 +232,7 @@ class Trainer {
         finish_epoch(val);
         if (history_.diverged) break;
         ctx.open_epoch_log(&history_.epochs.back(), &declared_);
-        for (auto* c : callbacks_) c->on_epoch_end(ctx);
+        run_callbacks("on_epoch_end", epoch_, [&ctx](Callback<S>& c) { c.on_epoch_end(ctx); });
         ctx.close_epoch_log();
       }
       take_lr_scale(ctx, "on_epoch_end");
@@ -252,6 +263,8 @@ class Trainer {
                                   batch_in_epoch_, " of ", batches_, ") of epoch ", epoch_ + 1, ", before the ",
                                   "epoch's end (validation, its log, on_epoch_end): a checkpoint there could not be ",
                                   "resumed; save it in on_epoch_end, or at an earlier batch");
+    check_complete("save_checkpoint");
+    check_optimizer_steps("save_checkpoint");
     detail::TrainerState state{epoch_, batch_in_epoch_, batches_, step_, lr_scale_, finished_, acc_};
     detail::write_training_checkpoint(path, model_, optimizer_, schedule_.get(), state, history_, callbacks_, extra_);
   }
@@ -272,6 +285,7 @@ class Trainer {
     acc_ = state.sums;
     if (!finished_) history_.stop_reason.clear();  // e.g. "interrupted ...": training goes on
     resumed_ = true;
+    incomplete_.clear();  // (everything is the checkpoint's now)
     return extra;
   }
 
@@ -352,6 +366,38 @@ class Trainer {
     optimizer_.step();
     ++step_;
     return r;
+  }
+
+  // `hook` of every callback, in order. When one throws, the callbacks after it have not seen that
+  // batch or epoch, and what ctx asked (a lower rate, a stop) and that epoch's checkpoint are not
+  // done: going on from there lost them without a word (a CsvLogger on a full disk left the run's
+  // best epoch one behind, a ReduceLROnPlateau counted reductions the rate never had), so the
+  // Trainer refuses fit() and save_checkpoint() until resume() (check_complete).
+  template <class Hook>
+  void run_callbacks(const char* hook_name, int epoch, Hook&& hook) {
+    for (auto* c : callbacks_) {
+      try {
+        hook(*c);
+      } catch (...) {
+        incomplete_ = detail::concat("callback '", c->name(), "' threw in ", hook_name, " at step ", step_, " (epoch ", epoch, ")");
+        throw;
+      }
+    }
+  }
+  void check_complete(const char* what) const {
+    if (incomplete_.empty()) return;
+    detail::fail<RuntimeError>(what, ": ", incomplete_, ", so the callbacks after it, a rate or stop it asked for and ",
+                               "that point's checkpoint were not all done; resume() from the last checkpoint (or ",
+                               "start over with a new Trainer)");
+  }
+
+  // A checkpoint holds the Trainer's step count and the optimizer's, and resume() refuses them apart
+  // (Adam's bias correction counts the optimizer's steps): found when resuming, hours later.
+  void check_optimizer_steps(const char* what) const {
+    if (optimizer_.steps() == step_) return;
+    detail::fail<RuntimeError>(what, ": the optimizer has taken ", optimizer_.steps(), " steps and this Trainer ", step_,
+                               " (another Trainer, or a step() of one's own, stepped it too), so a checkpoint of this ",
+                               "run could not be resumed; checkpoint a run whose optimizer only its Trainer steps");
   }
 
   // What a step's forward pass moves before the optimizer's update, as it was before the step.
@@ -479,7 +525,7 @@ class Trainer {
       ctx.lr = r.lr;
       {
         const ChosenThreads chosen(*this);
-        for (auto* c : callbacks_) c->on_batch_end(ctx);
+        run_callbacks("on_batch_end", epoch_ + 1, [&ctx](Callback<S>& c) { c.on_batch_end(ctx); });
       }
       take_lr_scale(ctx, "on_batch_end");  // (it was taken only at the epoch's end)
       // A callback that evaluated on the training loader started its epoch over: the rest of this
@@ -588,6 +634,7 @@ class Trainer {
   double lr_scale_ = 1.0;
   bool resumed_ = false;
   bool finished_ = false;       // a callback ended training (saved, so a resume ends too)
+  std::string incomplete_;      // a callback threw in on_batch_end or on_epoch_end (run_callbacks)
   ThreadGovernor governor_;
   int outside_threads_ = 0;     // thread_count() outside the ChosenThreads in scope (0: none)
   Index full_batch_ = 0;        // the largest batch seen: the governor times only those
