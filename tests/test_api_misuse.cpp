@@ -505,12 +505,17 @@ struct BadSchedule final : mlp::Schedule {
 
 }  // namespace
 
-TEST_CASE("a user's schedule that gives NaN is named, one whose clone() gives nothing is refused") {
+TEST_CASE("a user's schedule that gives NaN is named, one whose clone() gives nothing is refused, also by SequentialLR") {
   MisuseData d;
   mlp::Sequential<float> model = mlp::ParameterizedMLP<float>(tiny_spec(), 1);
   mlp::Adam<float> optimizer(model.parameters(), {1e-3});
   CHECK_THROWS_WITH_AS(mlp::Trainer<float>(model, optimizer, BadSchedule(true)),
                        "Trainer: the schedule's clone() returned nullptr", mlp::InvalidArgument);
+  // (SequentialLR kept the null and crashed at the first rate)
+  CHECK_THROWS_WITH_AS(mlp::SequentialLR(BadSchedule(true)), "SequentialLR: the clone() of BadSchedule returned nullptr",
+                       mlp::InvalidArgument);
+  CHECK_THROWS_WITH_AS(mlp::SequentialLR(BadSchedule()).then(mlp::Steps{5}, BadSchedule(true)),
+                       "SequentialLR: the clone() of BadSchedule returned nullptr", mlp::InvalidArgument);
   mlp::Trainer<float> trainer(model, optimizer, BadSchedule());
   CHECK_THROWS_WITH_AS(trainer.fit(d.train_loader, &d.val_loader, 1),
                        "the schedule BadSchedule gave the learning rate nan at step 2 (it has to be finite and >= 0)",

@@ -230,9 +230,9 @@ class CosineDecayLR final : public detail::ScheduleOf<CosineDecayLR> {
 // is a linear warmup over 500 steps followed by a cosine. All parts share one unit.
 class SequentialLR final : public detail::ScheduleOf<SequentialLR> {
  public:
-  explicit SequentialLR(const Schedule& first) { parts_.push_back({0, first.clone()}); }
+  explicit SequentialLR(const Schedule& first) { parts_.push_back({0, cloned(first)}); }
   SequentialLR(const SequentialLR& o) {
-    for (const auto& p : o.parts_) parts_.push_back({p.start, p.schedule->clone()});
+    for (const auto& p : o.parts_) parts_.push_back({p.start, cloned(*p.schedule)});
   }
   SequentialLR& operator=(const SequentialLR& o) {
     SequentialLR copy(o);
@@ -246,7 +246,7 @@ class SequentialLR final : public detail::ScheduleOf<SequentialLR> {
                     "SequentialLR parts and milestones have to share one unit (steps or epochs)");
     detail::require(at.count() > parts_.back().start, "SequentialLR milestones have to increase, but got ",
                     at.str(), " after ", parts_.back().start);
-    parts_.push_back({at.count(), next.clone()});
+    parts_.push_back({at.count(), cloned(next)});
     return *this;
   }
 
@@ -266,6 +266,12 @@ class SequentialLR final : public detail::ScheduleOf<SequentialLR> {
   }
 
  private:
+  // (a user's schedule whose clone() returns nullptr crashed at the first rate; the Trainer checks its own)
+  static std::unique_ptr<Schedule> cloned(const Schedule& schedule) {
+    std::unique_ptr<Schedule> copy = schedule.clone();
+    detail::require(copy != nullptr, "SequentialLR: the clone() of ", schedule.describe(), " returned nullptr");
+    return copy;
+  }
   struct Part {
     std::int64_t start;
     std::unique_ptr<Schedule> schedule;
