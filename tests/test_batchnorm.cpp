@@ -1,6 +1,8 @@
 #include "helpers.hpp"
 
+#include <mlp/io/model_file.hpp>
 #include <mlp/layers/batchnorm.hpp>
+#include <mlp/model/sequential.hpp>
 
 #include <cmath>
 #include <cstring>
@@ -154,4 +156,11 @@ TEST_CASE("BatchNorm refuses an eps that is not a normal number of its scalar ty
   CHECK_NOTHROW(mlp::BatchNorm1d<double>(4, 1e-40));  // a normal double
   CHECK_THROWS_AS(mlp::BatchNorm2d<double>(4, 1e-320), mlp::InvalidArgument);
   CHECK_NOTHROW(mlp::BatchNorm2d<float>(4, 1e-30));
+  // A file holds every eps the constructor takes (a double model of eps 1e-305 was saved, then refused).
+  mlp::Sequential<double> model;
+  model.emplace<mlp::BatchNorm1d<double>>(4, 1e-305);
+  const mlp_test::TempDir dir("bn_eps");
+  mlp::save_model(dir.file("bn.mlp"), model);
+  CHECK(dynamic_cast<const mlp::BatchNorm1d<double>&>(mlp::load_model<double>(dir.file("bn.mlp")).model[0]).eps() ==
+        1e-305);
 }

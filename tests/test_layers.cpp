@@ -217,6 +217,12 @@ TEST_CASE("a layer or a model given its own output buffer as input is refused, a
                        mlp::InvalidArgument);
   const mlp::Matrix<float> dx_copy = dx;
   CHECK_NOTHROW(lin.backward(dx_copy));
+  // backward only reads the output: dL/dy = y (the gradient of |y|^2 / 2) is taken, as before.
+  const mlp::Matrix<float>& y_again = lin.forward(x, mlp::Mode::Train);
+  const mlp::Matrix<float> y_copy = y_again;
+  const mlp::Matrix<float> from_copy = lin.backward(y_copy);
+  lin.forward(x, mlp::Mode::Train);
+  CHECK(lin.backward(y_again) == from_copy);
 
   mlp::Sequential<float> model;
   model.emplace<mlp::Linear<float>>(4, 4, rng);
@@ -229,4 +235,7 @@ TEST_CASE("a layer or a model given its own output buffer as input is refused, a
                        mlp::InvalidArgument);
   const mlp::Matrix<float> out_copy = out;
   CHECK_NOTHROW(model.forward(out_copy, mlp::Mode::Eval));
+  CHECK_THROWS_AS(model.forward_layer(0, model.forward(x, mlp::Mode::Eval), mlp::Mode::Eval), mlp::InvalidArgument);
+  const mlp::Matrix<float>& trained = model.forward(x, mlp::Mode::Train);
+  CHECK_NOTHROW(model.backward(trained));
 }

@@ -34,6 +34,13 @@ TEST_CASE("matmul gives Linear's bits, fp32 and bf16, and the same bits at 1, 2 
   mlp::matmul<float>(wide.block(5, 1, 300, 128), lin.weight(), dy, ws, {true, false, false});
   CHECK(wide.block(5, 1, 300, 128).isApprox(lin.weight().transpose() * dy, 1e-5f));
   CHECK(wide.col(0).isZero());
+  // Row blocks of one matrix interleave their columns without sharing an element: out = [x; W x].
+  mlp::Matrix<float> stacked(500, 128);
+  stacked.topRows(300) = x;
+  mlp::matmul<float>(stacked.bottomRows(200), lin.weight(), stacked.topRows(300), ws);
+  CHECK(stacked.bottomRows(200).isApprox(lin.weight() * x, 1e-5f));
+  CHECK_THROWS_AS(mlp::matmul<float>(stacked.middleRows(250, 200), lin.weight(), stacked.topRows(300), ws),
+                  mlp::InvalidArgument);  // rows 250 to 299 are both
 }
 
 TEST_CASE("matmul refuses shapes that do not fit, a C that shares memory with A or B, and bf16 in double") {
@@ -53,6 +60,10 @@ TEST_CASE("matmul refuses shapes that do not fit, a C that shares memory with A 
                        "matmul: bf16 products are for float matrices, not double", mlp::InvalidArgument);
   mlp::matmul<double>(c_ok, a, b, ws);
   CHECK(c_ok.isApprox(a * b, 1e-14));
+  mlp::Matrix<double> none(0, 5);
+  CHECK_THROWS_AS(mlp::matmul<double>(none, mlp::Matrix<double>(0, 4), b, ws,
+                                      {false, false, false, mlp::MatmulPrecision::BFloat16}),
+                  mlp::InvalidArgument);  // (also when there is nothing to multiply)
   mlp::Matrix<double> empty_k(3, 5);
   empty_k.setOnes();
   mlp::matmul<double>(empty_k, mlp::Matrix<double>(3, 0), mlp::Matrix<double>(0, 5), ws);

@@ -16,6 +16,7 @@
 #include <filesystem>
 #include <limits>
 #include <stdexcept>
+#include <tuple>
 #include <type_traits>
 #include <utility>
 
@@ -337,6 +338,17 @@ TEST_CASE("a metric of the user's is logged, written to the CSV and monitored") 
                        "after it (it is added later), so the metric would be missing from what it writes: add 'gap' "
                        "first",
                        mlp::InvalidArgument);
+  // A logger that logs a metric of its own (before it writes them all) is not refused for it.
+  struct LoggingLogger final : mlp::Callback<float> {
+    std::string name() const override { return "logging_logger"; }
+    std::vector<std::string> logged_metrics() const override { return {"own"}; }
+    bool writes_every_metric() const override { return true; }
+    void on_epoch_end(mlp::TrainContext<float>& ctx) override { ctx.log_metric("own", 1.0); }
+  };
+  mlp::Trainer<float> self_logging(model, adam);
+  LoggingLogger logging_logger;
+  self_logging.add_callback(logging_logger);
+  CHECK(self_logging.fit(d.train_loader, &d.val_loader, 1).epochs[0].custom.at("own") == 1.0);
   // A monitor added before the callback that logs its metric is refused.
   mlp::Trainer<float> wrong_order(model, adam);
   mlp::EarlyStopping<float> early(5, mlp::Monitor("loss_gap"));
@@ -511,28 +523,44 @@ TEST_CASE("one EarlyStopping, ReduceLROnPlateau and BestCheckpoint serve runs on
 // fit(2) then fit(4) went on from the best epoch's weights that BestCheckpoint had put back, with the
 // last epoch's optimizer state; resuming from the checkpoint file went on from the last (a review).
 TEST_CASE("fit in two parts with BestCheckpoint gives the bits of one fit") {
-  const auto run = [](bool in_parts) {
+  // The model's state when epoch 3 begins.
+  struct StateAtEpochThree final : mlp::Callback<float> {
+    mlp::StateDict<float> state;
+    std::string name() const override { return "state_at_epoch_three"; }
+    void on_epoch_begin(mlp::TrainContext<float>& ctx) override {
+      if (ctx.epoch == 2) state = ctx.model.state_dict();
+    }
+  };
+  // In parts: fit(2), then (when given) the user's weights, then fit(4).
+  const auto run = [](bool in_parts, const mlp::StateDict<float>* users) {
     Data d;
     mlp::ParameterizedMLP<float> model(spec(), 3);
     mlp::Adam<float> adam(model.parameters(), {3e-2});
     mlp::Trainer<float> trainer(model, adam);
     EpochNumber number;
     mlp::BestCheckpoint<float> best(model, "", mlp::Monitor("epoch_number", mlp::MonitorMode::Min));
+    StateAtEpochThree seen;
     trainer.add_callback(number);
     trainer.add_callback(best);
+    trainer.add_callback(seen);
     if (in_parts) {
       trainer.fit(d.train_loader, &d.val_loader, 2);
       CHECK(best.restored());
+      if (users != nullptr) model.load_state_dict(*users);
     }
     const mlp::History h = trainer.fit(d.train_loader, &d.val_loader, 4);
     CHECK(best.best_epoch() == 1);
-    return std::pair{h, model.state_dict()};
+    return std::tuple{h, model.state_dict(), seen.state};
   };
-  const auto [whole, whole_state] = run(false);
-  const auto [parts, parts_state] = run(true);
+  const auto [whole, whole_state, whole_seen] = run(false, nullptr);
+  const auto [parts, parts_state, parts_seen] = run(true, nullptr);
   REQUIRE(parts.epochs.size() == 4);
   for (std::size_t e = 0; e < 4; ++e) CHECK(parts.epochs[e].val_loss == whole.epochs[e].val_loss);
   CHECK(mlp_test::same_state(parts_state, whole_state));  // epoch 1's, put back at the end of both
+  CHECK(mlp_test::same_state(parts_seen, whole_seen));
+  // Weights the user gave the model between the two fits stand (a review: they were overwritten).
+  const mlp::StateDict<float> users = mlp::ParameterizedMLP<float>(spec(), 9).state_dict();
+  CHECK(mlp_test::same_state(std::get<2>(run(true, &users)), users));
 }
 
 // A second Trainer stepping the same optimizer (as training.md allows) left the counts apart, and

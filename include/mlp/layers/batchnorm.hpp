@@ -82,14 +82,18 @@ class BatchNorm : public Layer<S> {
   // Train forwards so far (PyTorch keeps an int64; stored as a scalar tensor, exact to 2^24 in float).
   double num_batches_tracked() const { return static_cast<double>(batches_tracked_(0, 0)); }
 
+ public:
+  // The eps it takes (and a model file may hold): the normal numbers of S.
+  static constexpr double kEpsMin = static_cast<double>(std::numeric_limits<S>::min());
+  static constexpr double kEpsMax = static_cast<double>(std::numeric_limits<S>::max());
+
  protected:
   BatchNorm(Index features, double eps, std::optional<double> momentum)
       : eps_(static_cast<S>(eps)), eps_given_(eps), momentum_given_(momentum) {
     detail::require(features > 0, "BatchNorm needs a positive number of features, but got ", features);
     // (as a float, eps 1e-50 was 0 and a constant channel gave NaN, 1e300 was infinite and every
     // output 0; a subnormal one was 0 in a step, under the Trainer's flush_denormals)
-    detail::require(eps >= static_cast<double>(std::numeric_limits<S>::min()) &&
-                        eps <= static_cast<double>(std::numeric_limits<S>::max()),
+    detail::require(eps >= kEpsMin && eps <= kEpsMax,
                     "BatchNorm eps has to be a positive normal number of the layer's scalar type (",
                     std::numeric_limits<S>::min(), " to ", std::numeric_limits<S>::max(), " in ",
                     std::is_same_v<S, float> ? "float" : "double", "), but got ", eps);
@@ -422,8 +426,9 @@ class BatchNorm1d final : public detail::BatchNorm<S> {
       : detail::BatchNorm<S>(num_features, eps, momentum) {}
   std::string_view kind() const override { return "BatchNorm1d"; }
   static std::unique_ptr<BatchNorm1d> from_config(const LayerConfig& c) {
-    return std::make_unique<BatchNorm1d>(c.integer("num_features", 1, kMaxLayerSize), c.real("eps", 1e-300, 1e300),
-                                         detail::BatchNorm<S>::momentum_from(c));
+    using Base = detail::BatchNorm<S>;
+    return std::make_unique<BatchNorm1d>(c.integer("num_features", 1, kMaxLayerSize),
+                                         c.real("eps", Base::kEpsMin, Base::kEpsMax), Base::momentum_from(c));
   }
   std::optional<Shape> natural_input_shape() const override { return Shape::flat(this->num_features()); }
 
@@ -444,8 +449,9 @@ class BatchNorm2d final : public detail::BatchNorm<S> {
       : detail::BatchNorm<S>(num_features, eps, momentum) {}
   std::string_view kind() const override { return "BatchNorm2d"; }
   static std::unique_ptr<BatchNorm2d> from_config(const LayerConfig& c) {
-    return std::make_unique<BatchNorm2d>(c.integer("num_features", 1, kMaxLayerSize), c.real("eps", 1e-300, 1e300),
-                                         detail::BatchNorm<S>::momentum_from(c));
+    using Base = detail::BatchNorm<S>;
+    return std::make_unique<BatchNorm2d>(c.integer("num_features", 1, kMaxLayerSize),
+                                         c.real("eps", Base::kEpsMin, Base::kEpsMax), Base::momentum_from(c));
   }
 
  protected:

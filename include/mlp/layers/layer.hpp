@@ -101,7 +101,8 @@ class Layer {
   // x must not be the output of the layer's own last forward (or its dL/dx): the forward writes that
   // buffer while it reads x. Copy it first; lin.forward(lin.forward(x, m), m) is refused.
   const Matrix<S>& forward(const Eigen::Ref<const Matrix<S>>& x, Mode mode) {
-    check_not_own(x, "its input", "forward");
+    check_not_own(x, last_output_, "its input is the output of its own last forward", "forward",
+                  "Matrix h = layer.forward(x, mode); layer.forward(h, mode)");
     return forward_as(x, mode, false);
   }
 
@@ -111,8 +112,10 @@ class Layer {
   // input gradients are switched off. dy must not be the dL/dx of the layer's own last backward.
   const Matrix<S>& backward(const Eigen::Ref<const Matrix<S>>& dy) {
     check_backward(dy, false);
-    check_not_own(dy, "dL/dy", "backward");
+    check_not_own(dy, last_dx_, "dL/dy is the dL/dx of its own last backward", "backward",
+                  "Matrix g = layer.backward(dy); layer.backward(g)");  // (backward only reads y: dy = y is fine)
     forget_returned();  // the buffer may be overwritten unmasked, or written
+    last_dx_ = {};      // (backward_impl may free it, and a throw leave a new matrix in its place)
     const Matrix<S>& dx = backward_impl(dy);
     last_dx_ = Span::of(dx);
     if (dx.size() != 0 && (dx.rows() != in_.size() || dx.cols() != dy.cols())) {  // (a user's layer: blamed on the one before)
@@ -315,6 +318,7 @@ class Layer {
     relu_fused_ = false;
     kept_ = {};
     plane_taker_ = nullptr;
+    last_output_ = {};
     taken_output_ = &begin_planes(batch);
     return *taken_output_;
   }
@@ -322,6 +326,7 @@ class Layer {
     check_input(x, mode);
     MLP_ASSERT(taken_output_ != nullptr && taken_output_->cols() == x.cols(), "absorb_taken without begin_taking");
     record_forward(mode, x.cols());
+    last_output_ = Span::of(*taken_output_);
     return *taken_output_;
   }
   // masked: dy is already masked by (y > 0), by the layer after the ReLU (backward_relu_masked).
@@ -331,6 +336,7 @@ class Layer {
     check_backward(dy, true);
     forget_returned();
     const FlagScope scope(relu_gradient_masked_, masked);
+    last_dx_ = {};
     const Matrix<S>& dx = mask_input ? masked_backward(dy) : backward_impl(dy);
     last_dx_ = Span::of(dx);
     return dx;
@@ -346,6 +352,7 @@ class Layer {
     MLP_ASSERT(can_mask_relu_gradient(), "a masked backward on a layer that cannot mask");
     forget_returned();
     const FlagScope scope(relu_masking_, true);
+    last_dx_ = {};
     const Matrix<S>& dx = backward_impl(dy);
     masked_output_ = &dx;
     last_dx_ = Span::of(dx);
@@ -443,6 +450,7 @@ class Layer {
       kept_.data = x.data();
       kept_.cols = x.cols();
     }
+    last_output_ = {};  // (forward_impl may free it, and a throw leave a new matrix in its place)
     const Matrix<S>& y = forward_impl(x, mode);
     if (y.rows() != out_.size() || y.cols() != x.cols()) {  // (a user's layer: it was blamed on the next one)
       detail::fail<RuntimeError>(describe(), "'s forward returned ", y.rows(), " x ", y.cols(), ", but its output is ",
@@ -461,14 +469,12 @@ class Layer {
     static Span of(const Matrix<S>& m) { return {m.data(), m.size()}; }
     bool overlaps(const Eigen::Ref<const Matrix<S>>& x) const { return detail::overlaps<S>(x, begin, size); }
   };
-  void check_not_own(const Eigen::Ref<const Matrix<S>>& x, const char* what, const char* call) const {
-    const char* whose = last_output_.overlaps(x) ? "the output of its own last forward"
-                        : last_dx_.overlaps(x)   ? "the dL/dx of its own last backward"
-                                                 : nullptr;
-    if (whose == nullptr) return;
-    detail::fail<InvalidArgument>(describe(), ": ", what, " is ", whose, ", a buffer the layer owns and its ", call,
-                                  " overwrites while reading it; pass a copy (Matrix h = layer.forward(x, mode); "
-                                  "layer.forward(h, mode))");
+  // x is not in `own`, the buffer that `call` writes while it reads x.
+  void check_not_own(const Eigen::Ref<const Matrix<S>>& x, const Span& own, const char* what, const char* call,
+                     const char* copy) const {
+    if (!own.overlaps(x)) return;
+    detail::fail<InvalidArgument>(describe(), ": ", what, ", a buffer the layer owns and its ", call,
+                                  " overwrites while reading it; pass a copy (", copy, ")");
   }
 
   // A layer used on its own binds itself: to the input its configuration implies, else (a

@@ -53,21 +53,23 @@ void matmul(Eigen::Ref<Matrix<S>> c, const Eigen::Ref<const Matrix<S>>& a, const
     detail::fail("matmul: op(A) of ", shape_string(m, k), " times op(B) of ", shape_string(k_b, n), " into C of ",
                  shape_string(c.rows(), c.cols()), " (C has to be sized op(A) rows x op(B) columns)");
   }
-  const Index c_span = c.size() == 0 ? 0 : c.outerStride() * (c.cols() - 1) + c.rows();
-  detail::require(!detail::overlaps<S>(a, c.data(), c_span) && !detail::overlaps<S>(b, c.data(), c_span),
+  const auto block = [](const auto& x) { return detail::Block<S>{x.data(), x.rows(), x.cols(), x.outerStride()}; };
+  detail::require(!detail::blocks_share(block(c), block(a)) && !detail::blocks_share(block(c), block(b)),
                   "matmul: C shares memory with A or B (the product writes C while it reads them)");
+  if constexpr (!std::is_same_v<S, float>) {
+    detail::require(options.precision != MatmulPrecision::BFloat16,
+                    "matmul: bf16 products are for float matrices, not double");
+  }
   if (m == 0 || n == 0) return;
   if (k == 0) {  // (the kernels take leading dimensions of at least 1: an empty A may have 0)
     if (!options.accumulate) c.setZero();
     return;
   }
-  if (options.precision == MatmulPrecision::BFloat16) {
-    if constexpr (std::is_same_v<S, float>) {
+  if constexpr (std::is_same_v<S, float>) {
+    if (options.precision == MatmulPrecision::BFloat16) {
       detail::gemm_bf16(m, n, k, a.data(), a.outerStride(), ta, b.data(), b.outerStride(), tb, c.data(),
                         c.outerStride(), options.accumulate, workspace.bf16_);
       return;
-    } else {
-      detail::fail("matmul: bf16 products are for float matrices, not double");
     }
   }
   detail::gemm(m, n, k, a.data(), a.outerStride(), ta, b.data(), b.outerStride(), tb, c.data(), c.outerStride(),

@@ -77,7 +77,6 @@ class Sequential {
       detail::assign_buffer(identity_, x);
       return identity_;
     }
-    check_not_own_output(x);
     const Matrix<S>* h = &forward_layer(0, x, mode);
     for (std::size_t i = 1; i < layers_.size(); ++i) h = &forward_layer(i, *h, mode);
     return *h;
@@ -115,11 +114,13 @@ class Sequential {
   // itself, so g has to outlive the result (a temporary is refused); a BatchNorm2d that gives its
   // dL/dx by samples (see set_fuse_relu) reads its g again in the backward_layer below it.
   const Matrix<S>& forward_layer(std::size_t i, const Eigen::Ref<const Matrix<S>>& x, Mode mode) {
+    if (i == 0) check_not_own_output(x);  // (forward() starts here too)
     return forward_layer(i, x, mode, nullptr);
   }
   // forward_layer(0, x) with an input its owner keeps (see forward(const VersionedMatrix&, Mode)).
   const Matrix<S>& forward_layer(std::size_t i, const VersionedMatrix<S>& x, Mode mode) {
     detail::require(i == 0, "Sequential::forward_layer(", i, ") got the model's input, which layer 0 takes");
+    check_not_own_output(checked_input(x));
     return forward_layer(0, checked_input(x), mode, &x);
   }
   const Matrix<S>& backward_layer(std::size_t i, const Matrix<S>& g) {

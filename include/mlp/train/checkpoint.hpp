@@ -2,8 +2,9 @@
 // (lowest val_loss by default), writes them to a model file each time they improve (atomic write:
 // a crash never leaves a half-written best model), and at the end of training puts them back into
 // the model, so whatever is evaluated next is the best model, not the last one. Any Sequential.
-// A next fit() of the same run (more epochs) first puts the last epoch's state back, so that it
-// goes on from where training stopped, as a resumed run does; a new run (no epoch logged yet)
+// A next fit() of the same run (more epochs) first puts the last epoch's state back (unless the
+// model was changed since), so that it goes on from where training stopped, as a run resumed from
+// the Trainer's end-of-epoch checkpoint does; a new run (no epoch logged yet)
 // starts from no best, so one BestCheckpoint may serve runs one after another.
 #pragma once
 
@@ -12,6 +13,7 @@
 #include "mlp/train/callback.hpp"
 #include "mlp/train/monitor.hpp"
 
+#include <cstring>
 #include <filesystem>
 
 namespace mlp {
@@ -43,7 +45,7 @@ class BestCheckpoint final : public Callback<S> {
       last_state_.clear();
       restored_ = false;
     } else if (restored_ && !last_state_.empty()) {  // (fit(2) then fit(4) went on from epoch 1's weights)
-      model_.load_state_dict(last_state_);
+      if (model_holds(best_state_)) model_.load_state_dict(last_state_);  // (else the user's changes stand)
       last_state_.clear();
       restored_ = false;
     }
@@ -103,6 +105,21 @@ class BestCheckpoint final : public Callback<S> {
   const Monitor& monitor() const { return monitor_; }
 
  private:
+  // The model's parameters and buffers are `state`, bit for bit.
+  bool model_holds(const StateDict<S>& state) const {
+    const StateDict<S> now = model_.state_dict();
+    if (now.size() != state.size()) return false;
+    for (std::size_t i = 0; i < now.size(); ++i) {
+      const Matrix<S>& a = now[i].value;
+      const Matrix<S>& b = state[i].value;
+      if (now[i].name != state[i].name || a.rows() != b.rows() || a.cols() != b.cols() ||
+          std::memcmp(a.data(), b.data(), sizeof(S) * static_cast<std::size_t>(a.size())) != 0) {
+        return false;
+      }
+    }
+    return true;
+  }
+
   Sequential<S>& model_;
   std::filesystem::path path_;
   Monitor monitor_;

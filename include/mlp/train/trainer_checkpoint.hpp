@@ -84,7 +84,7 @@ std::vector<std::string> check_metrics(const std::vector<Callback<S>*>& callback
   for (std::size_t i = 0; i < callbacks.size(); ++i) {
     if (!callbacks[i]->writes_every_metric()) continue;
     for (std::size_t k = 0; k < logged.size(); ++k) {
-      require(logged_by[k] < i, "callback '", callbacks[i]->name(), "' writes every metric of an epoch, but callback '",
+      require(logged_by[k] <= i, "callback '", callbacks[i]->name(), "' writes every metric of an epoch, but callback '",
               callbacks[logged_by[k]]->name(), "' logs '", logged[k], "' after it (it is added later), so the ",
               "metric would be missing from what it writes: add '", callbacks[logged_by[k]]->name(), "' first");
     }
