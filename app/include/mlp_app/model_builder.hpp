@@ -24,7 +24,6 @@ Sequential<S> build_architecture(const std::vector<ArchBlock>& blocks, const Sha
                                  Activation activation, Init init, std::uint64_t seed) {
   Sequential<S> model(input);
   Rng rng(derive_seed(seed, "init"));
-  std::uint64_t dropouts = 0;
   auto add_activation = [&] {
     switch (activation) {
       case Activation::ReLU: model.template emplace<ReLU<S>>(); break;
@@ -54,12 +53,13 @@ Sequential<S> build_architecture(const std::vector<ArchBlock>& blocks, const Sha
         add_activation();
         break;
       case ArchBlock::Kind::Dropout:
-        model.template emplace<Dropout<S>>(b.p, derive_seed(seed, "dropout", dropouts++));
+        model.template emplace<Dropout<S>>(b.p);
         break;
     }
   }
   flatten_if_image();
   model.template emplace<Linear<S>>(model.output_shape().size(), classes, rng, init);
+  model.seed_random_layers(seed);  // the k-th Dropout from derive_seed(seed, "dropout", k)
   return model;
 }
 

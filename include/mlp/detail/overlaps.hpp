@@ -1,6 +1,6 @@
-// Whether a matrix argument lies in memory a layer or model returned earlier: a forward given its
-// own output buffer as input writes that buffer while it reads it (lin.forward(lin.forward(x))
-// gave wrong numbers without a word).
+// Whether a matrix argument shares memory with one a call writes: a layer's forward given its own
+// output buffer as input wrote it while reading it (lin.forward(lin.forward(x)) gave wrong numbers
+// without a word), and matmul's C must not share an element with A or B.
 #pragma once
 
 #include "mlp/core/types.hpp"
@@ -11,20 +11,15 @@
 
 namespace mlp::detail {
 
-// x's elements and [begin, begin + size) share an address range.
-template <class S>
-bool overlaps(const Eigen::Ref<const Matrix<S>>& x, const S* begin, Index size) {
-  if (begin == nullptr || size == 0 || x.size() == 0) return false;
-  const S* x_end = x.data() + x.outerStride() * (x.cols() - 1) + x.rows();
-  const std::less<const S*> before;  // (a total order, also across allocations)
-  return before(x.data(), begin + size) && before(begin, x_end);
-}
-
 // A column-major block: `cols` columns of `rows` values, `stride` apart.
 template <class S>
 struct Block {
   const S* data;
   Index rows, cols, stride;
+  template <class M>
+  static Block of(const M& m) {
+    return {m.data(), m.rows(), m.cols(), m.outerStride()};
+  }
   Index span() const { return rows == 0 || cols == 0 ? 0 : stride * (cols - 1) + rows; }
 };
 
@@ -50,6 +45,12 @@ bool blocks_share(const Block<S>& p, const Block<S>& q) {
     }
   }
   return false;
+}
+
+// x's elements and the contiguous values [begin, begin + size) share an element.
+template <class S>
+bool overlaps(const Eigen::Ref<const Matrix<S>>& x, const S* begin, Index size) {
+  return blocks_share(Block<S>::of(x), Block<S>{begin, size, 1, size});
 }
 
 }  // namespace mlp::detail

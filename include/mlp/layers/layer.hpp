@@ -115,9 +115,7 @@ class Layer {
     check_not_own(dy, last_dx_, "dL/dy is the dL/dx of its own last backward", "backward",
                   "Matrix g = layer.backward(dy); layer.backward(g)");  // (backward only reads y: dy = y is fine)
     forget_returned();  // the buffer may be overwritten unmasked, or written
-    last_dx_ = {};      // (backward_impl may free it, and a throw leave a new matrix in its place)
-    const Matrix<S>& dx = backward_impl(dy);
-    last_dx_ = Span::of(dx);
+    const Matrix<S>& dx = recorded_backward(dy);
     if (dx.size() != 0 && (dx.rows() != in_.size() || dx.cols() != dy.cols())) {  // (a user's layer: blamed on the one before)
       detail::fail<RuntimeError>(describe(), "'s backward returned dL/dx of ", dx.rows(), " x ", dx.cols(),
                                  ", but its input is ", in_.size(), " x ", dy.cols(),
@@ -336,10 +334,7 @@ class Layer {
     check_backward(dy, true);
     forget_returned();
     const FlagScope scope(relu_gradient_masked_, masked);
-    last_dx_ = {};
-    const Matrix<S>& dx = mask_input ? masked_backward(dy) : backward_impl(dy);
-    last_dx_ = Span::of(dx);
-    return dx;
+    return mask_input ? masked_backward(dy) : recorded_backward(dy);
   }
   // The layer after a fused ReLU: its dL/dx masked by (x > 0).
   const Matrix<S>& backward_relu_masked(const Eigen::Ref<const Matrix<S>>& dy) {
@@ -352,9 +347,15 @@ class Layer {
     MLP_ASSERT(can_mask_relu_gradient(), "a masked backward on a layer that cannot mask");
     forget_returned();
     const FlagScope scope(relu_masking_, true);
+    const Matrix<S>& dx = recorded_backward(dy);
+    masked_output_ = &dx;
+    return dx;
+  }
+  // backward_impl, its result remembered for check_not_own (forgotten first: backward_impl may free
+  // it, and a throw leave a new matrix in its place).
+  const Matrix<S>& recorded_backward(const Eigen::Ref<const Matrix<S>>& dy) {
     last_dx_ = {};
     const Matrix<S>& dx = backward_impl(dy);
-    masked_output_ = &dx;
     last_dx_ = Span::of(dx);
     return dx;
   }

@@ -53,8 +53,8 @@ void matmul(Eigen::Ref<Matrix<S>> c, const Eigen::Ref<const Matrix<S>>& a, const
     detail::fail("matmul: op(A) of ", shape_string(m, k), " times op(B) of ", shape_string(k_b, n), " into C of ",
                  shape_string(c.rows(), c.cols()), " (C has to be sized op(A) rows x op(B) columns)");
   }
-  const auto block = [](const auto& x) { return detail::Block<S>{x.data(), x.rows(), x.cols(), x.outerStride()}; };
-  detail::require(!detail::blocks_share(block(c), block(a)) && !detail::blocks_share(block(c), block(b)),
+  using Block = detail::Block<S>;
+  detail::require(!detail::blocks_share(Block::of(c), Block::of(a)) && !detail::blocks_share(Block::of(c), Block::of(b)),
                   "matmul: C shares memory with A or B (the product writes C while it reads them)");
   if constexpr (!std::is_same_v<S, float>) {
     detail::require(options.precision != MatmulPrecision::BFloat16,

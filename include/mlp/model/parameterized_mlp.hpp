@@ -100,11 +100,12 @@ class ParameterizedMLP : public Sequential<S> {
       if (spec.batch_norm) this->template emplace<BatchNorm1d<S>>(spec.hidden[k]);
       add_activation();
       if (spec.dropout > 0.0) {
-        this->template emplace<Dropout<S>>(spec.dropout, derive_seed(seed, "dropout", k));
+        this->template emplace<Dropout<S>>(spec.dropout);
       }
       width = spec.hidden[k];
     }
     this->template emplace<Linear<S>>(width, spec.classes, init_rng, spec.init);
+    this->seed_random_layers(seed);
   }
 
   const MlpSpec& spec() const { return spec_; }
