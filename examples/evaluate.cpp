@@ -30,6 +30,12 @@ void print_confusion(const mlp::ConfusionMatrix& cm, const std::vector<std::stri
     for (mlp::Index p = 0; p < cm.classes(); ++p) std::printf(" %6lld", static_cast<long long>(cm.count(t, p)));
     std::printf("\n");
   }
+  mlp::Index none = 0;
+  for (mlp::Index t = 0; t < cm.classes(); ++t) none += cm.unpredicted(t);
+  if (none > 0) {
+    std::printf("%lld image%s predicted no class (a NaN among the logits): wrong in the accuracies above\n",
+                static_cast<long long>(none), none == 1 ? "" : "s");
+  }
 }
 
 std::string six_digits(double v) {

@@ -147,6 +147,46 @@ TEST_CASE("accuracy and the confusion matrix count argmax hits") {
   CHECK(mlp::accuracy(all_nan, labels_of({0, 0, 0, 0})) == 0.0);
 }
 
+// A column with a NaN predicts no class in count_correct; the confusion matrix and top-k agreed with
+// it nowhere: the matrix named class 0 (0.5 for all-NaN logits where the accuracy was 0), and top-k
+// counted every label as a hit (1.0). On ties top-1 counted the label too (first-wins elsewhere).
+TEST_CASE("accuracy, the confusion matrix and top-1 agree on NaN logits and ties; argmax_columns follows torch") {
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  mlp::Matrix<float> z(3, 6);
+  z << nan, nan, 5.0f, 5.0f, 0.0f, 1.0f,  //
+      nan, 2.0f, 5.0f, 5.0f, nan, 3.0f,   //
+      nan, 1.0f, 5.0f, 1.0f, 1.0f, 2.0f;
+  const mlp::Labels y = labels_of({0, 1, 2, 1, 2, 1});
+  // columns 0, 1 and 4 hold a NaN (no class); 2 and 3 are ties won by class 0; 5 is right
+  CHECK(mlp::count_correct(z, y) == 1);
+  mlp::ConfusionMatrix cm(3);
+  cm.add(z, y);
+  CHECK(cm.accuracy() == doctest::Approx(1.0 / 6.0));
+  CHECK(cm.total() == 6);
+  CHECK(cm.unpredicted(0) == 1);
+  CHECK(cm.unpredicted(1) == 1);
+  CHECK(cm.unpredicted(2) == 1);
+  CHECK(cm.count(2, 0) == 1);
+  CHECK(cm.count(1, 0) == 1);
+  CHECK(cm.class_samples(1) == 3);
+  CHECK(cm.class_accuracy(1) == doctest::Approx(1.0 / 3.0));
+  CHECK(cm.class_accuracy(0) == 0.0);
+  mlp::TopKAccuracy<float> top1(1), top2(2);
+  top1.reset(), top2.reset();
+  top1.update(z, y);
+  top2.update(z, y);
+  CHECK(top1.compute() == doctest::Approx(1.0 / 6.0));
+  // top 2: ties rank first-wins, so column 2's label (class 2, tied with 0 and 1) is third, column 3's second
+  CHECK(top2.compute() == doctest::Approx(2.0 / 6.0));
+  // torch.argmax: the first NaN of a column, else the first largest
+  CHECK(mlp::argmax_columns(z) == labels_of({0, 0, 0, 0, 1, 1}));
+  mlp::Matrix<float> late_nan(3, 1);
+  late_nan << 0.0f, nan, 1.0f;
+  CHECK(mlp::argmax_columns(late_nan) == labels_of({1}));
+  CHECK_THROWS_WITH_AS(cm.add_unpredicted(3, 1), "ConfusionMatrix::add_unpredicted: (3, 1) is out of range",
+                       mlp::InvalidArgument);
+}
+
 TEST_CASE("TopKAccuracy counts labels among the k largest logits, and refuses what would make it meaningless") {
   mlp::Matrix<float> z(3, 2);
   z << 0.9f, 0.1f,  //

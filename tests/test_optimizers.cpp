@@ -202,6 +202,80 @@ TEST_CASE("RMSprop (plain, centered, momentum) follows PyTorch's rule over 5 ste
   }
 }
 
+// In float the (1 - beta) factors, AdamW's shrink and RMSprop's (1 - alpha) are PyTorch's: computed in
+// double, then rounded (1.0f - 0.999f is 0.00099998713, 1.3e-5 below PyTorch's 0.001f, which made
+// exp_avg_sq that much smaller at every step). The expected values are PyTorch 1.13's, float32, same
+// tensors, gradients and parameter groups (weight decay on w only), after 3 steps.
+TEST_CASE("Adam, AdamW and RMSprop in float give PyTorch's float32 state over 3 steps") {
+  struct Expected {
+    std::vector<float> w, b, w_state0, b_state0, w_state1, b_state1;
+  };
+  const auto run = [](mlp::Optimizer<float>& opt, mlp::Matrix<float>& w, mlp::Matrix<float>& b, mlp::Matrix<float>& gw,
+                      mlp::Matrix<float>& gb, const Expected& e) {
+    for (int t = 1; t <= 3; ++t) {
+      for (mlp::Index i = 0; i < gw.size(); ++i) gw.data()[i] = static_cast<float>(std::sin(1.0 + i + 0.7 * t));
+      for (mlp::Index i = 0; i < gb.size(); ++i) gb.data()[i] = static_cast<float>(0.3 * std::cos(2.0 + i - 0.4 * t));
+      opt.step();
+    }
+    const auto state = opt.state_dict();
+    REQUIRE(state.size() == 4);
+    const auto same = [](const float* got, const std::vector<float>& want, double tol) {
+      for (std::size_t i = 0; i < want.size(); ++i) {
+        INFO("element ", i);
+        CHECK(std::abs(static_cast<double>(got[i]) - static_cast<double>(want[i])) <= tol * std::abs(static_cast<double>(want[i])));
+      }
+    };
+    // a few float roundings apart at most: 5e-7, where the old (1 - beta2) was 1.3e-5 off
+    same(w.data(), e.w, 5e-7);
+    same(b.data(), e.b, 5e-7);
+    same(state[0].value.data(), e.w_state0, 5e-7);
+    same(state[1].value.data(), e.b_state0, 5e-7);
+    same(state[2].value.data(), e.w_state1, 5e-7);
+    same(state[3].value.data(), e.b_state1, 5e-7);
+  };
+  for (int variant = 0; variant < 3; ++variant) {
+    mlp::Matrix<float> w(2, 3), b(2, 1), gw(2, 3), gb(2, 1);
+    w << 0.5f, -1.0f, 2.0f, 0.25f, -0.75f, 1.5f;
+    b << 0.1f, -0.2f;
+    const std::vector<mlp::TensorRef<float>> refs{mlp::tensor_ref<float>("w", w, &gw, true),
+                                                  mlp::tensor_ref<float>("b", b, &gb, false)};
+    INFO("variant ", variant);
+    if (variant == 0) {
+      mlp::Adam<float> adam(refs, {0.01, 0.9, 0.999, 1e-8, 0.1});
+      run(adam, w, b, gw, gb,
+          {{0.472281009f, 0.241739869f, -0.970247388f, -0.721460104f, 2.00426412f, 1.47044432f},
+           {0.0949974209f, -0.171545491f},
+           {0.15853709f, -0.0636493638f, -0.2479541f, -0.188795149f, 0.0931705013f, 0.251028448f},
+           {0.0299753118f, -0.0435279906f},
+           {0.00161524781f, 0.000889080926f, 0.00254679355f, 0.00193455815f, 0.00108830794f, 0.00265358016f},
+           {5.55680745e-05f, 0.000101735888f}});
+    } else if (variant == 1) {
+      mlp::AdamW<float> adamw(refs, {0.01, 0.9, 0.999, 1e-8, 0.1});
+      run(adamw, w, b, gw, gb,
+          {{0.47106716f, 0.242026016f, -0.967386127f, -0.719479322f, 2.00630403f, 1.46626306f},
+           {0.0949974209f, -0.171545491f},
+           {0.145274609f, -0.0702086464f, -0.221142381f, -0.168758839f, 0.0387808084f, 0.210665554f},
+           {0.0299753118f, -0.0435279906f},
+           {0.00143895659f, 0.000917101919f, 0.00204193918f, 0.00162759889f, 0.00084761437f, 0.00191113073f},
+           {5.55680745e-05f, 0.000101735888f}});
+    } else {
+      mlp::RMSpropOptions o;
+      o.lr = 0.01;
+      o.alpha = 0.999;
+      o.weight_decay = 0.1;
+      o.centered = true;
+      mlp::RMSprop<float> rmsprop(refs, o);
+      run(rmsprop, w, b, gw, gb,
+          {{-0.00264247879f, 0.357965052f, -0.215320542f, -0.194248319f, 1.81357336f, 0.691837907f},
+           {-0.179592103f, 0.363305748f},
+           {0.00156560459f, 0.000927473302f, 0.00237074029f, 0.00186113722f, 0.00112429517f, 0.002465219f},
+           {5.55680745e-05f, 0.000101735888f},
+           {0.00177510211f, -0.000619494065f, -0.00261476147f, -0.00209446135f, 0.000936176511f, 0.00263025542f},
+           {0.000308868301f, -0.000501087168f}});
+    }
+  }
+}
+
 TEST_CASE("AdaGrad with lr decay and an initial accumulator follows PyTorch's rule over 5 steps") {
   Problem p;
   Flat ref(p);
@@ -444,7 +518,8 @@ void check_vector_blocks() {
   }
 }
 
-// Adam's update as it was before the blocks: the statements over whole chunks of 4,096.
+// Adam's update as it was before the blocks: the statements over whole chunks of 4,096 (with the
+// (1 - beta) factors and AdamW's shrink rounded from double, as the library now computes them).
 struct AdamHyper {
   double lr, beta1, beta2, eps, weight_decay;
 };
@@ -454,19 +529,20 @@ void adam_by_chunks(float* w, float* m, float* v, const float* g, mlp::Index n_a
   const double bc1 = 1.0 - std::pow(h.beta1, t), bc2 = 1.0 - std::pow(h.beta2, t);
   const float step_size = static_cast<float>(h.lr / bc1), inv_sqrt_bc2 = static_cast<float>(1.0 / std::sqrt(bc2));
   const float b1 = static_cast<float>(h.beta1), b2 = static_cast<float>(h.beta2), eps = static_cast<float>(h.eps);
+  const float c1 = static_cast<float>(1.0 - h.beta1), c2 = static_cast<float>(1.0 - h.beta2);  // PyTorch's (1 - beta)
   const float wd = decay ? static_cast<float>(h.weight_decay) : 0.0f;
-  const float shrink = 1.0f - static_cast<float>(h.lr) * wd;
+  const float shrink = static_cast<float>(1.0 - h.lr * h.weight_decay);
   for (mlp::Index begin = 0; begin < n_all; begin += 4096) {
     const mlp::Index n = std::min<mlp::Index>(4096, n_all - begin);
     Eigen::Map<mlp::Array<float>> wa(w + begin, n), ma(m + begin, n), va(v + begin, n);
     const Eigen::Map<const mlp::Array<float>> ga(g + begin, n);
     if (wd != 0.0f && decoupled) wa *= shrink;
     if (wd != 0.0f && !decoupled) {
-      ma = b1 * ma + (1.0f - b1) * (ga + wd * wa);
-      va = b2 * va + (1.0f - b2) * (ga + wd * wa).square();
+      ma = b1 * ma + c1 * (ga + wd * wa);
+      va = b2 * va + c2 * (ga + wd * wa).square();
     } else {
-      ma = b1 * ma + (1.0f - b1) * ga;
-      va = b2 * va + (1.0f - b2) * ga.square();
+      ma = b1 * ma + c1 * ga;
+      va = b2 * va + c2 * ga.square();
     }
     wa -= step_size * ma / (va.sqrt() * inv_sqrt_bc2 + eps);
   }

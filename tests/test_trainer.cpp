@@ -16,6 +16,7 @@
 #include <limits>
 #include <sstream>
 #include <utility>
+#include <vector>
 
 using mlp_test::Blobs;
 using mlp_test::make_blobs;
@@ -65,10 +66,12 @@ struct FakeTraining {
   mlp::SGD<float> optimizer{model.parameters(), {}};
   mlp::History history;
   mlp::TrainContext<float> ctx{model, optimizer, history};
+  double base_lr = 0.01;
 
   // Feeds val_loss values to the callback, one epoch each; returns the epoch it asked to stop at.
   int feed(mlp::Callback<float>& callback, const std::vector<double>& val_losses) {
     for (std::size_t i = 0; i < val_losses.size(); ++i) {
+      ctx.lr = base_lr * ctx.lr_scale;  // the rate of the epoch's last step, as the Trainer gives it
       mlp::EpochLog log;
       log.epoch = static_cast<int>(i) + 1;
       log.val_loss = val_losses[i];
@@ -153,6 +156,32 @@ TEST_CASE("ReduceLROnPlateau scales the learning rate after patience bad epochs"
   fake.feed(plateau, {1.0, 1.0});
   CHECK(fake.ctx.lr_scale == 0.25);
   CHECK(plateau.reductions() == 2);
+}
+
+// PyTorch 1.13: ReduceLROnPlateau(SGD(lr), factor=0.5, patience=0), step(1.0, 1.1, 1.2, 1.3): with lr
+// 1e-8 the rate stays 1e-8; with 4e-8 it goes 4e-8, 2e-8, 2e-8, 2e-8 (a cut of 1e-8 is not more than eps).
+TEST_CASE("ReduceLROnPlateau skips a cut that would lower the rate by eps or less, as PyTorch does") {
+  mlp::ReduceLROnPlateauOptions o;
+  o.factor = 0.5;
+  o.patience = 0;
+  struct Case {
+    double base_lr, eps, scale;
+    int cuts;
+  };
+  for (const Case& c : std::vector<Case>{{1e-8, 1e-8, 1.0, 0}, {4e-8, 1e-8, 0.5, 1}, {1e-8, 0.0, 0.125, 3},
+                                         {0.01, 1e-8, 0.125, 3}}) {
+    FakeTraining fake;
+    fake.base_lr = c.base_lr;
+    o.eps = c.eps;
+    mlp::ReduceLROnPlateau<float> plateau(o);
+    fake.feed(plateau, {1.0, 1.1, 1.2, 1.3});
+    INFO("base lr ", c.base_lr, ", eps ", c.eps);
+    CHECK(fake.ctx.lr_scale == c.scale);
+    CHECK(plateau.reductions() == c.cuts);
+  }
+  o.eps = -1e-9;
+  CHECK_THROWS_WITH_AS(mlp::ReduceLROnPlateau<float>{o}, "ReduceLROnPlateau eps has to be finite and >= 0, but got -1e-09",
+                       mlp::InvalidArgument);
 }
 
 TEST_CASE("early stopping ends fit and BestCheckpoint restores and saves the best epoch") {

@@ -112,6 +112,7 @@ inline mlp::ConfusionMatrix summed_confusion(const SeedRuns& runs) {
     if (cm.classes() != sum.classes()) continue;
     for (mlp::Index t = 0; t < cm.classes(); ++t) {
       for (mlp::Index p = 0; p < cm.classes(); ++p) sum.add_count(t, p, cm.count(t, p));
+      sum.add_unpredicted(t, cm.unpredicted(t));
     }
   }
   return sum;

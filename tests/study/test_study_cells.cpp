@@ -89,6 +89,29 @@ study::StudyOptions parse_cell_flags(std::vector<const char*> args) {
 
 }  // namespace
 
+TEST_CASE("study: a summary keeps the test samples whose logits held a NaN, and writes nothing for them when none did") {
+  mlp::EvalResult eval;
+  eval.accuracy = 0.25;
+  eval.loss = 0.7;
+  eval.samples = 4;
+  eval.confusion = mlp::ConfusionMatrix(2);
+  eval.confusion.add_count(0, 0, 1);
+  eval.confusion.add_count(1, 0, 1);
+  CHECK_FALSE(mlp::app::internal::eval_json(eval, true).contains("unpredicted"));  // files as before
+  eval.confusion.add_unpredicted(1, 2);
+  const Json j = mlp::app::internal::eval_json(eval, true);
+  REQUIRE(j.contains("unpredicted"));
+  const mlp::EvalResult back = mlp::app::internal::eval_from_json(j, "test.best", false, 2);
+  CHECK(back.confusion.unpredicted(0) == 0);
+  CHECK(back.confusion.unpredicted(1) == 2);
+  CHECK(back.confusion.class_accuracy(1) == 0.0);
+  CHECK(back.confusion.accuracy() == doctest::Approx(0.25));
+  Json wrong = j;
+  wrong["unpredicted"] = Json::array();
+  CHECK_THROWS_WITH_AS(mlp::app::internal::eval_from_json(wrong, "test.best", false, 2),
+                       "test.best.unpredicted has 0 entries (expected one per class: 2)", mlp::IoError);
+}
+
 TEST_CASE("study: --seeds is a count from 42 or a list") {
   CHECK(study::parse_seeds("5") == Seeds{42, 43, 44, 45, 46});
   CHECK(study::parse_seeds("1") == Seeds{42});  // the single-seed study

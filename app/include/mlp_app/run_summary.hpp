@@ -50,6 +50,14 @@ inline Json eval_json(const EvalResult& r, bool details) {
     }
     j["per_class_accuracy"] = per_class;
     j["confusion"] = confusion;
+    // samples whose logits held a NaN, per true class: written only when there are some
+    Json unpredicted = Json::array();
+    Index none = 0;
+    for (Index k = 0; k < r.confusion.classes(); ++k) {
+      unpredicted.push_back(r.confusion.unpredicted(k));
+      none += r.confusion.unpredicted(k);
+    }
+    if (none > 0) j["unpredicted"] = unpredicted;
   }
   return j;
 }
@@ -144,7 +152,24 @@ inline EvalResult eval_from_json(const Json& j, const std::string& where = "", b
         r.confusion.add_count(static_cast<Index>(k), static_cast<Index>(p), static_cast<Index>(n));
       }
     }
-    if (r.confusion.total() > r.samples) {  // fewer: predictions of non-finite logits may count as none
+    if (j.contains("unpredicted")) {
+      const std::string list_field = field_name(where, "unpredicted");
+      if (j.at("unpredicted").type() != Json::Type::Array) detail::fail<IoError>(list_field, " is not a list");
+      const auto& counts = j.at("unpredicted").elements();
+      if (counts.size() != rows.size()) {
+        detail::fail<IoError>(list_field, " has ", counts.size(), " entries (expected one per class: ", rows.size(), ")");
+      }
+      for (std::size_t k = 0; k < counts.size(); ++k) {
+        long long n = 0;
+        try {
+          n = counts[k].integer(0, RunConfig::kMaxCount);
+        } catch (const Error&) {
+          detail::fail<IoError>(list_field, "[", k, "] is not a count from 0 to ", RunConfig::kMaxCount);
+        }
+        r.confusion.add_unpredicted(static_cast<Index>(k), static_cast<Index>(n));
+      }
+    }
+    if (r.confusion.total() > r.samples) {  // fewer: older files did not count NaN logits' samples
       detail::fail<IoError>(field, " counts ", r.confusion.total(), " samples, more than ", field_name(where, "samples"),
                             " (", r.samples, ")");
     }

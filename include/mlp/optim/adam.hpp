@@ -60,29 +60,31 @@ class AdamUpdate : public Optimizer<S> {
     const double bc2 = 1.0 - std::pow(o_.beta2, t);
     const S step_size = static_cast<S>(this->lr_ / bc1);
     const S inv_sqrt_bc2 = static_cast<S>(1.0 / std::sqrt(bc2));
+    // (1 - beta) in double, then rounded, as PyTorch passes it: in float, 1.0f - 0.999f is 1.3e-5 below 0.001f
     const S b1 = static_cast<S>(o_.beta1), b2 = static_cast<S>(o_.beta2);
+    const S one_minus_b1 = static_cast<S>(1.0 - o_.beta1), one_minus_b2 = static_cast<S>(1.0 - o_.beta2);
     const S eps = static_cast<S>(o_.eps);
     const bool decoupled = decoupled_;
     auto& m_all = this->buffer(0);
     auto& v_all = this->buffer(1);
     const auto& params = this->params_;
-    const S lr = static_cast<S>(this->lr_), weight_decay = static_cast<S>(o_.weight_decay);
+    const S weight_decay = static_cast<S>(o_.weight_decay);
+    const S shrink = static_cast<S>(1.0 - this->lr_ * o_.weight_decay);  // AdamW's decoupled decay
     const auto written = [&](std::size_t i) {
       return std::array<const S*, 3>{params[i].value, m_all[i].data(), v_all[i].data()};
     };
     this->template for_each_block<3>(written, [&](std::size_t i, Index begin, Index end) {
       const S wd = params[i].decay ? weight_decay : S(0);
-      const S shrink = S(1) - lr * wd;  // AdamW's decoupled decay
       const Index n = end - begin;
       Eigen::Map<Array<S>> w(params[i].value + begin, n), m(m_all[i].data() + begin, n), v(v_all[i].data() + begin, n);
       const Eigen::Map<const Array<S>> g(params[i].grad + begin, n);
       if (wd != S(0) && decoupled) w *= shrink;
       if (wd != S(0) && !decoupled) {
-        m = b1 * m + (S(1) - b1) * (g + wd * w);
-        v = b2 * v + (S(1) - b2) * (g + wd * w).square();
+        m = b1 * m + one_minus_b1 * (g + wd * w);
+        v = b2 * v + one_minus_b2 * (g + wd * w).square();
       } else {
-        m = b1 * m + (S(1) - b1) * g;
-        v = b2 * v + (S(1) - b2) * g.square();
+        m = b1 * m + one_minus_b1 * g;
+        v = b2 * v + one_minus_b2 * g.square();
       }
       w -= step_size * m / (v.sqrt() * inv_sqrt_bc2 + eps);
     });

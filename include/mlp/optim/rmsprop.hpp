@@ -46,6 +46,7 @@ class RMSprop final : public Optimizer<S> {
   // On the library's threads in blocks (Optimizer::for_each_block).
   void update() override {
     const S lr = static_cast<S>(this->lr_), alpha = static_cast<S>(o_.alpha);
+    const S one_minus_alpha = static_cast<S>(1.0 - o_.alpha);  // in double, then rounded, as PyTorch passes it
     const S eps = static_cast<S>(o_.eps), mu = static_cast<S>(o_.momentum);
     const S weight_decay = static_cast<S>(o_.weight_decay);
     const bool centered = o_.centered, momentum = o_.momentum > 0.0;
@@ -63,7 +64,7 @@ class RMSprop final : public Optimizer<S> {
       const S wd = params[i].decay ? weight_decay : S(0);
       Eigen::Map<Array<S>> w(params[i].value + begin, n), v(v_all[i].data() + begin, n);
       const Eigen::Map<const Array<S>> grad(params[i].grad + begin, n);
-      v = alpha * v + (S(1) - alpha) * (grad + wd * w).square();
+      v = alpha * v + one_minus_alpha * (grad + wd * w).square();
       // Expressions, not temporaries: every line below is one fused element-wise pass.
       auto apply = [&](const auto& denom) {
         if (momentum) {
@@ -76,7 +77,7 @@ class RMSprop final : public Optimizer<S> {
       };
       if (centered) {
         Eigen::Map<Array<S>> a((*a_all)[i].data() + begin, n);
-        a = alpha * a + (S(1) - alpha) * (grad + wd * w);
+        a = alpha * a + one_minus_alpha * (grad + wd * w);
         apply((v - a.square()).sqrt() + eps);
       } else {
         apply(v.sqrt() + eps);

@@ -22,7 +22,9 @@ class Metric {
   virtual double compute() const = 0;
 };
 
-// Fraction of samples whose label is among the k largest logits ("top5_acc" for k = 5).
+// Fraction of samples whose label is among the k largest logits ("top5_acc" for k = 5). Ties rank
+// as argmax ranks them, the first one first, so that top-1 is the accuracy; a column with a NaN
+// predicts no class (a miss), as in count_correct.
 template <class S = float>
 class TopKAccuracy final : public Metric<S> {
  public:
@@ -38,9 +40,13 @@ class TopKAccuracy final : public Metric<S> {
     for (Index b = 0; b < logits.cols(); ++b) {
       detail::require(labels[b] >= 0 && labels[b] < logits.rows(), "TopKAccuracy: label ", labels[b],
                       " is out of range for ", logits.rows(), " classes");
-      const S target = logits(labels[b], b);
-      Index above = 0;  // logits larger than the label's: the label is in the top k when fewer than k
-      for (Index r = 0; r < logits.rows(); ++r) above += logits(r, b) > target ? 1 : 0;
+      if (logits.col(b).hasNaN()) continue;
+      const Index label = labels[b];
+      const S target = logits(label, b);
+      Index above = 0;  // logits ranked before the label's: the label is in the top k when fewer than k
+      for (Index r = 0; r < logits.rows(); ++r) {
+        above += logits(r, b) > target || (logits(r, b) == target && r < label) ? 1 : 0;
+      }
       hits_ += above < k_ ? 1 : 0;
     }
     samples_ += logits.cols();

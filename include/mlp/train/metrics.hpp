@@ -4,18 +4,24 @@
 #include "mlp/core/errors.hpp"
 #include "mlp/core/types.hpp"
 
+#include <cmath>
 #include <limits>
 #include <vector>
 
 namespace mlp {
 
-// Index of the largest logit of each column (the first one on ties).
+// Index of the largest logit of each column (the first one on ties); in a column with a NaN, the
+// first NaN, as torch.argmax gives it. (count_correct and ConfusionMatrix count such a column as
+// predicting no class instead.)
 template <class Derived>
 Labels argmax_columns(const Eigen::MatrixBase<Derived>& logits) {
   Labels out(logits.cols());
   for (Index b = 0; b < logits.cols(); ++b) {
     Index best = 0;
-    logits.col(b).maxCoeff(&best);
+    const auto column = logits.col(b);
+    for (Index r = 1; r < column.size() && !std::isnan(column[best]); ++r) {
+      if (std::isnan(column[r]) || column[r] > column[best]) best = r;
+    }
     out[b] = static_cast<std::int32_t>(best);
   }
   return out;
@@ -44,11 +50,15 @@ double accuracy(const Eigen::MatrixBase<Derived>& logits, const Eigen::Ref<const
   return static_cast<double>(count_correct(logits, labels)) / static_cast<double>(logits.cols());
 }
 
-// counts(true, predicted) over a whole evaluation.
+// counts(true, predicted) over a whole evaluation. A column of logits with a NaN predicts no class
+// (as in count_correct): it is counted apart, as unpredicted(true), so that accuracy() and the
+// classes' accuracies count it as wrong, as the evaluation's accuracy does.
 class ConfusionMatrix {
  public:
   ConfusionMatrix() = default;
-  explicit ConfusionMatrix(Index classes) : counts_(static_cast<std::size_t>(classes), std::vector<Index>(static_cast<std::size_t>(classes), 0)) {}
+  explicit ConfusionMatrix(Index classes)
+      : counts_(static_cast<std::size_t>(classes), std::vector<Index>(static_cast<std::size_t>(classes), 0)),
+        unpredicted_(static_cast<std::size_t>(classes), 0) {}
 
   template <class Derived>
   void add(const Eigen::MatrixBase<Derived>& logits, const Eigen::Ref<const Labels>& labels) {
@@ -57,11 +67,15 @@ class ConfusionMatrix {
                     "per column, got ", shape_string(logits.rows(), logits.cols()), " and ",
                     labels.size(), " labels");
     for (Index b = 0; b < logits.cols(); ++b) {
-      Index best = 0;
-      logits.col(b).maxCoeff(&best);
       const int y = labels[b];
       detail::require(y >= 0 && y < classes(), "label ", y, " is out of range for ", classes(),
                       " classes");
+      if (logits.col(b).hasNaN()) {
+        ++unpredicted_[static_cast<std::size_t>(y)];
+        continue;
+      }
+      Index best = 0;
+      logits.col(b).maxCoeff(&best);
       ++counts_[static_cast<std::size_t>(y)][static_cast<std::size_t>(best)];
     }
   }
@@ -72,14 +86,22 @@ class ConfusionMatrix {
                     "ConfusionMatrix::add_count: (", truth, ", ", predicted, ", ", n, ") is out of range");
     counts_[static_cast<std::size_t>(truth)][static_cast<std::size_t>(predicted)] += n;
   }
+  // Adds `n` samples of class `truth` whose logits predicted no class.
+  void add_unpredicted(Index truth, Index n) {
+    detail::require(truth >= 0 && truth < classes() && n >= 0, "ConfusionMatrix::add_unpredicted: (", truth, ", ", n,
+                    ") is out of range");
+    unpredicted_[static_cast<std::size_t>(truth)] += n;
+  }
 
   Index classes() const { return static_cast<Index>(counts_.size()); }
   Index count(Index truth, Index predicted) const {
     return counts_.at(static_cast<std::size_t>(truth)).at(static_cast<std::size_t>(predicted));
   }
+  // Samples of class `truth` whose logits held a NaN (no predicted class).
+  Index unpredicted(Index truth) const { return unpredicted_.at(static_cast<std::size_t>(truth)); }
   Index total() const {
     Index n = 0;
-    for (const auto& row : counts_) for (Index c : row) n += c;
+    for (Index k = 0; k < classes(); ++k) n += class_samples(k);
     return n;
   }
   // Recall of class k: correct predictions among the samples whose label is k; NaN when no sample
@@ -88,9 +110,9 @@ class ConfusionMatrix {
     const Index row = class_samples(k);
     return row == 0 ? std::numeric_limits<double>::quiet_NaN() : static_cast<double>(count(k, k)) / static_cast<double>(row);
   }
-  // The samples whose label is k.
+  // The samples whose label is k (those predicted as no class included).
   Index class_samples(Index k) const {
-    Index row = 0;
+    Index row = unpredicted(k);
     for (Index c : counts_.at(static_cast<std::size_t>(k))) row += c;
     return row;
   }
@@ -103,6 +125,7 @@ class ConfusionMatrix {
 
  private:
   std::vector<std::vector<Index>> counts_;
+  std::vector<Index> unpredicted_;
 };
 
 }  // namespace mlp

@@ -1,7 +1,9 @@
 // ReduceLROnPlateau, PyTorch's semantics as a callback: when the monitored metric has not improved
 // (by default relatively, PyTorch's threshold 1e-4 in mode "rel") for more than `patience` epochs,
 // the trainer's lr_scale is multiplied by `factor` (never below min_scale), then `cooldown` epochs
-// pass before counting again. Schedules stay pure functions of time: this only scales them.
+// pass before counting again. As in PyTorch, a cut that would lower the rate (of the epoch's last
+// step) by `eps` or less is not made; the cooldown starts all the same. Schedules stay pure functions
+// of time: this only scales them.
 #pragma once
 
 #include "mlp/core/text_format.hpp"
@@ -9,6 +11,7 @@
 #include "mlp/train/monitor.hpp"
 
 #include <algorithm>
+#include <cmath>
 
 namespace mlp {
 
@@ -20,6 +23,7 @@ struct ReduceLROnPlateauOptions {
   int patience = 10;
   int cooldown = 0;
   double min_scale = 0.0;  // lr_scale never goes below this
+  double eps = 1e-8;       // PyTorch's: a cut that would lower the rate by eps or less is skipped
 };
 
 template <class S = float>
@@ -29,6 +33,8 @@ class ReduceLROnPlateau final : public Callback<S> {
     detail::require(o_.factor > 0.0 && o_.factor < 1.0, "ReduceLROnPlateau factor has to be in (0, 1), but got ", o_.factor);
     detail::require(o_.patience >= 0 && o_.cooldown >= 0 && o_.min_scale >= 0.0 && o_.min_scale <= 1.0,
                     "ReduceLROnPlateau needs patience and cooldown >= 0 and min_scale from 0 to 1");
+    detail::require(o_.eps >= 0.0 && std::isfinite(o_.eps), "ReduceLROnPlateau eps has to be finite and >= 0, but got ",
+                    o_.eps);
   }
 
   std::string name() const override { return "reduce_lr_on_plateau"; }
@@ -51,10 +57,13 @@ class ReduceLROnPlateau final : public Callback<S> {
       bad_epochs_ = 0;
     }
     if (bad_epochs_ > o_.patience) {
-      ctx.lr_scale = std::max(ctx.lr_scale * o_.factor, o_.min_scale);
+      const double scale = std::max(ctx.lr_scale * o_.factor, o_.min_scale);
+      if (ctx.lr_scale > 0.0 && ctx.lr - ctx.lr * (scale / ctx.lr_scale) > o_.eps) {
+        ctx.lr_scale = scale;
+        ++reductions_;
+      }
       cooldown_left_ = o_.cooldown;
       bad_epochs_ = 0;
-      ++reductions_;
     }
   }
 
@@ -81,7 +90,7 @@ class ReduceLROnPlateau final : public Callback<S> {
     reductions_ = static_cast<int>(red);
   }
 
-  int reductions() const { return reductions_; }
+  int reductions() const { return reductions_; }  // the cuts made (a cut skipped for eps does not count)
 
  private:
   ReduceLROnPlateauOptions o_;
