@@ -16,7 +16,9 @@
 #include <mlp_app/run.hpp>
 
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
+#include <system_error>
 
 namespace {
 
@@ -74,6 +76,10 @@ int main(int argc, char** argv) {
     if (resume && folder.kind == mlp::app::FolderRun::Kind::OtherRun) {
       throw cli::UsageError("--resume: " + out + " holds a finished run of another configuration (" +
                             folder.difference + "); use the same flags, or another --out");
+    }
+    std::error_code no_file;  // (a checkpoint path that is something else is refused when the run starts)
+    if (resume && !std::filesystem::exists(std::filesystem::path(out) / "checkpoint.mlpckpt", no_file)) {
+      std::fprintf(stderr, "note: --resume: %s holds no checkpoint: the run starts from the beginning\n", out.c_str());
     }
     const bool quiet = flags["quiet"].as<bool>();
     if (!quiet) {

@@ -43,7 +43,8 @@ int run(const char* program, Body&& body) {
   try {
     return body();
   } catch (const UsageError& e) {
-    std::cerr << program << ": error: " << one_line(e.what()) << " (see --help)\n";
+    const std::string what = one_line(e.what());  // (a message that names its own "(see --list)" keeps it alone)
+    std::cerr << program << ": error: " << what << (what.find("(see --") == std::string::npos ? " (see --help)" : "") << "\n";
     return kExitUsage;
   } catch (const cxxopts::exceptions::exception& e) {
     std::cerr << program << ": error: " << one_line(e.what()) << " (see --help)\n";

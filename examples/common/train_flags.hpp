@@ -14,7 +14,7 @@
 namespace cli {
 
 inline cxxopts::Options train_options() {
-  cxxopts::Options options("train", "Train one MLP and write its logs, best model and summary");
+  cxxopts::Options options("train", "Train one network (an MLP, or any stack of blocks with --arch) and write its logs, best model and summary");
   auto d = [](const char* value) { return cxxopts::value<std::string>()->default_value(value); };
   options.add_options("Data")
     ("dataset", "fashion-mnist, mnist or cifar10", d("fashion-mnist"))
@@ -91,6 +91,9 @@ inline void check_flags_apply(const cxxopts::ParseResult& f, const mlp::app::Run
                                  {"warmup-epochs", "schedule", {"warmup_cosine"}},
                                  {"step-epochs", "schedule", {"step"}},
                                  {"gamma", "schedule", {"step"}}};
+  if (f.count("min-delta") > 0 && c.patience == 0) {
+    throw UsageError("--min-delta does not apply without --patience (early stopping is off)");
+  }
   for (const Use& u : uses) {
     if (f.count(u.flag) == 0) continue;
     const std::string& value = std::string(u.setting) == "optimizer" ? c.optimizer : c.schedule;
@@ -148,8 +151,8 @@ inline mlp::app::RunConfig config_from_flags(const cxxopts::ParseResult& f) {
   c.threads = threads_from_flags(f);
   c.precision = precision_flag(f["precision"].as<std::string>());
   if (f["out"].as<std::string>().empty()) throw UsageError("--out must not be empty (use . for the current folder)");
+  check_flags_apply(f, c);  // before validate(): "--min-lr does not apply" says more than a range
   c.validate();
-  check_flags_apply(f, c);
   return c;
 }
 

@@ -103,7 +103,7 @@ inline std::string observe_batchnorm(const StudyResults& R) {
     << "its test accuracy (" << mean_sd(over_seeds(*n, metric::test_acc), kAccuracy, false) << ") is "
     << compare(paired(*n, *b, metric::test_acc), kAccuracy, "higher", "lower", "the baseline's") << ". An epoch took "
     << secs(over_seeds(*n, metric::seconds_per_epoch).mean) << " with BatchNorm, "
-    << compare(paired(*n, *b, metric::seconds_per_epoch), kSeconds, "longer", "shorter",
+    << compare(paired(*n, *b, metric::seconds_per_epoch), kEpochSeconds, "longer", "shorter",
                "without (" + secs(over_seeds(*b, metric::seconds_per_epoch).mean) + ")")
     << ".\n";
   return s.str();

@@ -77,6 +77,7 @@ struct Units {
 inline const Units kAccuracy{100.0, "%.2f", "%", " pp", 1.0};  // two accuracies differ by at most 100 pp
 inline const Units kLoss{1.0, "%.4f", "", ""};
 inline const Units kSeconds{1.0, "%.1f", " s", " s"};
+inline const Units kEpochSeconds{1.0, "%.2f", " s", " s"};  // an epoch of a small MLP: under a second
 inline const Units kEpochs{1.0, "%.1f", "", " epochs"};
 inline const Units kCount{1.0, "%.1f", "", ""};
 

@@ -135,6 +135,13 @@ inline EvalResult eval_from_json(const Json& j, const std::string& where = "", b
                             classes >= 0 ? detail::concat(": ", classes) : std::string(), ")");
     }
     r.confusion = ConfusionMatrix(static_cast<Index>(rows.size()));
+    const auto count_at = [](const Json& v, const std::string& entry) {
+      try {
+        return static_cast<Index>(v.integer(0, RunConfig::kMaxCount));
+      } catch (const Error&) {
+        detail::fail<IoError>(entry, " is not a count from 0 to ", RunConfig::kMaxCount);
+      }
+    };
     for (std::size_t k = 0; k < rows.size(); ++k) {
       const std::string row_field = detail::concat(field, "[", k, "]");
       if (rows[k].type() != Json::Type::Array) detail::fail<IoError>(row_field, " is not a list");
@@ -143,13 +150,8 @@ inline EvalResult eval_from_json(const Json& j, const std::string& where = "", b
         detail::fail<IoError>(row_field, " has ", row.size(), " entries (expected ", rows.size(), ")");
       }
       for (std::size_t p = 0; p < row.size(); ++p) {
-        long long n = 0;
-        try {
-          n = row[p].integer(0, RunConfig::kMaxCount);
-        } catch (const Error&) {
-          detail::fail<IoError>(row_field, "[", p, "] is not a count from 0 to ", RunConfig::kMaxCount);
-        }
-        r.confusion.add_count(static_cast<Index>(k), static_cast<Index>(p), static_cast<Index>(n));
+        r.confusion.add_count(static_cast<Index>(k), static_cast<Index>(p),
+                              count_at(row[p], detail::concat(row_field, "[", p, "]")));
       }
     }
     if (j.contains("unpredicted")) {
@@ -160,13 +162,7 @@ inline EvalResult eval_from_json(const Json& j, const std::string& where = "", b
         detail::fail<IoError>(list_field, " has ", counts.size(), " entries (expected one per class: ", rows.size(), ")");
       }
       for (std::size_t k = 0; k < counts.size(); ++k) {
-        long long n = 0;
-        try {
-          n = counts[k].integer(0, RunConfig::kMaxCount);
-        } catch (const Error&) {
-          detail::fail<IoError>(list_field, "[", k, "] is not a count from 0 to ", RunConfig::kMaxCount);
-        }
-        r.confusion.add_unpredicted(static_cast<Index>(k), static_cast<Index>(n));
+        r.confusion.add_unpredicted(static_cast<Index>(k), count_at(counts[k], detail::concat(list_field, "[", k, "]")));
       }
     }
     if (r.confusion.total() > r.samples) {  // fewer: older files did not count NaN logits' samples
