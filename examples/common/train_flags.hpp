@@ -151,6 +151,7 @@ inline mlp::app::RunConfig config_from_flags(const cxxopts::ParseResult& f) {
   c.threads = threads_from_flags(f);
   c.precision = precision_flag(f["precision"].as<std::string>());
   if (f["out"].as<std::string>().empty()) throw UsageError("--out must not be empty (use . for the current folder)");
+  c.validate_names();       // a misspelled --optimizer is named as such, not as a flag that does not apply to it
   check_flags_apply(f, c);  // before validate(): "--min-lr does not apply" says more than a range
   c.validate();
   return c;

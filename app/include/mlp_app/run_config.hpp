@@ -76,8 +76,19 @@ struct RunConfig {
   // Precision of the matrix products: fp32, or bf16 inputs with fp32 accumulation (core/precision.hpp).
   MatmulPrecision precision = MatmulPrecision::Float32;
 
+  // The optimizer and schedule names (checked first: the flags that apply to some of them only are
+  // judged by them).
+  void validate_names() const {
+    detail::require(optimizer == "sgd" || optimizer == "adam" || optimizer == "adamw" ||
+                        optimizer == "rmsprop" || optimizer == "adagrad",
+                    "unknown optimizer '", optimizer, "' (expected sgd, adam, adamw, rmsprop or adagrad)");
+    detail::require(schedule == "constant" || schedule == "cosine" || schedule == "warmup_cosine" ||
+                        schedule == "step",
+                    "unknown schedule '", schedule, "' (expected constant, cosine, warmup_cosine or step)");
+  }
   // Throws InvalidArgument naming the first bad field.
   void validate() const {
+    validate_names();
     if (!arch.empty()) {
       detail::require(hidden.empty() && !batch_norm && dropout == 0.0, "the model is given by its architecture '",
                       arch, "': hidden widths, batch_norm and dropout are for MLPs given by widths (write "
@@ -91,13 +102,7 @@ struct RunConfig {
       detail::require(hidden[i] > 0, "hidden layer ", i, " has to have a positive width, but got ", hidden[i]);
     }
     detail::require(dropout >= 0.0 && dropout < 1.0, "dropout probability has to be in [0, 1), but got ", dropout);
-    detail::require(optimizer == "sgd" || optimizer == "adam" || optimizer == "adamw" ||
-                        optimizer == "rmsprop" || optimizer == "adagrad",
-                    "unknown optimizer '", optimizer, "' (expected sgd, adam, adamw, rmsprop or adagrad)");
     detail::require(std::isfinite(lr) && lr > 0.0, "learning rate has to be positive, but got ", lr);
-    detail::require(schedule == "constant" || schedule == "cosine" || schedule == "warmup_cosine" ||
-                        schedule == "step",
-                    "unknown schedule '", schedule, "' (expected constant, cosine, warmup_cosine or step)");
     detail::require(min_lr >= 0.0 && min_lr <= lr, "min_lr has to be in [0, lr], but got ", min_lr);
     detail::require(epochs >= 1, "epochs has to be at least 1, but got ", epochs);
     detail::require(warmup_epochs >= 0 && (schedule != "warmup_cosine" || warmup_epochs < epochs),

@@ -2,8 +2,9 @@
 // (by default relatively, PyTorch's threshold 1e-4 in mode "rel") for more than `patience` epochs,
 // the trainer's lr_scale is multiplied by `factor` (never below min_scale), then `cooldown` epochs
 // pass before counting again. As in PyTorch, a cut that would lower the rate (of the epoch's last
-// step) by `eps` or less is not made; the cooldown starts all the same. Schedules stay pure functions
-// of time: this only scales them.
+// step) by `eps` or less is not made; the cooldown starts all the same. (That rate is taken at the
+// lr_scale the epoch ran with: a callback before this one that lowers lr_scale in on_epoch_end makes
+// the cut look larger than it is.) Schedules stay pure functions of time: this only scales them.
 #pragma once
 
 #include "mlp/core/text_format.hpp"
