@@ -27,19 +27,27 @@ Labels argmax_columns(const Eigen::MatrixBase<Derived>& logits) {
   return out;
 }
 
+namespace detail {
+
+// The class a column of logits predicts: its largest logit (the first one on ties), or -1, no class,
+// when it holds a NaN (maxCoeff would name class 0, and a model with NaN weights scored 100% on
+// samples of class 0).
+template <class Column>
+Index predicted_class(const Column& logits) {
+  if (logits.hasNaN()) return -1;
+  Index best = 0;
+  logits.maxCoeff(&best);
+  return best;
+}
+
+}  // namespace detail
+
 template <class Derived>
 Index count_correct(const Eigen::MatrixBase<Derived>& logits, const Eigen::Ref<const Labels>& labels) {
   detail::require(labels.size() == logits.cols(), "accuracy: ", logits.cols(),
                   " columns of logits but ", labels.size(), " labels");
   Index correct = 0;
-  for (Index b = 0; b < logits.cols(); ++b) {
-    // Logits with a NaN predict no class (maxCoeff would name class 0, and a model with NaN weights
-    // scored 100% on samples of class 0).
-    if (logits.col(b).hasNaN()) continue;
-    Index best = 0;
-    logits.col(b).maxCoeff(&best);
-    correct += best == labels[b] ? 1 : 0;
-  }
+  for (Index b = 0; b < logits.cols(); ++b) correct += detail::predicted_class(logits.col(b)) == labels[b] ? 1 : 0;
   return correct;
 }
 
@@ -70,13 +78,12 @@ class ConfusionMatrix {
       const int y = labels[b];
       detail::require(y >= 0 && y < classes(), "label ", y, " is out of range for ", classes(),
                       " classes");
-      if (logits.col(b).hasNaN()) {
+      const Index predicted = detail::predicted_class(logits.col(b));
+      if (predicted < 0) {
         ++unpredicted_[static_cast<std::size_t>(y)];
-        continue;
+      } else {
+        ++counts_[static_cast<std::size_t>(y)][static_cast<std::size_t>(predicted)];
       }
-      Index best = 0;
-      logits.col(b).maxCoeff(&best);
-      ++counts_[static_cast<std::size_t>(y)][static_cast<std::size_t>(best)];
     }
   }
 
