@@ -3,8 +3,17 @@
 #include <mlp/mlp.hpp>
 
 #include <cstdio>
+#include <string_view>
 
-int main() {
+int main(int argc, char** argv) {
+  if (argc > 1) {  // a flag meant for `train` would otherwise be ignored without a word
+    if (std::string_view(argv[1]) == "--help" || std::string_view(argv[1]) == "-h") {
+      std::printf("usage: minimal\n(no arguments: trains a fixed toy model; the configurable trainer is train --help)\n");
+      return 0;
+    }
+    std::fprintf(stderr, "minimal: error: unexpected argument '%s' (minimal takes none; see minimal --help)\n", argv[1]);
+    return 2;
+  }
   // 600 points, one per column, in three classes centred at (-2, 0), (2, 0) and (0, 3).
   const mlp::Index n = 600;
   mlp::Rng rng(mlp::derive_seed(42, "data"));

@@ -7,6 +7,7 @@
 #include "study/runner.hpp"
 #include "study/slurm.hpp"
 
+#include <mlp_app/svg_charts.hpp>
 #include <mlp_app/svg_plot.hpp>
 
 #include <doctest/doctest.h>
@@ -236,6 +237,21 @@ TEST_CASE("study: the Slurm scripts run one cell per array task and the report a
   CHECK(study::shell_quote("it's") == "'it'\\''s'");
   CHECK(study::find_in_path("sh") != "");
   CHECK(study::find_in_path("no-such-program-mlp") == "");
+}
+
+TEST_CASE("study: the confusion figure shows the samples that predicted no class, only when there are some") {
+  mlp::ConfusionMatrix cm(2);
+  cm.add_count(0, 0, 3);
+  cm.add_count(1, 0, 1);
+  cm.add_count(1, 1, 2);
+  const std::vector<std::string> names = {"cat", "dog"};
+  const std::string plain = mlp::app::render_confusion_svg(cm, names, "t");
+  CHECK(plain.find("no class") == std::string::npos);
+  cm.add_unpredicted(1, 5);  // NaN logits: counted apart, as the accuracy does
+  const std::string with_nan = mlp::app::render_confusion_svg(cm, names, "t");
+  CHECK(with_nan.find(">no class (NaN)<") != std::string::npos);
+  CHECK(with_nan.find(">5<") != std::string::npos);
+  CHECK(with_nan.size() > plain.size());
 }
 
 TEST_CASE("study: a series' band is drawn under the grid and the curves") {

@@ -16,18 +16,26 @@ namespace mlp::app {
 inline std::string render_confusion_svg(const ConfusionMatrix& cm, const std::vector<std::string>& names,
                                         const std::string& title) {
   const auto k = static_cast<std::size_t>(cm.classes());
+  // Samples whose logits had a NaN predict no class (ConfusionMatrix::unpredicted): they get a column
+  // of their own, only when there are some, so that a row's cells still add up to its samples.
+  Index unpredicted = 0;
+  for (std::size_t t = 0; t < k; ++t) unpredicted += cm.unpredicted(static_cast<Index>(t));
+  const std::size_t columns = k + (unpredicted > 0 ? 1 : 0);
   const double cell = 46, left = 130, top = 70, bottom = 110;
-  const double width = left + cell * static_cast<double>(k) + 30;
+  const double width = left + cell * static_cast<double>(columns) + 30;
   const double height = top + cell * static_cast<double>(k) + bottom;
   SvgWriter svg(width, height);
   svg.text(width / 2, 24, title, 16, "middle", "#111111", "bold");
   svg.text(width / 2, 44, "rows: true class, columns: predicted class; colour: share of the row", 12,
            "middle", "#444444");
+  const auto count = [&cm, k](std::size_t t, std::size_t p) {
+    return p < k ? cm.count(static_cast<Index>(t), static_cast<Index>(p)) : cm.unpredicted(static_cast<Index>(t));
+  };
   for (std::size_t t = 0; t < k; ++t) {
     Index row_total = 0;
-    for (std::size_t p = 0; p < k; ++p) row_total += cm.count(static_cast<Index>(t), static_cast<Index>(p));
-    for (std::size_t p = 0; p < k; ++p) {
-      const Index n = cm.count(static_cast<Index>(t), static_cast<Index>(p));
+    for (std::size_t p = 0; p < columns; ++p) row_total += count(t, p);
+    for (std::size_t p = 0; p < columns; ++p) {
+      const Index n = count(t, p);
       const double share = row_total > 0 ? static_cast<double>(n) / static_cast<double>(row_total) : 0.0;
       // White to the palette's blue (0, 114, 178), by the square root so small confusions show.
       const double a = std::sqrt(share);
@@ -40,7 +48,10 @@ inline std::string render_confusion_svg(const ConfusionMatrix& cm, const std::ve
     }
     const std::string& name = t < names.size() ? names[t] : std::to_string(t);
     svg.text(left - 8, top + cell * (static_cast<double>(t) + 0.5) + 4, name, 12, "end");
-    svg.text(left + cell * (static_cast<double>(t) + 0.5) + 4, top + cell * static_cast<double>(k) + 10, name, 12,
+  }
+  for (std::size_t p = 0; p < columns; ++p) {
+    const std::string name = p == k ? "no class (NaN)" : p < names.size() ? names[p] : std::to_string(p);
+    svg.text(left + cell * (static_cast<double>(p) + 0.5) + 4, top + cell * static_cast<double>(k) + 10, name, 12,
              "end", "#222222", "normal", -45);
   }
   return svg.finish();
