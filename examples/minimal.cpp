@@ -7,7 +7,7 @@
 
 int main(int argc, char** argv) {
   if (argc > 1) {  // a flag meant for `train` would otherwise be ignored without a word
-    if (std::string_view(argv[1]) == "--help" || std::string_view(argv[1]) == "-h") {
+    if (argc == 2 && (std::string_view(argv[1]) == "--help" || std::string_view(argv[1]) == "-h")) {
       std::printf("usage: minimal\n(no arguments: trains a fixed toy model; the configurable trainer is train --help)\n");
       return 0;
     }

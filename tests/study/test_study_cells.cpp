@@ -252,6 +252,9 @@ TEST_CASE("study: the confusion figure shows the samples that predicted no class
   CHECK(with_nan.find(">no class (NaN)<") != std::string::npos);
   CHECK(with_nan.find(">5<") != std::string::npos);
   CHECK(with_nan.size() > plain.size());
+  // A row's colours are shares of all its samples: dog -> cat is 1 of 8 (1 + 2 + 5), not 1 of 3.
+  CHECK(with_nan.find("#a4cde3") != std::string::npos);
+  CHECK(plain.find("#a4cde3") == std::string::npos);
 }
 
 TEST_CASE("study: a series' band is drawn under the grid and the curves") {
