@@ -97,8 +97,8 @@ void prepare(Study& s) {
                 static_cast<long long>(s.experiments.front().config.validation_images(validation)));
   }
   const auto cells = study::make_cells(s.experiments, s.opt.seeds);
-  s.statuses = study::inspect_cells(s.opt.out, cells, s.data.split.fingerprint_hex());
-  if (!s.opt.compare_to.empty()) s.other = study::read_other_study(s.opt.compare_to, cells, s.data.split.fingerprint_hex());
+  s.statuses = study::inspect_cells(s.opt.out, cells, mlp::app::DataIdentity(s.data));
+  if (!s.opt.compare_to.empty()) s.other = study::read_other_study(s.opt.compare_to, cells, mlp::app::DataIdentity(s.data));
   print_parameters(s);
 }
 

@@ -63,7 +63,7 @@ int main(int argc, char** argv) {
     const auto dir = mlp::locate_dataset(config.dataset, cli::text_flag(flags, "data"));
     const mlp::PreparedData data =
         cli::prepare_with_validation(flags, config.dataset, dir, config.validation, config.split_seed);
-    const auto folder = mlp::app::inspect_run_folder(out, config, data.split.fingerprint_hex());
+    const auto folder = mlp::app::inspect_run_folder(out, config, mlp::app::DataIdentity(data));
     if (resume && folder.kind == mlp::app::FolderRun::Kind::Finished) {
       std::printf("%s already holds this finished run; nothing to do\n", out.c_str());
       print_result(*folder.result, out);

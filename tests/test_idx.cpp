@@ -187,6 +187,29 @@ TEST_CASE("prepare_data of parts loaded elsewhere checks that they fit together"
   CHECK(mlp::prepare_data(mlp::DatasetKind::FashionMnist, dir.path(), parts, 5).split.validation.size() == 5);
 }
 
+TEST_CASE("prepare_data's data fingerprint tells a changed image or label apart, where the split's does not") {
+  TempDir dir("idx_data_fingerprint");
+  write_idx_dataset(dir.path().string(), 30, 10);
+  const mlp::TrainTestData parts = mlp::load_dataset(mlp::DatasetKind::FashionMnist, dir.path());
+  const auto prepared = [&](const mlp::TrainTestData& d) {
+    return mlp::prepare_data(mlp::DatasetKind::FashionMnist, dir.path(), d, 5);
+  };
+  const mlp::PreparedData base = prepared(parts);
+  CHECK(prepared(parts).data_fingerprint_hex() == base.data_fingerprint_hex());
+  CHECK(base.data_fingerprint_hex().size() == 8);
+  mlp::TrainTestData test_pixel = parts;
+  test_pixel.test.pixels(3, 7) = static_cast<std::uint8_t>(255 - test_pixel.test.pixels(3, 7));
+  mlp::TrainTestData test_label = parts;
+  test_label.test.labels(2) = (test_label.test.labels(2) + 1) % 10;
+  mlp::TrainTestData train_pixel = parts;
+  train_pixel.train.pixels(0, 0) = static_cast<std::uint8_t>(train_pixel.train.pixels(0, 0) + 1);
+  for (const auto* changed : {&test_pixel, &test_label, &train_pixel}) {
+    const mlp::PreparedData p = prepared(*changed);
+    CHECK(p.split.fingerprint_hex() == base.split.fingerprint_hex());
+    CHECK(p.data_fingerprint_hex() != base.data_fingerprint_hex());
+  }
+}
+
 TEST_CASE("raw (uncompressed) IDX files work too") {
   TempDir dir("idx_raw");
   write_idx_dataset(dir.path().string(), 20, 10, /*gz=*/false);

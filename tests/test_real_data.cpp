@@ -23,6 +23,8 @@ TEST_CASE("real FashionMNIST: counts, label histograms, first labels, split and 
   CHECK(train.class_counts(p.split.validation) == std::vector<mlp::Index>(10, 1000));
   // Pinned: if this changes, every experiment's split changed with it.
   CHECK(p.split.fingerprint_hex() == "ac3ef0d9");
+  // Pinned too: the images and labels of Debian's dataset-fashion-mnist, training then test.
+  CHECK(p.data_fingerprint_hex() == "3d116f37");
   CHECK(p.standardizer.mean[0] == doctest::Approx(0.286).epsilon(0.005));
   CHECK(p.standardizer.stddev[0] == doctest::Approx(0.353).epsilon(0.005));
 }

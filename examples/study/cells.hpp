@@ -53,9 +53,9 @@ inline std::filesystem::path non_folder_on_the_way(const std::filesystem::path& 
   return {};
 }
 
-inline CellStatus inspect_cell(const std::filesystem::path& out, const Cell& c, const std::string& split_fingerprint) {
+inline CellStatus inspect_cell(const std::filesystem::path& out, const Cell& c, const mlp::app::DataIdentity& data) {
   CellStatus s{c, CellStatus::State::Missing, std::nullopt, ""};
-  const auto folder = mlp::app::inspect_run_folder(c.folder(out), c.config, split_fingerprint);
+  const auto folder = mlp::app::inspect_run_folder(c.folder(out), c.config, data);
   std::error_code ec;
   if (folder.kind == mlp::app::FolderRun::Kind::Finished) {
     s.state = CellStatus::State::Finished;
@@ -84,9 +84,9 @@ inline CellStatus inspect_cell(const std::filesystem::path& out, const Cell& c, 
 }
 
 inline std::vector<CellStatus> inspect_cells(const std::filesystem::path& out, const std::vector<Cell>& cells,
-                                             const std::string& split_fingerprint) {
+                                             const mlp::app::DataIdentity& data) {
   std::vector<CellStatus> statuses;
-  for (const Cell& c : cells) statuses.push_back(inspect_cell(out, c, split_fingerprint));
+  for (const Cell& c : cells) statuses.push_back(inspect_cell(out, c, data));
   return statuses;
 }
 

@@ -42,7 +42,7 @@ inline void require_other_folder(const std::filesystem::path& folder) {
 // study's folder. Throws IoError (exit status 2) when the folder is missing, holds none of them
 // finished, holds one run on another data split, or one whose summary or best model cannot be used.
 inline OtherStudy read_other_study(const std::filesystem::path& folder, const std::vector<Cell>& cells,
-                                   const std::string& split_fingerprint) {
+                                   const mlp::app::DataIdentity& data) {
   require_other_folder(folder);
   OtherStudy other{folder, {}, {}};
   for (const Cell& c : cells) {
@@ -53,10 +53,10 @@ inline OtherStudy read_other_study(const std::filesystem::path& folder, const st
                          cli::one_line(problem) + "; repair or remove it, or compute it again in that study");
     }
     if (!stored) continue;
-    if (stored->split_fingerprint != split_fingerprint) {
-      throw mlp::IoError("--compare-to: cell " + c.name() + " in '" + folder.string() + "' ran on another data split (" +
-                         stored->split_fingerprint + " there, " + split_fingerprint + " here); only runs on the same "
-                         "split and test set can be paired: compare studies of the same --dataset and data");
+    if (const std::string why = mlp::app::data_mismatch(data, stored->data); !why.empty()) {
+      throw mlp::IoError("--compare-to: cell " + c.name() + " in '" + folder.string() + "' ran on other data (" + why +
+                         "); only runs on the same split and test set can be paired: compare studies of the same "
+                         "--dataset and data");
     }
     other.differences[c.experiment->id][c.seed] = c.config.difference(stored->result.config);
     other.results[c.experiment->id][c.seed] = std::move(stored->result);
@@ -160,9 +160,12 @@ inline std::string comparison_summary(const std::vector<ComparedExperiment>& row
   }
   if (!up.empty()) text += "Test accuracy detectably higher here than there: " + list(up) + ". ";
   if (!down.empty()) text += "Test accuracy detectably lower here than there: " + list(down) + ". ";
-  text += "No difference detectable in the other " + std::to_string(none) + (none == 1 ? " experiment" : " experiments") +
-          " with an interval.\n";
-  return text + same_text;
+  if (none > 0) {  // (not "in the other 0 experiments")
+    text += "No difference detectable in the other " + std::to_string(none) + (none == 1 ? " experiment" : " experiments") +
+            " with an interval.";
+  }
+  while (!text.empty() && text.back() == ' ') text.pop_back();
+  return text + "\n" + same_text;
 }
 
 // The report's section: what differs, the table, the summary line, and the cells not compared.

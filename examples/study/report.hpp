@@ -60,8 +60,12 @@ inline std::string seed_list_text(const std::vector<std::uint64_t>& seeds) {
 inline std::string report_intro(const ReportInput& in) {
   std::ostringstream s;
   const std::size_t n = in.seeds.size();
+  // With cells missing, a comparison pairs only the seeds finished on both sides: fewer than n.
+  const bool complete = std::all_of(in.statuses.begin(), in.statuses.end(),
+                                    [](const CellStatus& c) { return c.state == CellStatus::State::Finished; });
   s << "# Experiment report\n\nWritten by `fashion_mnist_experiments` from the cells in this folder: every experiment "
-    << "ran with " << (n == 1 ? "one seed (" : std::to_string(n) + " seeds (") << seed_list_text(in.seeds) << "), "
+    << (complete ? "ran with " : "is planned with ") << (n == 1 ? "one seed (" : std::to_string(n) + " seeds (")
+    << seed_list_text(in.seeds) << ")" << (complete ? "" : ", but not every cell is finished (section Cells)") << ", "
     << "each (experiment, seed) in its own folder `<id>/seed-<s>/`. The seed sets the initial weights, the shuffling "
        "and the dropout masks; the split (drawn with seed 42) and the preprocessing are the same everywhere, and each "
        "experiment changes one thing from the baseline (`best` combines several; `cnn` and `mlp_matched` compare a "
@@ -73,11 +77,19 @@ inline std::string report_intro(const ReportInput& in) {
          "claimed as an effect (run with `--seeds 5` for intervals).\n\n";
   } else {
     s << "An experiment is compared with the baseline of the same seed (a paired design): the report gives the mean "
-         "of the " << n << " paired differences and its 95% confidence interval (Student's t, " << n - 1
-      << (n == 2 ? " degree" : " degrees") << " of freedom). The verdict is \"better\" or \"worse\" when the interval excludes 0, and \"no "
-         "difference detectable with " << n << " seeds\" when it includes 0; the observations describe an effect only "
+         "of the ";
+    if (complete) {
+      s << n << " paired differences and its 95% confidence interval (Student's t, " << n - 1
+        << (n == 2 ? " degree" : " degrees") << " of freedom).";
+    } else {
+      s << "paired differences over the seeds finished on both sides (up to " << n << "; each table says how many) "
+           "and its 95% confidence interval (Student's t, one degree of freedom fewer than the pairs).";
+    }
+    const std::string k = complete ? std::to_string(n) : "k";  // (k: the pairs of that comparison)
+    s << " The verdict is \"better\" or \"worse\" when the interval excludes 0, and \"no "
+         "difference detectable with " << k << " seeds\" when it includes 0; the observations describe an effect only "
          "in the first case. When every seed gives the same difference, the seeds did not vary it: there is no "
-         "interval and no verdict (\"no spread across the " << n << " seeds\"). An interval is printed as computed even "
+         "interval and no verdict (\"no spread across the " << k << " seeds\"). An interval is printed as computed even "
          "where it reaches past the possible range (two accuracies differ by at most 100 pp), with a note that the "
          "seeds are too few to bound it.\n\n";
   }

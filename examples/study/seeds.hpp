@@ -82,6 +82,8 @@ inline std::vector<Cell> make_cells(const std::vector<Experiment>& experiments, 
   }
   return cells;
 }
+// Cells point at their experiments: a temporary list would leave them dangling.
+std::vector<Cell> make_cells(std::vector<Experiment>&& experiments, const std::vector<std::uint64_t>& seeds) = delete;
 
 // --only: experiment ids ("l2": all its seeds) or single cells ("l2/seed-43"), comma-separated.
 class Selection {

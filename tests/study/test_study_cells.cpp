@@ -17,11 +17,21 @@
 #include <filesystem>
 #include <functional>
 #include <string>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 namespace {
 
 using Seeds = std::vector<std::uint64_t>;
+
+// Cells point at their experiments: make_cells refuses a temporary list at compile time.
+template <class List, class = void>
+struct MakesCells : std::false_type {};
+template <class List>
+struct MakesCells<List, std::void_t<decltype(study::make_cells(std::declval<List>(), Seeds{}))>> : std::true_type {};
+static_assert(MakesCells<const std::vector<study::Experiment>&>::value);
+static_assert(!MakesCells<std::vector<study::Experiment>>::value);
 using mlp::app::Json;
 
 // A finished cell's summary.json as `train` writes it: 3 classes, 2 epochs, no best epoch (so no
@@ -380,6 +390,35 @@ TEST_CASE("study: a summary.json value out of range is refused, naming the file 
   REQUIRE(planned.size() == cells.size());
   CHECK(study::unusable_notes(planned) == "baseline/seed-42 is computed again: its run cannot be used: " + file +
                                               ": test.best.accuracy is 5 (expected 0 to 1)\n");
+  std::filesystem::remove_all(out);
+}
+
+TEST_CASE("study: a cell that ran on other images or labels, on the same split, is another run") {
+  // (a test set changed in place keeps the split's fingerprint: its cells were reused, and their
+  // accuracies on the old test set reported as this data's)
+  const auto out = std::filesystem::temp_directory_path() / "mlp-study-other-data";
+  std::filesystem::remove_all(out);
+  const auto experiments = study::all_experiments(mlp::DatasetKind::FashionMnist);
+  const auto cells = study::make_cells(experiments, {42});
+  const study::Cell& c = cells[0];
+  const mlp::app::DataIdentity here("abc", "22222222");
+  edited_verdict(out, c, [](Json& s) { s["data"]["data_fingerprint"] = "11111111"; });
+  const auto other = study::inspect_cell(out, c, here);
+  CHECK(other.state == study::CellStatus::State::OtherRun);
+  CHECK(other.detail.find("data (images and labels) 11111111 there, 22222222 here") != std::string::npos);
+  std::string error;
+  try {
+    study::read_other_study(out, cells, here);
+  } catch (const mlp::IoError& e) {
+    error = e.what();
+  }
+  CHECK(error.find("' ran on other data (data (images and labels) 11111111 there, 22222222 here); only runs on the "
+                   "same split and test set can be paired") != std::string::npos);
+  // The same data, or a summary from before data fingerprints (none recorded), is this run.
+  edited_verdict(out, c, [](Json& s) { s["data"]["data_fingerprint"] = "22222222"; });
+  CHECK(study::inspect_cell(out, c, here).state == study::CellStatus::State::Finished);
+  edited_verdict(out, c, [](Json&) {});
+  CHECK(study::inspect_cell(out, c, here).state == study::CellStatus::State::Finished);
   std::filesystem::remove_all(out);
 }
 

@@ -64,9 +64,12 @@ TEST_CASE("study: --precision sets every cell's configuration and keeps fp32 cel
   CHECK(parse({"--precision", "bf16"}).precision == mlp::MatmulPrecision::BFloat16);
   CHECK_THROWS_WITH_AS(parse({"--precision", "fp16"}), "--precision takes fp32 or bf16, but got 'fp16'", cli::UsageError);
   // fp32 is the configuration's default: fp32 cells are those of a study without the flag.
-  const auto plain = study::make_cells(study::all_experiments(mlp::DatasetKind::FashionMnist), {42});
-  const auto fp32 = study::make_cells(with_precision(mlp::MatmulPrecision::Float32), {42});
-  const auto bf16 = study::make_cells(with_precision(mlp::MatmulPrecision::BFloat16), {42});
+  const auto all = study::all_experiments(mlp::DatasetKind::FashionMnist);
+  const auto all_fp32 = with_precision(mlp::MatmulPrecision::Float32);
+  const auto all_bf16 = with_precision(mlp::MatmulPrecision::BFloat16);
+  const auto plain = study::make_cells(all, {42});
+  const auto fp32 = study::make_cells(all_fp32, {42});
+  const auto bf16 = study::make_cells(all_bf16, {42});
   for (std::size_t i = 0; i < plain.size(); ++i) {
     CHECK(fp32[i].config.to_json().dump(0) == plain[i].config.to_json().dump(0));
     CHECK(bf16[i].config != plain[i].config);
@@ -151,7 +154,7 @@ TEST_CASE("study: the other study's folder: missing, empty, another split, or ce
     error = e.what();
   }
   CHECK(error.find("--compare-to: cell baseline/seed-42 in '") == 0);
-  CHECK(error.find("' ran on another data split (def there, abc here); only runs on the same split") != std::string::npos);
+  CHECK(error.find("' ran on other data (data split def there, abc here); only runs on the same split") != std::string::npos);
   std::filesystem::remove_all(dir);
 }
 
@@ -218,6 +221,26 @@ TEST_CASE("study: the comparison names differences whose interval excludes 0, an
   CHECK(section.find("What differs is not the same in every compared cell:\n\n- precision bf16 here, fp32 there: "
                      "`baseline`") != std::string::npos);
   CHECK(section.find("- precision bf16 here, fp32 there; epochs 30 here, 2 there: `dropout`\n") != std::string::npos);
+}
+
+TEST_CASE("study: the comparison's summary says nothing of the other experiments when there are none") {
+  // (it said "No difference detectable in the other 0 experiments with an interval")
+  std::vector<study::Experiment> two;
+  for (const auto& x : with_precision(mlp::MatmulPrecision::BFloat16)) {
+    if (x.id == "baseline" || x.id == "sgd") two.push_back(x);
+  }
+  std::vector<study::Experiment> two_fp32;
+  for (const auto& x : study::all_experiments(mlp::DatasetKind::FashionMnist)) {
+    if (x.id == "baseline" || x.id == "sgd") two_fp32.push_back(x);
+  }
+  const auto here = synthetic_study(two, kSeeds, kBase, kSmall, [](const std::string& id) { return id == "sgd" ? -0.03 : 0.0; });
+  const auto there = synthetic_study(two_fp32, kSeeds, kBase, kNone, [](const std::string&) { return 0.0; });
+  auto in = here;
+  in.compared = other_study(here, there);
+  const std::string section = section_of(study::report_text(in), "Compared with another study");
+  CHECK(section.find("Test accuracy detectably lower here than there: `sgd` (-3.00 pp).\nThe same difference in every "
+                     "paired seed") != std::string::npos);
+  CHECK(section.find("other 0") == std::string::npos);
 }
 
 TEST_CASE("study: the comparison with one seed lists the differences and claims nothing") {

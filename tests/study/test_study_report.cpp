@@ -243,3 +243,22 @@ TEST_CASE("study: a difference that every seed repeats gets no verdict, and an i
         std::string::npos);
   CHECK(study::interval_cell(wide, study::kLoss).find("wider") == std::string::npos);  // a loss has no such bound
 }
+
+TEST_CASE("study: the report's method says how many seeds its pairs have when cells are missing") {
+  // (with 2 of 3 seeds finished it said "every experiment ran with 3 seeds" and "Student's t, 2 degrees
+  // of freedom" over tables of 2 paired seeds)
+  const auto experiments = study::all_experiments(mlp::DatasetKind::FashionMnist);
+  auto in = synthetic_study(experiments, kSeeds, kBase, kNoise, [](const std::string&) { return 0.0; });
+  const std::string n = std::to_string(kSeeds.size());
+  const std::string complete = study::report_text(in);
+  CHECK(complete.find("every experiment ran with " + n + " seeds (") != std::string::npos);
+  CHECK(complete.find("(Student's t, " + std::to_string(kSeeds.size() - 1) + " degrees of freedom)") != std::string::npos);
+  REQUIRE(!in.statuses.empty());
+  in.statuses[0].state = study::CellStatus::State::Missing;
+  const std::string partial = study::report_text(in);
+  CHECK(partial.find("every experiment is planned with " + n + " seeds (") != std::string::npos);
+  CHECK(partial.find("but not every cell is finished (section Cells)") != std::string::npos);
+  CHECK(partial.find("ran with " + n + " seeds") == std::string::npos);
+  CHECK(partial.find("degrees of freedom)") == std::string::npos);
+  CHECK(partial.find("\"no difference detectable with k seeds\"") != std::string::npos);
+}

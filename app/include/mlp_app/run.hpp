@@ -145,8 +145,10 @@ inline RunResult run_training(const RunConfig& config, const PreparedData& data,
   trainer_options.checkpoint = out / "checkpoint.mlpckpt";
   Trainer<float> trainer = schedule ? Trainer<float>(model, *optimizer, *schedule, trainer_options)
                                     : Trainer<float>(model, *optimizer, trainer_options);
+  const DataIdentity identity(data);
   const TextSection extra = {{"config", config.to_json().dump(0)},
-                             {"split_fingerprint", data.split.fingerprint_hex()}};
+                             {"split_fingerprint", identity.split},
+                             {"data_fingerprint", identity.data}};
   trainer.set_checkpoint_extra(extra);
   trainer.set_interrupt_flag(options.interrupt);
 
@@ -187,9 +189,12 @@ inline RunResult run_training(const RunConfig& config, const PreparedData& data,
                                           mlp_file_kinds());
     const std::string why = [&]() -> std::string {
       try {
-        return run_mismatch(config, extra.at("split_fingerprint"),
-                            RunConfig::from_json(Json::parse(in.value("extra", "config"))),
-                            in.value("extra", "split_fingerprint"));
+        // (a checkpoint from before 2026-12-06 holds no data_fingerprint)
+        return run_mismatch(config, identity, RunConfig::from_json(Json::parse(in.value("extra", "config"))),
+                            DataIdentity(in.value("extra", "split_fingerprint"),
+                                         in.text("extra").count("data_fingerprint") > 0
+                                             ? in.value("extra", "data_fingerprint")
+                                             : ""));
       } catch (const Error&) {
         return "a configuration that cannot be read";
       }
@@ -226,7 +231,8 @@ inline RunResult run_training(const RunConfig& config, const PreparedData& data,
   Json& d = s["data"];
   d["dataset"] = to_string(data.kind);
   d["dir"] = data.dir.string();
-  d["split_fingerprint"] = data.split.fingerprint_hex();
+  d["split_fingerprint"] = identity.split;
+  d["data_fingerprint"] = identity.data;
   d["train_samples"] = static_cast<long long>(train_indices.size());
   d["validation_samples"] = static_cast<long long>(val_indices.size());
   d["test_samples"] = data.data.test.size();

@@ -324,11 +324,30 @@ inline Json read_summary_json(const std::filesystem::path& file) {
   }
 }
 
-// The configuration and data split a summary records; IoError naming the file.
-inline std::pair<RunConfig, std::string> summary_identity(const std::filesystem::path& file, const Json& s) {
+}  // namespace internal
+
+// What identifies the data a run saw: the fingerprints of its split (Split::fingerprint_hex) and of
+// its images and labels (PreparedData::data_fingerprint_hex). `data` is empty for runs written
+// before 2026-12-06, which did not record it; such a run is taken to have seen the same data.
+struct DataIdentity {
+  std::string split;
+  std::string data;
+
+  DataIdentity(std::string split_fingerprint, std::string data_fingerprint = {})
+      : split(std::move(split_fingerprint)), data(std::move(data_fingerprint)) {}
+  DataIdentity(const char* split_fingerprint) : DataIdentity(std::string(split_fingerprint)) {}
+  explicit DataIdentity(const PreparedData& d) : DataIdentity(d.split.fingerprint_hex(), d.data_fingerprint_hex()) {}
+};
+
+namespace internal {
+
+// The configuration and data a summary records; IoError naming the file.
+inline std::pair<RunConfig, DataIdentity> summary_identity(const std::filesystem::path& file, const Json& s) {
   try {
+    const Json& data = member(s, "data", "");
     return {RunConfig::from_json(member(s, "config", "")),
-            member(member(s, "data", ""), "split_fingerprint", "data").string()};
+            DataIdentity(member(data, "split_fingerprint", "data").string(),
+                         data.contains("data_fingerprint") ? member(data, "data_fingerprint", "data").string() : "")};
   } catch (const Error& e) {
     detail::fail<IoError>(file.string(), ": ", e.what());
   }
@@ -336,14 +355,22 @@ inline std::pair<RunConfig, std::string> summary_identity(const std::filesystem:
 
 }  // namespace internal
 
-// Why a stored run (its configuration and data split) is another run than this configuration on
-// this split, for messages ("data split 1a2b3c4d there, 5e6f7a8b here", "precision bf16 here, fp32
-// there"); empty when it is the same run (the thread count may differ, RunConfig::identity).
-inline std::string run_mismatch(const RunConfig& config, const std::string& split_fingerprint,
-                                const RunConfig& stored, const std::string& stored_split) {
-  if (stored_split != split_fingerprint) {
-    return detail::concat("data split ", stored_split, " there, ", split_fingerprint, " here");
+// Why the data a stored run saw is not this data, for messages ("data split 1a2b3c4d there, 5e6f7a8b
+// here"); empty when it is the same (or the stored run did not record its data's fingerprint).
+inline std::string data_mismatch(const DataIdentity& here, const DataIdentity& there) {
+  if (there.split != here.split) return detail::concat("data split ", there.split, " there, ", here.split, " here");
+  if (!there.data.empty() && !here.data.empty() && there.data != here.data) {
+    return detail::concat("data (images and labels) ", there.data, " there, ", here.data, " here");
   }
+  return "";
+}
+
+// Why a stored run (its configuration and data) is another run than this configuration on this
+// data, for messages ("data split 1a2b3c4d there, 5e6f7a8b here", "precision bf16 here, fp32
+// there"); empty when it is the same run (the thread count may differ, RunConfig::identity).
+inline std::string run_mismatch(const RunConfig& config, const DataIdentity& data, const RunConfig& stored,
+                                const DataIdentity& stored_data) {
+  if (std::string why = data_mismatch(data, stored_data); !why.empty()) return why;
   if (stored == config) return "";
   const std::string difference = config.difference(stored);
   return difference.empty() ? "another configuration" : difference;
@@ -353,15 +380,15 @@ inline std::string run_mismatch(const RunConfig& config, const std::string& spli
 // read, or whose best model is missing or corrupt, is not a finished run (it is trained again);
 // FolderRun::problem then says what is wrong.
 inline FolderRun inspect_run_folder(const std::filesystem::path& out, const RunConfig& config,
-                                    const std::string& split_fingerprint) {
+                                    const DataIdentity& data) {
   FolderRun f;
   std::error_code ec;
   const auto file = out / "summary.json";
   if (!std::filesystem::is_regular_file(file, ec)) return f;
   try {
     const Json s = internal::read_summary_json(file);
-    const auto [stored, stored_split] = internal::summary_identity(file, s);
-    f.difference = run_mismatch(config, split_fingerprint, stored, stored_split);
+    const auto [stored, stored_data] = internal::summary_identity(file, s);
+    f.difference = run_mismatch(config, data, stored, stored_data);
     if (!f.difference.empty()) {
       f.kind = FolderRun::Kind::OtherRun;
       return f;
@@ -378,18 +405,18 @@ inline FolderRun inspect_run_folder(const std::filesystem::path& out, const RunC
 // The finished run in `out`, if its summary.json holds this configuration and data split and its
 // best model loads.
 inline std::optional<RunResult> load_finished_run(const std::filesystem::path& out, const RunConfig& config,
-                                                  const std::string& split_fingerprint) {
-  return inspect_run_folder(out, config, split_fingerprint).result;
+                                                  const DataIdentity& data) {
+  return inspect_run_folder(out, config, data).result;
 }
 
-// The finished run in `out` whatever its configuration, with the fingerprint of its data split:
+// The finished run in `out` whatever its configuration, with the fingerprints of its data:
 // for comparing runs of different configurations (the study's --compare-to), where
 // inspect_run_folder would only say that the run is another one. None when `out` holds no
 // finished run, or one whose summary or best model cannot be used; then `problem` (if given) says
 // what is wrong with it (empty: there is no summary.json).
 struct StoredRun {
   RunResult result;  // result.config: the configuration it ran with
-  std::string split_fingerprint;
+  DataIdentity data;
 };
 
 inline std::optional<StoredRun> read_finished_run(const std::filesystem::path& out, std::string* problem = nullptr) {
@@ -399,8 +426,8 @@ inline std::optional<StoredRun> read_finished_run(const std::filesystem::path& o
   if (!std::filesystem::is_regular_file(file, ec)) return std::nullopt;
   try {
     const Json s = internal::read_summary_json(file);
-    const auto [stored, split] = internal::summary_identity(file, s);
-    return StoredRun{internal::read_summary(out, s, stored), split};
+    const auto [stored, data] = internal::summary_identity(file, s);
+    return StoredRun{internal::read_summary(out, s, stored), data};
   } catch (const Error& e) {
     if (problem != nullptr) *problem = e.what();
     return std::nullopt;
