@@ -60,7 +60,7 @@ Json cell_summary(const study::Cell& c) {
   eval.confusion = mlp::ConfusionMatrix(3);
   eval.confusion.add_count(0, 0, 2);
   eval.confusion.add_count(1, 2, 1);
-  eval.confusion.add_count(2, 2, 1);
+  eval.confusion.add_count(2, 1, 1);  // (2 of the 4 right: the accuracy above)
   Json test = Json::object();
   test["best"] = mlp::app::internal::eval_json(eval, true);
   test["last"] = mlp::app::internal::eval_json(eval, true);
@@ -378,6 +378,7 @@ TEST_CASE("study: a summary.json value out of range is refused, naming the file 
             per_class.push_back(last["per_class_accuracy"].elements()[k]);
           }
           last["per_class_accuracy"] = per_class;
+          last["accuracy"] = 0.0;  // (the hits were class 0's)
         }) == "finished");
   CHECK(edited_verdict(out, c, [](Json& s) { s["test"]["best"]["accuracy"] = "high"; }) ==
         "unusable: " + file + ": test.best.accuracy is not a number");
@@ -390,6 +391,36 @@ TEST_CASE("study: a summary.json value out of range is refused, naming the file 
   REQUIRE(planned.size() == cells.size());
   CHECK(study::unusable_notes(planned) == "baseline/seed-42 is computed again: its run cannot be used: " + file +
                                               ": test.best.accuracy is 5 (expected 0 to 1)\n");
+  std::filesystem::remove_all(out);
+}
+
+TEST_CASE("study: a summary.json whose values contradict each other is refused, naming them") {
+  // (edited files with values in range were reported as they stood: an accuracy of 95% beside a
+  // confusion matrix of 78%, epochs 2, 2 or 1..4 of a 2-epoch run, 999 s of training for 0.05 s of epochs)
+  const auto out = std::filesystem::temp_directory_path() / "mlp-study-summary-contradictions";
+  std::filesystem::remove_all(out);
+  const auto experiments = study::all_experiments(mlp::DatasetKind::FashionMnist);
+  const auto cells = study::make_cells(experiments, {42});
+  const study::Cell& c = cells[0];
+  const std::string file = (c.folder(out) / "summary.json").string();
+  CHECK(edited_verdict(out, c, [](Json& s) { s["test"]["best"]["accuracy"] = 0.75; }) ==
+        "unusable: " + file + ": test.best.accuracy is 0.75, but test.best.confusion has 2 of the 4 samples right");
+  CHECK(edited_verdict(out, c, [](Json& s) { s["test"]["last"]["per_class_accuracy"] = Json::array_of(std::vector<double>{1.0, 0.5, 0.0}); }) ==
+        "unusable: " + file + ": test.last.per_class_accuracy[1] is 0.5, but the confusion matrix gives 0");
+  CHECK(edited_verdict(out, c, [](Json& s) {
+          Json epochs = Json::array();
+          for (const Json& e : s["epochs"].elements()) epochs.push_back(e);
+          epochs.push_back(epochs.elements().back());  // (a third epoch, numbered 2 again)
+          s["epochs"] = epochs;
+        }) == "unusable: " + file + ": epochs[2].epoch is 2 (expected 3)");
+  CHECK(edited_verdict(out, c, [](Json& s) { s["training"]["seconds"] = 999.0; }) ==
+        "unusable: " + file + ": training.seconds is 999, but its epochs took 2.5 s");
+  CHECK(edited_verdict(out, c, [](Json& s) { s["data"]["test_samples"] = 20000; }) ==
+        "unusable: " + file + ": test.best.samples is 4, but data.test_samples is 20000");
+  study::Cell one_epoch = c;  // a run of 1 epoch that logged 2
+  one_epoch.config.epochs = 1;
+  CHECK(edited_verdict(out, one_epoch, [](Json&) {}) ==
+        "unusable: " + file + ": epochs has 2 entries, more than config.epochs (1)");
   std::filesystem::remove_all(out);
 }
 

@@ -10,6 +10,7 @@
 #include "mlp_app/json.hpp"
 #include "mlp_app/run_config.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <optional>
@@ -169,6 +170,14 @@ inline EvalResult eval_from_json(const Json& j, const std::string& where = "", b
       detail::fail<IoError>(field, " counts ", r.confusion.total(), " samples, more than ", field_name(where, "samples"),
                             " (", r.samples, ")");
     }
+    // The accuracy is the matrix's hits over the samples: a file whose two disagree was edited, and
+    // one of them would be reported wrong.
+    Index hits = 0;
+    for (Index k = 0; k < r.confusion.classes(); ++k) hits += r.confusion.count(k, k);
+    if (r.confusion.classes() > 0 && std::abs(r.accuracy * static_cast<double>(r.samples) - static_cast<double>(hits)) > 0.5) {
+      detail::fail<IoError>(field_name(where, "accuracy"), " is ", r.accuracy, ", but ", field, " has ", hits, " of the ",
+                            r.samples, " samples right");
+    }
   }
   if (classes < 0 && j.contains("confusion")) classes = r.confusion.classes();  // without data.class_names
   if (j.contains("per_class_accuracy")) {
@@ -192,6 +201,10 @@ inline EvalResult eval_from_json(const Json& j, const std::string& where = "", b
                                r.confusion.class_samples(static_cast<Index>(k)) == 0;
       if (std::isnan(v) && empty_class) continue;
       check_fraction(v, entry);
+      if (!empty_class && std::abs(v - r.confusion.class_accuracy(static_cast<Index>(k))) > 1e-9) {
+        detail::fail<IoError>(entry, " is ", v, ", but the confusion matrix gives ",
+                              r.confusion.class_accuracy(static_cast<Index>(k)));
+      }
     }
   }
   return r;
@@ -270,13 +283,25 @@ inline RunResult read_summary(const std::filesystem::path& out, const Json& s, c
     const bool diverged = r.history.diverged;
     const Json& epochs = member(s, "epochs", "");
     if (epochs.type() != Json::Type::Array) detail::fail<IoError>("epochs is not a list");
+    if (epochs.elements().size() > static_cast<std::size_t>(config.epochs)) {
+      detail::fail<IoError>("epochs has ", epochs.elements().size(), " entries, more than config.epochs (", config.epochs, ")");
+    }
+    double epoch_seconds = 0.0;
     for (std::size_t i = 0; i < epochs.elements().size(); ++i) {
       const bool last = i + 1 == epochs.elements().size();
-      r.history.epochs.push_back(epoch_from_json(epochs.elements()[i], detail::concat("epochs[", i, "]"), diverged && last));
+      const std::string where = detail::concat("epochs[", i, "]");
+      r.history.epochs.push_back(epoch_from_json(epochs.elements()[i], where, diverged && last));
+      if (r.history.epochs.back().epoch != static_cast<int>(i) + 1) {
+        detail::fail<IoError>(where, ".epoch is ", r.history.epochs.back().epoch, " (expected ", i + 1, ")");
+      }
+      epoch_seconds += r.history.epochs.back().seconds;
     }
     r.best_epoch = static_cast<int>(integer_at(t, "best_epoch", "training", 0, kMaxEpochs));
     r.train_seconds = number_at(t, "seconds", "training");
     check_seconds(r.train_seconds, "training.seconds");
+    if (std::abs(r.train_seconds - epoch_seconds) > 1e-6 * std::max(1.0, epoch_seconds)) {  // (their sum, as written)
+      detail::fail<IoError>("training.seconds is ", r.train_seconds, ", but its epochs took ", epoch_seconds, " s");
+    }
     r.parameters = static_cast<Index>(integer_at(member(s, "model", ""), "parameters", "model", 0, 1LL << 50));
     if (r.best_epoch > static_cast<int>(r.history.epochs.size())) {
       detail::fail<IoError>("training.best_epoch is ", r.best_epoch, " (expected 0 to the ", r.history.epochs.size(),
@@ -293,6 +318,12 @@ inline RunResult read_summary(const std::filesystem::path& out, const Json& s, c
     const Json& test = member(s, "test", "");
     r.test_best = eval_from_json(member(test, "best", "test"), "test.best", diverged, classes);
     r.test_last = eval_from_json(member(test, "last", "test"), "test.last", diverged, classes);
+    if (s.at("data").contains("test_samples")) {
+      const auto n = static_cast<Index>(integer_at(s.at("data"), "test_samples", "data", 1, RunConfig::kMaxCount));
+      for (const auto& [name, eval] : {std::pair{"test.best.samples", &r.test_best}, std::pair{"test.last.samples", &r.test_last}}) {
+        if (eval->samples != n) detail::fail<IoError>(name, " is ", eval->samples, ", but data.test_samples is ", n);
+      }
+    }
   } catch (const Error& e) {
     detail::fail<IoError>(file, ": ", e.what());
   }
