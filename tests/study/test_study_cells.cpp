@@ -32,6 +32,9 @@ template <class List>
 struct MakesCells<List, std::void_t<decltype(study::make_cells(std::declval<List>(), Seeds{}))>> : std::true_type {};
 static_assert(MakesCells<const std::vector<study::Experiment>&>::value);
 static_assert(!MakesCells<std::vector<study::Experiment>>::value);
+// A split's fingerprint alone is not taken for a run's data identity without saying so.
+static_assert(!std::is_convertible_v<std::string, mlp::app::DataIdentity>);
+static_assert(!std::is_convertible_v<const char*, mlp::app::DataIdentity>);
 using mlp::app::Json;
 
 // A finished cell's summary.json as `train` writes it: 3 classes, 2 epochs, no best epoch (so no
@@ -81,7 +84,7 @@ Json cell_summary(const study::Cell& c) {
 std::string cell_verdict(const std::filesystem::path& out, const study::Cell& c, const std::string& text) {
   std::filesystem::create_directories(c.folder(out));
   mlp::write_file_atomically(c.folder(out) / "summary.json", text);
-  const auto s = study::inspect_cell(out, c, "abc");
+  const auto s = study::inspect_cell(out, c, mlp::app::DataIdentity("abc"));
   if (s.state == study::CellStatus::State::Finished) return "finished";
   return (s.state == study::CellStatus::State::Unusable ? "unusable: " : "other state: ") + s.detail;
 }
@@ -384,7 +387,7 @@ TEST_CASE("study: a summary.json value out of range is refused, naming the file 
         "unusable: " + file + ": test.best.accuracy is not a number");
   // The report and the console say so, and the cell is trained again (as a missing one would be).
   edited_verdict(out, c, [](Json& s) { s["test"]["best"]["accuracy"] = 5.0; });
-  const auto statuses = study::inspect_cells(out, cells, "abc");
+  const auto statuses = study::inspect_cells(out, cells, mlp::app::DataIdentity("abc"));
   CHECK(study::why_not_finished(statuses[0]) ==
         "its run cannot be used: " + file + ": test.best.accuracy is 5 (expected 0 to 1)");
   const auto planned = study::plan_training(statuses, study::Selection(), false, out);
@@ -460,7 +463,7 @@ TEST_CASE("study: a cut-short summary.json or best.mlp is named, not reported as
   const auto cells = study::make_cells(experiments, {42});
   const study::Cell& c = cells[0];
   const std::string file = (c.folder(out) / "summary.json").string();
-  CHECK(study::why_not_finished(study::inspect_cell(out, c, "abc")) == "not run yet");  // no folder at all
+  CHECK(study::why_not_finished(study::inspect_cell(out, c, mlp::app::DataIdentity("abc"))) == "not run yet");  // no folder at all
   const std::string text = cell_summary(c).dump(2);
   CHECK(cell_verdict(out, c, "").rfind("unusable: " + file + " is not valid JSON (", 0) == 0);
   CHECK(cell_verdict(out, c, text.substr(0, text.size() / 2)).rfind("unusable: " + file + " is not valid JSON (", 0) == 0);
@@ -471,12 +474,12 @@ TEST_CASE("study: a cut-short summary.json or best.mlp is named, not reported as
   CHECK(cell_verdict(out, c, s.dump(2)).rfind("unusable: " + best + " cannot be loaded (", 0) == 0);
   mlp::write_file_atomically(c.folder(out) / "best.mlp", "MLPM");
   CHECK(cell_verdict(out, c, s.dump(2)).rfind("unusable: " + best + " cannot be loaded (", 0) == 0);
-  const auto status = study::inspect_cell(out, c, "abc");
+  const auto status = study::inspect_cell(out, c, mlp::app::DataIdentity("abc"));
   CHECK(study::why_not_finished(status).rfind("its run cannot be used: " + best + " cannot be loaded (", 0) == 0);
   // --compare-to refuses such a cell of the other study rather than leaving it out unnoticed.
   std::string error;
   try {
-    study::read_other_study(out, cells, "abc");
+    study::read_other_study(out, cells, mlp::app::DataIdentity("abc"));
   } catch (const mlp::IoError& e) {
     error = e.what();
   }

@@ -102,10 +102,10 @@ TEST_CASE("study: the other study's folder: missing, empty, another split, or ce
   std::filesystem::create_directories(dir / "empty");
   const auto experiments = with_precision(mlp::MatmulPrecision::BFloat16);
   const auto cells = study::make_cells(experiments, {42, 43});
-  CHECK_THROWS_WITH_AS(study::read_other_study(dir / "none", cells, "abc"),
+  CHECK_THROWS_WITH_AS(study::read_other_study(dir / "none", cells, mlp::app::DataIdentity("abc")),
                        doctest::Contains("mlp-study-compare-test/none' is not a folder (it takes the --out folder of another study)"),
                        mlp::IoError);
-  CHECK_THROWS_WITH_AS(study::read_other_study(dir / "empty", cells, "abc"),
+  CHECK_THROWS_WITH_AS(study::read_other_study(dir / "empty", cells, mlp::app::DataIdentity("abc")),
                        doctest::Contains("--compare-to: no finished cell of this study's experiments and seeds in '"),
                        mlp::IoError);
   // One finished fp32 cell (no best epoch, so no best.mlp), as `train` writes its summary.
@@ -141,7 +141,7 @@ TEST_CASE("study: the other study's folder: missing, empty, another split, or ce
     mlp::write_file_atomically(c.folder(dir / "fp32") / "summary.json", s.dump(2));
   };
   write_cell(cells[3], "abc");  // early_stopping/seed-43
-  const auto other = study::read_other_study(dir / "fp32", cells, "abc");
+  const auto other = study::read_other_study(dir / "fp32", cells, mlp::app::DataIdentity("abc"));
   CHECK(other.results.size() == 1);
   REQUIRE(other.results.count("early_stopping") == 1);
   CHECK(other.results.at("early_stopping").at(43).test_best.accuracy == 0.875);
@@ -149,7 +149,7 @@ TEST_CASE("study: the other study's folder: missing, empty, another split, or ce
   write_cell(cells[0], "def");  // baseline/seed-42 on another split: nothing is compared
   std::string error;
   try {
-    study::read_other_study(dir / "fp32", cells, "abc");
+    study::read_other_study(dir / "fp32", cells, mlp::app::DataIdentity("abc"));
   } catch (const mlp::IoError& e) {
     error = e.what();
   }

@@ -364,9 +364,9 @@ struct DataIdentity {
   std::string split;
   std::string data;
 
-  DataIdentity(std::string split_fingerprint, std::string data_fingerprint = {})
+  // Explicit: a split's fingerprint alone passed where the data is compared would skip the images.
+  explicit DataIdentity(std::string split_fingerprint, std::string data_fingerprint = {})
       : split(std::move(split_fingerprint)), data(std::move(data_fingerprint)) {}
-  DataIdentity(const char* split_fingerprint) : DataIdentity(std::string(split_fingerprint)) {}
   explicit DataIdentity(const PreparedData& d) : DataIdentity(d.split.fingerprint_hex(), d.data_fingerprint_hex()) {}
 };
 
