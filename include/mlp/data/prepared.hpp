@@ -11,7 +11,6 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <cstdio>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -28,11 +27,7 @@ struct PreparedData {
   // tells that two runs saw the same data (a test set or images changed in place keep the split).
   std::uint32_t data_fingerprint = 0;
 
-  std::string data_fingerprint_hex() const {
-    char text[9];
-    std::snprintf(text, sizeof text, "%08x", static_cast<unsigned>(data_fingerprint));
-    return text;
-  }
+  std::string data_fingerprint_hex() const { return detail::fingerprint_hex(data_fingerprint); }
 };
 
 // CRC-32 of a data set's shape, pixels (column by column) and labels (as little-endian u32).

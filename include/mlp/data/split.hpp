@@ -20,16 +20,21 @@
 
 namespace mlp {
 
+namespace detail {
+// A fingerprint as 8 lowercase hex digits, as files and messages show it.
+inline std::string fingerprint_hex(std::uint32_t fingerprint) {
+  char text[9];
+  std::snprintf(text, sizeof text, "%08x", static_cast<unsigned>(fingerprint));
+  return text;
+}
+}  // namespace detail
+
 struct Split {
   std::vector<Index> train;       // ascending sample indices
   std::vector<Index> validation;  // ascending sample indices
   std::uint32_t fingerprint = 0;  // CRC-32 of (train, validation) as little-endian u32
 
-  std::string fingerprint_hex() const {
-    char text[9];
-    std::snprintf(text, sizeof text, "%08x", static_cast<unsigned>(fingerprint));
-    return text;
-  }
+  std::string fingerprint_hex() const { return detail::fingerprint_hex(fingerprint); }
 };
 
 namespace detail {
