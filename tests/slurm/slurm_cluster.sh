@@ -88,6 +88,18 @@ sc_daemon_alive() {
   [[ -n $pid ]] && sc_pid_is_ours "$pid" "$1"
 }
 
+# True while daemon $2 of cluster $1, just spawned by sc_spawn, has not died. Unlike sc_daemon_alive it
+# does not need the exec to have been seen: on a busy host that can take longer than sc_spawn waits, and
+# a start-up loop that gave up then reported a daemon that was coming up as dead.
+sc_daemon_not_dead() {
+  local pid
+  pid=$(sc_pid_of "$1" "$2")
+  [[ -n $pid ]] || return 1
+  sc_pid_is_ours "$pid" "$1" && return 0
+  kill -0 "$pid" 2>/dev/null || return 1
+  [[ $(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null) != Z* ]]
+}
+
 # Prints the last lines of the cluster's logs (to stderr).
 sc_tail_logs() {
   local dir=$1 f
@@ -295,7 +307,7 @@ sc_start_munged() {
     --pid-file="$dir/munge/munged.pid" --seed-file="$dir/munge-key/munged.seed"
   deadline=$((SECONDS + 15))
   until [[ -S $dir/munge/munge.socket ]]; do
-    if ! sc_daemon_alive "$dir" munged || ((SECONDS >= deadline)); then
+    if ! sc_daemon_not_dead "$dir" munged || ((SECONDS >= deadline)); then
       sc_log "munged did not come up"
       return 1
     fi
@@ -313,7 +325,7 @@ sc_start_slurm_daemons() {
   deadline=$((SECONDS + timeout_s))
   while :; do
     for name in slurmctld slurmd; do
-      if ! sc_daemon_alive "$dir" "$name"; then
+      if ! sc_daemon_not_dead "$dir" "$name"; then
         if grep -qs 'Address already in use' "$dir/log/$name.out" "$dir/log/$name.log"; then return 2; fi
         sc_log "$name exited during start-up"
         return 1
