@@ -4,6 +4,7 @@
 #include "torch_reference.hpp"
 
 #include <mlp/layers/activations.hpp>
+#include <mlp/detail/exact_sqrt.hpp>
 #include <mlp/layers/batchnorm.hpp>
 #include <mlp/layers/pooling.hpp>
 #include <mlp/model/sequential.hpp>
@@ -192,7 +193,7 @@ TEST_CASE("BatchNorm2d's groups of channels give the bits of one channel at a ti
         CHECK(mlp_test::same_bits(bn.weight_grad(), expected.dgamma));
         CHECK(mlp_test::same_bits(bn.bias_grad(), expected.dbeta));
         // Eval: y = x scale + shift per channel, from the running statistics this step updated.
-        const mlp::Matrix<float> scale = (gamma.array() / (bn.running_var().array() + 1e-5f).sqrt()).matrix();
+        const mlp::Matrix<float> scale = (gamma.array() / mlp::detail::exact_sqrt(bn.running_var().array() + 1e-5f)).matrix();
         const mlp::Matrix<float> shift = (beta.array() - bn.running_mean().array() * scale.array()).matrix();
         mlp::Matrix<float> eval(x.rows(), B);
         for (Index ch = 0; ch < C; ++ch) {

@@ -6,7 +6,9 @@
 #include <mlp/model/parameterized_mlp.hpp>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
+#include <limits>
 
 using mlp_test::MatrixD;
 using mlp_test::random_matrix;
@@ -128,6 +130,15 @@ TEST_CASE("load_state_dict refuses a negative BatchNorm running variance") {
                        mlp::InvalidArgument);
   var->value(3, 0) = 0.0f;  // zero is a variance (of a constant feature)
   model.load_state_dict(state);
+  // A diverged model's own state goes back into it, NaN statistics and all, as NaN weights do: `train`
+  // evaluates the last epoch's state after the best one (it failed with "negative values" instead of
+  // reporting the divergence, exit status 2 for 1)
+  var->value(3, 0) = std::numeric_limits<float>::quiet_NaN();
+  state[0].value(0, 0) = std::numeric_limits<float>::quiet_NaN();
+  model.load_state_dict(state);
+  CHECK(std::isnan(model.state_dict()[0].value(0, 0)));
+  var->value(3, 0) = 0.0f;
+  state[0].value(0, 0) = 0.0f;
   const auto count = std::find_if(state.begin(), state.end(), [](const auto& t) {
     return t.name == "1.num_batches_tracked";
   });

@@ -9,6 +9,7 @@
 #include <mlp/optim/rmsprop.hpp>
 #include <mlp/optim/sgd.hpp>
 
+#include <mlp/detail/exact_sqrt.hpp>
 #include <mlp/detail/prefetch.hpp>
 #include <mlp/detail/vector_blocks.hpp>
 
@@ -471,8 +472,8 @@ void adam_like_statements(S* w, S* m, S* v, const S* g, mlp::Index begin, mlp::I
   const Eigen::Map<const Eigen::Array<S, Eigen::Dynamic, 1>> ga(g + begin, n);
   const S b1 = S(0.9), b2 = S(0.999), wd = S(0.01), eps = S(1e-8), step = S(0.0013), k = S(1.7);
   ma = b1 * ma + (S(1) - b1) * (ga + wd * wa);
-  va = b2 * va + (S(1) - b2) * (ga + wd * wa).square();
-  wa -= step * ma / (va.sqrt() * k + eps);
+  va = b2 * va + (S(1) - b2) * (ga + wd * wa) * (ga + wd * wa);
+  wa -= step * ma / (mlp::detail::exact_sqrt(va) / k + eps);
 }
 
 template <class S>
@@ -527,7 +528,7 @@ struct AdamHyper {
 void adam_by_chunks(float* w, float* m, float* v, const float* g, mlp::Index n_all, int t, const AdamHyper& h,
                     bool decay, bool decoupled) {
   const double bc1 = 1.0 - std::pow(h.beta1, t), bc2 = 1.0 - std::pow(h.beta2, t);
-  const float step_size = static_cast<float>(h.lr / bc1), inv_sqrt_bc2 = static_cast<float>(1.0 / std::sqrt(bc2));
+  const float step_size = static_cast<float>(h.lr / bc1), sqrt_bc2 = static_cast<float>(std::sqrt(bc2));
   const float b1 = static_cast<float>(h.beta1), b2 = static_cast<float>(h.beta2), eps = static_cast<float>(h.eps);
   const float c1 = static_cast<float>(1.0 - h.beta1), c2 = static_cast<float>(1.0 - h.beta2);  // PyTorch's (1 - beta)
   const float wd = decay ? static_cast<float>(h.weight_decay) : 0.0f;
@@ -539,16 +540,50 @@ void adam_by_chunks(float* w, float* m, float* v, const float* g, mlp::Index n_a
     if (wd != 0.0f && decoupled) wa *= shrink;
     if (wd != 0.0f && !decoupled) {
       ma = b1 * ma + c1 * (ga + wd * wa);
-      va = b2 * va + c2 * (ga + wd * wa).square();
+      va = b2 * va + c2 * (ga + wd * wa) * (ga + wd * wa);
     } else {
       ma = b1 * ma + c1 * ga;
-      va = b2 * va + c2 * ga.square();
+      va = b2 * va + c2 * ga * ga;
     }
-    wa -= step_size * ma / (va.sqrt() * inv_sqrt_bc2 + eps);
+    wa -= step_size * ma / (mlp::detail::exact_sqrt(va) / sqrt_bc2 + eps);
   }
 }
 
 }  // namespace
+
+// Eigen's own sqrt() is an estimate on x86 packets (EIGEN_FAST_MATH) and std::sqrt on a block's
+// tail, so it fails this: every element, wherever it sits, gets std::sqrt's correctly rounded value.
+template <class S>
+void check_exact_sqrt() {
+  std::vector<S> values{S(0), -S(0), S(1), S(2), S(4), S(1e-3), S(0.999), std::numeric_limits<S>::min(),
+                        std::numeric_limits<S>::denorm_min(), std::numeric_limits<S>::min() / S(3),
+                        std::numeric_limits<S>::max(), std::numeric_limits<S>::infinity()};
+  std::mt19937 gen(11);
+  std::uniform_real_distribution<double> exponent(-40.0, 30.0), mantissa(1.0, 10.0);
+  while (values.size() < 1000) values.push_back(static_cast<S>(mantissa(gen) * std::pow(10.0, exponent(gen))));
+  for (std::size_t offset : {std::size_t{0}, std::size_t{1}, std::size_t{5}}) {
+    const auto n = static_cast<mlp::Index>(values.size() - offset);  // odd and even lengths, every alignment
+    const Eigen::Map<const Eigen::Array<S, Eigen::Dynamic, 1>> a(values.data() + offset, n);
+    const Eigen::Array<S, Eigen::Dynamic, 1> r = mlp::detail::exact_sqrt(a);
+    const Eigen::Array<S, Eigen::Dynamic, 1> r2 = mlp::detail::exact_sqrt(a * S(2)) / S(2);  // inside an expression
+    int wrong = 0, wrong2 = 0;
+    for (mlp::Index i = 0; i < n; ++i) {
+      const S want = std::sqrt(a(i)), want2 = std::sqrt(a(i) * S(2)) / S(2);
+      if (std::memcmp(&want, &r(i), sizeof(S)) != 0) ++wrong;
+      if (std::memcmp(&want2, &r2(i), sizeof(S)) != 0) ++wrong2;
+    }
+    INFO("offset ", offset);
+    CHECK(wrong == 0);
+    CHECK(wrong2 == 0);
+  }
+  const Eigen::Array<S, 3, 1> negative(S(-1), std::numeric_limits<S>::quiet_NaN(), -std::numeric_limits<S>::infinity());
+  CHECK(mlp::detail::exact_sqrt(negative).isNaN().all());
+}
+
+TEST_CASE("exact_sqrt gives std::sqrt's bits for every element, float and double, denormals included") {
+  check_exact_sqrt<float>();
+  check_exact_sqrt<double>();
+}
 
 TEST_CASE("for_each_vector_block: statements run block by block give the bits of the whole range") {
   check_vector_blocks<float>();

@@ -16,6 +16,7 @@
 #include "mlp/core/errors.hpp"
 #include "mlp/detail/channel_planes.hpp"
 #include "mlp/detail/column_sums.hpp"
+#include "mlp/detail/exact_sqrt.hpp"
 #include "mlp/detail/parallel.hpp"
 #include "mlp/detail/prefetch.hpp"
 #include "mlp/detail/relu_mask.hpp"
@@ -145,7 +146,7 @@ class BatchNorm : public Layer<S> {
   const Matrix<S>& forward_impl(const Eigen::Ref<const Matrix<S>>& x, Mode mode) override {
     detail::resize_buffer(y_, x.rows(), x.cols());  // not written when planes are handed on: its pages are never touched
     if (mode == Mode::Eval) {
-      scale_.array() = gamma_.array() / (running_var_.array() + eps_).sqrt();
+      scale_.array() = gamma_.array() / detail::exact_sqrt(running_var_.array() + eps_);
       shift_.array() = beta_.array() - running_mean_.array() * scale_.array();
       if (pixels_ > 1) {
         for_each_channel_group([&](Index c0, Index c1) { affine_planes(x, c0, c1); });
@@ -239,7 +240,7 @@ class BatchNorm : public Layer<S> {
     xhat_.array() = x.array().colwise() - mean_.col(0).array();
     detail::sum_column_products(xhat_, xhat_, var_);
     var_ /= n;
-    inv_std_.array() = (var_.array() + eps_).sqrt().inverse();
+    inv_std_.array() = detail::exact_sqrt(var_.array() + eps_).inverse();
     xhat_.array().colwise() *= inv_std_.col(0).array();
     write(y_.array(), (xhat_.array().colwise() * gamma_.col(0).array()).colwise() + beta_.col(0).array());
   }

@@ -256,12 +256,14 @@ class Sequential {
                       "load_state_dict: shape mismatch for '", t.name, "': the model has ",
                       shape_string(t.rows, t.cols), ", the state dict has ",
                       shape_string(source->value.rows(), source->value.cols()));
-      // BatchNorm's running statistics (a negative variance made every Eval output NaN: accuracy 10%)
+      // BatchNorm's running statistics (a negative variance made every Eval output NaN: accuracy 10%).
+      // A NaN is taken, as in a weight: a diverged model's own state has to go back into it (its
+      // last state evaluated after the best one); model files refuse non-finite values.
       const auto named = [&t](std::string_view suffix) {
         return t.name.size() >= suffix.size() && t.name.compare(t.name.size() - suffix.size(), suffix.size(), suffix) == 0;
       };
       const auto values = source->value.array();
-      detail::require(!named("running_var") || (values >= S(0)).all(), "load_state_dict: '", t.name,
+      detail::require(!named("running_var") || !(values < S(0)).any(), "load_state_dict: '", t.name,
                       "' holds negative values, which a variance cannot");
       detail::require(!named("num_batches_tracked") || (values >= S(0) && values == values.round()).all(),
                       "load_state_dict: '", t.name, "' is not a count (a whole number >= 0)");

@@ -5,6 +5,7 @@
 //   w = w - clr * g / (sqrt(s) + eps)
 #pragma once
 
+#include "mlp/detail/exact_sqrt.hpp"
 #include "mlp/optim/optimizer.hpp"
 
 #include <array>
@@ -56,10 +57,10 @@ class Adagrad final : public Optimizer<S> {
       const Eigen::Map<const Array<S>> grad(params[i].grad + begin, n);
       if (wd != S(0)) {
         s += (grad + wd * w).square();
-        w -= clr * (grad + wd * w) / (s.sqrt() + eps);
+        w -= clr * (grad + wd * w) / (detail::exact_sqrt(s) + eps);
       } else {
         s += grad.square();
-        w -= clr * grad / (s.sqrt() + eps);
+        w -= clr * grad / (detail::exact_sqrt(s) + eps);
       }
     });
   }

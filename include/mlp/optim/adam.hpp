@@ -8,6 +8,7 @@
 // advances once per step() for all tensors together.
 #pragma once
 
+#include "mlp/detail/exact_sqrt.hpp"
 #include "mlp/optim/optimizer.hpp"
 
 #include <array>
@@ -59,7 +60,7 @@ class AdamUpdate : public Optimizer<S> {
     const double bc1 = 1.0 - std::pow(o_.beta1, t);
     const double bc2 = 1.0 - std::pow(o_.beta2, t);
     const S step_size = static_cast<S>(this->lr_ / bc1);
-    const S inv_sqrt_bc2 = static_cast<S>(1.0 / std::sqrt(bc2));
+    const S sqrt_bc2 = static_cast<S>(std::sqrt(bc2));
     // (1 - beta) in double, then rounded, as PyTorch passes it: in float, 1.0f - 0.999f is 1.3e-5 below 0.001f
     const S b1 = static_cast<S>(o_.beta1), b2 = static_cast<S>(o_.beta2);
     const S one_minus_b1 = static_cast<S>(1.0 - o_.beta1), one_minus_b2 = static_cast<S>(1.0 - o_.beta2);
@@ -81,12 +82,14 @@ class AdamUpdate : public Optimizer<S> {
       if (wd != S(0) && decoupled) w *= shrink;
       if (wd != S(0) && !decoupled) {
         m = b1 * m + one_minus_b1 * (g + wd * w);
-        v = b2 * v + one_minus_b2 * (g + wd * w).square();
+        v = b2 * v + one_minus_b2 * (g + wd * w) * (g + wd * w);
       } else {
         m = b1 * m + one_minus_b1 * g;
-        v = b2 * v + one_minus_b2 * g.square();
+        v = b2 * v + one_minus_b2 * g * g;
       }
-      w -= step_size * m / (v.sqrt() * inv_sqrt_bc2 + eps);
+      // PyTorch's order of operations, (value * g) * g and sqrt(v) / sqrt(bc2), rounded as it
+      // rounds: float runs give its float32 state and weights to the bit
+      w -= step_size * m / (detail::exact_sqrt(v) / sqrt_bc2 + eps);
     });
   }
   std::vector<std::string> buffer_names() const override { return {"exp_avg", "exp_avg_sq"}; }

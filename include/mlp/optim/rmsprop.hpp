@@ -5,6 +5,7 @@
 //   momentum > 0: b = momentum b + g / denom;  w = w - lr b      else  w = w - lr g / denom
 #pragma once
 
+#include "mlp/detail/exact_sqrt.hpp"
 #include "mlp/optim/optimizer.hpp"
 
 #include <array>
@@ -64,12 +65,13 @@ class RMSprop final : public Optimizer<S> {
       const S wd = params[i].decay ? weight_decay : S(0);
       Eigen::Map<Array<S>> w(params[i].value + begin, n), v(v_all[i].data() + begin, n);
       const Eigen::Map<const Array<S>> grad(params[i].grad + begin, n);
-      v = alpha * v + one_minus_alpha * (grad + wd * w).square();
+      v = alpha * v + one_minus_alpha * (grad + wd * w) * (grad + wd * w);
       // Expressions, not temporaries: every line below is one fused element-wise pass.
       auto apply = [&](const auto& denom) {
         if (momentum) {
           Eigen::Map<Array<S>> b((*b_all)[i].data() + begin, n);
-          b = mu * b + (grad + wd * w) / denom;
+          b *= mu;  // rounded on its own, as PyTorch's mul_ before its addcdiv_
+          b += (grad + wd * w) / denom;
           w -= lr * b;
         } else {
           w -= lr * (grad + wd * w) / denom;
@@ -78,9 +80,9 @@ class RMSprop final : public Optimizer<S> {
       if (centered) {
         Eigen::Map<Array<S>> a((*a_all)[i].data() + begin, n);
         a = alpha * a + one_minus_alpha * (grad + wd * w);
-        apply((v - a.square()).sqrt() + eps);
+        apply(detail::exact_sqrt(v - a.square()) + eps);
       } else {
-        apply(v.sqrt() + eps);
+        apply(detail::exact_sqrt(v) + eps);
       }
     });
   }

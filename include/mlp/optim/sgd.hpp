@@ -62,10 +62,13 @@ class SGD final : public Optimizer<S> {
         return;
       }
       Eigen::Map<Array<S>> b((*b_all)[i].data() + begin, n);
+      // mu * b rounded on its own, then the decayed gradient added, as PyTorch's mul_ and add_ round
+      // (one expression would let the compiler fuse mu * b into a multiply-add)
       if (first) {
         b = grad + wd * w;
       } else {
-        b = mu * b + grad + wd * w;
+        b *= mu;
+        b += grad + wd * w;
       }
       if (nesterov) {
         w -= lr * ((grad + wd * w) + mu * b);
