@@ -87,8 +87,9 @@ class AdamUpdate : public Optimizer<S> {
         m = b1 * m + one_minus_b1 * g;
         v = b2 * v + one_minus_b2 * g * g;
       }
-      // PyTorch's order of operations, (value * g) * g and sqrt(v) / sqrt(bc2), rounded as it
-      // rounds: float runs give its float32 state and weights to the bit
+      // PyTorch's order of operations, (value * g) * g and sqrt(v) / sqrt(bc2): built with FMA, as
+      // PyTorch's CPU kernels are (-march=native), float runs give its float32 state and weights to
+      // the bit; without FMA a few ulp from them (benchmarks/compare_optimizers_pytorch.py)
       w -= step_size * m / (detail::exact_sqrt(v) / sqrt_bc2 + eps);
     });
   }
